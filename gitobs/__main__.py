@@ -1,0 +1,3 @@
+from gitobs.cli import main
+
+main()

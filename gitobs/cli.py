@@ -1,0 +1,46 @@
+"""The `gitobs` command line: one typer app, each command defined in gitobs/commands/."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from rich.text import Text
+
+from gitobs import __version__
+from gitobs.commands import err_console
+from gitobs.commands.demo import demo
+from gitobs.commands.events import events
+from gitobs.commands.install import install, uninstall
+from gitobs.commands.scan import scan
+from gitobs.commands.status import doctor, status
+from gitobs.repo import GitobsError
+
+app = typer.Typer(
+    name="gitobs", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Ambient observability for your own git work: hooks and a reflog scanner record, reports replay.",
+)
+for command in (install, uninstall, scan, events, status, doctor, demo):
+    app.command()(command)
+
+
+@app.command()
+def version() -> None:
+    """Print the gitobs version."""
+    sys.stdout.write(f"gitobs {__version__}\n")
+
+
+def main() -> None:
+    try:
+        app()
+    except GitobsError as exc:
+        err_console.print(Text(f"gitobs: error: {exc}"))
+        sys.exit(2)
+    except OSError as exc:
+        if os.environ.get("GITOBS_DEBUG"):
+            raise
+        err_console.print(Text(f"gitobs: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")))
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

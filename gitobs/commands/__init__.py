@@ -1,0 +1,35 @@
+"""One module per command group; `gitobs.cli` wires them into the typer app."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from gitobs.repo import Repo, locate
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+RepoOption = typer.Option(None, "-C", "--repo", help="Run as if gitobs was started in this directory.",
+                          show_default=False)
+NoScanOption = typer.Option(False, "--no-scan", help="Read the log as it is, without scanning first.")
+
+
+def open_repo(path: Path | None) -> Repo:
+    return locate(path)
+
+
+def warn(message: str) -> None:
+    err_console.print(Text(f"gitobs: warning: {message}"))
+
+
+def say(text: str | Text = "") -> None:
+    console.print(text if isinstance(text, Text) else Text(text))
+
+
+def plain_write(line: str) -> None:
+    sys.stdout.write(line + "\n")

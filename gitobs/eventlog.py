@@ -1,0 +1,315 @@
+"""Append-only event log: numbered segments of zstd frames holding JSON lines.
+
+Layout (in production ``.git/obs/log/``): ``00000001.jsonl.zst``, ``00000002.jsonl.zst``, ...
+Each segment is a concatenation of zstd frames, each frame holding whole ``\\n``-terminated lines.
+The highest-numbered segment is the live one; lower ones are sealed and immutable.
+
+Durability model: one append writes one checksummed frame and fsyncs it, so a crash can only
+leave a torn frame at the very end of the live segment. Readers skip damage and resynchronise
+on the next frame magic, so one bad frame never hides the good ones after it.
+
+Writers are assumed to be serialised by the caller (one appending process at a time).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import zstandard
+
+__all__ = ["Corruption", "EventLog"]
+
+FRAME_MAGIC = b"\x28\xb5\x2f\xfd"
+MAX_FRAME_CONTENT = 256 << 20  # refuse to inflate more than this per frame (garbage or bombs)
+_SEGMENT_NAME = re.compile(r"^(\d{8})\.jsonl\.zst$")
+_SEAL_TMP_SUFFIX = ".seal-tmp"
+_FEED_CHUNK = 1 << 20
+_ZSTD_BLOCK_MAX = 128 << 10
+_MAX_FRAME_HEADER = 18
+_TORN = "torn frame (file ends mid-frame)"
+
+CorruptionHandler = Callable[["Corruption"], None]
+
+
+@dataclass(frozen=True)
+class Corruption:
+    segment: str  # file name, e.g. "00000003.jsonl.zst"
+    offset: int  # byte offset of the bad frame in that file
+    reason: str  # short human text
+    torn_tail: bool  # damage runs to the end of the live segment (a crash mid-append)
+
+    def describe(self) -> str:
+        return f"{self.segment} at byte {self.offset}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class _Frame:
+    start: int
+    end: int  # offset just past the frame: where the next frame starts
+    lines: list[bytes]
+
+
+def _segment_name(number: int) -> str:
+    return f"{number:08d}.jsonl.zst"
+
+
+def _segment_number(path: Path) -> int:
+    match = _SEGMENT_NAME.match(path.name)
+    assert match is not None, path
+    return int(match.group(1))
+
+
+def _fsync_directory(directory: Path) -> None:
+    # A new or renamed directory entry is only durable once the directory itself is synced.
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _compressed_size_bound(content_size: int) -> int:
+    # Worst case of the zstd format: header + raw blocks (3-byte header each) + checksum.
+    blocks = content_size // _ZSTD_BLOCK_MAX + 1
+    return _MAX_FRAME_HEADER + content_size + 3 * blocks + 4
+
+
+def _decode_frame(data: memoryview, start: int) -> _Frame | str:
+    """Decode the frame at ``start``; return it, or the reason it is bad."""
+    if data[start : start + 4] != FRAME_MAGIC:
+        return "not a zstd frame"
+    header = data[start : start + _MAX_FRAME_HEADER]
+    try:
+        content_size = zstandard.get_frame_parameters(header).content_size
+    except zstandard.ZstdError:
+        return _TORN if len(data) - start < _MAX_FRAME_HEADER else "bad frame header"
+    if content_size == zstandard.CONTENTSIZE_UNKNOWN:
+        return "frame without content size"
+    if content_size > MAX_FRAME_CONTENT:
+        return "frame larger than 256 MiB"
+    # The first feed normally covers the whole frame, which keeps the copy made for
+    # unused_data proportional to this frame rather than to the rest of the segment.
+    decompressor = zstandard.ZstdDecompressor().decompressobj()
+    parts: list[bytes] = []
+    fed_to = start
+    decoded_size = 0
+    chunk = _compressed_size_bound(content_size)
+    try:
+        while fed_to < len(data) and not decompressor.eof:
+            piece = data[fed_to : fed_to + chunk]
+            fed_to += len(piece)
+            parts.append(decompressor.decompress(piece))
+            chunk = _FEED_CHUNK
+            decoded_size += len(parts[-1])
+            if decoded_size > content_size:  # never inflate past what the header promised
+                return "content size mismatch"
+    except zstandard.ZstdError as error:
+        return "checksum mismatch" if "checksum" in str(error).lower() else "corrupt frame data"
+    if not decompressor.eof:
+        return _TORN
+    content = b"".join(parts)
+    if decoded_size != content_size:
+        return "content size mismatch"
+    if not content.endswith(b"\n"):
+        return "frame does not end with a newline"
+    end = fed_to - len(decompressor.unused_data)
+    return _Frame(start, end, content.split(b"\n")[:-1])
+
+
+def _scan(data: bytes, segment: str, is_live: bool) -> Iterator[_Frame | Corruption]:
+    """Yield the valid frames and the damaged regions of one segment, in file order."""
+    view = memoryview(data)
+    position = 0
+    bad_start: int | None = None  # start of the damaged region being skipped
+    bad_reason = ""
+    while position < len(data):
+        decoded = _decode_frame(view, position)
+        if isinstance(decoded, _Frame):
+            if bad_start is not None:
+                yield Corruption(segment, bad_start, bad_reason, torn_tail=False)
+                bad_start = None
+            yield decoded
+            position = decoded.end
+            continue
+        # Candidates that fail while resynchronising belong to the same damaged region.
+        if bad_start is None:
+            bad_start, bad_reason = position, decoded
+        position = data.find(FRAME_MAGIC, position + 1)
+        if position < 0:
+            break
+    if bad_start is not None:
+        yield Corruption(segment, bad_start, bad_reason, torn_tail=is_live)
+
+
+class EventLog:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        seal_bytes: int = 1 << 20,
+        level: int = 3,
+        sealed_level: int = 19,
+        frame_lines: int = 8192,
+    ) -> None:
+        self.directory = Path(directory)
+        self.seal_bytes = seal_bytes
+        self.level = level
+        self.sealed_level = sealed_level
+        self.frame_lines = frame_lines
+        self._live: Path | None = None  # chosen on the first append, after verification
+
+    # ----- layout -------------------------------------------------------------------------
+
+    def segments(self) -> list[Path]:
+        if not self.directory.is_dir():
+            return []
+        found = [p for p in self.directory.iterdir() if _SEGMENT_NAME.match(p.name)]
+        return sorted(found, key=_segment_number)
+
+    def size_bytes(self) -> int:
+        return sum(path.stat().st_size for path in self.segments())
+
+    def _segment_path(self, number: int) -> Path:
+        return self.directory / _segment_name(number)
+
+    # ----- writing ------------------------------------------------------------------------
+
+    def append(self, lines: Sequence[bytes]) -> None:
+        if not lines:
+            return
+        for line in lines:
+            if b"\n" in line:
+                raise ValueError("an event line must not contain a newline")
+        live = self._live if self._live is not None else self._open_for_first_append()
+        content = b"".join(line + b"\n" for line in lines)
+        frame = self._compressor(self.level).compress(content)
+        created = not live.exists()
+        fd = os.open(live, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            _write_all(fd, frame)
+            os.fsync(fd)
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        if created:
+            _fsync_directory(self.directory)
+        if size >= self.seal_bytes:
+            self._seal(live)
+
+    def _open_for_first_append(self) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for leftover in self.directory.glob("*" + _SEAL_TMP_SUFFIX):
+            leftover.unlink()  # a seal interrupted before os.replace; the segment is intact
+        segments = self.segments()
+        if not segments:
+            self._live = self._segment_path(1)
+        elif self._has_corruption(segments[-1]):
+            # Never write after garbage nor destroy evidence: check/repair report it later.
+            self._live = self._segment_path(_segment_number(segments[-1]) + 1)
+        else:
+            self._live = segments[-1]
+        return self._live
+
+    def _has_corruption(self, segment: Path) -> bool:
+        scanned = _scan(segment.read_bytes(), segment.name, is_live=True)
+        return any(isinstance(item, Corruption) for item in scanned)
+
+    def _compressor(self, level: int) -> zstandard.ZstdCompressor:
+        return zstandard.ZstdCompressor(level=level, write_checksum=True, write_content_size=True)
+
+    def _seal(self, segment: Path) -> None:
+        data = segment.read_bytes()
+        scanned = list(_scan(data, segment.name, is_live=True))
+        if not any(isinstance(item, Corruption) for item in scanned):
+            self._recompress(segment, (item.lines for item in scanned if isinstance(item, _Frame)))
+        # else: leave the damaged bytes as they are, for check/repair to report.
+        # Creating the next (empty) segment now keeps "highest-numbered is live" true on disk.
+        next_segment = self._segment_path(_segment_number(segment) + 1)
+        os.close(os.open(next_segment, os.O_WRONLY | os.O_CREAT, 0o644))
+        _fsync_directory(self.directory)
+        self._live = next_segment
+
+    def _recompress(self, segment: Path, frames: Iterator[list[bytes]]) -> None:
+        """Rewrite ``segment`` as fewer, larger, better-compressed frames, atomically."""
+        compressor = self._compressor(self.sealed_level)
+        temp = segment.with_name(segment.name + _SEAL_TMP_SUFFIX)
+        pending: list[bytes] = []
+        with open(temp, "wb") as out:
+            for lines in frames:
+                pending.extend(lines)
+                while len(pending) >= self.frame_lines:
+                    batch, pending = pending[: self.frame_lines], pending[self.frame_lines :]
+                    out.write(compressor.compress(b"".join(line + b"\n" for line in batch)))
+            if pending:
+                out.write(compressor.compress(b"".join(line + b"\n" for line in pending)))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, segment)
+        _fsync_directory(self.directory)
+
+    # ----- reading ------------------------------------------------------------------------
+
+    def _scan_all(self) -> Iterator[_Frame | Corruption]:
+        # One segment in memory at a time; each frame is decoded on demand.
+        segments = self.segments()
+        for index, segment in enumerate(segments):
+            is_live = index == len(segments) - 1
+            yield from _scan(segment.read_bytes(), segment.name, is_live)
+
+    def iter_frames(self, on_corruption: CorruptionHandler | None = None) -> Iterator[list[bytes]]:
+        for item in self._scan_all():
+            if isinstance(item, _Frame):
+                yield item.lines
+            elif on_corruption is not None:
+                on_corruption(item)
+
+    def iter_lines(self, on_corruption: CorruptionHandler | None = None) -> Iterator[bytes]:
+        for lines in self.iter_frames(on_corruption):
+            yield from lines
+
+    def last_lines(self, n: int) -> list[bytes]:
+        """The last ``n`` valid lines, reading segments backwards only as far as needed."""
+        if n <= 0:
+            return []
+        collected: list[bytes] = []
+        segments = self.segments()
+        for index in range(len(segments) - 1, -1, -1):
+            segment = segments[index]
+            tail: deque[bytes] = deque(maxlen=n - len(collected))
+            for item in _scan(segment.read_bytes(), segment.name, index == len(segments) - 1):
+                if isinstance(item, _Frame):
+                    tail.extend(item.lines)
+            collected = list(tail) + collected
+            if len(collected) >= n:
+                break
+        return collected
+
+    # ----- integrity ----------------------------------------------------------------------
+
+    def check(self) -> list[Corruption]:
+        return [item for item in self._scan_all() if isinstance(item, Corruption)]
+
+    def repair(self) -> list[Corruption]:
+        """Report all damage; cut a torn tail off the live segment (the only safe fix)."""
+        found = self.check()
+        for corruption in found:
+            if corruption.torn_tail:
+                live = self.directory / corruption.segment
+                os.truncate(live, corruption.offset)
+                fd = os.open(live, os.O_WRONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        return found

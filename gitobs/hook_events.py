@@ -1,0 +1,170 @@
+"""Turn spool records into the events only hooks can see: commit attempts and how they end, and pushes.
+
+Ref moves (commits, switches, resets, rebases) come from the reflog alone, which sees them whether or not
+a hook ran; a hook record only sharpens their time. So an operation is never reported twice.
+
+The hooks of one `git commit` share a parent process (the git process): its pid ties pre-commit,
+prepare-commit-msg, commit-msg and post-commit together, possibly across several scans while an editor
+is open. An attempt whose git process has exited without a post-commit was aborted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gitobs import schema
+from gitobs.enrich import Enricher
+from gitobs.scanstate import Attempt, ScanState
+from gitobs.spool import SpoolRecord
+
+Emit = Callable[..., None]  # emit(type, payload, ts_ns=, src=, wt=, provenance=)
+ZERO_SHA_CHARS = "0"
+# Operations whose commits are git's replays, not the user's attempts.
+REPLAY_OPS = ("rebase", "cherry-pick", "revert")
+# Without an editor, prepare-commit-msg and commit-msg are milliseconds apart; a person is not that fast.
+MIN_EDIT_S = 0.2
+# An attempt still open after this long is closed as aborted whatever its process does.
+ATTEMPT_TIMEOUT_NS = 24 * 3600 * 10**9
+
+
+def provenance(record: SpoolRecord) -> str:
+    return f"spool:{record.name}:{record.ts_ns}"
+
+
+class HookEvents:
+    def __init__(self, state: ScanState, enricher: Enricher | None, emit: Emit) -> None:
+        self.state = state
+        self.enricher = enricher
+        self.emit = emit
+        self.handlers: dict[str, Callable[[SpoolRecord], None]] = {
+            "pre-commit": self._pre_commit,
+            "prepare-commit-msg": self._prepare_commit_msg,
+            "commit-msg": self._commit_msg,
+            "post-commit": self._post_commit,
+            "post-merge": self._post_merge,
+            "pre-push": self._pre_push,
+            "gitobs-install": self._installed,
+            "gitobs-error": self._error,
+        }
+
+    def feed(self, records: list[SpoolRecord]) -> None:
+        for record in records:
+            handler = self.handlers.get(record.hook)
+            if handler is not None:
+                handler(record)
+
+    # -- commit attempts -------------------------------------------------------------------------
+
+    def _key(self, record: SpoolRecord) -> str:
+        return f"{record.wt}:{record.ppid}"
+
+    def _attempt(self, record: SpoolRecord, verify: bool) -> Attempt:
+        key = self._key(record)
+        attempt = self.state.attempts.get(key)
+        if attempt is None:
+            attempt = Attempt(ppid=record.ppid, wt=record.wt, branch=record.branch, start_ns=record.ts_ns,
+                              provenance=provenance(record))
+            self.state.attempts[key] = attempt
+            self._emit(record, "commit.attempt", schema.CommitAttempt(branch=record.branch, verify=verify))
+        return attempt
+
+    def _pre_commit(self, record: SpoolRecord) -> None:
+        if record.op in REPLAY_OPS:
+            return
+        self._attempt(record, verify=True)
+        self._blocked_by(record)
+
+    def _prepare_commit_msg(self, record: SpoolRecord) -> None:
+        if record.op in REPLAY_OPS:
+            return
+        attempt = self._attempt(record, verify=False)
+        attempt.prepare_ns = record.ts_ns
+        attempt.message_source = record.args[1] if len(record.args) > 1 else ""
+
+    def _commit_msg(self, record: SpoolRecord) -> None:
+        attempt = self.state.attempts.get(self._key(record))
+        if attempt is None:
+            return
+        attempt.msg_ns = record.ts_ns
+        self._report_edit(attempt, record.ts_ns)
+        self._blocked_by(record)
+
+    def _blocked_by(self, record: SpoolRecord) -> None:
+        if not record.status:
+            return
+        attempt = self.state.attempts.pop(self._key(record), None)
+        branch = attempt.branch if attempt else record.branch
+        self._emit(record, "commit.blocked", schema.CommitBlocked(
+            hook=record.hook, exit=record.status, duration_s=record.duration_s, branch=branch))
+
+    def _post_commit(self, record: SpoolRecord) -> None:
+        if record.head_sha:
+            self.state.post_commit_ns[record.head_sha] = record.ts_ns
+        if record.op in REPLAY_OPS:
+            return
+        attempt = self.state.attempts.pop(self._key(record), None)
+        if attempt is not None:
+            self._report_edit(attempt, record.ts_ns)
+
+    def _post_merge(self, record: SpoolRecord) -> None:
+        self.state.attempts.pop(self._key(record), None)  # `git merge` committed without post-commit
+
+    def _report_edit(self, attempt: Attempt, end_ns: int) -> None:
+        if not attempt.prepare_ns or attempt.edit_reported or attempt.message_source == "message":
+            return
+        seconds = max(0, end_ns - attempt.prepare_ns) / 1e9
+        if attempt.message_source and seconds < MIN_EDIT_S:
+            return  # amend --no-edit, merge --no-edit: the message was reused, no editor opened
+        attempt.edit_reported = True
+        self.emit("commit.message_edit", schema.CommitMessageEdit(seconds=round(seconds, 3), branch=attempt.branch),
+                  ts_ns=end_ns, src="hook", wt=attempt.wt, provenance=attempt.provenance)
+
+    def open_attempts(self, alive: Callable[[int, int], bool], now_ns: int) -> list[str]:
+        """Attempts whose git process is gone (or that timed out): they will not see a post-commit."""
+        return [key for key, attempt in self.state.attempts.items()
+                if now_ns - attempt.start_ns > ATTEMPT_TIMEOUT_NS or not alive(attempt.ppid, attempt.start_ns)]
+
+    def abort(self, keys: list[str]) -> None:
+        for key in keys:
+            attempt = self.state.attempts.pop(key, None)
+            if attempt is None:
+                continue  # a record read after the liveness check completed it
+            if attempt.msg_ns:
+                stage = "empty-message"  # commit-msg passed, yet no commit
+            elif attempt.prepare_ns:
+                stage = "editor"  # the editor failed or was interrupted
+            else:
+                stage = "nothing-to-commit"  # pre-commit passed, git stopped before the message
+            last_ns = max(attempt.start_ns, attempt.prepare_ns, attempt.msg_ns)
+            self.emit("commit.aborted", schema.CommitAborted(branch=attempt.branch, stage=stage),
+                      ts_ns=last_ns, src="hook", wt=attempt.wt, provenance=attempt.provenance)
+
+    # -- pushes and gitobs's own notes -----------------------------------------------------------
+
+    def _pre_push(self, record: SpoolRecord) -> None:
+        refs, force = [], False
+        for line in (record.stdin or "").splitlines():
+            parts = line.split(" ")
+            if len(parts) != 4:
+                continue
+            local_ref, local_sha, remote_ref, remote_sha = parts
+            deleting = set(local_sha) == {ZERO_SHA_CHARS}
+            refs.append(f"(delete) {remote_ref}" if deleting else local_ref)
+            if not deleting and set(remote_sha) != {ZERO_SHA_CHARS} and self.enricher is not None:
+                force = force or self.enricher.contains(local_sha, remote_sha) is False
+        remote = record.args[0] if record.args else ""
+        self._emit(record, "push", schema.Push(remote=remote, refs=refs, force=force,
+                                                blocked=bool(record.status)))
+
+    def _installed(self, record: SpoolRecord) -> None:
+        self._emit(record, "gitobs.installed", schema.GitobsInstalled(
+            hooks_dir=record.args[0] if record.args else "", version=record.args[1] if len(record.args) > 1 else ""),
+            src="gitobs")
+
+    def _error(self, record: SpoolRecord) -> None:
+        where = record.args[0] if record.args else "gitobs"
+        message = record.args[1] if len(record.args) > 1 else ""
+        self._emit(record, "gitobs.error", schema.GitobsError(where=where, message=message), src="gitobs")
+
+    def _emit(self, record: SpoolRecord, event_type: str, payload: schema.Payload, src: str = "hook") -> None:
+        self.emit(event_type, payload, ts_ns=record.ts_ns, src=src, wt=record.wt, provenance=provenance(record))

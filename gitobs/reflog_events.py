@@ -1,0 +1,196 @@
+"""Turn reflog entries into events: commits, amends, switches, resets, rebases, merges, pulls, stashes.
+
+git writes one update to HEAD's reflog and to the branch's reflog with identical lines; the HEAD line is
+reported (it knows the worktree) and the branch line only lends its branch name. Branch lines with no
+HEAD twin are operations on branches that were not checked out (created, renamed, `branch -f`, tools).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gitobs import schema
+from gitobs.enrich import Enricher
+from gitobs.reflog import Kind, ReflogEntry, classify
+from gitobs.repo import MAIN_WORKTREE
+from gitobs.scanstate import RebaseProgress, ScanState
+
+Emit = Callable[..., None]
+_RETURNING = re.compile(r"returning to refs/heads/(.+)$")
+_STASH_BRANCH = re.compile(r"^(?:WIP on|On) (.+?): ")
+_HEX = re.compile(r"^[0-9a-f]{7,64}$")
+
+
+@dataclass(frozen=True)
+class StashRemoval:
+    """A git process seen by the hooks updating refs/stash; `applied` when it also rewrote the work tree."""
+
+    ts_ns: int
+    wt: str
+    applied: bool
+
+
+def short_branch(ref: str | None) -> str | None:
+    return ref[len("refs/heads/"):] if ref and ref.startswith("refs/heads/") else None
+
+
+class ReflogEvents:
+    def __init__(self, state: ScanState, enricher: Enricher | None, emit: Emit) -> None:
+        self.state = state
+        self.enricher = enricher
+        self.emit = emit
+
+    def feed(self, heads: list[ReflogEntry], branches: list[ReflogEntry], stash_times: set[int]) -> None:
+        branch_of = {entry.mirror_key: entry for entry in branches}
+        mirrored: set[str] = set()
+        for entry in heads:
+            twin = branch_of.get(entry.mirror_key)
+            if twin is not None:
+                mirrored.add(twin.key)
+            self._head_entry(entry, short_branch(twin.ref) if twin else None, stash_times)
+        for entry in branches:
+            if entry.key not in mirrored:
+                self._branch_entry(entry)
+
+    # -- HEAD ------------------------------------------------------------------------------------
+
+    def _head_entry(self, entry: ReflogEntry, branch: str | None, stash_times: set[int]) -> None:
+        kind = classify(entry.message)
+        op = kind.op
+        if op in ("commit", "merge-commit", "revert"):
+            self._commit(entry, branch, kind)
+        elif op == "amend":
+            self._amend(entry, branch)
+        elif op == "checkout":
+            self._switch(entry, kind)
+        elif op == "reset":
+            # `git stash` resets the tree to HEAD as it saves it: that is the stash, not a reset.
+            if not (entry.old == entry.new and entry.ts in stash_times):
+                self._emit(entry, "history.reset", schema.HistoryReset(
+                    branch=branch, from_sha=entry.old, to_sha=entry.new))
+        elif op == "rebase":
+            self._rebase(entry, kind)
+        elif op == "merge":
+            self._emit(entry, "history.merge", schema.HistoryMerge(
+                branch=branch, merged=kind.source, fast_forward=kind.step == "fast-forward", sha=entry.new))
+            if kind.step != "fast-forward":
+                self._commit(entry, branch, Kind("merge-commit"), via="merge")
+        elif op == "pull":
+            self._emit(entry, "history.pull", schema.HistoryPull(
+                branch=branch, mode=kind.step, from_sha=entry.old, to_sha=entry.new))
+        elif op == "cherry-pick":
+            self._emit(entry, "history.cherry_pick", schema.HistoryCherryPick(branch=branch, sha=entry.new))
+        elif op in ("gitbutler", "empty", "other"):
+            self._emit(entry, "ref.update", schema.RefUpdate(
+                ref=entry.ref, op=op, from_sha=entry.old, to_sha=entry.new))
+        # clone, branch-created/renamed and stash lines on HEAD say nothing the branch logs do not
+
+    def _commit(self, entry: ReflogEntry, branch: str | None, kind: Kind, via: str = "") -> None:
+        sha = entry.new
+        if sha in self.state.recent_commits:
+            return
+        facts = self.enricher.commit(sha) if self.enricher else None
+        if facts is not None and facts.synthetic:
+            self._emit(entry, "ref.update", schema.RefUpdate(ref=entry.ref, op="gitbutler", from_sha=entry.old,
+                                                            to_sha=sha))
+            return
+        self.state.remember_commit(sha)
+        payload = schema.CommitCreated(sha=sha, branch=branch, via=via or kind.step or "commit")
+        if facts is not None:
+            payload.parents = facts.parents
+            payload.files = facts.files
+            payload.files_total = facts.files_total
+            payload.added, payload.deleted = facts.added, facts.deleted
+            payload.merge = len(facts.parents) > 1
+            payload.reverts = facts.reverts
+        payload.merge = payload.merge or kind.op == "merge-commit"
+        payload.revert = kind.op == "revert" or payload.reverts is not None
+        hook_ns = self.state.post_commit_ns.pop(sha, None)
+        self._emit(entry, "commit.created", payload, ts_ns=hook_ns, src="hook" if hook_ns else "reflog")
+
+    def _amend(self, entry: ReflogEntry, branch: str | None) -> None:
+        old = self.enricher.commit(entry.old) if self.enricher else None
+        since = float(entry.ts - old.commit_time) if old is not None else None
+        self.state.remember_commit(entry.new)
+        hook_ns = self.state.post_commit_ns.pop(entry.new, None)
+        self._emit(entry, "commit.amended", schema.CommitAmended(
+            old=entry.old, new=entry.new, branch=branch, since_s=since),
+            ts_ns=hook_ns, src="hook" if hook_ns else "reflog")
+
+    def _switch(self, entry: ReflogEntry, kind: Kind) -> None:
+        if kind.source == kind.target and entry.old == entry.new:
+            return  # `git checkout` of the branch already checked out
+        self._emit(entry, "branch.switch", schema.BranchSwitch(
+            from_=_branch_name(kind.source, entry.old), to=_branch_name(kind.target, entry.new),
+            from_sha=entry.old, to_sha=entry.new))
+
+    def _rebase(self, entry: ReflogEntry, kind: Kind) -> None:
+        rebases = self.state.rebases
+        if kind.step == "start" or entry.wt not in rebases:
+            rebases[entry.wt] = RebaseProgress(start_ts=entry.ts, from_sha=entry.old, pull=kind.source == "pull",
+                                               provenance=entry.key)
+        progress = rebases[entry.wt]
+        if kind.step not in ("start", "finish", "abort"):
+            progress.steps[kind.step] = progress.steps.get(kind.step, 0) + 1
+            return
+        if kind.step == "start":
+            return
+        del rebases[entry.wt]
+        match = _RETURNING.search(entry.message)
+        self.emit("history.rebase", schema.HistoryRebase(
+            branch=match.group(1) if match else None, outcome=kind.step, steps=progress.steps,
+            from_sha=progress.from_sha, to_sha=entry.new, pull=progress.pull),
+            ts_ns=entry.ts * 10**9, src="reflog", wt=entry.wt, provenance=progress.provenance)
+
+    # -- branches not checked out ----------------------------------------------------------------
+
+    def _branch_entry(self, entry: ReflogEntry) -> None:
+        kind = classify(entry.message)
+        branch = short_branch(entry.ref) or entry.ref
+        if kind.op == "branch-created":
+            self._emit(entry, "branch.created", schema.BranchCreated(branch=branch, sha=entry.new))
+        elif kind.op == "branch-renamed":
+            self._emit(entry, "branch.renamed", schema.BranchRenamed(from_=kind.source, to=kind.target))
+        elif kind.op == "reset":
+            self._emit(entry, "history.reset", schema.HistoryReset(branch=branch, from_sha=entry.old,
+                                                                  to_sha=entry.new))
+        elif kind.op in ("commit", "merge-commit", "revert"):
+            self._commit(entry, branch, kind)  # its HEAD line was missed: a worktree gone, a race
+        elif kind.op in ("gitbutler", "empty", "other"):
+            self._emit(entry, "ref.update", schema.RefUpdate(ref=entry.ref, op=kind.op, from_sha=entry.old,
+                                                            to_sha=entry.new))
+        # rebase (finish) on the branch, amend/merge/cherry-pick twins: reported from HEAD
+
+    # -- stash -----------------------------------------------------------------------------------
+
+    def stash(self, entries: list[ReflogEntry], removals: list[StashRemoval], fallback_ns: int) -> None:
+        """Diff the whole stash list against the last one seen: new entries pushed, missing ones removed."""
+        before = self.state.stash
+        for entry in entries:
+            if entry.new not in before:
+                match = _STASH_BRANCH.match(entry.message)
+                self._emit(entry, "stash.push", schema.StashPush(branch=match.group(1) if match else None,
+                                                                  sha=entry.new))
+        now = {entry.new for entry in entries}
+        removed = [sha for sha in reversed(before) if sha not in now]  # newest first, as pops go
+        for index, sha in enumerate(removed):
+            seen = removals[index] if index < len(removals) else None
+            removal = seen or StashRemoval(fallback_ns, MAIN_WORKTREE, applied=False)
+            self.emit("stash.pop" if removal.applied else "stash.drop", schema.StashRemoved(sha=sha),
+                      ts_ns=removal.ts_ns, src="hook" if seen else "reflog", wt=removal.wt,
+                      provenance=f"stash-removed:{sha}")
+        self.state.stash = [entry.new for entry in entries]
+
+    def _emit(self, entry: ReflogEntry, event_type: str, payload: schema.Payload, ts_ns: int | None = None,
+              src: str = "reflog") -> None:
+        self.emit(event_type, payload, ts_ns=ts_ns or entry.ts * 10**9, src=src, wt=entry.wt,
+                  provenance=entry.key)
+
+
+def _branch_name(name: str, sha: str) -> str | None:
+    """A checkout names a branch, or a commit when HEAD is detached."""
+    if _HEX.match(name) and sha.startswith(name):
+        return None
+    return name

@@ -1,0 +1,99 @@
+"""What the scanner remembers between runs, in `.git/obs/state.json`, replaced atomically.
+
+The log is written before the state, so a crash between the two leaves events in the log that the state
+does not know of; the next scan finds them by their seq and skips regenerating them (their ids are stable).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+
+# Bounded memories: enough for any burst between two scans, small enough to rewrite every scan.
+RECENT_COMMITS = 4096
+RECENT_POST_COMMITS = 512
+
+
+class Attempt(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A commit in progress: the hooks of one `git commit` process, seen so far."""
+
+    ppid: int
+    wt: str
+    branch: str | None = None
+    start_ns: int
+    provenance: str
+    prepare_ns: int = 0  # prepare-commit-msg: the editor opens after it
+    message_source: str = ""  # prepare-commit-msg's second argument
+    msg_ns: int = 0  # commit-msg: the editor has closed
+    edit_reported: bool = False
+
+
+class RebaseProgress(msgspec.Struct, kw_only=True, omit_defaults=True):
+    start_ts: int
+    from_sha: str = ""
+    pull: bool = False
+    steps: dict[str, int] = {}
+    provenance: str = ""
+
+
+class ScanState(msgspec.Struct, kw_only=True):
+    seq: int = 0  # seq of the last event written
+    cursors: dict[str, list] = {}  # reflog path relative to the common dir -> Cursor
+    stash: list[str] = []  # stash entries (their commits), newest last
+    stash_stamp: list[int] = []  # size and mtime of the stash reflog when `stash` was read
+    attempts: dict[str, Attempt] = {}
+    rebases: dict[str, RebaseProgress] = {}  # worktree -> rebase under way
+    post_commit_ns: dict[str, int] = {}  # commit sha -> when its post-commit hook ran
+    recent_commits: list[str] = []  # shas already reported as created
+    consumed: list[str] = []  # spool files whose events are durable, deleted after the state is saved
+    last_scan_ns: int = 0
+    last_scan_s: float = 0.0
+
+    def remember_commit(self, sha: str) -> None:
+        self.recent_commits.append(sha)
+        del self.recent_commits[:-RECENT_COMMITS]
+
+
+_decoder = msgspec.json.Decoder(ScanState)
+
+
+def load_state(path: Path) -> ScanState:
+    try:
+        return _decoder.decode(path.read_bytes())
+    except FileNotFoundError:
+        return ScanState()
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        # A damaged state costs a re-read of the reflogs; stable ids keep the log free of repeats.
+        return ScanState(seq=-1)
+
+
+def save_state(path: Path, state: ScanState) -> None:
+    if len(state.post_commit_ns) > RECENT_POST_COMMITS:
+        newest = sorted(state.post_commit_ns.items(), key=lambda item: item[1])[-RECENT_POST_COMMITS:]
+        state.post_commit_ns = dict(newest)
+    write_atomic(path, msgspec.json.encode(state))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,254 @@
+"""The public event schema: one envelope, one typed payload per event type.
+
+This module is what a privacy review audits: a payload can only hold the fields declared here, and none
+of them holds file contents, diffs or commit-message text. docs/events.md documents every type.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+
+SCHEMA_VERSION = 1
+SOURCES = ("hook", "reflog", "worktree", "gitbutler", "import", "gitobs")
+
+
+class Payload(msgspec.Struct, kw_only=True, omit_defaults=True):
+    pass
+
+
+class FileChange(msgspec.Struct, array_like=True):
+    """A file touched by a commit, stored compactly as [path, lines added, lines deleted]."""
+
+    path: str
+    added: int
+    deleted: int
+
+
+class BranchSwitch(Payload):
+    from_: str | None = msgspec.field(default=None, name="from")  # branch left; None when detached
+    to: str | None = None  # branch entered; None when detached
+    from_sha: str = ""
+    to_sha: str = ""
+
+
+class CommitCreated(Payload):
+    sha: str
+    branch: str | None = None
+    parents: list[str] = []
+    files: list[FileChange] = []
+    files_total: int = 0  # may exceed len(files): the list is capped
+    added: int = 0
+    deleted: int = 0
+    merge: bool = False
+    revert: bool = False
+    reverts: str | None = None  # the sha named by "This reverts commit <sha>"
+    via: str = "commit"  # commit | am | merge
+
+
+class CommitAmended(Payload):
+    old: str
+    new: str
+    branch: str | None = None
+    since_s: float | None = None  # seconds between the amended commit and its amendment
+
+
+class CommitAttempt(Payload):
+    branch: str | None = None
+    verify: bool = True  # False for --no-verify (pre-commit skipped)
+
+
+class CommitAborted(Payload):
+    branch: str | None = None
+    stage: str = "unknown"  # nothing-to-commit | editor | empty-message | unknown: where it stopped
+
+
+class CommitBlocked(Payload):
+    hook: str  # pre-commit | commit-msg
+    exit: int
+    duration_s: float | None = None
+    branch: str | None = None
+
+
+class CommitMessageEdit(Payload):
+    seconds: float
+    branch: str | None = None
+
+
+class HistoryReset(Payload):
+    branch: str | None = None
+    from_sha: str = ""
+    to_sha: str = ""
+
+
+class HistoryRebase(Payload):
+    branch: str | None = None
+    outcome: str = "finish"  # finish | abort
+    steps: dict[str, int] = {}  # pick, squash, fixup, reword, edit, ...: counts
+    from_sha: str = ""  # where the branch was before
+    to_sha: str = ""  # where it ended
+    pull: bool = False
+
+
+class HistoryMerge(Payload):
+    branch: str | None = None
+    merged: str = ""  # what was merged, as git named it
+    fast_forward: bool = False
+    sha: str = ""
+
+
+class HistoryCherryPick(Payload):
+    branch: str | None = None
+    sha: str = ""
+
+
+class HistoryPull(Payload):
+    branch: str | None = None
+    mode: str = "merge"  # fast-forward | merge
+    from_sha: str = ""
+    to_sha: str = ""
+
+
+class BranchCreated(Payload):
+    branch: str
+    sha: str = ""
+
+
+class BranchRenamed(Payload):
+    from_: str = msgspec.field(name="from")
+    to: str
+
+
+class StashPush(Payload):
+    branch: str | None = None
+    sha: str = ""
+
+
+class StashRemoved(Payload):
+    sha: str = ""
+
+
+class Push(Payload):
+    remote: str
+    refs: list[str] = []
+    force: bool = False  # some ref moved to a commit that does not contain the remote's
+    blocked: bool = False  # the user's own pre-push hook refused it
+
+
+class RefUpdate(Payload):
+    """A reflog move that is none of the above: GitButler's own, empty messages, other tools."""
+
+    ref: str
+    op: str  # gitbutler | empty | other
+    from_sha: str = ""
+    to_sha: str = ""
+
+
+class IndexStage(Payload):
+    count: int = 1  # index writes in the burst
+
+
+class GitobsInstalled(Payload):
+    hooks_dir: str
+    version: str
+
+
+class GitobsScan(Payload):
+    records: int  # spool records consumed
+    reflog_entries: int
+    events: int
+    seconds: float
+
+
+class GitobsError(Payload):
+    where: str
+    message: str
+
+
+PAYLOADS: dict[str, type[Payload]] = {
+    "branch.switch": BranchSwitch,
+    "branch.created": BranchCreated,
+    "branch.renamed": BranchRenamed,
+    "commit.created": CommitCreated,
+    "commit.amended": CommitAmended,
+    "commit.attempt": CommitAttempt,
+    "commit.aborted": CommitAborted,
+    "commit.blocked": CommitBlocked,
+    "commit.message_edit": CommitMessageEdit,
+    "history.reset": HistoryReset,
+    "history.rebase": HistoryRebase,
+    "history.merge": HistoryMerge,
+    "history.cherry_pick": HistoryCherryPick,
+    "history.pull": HistoryPull,
+    "stash.push": StashPush,
+    "stash.pop": StashRemoved,
+    "stash.drop": StashRemoved,
+    "push": Push,
+    "ref.update": RefUpdate,
+    "index.stage": IndexStage,
+    "gitobs.installed": GitobsInstalled,
+    "gitobs.scan": GitobsScan,
+    "gitobs.error": GitobsError,
+}
+
+
+class Event(msgspec.Struct, kw_only=True):
+    """The envelope. `data` is a Payload when built by ingest, a plain dict when read back."""
+
+    v: int = SCHEMA_VERSION
+    seq: int = 0
+    id: str
+    ts: str  # UTC, ISO 8601 with milliseconds
+    type: str
+    src: str
+    wt: str
+    data: Any
+
+
+def event_id(provenance: str, event_type: str) -> str:
+    """Stable id: the same raw record or reflog line always yields the same id, so re-ingest dedupes."""
+    return hashlib.blake2b(f"{event_type}|{provenance}".encode(), digest_size=8).hexdigest()
+
+
+def format_ts(ts_ns: int) -> str:
+    moment = datetime.fromtimestamp(ts_ns // 10**6 / 1000, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_ts(text: str) -> float:
+    """Seconds since the epoch of an envelope `ts`."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+def make_event(event_type: str, payload: Payload, *, ts_ns: int, src: str, wt: str, provenance: str) -> Event:
+    expected = PAYLOADS.get(event_type)
+    if expected is None or not isinstance(payload, expected):
+        raise TypeError(f"{event_type} takes a {expected.__name__ if expected else 'declared'} payload")
+    if src not in SOURCES:
+        raise ValueError(f"unknown event source {src!r}")
+    return Event(id=event_id(provenance, event_type), ts=format_ts(ts_ns), type=event_type, src=src, wt=wt,
+                 data=payload)
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Event)
+
+
+def encode(event: Event) -> bytes:
+    return _encoder.encode(event)
+
+
+def decode(line: bytes) -> Event:
+    """Raises msgspec.DecodeError (a ValueError) on a malformed line."""
+    return _decoder.decode(line)
+
+
+def validate(event: Event) -> Event:
+    """Check a decoded event's payload against its declared type (unknown `x.*` types pass as dicts)."""
+    payload_type = PAYLOADS.get(event.type)
+    if payload_type is not None and isinstance(event.data, dict):
+        msgspec.convert(event.data, payload_type)
+    return event

@@ -1,0 +1,189 @@
+#!/bin/sh
+# gitobs-shim 1 -- written by `gitobs install`, removed by `gitobs uninstall`; edits are overwritten.
+#
+# Records one raw line-based record per hook run under <common git dir>/obs/spool/, then runs the
+# hook it replaced (<hook>.gitobs-chained) with the same arguments, stdin and exit status.
+# Only shell builtins run here (no date, no git, no interpreter) and nothing it does on its own
+# account can fail the git command: every write is allowed to fail silently.
+
+gitobs_exe='@GITOBS_EXE@'  # the interpreter gitobs was installed with, for the background scan
+
+gitobs_hook=${0##*/}
+# GitButler renames the hooks it manages around to <hook>-user, pre-commit to <hook>.legacy.
+gitobs_hook=${gitobs_hook%-user}
+gitobs_hook=${gitobs_hook%.legacy}
+case $0 in */*) gitobs_dir=${0%/*} ;; *) gitobs_dir=. ;; esac
+gitobs_chained=$gitobs_dir/$gitobs_hook.gitobs-chained
+
+# Hooks run in the top of the work tree (in the git dir for a bare repository); GIT_DIR is set
+# only for some of them. A linked worktree's .git is a file naming its private git dir.
+if [ -n "${GIT_DIR:-}" ]; then
+    gitobs_gd=$GIT_DIR
+elif [ -d .git ]; then
+    gitobs_gd=.git
+elif [ -f .git ]; then
+    IFS= read -r gitobs_gd < .git 2>/dev/null
+    gitobs_gd=${gitobs_gd#gitdir: }
+elif [ -f HEAD ] && [ -d objects ]; then
+    gitobs_gd=.
+else
+    gitobs_gd=
+fi
+gitobs_common=$gitobs_gd
+gitobs_wt=.  # the main worktree; linked ones by name (git never names one ".")
+if [ -n "${GIT_COMMON_DIR:-}" ]; then
+    gitobs_common=$GIT_COMMON_DIR
+elif [ -n "$gitobs_gd" ] && [ -f "$gitobs_gd/commondir" ]; then
+    IFS= read -r gitobs_common < "$gitobs_gd/commondir" 2>/dev/null
+    case $gitobs_common in /*) ;; *) gitobs_common=$gitobs_gd/$gitobs_common ;; esac
+fi
+if [ -n "$gitobs_gd" ] && [ -f "$gitobs_gd/commondir" ]; then
+    gitobs_wt=${gitobs_gd%/}
+    gitobs_wt=${gitobs_wt##*/}
+fi
+gitobs_obs=$gitobs_common/obs
+gitobs_spool=$gitobs_obs/spool
+
+# Record only where `gitobs install` made a spool, and not while paused. Three hooks fire on
+# every ref update or index refresh: keep their records to the ones that carry information.
+gitobs_on=
+if [ -n "$gitobs_gd" ] && [ -d "$gitobs_spool" ] && [ ! -e "$gitobs_obs/paused" ]; then
+    gitobs_on=1
+    case $gitobs_hook in
+        reference-transaction) [ "${1:-}" = committed ] || gitobs_on= ;;
+    esac
+fi
+
+gitobs_in=
+gitobs_has_in=
+case $gitobs_hook in
+    pre-push|post-rewrite|reference-transaction)
+        gitobs_has_in=1
+        gitobs_line=
+        while IFS= read -r gitobs_line; do
+            gitobs_in="$gitobs_in$gitobs_line
+"
+            gitobs_line=
+        done
+        gitobs_in="$gitobs_in$gitobs_line"
+        ;;
+esac
+
+gitobs_file=
+gitobs_write() {  # $1: file name suffix, $2: record text; noclobber makes the create exclusive
+    set -C
+    gitobs_try=$gitobs_spool/$$.$gitobs_hook$1
+    if { printf '%s' "$2" > "$gitobs_try"; } 2>/dev/null; then
+        gitobs_file=$gitobs_try
+    elif { printf '%s' "$2" > "$gitobs_try.x"; } 2>/dev/null; then
+        gitobs_file=$gitobs_try.x
+    fi
+    set +C
+}
+
+if [ -n "$gitobs_on" ]; then
+    gitobs_head=
+    IFS= read -r gitobs_head < "$gitobs_gd/HEAD" 2>/dev/null
+    gitobs_rec="gitobs-spool 1
+hook $gitobs_hook
+pid $$
+ppid $PPID
+wt $gitobs_wt
+head $gitobs_head
+"
+    # The commit hooks also fire for the commits a rebase, cherry-pick, revert or merge makes.
+    case $gitobs_hook in
+        pre-commit|prepare-commit-msg|commit-msg|post-commit)
+            if [ -d "$gitobs_gd/rebase-merge" ] || [ -d "$gitobs_gd/rebase-apply" ]; then
+                gitobs_rec="${gitobs_rec}op rebase
+"
+            elif [ -f "$gitobs_gd/CHERRY_PICK_HEAD" ]; then
+                gitobs_rec="${gitobs_rec}op cherry-pick
+"
+            elif [ -f "$gitobs_gd/REVERT_HEAD" ]; then
+                gitobs_rec="${gitobs_rec}op revert
+"
+            elif [ -f "$gitobs_gd/MERGE_HEAD" ]; then
+                gitobs_rec="${gitobs_rec}op merge
+"
+            fi
+            ;;
+    esac
+    case $gitobs_hook in
+        post-commit|post-merge)
+            case $gitobs_head in
+                'ref: '*)
+                    gitobs_sha=
+                    IFS= read -r gitobs_sha < "$gitobs_common/${gitobs_head#ref: }" 2>/dev/null
+                    gitobs_rec="${gitobs_rec}headsha $gitobs_sha
+"
+                    ;;
+            esac
+            ;;
+    esac
+    for gitobs_arg in "$@"; do
+        gitobs_rec="${gitobs_rec}arg $gitobs_arg
+"
+    done
+    [ -n "$gitobs_has_in" ] && gitobs_rec="${gitobs_rec}stdin
+$gitobs_in"
+    gitobs_write "" "$gitobs_rec"
+fi
+
+# Shell scripts are sourced with $0 set to this hook's own path, because some (husky) find their
+# helpers and their hook name from $0; anything else is executed directly.
+gitobs_run_chained() {
+    gitobs_first=
+    IFS= read -r gitobs_first < "$gitobs_chained" 2>/dev/null
+    gitobs_first=${gitobs_first#\#!}
+    gitobs_first=${gitobs_first# }
+    gitobs_interp=${gitobs_first%% *}
+    gitobs_opt=
+    case $gitobs_first in *' '*) gitobs_opt=${gitobs_first#* } ;; esac
+    if [ "$gitobs_interp" = /usr/bin/env ]; then
+        gitobs_interp=${gitobs_opt%% *}
+        gitobs_opt=
+        case ${gitobs_first#* } in *' '*) gitobs_opt=${gitobs_first#* * } ;; esac
+    fi
+    case ${gitobs_interp##*/}:$gitobs_opt in
+        sh:|dash:|bash:|ksh:|sh:-*|dash:-*|bash:-*|ksh:-*)
+            # shellcheck disable=SC2086 # the option word is split as the kernel would split it
+            "$gitobs_interp" $gitobs_opt -c 'gitobs_chained_file=$1; shift; . "$gitobs_chained_file"' "$0" "$gitobs_chained" "$@"
+            ;;
+        *)
+            "$gitobs_chained" "$@"
+            ;;
+    esac
+}
+
+gitobs_status=0
+if [ -f "$gitobs_chained" ] && [ -x "$gitobs_chained" ]; then
+    if [ -n "$gitobs_has_in" ]; then
+        printf '%s' "$gitobs_in" | gitobs_run_chained "$@"
+        gitobs_status=$?
+    else
+        gitobs_run_chained "$@"
+        gitobs_status=$?
+    fi
+    if [ -n "$gitobs_file" ]; then
+        set -C
+        { printf 'status %s\n' "$gitobs_status" > "$gitobs_file.end"; } 2>/dev/null
+        set +C
+    fi
+fi
+
+# Keep the log fresh without anyone running a command: one detached scan at a time, started only
+# by hooks that end an operation. The marker file is the throttle; the scan removes it.
+if [ -n "$gitobs_file" ] && [ -z "${GITOBS_NO_BACKGROUND:-}" ] && [ -x "$gitobs_exe" ]; then
+    case $gitobs_hook in
+        post-commit|post-checkout|post-merge|post-rewrite)
+            set -C
+            if { : > "$gitobs_obs/scan.pending"; } 2>/dev/null; then
+                "$gitobs_exe" -m gitobs scan --background --git-dir "$gitobs_common" </dev/null >/dev/null 2>&1 &
+            fi
+            set +C
+            ;;
+    esac
+fi
+
+exit "$gitobs_status"

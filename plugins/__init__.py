@@ -1,0 +1,1 @@
+"""Built-in analyzers of gitobs, registered through the same entry-point group a third-party package uses."""

@@ -1,0 +1,84 @@
+"""Real git repositories in temporary directories; git runs with a private config, as in `gitobs demo`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gitobs.hookinstall import install
+from gitobs.logread import read_events
+from gitobs.repo import locate
+from gitobs.scan import scan
+
+
+@pytest.fixture(autouse=True)
+def hermetic_git(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    config = home / ".gitconfig"
+    config.write_text("[user]\n\tname = Test Dev\n\temail = dev@example.invalid\n"
+                      "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
+    for key in list(os.environ):
+        if key.startswith("GIT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_EDITOR", "true")
+    monkeypatch.setenv("GITOBS_NO_BACKGROUND", "1")
+
+
+def git(repo: Path, *args: str, ok: bool = True, input: str | None = None, **env: str) -> subprocess.CompletedProcess:
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, input=input,
+                          env={**os.environ, **env})
+    if ok and done.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {done.stderr}")
+    return done
+
+
+def gitobs(*args: str, cwd: Path | None = None, ok: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "gitobs", *args], cwd=cwd, capture_output=True, text=True)
+    if ok and done.returncode != 0:
+        raise AssertionError(f"gitobs {' '.join(args)} failed ({done.returncode}): {done.stderr}")
+    return done
+
+
+def commit_file(repo: Path, name: str, text: str, message: str = "change", **env: str) -> None:
+    path = repo / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    git(repo, "add", "--", name)
+    git(repo, "commit", "-q", "-m", message, **env)
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    """A repository with one commit, gitobs not installed."""
+    path = tmp_path / "work"
+    git(tmp_path, "init", "-q", str(path))
+    commit_file(path, "README.md", "hello\n", "initial")
+    return path
+
+
+@pytest.fixture
+def watched(repo) -> Path:
+    """A repository with one commit (made before install) and gitobs installed, log scanned once."""
+    install(locate(repo))
+    scan(locate(repo).common_dir)
+    return repo
+
+
+def new_events(repo: Path, since_seq: int = 0, types: tuple[str, ...] = ()) -> list:
+    """Scan, then the events after `since_seq` (leaving out gitobs's own), oldest first."""
+    scan(locate(repo).common_dir)
+    found = [e for e in read_events(locate(repo).obs, lambda m: None) if e.seq > since_seq]
+    found = [e for e in found if not e.type.startswith("gitobs.")]
+    return [e for e in found if not types or e.type in types]
+
+
+def last_seq(repo: Path) -> int:
+    events = list(read_events(locate(repo).obs, lambda m: None))
+    return events[-1].seq if events else 0

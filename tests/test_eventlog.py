@@ -1,0 +1,285 @@
+"""Tests for gitobs.eventlog on real files: round trips, sealing, damage, repair, crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gitobs.eventlog import FRAME_MAGIC, Corruption, EventLog
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def event(i: int) -> bytes:
+    return json.dumps({"seq": i, "kind": "commit", "msg": f"event number {i}"}).encode()
+
+
+def append_events(log: EventLog, start: int, count: int, per_append: int = 1) -> list[bytes]:
+    written = [event(i) for i in range(start, start + count)]
+    for k in range(0, count, per_append):
+        log.append(written[k : k + per_append])
+    return written
+
+
+def collect(log: EventLog) -> tuple[list[bytes], list[Corruption]]:
+    found: list[Corruption] = []
+    return list(log.iter_lines(found.append)), found
+
+
+def frame_offsets(path: Path) -> list[int]:
+    """Offsets of the frames we wrote (our small test lines never contain the magic)."""
+    data = path.read_bytes()
+    offsets, at = [], data.find(FRAME_MAGIC)
+    while at >= 0:
+        offsets.append(at)
+        at = data.find(FRAME_MAGIC, at + 1)
+    return offsets
+
+
+# ----- round trips ---------------------------------------------------------------------------
+
+
+def test_round_trip_across_many_appends(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "log")
+    written = append_events(log, 0, 50) + append_events(log, 50, 150, per_append=7)
+    lines, found = collect(log)
+    assert lines == written and found == []
+    assert [len(frame) for frame in log.iter_frames()][:3] == [1, 1, 1]
+    assert EventLog(tmp_path / "log").last_lines(3) == written[-3:]
+    assert log.size_bytes() == sum(p.stat().st_size for p in log.segments()) > 0
+
+
+def test_empty_append_is_a_noop(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "log")
+    log.append([])
+    assert log.segments() == [] and log.size_bytes() == 0
+    assert list(log.iter_lines()) == [] and log.check() == [] and log.last_lines(5) == []
+
+
+def test_newline_in_line_is_rejected(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "log")
+    with pytest.raises(ValueError):
+        log.append([b'{"a":1}', b'{"b":\n2}'])
+    assert list(log.iter_lines()) == []
+
+
+# ----- sealing -------------------------------------------------------------------------------
+
+
+def test_sealing_at_threshold(tmp_path: Path) -> None:
+    log = EventLog(tmp_path, seal_bytes=4096, frame_lines=40)
+    written: list[bytes] = []
+    while len(log.segments()) < 2:
+        written += append_events(log, len(written), 1)
+    first, live = log.segments()
+    assert live.name == "00000002.jsonl.zst" and live.stat().st_size == 0
+    assert first.stat().st_size < 4096  # recompressed below the threshold it crossed
+    frames = list(log.iter_frames())
+    assert [line for frame in frames for line in frame] == written
+    assert max(len(frame) for frame in frames) <= 40 and len(frames) < len(written)
+    more = append_events(log, len(written), 5)
+    assert [p.name for p in log.segments()] == [first.name, live.name]
+    assert live.stat().st_size > 0
+    assert list(log.iter_lines()) == written + more and log.check() == []
+
+
+def test_sealed_segment_compresses_better(tmp_path: Path) -> None:
+    # seal_bytes large enough to observe the unsealed state first.
+    log = EventLog(tmp_path, seal_bytes=1 << 30)
+    written = append_events(log, 0, 300)
+    unsealed_per_line = log.size_bytes() / len(written)
+    sealing = EventLog(tmp_path, seal_bytes=1)  # the next append crosses the threshold
+    written += append_events(sealing, 300, 1)
+    sealed_per_line = log.segments()[0].stat().st_size / len(written)
+    assert sealed_per_line < unsealed_per_line / 3
+    assert list(log.iter_lines()) == written
+
+
+def test_leftover_seal_temp_ignored_then_cleaned(tmp_path: Path) -> None:
+    log = EventLog(tmp_path)
+    written = append_events(log, 0, 10)
+    leftover = tmp_path / "00000001.jsonl.zst.seal-tmp"
+    leftover.write_bytes(b"half a recompressed segment")
+    assert list(log.iter_lines()) == written and log.check() == []
+    assert log.segments() == [tmp_path / "00000001.jsonl.zst"]
+    fresh = EventLog(tmp_path)
+    written += append_events(fresh, 10, 1)
+    assert not leftover.exists()
+    assert list(fresh.iter_lines()) == written
+
+
+# ----- damage --------------------------------------------------------------------------------
+
+
+def test_torn_tail_reported_repaired_and_appendable(tmp_path: Path) -> None:
+    log = EventLog(tmp_path)
+    written = append_events(log, 0, 20, per_append=4)
+    live = log.segments()[-1]
+    last_frame = frame_offsets(live)[-1]
+    os.truncate(live, live.stat().st_size - 3)
+
+    lines, found = collect(log)
+    assert lines == written[:-4]
+    assert len(found) == 1 and found[0].torn_tail and found[0].offset == last_frame
+    assert found[0].describe() == f"{live.name} at byte {last_frame}: {found[0].reason}"
+    assert log.check() == found
+
+    assert log.repair() == found
+    assert live.stat().st_size == last_frame
+    assert log.check() == [] and log.repair() == []
+    more = append_events(EventLog(tmp_path), 100, 3)
+    assert list(log.iter_lines()) == written[:-4] + more
+    assert log.segments() == [live]
+
+
+def test_corruption_in_the_middle_skips_only_the_bad_frame(tmp_path: Path) -> None:
+    log = EventLog(tmp_path)
+    written = append_events(log, 0, 10)
+    live = log.segments()[-1]
+    offsets = frame_offsets(live)
+    data = bytearray(live.read_bytes())
+    for i in range(offsets[4] + 8, offsets[5] - 2):
+        data[i] ^= 0x5A
+    live.write_bytes(bytes(data))
+
+    lines, found = collect(log)
+    assert lines == written[:4] + written[5:]
+    assert [(c.offset, c.torn_tail) for c in found] == [(offsets[4], False)]
+    size_before = live.stat().st_size
+    assert log.repair() == found and live.stat().st_size == size_before  # cannot be truncated away
+
+
+def test_append_after_torn_tail_starts_new_segment(tmp_path: Path) -> None:
+    log = EventLog(tmp_path)
+    written = append_events(log, 0, 6, per_append=2)
+    damaged = log.segments()[-1]
+    os.truncate(damaged, damaged.stat().st_size - 5)
+    damaged_bytes = damaged.read_bytes()
+
+    more = append_events(EventLog(tmp_path), 50, 4)
+    assert [p.name for p in log.segments()] == [damaged.name, "00000002.jsonl.zst"]
+    assert damaged.read_bytes() == damaged_bytes  # evidence kept, nothing written after it
+    lines, found = collect(log)
+    assert lines == written[:-2] + more
+    assert len(found) == 1 and found[0].segment == damaged.name and not found[0].torn_tail
+    assert log.repair() == found and damaged.read_bytes() == damaged_bytes
+
+
+@pytest.mark.parametrize(
+    "contents",
+    [
+        b"",
+        b"not zstd at all\n",
+        FRAME_MAGIC,
+        FRAME_MAGIC * 50,
+        FRAME_MAGIC + b"\xff" * 40,
+        bytes(random.Random(7).getrandbits(8) for _ in range(5000)),
+        (FRAME_MAGIC + bytes(random.Random(8).getrandbits(8) for _ in range(60))) * 30,
+    ],
+    ids=["empty", "text", "magic", "magics", "bad-header", "random", "random-frames"],
+)
+def test_garbage_never_raises(tmp_path: Path, contents: bytes) -> None:
+    (tmp_path / "00000001.jsonl.zst").write_bytes(contents)
+    log = EventLog(tmp_path)
+    lines, found = collect(log)
+    assert lines == []
+    assert (found == []) == (contents == b"")
+    assert all(c.torn_tail for c in found[-1:])
+    assert log.check() == found and log.last_lines(3) == []
+    written = append_events(log, 0, 2)
+    assert list(log.iter_lines()) == written
+
+
+def test_frame_without_trailing_newline_is_corrupt(tmp_path: Path) -> None:
+    import zstandard
+
+    log = EventLog(tmp_path)
+    written = append_events(log, 0, 2)
+    segment = log.segments()[-1]
+    compressor = zstandard.ZstdCompressor(write_checksum=True)
+    with open(segment, "ab") as out:
+        out.write(compressor.compress(b'{"no":"newline"}'))
+        out.write(compressor.compress(event(2) + b"\n"))
+    lines, found = collect(log)
+    assert lines == written + [event(2)]
+    assert len(found) == 1 and not found[0].torn_tail and "newline" in found[0].reason
+
+
+def test_oversized_frame_is_reported_not_decompressed(tmp_path: Path) -> None:
+    # Single-segment header with an 8-byte content size of 300 MiB, then one empty raw block.
+    header = FRAME_MAGIC + bytes([0xE0]) + (300 << 20).to_bytes(8, "little")
+    (tmp_path / "00000001.jsonl.zst").write_bytes(header + b"\x01\x00\x00")
+    found = EventLog(tmp_path).check()
+    assert [(c.offset, c.reason, c.torn_tail) for c in found] == [(0, "frame larger than 256 MiB", True)]
+
+
+# ----- last_lines ----------------------------------------------------------------------------
+
+
+def test_last_lines_across_segment_boundary(tmp_path: Path) -> None:
+    log = EventLog(tmp_path, seal_bytes=2048)
+    written: list[bytes] = []
+    while len(log.segments()) < 3:
+        written += append_events(log, len(written), 3, per_append=3)
+    assert log.segments()[-1].stat().st_size == 0  # a seal just rolled over
+    written += append_events(log, len(written), 2)
+    n = 2 + 5  # the live segment holds 2 lines: this reaches into the sealed one before
+    assert log.last_lines(n) == written[-n:]
+    assert log.last_lines(1) == written[-1:]
+    assert log.last_lines(len(written) + 10) == written
+
+
+# ----- crashes -------------------------------------------------------------------------------
+
+CHILD = r"""
+import sys
+from pathlib import Path
+from gitobs.eventlog import EventLog
+
+directory, run = Path(sys.argv[1]), int(sys.argv[2])
+log = EventLog(directory, seal_bytes=3000, frame_lines=16)
+i = 0
+print("ready", flush=True)
+while True:
+    batch = [b'{"run":%d,"i":%d,"pad":"%s"}' % (run, i + k, b"x" * (i % 23)) for k in range(1 + i % 3)]
+    log.append(batch)
+    i += len(batch)
+"""
+
+
+def test_sigkill_during_appends_loses_nothing_but_a_torn_tail(tmp_path: Path) -> None:
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    for run in range(5):
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(tmp_path), str(run)], stdout=subprocess.PIPE, env=env
+        )
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+        time.sleep(rng.uniform(0.02, 0.25))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+
+    log = EventLog(tmp_path)
+    lines, found = collect(log)
+    seen = [json.loads(line) for line in lines]
+    keys = [(entry["run"], entry["i"]) for entry in seen]
+    assert keys == sorted(set(keys)), f"seed {seed}: out of order or duplicated"
+    for entry in seen:  # every line is exactly one the child wrote
+        assert set(entry) == {"run", "i", "pad"} and entry["pad"] in {"x" * k for k in range(23)}
+    for run in range(5):
+        numbers = [i for r, i in keys if r == run]
+        assert numbers == list(range(len(numbers))), f"seed {seed}: gap in run {run}"
+    # A SIGKILL can at worst cut an append short: only truncated frames, never bad checksums.
+    assert all(c.reason.startswith("torn frame") for c in found), (seed, found)
+    assert all(c.torn_tail for c in found if c.segment == log.segments()[-1].name)
+    assert len(log.segments()) > 2, "the children should have sealed segments"

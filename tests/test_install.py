@@ -1,0 +1,161 @@
+"""Install and uninstall: chaining, exact restoration, other hook managers, worktrees, bare repositories."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from conftest import commit_file, git, new_events
+
+from gitobs.hookinstall import RECORDED_HOOKS, inspect, install, uninstall
+from gitobs.repo import locate
+
+
+def snapshot(directory: Path) -> dict[str, tuple]:
+    """Every entry's bytes (or link target) and mode: what "byte for byte" means here."""
+    result = {}
+    for entry in sorted(directory.iterdir()):
+        info = entry.lstat()
+        content = os.readlink(entry) if entry.is_symlink() else entry.read_bytes()
+        result[entry.name] = (content, stat.S_IMODE(info.st_mode), stat.S_IFMT(info.st_mode))
+    return result
+
+
+def test_install_twice_changes_nothing(repo):
+    first = install(locate(repo))
+    assert set(first.changed) == set(RECORDED_HOOKS)
+    before = snapshot(repo / ".git" / "hooks")
+    second = install(locate(repo))
+    assert second.changed == {} and second.problems == []
+    assert snapshot(repo / ".git" / "hooks") == before
+    assert all(not status.problem for status in inspect(repo / ".git" / "hooks"))
+
+
+def test_uninstall_restores_hooks_byte_for_byte(repo):
+    hooks = repo / ".git" / "hooks"
+    (hooks / "pre-commit").write_bytes(b"#!/bin/sh\necho mine\r\nexit 0\n")
+    (hooks / "pre-commit").chmod(0o751)
+    (hooks / "post-checkout").write_bytes(b"not executable, git ignores me\n")
+    (hooks / "post-checkout").chmod(0o644)
+    (hooks / "shared-script").write_bytes(b"#!/bin/sh\nexit 0\n")
+    (hooks / "shared-script").chmod(0o755)
+    os.symlink("shared-script", hooks / "commit-msg")
+    before = snapshot(hooks)
+    install(locate(repo))
+    assert snapshot(hooks) != before
+    install(locate(repo))
+    uninstall(locate(repo))
+    assert snapshot(hooks) == before
+    assert uninstall(locate(repo)).changed == {}
+
+
+def test_chained_hooks_get_arguments_stdin_and_keep_their_exit_status(repo, tmp_path):
+    hooks = repo / ".git" / "hooks"
+    seen = tmp_path / "seen"
+    (hooks / "prepare-commit-msg").write_text(f'#!/bin/sh\nprintf "%s|" "$0" "$@" > "{seen}.args"\n')
+    (hooks / "post-rewrite").write_text(f'#!/bin/sh\ncat > "{seen}.stdin"\nexit 0\n')
+    (hooks / "pre-commit").write_text('#!/bin/sh\n[ -e block ] && exit 7\nexit 0\n')
+    for name in ("prepare-commit-msg", "post-rewrite", "pre-commit"):
+        (hooks / name).chmod(0o755)
+    install(locate(repo))
+    commit_file(repo, "a.txt", "a\n", "add a")
+    assert seen.with_suffix(".args").read_text() == f".git/hooks/prepare-commit-msg|.git/COMMIT_EDITMSG|message|"
+
+    old = git(repo, "rev-parse", "HEAD").stdout.strip()
+    git(repo, "commit", "-q", "--amend", "-m", "add a, amended")
+    new = git(repo, "rev-parse", "HEAD").stdout.strip()
+    assert seen.with_suffix(".stdin").read_text() == f"{old} {new}\n"
+
+    (repo / "block").write_text("x")
+    git(repo, "add", "block")
+    blocked = git(repo, "commit", "-q", "-m", "should not happen", ok=False)
+    assert blocked.returncode != 0
+    assert git(repo, "rev-parse", "HEAD").stdout.strip() == new
+    [event] = new_events(repo, types=("commit.blocked",))
+    assert event.data["hook"] == "pre-commit" and event.data["exit"] == 7
+
+
+def test_husky_style_hooks_path_keeps_working(repo, tmp_path):
+    """husky v9 finds its helper and the hook name from $0: the chained copy must still see its own path."""
+    husky = repo / ".husky"
+    (husky / "_").mkdir(parents=True)
+    (husky / "_" / "h").write_text('n=$(basename "$0")\ns=$(dirname "$(dirname "$0")")/$n\n'
+                                   '[ -f "$s" ] || exit 0\nsh -e "$s" "$@"\n')
+    (husky / "_" / "pre-commit").write_text('#!/usr/bin/env sh\n. "$(dirname "$0")/h"\n')
+    (husky / "_" / "pre-commit").chmod(0o755)
+    marker = tmp_path / "husky-ran"
+    (husky / "pre-commit").write_text(f'echo "ran as $0" > "{marker}"\n')
+    git(repo, "config", "core.hooksPath", ".husky/_")
+    before = snapshot(husky / "_")
+    report = install(locate(repo))
+    assert report.hooks_dir == (husky / "_").resolve() or report.hooks_dir == husky / "_"
+    commit_file(repo, "b.txt", "b\n")
+    assert marker.read_text().strip() == "ran as .husky/pre-commit"
+    assert new_events(repo, types=("commit.created",))
+    uninstall(locate(repo))
+    assert snapshot(husky / "_") == before
+
+
+def test_gitbutler_managed_hooks_keep_their_place(repo, tmp_path):
+    hooks = repo / ".git" / "hooks"
+    marker = tmp_path / "user-hook-ran"
+    managed = ('#!/bin/sh\n# GITBUTLER_MANAGED_HOOK_V1\nd=$(dirname "$0")\n'
+               '[ -x "$d/pre-commit-user" ] && { "$d/pre-commit-user" "$@" || exit $?; }\nexit 0\n')
+    (hooks / "pre-commit").write_text(managed)
+    (hooks / "pre-commit-user").write_text(f'#!/bin/sh\ntouch "{marker}"\n')
+    for name in ("pre-commit", "pre-commit-user"):
+        (hooks / name).chmod(0o755)
+    before = snapshot(hooks)
+    report = install(locate(repo))
+    assert report.changed["pre-commit"].startswith("installed, chaining the existing pre-commit-user")
+    assert (hooks / "pre-commit").read_text() == managed
+    commit_file(repo, "c.txt", "c\n")
+    assert marker.exists()
+    assert new_events(repo, types=("commit.attempt",))
+    uninstall(locate(repo))
+    assert snapshot(hooks) == before
+
+
+def test_shim_moved_aside_by_pre_commit_framework_still_counts(repo):
+    hooks = repo / ".git" / "hooks"
+    install(locate(repo))
+    os.rename(hooks / "pre-commit", hooks / "pre-commit.legacy")
+    (hooks / "pre-commit").write_text('#!/bin/sh\nexec "$(dirname "$0")/pre-commit.legacy" "$@"\n')
+    (hooks / "pre-commit").chmod(0o755)
+    [status] = [s for s in inspect(hooks) if s.name == "pre-commit"]
+    assert status.shim == hooks / "pre-commit.legacy" and not status.problem
+    assert install(locate(repo)).changed == {}
+    commit_file(repo, "d.txt", "d\n")
+    assert new_events(repo, types=("commit.attempt",))
+
+
+def test_conflicting_leftover_is_reported_not_overwritten(repo):
+    hooks = repo / ".git" / "hooks"
+    (hooks / "pre-commit").write_text("#!/bin/sh\nexit 0\n")
+    (hooks / "pre-commit.gitobs-chained").write_text("#!/bin/sh\necho something else\n")
+    report = install(locate(repo))
+    assert any("pre-commit" in problem for problem in report.problems)
+    assert (hooks / "pre-commit").read_text() == "#!/bin/sh\nexit 0\n"
+    assert "post-commit" in report.changed
+
+
+def test_linked_worktree_records_into_the_common_log(watched, tmp_path):
+    linked = tmp_path / "linked tree"
+    git(watched, "worktree", "add", "-q", "-b", "side", str(linked))
+    commit_file(linked, "w.txt", "w\n", "from the worktree")
+    created = [e for e in new_events(watched, types=("commit.created",)) if e.data["branch"] == "side"]
+    assert len(created) == 1 and created[0].wt == "linked-tree"  # git sanitises worktree names
+    attempts = new_events(watched, types=("commit.attempt",))
+    assert [a.wt for a in attempts][-1] == created[0].wt
+
+
+def test_bare_repository_install_and_uninstall(tmp_path):
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    before = snapshot(bare / "hooks")
+    report = install(locate(bare))
+    assert report.hooks_dir == bare / "hooks" and not report.problems
+    assert (bare / "obs" / "spool").is_dir()
+    uninstall(locate(bare))
+    assert snapshot(bare / "hooks") == before
