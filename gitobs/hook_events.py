@@ -43,6 +43,8 @@ class HookEvents:
             "post-commit": self._post_commit,
             "post-merge": self._post_merge,
             "pre-push": self._pre_push,
+            "reference-transaction": self._ref_times,
+            "post-checkout": self._post_checkout,
             "gitobs-install": self._installed,
             "gitobs-error": self._error,
         }
@@ -98,8 +100,6 @@ class HookEvents:
             hook=record.hook, exit=record.status, duration_s=record.duration_s, branch=branch))
 
     def _post_commit(self, record: SpoolRecord) -> None:
-        if record.head_sha:
-            self.state.post_commit_ns[record.head_sha] = record.ts_ns
         if record.op in REPLAY_OPS:
             return
         attempt = self.state.attempts.pop(self._key(record), None)
@@ -138,6 +138,23 @@ class HookEvents:
             last_ns = max(attempt.start_ns, attempt.prepare_ns, attempt.msg_ns)
             self.emit("commit.aborted", schema.CommitAborted(branch=attempt.branch, stage=stage),
                       ts_ns=last_ns, src="hook", wt=attempt.wt, provenance=attempt.provenance)
+
+    def _ref_times(self, record: SpoolRecord) -> None:
+        for line in (record.stdin or "").splitlines():
+            old, _, rest = line.partition(" ")
+            new = rest.partition(" ")[0]
+            self.state.ref_times.setdefault(f"{old} {new}", record.ts_ns)
+
+    def _post_checkout(self, record: SpoolRecord) -> None:
+        """Flag 1: HEAD moved (the reflog reports the switch; this is its exact time). Flag 0: files were
+        checked out over the work tree (`checkout -- f`, `restore f`): local edits thrown away."""
+        if len(record.args) < 3:
+            return
+        old, new, flag = record.args[:3]
+        if flag == "1":
+            self.state.ref_times.setdefault(f"{old} {new}", record.ts_ns)
+        else:
+            self._emit(record, "edit.discarded", schema.EditDiscarded(how="checkout", branch=record.branch))
 
     # -- pushes and gitobs's own notes -----------------------------------------------------------
 

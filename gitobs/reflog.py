@@ -66,7 +66,7 @@ class ReflogFile:
 
 
 def reflog_files(common_dir: Path, worktree_dirs: dict[str, Path]) -> list[ReflogFile]:
-    """HEAD of every worktree, every local branch, and the stash."""
+    """HEAD of every worktree and every local branch (the stash is read whole: see stash_events)."""
     files = []
     for wt, git_dir in worktree_dirs.items():
         head = git_dir / "logs" / "HEAD"
@@ -80,9 +80,6 @@ def reflog_files(common_dir: Path, worktree_dirs: dict[str, Path]) -> list[Reflo
             ref = "refs/heads/" + path.relative_to(heads).as_posix()
             if not ref.startswith("refs/heads/gitbutler/"):  # GitButler's internal refs: its own scanner
                 files.append(ReflogFile(path, ref, MAIN_WORKTREE))
-    stash = common_dir / "logs" / "refs" / "stash"
-    if stash.is_file():
-        files.append(ReflogFile(stash, "refs/stash", MAIN_WORKTREE))
     return files
 
 

@@ -9,27 +9,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from gitobs import schema
 from gitobs.enrich import Enricher
 from gitobs.reflog import Kind, ReflogEntry, classify
-from gitobs.repo import MAIN_WORKTREE
 from gitobs.scanstate import RebaseProgress, ScanState
 
 Emit = Callable[..., None]
 _RETURNING = re.compile(r"returning to refs/heads/(.+)$")
-_STASH_BRANCH = re.compile(r"^(?:WIP on|On) (.+?): ")
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
-
-
-@dataclass(frozen=True)
-class StashRemoval:
-    """A git process seen by the hooks updating refs/stash; `applied` when it also rewrote the work tree."""
-
-    ts_ns: int
-    wt: str
-    applied: bool
 
 
 def short_branch(ref: str | None) -> str | None:
@@ -42,21 +30,23 @@ class ReflogEvents:
         self.enricher = enricher
         self.emit = emit
 
-    def feed(self, heads: list[ReflogEntry], branches: list[ReflogEntry], stash_times: set[int]) -> None:
+    def feed(self, heads: list[ReflogEntry], branches: list[ReflogEntry],
+             is_stash_reset: Callable[[ReflogEntry], bool]) -> None:
         branch_of = {entry.mirror_key: entry for entry in branches}
         mirrored: set[str] = set()
         for entry in heads:
             twin = branch_of.get(entry.mirror_key)
             if twin is not None:
                 mirrored.add(twin.key)
-            self._head_entry(entry, short_branch(twin.ref) if twin else None, stash_times)
+            self._head_entry(entry, short_branch(twin.ref) if twin else None, is_stash_reset)
         for entry in branches:
             if entry.key not in mirrored:
                 self._branch_entry(entry)
 
     # -- HEAD ------------------------------------------------------------------------------------
 
-    def _head_entry(self, entry: ReflogEntry, branch: str | None, stash_times: set[int]) -> None:
+    def _head_entry(self, entry: ReflogEntry, branch: str | None,
+                    is_stash_reset: Callable[[ReflogEntry], bool]) -> None:
         kind = classify(entry.message)
         op = kind.op
         if op in ("commit", "merge-commit", "revert"):
@@ -66,8 +56,7 @@ class ReflogEvents:
         elif op == "checkout":
             self._switch(entry, kind)
         elif op == "reset":
-            # `git stash` resets the tree to HEAD as it saves it: that is the stash, not a reset.
-            if not (entry.old == entry.new and entry.ts in stash_times):
+            if not is_stash_reset(entry):
                 self._emit(entry, "history.reset", schema.HistoryReset(
                     branch=branch, from_sha=entry.old, to_sha=entry.new))
         elif op == "rebase":
@@ -107,17 +96,14 @@ class ReflogEvents:
             payload.reverts = facts.reverts
         payload.merge = payload.merge or kind.op == "merge-commit"
         payload.revert = kind.op == "revert" or payload.reverts is not None
-        hook_ns = self.state.post_commit_ns.pop(sha, None)
-        self._emit(entry, "commit.created", payload, ts_ns=hook_ns, src="hook" if hook_ns else "reflog")
+        self._emit(entry, "commit.created", payload)
 
     def _amend(self, entry: ReflogEntry, branch: str | None) -> None:
         old = self.enricher.commit(entry.old) if self.enricher else None
         since = float(entry.ts - old.commit_time) if old is not None else None
         self.state.remember_commit(entry.new)
-        hook_ns = self.state.post_commit_ns.pop(entry.new, None)
         self._emit(entry, "commit.amended", schema.CommitAmended(
-            old=entry.old, new=entry.new, branch=branch, since_s=since),
-            ts_ns=hook_ns, src="hook" if hook_ns else "reflog")
+            old=entry.old, new=entry.new, branch=branch, since_s=since))
 
     def _switch(self, entry: ReflogEntry, kind: Kind) -> None:
         if kind.source == kind.target and entry.old == entry.new:
@@ -139,10 +125,9 @@ class ReflogEvents:
             return
         del rebases[entry.wt]
         match = _RETURNING.search(entry.message)
-        self.emit("history.rebase", schema.HistoryRebase(
+        self._emit(entry, "history.rebase", schema.HistoryRebase(
             branch=match.group(1) if match else None, outcome=kind.step, steps=progress.steps,
-            from_sha=progress.from_sha, to_sha=entry.new, pull=progress.pull),
-            ts_ns=entry.ts * 10**9, src="reflog", wt=entry.wt, provenance=progress.provenance)
+            from_sha=progress.from_sha, to_sha=entry.new, pull=progress.pull), provenance=progress.provenance)
 
     # -- branches not checked out ----------------------------------------------------------------
 
@@ -163,30 +148,11 @@ class ReflogEvents:
                                                             to_sha=entry.new))
         # rebase (finish) on the branch, amend/merge/cherry-pick twins: reported from HEAD
 
-    # -- stash -----------------------------------------------------------------------------------
-
-    def stash(self, entries: list[ReflogEntry], removals: list[StashRemoval], fallback_ns: int) -> None:
-        """Diff the whole stash list against the last one seen: new entries pushed, missing ones removed."""
-        before = self.state.stash
-        for entry in entries:
-            if entry.new not in before:
-                match = _STASH_BRANCH.match(entry.message)
-                self._emit(entry, "stash.push", schema.StashPush(branch=match.group(1) if match else None,
-                                                                  sha=entry.new))
-        now = {entry.new for entry in entries}
-        removed = [sha for sha in reversed(before) if sha not in now]  # newest first, as pops go
-        for index, sha in enumerate(removed):
-            seen = removals[index] if index < len(removals) else None
-            removal = seen or StashRemoval(fallback_ns, MAIN_WORKTREE, applied=False)
-            self.emit("stash.pop" if removal.applied else "stash.drop", schema.StashRemoved(sha=sha),
-                      ts_ns=removal.ts_ns, src="hook" if seen else "reflog", wt=removal.wt,
-                      provenance=f"stash-removed:{sha}")
-        self.state.stash = [entry.new for entry in entries]
-
-    def _emit(self, entry: ReflogEntry, event_type: str, payload: schema.Payload, ts_ns: int | None = None,
-              src: str = "reflog") -> None:
-        self.emit(event_type, payload, ts_ns=ts_ns or entry.ts * 10**9, src=src, wt=entry.wt,
-                  provenance=entry.key)
+    def _emit(self, entry: ReflogEntry, event_type: str, payload: schema.Payload, provenance: str = "") -> None:
+        """Reflog times are whole seconds; a hook that saw the same ref update gives the precise moment."""
+        hook_ns = self.state.ref_times.get(f"{entry.old} {entry.new}")
+        self.emit(event_type, payload, ts_ns=hook_ns or entry.ts * 10**9, src="hook" if hook_ns else "reflog",
+                  wt=entry.wt, provenance=provenance or entry.key)
 
 
 def _branch_name(name: str, sha: str) -> str | None:

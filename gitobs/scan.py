@@ -20,14 +20,15 @@ import msgspec
 
 from gitobs import schema
 from gitobs.enrich import Enricher
-from gitobs.eventlog import Corruption, EventLog
+from gitobs.eventlog import EventLog
 from gitobs.hook_events import HookEvents
 from gitobs.lock import exclusive
 from gitobs.reflog import Cursor, ReflogEntry, ReflogFile, parse_line, read_new, reflog_files
-from gitobs.reflog_events import ReflogEvents, StashRemoval
+from gitobs.reflog_events import ReflogEvents
 from gitobs.repo import MAIN_WORKTREE, GitobsError, ObsPaths, worktree_git_dirs
 from gitobs.scanstate import ScanState, load_state, save_state
 from gitobs.spool import SpoolBatch, SpoolRecord, process_alive, read_spool
+from gitobs.stash_events import STASH_REF, StashEvents
 
 
 @dataclass
@@ -159,57 +160,36 @@ def _read_hooks(obs: ObsPaths, state: ScanState, enricher: Enricher | None, coll
 
 def _read_reflogs(obs: ObsPaths, state: ScanState, enricher: Enricher | None, collector: _Collector,
                   records: list[SpoolRecord], now_ns: int) -> int:
-    events = ReflogEvents(state, enricher, collector.emit)
     heads: list[ReflogEntry] = []
     branches: list[ReflogEntry] = []
     cursors: dict[str, list] = {}
-    stash_file: ReflogFile | None = None
     for file in reflog_files(obs.common_dir, worktree_git_dirs(obs.common_dir)):
-        if file.ref == "refs/stash":
-            stash_file = file
-            continue
         name = file.path.relative_to(obs.common_dir).as_posix()
         entries, cursor, _ = read_new(file, Cursor.from_json(state.cursors.get(name)))
         cursors[name] = cursor.to_json()
         (heads if file.ref == "HEAD" else branches).extend(entries)
     state.cursors = cursors  # cursors of reflogs that are gone (deleted branches) are dropped
-    stash_times = _read_stash(obs, state, events, stash_file, records, now_ns)
-    events.feed(heads, branches, stash_times)
+    stash = StashEvents(state, collector.emit)
+    stash.from_hooks(records)
+    _read_stash_reflog(obs, state, stash, now_ns)
+    ReflogEvents(state, enricher, collector.emit).feed(heads, branches, stash.is_stash_reset)
     return len(heads) + len(branches)
 
 
-def _read_stash(obs: ObsPaths, state: ScanState, events: ReflogEvents, file: ReflogFile | None,
-                records: list[SpoolRecord], now_ns: int) -> set[int]:
-    """The stash reflog is rewritten by pop and drop, so it is diffed whole, and only when it changed."""
-    path = obs.common_dir / "logs" / "refs" / "stash"
+def _read_stash_reflog(obs: ObsPaths, state: ScanState, stash: StashEvents, now_ns: int) -> None:
+    """Read whole, and only when its size or mtime changed since the last look."""
+    path = obs.common_dir / "logs" / STASH_REF
     try:
         info = path.stat()
         stamp = [info.st_size, info.st_mtime_ns]
     except FileNotFoundError:
         stamp = []
     if stamp == state.stash_stamp:
-        return set()
-    entries: list[ReflogEntry] = []
-    if file is not None:
-        entries = [e for e in (parse_line(file, line) for line in path.read_bytes().splitlines(True)) if e]
-    fresh = [entry for entry in entries if entry.new not in state.stash]
-    events.stash(entries, _stash_removals(records, set(state.stash)), stamp[1] if stamp else now_ns)
+        return
+    file = ReflogFile(path, STASH_REF, MAIN_WORKTREE)
+    lines = path.read_bytes().splitlines(keepends=True) if stamp else []
+    stash.from_reflog([e for e in (parse_line(file, line) for line in lines) if e], stamp[1] if stamp else now_ns)
     state.stash_stamp = stamp
-    return {entry.ts for entry in fresh}
-
-
-def _stash_removals(records: list[SpoolRecord], stashed: set[str]) -> list[StashRemoval]:
-    """Git processes that moved refs/stash back (pop, drop), newest first; applied if they rewrote the tree."""
-    tree_writers = {r.ppid for r in records if r.hook == "post-index-change" and r.args[:1] == ["1"]}
-    removals = []
-    for record in records:
-        if record.hook == "reference-transaction" and "refs/stash" in (record.stdin or ""):
-            lines = [line.split(" ") for line in (record.stdin or "").splitlines()]
-            shrinking = any(len(p) == 3 and p[2] == "refs/stash" and p[0] != p[1]
-                            and (p[1] in stashed or set(p[1]) == {"0"}) for p in lines)
-            if shrinking:
-                removals.append(StashRemoval(record.ts_ns, record.wt, applied=record.ppid in tree_writers))
-    return list(reversed(removals))
 
 
 def _delete(spool: Path, names: list[str]) -> None:

@@ -13,7 +13,7 @@ import msgspec
 
 # Bounded memories: enough for any burst between two scans, small enough to rewrite every scan.
 RECENT_COMMITS = 4096
-RECENT_POST_COMMITS = 512
+RECENT_REF_TIMES = 1024
 
 
 class Attempt(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -45,7 +45,7 @@ class ScanState(msgspec.Struct, kw_only=True):
     stash_stamp: list[int] = []  # size and mtime of the stash reflog when `stash` was read
     attempts: dict[str, Attempt] = {}
     rebases: dict[str, RebaseProgress] = {}  # worktree -> rebase under way
-    post_commit_ns: dict[str, int] = {}  # commit sha -> when its post-commit hook ran
+    ref_times: dict[str, int] = {}  # "old new" -> when a hook saw a ref move so (reflog times are seconds)
     recent_commits: list[str] = []  # shas already reported as created
     consumed: list[str] = []  # spool files whose events are durable, deleted after the state is saved
     last_scan_ns: int = 0
@@ -70,9 +70,9 @@ def load_state(path: Path) -> ScanState:
 
 
 def save_state(path: Path, state: ScanState) -> None:
-    if len(state.post_commit_ns) > RECENT_POST_COMMITS:
-        newest = sorted(state.post_commit_ns.items(), key=lambda item: item[1])[-RECENT_POST_COMMITS:]
-        state.post_commit_ns = dict(newest)
+    if len(state.ref_times) > RECENT_REF_TIMES:
+        newest = sorted(state.ref_times.items(), key=lambda item: item[1])[-RECENT_REF_TIMES:]
+        state.ref_times = dict(newest)
     write_atomic(path, msgspec.json.encode(state))
 
 

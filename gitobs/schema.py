@@ -78,6 +78,12 @@ class CommitMessageEdit(Payload):
     branch: str | None = None
 
 
+class EditDiscarded(Payload):
+    how: str  # checkout (checkout -- f, restore f) | reset-hard | sample
+    branch: str | None = None
+    files: list[FileChange] = []  # the paths and lines lost, where they can be known
+
+
 class HistoryReset(Payload):
     branch: str | None = None
     from_sha: str = ""
@@ -178,6 +184,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "commit.aborted": CommitAborted,
     "commit.blocked": CommitBlocked,
     "commit.message_edit": CommitMessageEdit,
+    "edit.discarded": EditDiscarded,
     "history.reset": HistoryReset,
     "history.rebase": HistoryRebase,
     "history.merge": HistoryMerge,
