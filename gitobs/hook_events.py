@@ -140,10 +140,10 @@ class HookEvents:
                       ts_ns=last_ns, src="hook", wt=attempt.wt, provenance=attempt.provenance)
 
     def _ref_times(self, record: SpoolRecord) -> None:
-        for line in (record.stdin or "").splitlines():
+        for line in dict.fromkeys((record.stdin or "").splitlines()):
             old, _, rest = line.partition(" ")
-            new = rest.partition(" ")[0]
-            self.state.ref_times.setdefault(f"{old} {new}", record.ts_ns)
+            new, _, ref = rest.partition(" ")
+            self.state.saw_ref_move(f"{ref} {old} {new}", record.ts_ns)
 
     def _post_checkout(self, record: SpoolRecord) -> None:
         """Flag 1: HEAD moved (the reflog reports the switch; this is its exact time). Flag 0: files were
@@ -152,7 +152,7 @@ class HookEvents:
             return
         old, new, flag = record.args[:3]
         if flag == "1":
-            self.state.ref_times.setdefault(f"{old} {new}", record.ts_ns)
+            self.state.saw_ref_move(f"switch {old} {new}", record.ts_ns)
         else:
             self._emit(record, "edit.discarded", schema.EditDiscarded(how="checkout", branch=record.branch))
 

@@ -131,8 +131,9 @@ def _after_cursor(lines: list[bytes], cursor: Cursor) -> list[bytes]:
     for index in range(len(lines) - 1, -1, -1):
         if _line_hash(lines[index]) == cursor.last_hash:
             return lines[index + 1:]
-    # The line is gone (that entry itself was dropped): keep what is newer than it.
-    return [line for line in lines if _line_ts(line) > cursor.last_ts]
+    # The line is gone (expired, or that entry itself was dropped): keep what is not older than it.
+    # Commits are deduplicated by sha, so an old line from the same second costs nothing.
+    return [line for line in lines if _line_ts(line) >= cursor.last_ts]
 
 
 _LINE = re.compile(rb"^([0-9a-f]{40,64}) ([0-9a-f]{40,64}) .*?> (\d+) ([+-]\d{4})\t?(.*)$", re.S)

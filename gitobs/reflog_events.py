@@ -29,6 +29,8 @@ class ReflogEvents:
         self.state = state
         self.enricher = enricher
         self.emit = emit
+        self.moment: tuple[int, str] = (0, "reflog")  # (ts_ns, src) of the entry being reported
+        self.last_ns: dict[tuple[str, str], int] = {}  # per reflog: the moment of its previous entry
 
     def feed(self, heads: list[ReflogEntry], branches: list[ReflogEntry],
              is_stash_reset: Callable[[ReflogEntry], bool]) -> None:
@@ -38,10 +40,26 @@ class ReflogEvents:
             twin = branch_of.get(entry.mirror_key)
             if twin is not None:
                 mirrored.add(twin.key)
+                self.state.take_ref_time(f"{twin.ref} {twin.old} {twin.new}")  # the same move, seen twice
+            self._settle_moment(entry, classify(entry.message).op == "checkout")
             self._head_entry(entry, short_branch(twin.ref) if twin else None, is_stash_reset)
         for entry in branches:
             if entry.key not in mirrored:
+                self._settle_moment(entry, switch=False)
                 self._branch_entry(entry)
+
+    def _settle_moment(self, entry: ReflogEntry, switch: bool) -> None:
+        """Reflog times are whole seconds: a hook that saw the same move gives the exact moment (taken for
+        every entry, hooks and reflog being in the same order). Otherwise, keep the reflog's own order."""
+        exact = self.state.take_ref_time(f"{entry.ref} {entry.old} {entry.new}")
+        if switch:
+            exact = self.state.take_ref_time(f"switch {entry.old} {entry.new}") or exact
+        moment = exact or entry.ts * 10**9
+        previous = self.last_ns.get((entry.wt, entry.ref), 0)
+        if not exact and previous // 10**9 == entry.ts:
+            moment = max(moment, previous)
+        self.last_ns[(entry.wt, entry.ref)] = moment
+        self.moment = (moment, "hook" if exact else "reflog")
 
     # -- HEAD ------------------------------------------------------------------------------------
 
@@ -149,10 +167,8 @@ class ReflogEvents:
         # rebase (finish) on the branch, amend/merge/cherry-pick twins: reported from HEAD
 
     def _emit(self, entry: ReflogEntry, event_type: str, payload: schema.Payload, provenance: str = "") -> None:
-        """Reflog times are whole seconds; a hook that saw the same ref update gives the precise moment."""
-        hook_ns = self.state.ref_times.get(f"{entry.old} {entry.new}")
-        self.emit(event_type, payload, ts_ns=hook_ns or entry.ts * 10**9, src="hook" if hook_ns else "reflog",
-                  wt=entry.wt, provenance=provenance or entry.key)
+        ts_ns, src = self.moment
+        self.emit(event_type, payload, ts_ns=ts_ns, src=src, wt=entry.wt, provenance=provenance or entry.key)
 
 
 def _branch_name(name: str, sha: str) -> str | None:

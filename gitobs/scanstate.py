@@ -45,11 +45,25 @@ class ScanState(msgspec.Struct, kw_only=True):
     stash_stamp: list[int] = []  # size and mtime of the stash reflog when `stash` was read
     attempts: dict[str, Attempt] = {}
     rebases: dict[str, RebaseProgress] = {}  # worktree -> rebase under way
-    ref_times: dict[str, int] = {}  # "old new" -> when a hook saw a ref move so (reflog times are seconds)
+    # "<ref> <old> <new>" (or "switch <old> <new>") -> when hooks saw that move, oldest first; reflog
+    # lines, whose times are whole seconds, take their exact time from here in the same order
+    ref_times: dict[str, list[int]] = {}
     recent_commits: list[str] = []  # shas already reported as created
     consumed: list[str] = []  # spool files whose events are durable, deleted after the state is saved
     last_scan_ns: int = 0
     last_scan_s: float = 0.0
+
+    def saw_ref_move(self, key: str, ts_ns: int) -> None:
+        self.ref_times.setdefault(key, []).append(ts_ns)
+
+    def take_ref_time(self, key: str) -> int | None:
+        times = self.ref_times.get(key)
+        if not times:
+            return None
+        moment = times.pop(0)
+        if not times:
+            del self.ref_times[key]
+        return moment
 
     def remember_commit(self, sha: str) -> None:
         self.recent_commits.append(sha)
@@ -71,7 +85,7 @@ def load_state(path: Path) -> ScanState:
 
 def save_state(path: Path, state: ScanState) -> None:
     if len(state.ref_times) > RECENT_REF_TIMES:
-        newest = sorted(state.ref_times.items(), key=lambda item: item[1])[-RECENT_REF_TIMES:]
+        newest = sorted(state.ref_times.items(), key=lambda item: item[1][-1])[-RECENT_REF_TIMES:]
         state.ref_times = dict(newest)
     write_atomic(path, msgspec.json.encode(state))
 

@@ -80,5 +80,7 @@ def new_events(repo: Path, since_seq: int = 0, types: tuple[str, ...] = ()) -> l
 
 
 def last_seq(repo: Path) -> int:
+    """Scan, then the seq of the newest event."""
+    scan(locate(repo).common_dir)
     events = list(read_events(locate(repo).obs, lambda m: None))
     return events[-1].seq if events else 0

@@ -1,0 +1,205 @@
+"""The scanner on real repositories: each operation once, with the right facts, and crash safety."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from conftest import commit_file, git, last_seq, new_events
+
+from gitobs.logread import read_events
+from gitobs.repo import locate
+from gitobs.scan import scan
+
+
+def types_of(events) -> list[str]:
+    return [event.type for event in events]
+
+
+def test_history_from_before_install_is_read_once(watched):
+    created = new_events(watched, types=("commit.created",))
+    assert len(created) == 1 and created[0].src == "reflog"
+    assert new_events(watched, last_seq(watched)) == []  # a second scan adds nothing
+
+
+def test_commit_switch_amend_reset_each_once(watched):
+    start = last_seq(watched)
+    git(watched, "switch", "-q", "-c", "feat")
+    commit_file(watched, "src/a.py", "one\ntwo\n", "add a")
+    head = git(watched, "rev-parse", "HEAD").stdout.strip()
+    (watched / "src" / "a.py").write_text("one\ntwo\nthree\n")
+    git(watched, "commit", "-q", "-a", "--amend", "--no-edit")
+    amended = git(watched, "rev-parse", "HEAD").stdout.strip()
+    git(watched, "reset", "-q", "--hard", "HEAD~1")
+    git(watched, "switch", "-q", "main")
+
+    events = new_events(watched, start)
+    assert types_of(events) == [
+        "branch.created", "branch.switch", "commit.attempt", "commit.created", "commit.attempt",
+        "commit.amended", "history.reset", "branch.switch"]
+    switch, created, amend, reset, back = (events[i] for i in (1, 3, 5, 6, 7))
+    assert (switch.data["from"], switch.data["to"]) == ("main", "feat")
+    assert created.data["sha"] == head and created.data["branch"] == "feat"
+    assert created.data["files"] == [["src/a.py", 2, 0]] and created.data["added"] == 2
+    assert (amend.data["old"], amend.data["new"]) == (head, amended)
+    assert reset.data == {"branch": "feat", "from_sha": amended, "to_sha": reset.data["to_sha"]}
+    assert (back.data["from"], back.data["to"]) == ("feat", "main")
+    assert all(event.src == "hook" for event in events)  # the hooks saw everything, times exact
+    assert [e.seq for e in events] == list(range(start + 1, start + 1 + len(events)))
+    assert new_events(watched, last_seq(watched)) == []
+
+
+def test_aborted_commits_say_where_they_stopped(watched):
+    start = last_seq(watched)
+    (watched / "x.txt").write_text("x\n")
+    git(watched, "add", "x.txt")
+    git(watched, "commit", "-q", ok=False, GIT_EDITOR="false")  # editor fails
+    git(watched, "commit", "-q", ok=False, GIT_EDITOR="sh -c ': > \"$1\"' editor")  # empty message
+    git(watched, "reset", "-q")
+    git(watched, "commit", "-q", "-m", "nothing staged", ok=False)
+    aborted = new_events(watched, start, types=("commit.aborted",))
+    assert [event.data["stage"] for event in aborted] == ["editor", "empty-message", "nothing-to-commit"]
+    assert len(new_events(watched, start, types=("commit.attempt",))) == 3
+
+
+def test_message_edit_time_measures_the_editor(watched):
+    start = last_seq(watched)
+    (watched / "y.txt").write_text("y\n")
+    git(watched, "add", "y.txt")
+    git(watched, "commit", "-q", GIT_EDITOR="sh -c 'sleep 1; echo msg > \"$1\"' editor")
+    commit_file(watched, "z.txt", "z\n", "with -m: no editor")
+    [edit] = new_events(watched, start, types=("commit.message_edit",))
+    assert 1.0 <= edit.data["seconds"] < 3.0
+
+
+def test_commit_with_hooks_bypassed_comes_from_the_reflog(watched):
+    start = last_seq(watched)
+    (watched / "q.txt").write_text("q\n")
+    git(watched, "add", "q.txt")
+    git(watched, "-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "no hooks ran")
+    events = new_events(watched, start)
+    assert types_of(events) == ["commit.created"] and events[0].src == "reflog"
+
+
+def test_rebase_merge_revert_cherry_pick_and_stash(watched):
+    git(watched, "switch", "-q", "-c", "feat")
+    commit_file(watched, "f1.txt", "1\n", "f1")
+    commit_file(watched, "f2.txt", "2\n", "f2")
+    git(watched, "switch", "-q", "main")
+    commit_file(watched, "m.txt", "m\n", "m")
+    start = last_seq(watched)
+    git(watched, "switch", "-q", "feat")
+    git(watched, "rebase", "-q", "main")
+    git(watched, "switch", "-q", "main")
+    git(watched, "merge", "-q", "--no-ff", "--no-edit", "feat")
+    git(watched, "revert", "--no-edit", "HEAD~1")
+    (watched / "f1.txt").write_text("changed\n")
+    git(watched, "stash", "-q")
+    git(watched, "stash", "pop", "-q")
+    git(watched, "stash", "-q")
+    git(watched, "stash", "drop", "-q")
+    events = new_events(watched, start)
+    kinds = [e.type for e in events if e.type not in ("commit.attempt", "branch.switch")]
+    assert kinds == ["history.rebase", "history.merge", "commit.created", "commit.created",
+                     "stash.push", "stash.pop", "stash.push", "stash.drop"]
+    rebase = events[[e.type for e in events].index("history.rebase")]
+    assert rebase.data["branch"] == "feat" and rebase.data["steps"] == {"pick": 2}
+    merge_commit, revert = [e for e in events if e.type == "commit.created"]
+    assert merge_commit.data["merge"] is True and revert.data["revert"] is True
+    assert revert.data["reverts"]  # the sha from "This reverts commit ..."
+    assert not [e for e in events if e.type == "history.reset"]  # the stash's own reset is not one
+
+
+def test_strange_names_in_paths_and_branches(watched):
+    start = last_seq(watched)
+    branch = "feat/ünïcode-'quote\"-x"
+    git(watched, "switch", "-q", "-c", branch)
+    name = "dir with space/new\nline 'q\".txt"
+    commit_file(watched, name, "a\n", "strange path")
+    events = new_events(watched, start)
+    created = [e for e in events if e.type == "commit.created"][0]
+    assert created.data["branch"] == branch and created.data["files"][0][0] == name
+    switch = [e for e in events if e.type == "branch.switch"][0]
+    assert switch.data["to"] == branch
+
+
+def test_concurrent_git_processes_lose_no_records(watched):
+    start = last_seq(watched)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda i: git(watched, "update-ref", f"refs/heads/parallel-{i}", "HEAD"), range(48)))
+    updates = new_events(watched, start, types=("ref.update",))
+    assert sorted(e.data["ref"] for e in updates) == sorted(f"refs/heads/parallel-{i}" for i in range(48))
+    assert not os.listdir(locate(watched).obs.spool)
+
+
+def test_kill_9_during_scans_loses_and_repeats_nothing(watched):
+    """Scans killed at random points: the events finally in the log are exactly those of a clean run."""
+    for i in range(30):
+        commit_file(watched, f"k{i}.txt", f"{i}\n", f"commit {i}")
+    common = locate(watched).common_dir
+    script = f"from gitobs.scan import scan; from pathlib import Path; scan(Path({str(common)!r}))"
+    for delay in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3):
+        child = subprocess.Popen([sys.executable, "-c", script])
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    scan(common)
+    events = [e for e in read_events(locate(watched).obs, lambda m: None) if not e.type.startswith("gitobs.")]
+    ids = [e.id for e in events]
+    assert len(ids) == len(set(ids))
+    created = [e.data["sha"] for e in events if e.type == "commit.created"]
+    assert len(created) == 31 and len(set(created)) == 31
+    assert len([e for e in events if e.type == "commit.attempt"]) == 30
+    seqs = [e.seq for e in read_events(locate(watched).obs, lambda m: None)]
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+    assert not os.listdir(locate(watched).obs.spool)
+
+
+def test_rewritten_reflog_is_not_read_twice(watched):
+    commit_file(watched, "r1.txt", "1\n", "r1")
+    commit_file(watched, "r2.txt", "2\n", "r2")
+    new_events(watched)
+    start = last_seq(watched)
+    git(watched, "reflog", "expire", "--expire=all", "--all")
+    commit_file(watched, "r3.txt", "3\n", "r3")
+    created = new_events(watched, start, types=("commit.created",))
+    assert len(created) == 1
+
+
+def test_spool_that_cannot_be_written_never_breaks_git(watched):
+    spool = locate(watched).obs.spool
+    spool.rmdir()
+    spool.symlink_to("/proc/self/fdinfo")  # a directory nobody, not even root, can create files in
+    commit_file(watched, "ro.txt", "x\n", "still commits")
+    git(watched, "switch", "-q", "-c", "other")
+    assert git(watched, "log", "-1", "--format=%s").stdout.strip() == "still commits"
+
+
+def test_missing_gitobs_executable_never_breaks_git(repo, monkeypatch):
+    from gitobs.hookinstall import install
+
+    install(locate(repo), executable="/nonexistent/python")
+    monkeypatch.delenv("GITOBS_NO_BACKGROUND")
+    commit_file(repo, "m.txt", "m\n", "commit without gitobs around")
+    assert git(repo, "log", "-1", "--format=%s").stdout.strip() == "commit without gitobs around"
+
+
+def test_background_scan_keeps_the_log_fresh(repo, monkeypatch):
+    from gitobs.hookinstall import install
+
+    install(locate(repo))
+    monkeypatch.delenv("GITOBS_NO_BACKGROUND")
+    commit_file(repo, "bg.txt", "bg\n", "background")
+    obs = locate(repo).obs
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        found = [e for e in read_events(obs, lambda m: None) if e.type == "commit.created"]
+        if len(found) == 2 and not obs.scan_pending.exists():
+            break
+        time.sleep(0.2)
+    assert len(found) == 2
