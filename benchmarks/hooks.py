@@ -200,7 +200,7 @@ def main() -> None:
         print(f"\nspool of the WITH repository after the recorder-only runs: {spool_after_recorder}")
         print(f"background scans queued during the default runs: {len(queued_scans)} (at least; seen between runs)")
         print(f"spool after the default runs, once their scans ingested it: {spool_after_default}")
-        print(f"\nfailed runs (timed all the same): {sum(FAILED_RUNS.values()) or 'none'}")
+        print(f"\nfailed runs, warm-up included (timed all the same): {sum(FAILED_RUNS.values()) or 'none'}")
         for failure, count in FAILED_RUNS.most_common():
             print(f"  {count:>4} x {failure}")
 

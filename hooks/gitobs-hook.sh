@@ -6,6 +6,14 @@
 # Only shell builtins run here (no date, no git, no interpreter) and nothing it does on its own
 # account can fail the git command: every write is allowed to fail silently.
 
+# reference-transaction runs for every phase of every ref update and only "committed" is recorded:
+# the other phases leave before the rest of this file is even parsed, unless a hook is chained
+# (git does not mind the stdin left unread).
+case ${0##*/}:${1:-} in
+    reference-transaction:committed) ;;
+    reference-transaction:*) [ -x "$0.gitobs-chained" ] || exit 0 ;;
+esac
+
 gitobs_exe='@GITOBS_EXE@'  # the interpreter gitobs was installed with, for the background scan
 
 gitobs_hook=${0##*/}
@@ -178,7 +186,8 @@ if [ -n "$gitobs_file" ] && [ -z "${GITOBS_NO_BACKGROUND:-}" ] && [ -x "$gitobs_
     case $gitobs_hook in
         post-commit|post-checkout|post-merge|post-rewrite)
             set -C
-            if { : > "$gitobs_obs/scan.pending"; } 2>/dev/null; then
+            # printf, not ":": a failed redirection on a special builtin would exit the shell
+            if { printf "" > "$gitobs_obs/scan.pending"; } 2>/dev/null; then
                 "$gitobs_exe" -m gitobs scan --background --git-dir "$gitobs_common" </dev/null >/dev/null 2>&1 &
             fi
             set +C

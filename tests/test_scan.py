@@ -203,3 +203,18 @@ def test_background_scan_keeps_the_log_fresh(repo, monkeypatch):
             break
         time.sleep(0.2)
     assert len(found) == 2
+
+
+def test_queued_background_scan_never_fails_a_hook(repo, monkeypatch):
+    """post-checkout's status is `git checkout`'s: the throttle marker being taken must not change it."""
+    from gitobs.hookinstall import RECORDED_HOOKS, install
+
+    install(locate(repo))
+    monkeypatch.delenv("GITOBS_NO_BACKGROUND")
+    locate(repo).obs.scan_pending.touch()
+    for name in RECORDED_HOOKS:
+        done = subprocess.run(["sh", f".git/hooks/{name}", "0" * 40, "0" * 40, "1"], cwd=repo,
+                              input="", capture_output=True, text=True)
+        assert done.returncode == 0, (name, done.stderr)
+    git(repo, "switch", "-q", "-c", "queued")
+    git(repo, "switch", "-q", "main")

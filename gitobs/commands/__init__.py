@@ -11,8 +11,9 @@ from rich.text import Text
 
 from gitobs.repo import Repo, locate
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# soft_wrap: a long path stays on one line (copyable, greppable) instead of being folded by rich
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 RepoOption = typer.Option(None, "-C", "--repo", help="Run as if gitobs was started in this directory.",
                           show_default=False)

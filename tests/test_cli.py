@@ -1,0 +1,69 @@
+"""The command line as a person uses it: real processes, real repositories, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import commit_file, git, gitobs
+
+from gitobs import schema
+from gitobs.commands.events import event_line
+
+
+def test_install_status_events_uninstall(repo):
+    out = gitobs("install", "-C", str(repo)).stdout
+    assert "installed" in out
+    assert "already installed" in gitobs("install", "-C", str(repo)).stdout
+    git(repo, "switch", "-q", "-c", "topic")
+    commit_file(repo, "t.txt", "t\n", "topic work")
+    status = gitobs("status", cwd=repo).stdout
+    assert "hooks: 11/11 healthy" in status and "commit.created" in status
+    lines = gitobs("events", "--format", "jsonl", cwd=repo).stdout.splitlines()
+    types = [json.loads(line)["type"] for line in lines]
+    assert types.count("commit.created") == 2 and "branch.switch" in types and "gitobs.installed" in types
+    text = gitobs("events", "--type", "commit.*", "--branch", "topic", cwd=repo).stdout
+    assert "commit.created" in text and "on topic" in text and "branch.switch" not in text
+    assert len(gitobs("events", "--limit", "1", "--no-scan", cwd=repo).stdout.splitlines()) == 1
+    assert gitobs("events", "--since", "2099-01-01", cwd=repo).stdout == ""
+    assert "removed post-commit" in gitobs("uninstall", cwd=repo).stdout
+    assert "not installed; nothing changed" in gitobs("uninstall", cwd=repo).stdout
+
+
+def test_errors_are_one_line(tmp_path, repo):
+    outside = gitobs("events", "-C", str(tmp_path), ok=False)
+    assert outside.returncode == 2 and outside.stderr.count("\n") == 1 and "not a git repository" in outside.stderr
+    bad_time = gitobs("events", "--since", "yesterday-ish", cwd=repo, ok=False)
+    assert bad_time.returncode == 2 and "not a time" in bad_time.stderr and "Traceback" not in bad_time.stderr
+    not_installed = gitobs("scan", cwd=repo, ok=False)
+    assert "gitobs install" in not_installed.stderr and not_installed.stderr.count("\n") == 1
+
+
+def test_corrupt_log_is_reported_and_repaired(repo):
+    gitobs("install", cwd=repo)
+    commit_file(repo, "a.txt", "a\n")
+    gitobs("scan", cwd=repo)
+    [segment] = sorted((repo / ".git" / "obs" / "log").glob("*.jsonl.zst"))
+    with open(segment, "ab") as handle:
+        handle.write(b"\x28\xb5\x2f\xfd\x00garbage-from-a-crash")
+    events = gitobs("events", "--no-scan", cwd=repo)
+    assert "damaged log" in events.stderr and "commit.created" in events.stdout
+    assert "torn" in gitobs("doctor", cwd=repo).stdout
+    assert "truncated" in gitobs("doctor", "--repair", cwd=repo).stdout
+    assert "no damage" in gitobs("doctor", cwd=repo).stdout
+    commit_file(repo, "b.txt", "b\n")
+    assert gitobs("events", "--type", "commit.created", cwd=repo).stdout.count("commit.created") == 3
+
+
+def test_escape_sequences_in_names_are_shown_inert():
+    event = schema.Event(id="x", ts="2026-11-23T10:00:00.000Z", type="branch.switch", src="hook", wt="w\x1b]0;t\x07",
+                         data={"from": "main", "to": "evil\x1b[31m[bold]red[/bold]"})
+    line = event_line(event)
+    assert "\x1b" not in line and "\x07" not in line and "\\x1b[31m[bold]red[/bold]" in line
+
+
+def test_demo_plays_a_session_and_prints_what_was_recorded():
+    out = gitobs("demo").stdout
+    for expected in ("branch.switch", "commit.created", "commit.amended", "commit.blocked", "commit.aborted",
+                     "commit.message_edit", "edit.discarded", "stash.push", "stash.pop", "history.reset",
+                     "history.merge", "reverts"):
+        assert expected in out, expected
