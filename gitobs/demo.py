@@ -15,10 +15,8 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from gitobs import __version__
 from gitobs.hookinstall import install
 from gitobs.repo import GitobsError, locate
-from gitobs.spool import write_note
 
 # The user's own pre-commit hook, installed before gitobs so that gitobs chains it.
 USER_PRE_COMMIT = """#!/bin/sh
@@ -139,6 +137,5 @@ def prepare(target: Path, narrate: Callable[[str], None]) -> Path:
     hook.chmod(0o755)
     repo = locate(target)
     report = install(repo, executable=sys.executable)
-    write_note(repo.obs.spool, "gitobs-install", [str(repo.hooks_dir), __version__])
     narrate(f"gitobs installed in {target} ({len(report.changed)} hooks, the existing pre-commit chained)")
     return target

@@ -14,11 +14,11 @@ from collections.abc import Callable
 
 from gitobs import schema
 from gitobs.enrich import Enricher
+from gitobs.repo import is_null_sha
 from gitobs.scanstate import Attempt, ScanState
 from gitobs.spool import SpoolRecord
 
 Emit = Callable[..., None]  # emit(type, payload, ts_ns=, src=, wt=, provenance=)
-ZERO_SHA_CHARS = "0"
 # Operations whose commits are git's replays, not the user's attempts.
 REPLAY_OPS = ("rebase", "cherry-pick", "revert")
 # Without an editor, prepare-commit-msg and commit-msg are milliseconds apart; a person is not that fast.
@@ -165,9 +165,9 @@ class HookEvents:
             if len(parts) != 4:
                 continue
             local_ref, local_sha, remote_ref, remote_sha = parts
-            deleting = set(local_sha) == {ZERO_SHA_CHARS}
+            deleting = is_null_sha(local_sha)
             refs.append(f"(delete) {remote_ref}" if deleting else local_ref)
-            if not deleting and set(remote_sha) != {ZERO_SHA_CHARS} and self.enricher is not None:
+            if not deleting and not is_null_sha(remote_sha) and self.enricher is not None:
                 force = force or self.enricher.contains(local_sha, remote_sha) is False
         remote = record.args[0] if record.args else ""
         self._emit(record, "push", schema.Push(remote=remote, refs=refs, force=force,
@@ -181,7 +181,7 @@ class HookEvents:
     def _error(self, record: SpoolRecord) -> None:
         where = record.args[0] if record.args else "gitobs"
         message = record.args[1] if len(record.args) > 1 else ""
-        self._emit(record, "gitobs.error", schema.GitobsError(where=where, message=message), src="gitobs")
+        self._emit(record, "gitobs.error", schema.InternalError(where=where, message=message), src="gitobs")
 
     def _emit(self, record: SpoolRecord, event_type: str, payload: schema.Payload, src: str = "hook") -> None:
         self.emit(event_type, payload, ts_ns=record.ts_ns, src=src, wt=record.wt, provenance=provenance(record))

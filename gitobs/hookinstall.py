@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from gitobs import __version__
 from gitobs.repo import GitobsError, Repo
+from gitobs.spool import write_note
 
 RECORDED_HOOKS = (
     "post-checkout", "pre-commit", "prepare-commit-msg", "commit-msg", "post-commit", "post-merge",
@@ -117,6 +119,8 @@ def install(repo: Repo, executable: str | None = None) -> InstallReport:
         if outcome:
             report.changed[name] = outcome
     _write_manifest(repo, created_dir)
+    if report.changed:
+        write_note(repo.obs.spool, "gitobs-install", [str(hooks_dir), __version__])
     return report
 
 

@@ -12,6 +12,11 @@ from pathlib import Path
 MAIN_WORKTREE = "."
 
 
+def is_null_sha(sha: str) -> bool:
+    """git's all-zero object name: "no commit" (a ref created or deleted)."""
+    return set(sha) == {"0"}
+
+
 class GitobsError(Exception):
     """An error meant for the user: printed as one line, never as a traceback."""
 

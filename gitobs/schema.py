@@ -169,7 +169,9 @@ class GitobsScan(Payload):
     seconds: float
 
 
-class GitobsError(Payload):
+class InternalError(Payload):
+    """Something went wrong inside gitobs (a background scan, say); git itself was not affected."""
+
     where: str
     message: str
 
@@ -198,7 +200,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "index.stage": IndexStage,
     "gitobs.installed": GitobsInstalled,
     "gitobs.scan": GitobsScan,
-    "gitobs.error": GitobsError,
+    "gitobs.error": InternalError,
 }
 
 

@@ -32,7 +32,6 @@ class SpoolRecord:
     head: str  # HEAD as the hook saw it: "ref: refs/heads/x" or a sha
     args: list[str] = field(default_factory=list)
     stdin: str | None = None
-    head_sha: str = ""  # post-commit/post-merge: the commit HEAD points to
     op: str = ""  # rebase / cherry-pick / revert / merge in progress while a commit hook ran
     status: int | None = None  # the chained hook's exit status; None when there was none
     end_ns: int | None = None  # when the chained hook finished
@@ -75,7 +74,7 @@ def parse_record(name: str, ts_ns: int, text: str) -> SpoolRecord | None:
         record = SpoolRecord(
             name=name, ts_ns=ts_ns, hook=fields["hook"], pid=int(fields["pid"]), ppid=int(fields["ppid"]),
             wt=fields.get("wt", "."), head=fields.get("head", ""), args=args,
-            head_sha=fields.get("headsha", ""), op=fields.get("op", ""),
+            op=fields.get("op", ""),
         )
     except (KeyError, ValueError):
         return None

@@ -14,17 +14,13 @@ from collections.abc import Callable
 from gitobs import schema
 from gitobs.hook_events import provenance
 from gitobs.reflog import ReflogEntry
-from gitobs.repo import MAIN_WORKTREE
+from gitobs.repo import MAIN_WORKTREE, is_null_sha
 from gitobs.scanstate import ScanState
 from gitobs.spool import SpoolRecord
 
 Emit = Callable[..., None]
 STASH_REF = "refs/stash"
 _STASH_BRANCH = re.compile(r"^(?:WIP on|On) (.+?): ")
-
-
-def _is_zero(sha: str) -> bool:
-    return set(sha) == {"0"}
 
 
 class StashEvents:
@@ -46,7 +42,7 @@ class StashEvents:
 
     def _moved(self, record: SpoolRecord, old: str, new: str, applied: bool) -> None:
         stash = self.state.stash
-        if not _is_zero(new) and new not in stash:
+        if not is_null_sha(new) and new not in stash:
             stash.append(new)
             self.push_seconds.add(record.ts_ns // 10**9)
             self.emit("stash.push", schema.StashPush(branch=record.branch, sha=new), ts_ns=record.ts_ns,

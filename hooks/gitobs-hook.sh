@@ -117,18 +117,6 @@ head $gitobs_head
             fi
             ;;
     esac
-    case $gitobs_hook in
-        post-commit|post-merge)
-            case $gitobs_head in
-                'ref: '*)
-                    gitobs_sha=
-                    IFS= read -r gitobs_sha < "$gitobs_common/${gitobs_head#ref: }" 2>/dev/null
-                    gitobs_rec="${gitobs_rec}headsha $gitobs_sha
-"
-                    ;;
-            esac
-            ;;
-    esac
     for gitobs_arg in "$@"; do
         gitobs_rec="${gitobs_rec}arg $gitobs_arg
 "

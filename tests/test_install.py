@@ -60,7 +60,7 @@ def test_chained_hooks_get_arguments_stdin_and_keep_their_exit_status(repo, tmp_
         (hooks / name).chmod(0o755)
     install(locate(repo))
     commit_file(repo, "a.txt", "a\n", "add a")
-    assert seen.with_suffix(".args").read_text() == f".git/hooks/prepare-commit-msg|.git/COMMIT_EDITMSG|message|"
+    assert seen.with_suffix(".args").read_text() == ".git/hooks/prepare-commit-msg|.git/COMMIT_EDITMSG|message|"
 
     old = git(repo, "rev-parse", "HEAD").stdout.strip()
     git(repo, "commit", "-q", "--amend", "-m", "add a, amended")

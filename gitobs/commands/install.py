@@ -6,12 +6,10 @@ from pathlib import Path
 
 from rich.text import Text
 
-from gitobs import __version__
 from gitobs.commands import RepoOption, open_repo, say, warn
 from gitobs.hookinstall import install as install_hooks
 from gitobs.hookinstall import uninstall as uninstall_hooks
 from gitobs.safe_text import inert
-from gitobs.spool import write_note
 
 
 def install(repo_dir: Path = RepoOption) -> None:
@@ -22,8 +20,6 @@ def install(repo_dir: Path = RepoOption) -> None:
         say(f"  {name}: {outcome}")
     for problem in report.problems:
         warn(inert(problem))
-    if report.changed:
-        write_note(repo.obs.spool, "gitobs-install", [str(report.hooks_dir), __version__])
     state = "installed" if report.changed else "already installed, nothing changed"
     say(Text(f"gitobs {state} in {inert(report.hooks_dir)}; recording to {inert(repo.obs.root)}"))
     if report.problems:
