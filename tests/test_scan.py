@@ -217,3 +217,17 @@ def test_queued_background_scan_never_fails_a_hook(repo, monkeypatch):
         assert done.returncode == 0, (name, done.stderr)
     git(repo, "switch", "-q", "-c", "queued")
     git(repo, "switch", "-q", "main")
+
+
+def test_second_scan_waits_then_exits_cleanly(watched):
+    from gitobs.lock import exclusive
+
+    obs = locate(watched).obs
+    with exclusive(obs.lock, wait_s=1) as held:
+        assert held
+        commit_file(watched, "l.txt", "l\n", "while locked")
+        started = time.monotonic()
+        assert scan(obs.common_dir, wait_s=0.3).skipped
+        assert time.monotonic() - started >= 0.3
+    result = scan(obs.common_dir)
+    assert not result.skipped and result.events >= 2

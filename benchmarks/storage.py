@@ -1,0 +1,100 @@
+"""Bytes per event on disk: `python benchmarks/storage.py [--events N]`.
+
+Writes N seeded, realistic events (the mix of a working day: attempts, commits with files, switches,
+stashes, resets) through the real log writer in scan-sized appends (one zstd frame each), so live
+segments hold many small frames and are sealed (recompressed) as they fill. Prints bytes per event
+for the whole log, for sealed segments alone, and the JSON size before compression, against the
+DESIGN target of at most 30 bytes per event at default settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from gitobs import schema
+from gitobs.eventlog import EventLog
+
+TARGET_BYTES_PER_EVENT = 30
+
+
+def day_of_events(rng: random.Random, count: int, start_ns: int) -> list[schema.Event]:
+    """Shas recur as in real history: a commit's parent is its branch's tip, switches and resets
+    point at commits that exist, only a new commit brings a new sha."""
+    names = [f"feature/{name}" for name in ("parser", "cache", "login-redirect", "docs")] + ["main"]
+    paths = [f"src/{d}/{f}.py" for d in ("core", "api", "ui", "db") for f in ("models", "views", "util")]
+    tips = {name: f"{rng.getrandbits(160):040x}" for name in names}
+    current, events, ts = "main", [], start_ns
+    for seq in range(1, count + 1):
+        ts += rng.randint(1, 240) * 10**9
+        kind = rng.choices(["attempt", "commit", "switch", "stash", "reset"], [35, 35, 20, 5, 5])[0]
+        if kind == "attempt":
+            event_type, payload = "commit.attempt", schema.CommitAttempt(branch=current)
+        elif kind == "commit":
+            sha = f"{rng.getrandbits(160):040x}"
+            files = [schema.FileChange(p, rng.randint(0, 40), rng.randint(0, 15))
+                     for p in rng.sample(paths, rng.randint(1, 3))]
+            event_type, payload = "commit.created", schema.CommitCreated(
+                sha=sha, branch=current, parents=[tips[current]], files=files, files_total=len(files),
+                added=sum(f.added for f in files), deleted=sum(f.deleted for f in files))
+            tips[current] = sha
+        elif kind == "switch":
+            target = rng.choice([name for name in names if name != current])
+            event_type, payload = "branch.switch", schema.BranchSwitch(
+                from_=current, to=target, from_sha=tips[current], to_sha=tips[target])
+            current = target
+        elif kind == "stash":
+            event_type, payload = "stash.push", schema.StashPush(branch=current, sha=f"{rng.getrandbits(160):040x}")
+        else:
+            event_type, payload = "history.reset", schema.HistoryReset(
+                branch=current, from_sha=tips[current], to_sha=tips[current])
+        event = schema.make_event(event_type, payload, ts_ns=ts, src="hook", wt=".", provenance=f"bench:{seq}")
+        event.seq = seq
+        events.append(event)
+    return events
+
+
+def _events_in(segment: Path) -> int:
+    with tempfile.TemporaryDirectory() as alone:
+        copy = Path(alone) / segment.name
+        copy.write_bytes(segment.read_bytes())
+        return sum(1 for _ in EventLog(Path(alone)).iter_lines())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--per-append", type=int, default=8, help="events per scan (one frame each)")
+    args = parser.parse_args()
+    events = day_of_events(random.Random(7), args.events, 1_790_000_000 * 10**9)
+    lines = [schema.encode(event) for event in events]
+    with tempfile.TemporaryDirectory() as directory:
+        log = EventLog(Path(directory))
+        started = time.perf_counter()
+        for index in range(0, len(lines), args.per_append):
+            log.append(lines[index:index + args.per_append])
+        seconds = time.perf_counter() - started
+        segments = log.segments()
+        sealed = segments[:-1]
+        sealed_bytes = sum(path.stat().st_size for path in sealed)
+        total = log.size_bytes()
+        json_bytes = sum(len(line) + 1 for line in lines)
+        print(f"{args.events} events, {args.per_append} per append, {len(segments)} segment(s), "
+              f"written in {seconds:.2f} s")
+        print(f"  JSON lines:          {json_bytes / args.events:7.1f} bytes/event")
+        print(f"  on disk, whole log:  {total / args.events:7.1f} bytes/event "
+              f"(target <= {TARGET_BYTES_PER_EVENT}: {'PASS' if total / args.events <= TARGET_BYTES_PER_EVENT else 'FAIL'})")
+        if sealed:
+            live_events = _events_in(segments[-1])
+            live = segments[-1].stat().st_size
+            print(f"  sealed segments:     {sealed_bytes / (args.events - live_events):7.1f} bytes/event "
+                  f"({len(sealed)} segment(s), recompressed at level 19)")
+            print(f"  live segment:        {live / max(1, live_events):7.1f} bytes/event "
+                  f"({live_events} events in per-scan frames at level 3, until sealed)")
+
+
+if __name__ == "__main__":
+    main()
