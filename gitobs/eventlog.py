@@ -41,7 +41,7 @@ class Corruption:
     segment: str  # file name, e.g. "00000003.jsonl.zst"
     offset: int  # byte offset of the bad frame in that file
     reason: str  # short human text
-    torn_tail: bool  # damage runs to the end of the live segment (a crash mid-append)
+    torn_tail: bool  # damage runs to the end of its segment (a crash mid-append): truncation fixes it
 
     def describe(self) -> str:
         return f"{self.segment} at byte {self.offset}: {self.reason}"
@@ -149,7 +149,9 @@ def _scan(data: bytes, segment: str, is_live: bool) -> Iterator[_Frame | Corrupt
         if position < 0:
             break
     if bad_start is not None:
-        yield Corruption(segment, bad_start, bad_reason, torn_tail=is_live)
+        # Damage that runs to the end of a segment is a crash mid-append there, even if later appends
+        # went on in a new segment: cutting it off loses no valid frame.
+        yield Corruption(segment, bad_start, bad_reason, torn_tail=True)
 
 
 class EventLog:
@@ -301,7 +303,7 @@ class EventLog:
         return [item for item in self._scan_all() if isinstance(item, Corruption)]
 
     def repair(self) -> list[Corruption]:
-        """Report all damage; cut a torn tail off the live segment (the only safe fix)."""
+        """Report all damage; cut torn tails off their segments (the only safe fix)."""
         found = self.check()
         for corruption in found:
             if corruption.torn_tail:

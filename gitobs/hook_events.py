@@ -143,7 +143,8 @@ class HookEvents:
         for line in dict.fromkeys((record.stdin or "").splitlines()):
             old, _, rest = line.partition(" ")
             new, _, ref = rest.partition(" ")
-            self.state.saw_ref_move(f"{ref} {old} {new}", record.ts_ns)
+            if ref == "HEAD" or ref.startswith("refs/heads/"):
+                self.state.saw_ref_move(f"{ref} {old} {new}", record.ts_ns)
 
     def _post_checkout(self, record: SpoolRecord) -> None:
         """Flag 1: HEAD moved (the reflog reports the switch; this is its exact time). Flag 0: files were
@@ -169,7 +170,10 @@ class HookEvents:
             refs.append(f"(delete) {remote_ref}" if deleting else local_ref)
             if not deleting and not is_null_sha(remote_sha) and self.enricher is not None:
                 force = force or self.enricher.contains(local_sha, remote_sha) is False
+        # Pushing to a URL rather than a named remote passes the URL as both arguments: keep no URL.
         remote = record.args[0] if record.args else ""
+        if len(record.args) > 1 and remote == record.args[1]:
+            remote = "(url)"
         self._emit(record, "push", schema.Push(remote=remote, refs=refs, force=force,
                                                 blocked=bool(record.status)))
 

@@ -118,7 +118,7 @@ def install(repo: Repo, executable: str | None = None) -> InstallReport:
             continue
         if outcome:
             report.changed[name] = outcome
-    _write_manifest(repo, created_dir)
+    _write_manifest(repo, created_dir, executable or sys.executable)
     if report.changed:
         write_note(repo.obs.spool, "gitobs-install", [str(hooks_dir), __version__])
     return report
@@ -226,12 +226,12 @@ def _uninstall_one(hooks_dir: Path, name: str) -> str:
     return f"removed {shim.name}"
 
 
-def _write_manifest(repo: Repo, created_dir: bool) -> None:
+def _write_manifest(repo: Repo, created_dir: bool, executable: str) -> None:
     previous = _read_manifest(repo)
     manifest = {
         "hooks_dir": str(repo.hooks_dir),
         "created_hooks_dir": bool(previous.get("created_hooks_dir")) or created_dir,
-        "executable": sys.executable,
+        "executable": executable,
         "hooks": list(RECORDED_HOOKS),
     }
     tmp = repo.obs.manifest.with_suffix(".tmp")

@@ -65,7 +65,8 @@ class ObsPaths:
         return self.root / "paused"
 
     def is_enabled(self) -> bool:
-        return self.spool.is_dir()
+        """Installed here (uninstall removes the manifest and keeps the data)."""
+        return self.manifest.is_file()
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,10 @@ def _read_reflogs(obs: ObsPaths, state: ScanState, enricher: Enricher | None, co
     cursors: dict[str, list] = {}
     for file in reflog_files(obs.common_dir, worktree_git_dirs(obs.common_dir)):
         name = file.path.relative_to(obs.common_dir).as_posix()
+        known = name in state.cursors
         entries, cursor, _ = read_new(file, Cursor.from_json(state.cursors.get(name)))
+        if not known:
+            entries = _since_rename(entries)
         cursors[name] = cursor.to_json()
         (heads if file.ref == "HEAD" else branches).extend(entries)
     state.cursors = cursors  # cursors of reflogs that are gone (deleted branches) are dropped
@@ -174,6 +177,15 @@ def _read_reflogs(obs: ObsPaths, state: ScanState, enricher: Enricher | None, co
     _read_stash_reflog(obs, state, stash, now_ns)
     ReflogEvents(state, enricher, collector.emit).feed(heads, branches, stash.is_stash_reset)
     return len(heads) + len(branches)
+
+
+def _since_rename(entries: list[ReflogEntry]) -> list[ReflogEntry]:
+    """A renamed or copied branch's reflog (`branch -m`, `branch -c`) starts with the old branch's
+    lines, already read under the old name: keep what follows git's own "Branch: renamed" line."""
+    for index in range(len(entries) - 1, -1, -1):
+        if entries[index].message.startswith(("Branch: renamed", "Branch: copied")):
+            return entries[index:]
+    return entries
 
 
 def _read_stash_reflog(obs: ObsPaths, state: ScanState, stash: StashEvents, now_ns: int) -> None:

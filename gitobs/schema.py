@@ -58,7 +58,7 @@ class CommitAmended(Payload):
 
 class CommitAttempt(Payload):
     branch: str | None = None
-    verify: bool = True  # False for --no-verify (pre-commit skipped)
+    verify: bool = True  # False when pre-commit did not run: --no-verify, or a merge or revert commit
 
 
 class CommitAborted(Payload):

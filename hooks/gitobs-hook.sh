@@ -52,8 +52,8 @@ fi
 gitobs_obs=$gitobs_common/obs
 gitobs_spool=$gitobs_obs/spool
 
-# Record only where `gitobs install` made a spool, and not while paused. Three hooks fire on
-# every ref update or index refresh: keep their records to the ones that carry information.
+# Record only where `gitobs install` made a spool, and not while paused. reference-transaction
+# fires for every phase of every ref update: only "committed" carries information.
 gitobs_on=
 if [ -n "$gitobs_gd" ] && [ -d "$gitobs_spool" ] && [ ! -e "$gitobs_obs/paused" ]; then
     gitobs_on=1

@@ -231,3 +231,25 @@ def test_second_scan_waits_then_exits_cleanly(watched):
         assert time.monotonic() - started >= 0.3
     result = scan(obs.common_dir)
     assert not result.skipped and result.events >= 2
+
+
+def test_renamed_branch_is_not_reported_again(watched):
+    git(watched, "switch", "-q", "-c", "old-name")
+    commit_file(watched, "o.txt", "o\n", "on old-name")
+    start = last_seq(watched)
+    git(watched, "branch", "-m", "old-name", "new-name")
+    events = new_events(watched, start)
+    assert [e.type for e in events] == ["branch.renamed"]
+    assert (events[0].data["from"], events[0].data["to"]) == ("old-name", "new-name")
+
+
+def test_push_to_a_url_stores_no_url(watched, tmp_path):
+    target = tmp_path / "secret-target.git"
+    git(tmp_path, "init", "-q", "--bare", str(target))
+    start = last_seq(watched)
+    git(watched, "push", "-q", str(target), "main")
+    git(watched, "remote", "add", "origin", str(target))
+    git(watched, "push", "-q", "origin", "main")
+    pushes = new_events(watched, start, types=("push",))
+    assert [p.data["remote"] for p in pushes] == ["(url)", "origin"]
+    assert all("secret" not in str(p.data) for p in pushes)

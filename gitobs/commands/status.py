@@ -82,4 +82,4 @@ def doctor(
     if not damage:
         say("log: no damage found")
     elif not repair:
-        say("run gitobs doctor --repair to truncate a torn tail (the events in it are lost)")
+        say("run gitobs doctor --repair to truncate torn tails (a scan that crashed writes its events again)")
