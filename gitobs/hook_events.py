@@ -140,9 +140,7 @@ class HookEvents:
                       ts_ns=last_ns, src="hook", wt=attempt.wt, provenance=attempt.provenance)
 
     def _ref_times(self, record: SpoolRecord) -> None:
-        for line in dict.fromkeys((record.stdin or "").splitlines()):
-            old, _, rest = line.partition(" ")
-            new, _, ref = rest.partition(" ")
+        for old, new, ref in record.ref_updates():
             if ref == "HEAD" or ref.startswith("refs/heads/"):
                 self.state.saw_ref_move(f"{ref} {old} {new}", record.ts_ns)
 

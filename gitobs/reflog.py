@@ -1,9 +1,9 @@
 """Read reflogs incrementally and say what each entry was.
 
 A cursor per reflog file (byte offset plus a hash of the last line read) makes a scan with nothing new a
-stat and one small read per file, whatever the history's size. A reflog that was rewritten (expired, `stash drop`, GitButler's synthetic target log) no
-longer has that line at that offset; the reader then finds the line again, or else takes what is newer
-than it. Messages are classified here and dropped: commit subjects never leave this module.
+stat and one small read per file, whatever the history's size. A reflog that was rewritten (expired,
+`stash drop`, GitButler's synthetic target log) no longer has that line at that offset; the reader then
+finds the line again, or else takes what is newer than it. Messages are classified here and dropped: commit subjects never leave this module.
 """
 
 from __future__ import annotations

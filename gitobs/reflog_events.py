@@ -41,8 +41,9 @@ class ReflogEvents:
             if twin is not None:
                 mirrored.add(twin.key)
                 self.state.take_ref_time(f"{twin.ref} {twin.old} {twin.new}")  # the same move, seen twice
-            self._settle_moment(entry, classify(entry.message).op == "checkout")
-            self._head_entry(entry, short_branch(twin.ref) if twin else None, is_stash_reset)
+            kind = classify(entry.message)
+            self._settle_moment(entry, kind.op == "checkout")
+            self._head_entry(entry, kind, short_branch(twin.ref) if twin else None, is_stash_reset)
         for entry in branches:
             if entry.key not in mirrored:
                 self._settle_moment(entry, switch=False)
@@ -63,9 +64,8 @@ class ReflogEvents:
 
     # -- HEAD ------------------------------------------------------------------------------------
 
-    def _head_entry(self, entry: ReflogEntry, branch: str | None,
+    def _head_entry(self, entry: ReflogEntry, kind: Kind, branch: str | None,
                     is_stash_reset: Callable[[ReflogEntry], bool]) -> None:
-        kind = classify(entry.message)
         op = kind.op
         if op in ("commit", "merge-commit", "revert"):
             self._commit(entry, branch, kind)

@@ -43,6 +43,15 @@ class SpoolRecord:
             return self.head[len("ref: refs/heads/"):]
         return None
 
+    def ref_updates(self) -> list[tuple[str, str, str]]:
+        """reference-transaction's stdin as (old, new, ref), each distinct line once."""
+        updates = []
+        for line in dict.fromkeys((self.stdin or "").splitlines()):
+            old, _, rest = line.partition(" ")
+            new, _, ref = rest.partition(" ")
+            updates.append((old, new, ref))
+        return updates
+
     @property
     def duration_s(self) -> float | None:
         if self.end_ns is None:

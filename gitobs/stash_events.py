@@ -32,11 +32,9 @@ class StashEvents:
     def from_hooks(self, records: list[SpoolRecord]) -> None:
         tree_writers = {r.ppid for r in records if r.hook == "post-index-change" and r.args[:1] == ["1"]}
         for record in records:
-            if record.hook != "reference-transaction" or STASH_REF not in (record.stdin or ""):
+            if record.hook != "reference-transaction":
                 continue
-            for line in (record.stdin or "").splitlines():
-                old, _, rest = line.partition(" ")
-                new, _, ref = rest.partition(" ")
+            for old, new, ref in record.ref_updates():
                 if ref == STASH_REF and old != new:
                     self._moved(record, old, new, applied=record.ppid in tree_writers)
 
