@@ -16,9 +16,9 @@ from gitobs import schema
 from gitobs.enrich import Enricher
 from gitobs.repo import is_null_sha
 from gitobs.scanstate import Attempt, ScanState
+from gitobs.schema import Emit
 from gitobs.spool import SpoolRecord
 
-Emit = Callable[..., None]  # emit(type, payload, ts_ns=, src=, wt=, provenance=)
 # Operations whose commits are git's replays, not the user's attempts.
 REPLAY_OPS = ("rebase", "cherry-pick", "revert")
 # Without an editor, prepare-commit-msg and commit-msg are milliseconds apart; a person is not that fast.

@@ -14,8 +14,8 @@ from gitobs import schema
 from gitobs.enrich import Enricher
 from gitobs.reflog import Kind, ReflogEntry, classify
 from gitobs.scanstate import RebaseProgress, ScanState
+from gitobs.schema import Emit
 
-Emit = Callable[..., None]
 _RETURNING = re.compile(r"returning to refs/heads/(.+)$")
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
 

@@ -7,6 +7,7 @@ of them holds file contents, diffs or commit-message text. docs/events.md docume
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,6 +15,7 @@ import msgspec
 
 SCHEMA_VERSION = 1
 SOURCES = ("hook", "reflog", "worktree", "gitbutler", "import", "gitobs")
+Emit = Callable[..., None]  # emit(type, payload, *, ts_ns, src, wt, provenance): how producers hand events on
 
 
 class Payload(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -33,6 +35,7 @@ class BranchSwitch(Payload):
     to: str | None = None  # branch entered; None when detached
     from_sha: str = ""
     to_sha: str = ""
+    dwell_s: float | None = None  # seconds spent on the branch left, when its arrival was seen
 
 
 class CommitCreated(Payload):
@@ -47,6 +50,7 @@ class CommitCreated(Payload):
     revert: bool = False
     reverts: str | None = None  # the sha named by "This reverts commit <sha>"
     via: str = "commit"  # commit | am | merge
+    staged_s: float | None = None  # seconds from the first staging after the previous commit to this one
 
 
 class CommitAmended(Payload):
@@ -73,6 +77,32 @@ class CommitBlocked(Payload):
     branch: str | None = None
 
 
+class CommitUndone(Payload):
+    """A reset that moved a branch back off commits made shortly before (`reset --soft HEAD~`)."""
+
+    sha: str  # the tip that was undone
+    to_sha: str = ""  # where the branch went
+    commits: int = 1  # commits taken off the branch
+    age_s: float = 0.0  # seconds between the undone tip's commit time and the reset
+    branch: str | None = None
+
+
+class CommitReverted(Payload):
+    sha: str  # the reverting commit
+    reverted: str  # the commit it reverts
+    age_s: float | None = None  # seconds between the reverted commit and its revert; None when not here
+    branch: str | None = None
+
+
+class CommitAbandoned(Payload):
+    """Commits no branch reaches any more after a reset or a rebase (dropped, not rewritten)."""
+
+    shas: list[str] = []  # newest first, capped
+    count: int = 0  # may exceed len(shas)
+    by: str = "reset"  # reset | rebase
+    branch: str | None = None
+
+
 class CommitMessageEdit(Payload):
     seconds: float
     branch: str | None = None
@@ -81,7 +111,17 @@ class CommitMessageEdit(Payload):
 class EditDiscarded(Payload):
     how: str  # checkout (checkout -- f, restore f) | reset-hard | sample
     branch: str | None = None
-    files: list[FileChange] = []  # the paths and lines lost, where they can be known
+    files: list[FileChange] = []  # the paths and lines lost (against HEAD), where they can be known
+
+
+class WorktreeSample(Payload):
+    """The dirty files of a worktree against HEAD (staged and not), taken when they changed."""
+
+    branch: str | None = None
+    files: list[FileChange] = []  # capped; untracked files count all their lines as added
+    files_total: int = 0
+    added: int = 0
+    deleted: int = 0
 
 
 class HistoryReset(Payload):
@@ -155,6 +195,40 @@ class RefUpdate(Payload):
 
 class IndexStage(Payload):
     count: int = 1  # index writes in the burst
+    seconds: float = 0.0  # from the burst's first write to its last
+    branch: str | None = None
+
+
+class VBranch(Payload):
+    """A GitButler branch (one `heads` entry of a stack, or a whole lane before stacking)."""
+
+    stack: str  # the stack's id
+    branch: str  # branch name; the lane name for pre-stacking lanes
+    tip: str = ""  # live tip: refs/heads/<branch>, else the stored CommitId
+    position: int = 0  # 0 = bottom of the stack, nearest the target
+    applied: bool = True  # the stack is in the workspace
+
+
+class VBranchRenamed(Payload):
+    stack: str
+    from_: str = msgspec.field(name="from")
+    to: str
+
+
+class VBranchUpdated(Payload):
+    stack: str
+    branch: str
+    from_sha: str = ""
+    to_sha: str = ""
+    commits: int = 0  # commits added to the branch (reachable from to_sha, not from from_sha)
+
+
+class GitButlerOp(Payload):
+    """One entry of GitButler's operations log: a snapshot commit's Operation and safe trailers."""
+
+    operation: str  # CreateCommit, UndoCommit, ... (Unknown when unparsable)
+    sha: str = ""  # the snapshot commit
+    trailers: dict[str, str] = {}  # only keys that never carry free text (no message, no error)
 
 
 class GitobsInstalled(Payload):
@@ -186,7 +260,11 @@ PAYLOADS: dict[str, type[Payload]] = {
     "commit.aborted": CommitAborted,
     "commit.blocked": CommitBlocked,
     "commit.message_edit": CommitMessageEdit,
+    "commit.undone": CommitUndone,
+    "commit.reverted": CommitReverted,
+    "commit.abandoned": CommitAbandoned,
     "edit.discarded": EditDiscarded,
+    "worktree.sample": WorktreeSample,
     "history.reset": HistoryReset,
     "history.rebase": HistoryRebase,
     "history.merge": HistoryMerge,
@@ -198,6 +276,13 @@ PAYLOADS: dict[str, type[Payload]] = {
     "push": Push,
     "ref.update": RefUpdate,
     "index.stage": IndexStage,
+    "vbranch.created": VBranch,
+    "vbranch.applied": VBranch,
+    "vbranch.unapplied": VBranch,
+    "vbranch.deleted": VBranch,
+    "vbranch.renamed": VBranchRenamed,
+    "vbranch.updated": VBranchUpdated,
+    "gitbutler.op": GitButlerOp,
     "gitobs.installed": GitobsInstalled,
     "gitobs.scan": GitobsScan,
     "gitobs.error": InternalError,

@@ -9,16 +9,15 @@ last entry, so it is compared whole with the list of entries known so far.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from gitobs import schema
 from gitobs.hook_events import provenance
 from gitobs.reflog import ReflogEntry
 from gitobs.repo import MAIN_WORKTREE, is_null_sha
 from gitobs.scanstate import ScanState
+from gitobs.schema import Emit
 from gitobs.spool import SpoolRecord
 
-Emit = Callable[..., None]
 STASH_REF = "refs/stash"
 _STASH_BRANCH = re.compile(r"^(?:WIP on|On) (.+?): ")
 
