@@ -16,6 +16,8 @@ from gitobs.schema import FileChange
 MAX_FILES = 500  # per commit in the event; totals stay exact
 _REVERTS = re.compile(r"This reverts commit ([0-9a-f]{40,64})")
 GITBUTLER_WORKSPACE_TITLE = "GitButler Workspace Commit"
+GITBUTLER_INTEGRATION_TITLE = "GitButler Integration Commit"  # the workspace commit's title before 0.12.23
+GITBUTLER_EMAIL = "gitbutler@gitbutler.com"
 
 
 @dataclass
@@ -28,7 +30,7 @@ class CommitFacts:
     added: int = 0
     deleted: int = 0
     reverts: str | None = None
-    synthetic: bool = False  # GitButler's workspace commit: not the user's work
+    synthetic: bool = False  # GitButler's workspace commit or an oplog snapshot: not the user's work
 
 
 class Enricher:
@@ -53,7 +55,7 @@ class Enricher:
         message = commit.message or ""
         match = _REVERTS.search(message)
         facts.reverts = match.group(1) if match else None
-        facts.synthetic = message.startswith(GITBUTLER_WORKSPACE_TITLE) and commit.author.name == "GitButler"
+        facts.synthetic = _made_by_gitbutler(commit, message)
         self._count_lines(commit, facts)
         return facts
 
@@ -85,3 +87,11 @@ class Enricher:
             return self.repo.descendant_of(descendant, ancestor)
         except (ValueError, KeyError, pygit2.GitError):
             return None
+
+
+def _made_by_gitbutler(commit: pygit2.Commit, message: str) -> bool:
+    """GitButler's workspace (formerly integration) commit, or a snapshot of its operations log: GitButler
+    authors both; a snapshot's tree holds virtual_branches.toml (GitButler's own test for one)."""
+    if message.startswith((GITBUTLER_WORKSPACE_TITLE, GITBUTLER_INTEGRATION_TITLE)):
+        return commit.author.name == "GitButler"
+    return commit.author.email == GITBUTLER_EMAIL and "virtual_branches.toml" in commit.tree

@@ -45,6 +45,7 @@ class HookEvents:
             "pre-push": self._pre_push,
             "reference-transaction": self._ref_times,
             "post-checkout": self._post_checkout,
+            "post-rewrite": self._post_rewrite,
             "gitobs-install": self._installed,
             "gitobs-error": self._error,
         }
@@ -145,15 +146,21 @@ class HookEvents:
                 self.state.saw_ref_move(f"{ref} {old} {new}", record.ts_ns)
 
     def _post_checkout(self, record: SpoolRecord) -> None:
-        """Flag 1: HEAD moved (the reflog reports the switch; this is its exact time). Flag 0: files were
-        checked out over the work tree (`checkout -- f`, `restore f`): local edits thrown away."""
-        if len(record.args) < 3:
+        """Flag 1: HEAD moved (the reflog reports the switch; this is its exact time). Flag 0, files checked
+        out over the work tree, is a discard: see discards.py."""
+        if record.args[2:3] == ["1"]:
+            self.state.saw_ref_move(f"switch {record.args[0]} {record.args[1]}", record.ts_ns)
+            if record.branch is None:  # the reflog names what was typed (`--detach main`): HEAD tells
+                self.state.saw_ref_move(f"detached {record.args[0]} {record.args[1]}", record.ts_ns)
+
+    def _post_rewrite(self, record: SpoolRecord) -> None:
+        """A rebase's old -> new mapping: the commits it rewrote, as opposed to those it dropped."""
+        if record.args[:1] != ["rebase"]:
             return
-        old, new, flag = record.args[:3]
-        if flag == "1":
-            self.state.saw_ref_move(f"switch {old} {new}", record.ts_ns)
-        else:
-            self._emit(record, "edit.discarded", schema.EditDiscarded(how="checkout", branch=record.branch))
+        rewritten = self.state.rewritten.setdefault(record.wt, {})
+        for line in (record.stdin or "").splitlines():
+            if line:
+                rewritten[line.split(" ")[0]] = record.ts_ns
 
     # -- pushes and gitobs's own notes -----------------------------------------------------------
 

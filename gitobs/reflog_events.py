@@ -13,8 +13,10 @@ from collections.abc import Callable
 from gitobs import schema
 from gitobs.enrich import Enricher
 from gitobs.reflog import Kind, ReflogEntry, classify
+from gitobs.rework import Rework
 from gitobs.scanstate import RebaseProgress, ScanState
 from gitobs.schema import Emit
+from gitobs.staging import Staging
 
 _RETURNING = re.compile(r"returning to refs/heads/(.+)$")
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
@@ -25,10 +27,13 @@ def short_branch(ref: str | None) -> str | None:
 
 
 class ReflogEvents:
-    def __init__(self, state: ScanState, enricher: Enricher | None, emit: Emit) -> None:
+    def __init__(self, state: ScanState, enricher: Enricher | None, emit: Emit, rework: Rework,
+                 staging: Staging) -> None:
         self.state = state
         self.enricher = enricher
         self.emit = emit
+        self.rework = rework
+        self.staging = staging
         self.moment: tuple[int, str] = (0, "reflog")  # (ts_ns, src) of the entry being reported
         self.last_ns: dict[tuple[str, str], int] = {}  # per reflog: the moment of its previous entry
 
@@ -44,6 +49,8 @@ class ReflogEvents:
             kind = classify(entry.message)
             self._settle_moment(entry, kind.op == "checkout")
             self._head_entry(entry, kind, short_branch(twin.ref) if twin else None, is_stash_reset)
+            # Dwell times count from the first moment the worktree's HEAD was seen, at the latest.
+            self.state.arrivals.setdefault(entry.wt, self.moment[0])
         for entry in branches:
             if entry.key not in mirrored:
                 self._settle_moment(entry, switch=False)
@@ -75,8 +82,7 @@ class ReflogEvents:
             self._switch(entry, kind)
         elif op == "reset":
             if not is_stash_reset(entry):
-                self._emit(entry, "history.reset", schema.HistoryReset(
-                    branch=branch, from_sha=entry.old, to_sha=entry.new))
+                self._reset(entry, branch)
         elif op == "rebase":
             self._rebase(entry, kind)
         elif op == "merge":
@@ -114,7 +120,10 @@ class ReflogEvents:
             payload.reverts = facts.reverts
         payload.merge = payload.merge or kind.op == "merge-commit"
         payload.revert = kind.op == "revert" or payload.reverts is not None
+        payload.staged_s = self.staging.committed(entry.wt, self.moment[0])
         self._emit(entry, "commit.created", payload)
+        if payload.reverts:
+            self._emit(entry, "commit.reverted", self.rework.reverted(sha, payload.reverts, branch))
 
     def _amend(self, entry: ReflogEntry, branch: str | None) -> None:
         old = self.enricher.commit(entry.old) if self.enricher else None
@@ -123,12 +132,32 @@ class ReflogEvents:
         self._emit(entry, "commit.amended", schema.CommitAmended(
             old=entry.old, new=entry.new, branch=branch, since_s=since))
 
+    def _reset(self, entry: ReflogEntry, branch: str | None) -> None:
+        self._emit(entry, "history.reset", schema.HistoryReset(branch=branch, from_sha=entry.old, to_sha=entry.new))
+        undone = self.rework.undone(entry.old, entry.new, self.moment[0] / 1e9, branch)
+        if undone is not None:
+            self._emit(entry, "commit.undone", undone)
+        self._abandoned(entry, entry.old, "reset", branch)
+
+    def _abandoned(self, entry: ReflogEntry, old: str, by: str, branch: str | None,
+                   rewritten: set[str] = frozenset(), provenance: str = "") -> None:
+        lost = self.rework.abandoned(old, rewritten)
+        if lost is not None:
+            self._emit(entry, "commit.abandoned", schema.CommitAbandoned(
+                shas=lost.shas, count=lost.count, by=by, branch=branch), provenance=provenance)
+
     def _switch(self, entry: ReflogEntry, kind: Kind) -> None:
         if kind.source == kind.target and entry.old == entry.new:
             return  # `git checkout` of the branch already checked out
+        now = self.moment[0]
+        arrived = self.state.arrivals.get(entry.wt)
+        self.state.arrivals[entry.wt] = now
+        detached = self.state.take_ref_time_at(f"detached {entry.old} {entry.new}", now)
         self._emit(entry, "branch.switch", schema.BranchSwitch(
-            from_=_branch_name(kind.source, entry.old), to=_branch_name(kind.target, entry.new),
-            from_sha=entry.old, to_sha=entry.new))
+            from_=_branch_name(kind.source, entry.old),
+            to=None if detached else _branch_name(kind.target, entry.new),
+            from_sha=entry.old, to_sha=entry.new,
+            dwell_s=round((now - arrived) / 1e9, 3) if arrived and arrived <= now else None))
 
     def _rebase(self, entry: ReflogEntry, kind: Kind) -> None:
         rebases = self.state.rebases
@@ -143,9 +172,16 @@ class ReflogEvents:
             return
         del rebases[entry.wt]
         match = _RETURNING.search(entry.message)
+        branch = match.group(1) if match else None
         self._emit(entry, "history.rebase", schema.HistoryRebase(
-            branch=match.group(1) if match else None, outcome=kind.step, steps=progress.steps,
+            branch=branch, outcome=kind.step, steps=progress.steps,
             from_sha=progress.from_sha, to_sha=entry.new, pull=progress.pull), provenance=progress.provenance)
+        mapping = self.state.rewritten.pop(entry.wt, {})
+        rewritten = {sha for sha, ts_ns in mapping.items() if ts_ns >= (progress.start_ts - 1) * 10**9}
+        if kind.step == "finish" and rewritten and progress.from_sha:
+            # Without post-rewrite's mapping (of this rebase, not an older one), rewritten and dropped
+            # commits look alike: say nothing.
+            self._abandoned(entry, progress.from_sha, "rebase", branch, rewritten, progress.provenance)
 
     # -- branches not checked out ----------------------------------------------------------------
 
@@ -157,8 +193,7 @@ class ReflogEvents:
         elif kind.op == "branch-renamed":
             self._emit(entry, "branch.renamed", schema.BranchRenamed(from_=kind.source, to=kind.target))
         elif kind.op == "reset":
-            self._emit(entry, "history.reset", schema.HistoryReset(branch=branch, from_sha=entry.old,
-                                                                  to_sha=entry.new))
+            self._reset(entry, branch)
         elif kind.op in ("commit", "merge-commit", "revert"):
             self._commit(entry, branch, kind)  # its HEAD line was missed: a worktree gone, a race
         elif kind.op in ("gitbutler", "empty", "other"):
@@ -172,7 +207,7 @@ class ReflogEvents:
 
 
 def _branch_name(name: str, sha: str) -> str | None:
-    """A checkout names a branch, or a commit when HEAD is detached."""
-    if _HEX.match(name) and sha.startswith(name):
+    """A checkout names a branch, or a commit (or HEAD itself) when HEAD is detached."""
+    if name == "HEAD" or (_HEX.match(name) and sha.startswith(name)):
         return None
     return name

@@ -7,7 +7,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-
 # The `wt` of events in the main worktree; linked worktrees go by their name, which git never makes ".".
 MAIN_WORKTREE = "."
 
@@ -59,6 +58,11 @@ class ObsPaths:
     def scan_pending(self) -> Path:
         """Exists while a background scan is queued: the hooks' throttle."""
         return self.root / "scan.pending"
+
+    @property
+    def config(self) -> Path:
+        """Repository-scope settings (see settings.py)."""
+        return self.root / "config.toml"
 
     @property
     def paused(self) -> Path:

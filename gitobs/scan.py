@@ -11,6 +11,7 @@ state lists as consumed: the next scan deletes them unread. So nothing is lost a
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -18,17 +19,30 @@ from pathlib import Path
 
 import msgspec
 
-from gitobs import schema
+from gitobs import gitbutler, schema
+from gitobs.discards import Discards
 from gitobs.enrich import Enricher
 from gitobs.eventlog import EventLog
 from gitobs.hook_events import HookEvents
 from gitobs.lock import exclusive
-from gitobs.reflog import Cursor, ReflogEntry, ReflogFile, parse_line, read_new, reflog_files
+from gitobs.processes import group
+from gitobs.reflog import (
+    Cursor,
+    ReflogEntry,
+    ReflogFile,
+    parse_line,
+    read_new,
+    reflog_files,
+)
 from gitobs.reflog_events import ReflogEvents
 from gitobs.repo import MAIN_WORKTREE, GitobsError, ObsPaths, worktree_git_dirs
+from gitobs.rework import Rework
 from gitobs.scanstate import ScanState, load_state, save_state
+from gitobs.settings import ScanSettings
 from gitobs.spool import SpoolBatch, SpoolRecord, process_alive, read_spool
+from gitobs.staging import Staging
 from gitobs.stash_events import STASH_REF, StashEvents
+from gitobs.worktree_sample import sample_worktree
 
 
 @dataclass
@@ -61,20 +75,37 @@ def scan(common_dir: Path, wait_s: float = 30.0) -> ScanResult:
         return _scan_locked(obs)
 
 
+@dataclass
+class _Context:
+    """What every step of one scan reads and writes."""
+
+    obs: ObsPaths
+    state: ScanState
+    settings: ScanSettings
+    enricher: Enricher | None
+    collector: _Collector
+    now_ns: int
+
+
 def _scan_locked(obs: ObsPaths) -> ScanResult:
     started = time.perf_counter()
     now_ns = time.time_ns()
+    settings = ScanSettings.load(obs.config)
     state = load_state(obs.state)
     log = EventLog(obs.log)
     known_ids, last_seq = _recover(state, log)
     _delete(obs.spool, state.consumed)
-    enricher = _enricher(obs.common_dir)
-    collector = _Collector()
+    ctx = _Context(obs, state, settings, _enricher(obs.common_dir), _Collector(), now_ns)
 
-    batch = _read_hooks(obs, state, enricher, collector, now_ns)
-    reflog_count = _read_reflogs(obs, state, enricher, collector, batch.records, now_ns)
+    discards = Discards(ctx.collector.emit)
+    staging = Staging(state, ctx.collector.emit, settings.stage_burst_gap)
+    batch = _read_hooks(ctx, staging, discards)
+    reflog_count = _read_reflogs(ctx, batch.records, staging)
+    staging.close_quiet(now_ns)
+    gitbutler.observe(obs.common_dir, state.gitbutler, ctx.collector.emit, now_ns)
+    _sample_worktrees(ctx, discards)
 
-    events = [event for _, event in sorted(collector.events, key=lambda pair: pair[0])
+    events = [event for _, event in sorted(ctx.collector.events, key=lambda pair: pair[0])
               if event.id not in known_ids]
     result = ScanResult(events=len(events), records=len(batch.records), reflog_entries=reflog_count,
                         garbage=batch.garbage)
@@ -140,31 +171,33 @@ class _Batch:
         self.garbage.extend(spool.garbage)
 
 
-def _read_hooks(obs: ObsPaths, state: ScanState, enricher: Enricher | None, collector: _Collector,
-                now_ns: int) -> _Batch:
+def _read_hooks(ctx: _Context, staging: Staging, discards: Discards) -> _Batch:
     batch = _Batch()
-    hooks = HookEvents(state, enricher, collector.emit)
-    first = read_spool(obs.spool, now_ns)
+    hooks = HookEvents(ctx.state, ctx.enricher, ctx.collector.emit)
+    first = read_spool(ctx.obs.spool, ctx.now_ns)
     batch.add(first)
     hooks.feed(first.records)
-    ended = hooks.open_attempts(process_alive, now_ns)
+    ended = hooks.open_attempts(process_alive, ctx.now_ns)
     if ended:
         # Their git processes are gone now, so every record they wrote exists: read the late ones too.
         seen = {path.name for path in first.consumed}
-        late = read_spool(obs.spool, time.time_ns(), skip=seen)
+        late = read_spool(ctx.obs.spool, time.time_ns(), skip=seen)
         batch.add(late)
         hooks.feed(late.records)
     hooks.abort(ended)
+    processes = group(batch.records)
+    staging.feed(batch.records, processes)
+    discards.feed(batch.records, processes)
     return batch
 
 
-def _read_reflogs(obs: ObsPaths, state: ScanState, enricher: Enricher | None, collector: _Collector,
-                  records: list[SpoolRecord], now_ns: int) -> int:
+def _read_reflogs(ctx: _Context, records: list[SpoolRecord], staging: Staging) -> int:
     heads: list[ReflogEntry] = []
     branches: list[ReflogEntry] = []
     cursors: dict[str, list] = {}
-    for file in reflog_files(obs.common_dir, worktree_git_dirs(obs.common_dir)):
-        name = file.path.relative_to(obs.common_dir).as_posix()
+    state = ctx.state
+    for file in reflog_files(ctx.obs.common_dir, worktree_git_dirs(ctx.obs.common_dir)):
+        name = file.path.relative_to(ctx.obs.common_dir).as_posix()
         known = name in state.cursors
         entries, cursor, _ = read_new(file, Cursor.from_json(state.cursors.get(name)))
         if not known:
@@ -172,10 +205,12 @@ def _read_reflogs(obs: ObsPaths, state: ScanState, enricher: Enricher | None, co
         cursors[name] = cursor.to_json()
         (heads if file.ref == "HEAD" else branches).extend(entries)
     state.cursors = cursors  # cursors of reflogs that are gone (deleted branches) are dropped
-    stash = StashEvents(state, collector.emit)
+    stash = StashEvents(state, ctx.collector.emit)
     stash.from_hooks(records)
-    _read_stash_reflog(obs, state, stash, now_ns)
-    ReflogEvents(state, enricher, collector.emit).feed(heads, branches, stash.is_stash_reset)
+    _read_stash_reflog(ctx.obs, state, stash, ctx.now_ns)
+    rework = Rework(ctx.enricher, ctx.settings.undo_window)
+    events = ReflogEvents(state, ctx.enricher, ctx.collector.emit, rework, staging)
+    events.feed(heads, branches, stash.is_stash_reset)
     return len(heads) + len(branches)
 
 
@@ -202,6 +237,29 @@ def _read_stash_reflog(obs: ObsPaths, state: ScanState, stash: StashEvents, now_
     lines = path.read_bytes().splitlines(keepends=True) if stamp else []
     stash.from_reflog([e for e in (parse_line(file, line) for line in lines) if e], stamp[1] if stamp else now_ns)
     state.stash_stamp = stamp
+
+
+def _sample_worktrees(ctx: _Context, discards: Discards) -> None:
+    """Sample every worktree; what vanished from its dirty files since the last sample was discarded."""
+    for wt, git_dir in worktree_git_dirs(ctx.obs.common_dir).items():
+        previous = ctx.state.worktrees.get(wt)
+        result = sample_worktree(git_dir, previous)
+        if result is None:
+            continue
+        # Stable across a crash-and-rescan: the same memories give the same id.
+        origin = f"sample:{wt}:{_digest(previous)}:{_digest(result.memory)}"
+        if result.memory is not None:
+            ctx.state.worktrees[wt] = result.memory
+        if result.sample is not None:
+            ctx.collector.emit("worktree.sample", result.sample, ts_ns=ctx.now_ns, src="worktree", wt=wt,
+                               provenance=origin)
+        branch = result.sample.branch if result.sample is not None else None
+        discards.settle(wt, result.lost, ctx.now_ns, origin, branch)
+    discards.settle_rest()
+
+
+def _digest(memory: object) -> str:
+    return hashlib.blake2b(msgspec.json.encode(memory), digest_size=8).hexdigest()
 
 
 def _delete(spool: Path, names: list[str]) -> None:

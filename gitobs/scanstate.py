@@ -11,6 +11,9 @@ from pathlib import Path
 
 import msgspec
 
+from gitobs.gitbutler import GitButlerMemory
+from gitobs.worktree_sample import WorktreeMemory
+
 # Bounded memories: enough for any burst between two scans, small enough to rewrite every scan.
 RECENT_COMMITS = 4096
 RECENT_REF_TIMES = 1024
@@ -38,6 +41,14 @@ class RebaseProgress(msgspec.Struct, kw_only=True, omit_defaults=True):
     provenance: str = ""
 
 
+class StageBurst(msgspec.Struct, kw_only=True, omit_defaults=True):
+    start_ns: int
+    last_ns: int
+    count: int = 1
+    branch: str | None = None
+    provenance: str = ""
+
+
 class ScanState(msgspec.Struct, kw_only=True):
     seq: int = 0  # seq of the last event written
     cursors: dict[str, list] = {}  # reflog path relative to the common dir -> Cursor
@@ -50,6 +61,12 @@ class ScanState(msgspec.Struct, kw_only=True):
     ref_times: dict[str, list[int]] = {}
     recent_commits: list[str] = []  # shas already reported as created
     consumed: list[str] = []  # spool files whose events are durable, deleted after the state is saved
+    worktrees: dict[str, WorktreeMemory] = {}  # worktree -> its last sample
+    staging: dict[str, StageBurst] = {}  # worktree -> staging burst not yet quiet
+    stage_times: dict[str, list[int]] = {}  # worktree -> staging moments since its last commit
+    arrivals: dict[str, int] = {}  # worktree -> when HEAD last switched branch (for dwell times)
+    rewritten: dict[str, dict[str, int]] = {}  # worktree -> commit a rebase rewrote (post-rewrite) -> when
+    gitbutler: GitButlerMemory = msgspec.field(default_factory=GitButlerMemory)
     last_scan_ns: int = 0
     last_scan_s: float = 0.0
 
@@ -64,6 +81,16 @@ class ScanState(msgspec.Struct, kw_only=True):
         if not times:
             del self.ref_times[key]
         return moment
+
+    def take_ref_time_at(self, key: str, ts_ns: int) -> bool:
+        """Take the moment `ts_ns` of `key` if a hook saw it (another move between the same shas may not)."""
+        times = self.ref_times.get(key)
+        if not times or ts_ns not in times:
+            return False
+        times.remove(ts_ns)
+        if not times:
+            del self.ref_times[key]
+        return True
 
     def remember_commit(self, sha: str) -> None:
         self.recent_commits.append(sha)

@@ -39,9 +39,9 @@ def test_commit_switch_amend_reset_each_once(watched):
 
     events = new_events(watched, start)
     assert types_of(events) == [
-        "branch.created", "branch.switch", "commit.attempt", "commit.created", "commit.attempt",
-        "commit.amended", "history.reset", "branch.switch"]
-    switch, created, amend, reset, back = (events[i] for i in (1, 3, 5, 6, 7))
+        "branch.created", "branch.switch", "index.stage", "commit.attempt", "commit.created", "commit.attempt",
+        "commit.amended", "history.reset", "commit.undone", "commit.abandoned", "branch.switch"]
+    switch, created, amend, reset, back = (events[i] for i in (1, 4, 6, 7, 10))
     assert (switch.data["from"], switch.data["to"]) == ("main", "feat")
     assert created.data["sha"] == head and created.data["branch"] == "feat"
     assert created.data["files"] == [["src/a.py", 2, 0]] and created.data["added"] == 2
@@ -104,13 +104,16 @@ def test_rebase_merge_revert_cherry_pick_and_stash(watched):
     git(watched, "stash", "drop", "-q")
     events = new_events(watched, start)
     kinds = [e.type for e in events if e.type not in ("commit.attempt", "branch.switch")]
-    assert kinds == ["history.rebase", "history.merge", "commit.created", "commit.created",
+    assert kinds == ["history.rebase", "history.merge", "commit.created", "commit.created", "commit.reverted",
                      "stash.push", "stash.pop", "stash.push", "stash.drop"]
     rebase = events[[e.type for e in events].index("history.rebase")]
     assert rebase.data["branch"] == "feat" and rebase.data["steps"] == {"pick": 2}
     merge_commit, revert = [e for e in events if e.type == "commit.created"]
     assert merge_commit.data["merge"] is True and revert.data["revert"] is True
     assert revert.data["reverts"]  # the sha from "This reverts commit ..."
+    reverted = events[[e.type for e in events].index("commit.reverted")]
+    assert reverted.data["sha"] == revert.data["sha"] and reverted.data["reverted"] == revert.data["reverts"]
+    assert reverted.data["age_s"] >= 0
     assert not [e for e in events if e.type == "history.reset"]  # the stash's own reset is not one
 
 
