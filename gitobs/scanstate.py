@@ -41,8 +41,10 @@ class RebaseProgress(msgspec.Struct, kw_only=True, omit_defaults=True):
     provenance: str = ""
 
 
-class StageBurst(msgspec.Struct, kw_only=True, omit_defaults=True):
-    start_ns: int
+class StageWrite(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An index write by a staging command (or several, once a worktree holds MAX_WRITES)."""
+
+    ts_ns: int
     last_ns: int
     count: int = 1
     branch: str | None = None
@@ -62,8 +64,8 @@ class ScanState(msgspec.Struct, kw_only=True):
     recent_commits: list[str] = []  # shas already reported as created
     consumed: list[str] = []  # spool files whose events are durable, deleted after the state is saved
     worktrees: dict[str, WorktreeMemory] = {}  # worktree -> its last sample
-    staging: dict[str, StageBurst] = {}  # worktree -> staging burst not yet quiet
-    stage_times: dict[str, list[int]] = {}  # worktree -> staging moments since its last commit
+    stage_writes: dict[str, list[StageWrite]] = {}  # worktree -> staging not yet cut into bursts
+    first_staged: dict[str, int] = {}  # worktree -> first staging since its last commit, once burst
     arrivals: dict[str, int] = {}  # worktree -> when HEAD last switched branch (for dwell times)
     rewritten: dict[str, dict[str, int]] = {}  # worktree -> commit a rebase rewrote (post-rewrite) -> when
     gitbutler: GitButlerMemory = msgspec.field(default_factory=GitButlerMemory)

@@ -7,9 +7,9 @@ has two stages:
    libgit2's index-to-workdir diff without patches (like `git status`, it stats every tracked file and
    hashes only those whose stat differs from the index; untracked files are listed, ignored ones skipped),
    plus the stat of each file that diff names. Equal to the memory's signature: nothing else is done.
-   `index.diff_to_workdir` is used rather than `repo.status()` because status also walks HEAD's tree
-   against the index, which can only change when HEAD or the index file does, and both are in the
-   signature (benchmarks/sampling.py measures the two).
+   `index.diff_to_workdir` is used rather than `repo.status()`, which also walks HEAD's tree against the
+   index: that can only change with HEAD or the index file, both in the signature. The saving is small
+   next to the stat calls both make (benchmarks/sampling.py measures the two).
 2. The measure, only when the signature changed: the dirty set (HEAD's tree against the index, plus the
    index against the working tree, untracked files included) and, per dirty file, the lines added and
    deleted between HEAD's blob and the working file. Untracked files count their lines as added (the first
@@ -24,13 +24,14 @@ put back by hand (checkout, restore, an editor's undo): it is reported lost with
 lost: HEAD's blob for it changed (the change was committed, or HEAD moved), refs/stash moved (stashed),
 or it was untracked and is still on disk (ignored now). A file still dirty with fewer changes is not
 reported. The memory keeps the first MAX_FILES dirty paths, so losses beyond them go unseen.
-Submodules are skipped: their changes are another repository's lines.
+A submodule counts no lines: its changes are another repository's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,9 +195,9 @@ def _working_content(repo: pygit2.Repository, root: Path, path: str, limit: int 
     full = root / path
     try:
         info = os.lstat(full)
-        if os.path.islink(full):
+        if stat.S_ISLNK(info.st_mode):
             return os.fsencode(os.readlink(full))
-        if not os.path.isfile(full):
+        if not stat.S_ISREG(info.st_mode):
             return None  # a directory: a submodule, or a file replaced by a directory
         if limit is None and info.st_size > LARGE_FILE:
             return _NOT_COUNTED
@@ -210,10 +211,13 @@ def _working_content(repo: pygit2.Repository, root: Path, path: str, limit: int 
 
 
 def _clean(repo: pygit2.Repository, path: str, data: bytes) -> bytes:
-    """Apply the path's clean filters (core.autocrlf, eol and ident attributes) to text, as `git add` would."""
-    if _is_binary(data):
-        return data  # pygit2's filter output stops at the first NUL: leave binary content alone
-    filters = repo.load_filter_list(path)
+    """Apply the path's clean filters to text as `git add` would, so that CRLF line ends under
+    core.autocrlf or an eol attribute do not count as changed lines. Without a CR they change nothing
+    a line count sees (ident's `$Id$` aside), and loading them costs more than reading a small file."""
+    if b"\r" not in data or _is_binary(data):
+        return data  # and pygit2's filter output stops at the first NUL: leave binary content alone
+    load = getattr(repo, "load_filter_list", None)  # pygit2 >= 1.19.2; before it, CRLF counts as changed
+    filters = load(path) if load is not None else None
     return filters.apply_to_buffer(data) if filters is not None else data
 
 
