@@ -27,6 +27,7 @@ class Rework:
     def __init__(self, enricher: Enricher | None, undo_window_s: float) -> None:
         self.enricher = enricher
         self.undo_window_s = undo_window_s
+        self._tips: list[str] | None = None  # branch tips now: what is still reachable is judged by them
 
     def undone(self, old: str, new: str, moment_s: float, branch: str | None) -> schema.CommitUndone | None:
         """A reset from `old` back to its ancestor `new`, where `old` was committed within the window."""
@@ -43,7 +44,8 @@ class Rework:
                                    branch=branch)
 
     def abandoned(self, old: str, skip: set[str] = frozenset()) -> Abandoned | None:
-        """Commits reachable from `old` that no local branch reaches any more (`skip`: rewritten ones)."""
+        """Commits reachable from `old` that no branch, local or remote-tracking, reaches any more
+        (`skip`: rewritten ones)."""
         if self.enricher is None:
             return None
         lost = [sha for sha in self._walk(old, hide=self._branch_tips()) if sha not in skip]
@@ -58,15 +60,16 @@ class Rework:
         return schema.CommitReverted(sha=sha, reverted=reverted, age_s=age, branch=branch)
 
     def _branch_tips(self) -> list[str]:
-        repo = self.enricher.repo
-        tips = []
-        for name in repo.listall_references():
-            if name.startswith("refs/heads/"):
-                try:
-                    tips.append(str(repo.lookup_reference(name).resolve().target))
-                except (pygit2.GitError, KeyError, ValueError):
-                    continue
-        return tips
+        if self._tips is None:
+            repo = self.enricher.repo
+            self._tips = []
+            for name in repo.listall_references():
+                if name.startswith(("refs/heads/", "refs/remotes/")):
+                    try:
+                        self._tips.append(str(repo.lookup_reference(name).resolve().target))
+                    except (pygit2.GitError, KeyError, ValueError):
+                        continue
+        return self._tips
 
     def _walk(self, start: str, hide: list[str]) -> list[str]:
         """Commits reachable from `start` and from none of `hide`, newest first, at most MAX_WALK."""

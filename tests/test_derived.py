@@ -171,3 +171,12 @@ def test_replay_after_a_crash_adds_nothing(session, tmp_path):
     shutil.copytree(saved / "spool", obs.spool)
     shutil.copy(saved / "state.json", obs.state)
     assert scan(obs.common_dir).events == 0
+
+
+def test_a_commit_another_branch_keeps_is_not_abandoned(watched):
+    git(watched, "commit", "-q", "--allow-empty", "-m", "kept elsewhere")
+    git(watched, "branch", "keeper")
+    start = last_seq(watched)
+    git(watched, "reset", "-q", "--soft", "HEAD~1")
+    events = new_events(watched, start)
+    assert types_of(events) == ["history.reset", "commit.undone"]

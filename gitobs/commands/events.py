@@ -17,7 +17,7 @@ from gitobs.repo import GitobsError
 from gitobs.safe_text import inert
 from gitobs.timespec import parse_moment
 
-SHA_FIELDS = {"sha", "old", "new", "from_sha", "to_sha", "reverts"}
+SHA_FIELDS = {"sha", "shas", "old", "new", "from_sha", "to_sha", "reverts", "reverted", "tip"}
 
 
 def events(
@@ -67,7 +67,8 @@ def summary(event: schema.Event) -> str:
     parts = []
     for key, value in data.items():
         if isinstance(value, list):
-            value = ",".join(inert(item) for item in value) if all(isinstance(i, str) for i in value) \
+            shown = [_short(item) if key in SHA_FIELDS else item for item in value]
+            value = ",".join(inert(item) for item in shown) if all(isinstance(i, str) for i in value) \
                 else f"{len(value)} item(s)"
         elif isinstance(value, dict):
             value = ",".join(f"{inert(k)}:{v}" for k, v in value.items())
