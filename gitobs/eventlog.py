@@ -179,6 +179,16 @@ class EventLog:
         found = [p for p in self.directory.iterdir() if _SEGMENT_NAME.match(p.name)]
         return sorted(found, key=_segment_number)
 
+    def end_mark(self) -> list:
+        """[newest segment's name, its size]: changes with every append, seal or repair."""
+        segments = self.segments()
+        if not segments:
+            return []
+        try:
+            return [segments[-1].name, segments[-1].stat().st_size]
+        except FileNotFoundError:
+            return []
+
     def size_bytes(self) -> int:
         return sum(path.stat().st_size for path in self.segments())
 

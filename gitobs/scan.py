@@ -119,6 +119,7 @@ def _scan_locked(obs: ObsPaths) -> ScanResult:
     log.append([schema.encode(event) for event in events])
 
     state.seq = last_seq + len(events)
+    state.log_end = log.end_mark()
     state.consumed = [path.name for path in batch.consumed_paths]
     state.last_scan_ns = now_ns
     state.last_scan_s = round(time.perf_counter() - started, 4)
@@ -129,6 +130,8 @@ def _scan_locked(obs: ObsPaths) -> ScanResult:
 
 def _recover(state: ScanState, log: EventLog) -> tuple[set[str], int]:
     """Ids already in the log beyond what the state knows (a crash between log and state), and the last seq."""
+    if state.log_end and state.log_end == log.end_mark():
+        return set(), state.seq  # the log is as the state left it: a stat instead of a decompression
     tail = log.last_lines(1)
     last_seq = _seq_of(tail[0]) if tail else 0
     if last_seq <= state.seq:

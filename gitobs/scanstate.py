@@ -53,6 +53,7 @@ class StageWrite(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 class ScanState(msgspec.Struct, kw_only=True):
     seq: int = 0  # seq of the last event written
+    log_end: list = []  # the log's end mark after that write: unchanged means nothing to recover
     cursors: dict[str, list] = {}  # reflog path relative to the common dir -> Cursor
     stash: list[str] = []  # stash entries (their commits), newest last
     stash_stamp: list[int] = []  # size and mtime of the stash reflog when `stash` was read
