@@ -17,7 +17,6 @@ import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import zip_longest
 from pathlib import Path
 
 import msgspec
@@ -61,15 +60,16 @@ def observe(common_dir: Path, memory: GitButlerMemory, emit: Emit, now_ns: int) 
     A file that cannot be read or parsed (GitButler is writing it) leaves its part of `memory` as it was,
     so the next scan tries again; nothing is emitted for it.
     """
+    common = os.fspath(common_dir)  # plain strings: pathlib would cost more than the stats themselves
     try:
-        storage = _storage_dir(common_dir, memory)
+        storage = _storage_dir(common, memory)
     except READ_ERRORS:
         return
     if storage is None:
         return
-    repo = _LazyRepo(common_dir)
+    repo = _LazyRepo(common)
     try:
-        _observe_stacks(common_dir, storage, memory, repo, emit, now_ns)
+        _observe_stacks(common, storage, memory, repo, emit, now_ns)
     except READ_ERRORS:
         pass
     try:
@@ -81,8 +81,8 @@ def observe(common_dir: Path, memory: GitButlerMemory, emit: Emit, now_ns: int) 
 # -- where GitButler keeps its files -----------------------------------------------------------------
 
 
-def _stamp(path: Path) -> list[int]:
-    """Inode, size and mtime: GitButler and git replace files by rename, so a rewrite always gets a new inode."""
+def _stamp(path: str) -> list[int]:
+    """Inode, size, mtime. GitButler and git replace files by rename: a rewrite always gets a new inode."""
     try:
         info = os.stat(path)
     except OSError:
@@ -90,33 +90,37 @@ def _stamp(path: Path) -> list[int]:
     return [info.st_ino, info.st_size, info.st_mtime_ns]
 
 
-def _storage_dir(common_dir: Path, memory: GitButlerMemory) -> Path | None:
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _storage_dir(common: str, memory: GitButlerMemory) -> str | None:
     """GitButler's storage dir, None when there is none: then GitButler has never run here."""
-    files = _config_files(common_dir)
+    files = _config_files(common)
     stamps = [_stamp(path) for path in files]
     if stamps != memory.config:  # git config is read only when one of its files changed
-        memory.storage = _configured_storage(common_dir, [path for path, stamp in zip(files, stamps) if stamp])
+        memory.storage = _configured_storage(common, [path for path, stamp in zip(files, stamps) if stamp])
         memory.config = stamps
-    storage = Path(memory.storage) if memory.storage else common_dir / "gitbutler"
-    return storage if storage.is_dir() else None
+    storage = memory.storage or os.path.join(common, "gitbutler")
+    return storage if os.path.isdir(storage) else None
 
 
-def _config_files(common_dir: Path) -> list[Path]:
+def _config_files(common: str) -> list[str]:
     """The repository's config, then the user's global and XDG ones (highest priority first)."""
-    home = Path(os.environ.get("HOME") or Path.home())
-    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
-    return [common_dir / "config", Path(os.environ.get("GIT_CONFIG_GLOBAL") or home / ".gitconfig"),
-            xdg / "git" / "config"]
+    home = os.environ.get("HOME") or os.path.expanduser("~")
+    xdg = os.environ.get("XDG_CONFIG_HOME") or f"{home}/.config"
+    return [f"{common}/config", os.environ.get("GIT_CONFIG_GLOBAL") or f"{home}/.gitconfig", f"{xdg}/git/config"]
 
 
-def _configured_storage(common_dir: Path, files: list[Path]) -> str:
+def _configured_storage(common: str, files: list[str]) -> str:
     """Where `gitbutler.storagePath` puts the storage dir (0.19.6+), "" when it is not set."""
     value = _config_value(files, STORAGE_KEYS)
     if not value:
         return ""
-    path = Path(os.path.normpath(common_dir / os.path.expanduser(value)))  # relative: against the git dir
-    real_git_dir = os.path.realpath(common_dir)
-    if path.is_relative_to(common_dir) or path.is_relative_to(real_git_dir):
+    path = Path(os.path.normpath(os.path.join(common, os.path.expanduser(value))))  # relative: to the git dir
+    real_git_dir = os.path.realpath(common)
+    if path.is_relative_to(common) or path.is_relative_to(real_git_dir):
         return str(path)
     # Outside the git dir GitButler keeps one subdirectory per project, named by its "project handle":
     # the git dir's real path in unpadded URL-safe base64.
@@ -124,11 +128,11 @@ def _configured_storage(common_dir: Path, files: list[Path]) -> str:
     return str(path / handle)
 
 
-def _config_value(files: list[Path], keys: tuple[str, ...]) -> str:
+def _config_value(files: list[str], keys: tuple[str, ...]) -> str:
     configs = []
     for path in files:
         try:
-            configs.append(pygit2.Config(str(path)))
+            configs.append(pygit2.Config(path))
         except pygit2.GitError:  # a config git itself cannot parse: as if absent
             continue
     for key in keys:
@@ -141,28 +145,41 @@ def _config_value(files: list[Path], keys: tuple[str, ...]) -> str:
 # -- stacks and branches -----------------------------------------------------------------------------
 
 
-def _observe_stacks(common_dir: Path, storage: Path, memory: GitButlerMemory, repo: _LazyRepo, emit: Emit,
+def _observe_stacks(common: str, storage: str, memory: GitButlerMemory, repo: _LazyRepo, emit: Emit,
                     now_ns: int) -> None:
-    toml = storage / "virtual_branches.toml"
-    toml_stamps = [_stamp(storage / "REFRESH"), _stamp(toml)]
-    if toml_stamps != memory.toml:
-        stacks = gitbutler_toml.parse_virtual_branches(toml.read_bytes())  # stamped before read: a newer file is reread
+    toml = os.path.join(storage, "virtual_branches.toml")
+    # REFRESH (0.20.1+) is touched after every metadata write; the TOML itself is replaced on each change.
+    toml_stamps = [_stamp(os.path.join(storage, "REFRESH")), _stamp(toml)]
+    toml_changed = toml_stamps != memory.toml
+    if toml_changed:
+        stacks = gitbutler_toml.parse_virtual_branches(_read(toml))  # stamped first: a newer file is reread
     elif memory.stacks is None:
         return
     else:
-        stacks = {stack_id: msgspec.structs.replace(stack, branches=[Branch(b.name, b.stored) for b in stack.branches])
-                  for stack_id, stack in memory.stacks.items()}
-    ref_stamps = _ref_stamps(common_dir, stacks)
-    if toml_stamps == memory.toml and ref_stamps == memory.refs:
+        stacks = _without_tips(memory.stacks)
+    ref_stamps = _ref_stamps(common, stacks)  # stamped before the refs are read, likewise
+    if not toml_changed and ref_stamps == memory.refs:
         return
-    _resolve_tips(common_dir, stacks)
-    changed = [stamp for stamp, old in zip_longest(toml_stamps, memory.toml) if stamp != old]
-    changed += [stamp for ref, stamp in ref_stamps.items() if memory.refs.get(ref) != stamp]
-    report = _Report(stamps=[toml_stamps, sorted(ref_stamps.items())], now_ns=now_ns,
-                     changed_ns=max((stamp[2] for stamp in changed if stamp), default=0))
+    _resolve_tips(common, stacks)
+    report = _Report(stamps=[toml_stamps, sorted(ref_stamps.items())],
+                     ts_ns=_changed_at(toml_stamps[1], ref_stamps, memory) or now_ns)
     _diff(memory.stacks or {}, stacks, report, repo)
     report.send(emit)
     memory.stacks, memory.toml, memory.refs = stacks, toml_stamps, ref_stamps
+
+
+def _without_tips(stacks: dict[str, Stack]) -> dict[str, Stack]:
+    """A copy of the remembered stacks whose live tips are to be read again."""
+    return {stack_id: msgspec.structs.replace(stack, branches=[Branch(b.name, b.stored) for b in stack.branches])
+            for stack_id, stack in stacks.items()}
+
+
+def _changed_at(toml_stamp: list[int], ref_stamps: dict[str, list[int]], memory: GitButlerMemory) -> int:
+    """When the change happened: the newest mtime among the TOML and the refs that changed (0: unknown)."""
+    changed = [stamp for ref, stamp in ref_stamps.items() if memory.refs.get(ref) != stamp]
+    if not memory.toml or memory.toml[1] != toml_stamp:
+        changed.append(toml_stamp)
+    return max((stamp[2] for stamp in changed if stamp), default=0)
 
 
 def _tracked_refs(stacks: dict[str, Stack]) -> Iterator[str]:
@@ -179,16 +196,16 @@ def _safe_ref_name(name: str) -> bool:
     return bool(name) and not name.startswith("/") and ".." not in name and "\0" not in name
 
 
-def _ref_stamps(common_dir: Path, stacks: dict[str, Stack]) -> dict[str, list[int]]:
-    stamps = {ref: _stamp(common_dir / ref) for ref in _tracked_refs(stacks)}
+def _ref_stamps(common: str, stacks: dict[str, Stack]) -> dict[str, list[int]]:
+    stamps = {ref: _stamp(f"{common}/{ref}") for ref in _tracked_refs(stacks)}
     if stamps:
-        stamps["packed-refs"] = _stamp(common_dir / "packed-refs")
+        stamps["packed-refs"] = _stamp(os.path.join(common, "packed-refs"))
     return stamps
 
 
-def _resolve_tips(common_dir: Path, stacks: dict[str, Stack]) -> None:
+def _resolve_tips(common: str, stacks: dict[str, Stack]) -> None:
     """Each branch's live tip: its ref (which GitButler moves without rewriting the TOML), else the TOML's."""
-    refs = _RefReader(common_dir)
+    refs = _RefReader(common)
     for stack in stacks.values():
         for branch in stack.branches:
             live = "" if stack.lane or not _safe_ref_name(branch.name) else refs.tip(branch.name)
@@ -198,13 +215,13 @@ def _resolve_tips(common_dir: Path, stacks: dict[str, Stack]) -> None:
 class _RefReader:
     """Branch tips read from the files-backend ref store: no pygit2 open for a few small reads."""
 
-    def __init__(self, common_dir: Path) -> None:
-        self.common_dir = common_dir
+    def __init__(self, common: str) -> None:
+        self.common = common
         self._packed: dict[str, str] | None = None
 
     def tip(self, name: str) -> str:
         try:
-            text = (self.common_dir / "refs" / "heads" / name).read_text(encoding="ascii").strip()
+            text = _read(f"{self.common}/refs/heads/{name}").decode("ascii").strip()
         except (OSError, ValueError):
             return self.packed().get(name, "")
         return text if not text.startswith("ref:") else ""  # a symbolic ref is not a stack branch
@@ -213,7 +230,7 @@ class _RefReader:
         if self._packed is None:
             self._packed = {}
             try:
-                lines = (self.common_dir / "packed-refs").read_text(encoding="utf-8", errors="replace").splitlines()
+                lines = _read(os.path.join(self.common, "packed-refs")).decode(errors="replace").splitlines()
             except OSError:
                 lines = []
             for line in lines:
@@ -228,12 +245,11 @@ class _Report:
     """vbranch events of one observation, emitted together once all of them are known.
 
     Their provenance carries a digest of the stamps read (not the time of the scan), so a scan rerun after
-    a crash regenerates the same ids; their time is the newest mtime among the files that changed.
+    a crash regenerates the same ids.
     """
 
     stamps: list
-    now_ns: int
-    changed_ns: int
+    ts_ns: int
     pending: list[tuple[str, Payload, str]] = field(default_factory=list)
 
     def add(self, event_type: str, payload: Payload, key: str) -> None:
@@ -242,7 +258,7 @@ class _Report:
     def send(self, emit: Emit) -> None:
         digest = hashlib.blake2b(msgspec.json.encode(self.stamps), digest_size=8).hexdigest()
         for event_type, payload, key in self.pending:
-            emit(event_type, payload, ts_ns=self.changed_ns or self.now_ns, src=SRC, wt=WT,
+            emit(event_type, payload, ts_ns=self.ts_ns, src=SRC, wt=WT,
                  provenance=f"gitbutler-vb:{key}:{digest}")
 
 
@@ -269,7 +285,7 @@ def _diff_stack(stack_id: str, old: Stack, new: Stack, report: _Report, repo: _L
         if branch.name not in new_names and branch.name not in renamed_from:
             _branch_event(report, "vbranch.deleted", stack_id, old, position)
     for position, branch in enumerate(new.branches):
-        previous = renamed.get(branch.name) or old_by_name.get(branch.name)
+        previous = renamed[branch.name] if branch.name in renamed else old_by_name.get(branch.name)
         if previous is None:
             _branch_event(report, "vbranch.created", stack_id, new, position)
             continue
@@ -308,19 +324,20 @@ def _branch_event(report: _Report, event_type: str, stack_id: str, stack: Stack,
 # -- operations log ----------------------------------------------------------------------------------
 
 
-def _observe_oplog(storage: Path, memory: GitButlerMemory, repo: _LazyRepo, emit: Emit) -> None:
-    paths = [storage / "operations-log.toml", storage / "oplog.toml"]  # oplog.toml: 0.11.5-0.11.7
+def _observe_oplog(storage: str, memory: GitButlerMemory, repo: _LazyRepo, emit: Emit) -> None:
+    paths = [os.path.join(storage, "operations-log.toml"), os.path.join(storage, "oplog.toml")]  # 0.11.5-7
     stamps = [_stamp(path) for path in paths]
     if stamps == memory.oplog:
         return
     path = paths[0] if stamps[0] else paths[1]
-    head = gitbutler_toml.parse_oplog_head(path.read_bytes()) if any(stamps) else ""
+    head = gitbutler_toml.parse_oplog_head(_read(path)) if any(stamps) else ""
     if head and head != memory.op_head:
         snapshots = _new_snapshots(repo.get(), head, memory.op_head, memory.op_time)
-        for commit in snapshots:
-            emit("gitbutler.op", _op_payload(commit), ts_ns=commit.commit_time * 10**9, src=SRC, wt=WT,
-                 provenance=f"gitbutler-op:{commit.id}")
+        entries = [(commit.commit_time, _op_payload(commit)) for commit in snapshots]  # all read before any emit
         head_commit = repo.get().get(head)
+        for commit_time, payload in entries:
+            emit("gitbutler.op", payload, ts_ns=commit_time * 10**9, src=SRC, wt=WT,
+                 provenance=f"gitbutler-op:{payload.sha}")
         memory.op_head = head
         memory.op_time = head_commit.commit_time if isinstance(head_commit, pygit2.Commit) else 0
     memory.oplog = stamps
@@ -367,9 +384,9 @@ def parse_snapshot_message(message: str) -> tuple[str, dict[str, str]]:
     trailers: dict[str, str] = {}
     for line in paragraphs[-1]:
         key, colon, value = line.partition(":")
-        key, value = key.strip(), value.strip().replace("\\n", "\n")[:MAX_TRAILER]
         if not colon:
             continue
+        key, value = key.strip(), value.strip().replace("\\n", "\n")[:MAX_TRAILER]
         if key == "Operation" and not operation:
             operation = value if value.isascii() and value.isalnum() and len(value) <= 64 else "Unknown"
         elif key in SAFE_TRAILERS:
@@ -393,13 +410,13 @@ def _paragraphs(message: str) -> list[list[str]]:
 class _LazyRepo:
     """pygit2 opened only when a commit must be read: a changed tip to count, new snapshots to walk."""
 
-    def __init__(self, common_dir: Path) -> None:
-        self.common_dir = common_dir
+    def __init__(self, common: str) -> None:
+        self.common = common
         self._repo: pygit2.Repository | None = None
 
     def get(self) -> pygit2.Repository:
         if self._repo is None:
-            self._repo = pygit2.Repository(str(self.common_dir))
+            self._repo = pygit2.Repository(self.common)
         return self._repo
 
     def count_new(self, old: str, new: str) -> int:

@@ -1,0 +1,501 @@
+"""GitButler's state read from real repositories built by fixtures/repos/gitbutler-*.sh: the baseline each
+format gives, then each change GitButler makes (rewritten TOML, moved refs, new snapshots), once each."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import msgspec
+import pygit2
+import pytest
+from conftest import git, last_seq, new_events
+
+from gitobs import gitbutler, gitbutler_toml
+from gitobs.enrich import Enricher
+from gitobs.gitbutler import GitButlerMemory, parse_snapshot_message
+from gitobs.gitbutler_toml import Branch, PartialFile, Stack, parse_virtual_branches
+from gitobs.hookinstall import install
+from gitobs.repo import locate
+from gitobs.scanstate import write_atomic
+from gitobs.schema import VBranch, VBranchRenamed, VBranchUpdated, format_ts
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "repos"
+VB_TYPES = ("vbranch.created", "vbranch.deleted", "vbranch.applied", "vbranch.unapplied", "vbranch.renamed",
+            "vbranch.updated")
+OP = ("gitbutler.op",)
+# Stack ids written by the fixtures.
+LANE_FIX, LANE_SPIKE = "0f5a3c3e-9d61-4b2f-8a57-1c7e0b3f9a11", "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+API, DOCS, SPIKE = ("5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9", "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+                    "2b3c4d5e-6f70-4812-9a3b-4c5d6e7f8091")
+FEATURE, EXPERIMENT = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
+
+
+# -- building and changing the repositories ----------------------------------------------------------
+
+
+def build(tmp_path: Path, era: str, name: str = "") -> Path:
+    path = tmp_path / (name or f"gb{era}")
+    subprocess.run(["sh", str(FIXTURES / f"gitbutler-{era}.sh"), str(path)], check=True, capture_output=True)
+    return path
+
+
+def watched_fixture(tmp_path: Path, era: str) -> Path:
+    path = build(tmp_path, era)
+    install(locate(path))
+    return path
+
+
+def storage(repo: Path) -> Path:
+    return repo / ".git" / "gitbutler"
+
+
+def edit_toml(repo: Path, old: str, new: str) -> None:
+    """Replace text in virtual_branches.toml the way GitButler writes: a new file renamed over the old one."""
+    path = storage(repo) / "virtual_branches.toml"
+    text = path.read_text()
+    assert old in text
+    write_atomic(path, text.replace(old, new).encode())
+
+
+def set_in_workspace(path: Path, stack: str, applied: bool) -> None:
+    """Apply or unapply a stack: its first in_workspace key after its header is its own."""
+    text = path.read_text()
+    key = text.index("in_workspace = ", text.index(f"[branches.{stack}]\n"))
+    end = text.index("\n", key)
+    write_atomic(path, (text[:key] + f"in_workspace = {str(applied).lower()}" + text[end:]).encode())
+
+
+def rev(repo: Path, name: str) -> str:
+    return git(repo, "rev-parse", name).stdout.strip()
+
+
+def commit_on(repo: Path, branch: str, count: int = 1) -> str:
+    """Commits on `branch` made the way GitButler makes them: no checkout, the ref moved directly."""
+    tip = rev(repo, branch)
+    for number in range(count):
+        tip = git(repo, "commit-tree", "-p", tip, "-m", f"step {number}", f"{tip}^{{tree}}").stdout.strip()
+    git(repo, "update-ref", f"refs/heads/{branch}", tip)
+    return tip
+
+
+def oplog_head(repo: Path) -> str:
+    text = (storage(repo) / "operations-log.toml").read_text()
+    return text.split('"')[1]
+
+
+def snapshot(repo: Path, parent: str, message: str, with_toml: bool = True) -> str:
+    tree = rev(repo, "HEAD^{tree}")
+    if with_toml:
+        blob = git(repo, "hash-object", "-w", str(storage(repo) / "virtual_branches.toml")).stdout.strip()
+        tree = git(repo, "mktree", input=f"100644 blob {blob}\tvirtual_branches.toml\n").stdout.strip()
+    return git(repo, "commit-tree", "-p", parent, "-m", message, tree, GIT_AUTHOR_NAME="GitButler",
+               GIT_AUTHOR_EMAIL="gitbutler@gitbutler.com").stdout.strip()
+
+
+def set_oplog_head(repo: Path, sha: str) -> None:
+    write_atomic(storage(repo) / "operations-log.toml",
+                 f'head_sha = "{sha}"\n\n[modified_at]\nsecs_since_epoch = 1\nnanos_since_epoch = 0\n'.encode())
+
+
+def vb(stack: str, branch: str, tip: str, position: int = 0, applied: bool = True) -> dict:
+    """A vbranch.created/deleted/applied/unapplied payload as the log holds it."""
+    return msgspec.to_builtins(VBranch(stack=stack, branch=branch, tip=tip, position=position, applied=applied))
+
+
+def changes(events) -> list[tuple[str, dict]]:
+    return [(event.type, event.data) for event in events]
+
+
+def ops(events) -> list[tuple[str, dict]]:
+    return [(event.data["operation"], event.data.get("trailers", {})) for event in events]
+
+
+def chain(repo: Path, head: str) -> list[str]:
+    return git(repo, "rev-list", "--reverse", "--first-parent", head).stdout.split()
+
+
+# -- the baseline: the first scan reports what is there ----------------------------------------------
+
+
+def test_2025_stacks_baseline_every_branch_and_operation(tmp_path):
+    repo = watched_fixture(tmp_path, "2025")
+    assert changes(new_events(repo, types=VB_TYPES)) == [
+        ("vbranch.created", vb(API, "old-refactor", rev(repo, "old-refactor"))),
+        ("vbranch.created", vb(API, "api-types", rev(repo, "api-types"), position=1)),
+        ("vbranch.created", vb(API, "api-client", rev(repo, "api-client"), position=2)),
+        ("vbranch.created", vb(DOCS, "docs-tweak", rev(repo, "docs-tweak"))),
+        ("vbranch.created", vb(SPIKE, "spike-cache", rev(repo, "spike-cache"), applied=False)),
+    ]
+    logged = new_events(repo, types=OP)
+    assert ops(logged) == [
+        ("CreateBranch", {"name": "api-types"}),
+        ("CreateCommit", {"sha": rev(repo, "api-types")}),  # its `message` trailer is dropped
+        ("CreateDependentBranch", {"name": "api-client"}),
+        ("AmendCommit", {}),  # `error` dropped
+        ("UnapplyBranch", {"branch": "spike-cache"}),
+        ("OnDemandSnapshot", {}),  # the body and the unknown `Foo` dropped
+    ]
+    assert [event.data["sha"] for event in logged] == chain(repo, oplog_head(repo))
+    first = pygit2.Repository(str(repo / ".git")).get(logged[0].data["sha"])
+    assert logged[0].ts == format_ts(first.commit_time * 10**9) and logged[0].src == "gitbutler"
+    everything = json.dumps([event.data for event in new_events(repo)])
+    for private in ("private beta", "token=abc123", "risky rebase", "Foo", "Applied stacks"):
+        assert private not in everything
+    assert new_events(repo, last_seq(repo)) == []
+
+
+def test_2024_lanes_baseline(tmp_path):
+    repo = watched_fixture(tmp_path, "2024")
+    fix, spike = rev(repo, "refs/gitbutler/fix-login-redirect"), rev(repo, "refs/gitbutler/spike-new-cache")
+    assert changes(new_events(repo, types=VB_TYPES)) == [
+        ("vbranch.created", vb(LANE_FIX, "fix login redirect", fix)),
+        ("vbranch.created", vb(LANE_SPIKE, "spike: new cache", spike, applied=False)),
+    ]
+    assert ops(new_events(repo, types=OP)) == [
+        ("CreateBranch", {"name": "Lane"}),
+        ("UpdateBranchName", {"before": "Lane", "after": "fix login redirect"}),
+        ("CreateCommit", {"sha": fix}),
+        ("UnapplyBranch", {"name": "refs/gitbutler/spike-new-cache"}),
+    ]
+    assert new_events(repo, last_seq(repo)) == []
+
+
+def test_2024_oldest_shape_applied_only_and_oplog_toml(tmp_path):
+    """0.11.5-0.11.7: no in_workspace yet (only `applied`), and the oplog head in oplog.toml."""
+    repo = build(tmp_path, "2024")
+    edit_toml(repo, "in_workspace = true\n", "")
+    edit_toml(repo, "in_workspace = false\n", "")
+    (storage(repo) / "operations-log.toml").rename(storage(repo) / "oplog.toml")
+    install(locate(repo))
+    assert changes(new_events(repo, types=VB_TYPES)) == [
+        ("vbranch.created", vb(LANE_FIX, "fix login redirect", rev(repo, "refs/gitbutler/fix-login-redirect"))),
+        ("vbranch.created", vb(LANE_SPIKE, "spike: new cache", rev(repo, "refs/gitbutler/spike-new-cache"),
+                               applied=False)),
+    ]
+    assert len(new_events(repo, types=OP)) == 4
+
+
+def test_2026_current_format_names_come_from_heads(tmp_path):
+    repo = watched_fixture(tmp_path, "2026")
+    assert changes(new_events(repo, types=VB_TYPES)) == [  # the stack without heads yet is not reported
+        ("vbranch.created", vb(FEATURE, "feature-base", rev(repo, "feature-base"))),
+        ("vbranch.created", vb(FEATURE, "feature-top", rev(repo, "feature-top"), position=1)),
+        ("vbranch.created", vb(EXPERIMENT, "experiment", rev(repo, "experiment"), applied=False)),
+    ]
+    undo = chain(repo, oplog_head(repo))[3]
+    date = "2026-08-10T09:00:00Z"  # the undone commit, made again as the fixture made it
+    undone = git(repo, "commit-tree", "-p", "feature-top", "-m", "Half-done idea", "feature-top^{tree}",
+                 GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date).stdout.strip()
+    assert ops(new_events(repo, types=OP)) == [
+        ("CreateBranch", {"name": "refs/heads/feature-base"}),
+        ("CreateCommit", {}),
+        ("CreateBranch", {"name": "refs/heads/feature-top"}),
+        ("UndoCommit", {"sha": undone}),
+        ("RestoreFromSnapshotViaUndo", {"restored_from": undo, "restored_operation": "UndoCommit",
+                                        "restored_date": "1786358400000"}),
+        ("UnapplyBranch", {"branch": "experiment"}),
+    ]
+    assert new_events(repo, last_seq(repo)) == []
+
+
+def test_fixtures_make_the_same_shas_every_run(tmp_path):
+    for era in ("2024", "2025", "2026"):
+        first, second = build(tmp_path, era, f"{era}-a"), build(tmp_path, era, f"{era}-b")
+        assert git(first, "for-each-ref").stdout == git(second, "for-each-ref").stdout
+        assert oplog_head(first) == oplog_head(second)
+
+
+# -- changes after the baseline ----------------------------------------------------------------------
+
+
+def test_unapply_then_apply_again_one_event_per_stack(tmp_path):
+    repo = watched_fixture(tmp_path, "2026")
+    start = last_seq(repo)
+    top = rev(repo, "feature-top")
+    set_in_workspace(storage(repo) / "virtual_branches.toml", FEATURE, False)
+    mtime = (storage(repo) / "virtual_branches.toml").stat().st_mtime_ns
+    [unapplied] = new_events(repo, start, types=VB_TYPES)
+    assert (unapplied.type, unapplied.data) == ("vbranch.unapplied", vb(FEATURE, "feature-top", top, 1, False))
+    assert unapplied.ts == format_ts(mtime)
+    start = last_seq(repo)
+    set_in_workspace(storage(repo) / "virtual_branches.toml", FEATURE, True)
+    assert changes(new_events(repo, start, types=VB_TYPES)) == [
+        ("vbranch.applied", vb(FEATURE, "feature-top", top, 1, True))]
+    assert new_events(repo, last_seq(repo)) == []
+
+
+def test_commit_on_a_stack_branch_is_seen_from_its_ref_before_the_toml(tmp_path):
+    repo = watched_fixture(tmp_path, "2025")
+    start = last_seq(repo)
+    old = rev(repo, "api-client")
+    new = commit_on(repo, "api-client")  # the TOML's CommitId still names `old`
+    assert changes(new_events(repo, start, types=VB_TYPES)) == [("vbranch.updated", msgspec.to_builtins(
+        VBranchUpdated(stack=API, branch="api-client", from_sha=old, to_sha=new, commits=1)))]
+    start = last_seq(repo)
+    edit_toml(repo, old, new)  # GitButler catches up: the tip it names is the one already reported
+    assert new_events(repo, start, types=VB_TYPES) == []
+    docs = rev(repo, "docs-tweak")
+    newer = commit_on(repo, "docs-tweak", count=2)
+    assert changes(new_events(repo, start, types=VB_TYPES)) == [("vbranch.updated", msgspec.to_builtins(
+        VBranchUpdated(stack=DOCS, branch="docs-tweak", from_sha=docs, to_sha=newer, commits=2)))]
+    assert new_events(repo, last_seq(repo)) == []
+
+
+def test_packed_refs_are_read_and_packing_is_no_change(tmp_path):
+    repo = watched_fixture(tmp_path, "2026")
+    start = last_seq(repo)
+    old = rev(repo, "feature-top")
+    new = commit_on(repo, "feature-top")  # the TOML still names `old`
+    assert changes(new_events(repo, start, types=VB_TYPES)) == [("vbranch.updated", msgspec.to_builtins(
+        VBranchUpdated(stack=FEATURE, branch="feature-top", from_sha=old, to_sha=new, commits=1)))]
+    start = last_seq(repo)
+    git(repo, "pack-refs", "--all")  # the loose ref files go; the tips are read from packed-refs
+    assert not (repo / ".git" / "refs" / "heads" / "feature-top").exists()
+    assert new_events(repo, start, types=VB_TYPES) == []
+    set_in_workspace(storage(repo) / "virtual_branches.toml", FEATURE, False)  # the TOML read again
+    assert changes(new_events(repo, start, types=VB_TYPES)) == [
+        ("vbranch.unapplied", vb(FEATURE, "feature-top", new, 1, False))]
+
+
+def test_branch_renamed_in_its_stack(tmp_path):
+    repo = watched_fixture(tmp_path, "2025")
+    start = last_seq(repo)
+    git(repo, "branch", "-m", "docs-tweak", "docs-polish")
+    edit_toml(repo, 'name = "docs-tweak"', 'name = "docs-polish"')
+    assert changes(new_events(repo, start, types=VB_TYPES)) == [("vbranch.renamed", msgspec.to_builtins(
+        VBranchRenamed(stack=DOCS, from_="docs-tweak", to="docs-polish")))]
+    assert new_events(repo, last_seq(repo)) == []
+
+
+def test_lane_renamed_and_moved(tmp_path):
+    repo = watched_fixture(tmp_path, "2024")
+    start = last_seq(repo)
+    old = rev(repo, "refs/gitbutler/fix-login-redirect")
+    new = git(repo, "commit-tree", "-p", old, "-m", "again", f"{old}^{{tree}}").stdout.strip()
+    edit_toml(repo, 'name = "fix login redirect"', 'name = "fix login loop"')
+    edit_toml(repo, f'head = "{old}"', f'head = "{new}"')
+    assert changes(new_events(repo, start, types=VB_TYPES)) == [
+        ("vbranch.renamed", msgspec.to_builtins(VBranchRenamed(stack=LANE_FIX, from_="fix login redirect",
+                                                               to="fix login loop"))),
+        ("vbranch.updated", msgspec.to_builtins(VBranchUpdated(stack=LANE_FIX, branch="fix login loop",
+                                                               from_sha=old, to_sha=new, commits=1))),
+    ]
+
+
+def test_deleted_branch_and_stack(tmp_path):
+    repo = watched_fixture(tmp_path, "2025")
+    start = last_seq(repo)
+    text = (storage(repo) / "virtual_branches.toml").read_text()
+    spike_stack = text[text.index(f"[branches.{SPIKE}]"):]
+    types_head = text[text.index(f'[[branches.{API}.heads]]\nname = "api-types"'):
+                      text.index(f'[[branches.{API}.heads]]\nname = "api-client"')]
+    text = text.replace(spike_stack, "").replace(types_head, "")
+    write_atomic(storage(repo) / "virtual_branches.toml", text.encode())
+    assert changes(new_events(repo, start, types=VB_TYPES)) == [
+        ("vbranch.deleted", vb(API, "api-types", rev(repo, "api-types"), position=1)),
+        ("vbranch.deleted", vb(SPIKE, "spike-cache", rev(repo, "spike-cache"), applied=False)),
+    ]
+    assert new_events(repo, last_seq(repo)) == []
+
+
+def test_new_snapshots_reported_oldest_first_with_safe_trailers(tmp_path):
+    repo = watched_fixture(tmp_path, "2026")
+    start = last_seq(repo)
+    head = oplog_head(repo)
+    moved = snapshot(repo, head, "MoveCommit (2)\n\nVersion: 3\nOperation: MoveCommit")
+    other = snapshot(repo, moved, "not a snapshot: no virtual_branches.toml", with_toml=False)
+    created = snapshot(repo, other, "CreateCommit\n\nVersion: 3\nOperation: CreateCommit\n"
+                                    "message: fix the secret\\nsauce\nsha: abc\nerror: failed for alice@example\n")
+    garbled = snapshot(repo, created, "title\n\nbody line\n\nVersion: 3\nOperation: Not A Kind!\n"
+                                      "branch: one\nbranch: two\nfile: src/a b.py\nVersion: 9")
+    set_oplog_head(repo, garbled)
+    logged = new_events(repo, start, types=OP)
+    assert ops(logged) == [
+        ("MoveCommit", {}),
+        ("CreateCommit", {"sha": "abc"}),
+        ("Unknown", {"branch": "one two", "file": "src/a b.py"}),
+    ]
+    assert [event.data["sha"] for event in logged] == [moved, created, garbled]
+    assert "secret" not in json.dumps([event.data for event in logged])
+    assert new_events(repo, last_seq(repo)) == []
+
+
+def test_snapshot_message_parsing():
+    assert parse_snapshot_message("CreateCommit") == ("Unknown", {})  # no trailer paragraph
+    assert parse_snapshot_message("T\n\nVersion: 3\nname: x") == ("Unknown", {"name": "x"})
+    assert parse_snapshot_message("T\n\nbody\n\nVersion: 3\nOperation: MoveHunk\nname: a\\nb\nprevious_name: c\n"
+                                  "message: hi\nsecret: s") == ("MoveHunk", {"name": "a\nb", "previous_name": "c"})
+
+
+def test_torn_files_are_retried_and_never_reported(tmp_path):
+    repo = watched_fixture(tmp_path, "2026")
+    start = last_seq(repo)
+    toml = storage(repo) / "virtual_branches.toml"
+    set_in_workspace(toml, EXPERIMENT, True)
+    whole = toml.read_text()
+    write_atomic(toml, whole[:whole.index("CommitId") + 14].encode())  # cut mid-line: not TOML
+    assert new_events(repo, start) == []
+    cut_after_header = whole[:whole.index(f"[branches.{EXPERIMENT}]\n") + len(f"[branches.{EXPERIMENT}]\n")]
+    write_atomic(toml, cut_after_header.encode())  # valid TOML, but a stack without its id: cut short
+    assert new_events(repo, start) == []
+    head = oplog_head(repo)
+    write_atomic(storage(repo) / "operations-log.toml", b'head_sha = "' + head[:7].encode())
+    assert new_events(repo, start) == []
+
+    write_atomic(toml, whole.encode())
+    newer = snapshot(repo, head, "ApplyBranch\n\nVersion: 3\nOperation: ApplyBranch\nbranch: experiment")
+    set_oplog_head(repo, newer)
+    assert changes(new_events(repo, start, types=VB_TYPES)) == [
+        ("vbranch.applied", vb(EXPERIMENT, "experiment", rev(repo, "experiment")))]
+    assert changes(new_events(repo, start, types=OP)) == [
+        ("gitbutler.op", {"operation": "ApplyBranch", "sha": newer, "trailers": {"branch": "experiment"}})]
+    assert len(new_events(repo, start)) == 2  # nothing else: the torn files left no trace
+
+
+def test_unchanged_state_is_not_parsed_and_opens_nothing(tmp_path, monkeypatch):
+    repo = build(tmp_path, "2026")
+    common = repo / ".git"
+    memory, seen = GitButlerMemory(), []
+
+    def emit(event_type, payload, **_):
+        seen.append(event_type)
+
+    def roundtrip(memory):  # the scanner saves the memory as JSON between scans
+        return msgspec.json.decode(msgspec.json.encode(memory), type=GitButlerMemory)
+
+    gitbutler.observe(common, memory, emit, time.time_ns())
+    assert seen.count("vbranch.created") == 3 and seen.count("gitbutler.op") == 6
+    parsed = []
+    monkeypatch.setattr(gitbutler_toml, "parse_virtual_branches", lambda data: parsed.append(data))
+    monkeypatch.setattr(gitbutler_toml, "parse_oplog_head", lambda data: parsed.append(data))
+    monkeypatch.setattr(pygit2, "Repository", _forbidden)
+    monkeypatch.setattr(pygit2, "Config", _forbidden)
+    seen.clear()
+    memory = roundtrip(memory)
+    gitbutler.observe(common, memory, emit, time.time_ns())
+    assert seen == [] and parsed == []
+
+    monkeypatch.undo()  # a moved branch needs its commits counted, still without parsing the TOML
+    monkeypatch.setattr(gitbutler_toml, "parse_virtual_branches", lambda data: parsed.append(data))
+    commit_on(repo, "feature-base")
+    gitbutler.observe(common, roundtrip(memory), emit, time.time_ns())
+    assert seen == ["vbranch.updated"] and parsed == []
+
+
+def _forbidden(*args, **kwargs):
+    raise AssertionError("opened on a scan where nothing changed")
+
+
+def test_repository_without_gitbutler_costs_no_open(repo, monkeypatch):
+    memory, seen = GitButlerMemory(), []
+    gitbutler.observe(repo / ".git", memory, lambda *a, **k: seen.append(a), 0)
+    monkeypatch.setattr(pygit2, "Repository", _forbidden)
+    monkeypatch.setattr(pygit2, "Config", _forbidden)
+    monkeypatch.setattr(subprocess, "run", _forbidden)
+    gitbutler.observe(repo / ".git", memory, lambda *a, **k: seen.append(a), 0)
+    assert seen == [] and memory.stacks is None
+
+
+def test_watched_repository_without_gitbutler_has_no_gitbutler_events(watched):
+    assert [event for event in new_events(watched) if event.src == "gitbutler"] == []
+
+
+def test_storage_moved_by_git_config(tmp_path):
+    repo = build(tmp_path, "2026")
+    common = repo / ".git"
+    (common / "gitbutler").rename(common / "gitbutler-alt")
+    git(repo, "config", "gitbutler.storagePath", "gitbutler-alt")  # relative: inside the git dir
+    install(locate(repo))
+    assert len(new_events(repo, types=VB_TYPES)) == 3
+
+    # Outside the git dir GitButler uses one subdirectory per project, named after the git dir.
+    outside = tmp_path / "store"
+    handle = base64.urlsafe_b64encode(os.fsencode(os.path.realpath(common))).rstrip(b"=").decode()
+    outside.mkdir()
+    (common / "gitbutler-alt").rename(outside / handle)
+    git(repo, "config", "gitbutler.storagePath", str(outside))
+    start = last_seq(repo)
+    toml = outside / handle / "virtual_branches.toml"
+    set_in_workspace(toml, EXPERIMENT, True)
+    assert changes(new_events(repo, start, types=VB_TYPES)) == [
+        ("vbranch.applied", vb(EXPERIMENT, "experiment", rev(repo, "experiment")))]
+
+
+# -- GitButler's own commits are not the user's ------------------------------------------------------
+
+
+def test_workspace_and_snapshot_commits_are_not_user_commits(tmp_path):
+    repo = watched_fixture(tmp_path, "2025")
+    user = {rev(repo, name) for name in ("main", "main~1", "api-types", "api-client", "docs-tweak", "spike-cache")}
+    assert {event.data["sha"] for event in new_events(repo, types=("commit.created",))} == user
+    workspace = rev(repo, "gitbutler/workspace")
+    assert workspace in {event.data.get("to_sha") for event in new_events(repo, types=("ref.update",))}
+
+    start = last_seq(repo)
+    snapshot_sha = oplog_head(repo)  # a branch line saying "commit:" whose HEAD twin was missed
+    git(repo, "update-ref", "-m", "commit: snapshot", "refs/heads/scratch", snapshot_sha)
+    assert new_events(repo, start, types=("commit.created",)) == []
+    assert [event.data["to_sha"] for event in new_events(repo, start, types=("ref.update",))] == [snapshot_sha]
+
+    enricher = Enricher(repo / ".git")
+    assert enricher.commit(workspace).synthetic and enricher.commit(snapshot_sha).synthetic
+    assert not enricher.commit(rev(repo, "api-client")).synthetic
+
+
+def test_integration_commit_of_2024_is_not_a_user_commit(tmp_path):
+    repo = watched_fixture(tmp_path, "2024")
+    integration = rev(repo, "gitbutler/integration")
+    assert [event.data["sha"] for event in new_events(repo, types=("commit.created",))] == [rev(repo, "main")]
+    assert Enricher(repo / ".git").commit(integration).synthetic
+
+
+# -- the formats, parsed directly --------------------------------------------------------------------
+
+SHA_A, SHA_B = "a" * 40, "b" * 40
+
+
+def test_parse_early_stacking_format_with_target_and_change_id():
+    """0.13.0-0.13.13: `target` instead of `head`, and ChangeId (no commit); `applied` beside in_workspace."""
+    document = f"""
+[branches.s1]
+id = "s1"
+name = "Lane 1"
+applied = true
+in_workspace = false
+order = 3
+[[branches.s1.heads]]
+name = "first"
+[branches.s1.heads.target]
+CommitId = "{SHA_A}"
+[[branches.s1.heads]]
+name = "second"
+[branches.s1.heads.target]
+ChangeId = "8a1b2c"
+[branches.lane]
+id = "lane"
+name = "old lane"
+head = "{SHA_B.upper()}"
+[branches.fresh]
+id = "fresh"
+name = ""
+head = "0000000000000000000000000000000000000000"
+"""
+    assert parse_virtual_branches(document.encode()) == {
+        "s1": Stack(order=3, applied=False, branches=[Branch("first", SHA_A), Branch("second", "")]),
+        "lane": Stack(lane=True, branches=[Branch("old lane", SHA_B)]),
+    }
+
+
+def test_parse_rejects_cut_files():
+    with pytest.raises(PartialFile):
+        parse_virtual_branches(b'[branches.s1]\nname = "x"\n')  # no id: the file was cut after the header
+    with pytest.raises(PartialFile):
+        parse_virtual_branches(b'[branches.s1]\nid = "s1"\n[[branches.s1.heads]]\narchived = false\n')
+    with pytest.raises(ValueError):
+        parse_virtual_branches(b'[branches.s1]\nid = "s1')
+    assert parse_virtual_branches(b"[branches]\n") == {}
