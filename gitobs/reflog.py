@@ -103,11 +103,14 @@ def read_new(file: ReflogFile, cursor: Cursor) -> tuple[list[ReflogEntry], Curso
     end = data.rfind(b"\n") + 1  # whole lines only: a line being written is read next time
     if end == 0:
         return [], cursor if intact else Cursor(last_ts=cursor.last_ts), not intact
-    lines = data[:end].splitlines(keepends=True)
+    lines = [line + b"\n" for line in data[:end - 1].split(b"\n")]  # not splitlines: "\r" may be in a message
     last = lines[-1]
-    if not intact:
-        lines = _after_cursor(lines, cursor)
-    entries = [entry for entry in (parse_line(file, line) for line in lines) if entry is not None]
+    offsets, position = [], start
+    for line in lines:
+        offsets.append(position)
+        position += len(line)
+    kept = range(len(lines)) if intact else _after_cursor(lines, cursor)
+    entries = [entry for entry in (parse_line(file, lines[i], offsets[i]) for i in kept) if entry is not None]
     return entries, Cursor(start + end, _line_hash(last), max(cursor.last_ts, _line_ts(last))), not intact
 
 
@@ -125,15 +128,16 @@ def _tail_matches(path: Path, cursor: Cursor) -> bool:
     return _line_hash(previous) == cursor.last_hash
 
 
-def _after_cursor(lines: list[bytes], cursor: Cursor) -> list[bytes]:
+def _after_cursor(lines: list[bytes], cursor: Cursor) -> range | list[int]:
+    """Indexes of the lines of a rewritten file that come after the cursor's line."""
     if not cursor.last_hash:
-        return lines
+        return range(len(lines))
     for index in range(len(lines) - 1, -1, -1):
         if _line_hash(lines[index]) == cursor.last_hash:
-            return lines[index + 1:]
+            return range(index + 1, len(lines))
     # The line is gone (expired, or that entry itself was dropped): keep what is not older than it.
     # Commits are deduplicated by sha, so an old line from the same second costs nothing.
-    return [line for line in lines if _line_ts(line) >= cursor.last_ts]
+    return [i for i, line in enumerate(lines) if _line_ts(line) >= cursor.last_ts]
 
 
 _LINE = re.compile(rb"^([0-9a-f]{40,64}) ([0-9a-f]{40,64}) .*?> (\d+) ([+-]\d{4})\t?(.*)$", re.S)
@@ -144,12 +148,15 @@ def _line_ts(line: bytes) -> int:
     return int(match.group(3)) if match else 0
 
 
-def parse_line(file: ReflogFile, line: bytes) -> ReflogEntry | None:
+def parse_line(file: ReflogFile, line: bytes, offset: int | None = None) -> ReflogEntry | None:
+    """`offset`, where the line starts in its file, tells apart identical lines (two `reset --hard` in
+    one second) in the event ids made from them."""
     match = _LINE.match(line.rstrip(b"\n"))
     if not match:
         return None
     old, new, ts, _tz, message = match.groups()
-    key = f"reflog:{file.wt}:{file.ref}:{_line_hash(line)}"
+    where = "" if offset is None else f"{offset}:"
+    key = f"reflog:{file.wt}:{file.ref}:{where}{_line_hash(line)}"
     return ReflogEntry(
         ref=file.ref, wt=file.wt, old=old.decode(), new=new.decode(), ts=int(ts),
         message=message.decode("utf-8", errors="replace"), key=key,

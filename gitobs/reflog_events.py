@@ -129,6 +129,7 @@ class ReflogEvents:
         old = self.enricher.commit(entry.old) if self.enricher else None
         since = float(entry.ts - old.commit_time) if old is not None else None
         self.state.remember_commit(entry.new)
+        self.staging.committed(entry.wt, self.moment[0])  # what was staged went into the amended commit
         self._emit(entry, "commit.amended", schema.CommitAmended(
             old=entry.old, new=entry.new, branch=branch, since_s=since))
 

@@ -37,7 +37,7 @@ from gitobs.reflog import (
 from gitobs.reflog_events import ReflogEvents
 from gitobs.repo import MAIN_WORKTREE, GitobsError, ObsPaths, worktree_git_dirs
 from gitobs.rework import Rework
-from gitobs.scanstate import ScanState, load_state, save_state
+from gitobs.scanstate import REF_TIME_TTL_NS, ScanState, load_state, save_state
 from gitobs.settings import ScanSettings
 from gitobs.spool import SpoolBatch, SpoolRecord, process_alive, read_spool
 from gitobs.staging import Staging
@@ -122,6 +122,7 @@ def _scan_locked(obs: ObsPaths) -> ScanResult:
     state.log_end = log.end_mark()
     state.consumed = [path.name for path in batch.consumed_paths]
     state.last_scan_ns = now_ns
+    state.forget_ref_times_before(now_ns - REF_TIME_TTL_NS)
     state.last_scan_s = round(time.perf_counter() - started, 4)
     save_state(obs.state, state)
     _delete(obs.spool, state.consumed)

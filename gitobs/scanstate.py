@@ -17,6 +17,9 @@ from gitobs.worktree_sample import WorktreeMemory
 # Bounded memories: enough for any burst between two scans, small enough to rewrite every scan.
 RECENT_COMMITS = 4096
 RECENT_REF_TIMES = 1024
+# A hook-seen ref move is matched to its reflog line in the same scan or the next; one still unmatched
+# after this long never will be (`switch --detach` to the same commit logs no move).
+REF_TIME_TTL_NS = 3600 * 10**9
 
 
 class Attempt(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -94,6 +97,14 @@ class ScanState(msgspec.Struct, kw_only=True):
         if not times:
             del self.ref_times[key]
         return True
+
+    def forget_ref_times_before(self, oldest_ns: int) -> None:
+        for key in list(self.ref_times):
+            times = [t for t in self.ref_times[key] if t >= oldest_ns]
+            if times:
+                self.ref_times[key] = times
+            else:
+                del self.ref_times[key]
 
     def remember_commit(self, sha: str) -> None:
         self.recent_commits.append(sha)

@@ -12,6 +12,7 @@ import pytest
 from conftest import git, gitobs, last_seq, new_events
 
 from gitobs.hookinstall import install
+from gitobs.logread import read_events
 from gitobs.repo import locate
 from gitobs.scan import scan
 
@@ -180,3 +181,21 @@ def test_a_commit_another_branch_keeps_is_not_abandoned(watched):
     git(watched, "reset", "-q", "--soft", "HEAD~1")
     events = new_events(watched, start)
     assert types_of(events) == ["history.reset", "commit.undone"]
+
+
+def test_identical_reflog_lines_get_distinct_ids(watched):
+    start = last_seq(watched)
+    git(watched, "reset", "-q", "--hard")
+    git(watched, "reset", "-q", "--hard")  # same shas, same second, same message: same reflog line
+    resets = new_events(watched, start, types=("history.reset",))
+    assert len(resets) == 2 and resets[0].id != resets[1].id
+
+
+def test_background_scan_reports_a_bad_setting(watched):
+    obs = locate(watched).obs
+    obs.config.write_text("[scan]\nundo_window = []\n")
+    gitobs("scan", "--background", "--git-dir", str(obs.common_dir))
+    obs.config.unlink()
+    scan(obs.common_dir)
+    [error] = [e for e in read_events(obs, lambda m: None) if e.type == "gitobs.error"]
+    assert "undo_window" in error.data["message"]

@@ -75,7 +75,8 @@ def _background(obs: ObsPaths) -> None:
         except FileNotFoundError:
             pass
         run_scan(obs.common_dir, wait_s=120)
-    except GitobsError:
-        pass  # not installed any more
+    except GitobsError as exc:
+        if obs.is_enabled():  # a bad setting, say: the user sees it in the log, not in git's output
+            write_note(obs.spool, "gitobs-error", ["background scan", str(exc)])
     except Exception as exc:  # noqa: BLE001 - the one place where anything must be caught and kept
         write_note(obs.spool, "gitobs-error", ["background scan", f"{type(exc).__name__}: {exc}"])
