@@ -199,3 +199,13 @@ def test_background_scan_reports_a_bad_setting(watched):
     scan(obs.common_dir)
     [error] = [e for e in read_events(obs, lambda m: None) if e.type == "gitobs.error"]
     assert "undo_window" in error.data["message"]
+
+
+def test_stash_helpers_are_neither_staging_nor_a_reset(watched):
+    (watched / "README.md").write_text("stashed away\n")
+    scan(locate(watched).common_dir)  # a sample sees the edit
+    start = last_seq(watched)
+    git(watched, "stash", "-q")  # runs an index update and a `reset --hard` in child git processes
+    git(watched, "stash", "pop", "-q")
+    events = new_events(watched, start)
+    assert [e.type for e in events if e.type != "worktree.sample"] == ["stash.push", "stash.pop"]

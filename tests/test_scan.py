@@ -81,7 +81,8 @@ def test_commit_with_hooks_bypassed_comes_from_the_reflog(watched):
     (watched / "q.txt").write_text("q\n")
     git(watched, "add", "q.txt")
     git(watched, "-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "no hooks ran")
-    events = new_events(watched, start)
+    # (the `git add` is an index.stage, written with the commit or after a quiet gap, by second boundaries)
+    events = [e for e in new_events(watched, start) if e.type != "index.stage"]
     assert types_of(events) == ["commit.created"] and events[0].src == "reflog"
 
 
