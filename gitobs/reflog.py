@@ -103,7 +103,7 @@ def read_new(file: ReflogFile, cursor: Cursor) -> tuple[list[ReflogEntry], Curso
     end = data.rfind(b"\n") + 1  # whole lines only: a line being written is read next time
     if end == 0:
         return [], cursor if intact else Cursor(last_ts=cursor.last_ts), not intact
-    lines = [line + b"\n" for line in data[:end - 1].split(b"\n")]  # not splitlines: "\r" may be in a message
+    lines = split_lines(data[:end])
     last = lines[-1]
     offsets, position = [], start
     for line in lines:
@@ -112,6 +112,14 @@ def read_new(file: ReflogFile, cursor: Cursor) -> tuple[list[ReflogEntry], Curso
     kept = range(len(lines)) if intact else _after_cursor(lines, cursor)
     entries = [entry for entry in (parse_line(file, lines[i], offsets[i]) for i in kept) if entry is not None]
     return entries, Cursor(start + end, _line_hash(last), max(cursor.last_ts, _line_ts(last))), not intact
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """Reflog lines with their "\n" (and a last one without, if unfinished). Not bytes.splitlines, which
+    also breaks at the "\r" a message may hold."""
+    lines = [line + b"\n" for line in data.split(b"\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
 
 
 def _tail_matches(path: Path, cursor: Cursor) -> bool:

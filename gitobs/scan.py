@@ -33,6 +33,7 @@ from gitobs.reflog import (
     parse_line,
     read_new,
     reflog_files,
+    split_lines,
 )
 from gitobs.reflog_events import ReflogEvents
 from gitobs.repo import MAIN_WORKTREE, GitobsError, ObsPaths, worktree_git_dirs
@@ -85,6 +86,7 @@ class _Context:
     enricher: Enricher | None
     collector: _Collector
     now_ns: int
+    worktrees: dict[str, Path]  # worktree -> its git dir, listed once per scan
 
 
 def _scan_locked(obs: ObsPaths) -> ScanResult:
@@ -95,7 +97,8 @@ def _scan_locked(obs: ObsPaths) -> ScanResult:
     log = EventLog(obs.log)
     known_ids, last_seq = _recover(state, log)
     _delete(obs.spool, state.consumed)
-    ctx = _Context(obs, state, settings, _enricher(obs.common_dir), _Collector(), now_ns)
+    ctx = _Context(obs, state, settings, _enricher(obs.common_dir), _Collector(), now_ns,
+                   worktree_git_dirs(obs.common_dir))
 
     discards = Discards(ctx.collector.emit)
     staging = Staging(state, ctx.collector.emit, settings.stage_burst_gap)
@@ -120,7 +123,7 @@ def _scan_locked(obs: ObsPaths) -> ScanResult:
 
     state.seq = last_seq + len(events)
     state.log_end = log.end_mark()
-    state.consumed = [path.name for path in batch.consumed_paths]
+    state.consumed = [path.name for path in batch.consumed]
     state.last_scan_ns = now_ns
     state.forget_ref_times_before(now_ns - REF_TIME_TTL_NS)
     state.last_scan_s = round(time.perf_counter() - started, 4)
@@ -163,30 +166,16 @@ def _enricher(common_dir: Path) -> Enricher | None:
         return None
 
 
-class _Batch:
-    def __init__(self) -> None:
-        self.records: list[SpoolRecord] = []
-        self.consumed_paths: list[Path] = []
-        self.garbage: list[str] = []
-
-    def add(self, spool: SpoolBatch) -> None:
-        self.records.extend(spool.records)
-        self.consumed_paths.extend(spool.consumed)
-        self.garbage.extend(spool.garbage)
-
-
-def _read_hooks(ctx: _Context, staging: Staging, discards: Discards) -> _Batch:
-    batch = _Batch()
+def _read_hooks(ctx: _Context, staging: Staging, discards: Discards) -> SpoolBatch:
     hooks = HookEvents(ctx.state, ctx.enricher, ctx.collector.emit)
-    first = read_spool(ctx.obs.spool, ctx.now_ns)
-    batch.add(first)
-    hooks.feed(first.records)
+    batch = read_spool(ctx.obs.spool, ctx.now_ns)
+    hooks.feed(batch.records)
     ended = hooks.open_attempts(process_alive, ctx.now_ns)
     if ended:
         # Their git processes are gone now, so every record they wrote exists: read the late ones too.
-        seen = {path.name for path in first.consumed}
+        seen = {path.name for path in batch.consumed}
         late = read_spool(ctx.obs.spool, time.time_ns(), skip=seen)
-        batch.add(late)
+        batch.extend(late)
         hooks.feed(late.records)
     hooks.abort(ended)
     processes = group(batch.records)
@@ -200,7 +189,7 @@ def _read_reflogs(ctx: _Context, records: list[SpoolRecord], staging: Staging) -
     branches: list[ReflogEntry] = []
     cursors: dict[str, list] = {}
     state = ctx.state
-    for file in reflog_files(ctx.obs.common_dir, worktree_git_dirs(ctx.obs.common_dir)):
+    for file in reflog_files(ctx.obs.common_dir, ctx.worktrees):
         name = file.path.relative_to(ctx.obs.common_dir).as_posix()
         known = name in state.cursors
         entries, cursor, _ = read_new(file, Cursor.from_json(state.cursors.get(name)))
@@ -238,14 +227,14 @@ def _read_stash_reflog(obs: ObsPaths, state: ScanState, stash: StashEvents, now_
     if stamp == state.stash_stamp:
         return
     file = ReflogFile(path, STASH_REF, MAIN_WORKTREE)
-    lines = path.read_bytes().splitlines(keepends=True) if stamp else []
+    lines = split_lines(path.read_bytes()) if stamp else []
     stash.from_reflog([e for e in (parse_line(file, line) for line in lines) if e], stamp[1] if stamp else now_ns)
     state.stash_stamp = stamp
 
 
 def _sample_worktrees(ctx: _Context, discards: Discards) -> None:
     """Sample every worktree; what vanished from its dirty files since the last sample was discarded."""
-    for wt, git_dir in worktree_git_dirs(ctx.obs.common_dir).items():
+    for wt, git_dir in ctx.worktrees.items():
         previous = ctx.state.worktrees.get(wt)
         result = sample_worktree(git_dir, previous)
         if result is None:

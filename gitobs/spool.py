@@ -65,6 +65,12 @@ class SpoolBatch:
     consumed: list[Path]  # files to delete once the events made from them are durable
     garbage: list[str]  # names of files that were not records
 
+    def extend(self, later: SpoolBatch) -> None:
+        """Take in a second read of the spool (records that became ready since the first)."""
+        self.records.extend(later.records)
+        self.consumed.extend(later.consumed)
+        self.garbage.extend(later.garbage)
+
 
 def parse_record(name: str, ts_ns: int, text: str) -> SpoolRecord | None:
     head, _, stdin = text.partition("\nstdin\n")

@@ -257,3 +257,17 @@ def test_push_to_a_url_stores_no_url(watched, tmp_path):
     pushes = new_events(watched, start, types=("push",))
     assert [p.data["remote"] for p in pushes] == ["(url)", "origin"]
     assert all("secret" not in str(p.data) for p in pushes)
+
+
+def test_carriage_return_in_a_message_keeps_lines_whole(watched):
+    from gitobs.reflog import split_lines
+
+    assert split_lines(b"a\r b\nc") == [b"a\r b\n", b"c"]
+    start = last_seq(watched)
+    git(watched, "commit", "-q", "--allow-empty", "-m", "carriage\rreturn")
+    (watched / "s.txt").write_text("s\n")
+    git(watched, "stash", "push", "-q", "--include-untracked", "-m", "in\rstash")
+    events = new_events(watched, start, types=("commit.created", "stash.push"))
+    assert [e.type for e in events] == ["commit.created", "stash.push"]
+    assert events[1].data["branch"] == "main"
+    assert new_events(watched, last_seq(watched)) == []
