@@ -51,7 +51,11 @@ class Corruption:
 class _Frame:
     start: int
     end: int  # offset just past the frame: where the next frame starts
-    lines: list[bytes]
+    content: bytes  # whole lines, each ending in b"\n"
+
+    @property
+    def lines(self) -> list[bytes]:
+        return self.content.split(b"\n")[:-1]
 
 
 def _segment_name(number: int) -> str:
@@ -124,7 +128,7 @@ def _decode_frame(data: memoryview, start: int) -> _Frame | str:
     if not content.endswith(b"\n"):
         return "frame does not end with a newline"
     end = fed_to - len(decompressor.unused_data)
-    return _Frame(start, end, content.split(b"\n")[:-1])
+    return _Frame(start, end, content)
 
 
 def _scan(data: bytes, segment: str, is_live: bool) -> Iterator[_Frame | Corruption]:
@@ -279,12 +283,17 @@ class EventLog:
             is_live = index == len(segments) - 1
             yield from _scan(segment.read_bytes(), segment.name, is_live)
 
-    def iter_frames(self, on_corruption: CorruptionHandler | None = None) -> Iterator[list[bytes]]:
+    def iter_contents(self, on_corruption: CorruptionHandler | None = None) -> Iterator[bytes]:
+        """Each valid frame's text, undivided: for readers that parse many lines in one call."""
         for item in self._scan_all():
             if isinstance(item, _Frame):
-                yield item.lines
+                yield item.content
             elif on_corruption is not None:
                 on_corruption(item)
+
+    def iter_frames(self, on_corruption: CorruptionHandler | None = None) -> Iterator[list[bytes]]:
+        for content in self.iter_contents(on_corruption):
+            yield content.split(b"\n")[:-1]
 
     def iter_lines(self, on_corruption: CorruptionHandler | None = None) -> Iterator[bytes]:
         for lines in self.iter_frames(on_corruption):

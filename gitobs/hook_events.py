@@ -55,6 +55,9 @@ class HookEvents:
             handler = self.handlers.get(record.hook)
             if handler is not None:
                 handler(record)
+            if record.end_ns is not None and not record.hook.startswith("gitobs-"):
+                self._emit(record, "hook.ran", schema.HookRan(
+                    hook=record.hook, seconds=round(record.duration_s or 0.0, 3), exit=record.status or 0))
 
     # -- commit attempts -------------------------------------------------------------------------
 

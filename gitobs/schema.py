@@ -193,6 +193,14 @@ class RefUpdate(Payload):
     to_sha: str = ""
 
 
+class HookRan(Payload):
+    """One run of the user's own hook that gitobs chains to (<hook>.gitobs-chained): what it cost them."""
+
+    hook: str
+    seconds: float = 0.0
+    exit: int = 0
+
+
 class IndexStage(Payload):
     count: int = 1  # index writes in the burst
     seconds: float = 0.0  # from the burst's first write to its last
@@ -276,6 +284,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "push": Push,
     "ref.update": RefUpdate,
     "index.stage": IndexStage,
+    "hook.ran": HookRan,
     "vbranch.created": VBranch,
     "vbranch.applied": VBranch,
     "vbranch.unapplied": VBranch,

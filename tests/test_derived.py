@@ -57,8 +57,17 @@ def sha(repo: Path, rev: str) -> str:
     return git(repo, "rev-parse", rev).stdout.strip()
 
 
+def without_hook_runs(events) -> tuple[list, list]:
+    """(the events other than hook.ran, the hook.ran events): the chained hooks' own costs."""
+    return [e for e in events if e.type != "hook.ran"], [e for e in events if e.type == "hook.ran"]
+
+
 def test_commit_hesitation(session):
-    events = session("hesitation")
+    events, hook_runs = without_hook_runs(session("hesitation"))
+    # the user's pre-commit and commit-msg hooks run on every verified attempt; two refused
+    assert {(e.data["hook"], e.data.get("exit", 0)) for e in hook_runs} == {
+        ("pre-commit", 0), ("pre-commit", 3), ("commit-msg", 0), ("commit-msg", 4)}
+    assert all(e.data.get("seconds", 0.0) >= 0 for e in hook_runs)
     assert types_of(events) == [
         "index.stage", "commit.attempt", "commit.message_edit", "commit.created",  # editor open ~1 s
         "index.stage", "commit.attempt", "commit.blocked",  # pre-commit refused
@@ -86,7 +95,7 @@ def test_commit_hesitation(session):
 
 
 def test_reverts_resets_and_rebase_drops(session):
-    events = session("rework")
+    events, _ = without_hook_runs(session("rework"))
     kinds = [t for t in types_of(events) if t not in ("index.stage", "commit.attempt")]
     assert kinds == [
         "commit.created", "commit.created", "commit.reverted",
@@ -130,7 +139,7 @@ def test_switches_carry_dwell_time_and_detached_heads(session):
 
 
 def test_staging_bursts_and_stage_to_commit_latency(session):
-    events = session("staging", config='[scan]\nstage_burst_gap = "1s"\n')
+    events, _ = without_hook_runs(session("staging", config='[scan]\nstage_burst_gap = "1s"\n'))
     assert types_of(events) == ["index.stage", "index.stage", "commit.attempt", "commit.created"]
     first, second, _, created = events
     assert first.data["count"] == 2 and second.data.get("count", 1) == 1

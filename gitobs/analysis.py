@@ -1,0 +1,110 @@
+"""The classes a plugin subclasses (Analyzer, Enricher, Renderer) and the Context a report hands them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import ClassVar
+
+from gitobs.repo import GitobsError
+from gitobs.sections import AnyBlock, Report
+from gitobs.timespec import parse_duration
+
+DAY_S = 86400
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a report is about. Everything an analyzer's output may depend on besides the events is here,
+    which is what makes the same events and the same `--now` give the same report."""
+
+    now: float  # seconds since the epoch
+    utc_offset_s: int = 0  # local time = UTC + this, for hours and days
+    since: float | None = None
+    until: float | None = None
+    path: str | None = None  # only files under this prefix ("src/api/")
+    depth: int | None = None  # directory depth for per-directory tables
+    branch: str | None = None
+    options: dict[str, str] = field(default_factory=dict)  # "sessions.idle_gap" -> "45m"
+
+    def option(self, analyzer: str, key: str, default: str) -> str:
+        return self.options.get(f"{analyzer}.{key}", default)
+
+    def duration(self, analyzer: str, key: str, default_s: float) -> float:
+        text = self.options.get(f"{analyzer}.{key}")
+        return default_s if text is None else parse_duration(text)
+
+    def integer(self, analyzer: str, key: str, default: int) -> int:
+        text = self.options.get(f"{analyzer}.{key}")
+        if text is None:
+            return default
+        try:
+            return int(text)
+        except ValueError:
+            raise GitobsError(f"option {analyzer}.{key} takes a whole number, not {text!r}") from None
+
+    def local_day(self, t: float) -> int:
+        """Days since 1970-01-01 in local time (1970-01-01 was a Thursday: weekday = (day + 3) % 7)."""
+        return int((t + self.utc_offset_s) // DAY_S)
+
+    def local_hour(self, t: float) -> int:
+        return int((t + self.utc_offset_s) % DAY_S // 3600)
+
+    @staticmethod
+    def weekday(day: int) -> int:
+        """Monday 0 .. Sunday 6 of a `local_day`."""
+        return (day + 3) % 7
+
+    @staticmethod
+    def day_text(day: int) -> str:
+        return (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(days=day)).strftime("%Y-%m-%d")
+
+
+class Analyzer:
+    """Subclass, set the class attributes, and implement feed() and result().
+
+    `consumes`: event type globs ("commit.*"); empty means every event. Replay hands `feed` lists of
+    events in log order. An event has `type`, `seq`, `ts` (an aware UTC datetime), `t` (the same as seconds
+    since the epoch), `src`, `wt` and `data`: the typed payload of docs/events.md (attributes, `from_` for
+    "from"), or a plain dict for `x.*` types. A payload field left at its default may be absent from the
+    log: read it as the default.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    consumes: ClassVar[tuple[str, ...]] = ()
+    order: ClassVar[int] = 100  # sections are shown by order, then name; the built-ins use 10..70
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+
+    def option(self, key: str, default: str) -> str:
+        return self.context.option(self.name, key, default)
+
+    def feed(self, events: Sequence) -> None:
+        raise NotImplementedError
+
+    def result(self) -> list[AnyBlock]:
+        raise NotImplementedError
+
+
+class Enricher:
+    """Runs on every batch before the analyzers: returns the batch to hand on (see hookspecs)."""
+
+    name: ClassVar[str]
+    consumes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+
+    def enrich(self, events: list) -> list:
+        raise NotImplementedError
+
+
+class Renderer:
+    format: ClassVar[str]  # the `--format` name
+    suffix: ClassVar[str] = ".txt"  # for `-o` files without one
+
+    def render(self, report: Report, color: bool) -> str:
+        raise NotImplementedError

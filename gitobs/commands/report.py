@@ -1,0 +1,90 @@
+"""`gitobs report`: replay the log through the analyzers and render their sections."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from gitobs import plugins
+from gitobs.analysis import Context
+from gitobs.commands import NoScanOption, RepoOption, open_repo, warn
+from gitobs.commands.scan import scan_now
+from gitobs.eventlog import EventLog
+from gitobs.replay import normalize_path
+from gitobs.report import build_report, local_offset, parse_offset
+from gitobs.repo import GitobsError
+from gitobs.timespec import parse_moment
+
+# The sections the issue names have their own flags; --only takes any analyzer, third-party ones too.
+SECTION_FLAGS = ("heatmap", "branches", "hesitation", "reverts", "vbranches", "patterns", "hooks")
+
+
+def report(
+    repo_dir: Path = RepoOption,
+    heatmap: bool = typer.Option(False, "--heatmap", help="Activity by file, directory, day and hour."),
+    branches: bool = typer.Option(False, "--branches", help="Switches, dwell time, ping-pong."),
+    hesitation: bool = typer.Option(False, "--hesitation", help="Message editing, staging, aborted commits."),
+    reverts: bool = typer.Option(False, "--reverts", help="Reverted, abandoned and discarded work."),
+    vbranches: bool = typer.Option(False, "--vbranches", help="GitButler stacks and operations."),
+    patterns: bool = typer.Option(False, "--patterns", help="Sessions, focus and recurring sequences."),
+    hooks: bool = typer.Option(False, "--hooks", help="What your own hooks and gitobs cost you."),
+    only: list[str] = typer.Option([], "--only", help="A section by analyzer name; repeatable."),
+    since: str = typer.Option(None, help="Start: a duration before now (30d) or a date.", show_default=False),
+    until: str = typer.Option(None, help="End (exclusive): a duration before now or a date.", show_default=False),
+    path: str = typer.Option(None, help="Only files under this directory (or this file).", show_default=False),
+    depth: int = typer.Option(None, min=1, help="Directory depth of the per-directory heatmap.", show_default=False),
+    branch: str = typer.Option(None, help="Only events on this branch.", show_default=False),
+    output_format: str = typer.Option("text", "--format", "-f", help="text, json, md or html."),
+    output: Path = typer.Option(None, "-o", "--output", help="Write to this file.", show_default=False),
+    now: str = typer.Option(None, help="The report's now (default: the current time).", show_default=False),
+    utc_offset: str = typer.Option(None, help="Show local times at this offset, e.g. +01:00 (default: this "
+                                   "machine's).", show_default=False),
+    options: list[str] = typer.Option([], "-O", "--option", help="ANALYZER.KEY=VALUE, e.g. "
+                                      "patterns.idle_gap=45m; repeatable."),
+    no_scan: bool = NoScanOption,
+) -> None:
+    """Replay the log into a report: all sections, or the ones asked for."""
+    provided = plugins.load()
+    for failure in provided.failures():
+        warn(f"{failure}; left out")
+    renderer = provided.renderers.get(output_format)
+    if renderer is None:
+        raise GitobsError(f"unknown format {output_format!r} (available: {', '.join(sorted(provided.renderers))})")
+    flags = dict(zip(SECTION_FLAGS, (heatmap, branches, hesitation, reverts, vbranches, patterns, hooks)))
+    chosen = [name for name, on in flags.items() if on] + [name for name in only if not flags.get(name)]
+    context = _context(now, since, until, path, depth, branch, utc_offset, options)
+    repo = open_repo(repo_dir)
+    if not repo.obs.root.is_dir():
+        raise GitobsError("nothing recorded here yet (run gitobs install, then work as usual)")
+    if not no_scan and repo.obs.is_enabled():
+        scan_now(repo.obs)
+    built = build_report(EventLog(repo.obs.log), provided, chosen, context, warn)
+    color = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    text = renderer[0].render(built, color)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def _context(now: str | None, since: str | None, until: str | None, path: str | None, depth: int | None,
+             branch: str | None, utc_offset: str | None, options: list[str]) -> Context:
+    moment = parse_moment(now, time.time()) if now else time.time()
+    return Context(
+        now=moment, utc_offset_s=parse_offset(utc_offset) if utc_offset else local_offset(moment),
+        since=parse_moment(since, moment) if since else None, until=parse_moment(until, moment) if until else None,
+        path=normalize_path(path) if path else None, depth=depth, branch=branch, options=parse_options(options))
+
+
+def parse_options(items: list[str]) -> dict[str, str]:
+    parsed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key or not key.split(".", 1)[0] or not key.split(".", 1)[1]:
+            raise GitobsError(f"not an option: {item!r} (use ANALYZER.KEY=VALUE, e.g. patterns.idle_gap=45m)")
+        parsed[key.strip()] = value.strip()
+    return parsed

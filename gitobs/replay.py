@@ -1,0 +1,258 @@
+"""Replay: stream the log frame by frame, decode only the event types someone consumes, filter, and hand
+events to enrichers and analyzers in batches.
+
+Decoding is one msgspec call per frame into a tagged union with one struct per event type: a consumed type
+gets its typed payload, any other type an empty struct whose fields are skipped without being built.
+Memory stays bounded by one segment and one batch, whatever the log's size. Order is the log's order, so
+the same log replays the same way every time.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import gc
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Union
+
+import msgspec
+
+from gitobs import schema
+from gitobs.eventlog import EventLog
+
+BATCH_EVENTS = 8192
+Warn = Callable[[str], None]
+
+
+def _seconds(self) -> float:
+    return self.ts.timestamp()
+
+
+class GenericEvent(msgspec.Struct, kw_only=True):
+    """An event of a type this gitobs does not declare (`x.<plugin>.*`, or from a newer gitobs)."""
+
+    type: str
+    seq: int = 0
+    ts: datetime
+    src: str = ""
+    wt: str = ""
+    data: Any = None
+
+    t = property(_seconds)
+
+
+def _typed_event_class(event_type: str, payload: type | None) -> type:
+    """The struct an event of `event_type` decodes into; without a payload, one that keeps nothing."""
+    name = "Event_" + event_type.replace(".", "_")
+    fields = [] if payload is None else [
+        ("seq", int, 0), ("ts", datetime), ("src", str, ""), ("wt", str, ""), ("data", payload)]
+    namespace = {"type": event_type, "t": property(_seconds)}
+    return msgspec.defstruct(name, fields, kw_only=True, tag_field="type", tag=event_type, namespace=namespace)
+
+
+class _Skipped:
+    pass
+
+
+class EventDecoder:
+    """Decodes whole frames; events of types not in `wanted` come back as instances of `skipped`."""
+
+    def __init__(self, wanted: Callable[[str], bool]) -> None:
+        self.wanted = wanted
+        classes = [_typed_event_class(t, p if wanted(t) else None) for t, p in schema.PAYLOADS.items()]
+        self.skipped = frozenset(cls for cls in classes if not msgspec.structs.fields(cls))
+        self._frame = msgspec.json.Decoder(list[Union[tuple(classes)]])  # noqa: UP007 - built at run time
+        self._line = msgspec.json.Decoder(Union[tuple(classes)])  # noqa: UP007
+        self._generic = msgspec.json.Decoder(GenericEvent)
+        self.malformed = 0
+
+    def decode_frame(self, content: bytes) -> list:
+        try:
+            return self._frame.decode(b"[" + content[:-1].replace(b"\n", b",") + b"]")
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            # An unknown type or a bad line somewhere in the frame: sort it out line by line.
+            return [event for line in content.split(b"\n")[:-1] if (event := self.decode_line(line)) is not None]
+
+    def decode_line(self, line: bytes) -> Any:
+        try:
+            return self._line.decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            pass
+        try:
+            event = self._generic.decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            self.malformed += 1
+            return None
+        if event.type in schema.PAYLOADS:  # a declared type whose payload does not fit its declaration
+            self.malformed += 1
+            return None
+        return event if self.wanted(event.type) else None
+
+
+@dataclass
+class ReplayFilter:
+    since: float | None = None  # seconds since the epoch, inclusive
+    until: float | None = None  # exclusive
+    types: list[str] = field(default_factory=list)  # globs; empty: all
+    branch: str | None = None  # events naming this branch (branch, from or to)
+    path: str | None = None  # events naming this file or one under this directory; their file lists narrowed
+
+    def accepts_type(self, event_type: str) -> bool:
+        return not self.types or any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.types)
+
+    def select(self, events: list) -> list:
+        if self.since is not None or self.until is not None:
+            since = _aware(self.since)
+            until = _aware(self.until)
+            events = [e for e in events if (since is None or e.ts >= since) and (until is None or e.ts < until)]
+        if self.branch is not None:
+            events = [e for e in events if self.branch in _branches(e.data)]
+        if self.path is not None:
+            events = [e for e in events if _narrow_files(e.data, self.path)]
+        return events
+
+
+def _aware(moment: float | None) -> datetime | None:
+    return None if moment is None else datetime.fromtimestamp(moment, tz=timezone.utc)
+
+
+def _branches(data: Any) -> tuple:
+    if isinstance(data, dict):
+        return tuple(data.get(key) for key in ("branch", "from", "to"))
+    return tuple(getattr(data, key, None) for key in ("branch", "from_", "to"))
+
+
+def normalize_path(text: str) -> str:
+    """`./src/api/` -> `src/api`: the form paths have in events (relative to the work tree, no slashes
+    at the ends)."""
+    cleaned = text.strip().replace("\\", "/")
+    while cleaned.startswith("./"):
+        cleaned = cleaned[2:]
+    return cleaned.strip("/")
+
+
+def under(path: str, prefix: str) -> bool:
+    return not prefix or path == prefix or path.startswith(prefix + "/")
+
+
+def _narrow_files(data: Any, prefix: str) -> bool:
+    """Keep only the files at or under `prefix` in the event's file list; False when none (or no list) is left."""
+    if isinstance(data, dict):
+        files = data.get("files")
+        if not isinstance(files, list):
+            return False
+        kept = [f for f in files if isinstance(f, list) and f and isinstance(f[0], str) and under(f[0], prefix)]
+        data["files"] = kept
+        return bool(kept)
+    files = getattr(data, "files", None)
+    if not files:
+        return False
+    kept = [f for f in files if under(f.path, prefix)]
+    data.files = kept
+    return bool(kept)
+
+
+def matches(event_type: str, patterns: Sequence[str]) -> bool:
+    return not patterns or any(fnmatch.fnmatchcase(event_type, pattern) for pattern in patterns)
+
+
+@contextmanager
+def _without_gc() -> Iterator[None]:
+    # Decoded events hold no reference cycles; the cyclic collector would only walk millions of them.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def read_batches(log: EventLog, decoder: EventDecoder, event_filter: ReplayFilter, warn: Warn,
+                 batch_events: int = BATCH_EVENTS) -> Iterator[list]:
+    """Filtered events of wanted types, in log order, about `batch_events` at a time."""
+
+    def report(corruption) -> None:
+        warn(f"damaged log: {corruption.describe()}; skipped (gitobs doctor --repair)")
+
+    pending: list = []
+    skipped = decoder.skipped
+    for content in log.iter_contents(on_corruption=report):
+        events = [e for e in decoder.decode_frame(content) if type(e) not in skipped]
+        pending.extend(event_filter.select(events))
+        if len(pending) >= batch_events:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
+    if decoder.malformed:
+        warn(f"{decoder.malformed} malformed event line(s) in the log were skipped")
+
+
+@dataclass
+class Consumer:
+    """An analyzer or enricher instance and where its events go: replay's view of a plugin."""
+
+    name: str
+    instance: Any
+    consumes: tuple[str, ...]
+    error: str | None = None
+
+
+def replay(log: EventLog, analyzers: list[Consumer], enrichers: list[Consumer], event_filter: ReplayFilter,
+           warn: Warn) -> int:
+    """Feed every analyzer its events; returns how many events passed the filter. A consumer that raises is
+    marked with its error and fed no more; the others go on."""
+    consumers = [*enrichers, *analyzers]
+    routes: dict[str, list[Consumer]] = {}
+
+    def route(event_type: str) -> list[Consumer]:
+        found = routes.get(event_type)
+        if found is None:
+            found = routes[event_type] = [a for a in analyzers if matches(event_type, a.consumes)]
+        return found
+
+    def wanted(event_type: str) -> bool:
+        return event_filter.accepts_type(event_type) and any(matches(event_type, c.consumes) for c in consumers)
+
+    decoder = EventDecoder(wanted)
+    count = 0
+    with _without_gc():
+        for batch in read_batches(log, decoder, event_filter, warn):
+            for enricher in enrichers:
+                batch = _enrich(enricher, batch)
+            count += len(batch)
+            _dispatch(batch, analyzers, route)
+    return count
+
+
+def _enrich(enricher: Consumer, batch: list) -> list:
+    if enricher.error is not None:
+        return batch
+    try:
+        return list(enricher.instance.enrich(batch))
+    except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, not fatal
+        enricher.error = describe_failure(exc)
+        return batch
+
+
+def _dispatch(batch: Iterable, analyzers: list[Consumer], route: Callable[[str], list[Consumer]]) -> None:
+    shares: dict[int, list] = {id(a): [] for a in analyzers}
+    for event in batch:
+        for analyzer in route(event.type):
+            shares[id(analyzer)].append(event)
+    for analyzer in analyzers:
+        share = shares[id(analyzer)]
+        if not share or analyzer.error is not None:
+            continue
+        try:
+            analyzer.instance.feed(share)
+        except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, not fatal
+            analyzer.error = describe_failure(exc)
+
+
+def describe_failure(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

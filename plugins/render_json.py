@@ -1,0 +1,20 @@
+"""`--format json`: the report's structs as they are; same events and --now, same bytes."""
+
+from __future__ import annotations
+
+from gitobs.analysis import Renderer
+from gitobs.hookspecs import hookimpl
+from gitobs.sections import Report, encode_json
+
+
+class JsonRenderer(Renderer):
+    format = "json"
+    suffix = ".json"
+
+    def render(self, report: Report, color: bool) -> str:
+        return encode_json(report).decode()
+
+
+@hookimpl
+def gitobs_renderers() -> list[Renderer]:
+    return [JsonRenderer()]
