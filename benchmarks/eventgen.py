@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from gitobs import schema
 
 DAY_NS = 86400 * 10**9
-START_NS = 1_700_000_000 * 10**9  # 2023-11-14
+START_NS = 1_699_920_000 * 10**9  # 2023-11-14 00:00 UTC, a Tuesday: days are counted from midnight
+WORKDAY_END_NS = 18 * 3600 * 10**9  # a session running past 18:00 ends the day
 
 _DIRS = ["src/core", "src/api", "src/api/v2", "src/ui/components", "src/ui/pages", "src/db/migrations",
          "src/util", "tests/unit", "tests/integration", "docs", "scripts", "vendor/lib"]
@@ -146,11 +147,11 @@ def events(count: int, seed: int = 1, files: int = 3000) -> Iterator[schema.Even
     rng = random.Random(seed)
     developer = _Developer(rng, files)
     kinds, weights = zip(*_MIX)
-    day_start, ts = START_NS, START_NS
+    day_start, ts = START_NS, START_NS + 9 * 3600 * 10**9
     for seq in range(1, count + 1):
         gap = rng.expovariate(1 / 90) * 10**9
         ts += int(gap)
-        if rng.random() < 0.004 or ts - day_start > 9 * 3600 * 10**9:  # the day (or a session) is over
+        if rng.random() < 0.004 or ts - day_start > WORKDAY_END_NS:  # the day (or a session) is over
             day_start += DAY_NS * (3 if (day_start // DAY_NS) % 7 == 1 else 1)  # weekends off
             ts = max(ts, day_start + int(rng.uniform(8, 11) * 3600 * 10**9))
         kind = rng.choices(kinds, weights)[0]

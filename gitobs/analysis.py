@@ -33,7 +33,7 @@ class Context:
 
     def duration(self, analyzer: str, key: str, default_s: float) -> float:
         text = self.options.get(f"{analyzer}.{key}")
-        return default_s if text is None else parse_duration(text)
+        return float(default_s) if text is None else parse_duration(text)
 
     def integer(self, analyzer: str, key: str, default: int) -> int:
         text = self.options.get(f"{analyzer}.{key}")
@@ -74,6 +74,9 @@ class Analyzer:
     name: ClassVar[str]
     title: ClassVar[str]
     consumes: ClassVar[tuple[str, ...]] = ()
+    # The consumed types whose payload it reads (globs); None: all of them. For the others `data` is None
+    # and replay skips decoding their payloads, which is most of the cost of a broad analyzer.
+    payloads: ClassVar[tuple[str, ...] | None] = None
     order: ClassVar[int] = 100  # sections are shown by order, then name; the built-ins use 10..70
 
     def __init__(self, context: Context) -> None:

@@ -14,6 +14,7 @@ from gitobs.commands.demo import demo
 from gitobs.commands.events import events
 from gitobs.commands.install import install, uninstall
 from gitobs.commands.plugins import plugins
+from gitobs.commands.query import query
 from gitobs.commands.report import report
 from gitobs.commands.scan import scan
 from gitobs.commands.status import doctor, status
@@ -23,7 +24,7 @@ app = typer.Typer(
     name="gitobs", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
     help="Ambient observability for your own git work: hooks and a reflog scanner record, reports replay.",
 )
-for command in (install, uninstall, scan, events, report, plugins, status, doctor, demo):
+for command in (install, uninstall, scan, events, report, query, plugins, status, doctor, demo):
     app.command()(command)
 
 

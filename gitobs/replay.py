@@ -43,26 +43,31 @@ class GenericEvent(msgspec.Struct, kw_only=True):
     t = property(_seconds)
 
 
-def _typed_event_class(event_type: str, payload: type | None) -> type:
-    """The struct an event of `event_type` decodes into; without a payload, one that keeps nothing."""
+def _event_class(event_type: str, payload: type | None, keep: int) -> type:
+    """The struct an event of `event_type` decodes into: with its typed payload (FULL), with the envelope
+    alone (HEAD: `data` reads None), or keeping nothing (SKIP)."""
     name = "Event_" + event_type.replace(".", "_")
-    fields = [] if payload is None else [
-        ("seq", int, 0), ("ts", datetime), ("src", str, ""), ("wt", str, ""), ("data", payload)]
+    envelope = [("seq", int, 0), ("ts", datetime), ("src", str, ""), ("wt", str, "")]
+    # Even a skipped event keeps its time: the report counts every event in its window.
+    fields = {SKIP: [("ts", datetime)], HEAD: envelope, FULL: [*envelope, ("data", payload)]}[keep]
     namespace = {"type": event_type, "t": property(_seconds)}
+    if keep == HEAD:
+        namespace["data"] = None
     return msgspec.defstruct(name, fields, kw_only=True, tag_field="type", tag=event_type, namespace=namespace)
 
 
-class _Skipped:
-    pass
+SKIP, HEAD, FULL = 0, 1, 2
 
 
 class EventDecoder:
-    """Decodes whole frames; events of types not in `wanted` come back as instances of `skipped`."""
+    """Decodes whole frames. Types `full` accepts get their typed payload, types only `head` accepts the
+    envelope alone; other types come back as instances of a class in `skipped`, with nothing built."""
 
-    def __init__(self, wanted: Callable[[str], bool]) -> None:
-        self.wanted = wanted
-        classes = [_typed_event_class(t, p if wanted(t) else None) for t, p in schema.PAYLOADS.items()]
-        self.skipped = frozenset(cls for cls in classes if not msgspec.structs.fields(cls))
+    def __init__(self, full: Callable[[str], bool], head: Callable[[str], bool] = lambda _: False) -> None:
+        self.wanted = lambda t: full(t) or head(t)
+        classes = [_event_class(t, p, FULL if full(t) else HEAD if head(t) else SKIP)
+                   for t, p in schema.PAYLOADS.items()]
+        self.skipped = frozenset(cls for cls in classes if len(msgspec.structs.fields(cls)) == 1)
         self._frame = msgspec.json.Decoder(list[Union[tuple(classes)]])  # noqa: UP007 - built at run time
         self._line = msgspec.json.Decoder(Union[tuple(classes)])  # noqa: UP007
         self._generic = msgspec.json.Decoder(GenericEvent)
@@ -90,7 +95,6 @@ class EventDecoder:
             return None
         return event if self.wanted(event.type) else None
 
-
 @dataclass
 class ReplayFilter:
     since: float | None = None  # seconds since the epoch, inclusive
@@ -102,11 +106,14 @@ class ReplayFilter:
     def accepts_type(self, event_type: str) -> bool:
         return not self.types or any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.types)
 
+    def in_window(self, events: list) -> list:
+        if self.since is None and self.until is None:
+            return events
+        since, until = _aware(self.since), _aware(self.until)
+        return [e for e in events if (since is None or e.ts >= since) and (until is None or e.ts < until)]
+
     def select(self, events: list) -> list:
-        if self.since is not None or self.until is not None:
-            since = _aware(self.since)
-            until = _aware(self.until)
-            events = [e for e in events if (since is None or e.ts >= since) and (until is None or e.ts < until)]
+        """Of events in the window, those on the branch and naming a file under the path."""
         if self.branch is not None:
             events = [e for e in events if self.branch in _branches(e.data)]
         if self.path is not None:
@@ -159,7 +166,7 @@ def matches(event_type: str, patterns: Sequence[str]) -> bool:
 
 
 @contextmanager
-def _without_gc() -> Iterator[None]:
+def without_gc() -> Iterator[None]:
     # Decoded events hold no reference cycles; the cyclic collector would only walk millions of them.
     enabled = gc.isenabled()
     gc.disable()
@@ -170,18 +177,25 @@ def _without_gc() -> Iterator[None]:
             gc.enable()
 
 
+@dataclass
+class ReadCounts:
+    in_window: int = 0  # every event in the time window, of any type
+
+
 def read_batches(log: EventLog, decoder: EventDecoder, event_filter: ReplayFilter, warn: Warn,
-                 batch_events: int = BATCH_EVENTS) -> Iterator[list]:
+                 batch_events: int = BATCH_EVENTS, counts: ReadCounts | None = None) -> Iterator[list]:
     """Filtered events of wanted types, in log order, about `batch_events` at a time."""
 
     def report(corruption) -> None:
         warn(f"damaged log: {corruption.describe()}; skipped (gitobs doctor --repair)")
 
+    counts = counts if counts is not None else ReadCounts()
     pending: list = []
     skipped = decoder.skipped
     for content in log.iter_contents(on_corruption=report):
-        events = [e for e in decoder.decode_frame(content) if type(e) not in skipped]
-        pending.extend(event_filter.select(events))
+        events = event_filter.in_window(decoder.decode_frame(content))
+        counts.in_window += len(events)
+        pending.extend(event_filter.select([e for e in events if type(e) not in skipped]))
         if len(pending) >= batch_events:
             yield pending
             pending = []
@@ -198,13 +212,19 @@ class Consumer:
     name: str
     instance: Any
     consumes: tuple[str, ...]
+    payloads: tuple[str, ...] | None = None  # types whose payload it reads; None: all it consumes
     error: str | None = None
+
+    def reads_payload(self, event_type: str) -> bool:
+        if not matches(event_type, self.consumes):
+            return False
+        return self.payloads is None or any(fnmatch.fnmatchcase(event_type, p) for p in self.payloads)
 
 
 def replay(log: EventLog, analyzers: list[Consumer], enrichers: list[Consumer], event_filter: ReplayFilter,
            warn: Warn) -> int:
-    """Feed every analyzer its events; returns how many events passed the filter. A consumer that raises is
-    marked with its error and fed no more; the others go on."""
+    """Feed every analyzer its events; returns how many events of any type the time window holds. A consumer
+    that raises is marked with its error and fed no more; the others go on."""
     consumers = [*enrichers, *analyzers]
     routes: dict[str, list[Consumer]] = {}
 
@@ -214,18 +234,23 @@ def replay(log: EventLog, analyzers: list[Consumer], enrichers: list[Consumer], 
             found = routes[event_type] = [a for a in analyzers if matches(event_type, a.consumes)]
         return found
 
-    def wanted(event_type: str) -> bool:
-        return event_filter.accepts_type(event_type) and any(matches(event_type, c.consumes) for c in consumers)
+    def full(event_type: str) -> bool:
+        return event_filter.accepts_type(event_type) and any(c.reads_payload(event_type) for c in consumers)
 
-    decoder = EventDecoder(wanted)
-    count = 0
-    with _without_gc():
-        for batch in read_batches(log, decoder, event_filter, warn):
+    def head(event_type: str) -> bool:
+        # branch and path filters read payloads
+        payload_free = event_filter.branch is None and event_filter.path is None
+        return payload_free and event_filter.accepts_type(event_type) and any(
+            matches(event_type, c.consumes) for c in consumers)
+
+    decoder = EventDecoder(full, head)
+    counts = ReadCounts()
+    with without_gc():
+        for batch in read_batches(log, decoder, event_filter, warn, counts=counts):
             for enricher in enrichers:
                 batch = _enrich(enricher, batch)
-            count += len(batch)
             _dispatch(batch, analyzers, route)
-    return count
+    return counts.in_window
 
 
 def _enrich(enricher: Consumer, batch: list) -> list:

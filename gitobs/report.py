@@ -62,7 +62,11 @@ def _build(log: EventLog, provided: Provided, only: list[str], context: Context,
 
 def _make(cls: type, context: Context, warn: Warn, section: Section) -> Consumer | None:
     try:
-        return Consumer(name=cls.name, instance=cls(context), consumes=tuple(cls.consumes))
+        payloads = getattr(cls, "payloads", None)
+        return Consumer(name=cls.name, instance=cls(context), consumes=tuple(cls.consumes),
+                        payloads=None if payloads is None else tuple(payloads))
+    except GitobsError:
+        raise  # the user's mistake (a bad -O option): a one-line error, not a plugin failure
     except Exception as exc:  # noqa: BLE001 - one plugin's failure never takes the report down
         _fail(section, describe_failure(exc), warn)
         return None

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import heapq
 import math
+import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
+
+RESERVOIR_SIZE = 200_000
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -53,3 +56,53 @@ class BoundedCounter:
         keep = dict(heapq.nsmallest(self.capacity // 2, self.counts.items(), key=lambda item: (-item[1], item[0])))
         self.other += sum(value for key, value in self.counts.items() if key not in keep)
         self.counts = Counter(keep)
+
+
+class Reservoir:
+    """Values kept for percentiles in bounded memory. Exact up to `capacity` values; beyond that a uniform
+    sample (reservoir sampling, algorithm R) drawn with random.Random(0), so the same stream always keeps the
+    same sample and gives the same percentiles. `count` and `max` stay exact."""
+
+    __slots__ = ("_rng", "beyond", "capacity", "dropped_max", "values")
+
+    def __init__(self, capacity: int = RESERVOIR_SIZE) -> None:
+        self.capacity = capacity
+        self.values: list[float] = []
+        self.beyond = 0  # values offered once full
+        self.dropped_max: float | None = None  # the largest value sampling has let go
+        self._rng = random.Random(0)
+
+    def add(self, value: float) -> None:
+        if len(self.values) < self.capacity:  # the common case: one append
+            self.values.append(value)
+        else:
+            self._sample(value)
+
+    def _sample(self, value: float) -> None:
+        self.beyond += 1
+        slot = self._rng.randrange(self.capacity + self.beyond)
+        if slot < self.capacity:
+            value, self.values[slot] = self.values[slot], value
+        if self.dropped_max is None or value > self.dropped_max:
+            self.dropped_max = value
+
+    @property
+    def count(self) -> int:
+        return len(self.values) + self.beyond
+
+    @property
+    def max(self) -> float | None:
+        found = [v for v in (max(self.values, default=None), self.dropped_max) if v is not None]
+        return max(found, default=None)
+
+    def extend(self, other: Reservoir) -> None:
+        """Fold another reservoir's kept values in (exact when neither was sampled down)."""
+        for value in other.values:
+            self.add(value)
+        self.beyond += other.beyond
+        if other.dropped_max is not None and (self.dropped_max is None or other.dropped_max > self.dropped_max):
+            self.dropped_max = other.dropped_max
+
+    def quantile(self, q: float) -> float | None:
+        self.values.sort()  # percentile() sorts again; on sorted input that is a linear pass
+        return percentile(self.values, q)

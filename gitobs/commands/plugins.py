@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from rich.table import Table
 from rich.text import Text
 
 from gitobs import plugins as plugin_loader
-from gitobs.commands import console
+from gitobs.commands import say
 from gitobs.safe_text import inert
 
 
 def plugins() -> None:
-    """List the loaded plugins: analyzers, renderers and enrichers, with their package, version and file."""
+    """List the plugins of the gitobs entry-point group: what each provides, its package, version and file."""
     provided = plugin_loader.load()
-    table = Table("plugin", "package", "provides", "from", box=None, title_justify="left")
+    width = max((len(inert(info.name)) for info in provided.plugins), default=0)
     for info in provided.plugins:
         provides = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in (
             ("analyzers", info.analyzers), ("renderers", info.renderers), ("enrichers", info.enrichers)) if names)
-        table.add_row(Text(inert(info.name)), Text(inert(f"{info.distribution} {info.version}".strip())),
-                      Text(inert(provides or "nothing")),
-                      Text(inert(info.location or info.module)))
+        line = Text(inert(info.name).ljust(width), style="bold")
+        line.append(inert(f"  {info.distribution} {info.version}".rstrip()))
+        line.append(f"  {inert(provides or 'nothing')}")
+        say(line)
+        say(Text(" " * width + f"  from {inert(info.location or info.module)}", style="dim"))
         if info.error:
-            table.add_row("", "", Text(inert(f"error: {info.error}"), style="red"), "")
-    console.print(table)
+            say(Text(" " * width + f"  error: {inert(info.error)}", style="red"))

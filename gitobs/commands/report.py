@@ -15,8 +15,8 @@ from gitobs.commands import NoScanOption, RepoOption, open_repo, warn
 from gitobs.commands.scan import scan_now
 from gitobs.eventlog import EventLog
 from gitobs.replay import normalize_path
-from gitobs.report import build_report, local_offset, parse_offset
 from gitobs.repo import GitobsError
+from gitobs.report import build_report, local_offset, parse_offset
 from gitobs.timespec import parse_moment
 
 # The sections the issue names have their own flags; --only takes any analyzer, third-party ones too.

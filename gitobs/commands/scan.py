@@ -10,7 +10,8 @@ import typer
 
 from gitobs.commands import RepoOption, open_repo, say
 from gitobs.repo import GitobsError, ObsPaths
-from gitobs.scan import ScanResult, scan as run_scan
+from gitobs.scan import ScanResult
+from gitobs.scan import scan as run_scan
 from gitobs.scanstate import load_state
 from gitobs.spool import write_note
 

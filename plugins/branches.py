@@ -1,0 +1,179 @@
+"""Branches: how often HEAD moves, how long each branch holds you, quick A -> B -> A returns (ping-pong),
+and how many branches one sitting of work touches."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+from gitobs.analysis import Analyzer, Context
+from gitobs.hookspecs import hookimpl
+from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
+from gitobs.stats import Reservoir, rounded
+
+DETACHED = "(detached)"
+OTHER = "(other)"
+DWELL_SAMPLE = 20_000  # dwell values kept per branch for its median (see Reservoir)
+BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)  # no activity yet
+
+
+class BranchesAnalyzer(Analyzer):
+    name = "branches"
+    title = "Branches"
+    # Switches and commits say which branch; every other type only says the developer was at work, which is
+    # what splits the log into sessions.
+    consumes = ("branch.*", "commit.*", "worktree.sample", "index.stage", "stash.*", "history.*")
+    payloads = ("branch.switch", "commit.created", "commit.amended")  # the rest only need their time
+    order = 20
+
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        self.days = context.integer(self.name, "days", 30)
+        self.top = context.integer(self.name, "top", 10)
+        self.window = context.duration(self.name, "ping_pong_window", 600)
+        self.idle_gap = context.duration(self.name, "idle_gap", 1800)
+        self.per_day: dict[int, int] = {}
+        self.dwell: dict[str, Reservoir] = {}
+        self.dwell_total: dict[str, float] = {}
+        self.previous: dict[str, tuple[str, str, float]] = {}  # worktree -> its last switch (from, to, t)
+        self.pairs: dict[tuple[str, str], list[float]] = {}  # (home, away) -> [count, first t]
+        self.per_session: Counter[int] = Counter()  # distinct branches touched -> sessions
+        self.idle_gap_delta = timedelta(seconds=self.idle_gap)
+        self.touched: set[str] = set()  # branches of the open session
+        # Latest activity seen. The log is in time order but for a few late writes (docs/events.md), which
+        # join the open session.
+        self.last = self.limit = BEFORE_ALL
+
+    def feed(self, events: Sequence) -> None:
+        # Sessions compare the events' datetimes: event.t costs far more than a comparison. `limit` is
+        # last + idle gap as of its last refresh, refreshed only when an event passes it, so the addition
+        # runs about once per idle gap of activity rather than once per event.
+        gap, touched, last, limit = self.idle_gap_delta, self.touched, self.last, self.limit
+        for event in events:
+            ts = event.ts
+            if ts > limit:
+                limit = last + gap
+                if ts > limit:
+                    if last is not BEFORE_ALL:
+                        self.per_session[len(touched)] += 1
+                    touched = self.touched = set()
+                    limit = ts + gap
+            if ts > last:  # noqa: PLR1730 - max() is a call, and this runs for every event
+                last = ts
+            kind = event.type
+            if kind == "branch.switch":
+                self._switch(event, event.t, touched)
+            elif kind in ("commit.created", "commit.amended"):
+                branch = event.data.branch
+                touched.add(DETACHED if branch is None else branch)
+        self.last, self.limit = last, limit
+
+    def _switch(self, event, t: float, touched: set[str]) -> None:
+        data = event.data
+        left = DETACHED if data.from_ is None else data.from_
+        entered = DETACHED if data.to is None else data.to
+        touched.add(left)
+        touched.add(entered)
+        day = int((t + self.context.utc_offset_s) // 86400)
+        self.per_day[day] = self.per_day.get(day, 0) + 1
+        if data.dwell_s is not None:
+            self._dwell(left, data.dwell_s)
+        before = self.previous.get(event.wt)
+        # left == entered: one detached commit to another, which is not a return
+        if (before is not None and before[1] == left and before[0] == entered != left
+                and t - before[2] <= self.window):
+            pair = self.pairs.get((entered, left))
+            if pair is None:
+                self.pairs[(entered, left)] = [1, before[2]]
+            else:
+                pair[0] += 1
+                pair[1] = min(pair[1], before[2])
+        self.previous[event.wt] = (left, entered, t)
+
+    def _dwell(self, branch: str, seconds: float) -> None:
+        sample = self.dwell.get(branch)
+        if sample is None:
+            sample = self.dwell[branch] = Reservoir(DWELL_SAMPLE)
+            self.dwell_total[branch] = 0.0
+        sample.add(seconds)
+        self.dwell_total[branch] += seconds
+
+    def result(self) -> list[AnyBlock]:
+        return [self._summary(), self._per_day(), self._dwell_table(), self._ping_pong(), self._sessions()]
+
+    def _summary(self) -> Facts:
+        return Facts(id="summary", title="Switches", items=[
+            Fact("switches", sum(self.per_day.values())),
+            Fact("days with switches", len(self.per_day)),
+            Fact("ping-pongs", sum(int(pair[0]) for pair in self.pairs.values())),
+            Fact("ping-pong window", rounded(float(self.window)), "s"),
+        ])
+
+    def _per_day(self) -> Table:
+        shown = sorted(self.per_day)[-self.days:] if self.days > 0 else []
+        return Table(id="switches_per_day", title="Switches per day (local), latest days with switches",
+                     columns=["day", "switches"], rows=[[Context.day_text(day), self.per_day[day]] for day in shown],
+                     total_rows=len(self.per_day))
+
+    def _dwell_table(self) -> Table:
+        ranked = sorted(self.dwell, key=lambda branch: (-self.dwell_total[branch], branch))
+        rows: list[list[Cell]] = [_dwell_row(branch, self.dwell_total[branch], self.dwell[branch])
+                                  for branch in ranked[: self.top]]
+        rest = ranked[self.top:]
+        if rest:
+            merged = Reservoir(DWELL_SAMPLE * 10)
+            for branch in rest:
+                merged.extend(self.dwell[branch])
+            rows.append(_dwell_row(OTHER, sum(self.dwell_total[branch] for branch in rest), merged))
+        return Table(id="dwell", title="Time on a branch before leaving it",
+                     columns=["branch", "total_h", "median_min", "visits"], rows=rows, total_rows=len(ranked))
+
+    def _ping_pong(self) -> Table:
+        ranked = sorted(self.pairs.items(), key=lambda item: (-item[1][0], item[1][1], item[0]))
+        rows: list[list[Cell]] = [[home, away, int(count), _iso(first)]
+                                  for (home, away), (count, first) in ranked[: self.top]]
+        return Table(id="ping_pong", title="Left a branch and came back to it within the window",
+                     columns=["branch", "away_on", "count", "first"], rows=rows, total_rows=len(ranked))
+
+    def _sessions(self) -> Facts:
+        per_session = self.per_session.copy()
+        if self.last is not BEFORE_ALL:  # the session still open at the end of the log
+            per_session[len(self.touched)] += 1
+        sessions = sum(per_session.values())
+        return Facts(id="sessions", title="Branches touched per session", items=[
+            Fact("sessions", sessions),
+            Fact("p50", _histogram_percentile(per_session, 50), "branches"),
+            Fact("p90", _histogram_percentile(per_session, 90), "branches"),
+            Fact("max", max(per_session) if sessions else None, "branches"),
+            Fact("idle gap", rounded(float(self.idle_gap)), "s"),
+        ])
+
+
+def _dwell_row(branch: str, total_s: float, sample: Reservoir) -> list[Cell]:
+    median = sample.quantile(50)
+    return [branch, rounded(total_s / 3600), rounded(None if median is None else median / 60), sample.count]
+
+
+def _histogram_percentile(histogram: Counter[int], q: float) -> int | None:
+    """Nearest-rank percentile of the values a {value: how many} histogram holds, as stats.percentile."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    rank = max(1, math.ceil(q / 100 * total))
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            break
+    return value
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@hookimpl
+def gitobs_analyzers() -> list[type[Analyzer]]:
+    return [BranchesAnalyzer]

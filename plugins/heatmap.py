@@ -1,0 +1,462 @@
+"""Built-in analyzer `heatmap`: where and when the work happens.
+
+Activity is four things, always shown side by side and never summed into one score in a table: commits
+(and the lines they change: added + deleted), discarded edits (and the lines lost), and dirty working-tree
+samples. They are shown per file, per directory and per file type, per file and directory over time
+buckets, as a GitHub-style calendar and as an hour-of-week punchcard. The grids, the calendar and the
+punchcard need one number per cell: "events", the commits, discards and dirty samples counted there.
+
+Per-path state is bounded (see `_Tally`): a log naming millions of paths keeps only the busiest few
+thousand, folding the rest into "(other)", while every total stays exact.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from datetime import date
+
+from gitobs.analysis import Analyzer, Context
+from gitobs.hookspecs import hookimpl
+from gitobs.repo import GitobsError
+from gitobs.sections import AnyBlock, Calendar, Fact, Facts, Grid, Table
+
+# A record is a list (lists beat objects in the per-file loop) indexed by these: the five counts shown,
+# the lines of dirty samples (kept apart and never shown: it keeps the hot loop free of branches), events
+# per time bucket, the last event counted (a directory counts once per event), distinct files (types), and
+# the bucket being counted with the record's events when it began (see _enter). A file record also holds
+# the keys of its directory and type, computed once per path, and its directory's record (None until
+# looked up, and again after the directories were folded).
+COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, BUCKETS, STAMP, FILES, OPEN, OPENED_AT = range(11)
+DIR_KEY, TYPE_KEY, DIR_RECORD = range(11, 14)
+COUNTS = (COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, FILES)
+
+# (index of the event counter, index of its line counter) per consumed type.
+KINDS = {"commit.created": (COMMITS, LINES), "edit.discarded": (DISCARDS, DISCARDED),
+         "worktree.sample": (SAMPLES, SAMPLED)}
+
+DAY, WEEK, MONTH = 0, 1, 2
+LEVEL_NAMES = ("day", "week", "month")
+AUTO_DAY_SPAN = 31  # days from the first event's local day to the last one's: day buckets up to this,
+AUTO_WEEK_SPAN = 366  # week buckets up to a (leap) year, month buckets beyond
+
+OTHER = "(other)"
+ROOT_DIR = "."
+NO_TYPE = "(none)"
+# Files without an extension that are a type of their own. Any other such file is "(none)", so that
+# arbitrary names (built tools, hashes) do not each become a type.
+NAMED_TYPES = frozenset({
+    "Makefile", "GNUmakefile", "makefile", "Dockerfile", "Containerfile", "Jenkinsfile", "Vagrantfile",
+    "Gemfile", "Rakefile", "Procfile", "Justfile", "justfile", "Brewfile", "Podfile", "Pipfile", "Snakefile",
+    "Caddyfile", "Tiltfile", "Earthfile", "BUILD", "WORKSPACE", "LICENSE", "LICENCE", "COPYING", "NOTICE",
+    "README", "CHANGELOG", "AUTHORS", "CONTRIBUTORS", "CODEOWNERS", "OWNERS", "VERSION", "MANIFEST",
+})
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+CALENDAR_WEEKS = 53
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+COLUMNS = ["commits", "lines", "discards", "discarded lines", "samples"]
+
+
+def type_of(path: str) -> str:
+    """".py" (lowercased) for src/App.PY; "Makefile" and dotfiles (".gitignore") by name; else "(none)"."""
+    name = path.rpartition("/")[2]
+    dot = name.rfind(".")
+    if dot > 0:
+        return name[dot:].lower()
+    if dot == 0 or name in NAMED_TYPES:
+        return name
+    return NO_TYPE
+
+
+def dir_of(path: str, levels: int) -> str:
+    """The directory holding `path`, cut to its first `levels` components; "." for the top level."""
+    return "/".join(path.split("/")[:-1][:levels]) or ROOT_DIR
+
+
+def _date(day: int) -> date:
+    return date.fromordinal(day + EPOCH_ORDINAL)
+
+
+def _week_start(day: int) -> int:
+    return day - Context.weekday(day)
+
+
+def _month_start(day: int) -> int:
+    return day - _date(day).day + 1
+
+
+def _bucket_key(day: int, level: int) -> int:
+    """A day's bucket key, itself a day number. Weeks are stored cut at month starts (the later of the
+    week's Monday and the month's first day), so that week buckets can still become month buckets exactly
+    if the span grows past a year; they are shown whole, by their Monday."""
+    if level == DAY:
+        return day
+    if level == WEEK:
+        return max(_week_start(day), _month_start(day))
+    return _month_start(day)
+
+
+def _column_key(key: int, level: int) -> int:
+    return _week_start(key) if level == WEEK else key
+
+
+def _columns(first: int, last: int, level: int) -> list[int]:
+    """Every bucket from the first event's to the last one's, empty ones too: a time axis has no gaps."""
+    if level == DAY:
+        return list(range(first, last + 1))
+    if level == WEEK:
+        return list(range(_week_start(first), _week_start(last) + 1, 7))
+    columns, key = [], _month_start(first)
+    while key <= last:
+        columns.append(key)
+        key = _month_start(key + 31)
+    return columns
+
+
+def _label(key: int, level: int) -> str:
+    moment = _date(key)
+    if level == DAY:
+        return moment.isoformat()
+    if level == WEEK:
+        year, week, _ = moment.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{moment.year}-{moment.month:02d}"
+
+
+def _new_record() -> list:
+    return [0, 0, 0, 0, 0, 0, {}, 0, 0, None, 0]
+
+
+def _settle(record: list) -> None:
+    """Add the events since the open bucket began to it, and close it."""
+    _enter(record, None)
+
+
+def _enter(record: list, bucket: int | None) -> None:
+    """Per-bucket counts without a dict update per event: a record's events go to its open bucket, counted
+    as the growth of its event counts, and settled when another bucket begins (or before anyone reads
+    them). One call, nothing nested: it runs whenever a file meets a new bucket."""
+    events = record[COMMITS] + record[DISCARDS] + record[SAMPLES]
+    if record[OPEN] is not None and events != record[OPENED_AT]:
+        buckets = record[BUCKETS]
+        buckets[record[OPEN]] = buckets.get(record[OPEN], 0) + events - record[OPENED_AT]
+    record[OPEN] = bucket
+    record[OPENED_AT] = events
+
+
+def _add_counts(into: list, record: list) -> None:
+    for index in COUNTS:
+        into[index] += record[index]
+
+
+def _merge(into: list, record: list) -> None:
+    _settle(into)
+    _settle(record)
+    _add_counts(into, record)
+    buckets = into[BUCKETS]
+    for key, count in record[BUCKETS].items():
+        buckets[key] = buckets.get(key, 0) + count
+
+
+def _rank(item: tuple[str, list]) -> tuple:
+    """Busiest first: events counted on the key, then lines, then the name (a stable tie-break)."""
+    key, record = item
+    return (-(record[COMMITS] + record[DISCARDS] + record[SAMPLES]), -(record[LINES] + record[DISCARDED]), key)
+
+
+def _top(records: dict[str, list], other: list, folded: bool, k: int) -> tuple[list[tuple[str, list]], list | None]:
+    """The k busiest records, and one summing all the others with `other` (None when there are none)."""
+    ranked = sorted(records.items(), key=_rank)
+    if len(ranked) <= k and not folded:
+        return ranked, None
+    rest = _new_record()
+    _merge(rest, other)
+    for _, record in ranked[k:]:
+        _merge(rest, record)
+    return ranked[:k], rest
+
+
+class _Tally:
+    """Records per key (file, directory or type), at most `capacity` of them between batches. When over,
+    the busiest half is kept (by `_rank`: by the counts alone, so deterministically) and the rest is folded
+    into `other`. The shown rows plus "(other)" then still add up to the exact totals; "(other)" sums
+    the rows it stands for (a commit touching two folded directories counts in it twice)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.records: dict[str, list] = {}
+        self.other = _new_record()
+        self.folded = False
+
+    def settle(self) -> None:
+        for record in self.records.values():
+            _settle(record)
+
+    def bound(self) -> list[list]:
+        """Fold if over capacity; returns the folded records (records handed out before may be stale)."""
+        if len(self.records) <= self.capacity:
+            return []
+        kept = dict(heapq.nsmallest(self.capacity // 2, self.records.items(), key=_rank))
+        folded = [record for key, record in self.records.items() if key not in kept]
+        for record in folded:
+            _merge(self.other, record)
+        self.records = kept
+        self.folded = True
+        return folded
+
+    def top(self, k: int) -> tuple[list[tuple[str, list]], list | None]:
+        self.settle()
+        return _top(self.records, self.other, self.folded, k)
+
+    def regroup(self, level: int) -> None:
+        """Re-key every record's buckets at a coarser level (the span of the events grew)."""
+        self.settle()
+        for record in [*self.records.values(), self.other]:
+            buckets: dict[int, int] = {}
+            for key, count in record[BUCKETS].items():
+                coarse = _bucket_key(key, level)
+                buckets[coarse] = buckets.get(coarse, 0) + count
+            record[BUCKETS] = buckets
+
+
+class HeatmapAnalyzer(Analyzer):
+    name = "heatmap"
+    title = "Activity heatmap"
+    consumes = tuple(KINDS)
+    order = 10
+
+    capacity = 10000  # files and directories held (see _Tally), and file types
+    distinct_capacity = 100000  # paths remembered for the count of distinct files
+
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        self.top_k = context.integer(self.name, "top", 20)
+        if self.top_k < 1:
+            raise GitobsError(f"option heatmap.top takes a whole number from 1, not {self.top_k}")
+        self.fixed_level = self._bucket_option()
+        self.level = DAY if self.fixed_level is None else self.fixed_level
+        depth = 1 if context.depth is None else context.depth
+        if depth < 1:
+            raise GitobsError(f"the heatmap's directory depth must be 1 or more, not {depth}")
+        # Depth counts from --path: with --path src/api, depth 1 shows src/api/<dir>.
+        self.dir_levels = (context.path.count("/") + 1 if context.path else 0) + depth
+        self.files = _Tally(self.capacity)
+        self.dirs = _Tally(self.capacity)
+        # Per type: distinct files, and the counts of files folded away. The counts of the files held are
+        # added in result(), so the per-file loop does nothing per type.
+        self.types = _Tally(self.capacity)
+        self.seen: set[str] = set()
+        self.seen_full = False
+        self.hours: dict[int, int] = {}  # local hour (hours since the epoch) -> events: calendar, punchcard
+        self.bucket_of: dict[int, int] = {}  # local day -> its bucket key at the current level
+        self.first_day: int | None = None  # local days of the first and last event: the span
+        self.last_day: int | None = None
+        self.totals = _new_record()  # events by kind (their lines are sums of the file tally)
+        self.stamp = 0  # events counted so far: a directory counts once per event (its STAMP)
+
+    def _bucket_option(self) -> int | None:
+        text = self.option("bucket", "auto")
+        if text == "auto":
+            return None
+        if text not in LEVEL_NAMES:
+            raise GitobsError(f"option heatmap.bucket takes auto, day, week or month, not {text!r}")
+        return LEVEL_NAMES.index(text)
+
+    def feed(self, events: Sequence) -> None:
+        # The hot loop: one pass, locals only, no Python function call per file (only when a file or
+        # directory meets a new time bucket: _enter), nothing per type (see _types). Events mostly come in
+        # time order, so the hour (and with it the day and bucket) is only worked out when it changes.
+        offset = self.context.utc_offset_s
+        hours, bucket_of, totals = self.hours, self.bucket_of, self.totals
+        find_file = self.files.records.get
+        stamp, hour, run, bucket = self.stamp, None, 0, 0
+        for event in events:
+            counter, liner = KINDS[event.type]
+            files = event.data.files
+            if not files and counter == SAMPLES:
+                continue  # a clean tree: nothing is being edited
+            totals[counter] += 1
+            moment = int((event.ts.timestamp() + offset) // 3600)  # event.t without its Python call
+            if moment != hour:
+                if run:
+                    hours[hour] = hours.get(hour, 0) + run
+                hour, run = moment, 0
+                bucket = bucket_of.get(moment // 24)
+                if bucket is None:
+                    bucket = self._bucket(moment // 24)
+            run += 1
+            stamp += 1
+            if counter == SAMPLES:  # most events: the same loop without lines
+                for change in files:
+                    record = find_file(change.path) or self._new_file(change.path)
+                    if record[OPEN] != bucket:
+                        _enter(record, bucket)
+                    record[SAMPLES] += 1
+                    folder = record[DIR_RECORD] or self._folder(record)
+                    if folder[STAMP] != stamp:
+                        folder[STAMP] = stamp
+                        if folder[OPEN] != bucket:
+                            _enter(folder, bucket)
+                        folder[SAMPLES] += 1
+                continue
+            for change in files:
+                record = find_file(change.path) or self._new_file(change.path)
+                if record[OPEN] != bucket:
+                    _enter(record, bucket)
+                lines = change.added + change.deleted
+                record[counter] += 1
+                record[liner] += lines
+                folder = record[DIR_RECORD] or self._folder(record)
+                if folder[STAMP] != stamp:
+                    folder[STAMP] = stamp
+                    if folder[OPEN] != bucket:
+                        _enter(folder, bucket)
+                    folder[counter] += 1
+                folder[liner] += lines
+        if run:
+            hours[hour] = hours.get(hour, 0) + run
+        self.stamp = stamp
+        self._bound()
+
+    def _bucket(self, day: int) -> int:
+        """The bucket of a day not met at the current level: the span may widen, and in auto mode the
+        buckets get coarser when it does."""
+        self.first_day = day if self.first_day is None else min(self.first_day, day)
+        self.last_day = day if self.last_day is None else max(self.last_day, day)
+        span = self.last_day - self.first_day
+        level = DAY if span <= AUTO_DAY_SPAN else WEEK if span <= AUTO_WEEK_SPAN else MONTH
+        if self.fixed_level is None and level > self.level:
+            self.level = level
+            self.bucket_of.clear()
+            self.files.regroup(level)
+            self.dirs.regroup(level)
+        bucket = self.bucket_of[day] = _bucket_key(day, self.level)
+        return bucket
+
+    def _folder(self, record: list) -> list:
+        """The directory record of a file record, made when new, and remembered in it."""
+        records = self.dirs.records
+        folder = records.get(record[DIR_KEY])
+        if folder is None:
+            folder = records[record[DIR_KEY]] = _new_record()
+        record[DIR_RECORD] = folder
+        return folder
+
+    def _file_type(self, file_type: str) -> list:
+        found = self.types.records.get(file_type)
+        if found is None:
+            found = self.types.records[file_type] = _new_record()
+        return found
+
+    def _new_file(self, path: str) -> list:
+        """A record for a path not held now: new, or folded away before and busy again."""
+        record = [*_new_record(), dir_of(path, self.dir_levels), type_of(path), None]
+        self.files.records[path] = record
+        if path not in self.seen:
+            if len(self.seen) < self.distinct_capacity:
+                self.seen.add(path)
+                self._file_type(record[TYPE_KEY])[FILES] += 1
+            else:
+                self.seen_full = True
+        return record
+
+    def _bound(self) -> None:
+        for record in self.files.bound():
+            _add_counts(self._file_type(record[TYPE_KEY]), record)
+        self.types.bound()
+        if self.dirs.bound():
+            for record in self.files.records.values():
+                record[DIR_RECORD] = None
+
+    def result(self) -> list[AnyBlock]:
+        blocks: list[AnyBlock] = [self._totals()]
+        blocks.append(self._table("by_file", "Most edited files", "file", self.files.records, self.files))
+        blocks.append(self._table("by_dir", "Directories", "directory", self.dirs.records, self.dirs))
+        if self.first_day is not None:
+            unit = LEVEL_NAMES[self.level]
+            blocks.append(self._grid("by_file_time", f"Files by {unit}", self.files))
+            blocks.append(self._grid("by_dir_time", f"Directories by {unit}", self.dirs))
+        blocks.append(self._calendar())
+        blocks.append(self._punchcard())
+        blocks.append(self._types())
+        return blocks
+
+    def _totals(self) -> Facts:
+        # The file tally's columns plus its "(other)" are exact sums over every file of every event.
+        records = [*self.files.records.values(), self.files.other]
+        entries, lines, discarded = (sum(r[index] for r in records) for index in (COMMITS, LINES, DISCARDED))
+        # Exact while fewer than distinct_capacity paths were seen; past that, a lower bound.
+        distinct = "distinct files, at least" if self.seen_full else "distinct files"
+        items = [Fact("commits", self.totals[COMMITS], "commits"), Fact("files touched by commits", entries, "files"),
+                 Fact("lines changed in commits", lines, "lines"), Fact("discards", self.totals[DISCARDS], "discards"),
+                 Fact("lines discarded", discarded, "lines"), Fact("dirty samples", self.totals[SAMPLES], "samples"),
+                 Fact(distinct, len(self.seen), "files")]
+        if self.first_day is not None:
+            items.append(Fact("time bucket", LEVEL_NAMES[self.level]))
+        return Facts(id="totals", title="Totals", items=items)
+
+    def _table(self, block_id: str, title: str, name: str, records: dict[str, list], tally: _Tally,
+               files: bool = False) -> Table:
+        """The top rows of `records` and "(other)"; total_rows counts the keys held (not those folded away)."""
+        shown, other = _top(records, tally.other, tally.folded, self.top_k)
+
+        def row(key: str, record: list) -> list:
+            counts = [record[COMMITS], record[LINES], record[DISCARDS], record[DISCARDED], record[SAMPLES]]
+            return [key, record[FILES], *counts] if files else [key, *counts]
+
+        rows = [row(key, record) for key, record in shown]
+        if other is not None:
+            rows.append(row(OTHER, other))
+        columns = [name, "files", *COLUMNS] if files else [name, *COLUMNS]
+        return Table(id=block_id, title=title, columns=columns, rows=rows,
+                     total_rows=len(records) if len(records) > len(shown) else None)
+
+    def _types(self) -> Table:
+        # Sums over each type's files (a commit of two .py files counts twice for .py): the spread of
+        # the file activity across types.
+        records: dict[str, list] = {}
+        for key, record in [*self.types.records.items(), *((r[TYPE_KEY], r) for r in self.files.records.values())]:
+            _add_counts(records.get(key) or records.setdefault(key, _new_record()), record)  # files have FILES 0
+        return self._table("file_types", "File types (sums over their files)", "type", records, self.types, files=True)
+
+    def _grid(self, block_id: str, title: str, tally: _Tally) -> Grid:
+        level = self.level
+        columns = _columns(self.first_day, self.last_day, level)
+        index = {key: position for position, key in enumerate(columns)}
+        shown, other = tally.top(self.top_k)
+        rows = [*shown, *([(OTHER, other)] if other is not None else [])]
+        cells = []
+        for _, record in rows:
+            line = [0] * len(columns)
+            for key, count in record[BUCKETS].items():
+                line[index[_column_key(key, level)]] += count
+            cells.append(line)
+        return Grid(id=block_id, title=title, row_labels=[key for key, _ in rows],
+                    column_labels=[_label(key, level) for key in columns], cells=cells, unit="events")
+
+    def _calendar(self) -> Calendar:
+        # The 53 weeks up to the report's day (its --now, or the last day before --until if that is earlier),
+        # like GitHub's profile calendar: it does not move with the newest event, and a quiet stretch before
+        # now shows as quiet. Days after it are not shown.
+        context = self.context
+        end = context.now if context.until is None else min(context.now, context.until - 0.001)
+        last = context.local_day(end)
+        first = _week_start(last) - 7 * (CALENDAR_WEEKS - 1)
+        counts = [0] * (last - first + 1)
+        for hour, count in self.hours.items():
+            if first <= hour // 24 <= last:
+                counts[hour // 24 - first] += count
+        return Calendar(id="calendar", title="Events per day", first_day=Context.day_text(first), counts=counts,
+                        unit="events")
+
+    def _punchcard(self) -> Grid:
+        cells = [[0] * 24 for _ in WEEKDAYS]
+        for hour, count in self.hours.items():
+            cells[Context.weekday(hour // 24)][hour % 24] += count
+        return Grid(id="punchcard", title="Events by hour of the week", row_labels=list(WEEKDAYS),
+                    column_labels=[f"{hour:02d}" for hour in range(24)], cells=cells, unit="events")
+
+
+@hookimpl
+def gitobs_analyzers() -> list[type[Analyzer]]:
+    return [HeatmapAnalyzer]

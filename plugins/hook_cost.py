@@ -1,0 +1,134 @@
+"""Hook cost: what the user's own hooks (chained by gitobs) cost them, and what gitobs itself added.
+
+The user's hooks are timed by the shim around each run (`hook.ran`); gitobs's own work is its background
+scans (`gitobs.scan`). The shim's synchronous cost cannot be timed from inside it (it forks no clock), so
+it is measured by benchmarks/hooks.py instead, and the report says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gitobs.analysis import DAY_S, Analyzer, Context
+from gitobs.hookspecs import hookimpl
+from gitobs.sections import AnyBlock, Cell, Fact, Facts, Note, Table
+from gitobs.stats import Reservoir, rounded
+
+PRE_COMMIT = "pre-commit"
+DAYS_SHOWN = 14  # the latest days with any pre-commit run
+
+
+class HookStats:
+    """One hook's runs: exact count, total and failures; seconds kept in bounded memory for percentiles."""
+
+    __slots__ = ("runs", "seconds", "failures", "sample")
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.seconds = 0.0
+        self.failures = 0
+        self.sample = Reservoir()
+
+
+class HookCostAnalyzer(Analyzer):
+    name = "hooks"
+    title = "Hook cost"
+    consumes = ("hook.ran", "gitobs.scan")
+    order = 70
+
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        self.hooks: dict[str, HookStats] = {}
+        self.pre_commit_days: dict[int, list] = {}  # local day -> [runs, seconds]
+        self.scans = Reservoir()
+        self.scan_seconds = 0.0
+        self.records = 0
+        self.events_written = 0
+
+    def feed(self, events: Sequence) -> None:
+        hooks, days, offset = self.hooks, self.pre_commit_days, self.context.utc_offset_s
+        for event in events:
+            data = event.data
+            if event.type == "gitobs.scan":
+                self._scan(data)
+                continue
+            stats = hooks.get(data.hook)
+            if stats is None:
+                stats = hooks[data.hook] = HookStats()
+            seconds = data.seconds
+            stats.runs += 1
+            stats.seconds += seconds
+            stats.sample.add(seconds)
+            if data.exit != 0:
+                stats.failures += 1
+            if data.hook == PRE_COMMIT:
+                day = int((event.ts.timestamp() + offset) // DAY_S)  # event.t, without the property's call
+                cell = days.get(day)
+                if cell is None:
+                    days[day] = [1, seconds]
+                else:
+                    cell[0] += 1
+                    cell[1] += seconds
+
+    def _scan(self, data) -> None:
+        self.scans.add(data.seconds)
+        self.scan_seconds += data.seconds
+        self.records += data.records
+        self.events_written += data.events
+
+    def result(self) -> list[AnyBlock]:
+        blocks: list[AnyBlock] = []
+        if self.hooks:
+            blocks += [self._totals(), self._by_hook(), self._pre_commit_days()]
+        else:
+            blocks.append(Note(id="no_hooks", title="Your hooks", text=(
+                "None of your own hooks ran (no hook.ran events). When it is installed, gitobs chains the hooks "
+                "a repository already has and times each of their runs; this repository had none, or they "
+                "have not run since.")))
+        blocks += [self._gitobs_cost(), Note(id="shim_cost", title="The hook shim", text=(
+            "The synchronous cost of gitobs's own hook shim is not measured at run time: the shim forks no "
+            "clock, so that it stays a few hundred microseconds of shell. benchmarks/hooks.py measures it "
+            "(what gitobs adds to git commit and git checkout)."))]
+        return blocks
+
+    def _totals(self) -> Facts:
+        stats = self.hooks.values()
+        return Facts(id="totals", title="Your hooks", items=[
+            Fact("runs", sum(s.runs for s in stats)),
+            Fact("time in your hooks", rounded(sum(s.seconds for s in stats)), "s"),
+            Fact("failures", sum(s.failures for s in stats)),
+            Fact("time in pre-commit", rounded(sum(cell[1] for cell in self.pre_commit_days.values())), "s"),
+        ])
+
+    def _by_hook(self) -> Table:
+        ranked = sorted(self.hooks.items(), key=lambda item: (-rounded(item[1].seconds), item[0]))
+        rows: list[list[Cell]] = [
+            [hook, s.runs, rounded(s.seconds), rounded(s.sample.quantile(50)), rounded(s.sample.quantile(90)),
+             rounded(s.sample.max), s.failures] for hook, s in ranked]
+        return Table(id="by_hook", title="Your hooks, by total time",
+                     columns=["hook", "runs", "total_s", "p50_s", "p90_s", "max_s", "failures"], rows=rows,
+                     total_rows=len(rows))
+
+    def _pre_commit_days(self) -> Table:
+        shown = sorted(self.pre_commit_days)[-DAYS_SHOWN:]
+        rows: list[list[Cell]] = [[Context.day_text(day), self.pre_commit_days[day][0],
+                                   rounded(self.pre_commit_days[day][1])] for day in shown]
+        return Table(id="pre_commit_by_day", title="Time blocked in pre-commit per day (local), latest days",
+                     columns=["day", "runs", "seconds"], rows=rows, total_rows=len(self.pre_commit_days))
+
+    def _gitobs_cost(self) -> Facts:
+        scans = self.scans
+        return Facts(id="gitobs_scans", title="What gitobs added: background scans, off git's path", items=[
+            Fact("scans", scans.count),
+            Fact("scan time", rounded(self.scan_seconds), "s"),
+            Fact("p50", rounded(scans.quantile(50)), "s"),
+            Fact("p90", rounded(scans.quantile(90)), "s"),
+            Fact("max", rounded(scans.max), "s"),
+            Fact("records consumed", self.records),
+            Fact("events written", self.events_written),
+        ])
+
+
+@hookimpl
+def gitobs_analyzers() -> list[type]:
+    return [HookCostAnalyzer]

@@ -1,0 +1,290 @@
+"""Sessions and patterns: work sittings split at idle gaps, branch switches per sitting (focus), recurring
+sequences from a declarative table, and which event type follows which.
+
+The log is read in log order, which is time order within a scan and nearly so across scans. An event
+earlier than the activity already seen (one written late, such as GitButler's first look at its history)
+joins the current session without moving its bounds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from gitobs.analysis import Analyzer, Context
+from gitobs.hookspecs import hookimpl
+from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
+from gitobs.stats import Reservoir, rounded
+
+NEVER = -math.inf
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+NOT_A_STEP = frozenset({"worktree.sample"})  # taken at every scan: it would follow everything
+
+
+# -- recurring sequences: a table of patterns, one matcher ------------------------------------------------
+
+@dataclass(frozen=True)
+class Step:
+    type: str
+    test: Callable[[Any], bool] | None = None  # on the payload
+    at_least: int = 1  # events of this step in a row (others may come between) before the next step counts
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    steps: tuple[Step, ...]
+    same_branch: bool = False  # every step names the same branch (each step's type has a `branch` field)
+    in_session: bool = True  # every step within one session
+    within: tuple[str, float] | None = None  # (option key, default seconds): first step to last at most this
+
+
+def _squashes(data: Any) -> bool:
+    return data.steps.get("squash", 0) > 0 or data.steps.get("fixup", 0) > 0
+
+
+def _finished(data: Any) -> bool:
+    return data.outcome == "finish"
+
+
+def _forced(data: Any) -> bool:
+    return data.force
+
+
+PATTERNS: tuple[Pattern, ...] = (
+    Pattern("commit -> amend", (Step("commit.created"), Step("commit.amended")), same_branch=True,
+            in_session=False, within=("amend_window", 600.0)),
+    Pattern("stash -> switch -> stash pop", (Step("stash.push"), Step("branch.switch"), Step("stash.pop"))),
+    Pattern("WIP commits -> squash", (Step("commit.created", at_least=2), Step("history.rebase", _squashes)),
+            same_branch=True),
+    Pattern("rebase -> force push", (Step("history.rebase", _finished), Step("push", _forced))),
+    Pattern("commit -> undo", (Step("commit.created"), Step("commit.undone")), same_branch=True),
+    Pattern("blocked -> retry", (Step("commit.blocked"), Step("commit.created"))),
+)
+
+
+class Matcher:
+    """Counts one pattern's occurrences: its steps in order, other types in between, no event of the
+    pattern's own types out of turn. One partial match per scope (the branch, or the whole stream):
+    [step reached, events of that step, start time]. It moves on at the next step's event, grows with
+    more events of its current step (after the first step, or while the first needs several), starts over
+    at a first step's event (the latest start wins), and is dropped at any other event of its types, when it
+    outgrows its window, or when its session ends. The first occurrence keeps its start time as an example.
+    The steps are compiled to tuples: `see` runs for about a quarter of all events."""
+
+    __slots__ = ("pattern", "types", "tests", "needs", "final", "keyed", "within", "partial", "count", "first")
+
+    def __init__(self, pattern: Pattern, context: Context, analyzer: str) -> None:
+        self.pattern = pattern
+        self.types = tuple(step.type for step in pattern.steps)
+        self.tests = tuple(step.test for step in pattern.steps)
+        self.needs = tuple(step.at_least for step in pattern.steps)
+        self.final = len(pattern.steps) - 1
+        self.keyed = pattern.same_branch
+        self.within = None if pattern.within is None else context.duration(analyzer, *pattern.within)
+        self.partial: dict[str | None, list] = {}
+        self.count = 0
+        self.first: float | None = None
+
+    def see(self, event: Any, t: float) -> None:
+        data, kind = event.data, event.type
+        key = data.branch if self.keyed else None
+        types, tests, partial = self.types, self.tests, self.partial
+        state = partial.get(key)
+        if state is not None and self.within is not None and t - state[2] > self.within:
+            del partial[key]
+            state = None
+        if state is not None:
+            j = state[0]
+            if (j < self.final and state[1] >= self.needs[j] and kind == types[j + 1]
+                    and (tests[j + 1] is None or tests[j + 1](data))):
+                state[0], state[1] = j + 1, 1  # the next step
+            elif (kind == types[j] and (j or self.needs[0] > 1)
+                    and (tests[j] is None or tests[j](data))):
+                state[1] += 1  # more of the same step
+            else:  # an event of the pattern out of turn ends the partial match
+                del partial[key]
+                state = None
+        if state is None:
+            if kind != types[0] or (tests[0] is not None and not tests[0](data)):
+                return
+            state = partial[key] = [0, 1, t]
+        if state[0] == self.final and state[1] >= self.needs[-1]:
+            del partial[key]
+            self.count += 1
+            if self.first is None:
+                self.first = state[2]
+
+    def start(self, event: Any, t: float) -> None:
+        """`see` for an event whose type is only this pattern's first step (of one event): all it can do is
+        start the match over, so this skips the rest."""
+        data = event.data
+        if self.tests[0] is None or self.tests[0](data):
+            self.partial[data.branch if self.keyed else None] = [0, 1, t]
+
+    def handler(self, kind: str) -> Callable[[Any, float], None] | None:
+        """What to call for events of `kind`: None when the pattern has no step of it."""
+        if kind not in self.types:
+            return None
+        if kind == self.types[0] and self.needs[0] == 1 and self.final > 0 and kind not in self.types[1:]:
+            return self.start
+        return self.see
+
+    def end_session(self, t: float) -> None:
+        if self.pattern.in_session:
+            self.partial.clear()
+        elif self.within is not None:
+            self.partial = {key: state for key, state in self.partial.items() if t - state[2] <= self.within}
+
+    def scope(self) -> str:
+        parts = ["same branch"] if self.pattern.same_branch else []
+        if self.pattern.in_session:
+            parts.append("same session")
+        if self.within is not None:
+            parts.append(f"within {_span(self.within)}")
+        return ", ".join(parts)
+
+
+# -- the analyzer ------------------------------------------------------------------------------------------
+
+class PatternsAnalyzer(Analyzer):
+    name = "patterns"
+    title = "Sessions and patterns"
+    consumes = ("branch.*", "commit.*", "edit.*", "worktree.*", "history.*", "stash.*", "push", "ref.*", "index.*",
+                "hook.*", "vbranch.*", "gitbutler.*", "x.*")  # every type but gitobs.*: its own life is not work
+    order = 60
+
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        self.gap = context.duration(self.name, "idle_gap", 1800.0)
+        self.top = context.integer(self.name, "top", 10)
+        self.matchers = [Matcher(pattern, context, self.name) for pattern in PATTERNS]
+        # Per event type, what an event of it does, found with one lookup: (its row of what-follows-what
+        # counts, None when it is not a step; the matchers to show it to; 1 for a branch switch).
+        self.kinds: dict[str, tuple[dict[str, int] | None, tuple, int]] = {}
+        # the open session
+        self.start = self.last = NEVER
+        self.events = self.switches = 0
+        self.row: dict[str, int] | None = None  # follower counts of the previous type in this session
+        # closed sessions
+        self.durations, self.sizes, self.switch_counts = Reservoir(), Reservoir(), Reservoir()
+        self.by_weekday = [[0, 0.0] for _ in WEEKDAYS]  # [sessions, seconds]
+        self.focused = 0  # sessions without a switch
+        self.follow: dict[str, dict[str, int]] = {}  # type -> type after it -> count
+
+    def feed(self, events: Sequence) -> None:
+        gap, last, n, switches, row = self.gap, self.last, self.events, self.switches, self.row
+        kinds_get = self.kinds.get
+        for event in events:
+            t = event.ts.timestamp()  # event.t, without the property's call
+            kind = event.type
+            if t - last > gap:
+                if n:
+                    self._close(last, n, switches)
+                self._open(t)
+                last, n, switches, row = t, 0, 0, None
+            elif t > last:
+                last = t
+            n += 1
+            entry = kinds_get(kind)
+            if entry is None:
+                entry = self._kind(kind)
+            after, watchers, switch = entry
+            if after is not None:
+                if row is not None:
+                    row[kind] = row.get(kind, 0) + 1
+                row = after
+            switches += switch
+            if watchers:
+                for see in watchers:
+                    see(event, t)
+        self.last, self.events, self.switches, self.row = last, n, switches, row
+
+    def _kind(self, kind: str) -> tuple[dict[str, int] | None, tuple, int]:
+        after = None if kind in NOT_A_STEP else self.follow.setdefault(kind, {})
+        watchers = tuple(handler for m in self.matchers if (handler := m.handler(kind)) is not None)
+        entry = self.kinds[kind] = (after, watchers, int(kind == "branch.switch"))
+        return entry
+
+    def _open(self, t: float) -> None:
+        self.start = t
+        for matcher in self.matchers:
+            matcher.end_session(t)
+
+    def _close(self, end: float, events: int, switches: int) -> None:
+        seconds = end - self.start
+        self.durations.add(seconds)
+        self.sizes.add(events)
+        self.switch_counts.add(switches)
+        if switches == 0:
+            self.focused += 1
+        cell = self.by_weekday[Context.weekday(self.context.local_day(self.start))]
+        cell[0] += 1
+        cell[1] += seconds
+
+    def result(self) -> list[AnyBlock]:
+        if self.events:  # the session still open at the end of the log
+            self._close(self.last, self.events, self.switches)
+            self.events = 0
+        return [self._sessions(), self._weekdays(), self._focus(), self._sequences(), self._bigrams()]
+
+    def _sessions(self) -> Facts:
+        durations, sizes = self.durations, self.sizes
+        return Facts(id="sessions", title="Sessions (activity split at idle gaps)", items=[
+            Fact("sessions", durations.count),
+            Fact("idle gap", rounded(self.gap), "s"),
+            Fact("duration p50", rounded(durations.quantile(50)), "s"),
+            Fact("duration p90", rounded(durations.quantile(90)), "s"),
+            Fact("duration max", rounded(durations.max), "s"),
+            Fact("events p50", sizes.quantile(50), "events"),
+            Fact("events p90", sizes.quantile(90), "events"),
+            Fact("events max", sizes.max, "events"),
+        ])
+
+    def _weekdays(self) -> Table:
+        rows: list[list[Cell]] = [[day, sessions, rounded(seconds / 3600)]
+                                  for day, (sessions, seconds) in zip(WEEKDAYS, self.by_weekday)]
+        return Table(id="sessions_by_weekday", title="Sessions by weekday they started on (local)",
+                     columns=["weekday", "sessions", "hours"], rows=rows)
+
+    def _focus(self) -> Facts:
+        counts = self.switch_counts
+        share = rounded(100 * self.focused / counts.count) if counts.count else None
+        return Facts(id="focus", title="Focus: branch switches per session", items=[
+            Fact("switches p50", counts.quantile(50), "switches"),
+            Fact("switches p90", counts.quantile(90), "switches"),
+            Fact("switches max", counts.max, "switches"),
+            Fact("sessions without a switch", self.focused),
+            Fact("share without a switch", share, "%"),
+        ])
+
+    def _sequences(self) -> Table:
+        ranked = sorted(self.matchers, key=lambda m: (-m.count, m.pattern.name))
+        rows: list[list[Cell]] = [[m.pattern.name, m.count, None if m.first is None else _iso(m.first), m.scope()]
+                                  for m in ranked]
+        return Table(id="sequences", title="Recurring sequences (first seen: when the first one began, UTC)",
+                     columns=["sequence", "count", "first_seen", "scope"], rows=rows)
+
+    def _bigrams(self) -> Table:
+        pairs = [(count, before, after) for before, row in self.follow.items() for after, count in row.items()]
+        pairs.sort(key=lambda pair: (-pair[0], pair[1], pair[2]))
+        shown = pairs[: self.top] if self.top > 0 else []
+        return Table(id="what_follows", title="What follows what (consecutive event types within a session)",
+                     columns=["type", "next", "count"], rows=[[before, after, count] for count, before, after in shown],
+                     total_rows=len(pairs))
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@hookimpl
+def gitobs_analyzers() -> list[type]:
+    return [PatternsAnalyzer]

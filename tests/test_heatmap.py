@@ -1,0 +1,313 @@
+"""The heatmap analyzer: per-file and per-directory activity, time buckets, calendar, punchcard, file types."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from conftest import commit_file, gitobs
+from gitobs_plugins.heatmap import HeatmapAnalyzer, type_of
+from logfactory import LogBuilder, block, report
+
+from gitobs.repo import GitobsError
+from gitobs.schema import CommitCreated, EditDiscarded, FileChange, WorktreeSample
+from gitobs.sections import encode_json
+
+COLUMNS = ["commits", "lines", "discards", "discarded lines", "samples"]
+
+
+class Log:
+    """A LogBuilder with one helper per consumed event type; files are (path, added, deleted)."""
+
+    def __init__(self, tmp_path) -> None:
+        self.builder = LogBuilder(tmp_path / "log")
+
+    def commit(self, when: str, *files: tuple, merge: bool = False) -> Log:
+        parents = ["1" * 40, "2" * 40] if merge else ["1" * 40]
+        self.builder.add("commit.created", CommitCreated(sha="a" * 40, branch="main", parents=parents, merge=merge,
+                                                         files=[FileChange(*f) for f in files]), when)
+        return self
+
+    def discard(self, when: str, *files: tuple) -> Log:
+        self.builder.add("edit.discarded", EditDiscarded(how="checkout", files=[FileChange(*f) for f in files]), when)
+        return self
+
+    def sample(self, when: str, *files: tuple) -> Log:
+        self.builder.add("worktree.sample", WorktreeSample(files=[FileChange(*f) for f in files]), when,
+                         src="worktree")
+        return self
+
+    def report(self, **context):
+        return report(self.builder.write(), only=["heatmap"], **context)
+
+
+def rows(built, block_id: str) -> list:
+    return block(built, "heatmap", block_id).rows
+
+
+def facts(built) -> dict:
+    return {fact.label: fact.value for fact in block(built, "heatmap", "totals").items}
+
+
+def grid(built, block_id: str) -> tuple[list, list, list]:
+    found = block(built, "heatmap", block_id)
+    return found.row_labels, found.column_labels, found.cells
+
+
+def week_of_work(tmp_path) -> Log:
+    return (Log(tmp_path)
+            .commit("2026-11-02 09:30", ("src/api/handler.py", 10, 2), ("src/api/routes.py", 3, 0), ("README.md", 1, 1))
+            .commit("2026-11-03 14:00", ("src/api/handler.py", 4, 4), ("docs/guide.md", 7, 0), merge=True)
+            .sample("2026-11-04 09:00", ("src/api/handler.py", 5, 0), ("src/db/models.py", 2, 3))
+            .sample("2026-11-04 09:45", ("src/db/models.py", 2, 3))
+            .discard("2026-11-04 10:00", ("src/api/handler.py", 5, 0), ("src/db/models.py", 2, 3))
+            .sample("2026-11-04 10:05")  # a clean tree: not activity
+            .discard("2026-11-05 08:00"))  # `git checkout -- f` on an unmodified file: no files
+
+
+def test_per_file_and_per_directory_tables_count_each_kind_separately(tmp_path):
+    built = week_of_work(tmp_path).report()
+    assert block(built, "heatmap", "by_file").columns == ["file", *COLUMNS]
+    # Ranked by events (commits + discards + samples), then lines, then name; the merge's files count.
+    assert rows(built, "by_file") == [
+        ["src/api/handler.py", 2, 20, 1, 5, 1],
+        ["src/db/models.py", 0, 0, 1, 5, 2],
+        ["docs/guide.md", 1, 7, 0, 0, 0],
+        ["src/api/routes.py", 1, 3, 0, 0, 0],
+        ["README.md", 1, 2, 0, 0, 0],
+    ]
+    # A directory counts an event once, however many of its files the event names.
+    assert block(built, "heatmap", "by_dir").columns == ["directory", *COLUMNS]
+    assert rows(built, "by_dir") == [["src", 2, 23, 1, 10, 2], ["docs", 1, 7, 0, 0, 0], [".", 1, 2, 0, 0, 0]]
+    assert facts(built) == {"commits": 2, "files touched by commits": 5, "lines changed in commits": 32,
+                            "discards": 2, "lines discarded": 10, "dirty samples": 2, "distinct files": 5,
+                            "time bucket": "day"}
+    assert block(built, "heatmap", "by_file").total_rows is None
+
+
+def test_time_grids_per_file_and_directory(tmp_path):
+    built = week_of_work(tmp_path).report()
+    days = ["2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"]  # the file-less discard ends the span
+    assert grid(built, "by_file_time") == (
+        ["src/api/handler.py", "src/db/models.py", "docs/guide.md", "src/api/routes.py", "README.md"], days,
+        [[1, 1, 2, 0], [0, 0, 3, 0], [0, 1, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]])
+    assert grid(built, "by_dir_time") == (["src", "docs", "."], days, [[1, 1, 3, 0], [0, 1, 0, 0], [1, 0, 0, 0]])
+
+
+def test_events_going_back_and_forth_in_time_land_in_their_own_buckets(tmp_path):
+    # Two worktrees written in turns, around midnight: the log order is not the time order.
+    built = (Log(tmp_path).commit("2026-11-02 23:50", ("src/a.py", 1, 0)).sample("2026-11-03 00:10", ("src/a.py", 1, 0))
+             .discard("2026-11-02 23:55", ("src/a.py", 1, 0), ("src/b.py", 2, 0))
+             .sample("2026-11-03 00:20", ("src/a.py", 1, 0), ("src/b.py", 1, 0)).report())
+    assert grid(built, "by_file_time") == (["src/a.py", "src/b.py"], ["2026-11-02", "2026-11-03"],
+                                           [[2, 2], [1, 1]])
+    assert grid(built, "by_dir_time")[2] == [[2, 2]]
+    assert rows(built, "by_file") == [["src/a.py", 1, 1, 1, 1, 2], ["src/b.py", 0, 0, 1, 2, 1]]
+
+
+def test_same_log_and_now_give_the_same_bytes(tmp_path):
+    log = week_of_work(tmp_path).builder.write()
+    first, second = (encode_json(report(log, only=["heatmap"], utc_offset_s=3600)) for _ in range(2))
+    assert first == second
+
+
+def drill_down_log(tmp_path) -> Log:
+    return (Log(tmp_path)
+            .commit("2026-11-02 09:30", ("src/api/v1/users.py", 1, 0), ("src/api/v2/users.py", 2, 0),
+                    ("src/main.py", 3, 0), ("docs/a.md", 1, 0))
+            .commit("2026-11-03 09:30", ("src/db/models.py", 4, 0), ("src/api/v1/users.py", 1, 1)))
+
+
+def test_path_drills_down_one_level_below_it_by_default(tmp_path):
+    built = drill_down_log(tmp_path).report(path="src")
+    # src/main.py is directly in src; docs/a.md is outside --path and left out.
+    assert rows(built, "by_dir") == [["src/api", 2, 5, 0, 0, 0], ["src/db", 1, 4, 0, 0, 0], ["src", 1, 3, 0, 0, 0]]
+    assert [row[0] for row in rows(built, "by_file")] == [
+        "src/api/v1/users.py", "src/db/models.py", "src/main.py", "src/api/v2/users.py"]
+    assert facts(built)["lines changed in commits"] == 12
+
+
+def test_depth_counts_levels_below_the_path(tmp_path):
+    log = drill_down_log(tmp_path).builder.write()
+    deeper = report(log, only=["heatmap"], path="src", depth=2)
+    assert rows(deeper, "by_dir") == [["src/api/v1", 2, 3, 0, 0, 0], ["src/db", 1, 4, 0, 0, 0],
+                                      ["src", 1, 3, 0, 0, 0], ["src/api/v2", 1, 2, 0, 0, 0]]
+    unscoped = report(log, only=["heatmap"], depth=2)
+    assert rows(unscoped, "by_dir") == [["src/api", 2, 5, 0, 0, 0], ["src/db", 1, 4, 0, 0, 0],
+                                        ["src", 1, 3, 0, 0, 0], ["docs", 1, 1, 0, 0, 0]]
+    top_level = report(log, only=["heatmap"])
+    assert rows(top_level, "by_dir") == [["src", 2, 12, 0, 0, 0], ["docs", 1, 1, 0, 0, 0]]
+
+
+def test_a_span_of_31_days_has_day_buckets(tmp_path):
+    built = Log(tmp_path).commit("2026-10-01 12:00", ("a.py", 1, 0)).commit("2026-11-01 12:00", ("a.py", 1, 0)).report()
+    _, columns, cells = grid(built, "by_file_time")
+    assert (len(columns), columns[0], columns[-1]) == (32, "2026-10-01", "2026-11-01")
+    assert cells == [[1] + [0] * 30 + [1]]
+    assert facts(built)["time bucket"] == "day"
+
+
+def test_a_longer_span_has_iso_week_buckets(tmp_path):
+    built = Log(tmp_path).commit("2026-10-01 12:00", ("a.py", 1, 0)).commit("2026-11-02 12:00", ("a.py", 1, 0)).report()
+    assert grid(built, "by_file_time") == (
+        ["a.py"], ["2026-W40", "2026-W41", "2026-W42", "2026-W43", "2026-W44", "2026-W45"], [[1, 0, 0, 0, 0, 1]])
+    assert facts(built)["time bucket"] == "week"
+
+
+def test_more_than_a_year_has_month_buckets(tmp_path):
+    built = (Log(tmp_path).commit("2025-06-30 12:00", ("a.py", 1, 0)).commit("2025-07-01 12:00", ("a.py", 1, 0))
+             .commit("2026-07-02 12:00", ("a.py", 1, 0)).report())
+    _, columns, cells = grid(built, "by_file_time")
+    assert columns == ["2025-06", "2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12", "2026-01",
+                       "2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "2026-07"]
+    assert cells == [[1, 1] + [0] * 11 + [1]]
+
+
+def test_buckets_get_coarser_as_out_of_order_events_widen_the_span(tmp_path):
+    # Day buckets first, weeks after 2026-11-15, months after the older event written last. 09-28 and 10-01
+    # share an ISO week but not a month: they must still end up in different months.
+    built = (Log(tmp_path).commit("2026-09-28 12:00", ("a.py", 1, 0)).commit("2026-10-01 12:00", ("a.py", 1, 0))
+             .commit("2026-11-15 12:00", ("a.py", 1, 0)).commit("2025-09-01 12:00", ("b.py", 1, 0)).report())
+    labels, columns, cells = grid(built, "by_file_time")
+    assert (columns[0], columns[-1], len(columns)) == ("2025-09", "2026-11", 15)
+    assert labels == ["a.py", "b.py"]
+    assert cells == [[0] * 12 + [1, 1, 1], [1] + [0] * 14]
+    assert grid(built, "by_dir_time")[2] == [[1] + [0] * 11 + [1, 1, 1]]
+
+
+def test_the_bucket_option_overrides_the_choice(tmp_path):
+    log = Log(tmp_path).commit("2026-11-02 12:00", ("a.py", 1, 0)).commit("2026-11-09 12:00", ("a.py", 1, 0))
+    written = log.builder.write()
+    monthly = report(written, only=["heatmap"], options={"heatmap.bucket": "month"})
+    assert grid(monthly, "by_file_time") == (["a.py"], ["2026-11"], [[2]])
+    assert facts(monthly)["time bucket"] == "month"
+    weekly = report(written, only=["heatmap"], options={"heatmap.bucket": "week"})
+    assert grid(weekly, "by_file_time") == (["a.py"], ["2026-W45", "2026-W46"], [[1, 1]])
+
+
+def test_a_bad_bucket_option_is_a_one_line_error(tmp_path):
+    log = Log(tmp_path).commit("2026-11-02 12:00", ("a.py", 1, 0)).builder.write()
+    with pytest.raises(GitobsError, match=r"^option heatmap.bucket takes auto, day, week or month, not 'hourly'$"):
+        report(log, only=["heatmap"], options={"heatmap.bucket": "hourly"})
+
+
+def test_a_bad_top_option_is_a_one_line_error(tmp_path):
+    log = Log(tmp_path).commit("2026-11-02 12:00", ("a.py", 1, 0)).builder.write()
+    with pytest.raises(GitobsError, match=r"^option heatmap.top takes a whole number from 1, not 0$"):
+        report(log, only=["heatmap"], options={"heatmap.top": "0"})
+    with pytest.raises(GitobsError, match=r"^option heatmap.top takes a whole number, not 'many'$"):
+        report(log, only=["heatmap"], options={"heatmap.top": "many"})
+
+
+def test_calendar_is_the_53_weeks_up_to_now_in_local_days(tmp_path):
+    built = (Log(tmp_path).commit("2025-11-30 12:00", ("a.py", 1, 0))  # before the calendar's first Monday
+             .commit("2026-11-02 09:30", ("a.py", 1, 0)).discard("2026-11-02 10:00", ("a.py", 1, 0))
+             .commit("2026-11-29 23:30", ("a.py", 1, 0))  # 00:30 on the 30th at +01:00
+             .report(now="2026-11-30 06:00", utc_offset_s=3600))
+    calendar = block(built, "heatmap", "calendar")
+    assert calendar.first_day == "2025-12-01"  # a Monday; 2026-11-30 is the Monday of the 53rd week
+    assert len(calendar.counts) == 52 * 7 + 1
+    assert {day: count for day, count in enumerate(calendar.counts) if count} == {336: 2, 364: 1}
+
+
+def test_calendar_ends_before_until(tmp_path):
+    built = (Log(tmp_path).commit("2026-11-02 09:30", ("a.py", 1, 0))
+             .report(now="2026-11-30", until=datetime(2026, 11, 16, tzinfo=timezone.utc).timestamp()))
+    calendar = block(built, "heatmap", "calendar")
+    # until is exclusive: the last day is Sunday 2026-11-15, so the calendar has 53 whole weeks.
+    assert (calendar.first_day, len(calendar.counts)) == ("2025-11-10", 53 * 7)
+    assert calendar.counts[357] == 1 and sum(calendar.counts) == 1
+
+
+def test_punchcard_is_in_local_time(tmp_path):
+    log = (Log(tmp_path).commit("2026-11-02 03:30", ("a.py", 1, 0))  # Monday UTC, Sunday 22:30 at -05:00
+           .sample("2026-11-02 09:30", ("a.py", 1, 0)).sample("2026-11-02 09:40", ("a.py", 1, 0)))
+    built = log.report(utc_offset_s=-5 * 3600)
+    found = block(built, "heatmap", "punchcard")
+    assert found.row_labels == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert found.column_labels[0] == "00" and found.column_labels[23] == "23"
+    assert {(day, hour): count for day, line in enumerate(found.cells) for hour, count in enumerate(line) if count} \
+        == {(6, 22): 1, (0, 4): 2}
+    assert grid(built, "by_file_time") == (["a.py"], ["2026-11-01", "2026-11-02"], [[1, 2]])
+
+
+def test_punchcard_with_a_half_hour_offset(tmp_path):
+    built = Log(tmp_path).commit("2026-11-01 20:00", ("a.py", 1, 0)).report(utc_offset_s=19800)  # +05:30
+    cells = block(built, "heatmap", "punchcard").cells
+    assert cells[0][1] == 1 and sum(map(sum, cells)) == 1  # Sunday 20:00 UTC is Monday 01:30
+
+
+def top_k_log(tmp_path) -> Log:
+    return (Log(tmp_path)
+            .commit("2026-11-02 09:00", ("a.py", 5, 0), ("b.py", 1, 0), ("c.md", 2, 0), ("lib/d.py", 3, 1))
+            .commit("2026-11-03 09:00", ("a.py", 1, 0), ("b.py", 1, 0), ("e.txt", 4, 0))
+            .discard("2026-11-03 10:00", ("a.py", 2, 2), ("e.txt", 1, 0))
+            .sample("2026-11-03 11:00", ("c.md", 9, 0)))
+
+
+def test_top_k_shows_the_rest_as_other_with_exact_sums(tmp_path):
+    built = top_k_log(tmp_path).report(options={"heatmap.top": "2"})
+    by_file = block(built, "heatmap", "by_file")
+    # a.py has 3 events; e.txt 2 events and 5 lines beats b.py and c.md (2 events, 2 lines each).
+    assert by_file.rows == [["a.py", 2, 6, 1, 4, 0], ["e.txt", 1, 4, 1, 1, 0], ["(other)", 4, 8, 0, 0, 1]]
+    assert by_file.total_rows == 5
+    assert facts(built)["files touched by commits"] == 2 + 1 + 4 == 7
+    assert facts(built)["lines changed in commits"] == 6 + 4 + 8 == 18
+    assert facts(built)["distinct files"] == 5
+    labels, columns, cells = grid(built, "by_file_time")
+    assert (labels, columns, cells) == (["a.py", "e.txt", "(other)"], ["2026-11-02", "2026-11-03"],
+                                        [[1, 2], [0, 2], [3, 2]])
+    assert rows(built, "by_dir") == [[".", 2, 14, 1, 5, 1], ["lib", 1, 4, 0, 0, 0]]
+
+
+def test_paths_past_capacity_are_folded_into_other_and_totals_stay_exact(tmp_path, monkeypatch):
+    monkeypatch.setattr(HeatmapAnalyzer, "capacity", 4)
+    monkeypatch.setattr(HeatmapAnalyzer, "distinct_capacity", 3)
+    built = top_k_log(tmp_path).report()
+    # Five files over a capacity of four: the busiest two are kept, the rest folded.
+    assert rows(built, "by_file") == [["a.py", 2, 6, 1, 4, 0], ["e.txt", 1, 4, 1, 1, 0], ["(other)", 4, 8, 0, 0, 1]]
+    assert facts(built) == {"commits": 2, "files touched by commits": 7, "lines changed in commits": 18,
+                            "discards": 1, "lines discarded": 5, "dirty samples": 1,
+                            "distinct files, at least": 3, "time bucket": "day"}
+    # Folded files still count for their types. Only the first three paths were remembered as distinct.
+    assert rows(built, "file_types") == [[".py", 2, 5, 12, 1, 4, 0], [".txt", 0, 1, 4, 1, 1, 0],
+                                         [".md", 1, 1, 2, 0, 0, 1]]
+
+
+def test_file_types_by_extension_or_name(tmp_path):
+    built = (Log(tmp_path)
+             .commit("2026-11-02 09:00", ("Makefile", 1, 0), ("src/App.PY", 1, 0), ("src/x.py", 1, 0),
+                     (".gitignore", 1, 0), ("bin/tool", 1, 0), ("dist/archive.tar.gz", 1, 0), ("docs/LICENSE", 1, 0))
+             .discard("2026-11-02 10:00", ("src/x.py", 3, 0)).report())
+    assert block(built, "heatmap", "file_types").columns == ["type", "files", *COLUMNS]
+    assert rows(built, "file_types") == [
+        [".py", 2, 2, 2, 1, 3, 0],
+        ["(none)", 1, 1, 1, 0, 0, 0],
+        [".gitignore", 1, 1, 1, 0, 0, 0],
+        [".gz", 1, 1, 1, 0, 0, 0],
+        ["LICENSE", 1, 1, 1, 0, 0, 0],
+        ["Makefile", 1, 1, 1, 0, 0, 0],
+    ]
+    assert [type_of(p) for p in ("a/b.c/README", "x.", "a/.env.local")] == ["README", ".", ".local"]
+
+
+def test_no_activity_gives_totals_and_empty_views(tmp_path):
+    built = Log(tmp_path).sample("2026-11-02 09:00").report()
+    assert facts(built) == {"commits": 0, "files touched by commits": 0, "lines changed in commits": 0,
+                            "discards": 0, "lines discarded": 0, "dirty samples": 0, "distinct files": 0}
+    ids = [b.id for b in built.sections[0].blocks]
+    assert ids == ["totals", "by_file", "by_dir", "calendar", "punchcard", "file_types"]
+    assert rows(built, "by_file") == [] and sum(block(built, "heatmap", "calendar").counts) == 0
+
+
+def test_report_through_real_git_shows_a_committed_file(watched):
+    commit_file(watched, "src/app.py", "one\ntwo\n", "add app")
+    now = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%d")
+    done = gitobs("report", "--heatmap", "--format", "json", "--now", now, "--utc-offset", "UTC", cwd=watched)
+    [section] = json.loads(done.stdout)["sections"]
+    assert section["name"] == "heatmap" and "error" not in section
+    by_file = next(b for b in section["blocks"] if b["id"] == "by_file")
+    assert ["src/app.py", 1, 2, 0, 0, 0] in by_file["rows"]
+    by_dir = next(b for b in section["blocks"] if b["id"] == "by_dir")
+    assert ["src", 1, 2, 0, 0, 0] in by_dir["rows"]

@@ -1,0 +1,380 @@
+"""The built-in renderers (text, md, html): every block kind, failed sections, hostile names, and the HTML
+heat maps as a real browser draws them."""
+
+from __future__ import annotations
+
+import re
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from conftest import commit_file, git, gitobs
+from gitobs_plugins.render_html import PALETTE, HtmlRenderer
+from gitobs_plugins.render_markdown import MarkdownRenderer
+from gitobs_plugins.render_text import TextRenderer, heat_level, place_labels
+
+from gitobs import plugins
+from gitobs.sections import Calendar, Fact, Facts, Grid, Note, Report, Section, Table, Window
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+HOSTILE = ["\x1b[31mred", "\x1b]8;;http://evil\x07x", "[bold]x[/bold]", "<script>alert(1)</script>", "a|b"]
+INERT = ["\\x1b[31mred", "\\x1b]8;;http://evil\\x07x", "[bold]x[/bold]", "<script>alert(1)</script>", "a|b"]
+SGR = re.compile(r"\x1b\[[0-9;]*m")  # rich's own styling, the only escapes allowed in coloured output
+
+
+def sample(**window: str) -> Report:
+    """One of each block kind, a failed section between two good ones, and a warning."""
+    blocks = [
+        Facts(id="totals", title="Totals", items=[Fact("commits", 12, "commits"), Fact("median gap", 1.5, "s"),
+                                                  Fact("unknown", None)]),
+        Table(id="by_file", title="By file", columns=["path", "commits", "share"],
+              rows=[["src/a.py", 7, 0.583], ["docs/b.md", 5, 0.4]], total_rows=3),
+        Grid(id="punchcard", title="Hours", row_labels=["Mon", "Tue"], column_labels=["9", "10", "11", "12"],
+             cells=[[0, 1, 3, 5], [8, 0, 0, 2]], unit="commits"),
+        # 2026-10-26 is a Monday; 17 days: two full weeks and three days.
+        Calendar(id="days", title="Days", first_day="2026-10-26",
+                 counts=[0, 1, 2, 3, 4, 5, 6, 8, 0, 0, 0, 0, 0, 0, 0, 0, 2], unit="commits"),
+        Note(id="hint", title="Hint", text="two\nlines"),
+    ]
+    return Report(now="2026-11-30T00:00:00Z", utc_offset="+01:00", window=Window(**window), events=42,
+                  sections=[Section(name="demo", title="Demo", blocks=blocks),
+                            Section(name="broken", title="Broken", error="ValueError: boom"),
+                            Section(name="after", title="After", blocks=[Note(id="tail", text="still here")])],
+                  warnings=["analyzer 'broken' failed"])
+
+
+def hostile() -> Report:
+    """Every place a name from the log can reach, filled with escapes, markup and HTML."""
+    blocks = [
+        Facts(id="facts", items=[Fact(HOSTILE[0], HOSTILE[4], HOSTILE[2])]),
+        Table(id="names", title=HOSTILE[3], columns=["name", HOSTILE[4]], rows=[[name, 1] for name in HOSTILE]),
+        Grid(id="grid", row_labels=HOSTILE, column_labels=[HOSTILE[2]], cells=[[1.0]] * len(HOSTILE)),
+        Note(id="note", text="\n".join(HOSTILE)),
+    ]
+    return Report(now="2026-11-30T00:00:00Z", utc_offset="+00:00",
+                  window=Window(branch=HOSTILE[1], path=HOSTILE[0]), events=1,
+                  sections=[Section(name="names", title=HOSTILE[2], blocks=blocks),
+                            Section(name="bad", title=HOSTILE[3], error=HOSTILE[1])],
+                  warnings=HOSTILE)
+
+
+def lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.splitlines()]
+
+
+# ---- shared arithmetic ----------------------------------------------------------------------------------
+
+def test_heat_levels_scale_to_the_max_and_any_activity_shows():
+    assert [heat_level(v, 8) for v in (0, 0.01, 1, 2, 3, 4, 5, 6, 7, 8, 9)] == [0, 1, 1, 1, 2, 2, 3, 3, 4, 4, 4]
+    assert heat_level(3, 0) == 0 and heat_level(-1, 8) == 0
+
+
+def test_axis_labels_that_would_overlap_give_way_to_later_ones():
+    assert place_labels([(0, "Oct"), (2, "Nov"), (10, "Dec")], 14) == [(2, "Nov"), (10, "Dec")]
+    assert place_labels([(0, "9"), (2, "10"), (4, "11"), (6, "12")], 8) == [(0, "9"), (2, "10"), (6, "12")]
+
+
+def test_the_renderers_are_registered_under_their_format_names():
+    renderers = plugins.load().renderers
+    assert {name: (type(r).__name__, r.suffix) for name, (r, _) in renderers.items()
+            if name in ("text", "md", "html")} == {"text": ("TextRenderer", ".txt"),
+                                                  "md": ("MarkdownRenderer", ".md"),
+                                                  "html": ("HtmlRenderer", ".html")}
+
+
+# ---- text -----------------------------------------------------------------------------------------------
+
+def test_text_without_colour_is_plain():
+    out = TextRenderer().render(sample(since="2026-11-01T00:00:00Z", branch="main"), color=False)
+    assert "\x1b" not in out
+    got = lines(out)
+    assert got[:5] == ["gitobs report", "  now          2026-11-30T00:00:00Z", "  local times  UTC+01:00",
+                       "  window       since 2026-11-01T00:00:00Z, branch main", "  events       42"]
+    assert ["  commits     12 commits", "  median gap  1.5 s", "  unknown     -"] == got[got.index("Totals") + 1:][:3]
+
+
+def test_text_table_rows_in_order_with_numbers_right_aligned():
+    got = lines(TextRenderer().render(sample(), color=False))
+    start = got.index("By file")
+    header, rule, first, second, shown = got[start + 1:start + 6]
+    assert header.split() == ["path", "commits", "share"]
+    assert set(rule.strip()) == {"─"}
+    assert first.split() == ["src/a.py", "7", "0.583"] and second.split() == ["docs/b.md", "5", "0.4"]
+    assert first.index("7") + 1 == header.index("commits") + len("commits")  # right-aligned under its header
+    assert shown == "showing 2 of 3 rows"
+
+
+def test_text_grid_and_calendar_as_heat_characters():
+    got = lines(TextRenderer().render(sample(), color=False))
+    grid = got.index("Hours")
+    # cells widen to fit their column labels, with a blank column between neighbours
+    assert got[grid + 1:grid + 5] == ["    9  10 11 12",
+                                      "Mon ·· ░░ ▒▒ ▓▓",
+                                      "Tue ██ ·· ·· ░░",
+                                      "less ·░▒▓█ more   max 8 commits"]
+    days = got.index("Days")
+    assert got[days + 1:days + 10] == [
+        "      Nov",  # the partial October week gives its label to November
+        "Mon ··██··",
+        "Tue ░░····",
+        "Wed ░░··░░",
+        "Thu ▒▒··",
+        "Fri ▒▒··",
+        "Sat ▓▓··",
+        "Sun ▓▓··",
+        "less ·░▒▓█ more   total 31 commits on 8 of 17 days; busiest 2026-11-02 (8 commits)"]
+
+
+def test_text_wide_calendar_keeps_its_latest_weeks():
+    calendar = Calendar(id="year", first_day="2024-01-01", counts=[1] * (120 * 7))
+    report = Report(now="x", utc_offset="+00:00", window=Window(), events=0,
+                    sections=[Section(name="s", title="S", blocks=[calendar])])
+    got = lines(TextRenderer().render(report, color=False))
+    mon = next(line for line in got if line.startswith("Mon "))
+    assert mon == "Mon " + "█" * 96  # 100 columns: 4 for the label, 96 one-character weeks
+    assert "the first 24 weeks do not fit this terminal and are not shown" in got
+
+
+def test_text_failed_section_notes_and_warnings():
+    got = lines(TextRenderer().render(sample(), color=False))
+    assert got[got.index("Hint") + 1:][:2] == ["two", "lines"]
+    assert "failed: ValueError: boom" in got
+    assert got.index("failed: ValueError: boom") < got.index("still here")  # later sections still render
+    assert got[-2:] == ["warnings", "- analyzer 'broken' failed"]
+
+
+def test_text_with_colour_uses_background_cells(monkeypatch):
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    out = TextRenderer().render(sample(), color=True)
+    mon = next(line for line in out.splitlines() if "Mon" in line and "48;2;" in line)
+    # levels 0..3 of the punchcard's Monday: GitHub's dark ramp as 24-bit backgrounds
+    assert re.findall(r"48;2;(\d+;\d+;\d+)m", mon) == ["45;51;59", "14;68;41", "0;109;50", "38;166;65"]
+    assert "·" not in mon and "░" not in mon
+
+
+def test_text_on_a_16_colour_terminal_draws_characters(monkeypatch):
+    monkeypatch.delenv("COLORTERM", raising=False)
+    monkeypatch.setenv("TERM", "xterm")  # 16 colours: too few for a ramp of backgrounds
+    visible = lines(SGR.sub("", TextRenderer().render(sample(), color=True)))
+    assert "Mon ·· ░░ ▒▒ ▓▓" in visible
+
+
+@pytest.mark.parametrize("renderer", [TextRenderer(), MarkdownRenderer(), HtmlRenderer()], ids=lambda r: r.format)
+def test_a_block_that_cannot_be_drawn_fails_alone(renderer):
+    bad = Calendar(id="bad", first_day="someday", counts=[1])
+    report = Report(now="x", utc_offset="+00:00", window=Window(), events=0,
+                    sections=[Section(name="s", title="S", blocks=[bad, Note(id="n", text="after the bad one")])])
+    out = renderer.render(report, color=False)
+    assert "could not be drawn: ValueError: Invalid isoformat string:" in out
+    assert out.index("could not be drawn") < out.index("after the bad one")
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_text_shows_hostile_names_inert(color, monkeypatch):
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    out = TextRenderer().render(hostile(), color=color)
+    assert "\x1b[31mred" not in out and "\x1b]" not in out and "\x07" not in out
+    visible = SGR.sub("", out)
+    assert "\x1b" not in visible  # every escape in the output is rich's own styling
+    for name in INERT:
+        assert name in visible, name
+    assert "  window       path \\x1b[31mred, branch \\x1b]8;;http://evil\\x07x" in lines(visible)
+    assert "failed: \\x1b]8;;http://evil\\x07x" in lines(visible)
+
+
+# ---- markdown -------------------------------------------------------------------------------------------
+
+def test_markdown_document():
+    got = lines(MarkdownRenderer().render(sample(since="2026-11-01T00:00:00Z"), color=False))
+    assert got[:6] == ["# gitobs report", "", "- **now:** 2026-11-30T00:00:00Z", "- **local times:** UTC+01:00",
+                       "- **window:** since 2026-11-01T00:00:00Z", "- **events:** 42"]
+    totals = got.index("### Totals")
+    assert got[totals + 2:totals + 5] == ["- commits: 12 commits", "- median gap: 1.5 s", "- unknown: -"]
+    table = got.index("### By file")
+    assert got[table + 2:table + 8] == ["| path | commits | share |", "| --- | ---: | ---: |",
+                                        "| src/a.py | 7 | 0.583 |", "| docs/b.md | 5 | 0.4 |", "",
+                                        "_showing 2 of 3 rows_"]
+    grid = got.index("### Hours")
+    assert got[grid + 2:grid + 8] == ["|  | 9 | 10 | 11 | 12 |", "| --- | ---: | ---: | ---: | ---: |",
+                                      "| Mon | 0 | 1 | 3 | 5 |", "| Tue | 8 | 0 | 0 | 2 |", "", "_max 8 commits_"]
+    days = got.index("### Days")
+    assert got[days + 2:days + 9] == [
+        "| week of | Mon | Tue | Wed | Thu | Fri | Sat | Sun | total |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| 2026-10-26 | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 21 |",
+        "| 2026-11-02 | 8 | 0 | 0 | 0 | 0 | 0 | 0 | 8 |",
+        "| 2026-11-09 | 0 | 0 | 2 |  |  |  |  | 2 |", "",
+        "_total 31 commits on 8 of 17 days; busiest 2026-11-02 (8 commits)_"]
+    hint = got.index("### Hint")
+    assert got[hint + 2:hint + 4] == ["two", "lines"]
+    assert "two  \nlines" in MarkdownRenderer().render(sample(), color=False)  # a hard line break
+    assert got[got.index("## Broken"):got.index("## Broken") + 3] == ["## Broken", "", "**failed:** ValueError: boom"]
+    assert got[got.index("## After") + 2] == "still here"
+    assert got[-3:] == ["## Warnings", "", "- analyzer 'broken' failed"]
+
+
+def test_markdown_escapes_what_would_be_markup():
+    from gitobs_plugins.render_markdown import md_text
+    assert md_text("`code` *em* _u_ ~s~ &lt; \\ [l](x)\n") == \
+        "\\`code\\` \\*em\\* \\_u\\_ \\~s\\~ &amp;lt; \\\\ \\[l\\](x)\\\\x0a"
+    assert [md_text(t) for t in ("- item", "# h", "1. x", "  + y")] == ["\\- item", "\\# h", "1\\. x", "  \\+ y"]
+
+
+def test_markdown_shows_hostile_names_inert():
+    out = MarkdownRenderer().render(hostile(), color=False)
+    assert "\x1b" not in out and "\x07" not in out
+    got = lines(out)
+    table = got.index("### &lt;script&gt;alert(1)&lt;/script&gt;")
+    assert got[table + 2:table + 9] == ["| name | a\\|b |", "| --- | ---: |",
+                                        "| \\\\x1b\\[31mred | 1 |",
+                                        "| \\\\x1b\\]8;;http://evil\\\\x07x | 1 |",
+                                        "| \\[bold\\]x\\[/bold\\] | 1 |",
+                                        "| &lt;script&gt;alert(1)&lt;/script&gt; | 1 |",
+                                        "| a\\|b | 1 |"]
+    assert "- **window:** path \\\\x1b\\[31mred, branch \\\\x1b\\]8;;http://evil\\\\x07x" in got
+    assert "## \\[bold\\]x\\[/bold\\]" in got and "**failed:** \\\\x1b\\]8;;http://evil\\\\x07x" in got
+    assert "<" not in out and ">" not in out
+
+
+# ---- html -----------------------------------------------------------------------------------------------
+
+class Page(HTMLParser):
+    """Tags, attributes and text of a page, with each rect's fill keyed by its heat map's data-block."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.data: list[str] = []
+        self.fills: dict[str, list[str | None]] = {}
+        self.svg: str | None = None
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        self.tags.append((tag, found))
+        if tag == "svg" and found.get("class") == "heatmap":
+            self.svg = found["data-block"]
+            self.fills[self.svg] = []
+        elif tag == "rect" and self.svg is not None:
+            self.fills[self.svg].append(found.get("fill"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "svg":
+            self.svg = None
+
+    def handle_data(self, data: str) -> None:
+        self.data.append(data)
+
+    def ids(self, tag: str) -> list[str | None]:
+        return [attrs.get("id") for name, attrs in self.tags if name == tag]
+
+
+def assert_self_contained(page: Page) -> None:
+    assert all(name not in ("script", "link", "img", "iframe", "object", "embed") for name, _ in page.tags)
+    for name, attrs in page.tags:
+        assert not {"src", "href", "xlink:href", "srcset", "action"} & attrs.keys(), name
+        assert all(not key.startswith("on") for key in attrs), name
+    [csp] = [a["content"] for n, a in page.tags if n == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
+    assert csp == "default-src 'none'; style-src 'unsafe-inline'"
+
+
+def test_html_document():
+    text = HtmlRenderer().render(sample(branch="main"), color=False)
+    page = Page(text)
+    assert text.startswith("<!DOCTYPE html>") and not re.search("https?:|url[(]", text)
+    assert_self_contained(page)
+    assert page.ids("section") == ["section-demo", "section-broken", "section-after"]
+    levels = {"punchcard": [0, 1, 2, 3, 4, 0, 0, 1],
+              # row by row, Monday first: weeks of 2026-10-26, 2026-11-02, 2026-11-09 (three days)
+              "days": [0, 4, 0, 1, 0, 0, 1, 0, 1, 2, 0, 2, 0, 3, 0, 3, 0]}
+    assert page.fills == {block: [PALETTE[level] for level in found] for block, found in levels.items()}
+    assert "<title>2026-11-02 Mon: 8 commits</title>" in text and "<title>Tue · 9: 8 commits</title>" in text
+    data = [chunk.strip() for chunk in page.data if chunk.strip()]
+    assert data[data.index("window") + 1] == "branch main"
+    assert ["path", "commits", "share", "src/a.py", "7", "0.583"] == data[data.index("By file") + 1:][:6]
+    assert "showing 2 of 3 rows" in data and "two" in data and "lines" in data
+    assert data.index("failed: ValueError: boom") < data.index("still here")
+    assert data[-2:] == ["Warnings", "analyzer 'broken' failed"]
+
+
+def test_html_shows_hostile_names_escaped():
+    text = HtmlRenderer().render(hostile(), color=False)
+    assert "\x1b" not in text and "\x07" not in text and "<script>" not in text
+    page = Page(text)
+    assert_self_contained(page)
+    data = "\n".join(page.data)
+    for name in INERT:
+        assert name in data, name
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "failed: \\x1b]8;;http://evil\\x07x" in data
+
+
+# ---- the HTML as a browser draws it ---------------------------------------------------------------------
+
+MEASURE = """
+return Array.from(document.querySelectorAll('svg.heatmap')).map(svg => {
+  const box = svg.getBoundingClientRect();
+  const rects = Array.from(svg.querySelectorAll('rect'));
+  return {block: svg.dataset.block, width: box.width, height: box.height,
+          widths: rects.map(r => r.getBoundingClientRect().width),
+          fills: rects.map(r => getComputedStyle(r).fill)};
+});
+"""
+
+
+def browser():
+    """Headless Chromium through chromedriver; CI installs both, so a missing one is a failure."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.fail("selenium is not installed: pip install -e '.[test]' (.ci/run does)")
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists()]
+    if missing:
+        pytest.fail(f"{' and '.join(missing)} missing: apt-get install chromium chromium-driver (.ci/run does)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,900"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(10)
+    return driver
+
+
+def rgb(colour: str) -> str:
+    return "rgb({}, {}, {})".format(*(int(colour[i:i + 2], 16) for i in (1, 3, 5)))
+
+
+def test_html_heatmaps_render_in_headless_chromium(tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(HtmlRenderer().render(sample(), color=False), encoding="utf-8")
+    started = time.monotonic()
+    driver = browser()
+    try:
+        driver.get(page.as_uri())
+        drawn = driver.execute_script(MEASURE)
+    finally:
+        driver.quit()
+    assert time.monotonic() - started < 10
+    assert [(svg["block"], len(svg["widths"])) for svg in drawn] == [("punchcard", 8), ("days", 17)]
+    for svg in drawn:
+        assert svg["width"] > 0 and svg["height"] > 0, svg
+        assert all(width > 0 for width in svg["widths"]), svg
+    assert drawn[0]["fills"] == [rgb(PALETTE[level]) for level in (0, 1, 2, 3, 4, 0, 0, 1)]
+
+
+# ---- end to end -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("output_format", ["text", "md", "html"])
+def test_report_command_renders_a_hostile_branch_name_inert(watched, tmp_path, output_format):
+    git(watched, "checkout", "-q", "-b", "feat<b>|x")
+    commit_file(watched, "src/a.py", "print(1)\n", "add a")
+    out = tmp_path / f"report.{output_format}"
+    gitobs("report", "-C", str(watched), "--branch", "feat<b>|x", "--format", output_format, "-o", str(out))
+    text = out.read_text(encoding="utf-8")
+    expected = {"text": "branch feat<b>|x", "md": "branch feat&lt;b&gt;\\|x", "html": "branch feat&lt;b&gt;|x"}
+    assert expected[output_format] in text
+    assert "\x1b" not in text
