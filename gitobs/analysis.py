@@ -65,7 +65,7 @@ class Analyzer:
     """Subclass, set the class attributes, and implement feed() and result().
 
     `consumes`: event type globs ("commit.*"); empty means every event. Replay hands `feed` lists of
-    events in log order. An event has `type`, `seq`, `ts` (an aware UTC datetime), `t` (the same as seconds
+    events in log order; the list and its events are shared with other analyzers: read, never modify. An event has `type`, `seq`, `ts` (an aware UTC datetime), `t` (the same as seconds
     since the epoch), `src`, `wt` and `data`: the typed payload of docs/events.md (attributes, `from_` for
     "from"), or a plain dict for `x.*` types. A payload field left at its default may be absent from the
     log: read it as the default.

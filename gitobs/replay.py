@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import gc
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -226,13 +226,6 @@ def replay(log: EventLog, analyzers: list[Consumer], enrichers: list[Consumer], 
     """Feed every analyzer its events; returns how many events of any type the time window holds. A consumer
     that raises is marked with its error and fed no more; the others go on."""
     consumers = [*enrichers, *analyzers]
-    routes: dict[str, list[Consumer]] = {}
-
-    def route(event_type: str) -> list[Consumer]:
-        found = routes.get(event_type)
-        if found is None:
-            found = routes[event_type] = [a for a in analyzers if matches(event_type, a.consumes)]
-        return found
 
     def full(event_type: str) -> bool:
         return event_filter.accepts_type(event_type) and any(c.reads_payload(event_type) for c in consumers)
@@ -249,7 +242,7 @@ def replay(log: EventLog, analyzers: list[Consumer], enrichers: list[Consumer], 
         for batch in read_batches(log, decoder, event_filter, warn, counts=counts):
             for enricher in enrichers:
                 batch = _enrich(enricher, batch)
-            _dispatch(batch, analyzers, route)
+            _dispatch(batch, analyzers)
     return counts.in_window
 
 
@@ -263,15 +256,16 @@ def _enrich(enricher: Consumer, batch: list) -> list:
         return batch
 
 
-def _dispatch(batch: Iterable, analyzers: list[Consumer], route: Callable[[str], list[Consumer]]) -> None:
-    shares: dict[int, list] = {id(a): [] for a in analyzers}
-    for event in batch:
-        for analyzer in route(event.type):
-            shares[id(analyzer)].append(event)
+def _dispatch(batch: list, analyzers: list[Consumer]) -> None:
+    """Each analyzer's share of the batch, in log order: the batch itself when it takes every type in it."""
+    present = {event.type for event in batch}
     for analyzer in analyzers:
-        share = shares[id(analyzer)]
-        if not share or analyzer.error is not None:
+        if analyzer.error is not None:
             continue
+        taken = {t for t in present if matches(t, analyzer.consumes)}
+        if not taken:
+            continue
+        share = batch if taken == present else [event for event in batch if event.type in taken]
         try:
             analyzer.instance.feed(share)
         except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, not fatal

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
+from gitobs import parallel
 from gitobs.analysis import Analyzer, Context
 from gitobs.eventlog import EventLog
 from gitobs.plugins import PluginInfo, Provided
@@ -26,19 +27,23 @@ def choose(provided: Provided, only: list[str]) -> list[tuple[type[Analyzer], Pl
     return sorted(chosen, key=lambda pair: (getattr(pair[0], "order", 100), pair[0].name))
 
 
-def build_report(log: EventLog, provided: Provided, only: list[str], context: Context, warn: Warn) -> Report:
-    warnings: list[str] = []
+def build_report(log: EventLog, provided: Provided, only: list[str], context: Context, warn: Warn,
+                 workers: int = 2) -> Report:
+    """`workers` > 1 lets a big log be replayed by two processes (gitobs/parallel.py); the report is the same."""
+    warnings: set[str] = set()
 
-    def note(message: str) -> None:  # to the user now, and into the report
-        warnings.append(message)
-        warn(message)
+    def note(message: str) -> None:  # to the user now (once: both processes may see the same damage), and kept
+        if message not in warnings:
+            warnings.add(message)
+            warn(message)
 
-    report = _build(log, provided, only, context, note)
-    report.warnings = warnings
+    report = _build(log, provided, only, context, note, workers)
+    report.warnings = sorted(warnings)  # sorted: the same whichever process noticed what first
     return report
 
 
-def _build(log: EventLog, provided: Provided, only: list[str], context: Context, warn: Warn) -> Report:
+def _build(log: EventLog, provided: Provided, only: list[str], context: Context, warn: Warn,
+           workers: int) -> Report:
     sections: list[Section] = []
     analyzers: list[tuple[Consumer, Section]] = []
     for cls, info in choose(provided, only):
@@ -50,14 +55,42 @@ def _build(log: EventLog, provided: Provided, only: list[str], context: Context,
     enrichers = [c for cls, info in provided.enrichers
                  if (c := _make(cls, context, warn, Section(name=cls.name, title=cls.name, plugin=info.name)))]
     event_filter = ReplayFilter(since=context.since, until=context.until, branch=context.branch, path=context.path)
-    count = replay(log, [c for c, _ in analyzers], enrichers, event_filter, warn)
-    for enricher in enrichers:
-        if enricher.error is not None:
-            warn(f"enricher {enricher.name!r} failed and was skipped: {enricher.error}")
-    for consumer, section in analyzers:
-        _finish(consumer, section, warn)
+    forking = workers > 1 and len(analyzers) > 1 and parallel.can_fork(log.size_bytes())
+    groups = parallel.split(analyzers, lambda pair: pair[0]) if forking else [analyzers]
+    count = _replay_groups(log, groups, enrichers, event_filter, warn)
     return Report(now=_iso(context.now), utc_offset=offset_text(context.utc_offset_s), window=_window(context),
                   events=count, sections=sections)
+
+
+def _replay_groups(log: EventLog, groups: list[list[tuple[Consumer, Section]]], enrichers: list[Consumer],
+                   event_filter: ReplayFilter, warn: Warn) -> int:
+    """Replay each group (the second, if any, in a forked child); fills in every group's sections."""
+
+    def run(group: list[tuple[Consumer, Section]], warn: Warn) -> int:
+        count = replay(log, [consumer for consumer, _ in group], enrichers, event_filter, warn)
+        for enricher in enrichers:
+            if enricher.error is not None:
+                warn(f"enricher {enricher.name!r} failed and was skipped: {enricher.error}")
+        for consumer, section in group:
+            _finish(consumer, section, warn)
+        return count
+
+    if len(groups) == 1:
+        return run(groups[0], warn)
+    mine, theirs = groups
+    child_warnings: list[str] = []
+    wait = parallel.run_forked(lambda: (run(theirs, child_warnings.append), [s for _, s in theirs], child_warnings))
+    count = run(mine, warn)
+    result = wait()
+    if result is None:  # the child failed: do its part here
+        run(theirs, warn)
+        return count
+    _, sections, warnings = result
+    for (_, section), returned in zip(theirs, sections):
+        section.blocks, section.error = returned.blocks, returned.error
+    for message in warnings:
+        warn(message)
+    return count
 
 
 def _make(cls: type, context: Context, warn: Warn, section: Section) -> Consumer | None:

@@ -42,7 +42,7 @@ class Grid(Block, tag="grid"):
 
     row_labels: list[str]
     column_labels: list[str]
-    cells: list[list[float]]  # cells[row][column]
+    cells: list[list[int | float]]  # cells[row][column]
     unit: str = ""
 
 

@@ -1,0 +1,455 @@
+"""Replay speed and memory: `python benchmarks/replay.py [--events N | --quick] [--seed S] [--repeat R]`.
+
+Writes N seeded, realistic events (benchmarks/eventgen.py) through the real log writer in scan-sized appends
+of 5..200 lines into a cache directory (reused by later runs with the same count, seed and generator), then
+times, each run in a fresh interpreter so that its peak memory is its own, by turns:
+
+- the raw I/O floor: decompress every frame and split it into lines (EventLog.iter_frames), nothing else;
+- the replay engine alone: every event type decoded and handed to one analyzer that does nothing;
+- the full report: every loaded analyzer, JSON, as `gitobs report --format json` builds it;
+- the heatmap alone (`--only heatmap`);
+- DuckDB's read_ndjson over the same segment files, computing the heatmap's core (per-file commits, lines,
+  discards and samples; events per day and type), with DuckDB's default threads and with one thread.
+
+Prints medians of wall seconds, peak RSS, events per second and ratios to the floor, then PASS/FAIL against
+DESIGN.md: full report <= 2.5 s and <= 150 MiB; heatmap <= 2x DuckDB's time, with less memory. `--profile`
+adds one cProfile'd full report. Always exits 0: this is a measurement, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TARGET_REPORT_S = 2.5
+TARGET_REPORT_MIB = 150.0
+TARGET_HEATMAP_VS_DUCKDB = 2.0
+QUICK_EVENTS = 100_000
+HEATMAP_TYPES = ("commit.created", "edit.discarded", "worktree.sample")
+DAY_S = 86400
+
+
+# ----- the log ------------------------------------------------------------------------------------------
+
+def log_directory(cache: Path, count: int, seed: int) -> Path:
+    """The cached log for these settings; the generator's source is part of the name, so a change to it
+    never reuses a stale log."""
+    digest = hashlib.sha256((HERE / "eventgen.py").read_bytes()).hexdigest()[:10]
+    return cache / f"replay-{count}-{seed}-{digest}" / "log"
+
+
+def ensure_log(log_dir: Path, count: int, seed: int) -> None:
+    """Write the log unless a complete one is cached (written aside, then renamed into place)."""
+    if log_dir.is_dir():
+        return
+    partial = log_dir.parent.with_name(log_dir.parent.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    started = time.perf_counter()
+    write_log(partial / "log", count, seed)
+    os.replace(partial, log_dir.parent)
+    print(f"wrote {count:,} events in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+def write_log(log_dir: Path, count: int, seed: int) -> None:
+    sys.path.insert(0, str(HERE))
+    import eventgen
+
+    from gitobs import schema
+    from gitobs.eventlog import EventLog
+
+    log = EventLog(log_dir)
+    sizes = random.Random(seed)  # scan-sized appends, one frame each, like a real scanner's
+    pending: list[bytes] = []
+    want = sizes.randint(5, 200)
+    for event in eventgen.events(count, seed):
+        pending.append(schema.encode(event))
+        if len(pending) == want:
+            log.append(pending)
+            pending, want = [], sizes.randint(5, 200)
+        if event.seq % 100_000 == 0:
+            print(f"  {event.seq:,} events generated and written", file=sys.stderr)
+    log.append(pending)
+
+
+def report_now(log_dir: Path) -> float:
+    """The midnight after the last event: a fixed `now`, so every run builds the same report."""
+    from gitobs.eventlog import EventLog
+    from gitobs.schema import decode, parse_ts
+
+    last = parse_ts(decode(EventLog(log_dir).last_lines(1)[0]).ts)
+    return float((int(last) // DAY_S + 1) * DAY_S)
+
+
+# ----- the measured runs (each in its own interpreter) ---------------------------------------------------
+
+def child(kind: str, log_dir: Path, now: float, profile: bool) -> dict:
+    """Run one measurement; return its figures. Imports count: a fresh `gitobs report` pays them too."""
+    started = time.perf_counter()
+    profiler = None
+    if profile:
+        import cProfile
+        profiler = cProfile.Profile()
+        profiler.enable()
+    info = RUNS[kind](log_dir, now)
+    work_s = time.perf_counter() - started
+    if profiler is not None:
+        profiler.disable()
+        print_profile(profiler)
+    # A big report forks a second replay process (gitobs/parallel.py): its peak counts too. It shares the
+    # pages it inherited with this process, so the sum overstates the memory used: a conservative figure.
+    import resource
+    forked_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    info.update(work_s=work_s, rss_mib=peak_rss_mib() + forked_mib, forked_rss_mib=forked_mib)
+    return info
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory. On Linux, VmHWM: ru_maxrss survives execve, so a child would
+    report the parent's peak when that is higher than its own."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB elsewhere
+
+
+def run_startup(log_dir: Path, now: float) -> dict:
+    return {"events": 0}
+
+
+def run_floor(log_dir: Path, now: float) -> dict:
+    from gitobs.eventlog import EventLog
+
+    lines = sum(len(frame) for frame in EventLog(log_dir).iter_frames())
+    return {"events": lines}
+
+
+def run_engine(log_dir: Path, now: float) -> dict:
+    from gitobs.analysis import Analyzer, Context
+    from gitobs.eventlog import EventLog
+    from gitobs.plugins import PluginInfo, Provided
+    from gitobs.report import build_report
+
+    class Nothing(Analyzer):
+        name, title, consumes = "nothing", "Nothing", ("*",)
+
+        def feed(self, events: list) -> None:
+            pass
+
+        def result(self) -> list:
+            return []
+
+    provided = Provided(plugins=[], analyzers=[(Nothing, PluginInfo("nothing", "", "", "", ""))], enrichers=[],
+                        renderers={})
+    report = build_report(EventLog(log_dir), provided, [], Context(now=now, utc_offset_s=0), lambda _: None)
+    return {"events": report.events}
+
+
+def run_report(log_dir: Path, now: float, only: list[str] | None = None) -> dict:
+    from gitobs import plugins
+    from gitobs.analysis import Context
+    from gitobs.eventlog import EventLog
+    from gitobs.report import build_report
+
+    provided = plugins.load()
+    loaded = sorted(cls.name for cls, _ in provided.analyzers)
+    if only and not set(only) <= set(loaded):
+        return {"skipped": f"no {', '.join(sorted(set(only) - set(loaded)))} analyzer loaded", "loaded": loaded}
+    warnings: list[str] = []
+    report = build_report(EventLog(log_dir), provided, only or [], Context(now=now, utc_offset_s=0), warnings.append)
+    text = provided.renderers["json"][0].render(report, False).encode()
+    return {"events": report.events, "loaded": loaded, "failures": provided.failures(), "warnings": warnings,
+            "sections": [[s.name, len(s.blocks), s.error] for s in report.sections],
+            "bytes": len(text), "digest": hashlib.sha256(text).hexdigest()[:12], "sources": sources(provided)}
+
+
+def sources(provided) -> str:
+    """A digest of the loaded plugins' files: tells output that changed with its code from output that
+    changed by itself (not deterministic)."""
+    digest = hashlib.sha256()
+    for info in provided.plugins:
+        if info.location:
+            digest.update(Path(info.location).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def run_heatmap(log_dir: Path, now: float) -> dict:
+    return run_report(log_dir, now, only=["heatmap"])
+
+
+def duckdb_query(source: str) -> list[str]:
+    """The heatmap's core in SQL: one read of the files into the consumed events, then per-file counts (the
+    heatmap's by_file columns) and per-day counts. The column types are given, DuckDB's best case (no schema sampling, unknown keys of
+    `data` skipped); `files` holds [path, added, deleted] arrays."""
+    types = ", ".join(f"'{name}'" for name in HEATMAP_TYPES)
+    return [
+        f"""CREATE TEMP TABLE ev AS SELECT type, ts::DATE AS day, data.files AS files FROM read_ndjson({source},
+            format = 'newline_delimited', compression = 'zstd',
+            columns = {{type: 'VARCHAR', ts: 'TIMESTAMP', data: 'STRUCT(files VARCHAR[][])'}})
+            WHERE type IN ({types})""",
+        """SELECT f[1] AS path, count(*) FILTER (WHERE type = 'commit.created') AS commits,
+              coalesce(sum(f[2]::BIGINT + f[3]::BIGINT) FILTER (WHERE type = 'commit.created'), 0) AS lines,
+              count(*) FILTER (WHERE type = 'edit.discarded') AS discards,
+              coalesce(sum(f[2]::BIGINT + f[3]::BIGINT) FILTER (WHERE type = 'edit.discarded'), 0) AS discarded,
+              count(*) FILTER (WHERE type = 'worktree.sample') AS samples
+           FROM (SELECT type, unnest(files) AS f FROM ev) GROUP BY path ORDER BY path""",
+        "SELECT day, type, count(*) AS events FROM ev GROUP BY day, type ORDER BY day, type",
+    ]
+
+
+def run_duckdb(log_dir: Path, now: float, threads: int | None = None) -> dict:
+    import duckdb
+
+    connection = duckdb.connect()
+    if threads is not None:
+        connection.execute(f"SET threads = {threads}")
+    create, per_file, per_day = duckdb_query(f"'{log_dir.as_posix()}/*.jsonl.zst'")
+    connection.execute(create)
+    files = connection.execute(per_file).fetchall()
+    days = connection.execute(per_day).fetchall()
+    used = connection.execute("SELECT current_setting('threads')").fetchone()[0]
+    rows = repr((files, days)).encode()
+    return {"events": sum(row[2] for row in days), "threads": used, "files": len(files), "days": len(days),
+            "digest": hashlib.sha256(rows).hexdigest()[:12]}
+
+
+def run_duckdb_one_thread(log_dir: Path, now: float) -> dict:
+    return run_duckdb(log_dir, now, threads=1)
+
+
+RUNS = {"startup": run_startup, "floor": run_floor, "engine": run_engine, "report": run_report, "heatmap": run_heatmap,
+        "duckdb": run_duckdb, "duckdb1": run_duckdb_one_thread}
+LABELS = {"startup": "interpreter start + exit only", "floor": "decompress + split (floor)", "engine": "replay engine, no-op analyzer",
+          "report": "full report, JSON", "heatmap": "heatmap alone, JSON", "duckdb": "DuckDB, default threads",
+          "duckdb1": "DuckDB, threads=1"}
+
+
+def print_profile(profiler) -> None:
+    import pstats
+
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    print("\ntop 15 functions by own time (tottime) under cProfile, which slows Python-level calls:")
+    stats.sort_stats("tottime").print_stats(15)
+    print("cumulative time of the analyzers' feed() and result() and of the engine's stages:")
+    wanted = ("feed", "result", "decode_frame", "iter_contents", "select", "_dispatch", "render")
+    rows = [(ct, f"{Path(file).parent.name}/{Path(file).name}:{name}")
+            for (file, _, name), (_, _, _, ct, _) in stats.stats.items() if name in wanted and ct >= 0.001]
+    for seconds, where in sorted(rows, reverse=True):
+        print(f"  {seconds:8.3f} s  {where}")
+
+
+# ----- the parent: run by turns, summarise ---------------------------------------------------------------
+
+@dataclass
+class Figures:
+    walls: list[float] = field(default_factory=list)
+    works: list[float] = field(default_factory=list)
+    rss: list[float] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+    digests: set[str] = field(default_factory=set)
+    sources: set[str] = field(default_factory=set)
+    error: str | None = None
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(self.walls)
+
+    @property
+    def peak(self) -> float:
+        return max(self.rss)
+
+
+def spawn(kind: str, log_dir: Path, now: float, profile: bool = False) -> tuple[float, dict | str]:
+    """Wall time of a fresh interpreter doing `kind`, and its figures (or why it failed)."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--log", str(log_dir),
+               "--now", repr(now)] + (["--profile"] if profile else [])
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    *printed, last = done.stdout.rstrip("\n").split("\n") or [""]
+    if printed:
+        print("\n".join(printed))
+    if done.returncode != 0:
+        return wall, f"exit {done.returncode}: {done.stderr.strip()[-600:]}"
+    return wall, json.loads(last)
+
+
+def measure(kinds: list[str], log_dir: Path, now: float, repeat: int) -> dict[str, Figures]:
+    figures = {kind: Figures() for kind in kinds}
+    for turn in range(repeat):  # by turns, so that drift in the machine's load touches every run alike
+        for kind in kinds:
+            print(f"  run {turn + 1}/{repeat}: {LABELS[kind]}", file=sys.stderr)
+            wall, result = spawn(kind, log_dir, now)
+            record(figures[kind], wall, result)
+    return {kind: figure for kind, figure in figures.items() if figure.walls or figure.error or figure.info}
+
+
+def record(figure: Figures, wall: float, result: dict | str) -> None:
+    if isinstance(result, str):
+        figure.error = result
+    elif "skipped" in result:
+        figure.info = result
+    else:
+        figure.walls.append(wall)
+        figure.works.append(result["work_s"])
+        figure.rss.append(result["rss_mib"])
+        figure.digests.add(result.get("digest", ""))
+        figure.sources.add(result.get("sources", ""))
+        figure.info = result
+
+
+def print_table(figures: dict[str, Figures], events: int) -> None:
+    floor = figures.get("floor")
+    print(f"\n{'':32} {'wall s':>8} {'work s':>8} {'peak MiB':>9} {'events/s':>11} {'x floor':>8}")
+    for kind, figure in figures.items():
+        if figure.error or not figure.walls:
+            print(f"{LABELS[kind]:32} {figure.error or figure.info.get('skipped')}")
+            continue
+        ratio = f"{figure.wall / floor.wall:8.2f}" if floor and floor.walls else f"{'-':>8}"
+        rate = f"{events / figure.wall:11,.0f}" if figure.info.get("events") else f"{'-':>11}"
+        print(f"{LABELS[kind]:32} {figure.wall:8.3f} {statistics.median(figure.works):8.3f} {figure.peak:9.1f} "
+              f"{rate} {ratio}")
+    print("wall: the fresh interpreter from start to exit (median); work: inside it, imports included, from "
+          "the first import of the measured code to the finished result; peak: peak RSS, highest of the runs")
+
+
+def print_sections(figures: dict[str, Figures]) -> None:
+    report = figures.get("report")
+    if report is None or not report.info or report.error:
+        return
+    info = report.info
+    print(f"\nanalyzers loaded: {', '.join(info.get('loaded', [])) or 'none'}")
+    for failure in info.get("failures", []):
+        print(f"  plugin left out: {failure}")
+    for name, blocks, error in info.get("sections", []):
+        print(f"  section {name}: {f'FAILED ({error})' if error else f'{blocks} block(s)'}")
+    for warning in info.get("warnings", [])[:5]:
+        print(f"  warning: {warning}")
+    print(f"  JSON output: {info.get('bytes', 0):,} bytes over {info.get('events', 0):,} events")
+    for kind, figure in figures.items():
+        if len(figure.digests) > 1:
+            why = ("the plugins' source files changed between runs" if len(figure.sources) > 1 else
+                   "with the same plugin sources: NOT DETERMINISTIC")
+            print(f"  NOTE: {LABELS[kind]} gave different output across runs ({why})")
+        elif len(figure.walls) > 1 and figure.info.get("digest"):
+            print(f"  {LABELS[kind]}: identical output in all {len(figure.walls)} runs")
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def print_targets(figures: dict[str, Figures]) -> None:
+    print("\ntargets (DESIGN.md, judged on wall and peak above):")
+    report = figures.get("report")
+    if report is not None and report.walls:
+        print(f"  full report <= {TARGET_REPORT_S} s: {report.wall:.3f} s = {report.wall / TARGET_REPORT_S:.2f} "
+              f"of target  {verdict(report.wall <= TARGET_REPORT_S)}")
+        print(f"  full report <= {TARGET_REPORT_MIB:.0f} MiB: {report.peak:.1f} MiB = "
+              f"{report.peak / TARGET_REPORT_MIB:.2f} of target  {verdict(report.peak <= TARGET_REPORT_MIB)}")
+    else:
+        print("  full report: not measured")
+    heatmap = figures.get("heatmap")
+    if heatmap is None or not heatmap.walls:
+        print("  heatmap vs DuckDB: heatmap not measured")
+        return
+    for kind in ("duckdb", "duckdb1"):
+        duck = figures.get(kind)
+        if duck is None or not duck.walls:
+            continue
+        ratio = heatmap.wall / duck.wall
+        threads = duck.info.get("threads")
+        print(f"  heatmap / DuckDB ({threads} thread(s)) <= {TARGET_HEATMAP_VS_DUCKDB}: {ratio:.2f} "
+              f"(work only: {statistics.median(heatmap.works) / statistics.median(duck.works):.2f})  "
+              f"{verdict(ratio <= TARGET_HEATMAP_VS_DUCKDB)}")
+        print(f"  heatmap memory < DuckDB ({threads} thread(s)): {heatmap.peak:.1f} vs {duck.peak:.1f} MiB  "
+              f"{verdict(heatmap.peak < duck.peak)}")
+
+
+def duckdb_available() -> bool:
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        print("DuckDB is not installed, so the comparison is left out: pip install -e '.[bench]'")
+        return False
+    return True
+
+
+def machine_load() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:  # not available on this platform
+        return "unknown"
+
+
+def describe_log(log_dir: Path, events: int) -> None:
+    from gitobs.eventlog import EventLog
+
+    log = EventLog(log_dir)
+    size = log.size_bytes()
+    print(f"log: {events:,} events in {len(log.segments())} segments, {size / 2**20:.1f} MiB "
+          f"({size / events:.1f} bytes/event) at {log_dir}")
+
+
+def parent(args: argparse.Namespace) -> None:
+    events = QUICK_EVENTS if args.quick else args.events
+    log_dir = log_directory(Path(args.cache), events, args.seed)
+    ensure_log(log_dir, events, args.seed)
+    now = report_now(log_dir)
+    describe_log(log_dir, events)
+    kinds = ["startup", "floor", "engine", "report", "heatmap"] + (["duckdb", "duckdb1"] if duckdb_available() else [])
+    load_before = machine_load()
+    figures = measure(kinds, log_dir, now, args.repeat)
+    print(f"\nmachine: {os.cpu_count()} cores, load average {load_before} before the runs, {machine_load()} after "
+          "(other work on the machine inflates every figure)")
+    print_table(figures, events)
+    print_sections(figures)
+    duck = figures.get("duckdb")
+    if duck is not None and duck.info and "files" in duck.info:
+        print(f"  DuckDB: {duck.info['files']:,} files, {duck.info['days']:,} (day, type) rows, "
+              f"{duck.info['events']:,} heatmap events; default threads here = {duck.info['threads']}")
+    print_targets(figures)
+    if args.profile:
+        print("\none full report under cProfile:")
+        spawn("report", log_dir, now, profile=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--events", type=int, default=1_000_000)
+    size.add_argument("--quick", action="store_true", help=f"{QUICK_EVENTS:,} events: about a minute (another to write the log the first time)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; medians are shown")
+    parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "gitobs-bench"),
+                        help="where generated logs are kept for later runs (default: %(default)s)")
+    parser.add_argument("--profile", action="store_true", help="also profile one full report (cProfile)")
+    parser.add_argument("--child", choices=sorted(RUNS), help=argparse.SUPPRESS)
+    parser.add_argument("--log", help=argparse.SUPPRESS)
+    parser.add_argument("--now", type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, Path(args.log), args.now, args.profile)))
+    else:
+        parent(args)
+
+
+if __name__ == "__main__":
+    main()
