@@ -14,6 +14,11 @@ from gitobs.timespec import parse_duration
 DAY_S = 86400
 
 
+def utc_text(t: float) -> str:
+    """Seconds since the epoch as an ISO UTC time to the second: how reports show a moment."""
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @dataclass(frozen=True)
 class Context:
     """What a report is about. Everything an analyzer's output may depend on besides the events is here,

@@ -104,7 +104,7 @@ class ReplayFilter:
     path: str | None = None  # events naming this file or one under this directory; their file lists narrowed
 
     def accepts_type(self, event_type: str) -> bool:
-        return not self.types or any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.types)
+        return matches(event_type, self.types)
 
     def in_window(self, events: list) -> list:
         if self.since is None and self.until is None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from gitobs import parallel
-from gitobs.analysis import Analyzer, Context
+from gitobs.analysis import Analyzer, Context, utc_text
 from gitobs.eventlog import EventLog
 from gitobs.plugins import PluginInfo, Provided
 from gitobs.replay import Consumer, ReplayFilter, describe_failure, replay
@@ -58,7 +58,7 @@ def _build(log: EventLog, provided: Provided, only: list[str], context: Context,
     forking = workers > 1 and len(analyzers) > 1 and parallel.can_fork(log.size_bytes())
     groups = parallel.split(analyzers, lambda pair: pair[0]) if forking else [analyzers]
     count = _replay_groups(log, groups, enrichers, event_filter, warn)
-    return Report(now=_iso(context.now), utc_offset=offset_text(context.utc_offset_s), window=_window(context),
+    return Report(now=utc_text(context.now), utc_offset=offset_text(context.utc_offset_s), window=_window(context),
                   events=count, sections=sections)
 
 
@@ -125,13 +125,9 @@ def _fail(section: Section, error: str, warn: Warn) -> None:
     warn(f"analyzer {section.name!r} (plugin {section.plugin!r}) failed and was skipped: {error}")
 
 
-def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _window(context: Context) -> Window:
-    return Window(since=_iso(context.since) if context.since is not None else None,
-                  until=_iso(context.until) if context.until is not None else None,
+    return Window(since=utc_text(context.since) if context.since is not None else None,
+                  until=utc_text(context.until) if context.until is not None else None,
                   path=context.path, branch=context.branch)
 
 

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
-from gitobs.analysis import Analyzer, Context
+from gitobs.analysis import Analyzer, Context, utc_text
 from gitobs.hookspecs import hookimpl
 from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
 from gitobs.stats import Reservoir, rounded
@@ -132,7 +132,7 @@ class BranchesAnalyzer(Analyzer):
 
     def _ping_pong(self) -> Table:
         ranked = sorted(self.pairs.items(), key=lambda item: (-item[1][0], item[1][1], item[0]))
-        rows: list[list[Cell]] = [[home, away, int(count), _iso(first)]
+        rows: list[list[Cell]] = [[home, away, int(count), utc_text(first)]
                                   for (home, away), (count, first) in ranked[: self.top]]
         return Table(id="ping_pong", title="Left a branch and came back to it within the window",
                      columns=["branch", "away_on", "count", "first"], rows=rows, total_rows=len(ranked))
@@ -170,8 +170,6 @@ def _histogram_percentile(histogram: Counter[int], q: float) -> int | None:
     return value
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @hookimpl

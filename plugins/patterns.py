@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
-from gitobs.analysis import Analyzer, Context
+from gitobs.analysis import Analyzer, Context, utc_text
 from gitobs.hookspecs import hookimpl
 from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
 from gitobs.stats import Reservoir, rounded
@@ -263,7 +262,7 @@ class PatternsAnalyzer(Analyzer):
 
     def _sequences(self) -> Table:
         ranked = sorted(self.matchers, key=lambda m: (-m.count, m.pattern.name))
-        rows: list[list[Cell]] = [[m.pattern.name, m.count, None if m.first is None else _iso(m.first), m.scope()]
+        rows: list[list[Cell]] = [[m.pattern.name, m.count, None if m.first is None else utc_text(m.first), m.scope()]
                                   for m in ranked]
         return Table(id="sequences", title="Recurring sequences (first seen: when the first one began, UTC)",
                      columns=["sequence", "count", "first_seen", "scope"], rows=rows)
@@ -281,8 +280,6 @@ def _span(seconds: float) -> str:
     return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @hookimpl

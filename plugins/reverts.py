@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from datetime import datetime, timezone
 
-from gitobs.analysis import Analyzer, Context
+from gitobs.analysis import Analyzer, Context, utc_text
 from gitobs.hookspecs import hookimpl
 from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
 from gitobs.stats import Reservoir, rounded
@@ -94,7 +93,7 @@ class RevertsAnalyzer(Analyzer):
     def _recent(self) -> Table:
         latest = sorted(self.recent, key=lambda entry: (-entry[0], -entry[1], -entry[2]))
         rows: list[list[Cell]] = [
-            [_iso(t), sha[:7], reverted[:7], None if age is None else rounded(age / 3600), _label(branch)]
+            [utc_text(t), sha[:7], reverted[:7], None if age is None else rounded(age / 3600), _label(branch)]
             for t, _, _, sha, reverted, age, branch in latest]
         return Table(id="recent_reverts", title="Latest reverts",
                      columns=["time", "sha", "reverted", "age_h", "branch"], rows=rows, total_rows=self.reverted)
@@ -170,8 +169,6 @@ def _label(branch: str | None) -> str:
     return DETACHED if branch is None else branch
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @hookimpl

@@ -4,9 +4,8 @@ stacks created and applied per week, and the mix of operations in GitButler's op
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
 
-from gitobs.analysis import DAY_S, Analyzer, Context
+from gitobs.analysis import DAY_S, Analyzer, Context, utc_text
 from gitobs.hookspecs import hookimpl
 from gitobs.sections import AnyBlock, Cell, Fact, Facts, Note, Table
 from gitobs.stats import top_k
@@ -143,7 +142,7 @@ class VBranchesAnalyzer(Analyzer):
         shown = ordered[-self.top:] if self.top > 0 else []
         rows: list[list[Cell]] = [
             [s.id[:8], ", ".join(s.names()), s.state, s.created, s.applied, s.unapplied, s.deleted, s.renames,
-             s.commits, _iso(s.first), _iso(s.last)] for s in shown]
+             s.commits, utc_text(s.first), utc_text(s.last)] for s in shown]
         return Table(id="stacks", title="Stacks by first seen, latest (created and deleted count branches; "
                                         "applied and unapplied, the whole stack)",
                      columns=["stack", "branches", "state", "created", "applied", "unapplied", "deleted",
@@ -162,8 +161,6 @@ class VBranchesAnalyzer(Analyzer):
                      total_rows=len(self.operations))
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @hookimpl

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import collections
-import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,15 +12,15 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from gitobs import plugins
 from gitobs.analysis import Context
 from gitobs.commands import console, plain_write, say, warn
 from gitobs.commands.events import event_line
+from gitobs.commands.report import load_plugins, write_report
 from gitobs.demo import Session, play, prepare
 from gitobs.eventlog import EventLog
 from gitobs.logread import read_events
 from gitobs.repo import GitobsError, locate
-from gitobs.report import build_report, local_offset
+from gitobs.report import local_offset
 from gitobs.scan import scan
 
 
@@ -50,24 +48,15 @@ def demo(
         _counts(recorded)
         say()
         say(Text("What gitobs report makes of it:", style="bold"))
-        show_report(repo, "text")
+        now = time.time()
+        provided, renderer = load_plugins("text")
+        write_report(EventLog(repo.obs.log), provided, renderer, [], Context(now=now, utc_offset_s=local_offset(now)),
+                     None)
         if scratch is None:
             say(f"\nThe repository stays in {target}; try: gitobs report -C {target} --format html -o report.html")
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-
-
-def show_report(repo, output_format: str) -> None:
-    """The whole report, as `gitobs report` prints it."""
-    provided = plugins.load()
-    for failure in provided.failures():
-        warn(f"{failure}; left out")
-    now = time.time()
-    context = Context(now=now, utc_offset_s=local_offset(now))
-    built = build_report(EventLog(repo.obs.log), provided, [], context, warn)
-    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    sys.stdout.write(provided.renderers[output_format][0].render(built, color))
 
 
 def _counts(recorded: list) -> None:

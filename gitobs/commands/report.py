@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from gitobs import plugins
-from gitobs.analysis import Context
+from gitobs.analysis import Context, Renderer
 from gitobs.commands import NoScanOption, RepoOption, open_repo, warn
 from gitobs.commands.scan import scan_now
 from gitobs.eventlog import EventLog
@@ -48,12 +48,7 @@ def report(
     no_scan: bool = NoScanOption,
 ) -> None:
     """Replay the log into a report: all sections, or the ones asked for."""
-    provided = plugins.load()
-    for failure in provided.failures():
-        warn(f"{failure}; left out")
-    renderer = provided.renderers.get(output_format)
-    if renderer is None:
-        raise GitobsError(f"unknown format {output_format!r} (available: {', '.join(sorted(provided.renderers))})")
+    provided, renderer = load_plugins(output_format)
     flags = dict(zip(SECTION_FLAGS, (heatmap, branches, hesitation, reverts, vbranches, patterns, hooks)))
     chosen = [name for name, on in flags.items() if on] + [name for name in only if not flags.get(name)]
     context = _context(now, since, until, path, depth, branch, utc_offset, options)
@@ -62,9 +57,26 @@ def report(
         raise GitobsError("nothing recorded here yet (run gitobs install, then work as usual)")
     if not no_scan and repo.obs.is_enabled():
         scan_now(repo.obs)
-    built = build_report(EventLog(repo.obs.log), provided, chosen, context, warn)
+    write_report(EventLog(repo.obs.log), provided, renderer, chosen, context, output)
+
+
+def load_plugins(output_format: str) -> tuple[plugins.Provided, Renderer]:
+    """The loaded plugins (those that failed named in warnings) and the renderer of `output_format`."""
+    provided = plugins.load()
+    for failure in provided.failures():
+        warn(f"{failure}; left out")
+    found = provided.renderers.get(output_format)
+    if found is None:
+        raise GitobsError(f"unknown format {output_format!r} (available: {', '.join(sorted(provided.renderers))})")
+    return provided, found[0]
+
+
+def write_report(log: EventLog, provided: plugins.Provided, renderer: Renderer, chosen: list[str],
+                 context: Context, output: Path | None) -> None:
+    """Build the report and write it to `output`, or to standard output (in colour on a terminal)."""
+    built = build_report(log, provided, chosen, context, warn)
     color = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    text = renderer[0].render(built, color)
+    text = renderer.render(built, color)
     if output is None:
         sys.stdout.write(text)
     else:
