@@ -96,6 +96,21 @@ class Analyzer:
     def result(self) -> list[AnyBlock]:
         raise NotImplementedError
 
+    # Optional: two processes for one report. An analyzer that implements merge() can be fed the log in two
+    # parts by two instances (gitobs/parallel.py); one that does not is fed all of it by one instance.
+
+    def horizon(self) -> float:
+        """Seconds beyond which this analyzer's events no longer interact: when every event of a second
+        part comes more than this after every event of the first, the two instances' states merge exactly.
+        0 for pure counts; an idle gap that splits sessions; a window that pairs events."""
+        return 0.0
+
+    def merge(self, later: Analyzer) -> None:
+        """Fold into this instance the state of `later`, an instance of the same class made with the same
+        context and fed the events right after this one's (more than horizon() seconds after all of them).
+        Called once, after the last feed and before result(); `later` is not used again."""
+        raise NotImplementedError
+
 
 class Enricher:
     """Runs on every batch before the analyzers: returns the batch to hand on (see hookspecs)."""

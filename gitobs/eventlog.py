@@ -276,16 +276,18 @@ class EventLog:
 
     # ----- reading ------------------------------------------------------------------------
 
-    def _scan_all(self) -> Iterator[_Frame | Corruption]:
+    def _scan_all(self, start: int = 0, stop: int | None = None) -> Iterator[_Frame | Corruption]:
         # One segment in memory at a time; each frame is decoded on demand.
         segments = self.segments()
-        for index, segment in enumerate(segments):
+        for index in range(len(segments))[start:stop]:
             is_live = index == len(segments) - 1
-            yield from _scan(segment.read_bytes(), segment.name, is_live)
+            yield from _scan(segments[index].read_bytes(), segments[index].name, is_live)
 
-    def iter_contents(self, on_corruption: CorruptionHandler | None = None) -> Iterator[bytes]:
-        """Each valid frame's text, undivided: for readers that parse many lines in one call."""
-        for item in self._scan_all():
+    def iter_contents(self, on_corruption: CorruptionHandler | None = None, start: int = 0,
+                      stop: int | None = None) -> Iterator[bytes]:
+        """Each valid frame's text, undivided: for readers that parse many lines in one call. `start` and
+        `stop` pick segments by position, as in a slice of segments()."""
+        for item in self._scan_all(start, stop):
             if isinstance(item, _Frame):
                 yield item.content
             elif on_corruption is not None:

@@ -1,62 +1,170 @@
-"""Two cores for one report: the analyzers are split into two groups and a forked child replays the log for
-one group while this process replays it for the other.
+"""Two cores for one report: the log is cut in two at a quiet moment, a forked child replays the later part
+(the tail) while this process replays the earlier one (the head), and each analyzer's two halves are merged.
 
-Each analyzer still sees all of its events, in order, in one process, so its section is the same as in a
-serial run; only the decoding (most of the cost) is split, since each process decodes just its group's
-types. The child sends its sections back as msgpack. If it fails in any way, its group is replayed here.
+The cut is a gap in the work longer than any analyzer's horizon (`Analyzer.horizon`: how far apart in
+time its events can still interact), found near the middle of the log by bytes; across such a gap an
+analyzer's state merges exactly (`Analyzer.merge`). An analyzer that cannot merge gets the tail's events
+from the child, as JSON lines, and is fed them here after its head: still one instance over the whole log
+in order. The report is the one a single process makes. If the child fails, finds no gap, or the tail turns
+out to hold an event too close in time to the head (a log out of time order), the tail is replayed here.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
-from gitobs import schema
-from gitobs.replay import Consumer, matches
-from gitobs.sections import Section
+from gitobs.analysis import Analyzer
+from gitobs.eventlog import EventLog
+from gitobs.replay import (
+    BATCH_EVENTS,
+    Consumer,
+    EventDecoder,
+    ReadCounts,
+    ReplayFilter,
+    Split,
+    decoder_for,
+    describe_failure,
+    dispatch,
+    malformed_warning,
+    replay,
+)
 
 # Below this much log on disk a fork costs more than it saves.
 MIN_LOG_BYTES = 4 << 20
-Item = TypeVar("Item")
+Warn = Callable[[str], None]
 
 
-def _weight(consumer: Consumer) -> int:
-    """A rough cost: a typed payload costs more to decode than an envelope, a file list more again."""
-    total = 0
-    for event_type, payload in schema.PAYLOADS.items():
-        if not matches(event_type, consumer.consumes):
-            continue
-        if not consumer.reads_payload(event_type):
-            total += 1
-        else:
-            total += 8 if "files" in payload.__struct_fields__ else 3
-    return total
+def can_fork(log_bytes: int) -> bool:
+    return hasattr(os, "fork") and log_bytes >= MIN_LOG_BYTES
 
 
-def split(items: Sequence[Item], consumer_of: Callable[[Item], Consumer]) -> list[list[Item]]:
-    """Two groups of about equal weight (largest first, each to the lighter group), each in report order."""
-    groups: list[list[Item]] = [[], []]
-    loads = [0, 0]
-    for item in sorted(items, key=lambda i: -_weight(consumer_of(i))):
-        lighter = loads.index(min(loads))
-        groups[lighter].append(item)
-        loads[lighter] += _weight(consumer_of(item))
-    order = {id(item): index for index, item in enumerate(items)}
-    return [sorted(group, key=lambda i: order[id(i)]) for group in groups if group]
+class _Collector:
+    """Stands in the child for an analyzer that cannot merge: keeps its share of the tail, to be shipped."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+
+    def feed(self, events: list) -> None:
+        encode = msgspec.json.encode
+        self.lines.extend(encode(event) + b"\n" for event in events)
 
 
-def run_forked(job: Callable[[], tuple[int, list[Section], list[str]]]) -> Callable[[], tuple | None]:
-    """Start `job` in a child; the returned function waits for its (count, sections, warnings), or None."""
+@dataclass
+class _Tail:
+    """What the child sends back."""
+
+    counts: ReadCounts
+    errors: list[str | None]  # per consumer, its failure in the child
+    states: list[Any]  # per consumer: the fed analyzer (one that merges), else its share as JSON lines
+    warnings: list[str] = field(default_factory=list)
+
+
+def horizon_of(consumer: Consumer) -> float | None:
+    """The consumer's horizon in seconds; None when it cannot merge (or saying so failed)."""
+    if type(consumer.instance).merge is Analyzer.merge:
+        return None
+    try:
+        horizon = consumer.instance.horizon()
+    except Exception:  # noqa: BLE001 - a plugin's failure: it just does not take part in the split
+        return None
+    if not isinstance(horizon, (int, float)) or math.isnan(horizon) or horizon < 0 or math.isinf(horizon):
+        return None
+    return float(horizon)
+
+
+def split_point(log: EventLog, horizons: list[float | None]) -> Split | None:
+    """Where to cut: the segment holding the middle byte, if the log is worth two processes and some
+    analyzer merges."""
+    known = [h for h in horizons if h is not None]
+    segments = log.segments()
+    if not known or len(segments) < 2:
+        return None
+    sizes = [path.stat().st_size for path in segments]
+    if not can_fork(sum(sizes)):
+        return None
+    half, seen = sum(sizes) / 2, 0
+    for index, size in enumerate(sizes):
+        seen += size
+        if seen >= half:
+            return Split(segment=max(index, 1), horizon_s=max(known))
+    return None
+
+
+def replay_split(log: EventLog, consumers: list[Consumer], horizons: list[float | None], event_filter: ReplayFilter,
+                 split: Split, warn: Warn) -> int:
+    """Replay `consumers` over the whole log in two processes cut at `split`; returns the events in the window.
+    `horizons` are the consumers' (horizon_of), None for those that do not merge."""
+    mergeable = [horizon is not None for horizon in horizons]
+    decoder = decoder_for(consumers, event_filter)
+    wait = _fork(lambda: _replay_tail(log, consumers, mergeable, event_filter, split, decoder))
+    head = replay(log, consumers, [], event_filter, warn, split=split, side="head", decoder=decoder)
+    tail = wait()
+    if not head.found:  # no gap after the cut: this process replayed everything
+        return _finish_counts(head, None, warn)
+    horizon = split.horizon_s
+    if tail is None or not tail.counts.found or (
+            head.latest is not None and (tail.counts.earliest - head.latest).total_seconds() <= horizon):
+        rest = replay(log, consumers, [], event_filter, warn, split=split, side="tail", decoder=decoder)
+        return _finish_counts(head, rest, warn)
+    for message in tail.warnings:
+        warn(message)
+    for consumer, merges, error, state in zip(consumers, mergeable, tail.errors, tail.states):
+        _join(consumer, merges, error, state, decoder)
+    return _finish_counts(head, tail.counts, warn)
+
+
+def _finish_counts(head: ReadCounts, tail: ReadCounts | None, warn: Warn) -> int:
+    malformed = head.malformed + (tail.malformed if tail is not None else 0)
+    if malformed:
+        warn(malformed_warning(malformed))
+    return head.in_window + (tail.in_window if tail is not None else 0)
+
+
+def _replay_tail(log: EventLog, consumers: list[Consumer], mergeable: list[bool], event_filter: ReplayFilter,
+                 split: Split, decoder: EventDecoder) -> _Tail:
+    """The child's job: the tail through the analyzers that merge, the shares of those that do not kept."""
+    stand_ins = [consumer if merges else Consumer(consumer.name, _Collector(), consumer.consumes, consumer.payloads)
+                 for consumer, merges in zip(consumers, mergeable)]
+    warnings: list[str] = []
+    counts = replay(log, stand_ins, [], event_filter, warnings.append, split=split, side="tail", decoder=decoder)
+    states = [c.instance if merges else b"".join(c.instance.lines) for c, merges in zip(stand_ins, mergeable)]
+    return _Tail(counts=counts, errors=[c.error for c in stand_ins], states=states, warnings=warnings)
+
+
+def _join(consumer: Consumer, merges: bool, error: str | None, state: Any, decoder: EventDecoder) -> None:
+    """Give `consumer` (fed the head) what the child made of the tail."""
+    if consumer.error is not None:
+        return
+    if error is not None:
+        consumer.error = error
+        return
+    if merges:
+        try:
+            consumer.instance.merge(state)
+        except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, not fatal
+            consumer.error = describe_failure(exc)
+        return
+    events = decoder.decode_frame(state) if state else []
+    for start in range(0, len(events), BATCH_EVENTS):
+        dispatch(events[start:start + BATCH_EVENTS], [consumer])
+
+
+def _fork(job: Callable[[], _Tail]) -> Callable[[], _Tail | None]:
+    """Start `job` in a child; the returned function waits for its result, or None if it failed."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: do the job, send the result, never return into the caller's code
         os.close(read_end)
         status = 1
         try:
-            data = msgspec.msgpack.encode(job())
+            data = pickle.dumps(job(), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_end, "wb") as out:
                 out.write(data)
             status = 0
@@ -64,19 +172,15 @@ def run_forked(job: Callable[[], tuple[int, list[Section], list[str]]]) -> Calla
             os._exit(status)
     os.close(write_end)
 
-    def wait() -> tuple | None:
+    def wait() -> _Tail | None:
         with os.fdopen(read_end, "rb") as incoming:
             data = incoming.read()
         _, status = os.waitpid(pid, 0)
         if status != 0 or not data:
             return None
         try:
-            return msgspec.msgpack.decode(data, type=tuple[int, list[Section], list[str]])
-        except (msgspec.DecodeError, msgspec.ValidationError):
+            return pickle.loads(data)  # noqa: S301 - from our own forked child, through a private pipe
+        except Exception:  # noqa: BLE001 - a state that does not unpickle: do the tail here
             return None
 
     return wait
-
-
-def can_fork(log_bytes: int) -> bool:
-    return hasattr(os, "fork") and log_bytes >= MIN_LOG_BYTES

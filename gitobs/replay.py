@@ -14,7 +14,8 @@ import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from operator import attrgetter
 from typing import Any, Union
 
 import msgspec
@@ -23,6 +24,7 @@ from gitobs import schema
 from gitobs.eventlog import EventLog
 
 BATCH_EVENTS = 8192
+_TS = attrgetter("ts")
 Warn = Callable[[str], None]
 
 
@@ -177,14 +179,89 @@ def without_gc() -> Iterator[None]:
             gc.enable()
 
 
+@dataclass(frozen=True)
+class Split:
+    """Where the log is cut for two processes: at the first event, from the start of segment `segment` on,
+    that comes more than `horizon_s` seconds after every event before it there (a night, say). The head is
+    everything before that event, the tail the rest. Both processes find the same event: they apply the
+    same rule to the same events."""
+
+    segment: int
+    horizon_s: float
+
+
 @dataclass
 class ReadCounts:
     in_window: int = 0  # every event in the time window, of any type
+    malformed: int = 0  # lines that decoded as no event
+    found: bool = False  # (head, tail) the split event was met
+    latest: datetime | None = None  # (head) the newest event before the split, of any type and time
+    earliest: datetime | None = None  # (tail) the oldest event from the split on
+
+
+class _SplitFinder:
+    def __init__(self, horizon_s: float) -> None:
+        self.horizon = timedelta(seconds=horizon_s)
+        self.latest: datetime | None = None
+
+    def cut(self, events: list) -> int | None:
+        """The index in `events` of the split event, when it is in this frame."""
+        latest, horizon = self.latest, self.horizon
+        for index, event in enumerate(events):
+            ts = event.ts
+            if latest is None or ts > latest:
+                if latest is not None and ts - latest > horizon:
+                    return index
+                latest = ts
+        self.latest = latest
+        return None
+
+
+def _newest(moment: datetime | None, events: list) -> datetime | None:
+    return max(moment, max(map(_TS, events))) if moment is not None else max(map(_TS, events), default=None)
+
+
+def _oldest(moment: datetime | None, events: list) -> datetime | None:
+    return min(moment, min(map(_TS, events))) if moment is not None else min(map(_TS, events), default=None)
+
+
+def _frames(log: EventLog, decoder: EventDecoder, report: Callable, counts: ReadCounts, split: Split | None,
+            side: str) -> Iterator[list]:
+    """Every frame's decoded events, of any type, for one side of a split: "all" (no split), "head" or "tail"."""
+    decode = decoder.decode_frame
+    if side == "all":
+        yield from map(decode, log.iter_contents(report))
+        return
+    assert split is not None
+    if side == "head":
+        for content in log.iter_contents(report, stop=split.segment):
+            events = decode(content)
+            counts.latest = _newest(counts.latest, events)
+            yield events
+    finder = _SplitFinder(split.horizon_s)
+    for content in log.iter_contents(report, start=split.segment):
+        events = decode(content)
+        if not counts.found and (cut := finder.cut(events)) is not None:
+            counts.found = True
+            if side == "head":
+                events = events[:cut]
+            else:
+                events = events[cut:]
+        if side == "head":
+            counts.latest = _newest(counts.latest, events)
+            yield events
+            if counts.found:
+                return
+        elif counts.found:
+            counts.earliest = _oldest(counts.earliest, events)
+            yield events
 
 
 def read_batches(log: EventLog, decoder: EventDecoder, event_filter: ReplayFilter, warn: Warn,
-                 batch_events: int = BATCH_EVENTS, counts: ReadCounts | None = None) -> Iterator[list]:
-    """Filtered events of wanted types, in log order, about `batch_events` at a time."""
+                 batch_events: int = BATCH_EVENTS, counts: ReadCounts | None = None, split: Split | None = None,
+                 side: str = "all") -> Iterator[list]:
+    """Filtered events of wanted types, in log order, about `batch_events` at a time: of the whole log, or
+    of one side of `split`."""
 
     def report(corruption) -> None:
         warn(f"damaged log: {corruption.describe()}; skipped (gitobs doctor --repair)")
@@ -192,8 +269,9 @@ def read_batches(log: EventLog, decoder: EventDecoder, event_filter: ReplayFilte
     counts = counts if counts is not None else ReadCounts()
     pending: list = []
     skipped = decoder.skipped
-    for content in log.iter_contents(on_corruption=report):
-        events = event_filter.in_window(decoder.decode_frame(content))
+    malformed_before = decoder.malformed
+    for events in _frames(log, decoder, report, counts, split, side):
+        events = event_filter.in_window(events)
         counts.in_window += len(events)
         pending.extend(event_filter.select([e for e in events if type(e) not in skipped]))
         if len(pending) >= batch_events:
@@ -201,8 +279,13 @@ def read_batches(log: EventLog, decoder: EventDecoder, event_filter: ReplayFilte
             pending = []
     if pending:
         yield pending
-    if decoder.malformed:
-        warn(f"{decoder.malformed} malformed event line(s) in the log were skipped")
+    counts.malformed += decoder.malformed - malformed_before
+    if side == "all" and counts.malformed:
+        warn(malformed_warning(counts.malformed))
+
+
+def malformed_warning(count: int) -> str:
+    return f"{count} malformed event line(s) in the log were skipped"
 
 
 @dataclass
@@ -221,11 +304,8 @@ class Consumer:
         return self.payloads is None or any(fnmatch.fnmatchcase(event_type, p) for p in self.payloads)
 
 
-def replay(log: EventLog, analyzers: list[Consumer], enrichers: list[Consumer], event_filter: ReplayFilter,
-           warn: Warn) -> int:
-    """Feed every analyzer its events; returns how many events of any type the time window holds. A consumer
-    that raises is marked with its error and fed no more; the others go on."""
-    consumers = [*enrichers, *analyzers]
+def decoder_for(consumers: list[Consumer], event_filter: ReplayFilter) -> EventDecoder:
+    """A decoder that builds the payloads `consumers` read and the envelopes of the rest they take."""
 
     def full(event_type: str) -> bool:
         return event_filter.accepts_type(event_type) and any(c.reads_payload(event_type) for c in consumers)
@@ -236,14 +316,23 @@ def replay(log: EventLog, analyzers: list[Consumer], enrichers: list[Consumer], 
         return payload_free and event_filter.accepts_type(event_type) and any(
             matches(event_type, c.consumes) for c in consumers)
 
-    decoder = EventDecoder(full, head)
+    return EventDecoder(full, head)
+
+
+def replay(log: EventLog, analyzers: list[Consumer], enrichers: list[Consumer], event_filter: ReplayFilter,
+           warn: Warn, split: Split | None = None, side: str = "all", decoder: EventDecoder | None = None,
+           ) -> ReadCounts:
+    """Feed every analyzer its events (of the whole log, or of one side of `split`); returns the counts,
+    `in_window` being how many events of any type the time window holds. A consumer that raises is marked
+    with its error and fed no more; the others go on."""
+    decoder = decoder or decoder_for([*enrichers, *analyzers], event_filter)
     counts = ReadCounts()
     with without_gc():
-        for batch in read_batches(log, decoder, event_filter, warn, counts=counts):
+        for batch in read_batches(log, decoder, event_filter, warn, counts=counts, split=split, side=side):
             for enricher in enrichers:
                 batch = _enrich(enricher, batch)
-            _dispatch(batch, analyzers)
-    return counts.in_window
+            dispatch(batch, analyzers)
+    return counts
 
 
 def _enrich(enricher: Consumer, batch: list) -> list:
@@ -256,7 +345,7 @@ def _enrich(enricher: Consumer, batch: list) -> list:
         return batch
 
 
-def _dispatch(batch: list, analyzers: list[Consumer]) -> None:
+def dispatch(batch: list, analyzers: list[Consumer]) -> None:
     """Each analyzer's share of the batch, in log order: the batch itself when it takes every type in it."""
     present = {event.type for event in batch}
     for analyzer in analyzers:

@@ -55,42 +55,28 @@ def _build(log: EventLog, provided: Provided, only: list[str], context: Context,
     enrichers = [c for cls, info in provided.enrichers
                  if (c := _make(cls, context, warn, Section(name=cls.name, title=cls.name, plugin=info.name)))]
     event_filter = ReplayFilter(since=context.since, until=context.until, branch=context.branch, path=context.path)
-    forking = workers > 1 and len(analyzers) > 1 and parallel.can_fork(log.size_bytes())
-    groups = parallel.split(analyzers, lambda pair: pair[0]) if forking else [analyzers]
-    count = _replay_groups(log, groups, enrichers, event_filter, warn)
+    consumers = [consumer for consumer, _ in analyzers]
+    count = _replay(log, consumers, enrichers, event_filter, warn, workers)
+    for enricher in enrichers:
+        if enricher.error is not None:
+            warn(f"enricher {enricher.name!r} failed and was skipped: {enricher.error}")
+    for consumer, section in analyzers:
+        _finish(consumer, section, warn)
     return Report(now=utc_text(context.now), utc_offset=offset_text(context.utc_offset_s), window=_window(context),
                   events=count, sections=sections)
 
 
-def _replay_groups(log: EventLog, groups: list[list[tuple[Consumer, Section]]], enrichers: list[Consumer],
-                   event_filter: ReplayFilter, warn: Warn) -> int:
-    """Replay each group (the second, if any, in a forked child); fills in every group's sections."""
-
-    def run(group: list[tuple[Consumer, Section]], warn: Warn) -> int:
-        count = replay(log, [consumer for consumer, _ in group], enrichers, event_filter, warn)
-        for enricher in enrichers:
-            if enricher.error is not None:
-                warn(f"enricher {enricher.name!r} failed and was skipped: {enricher.error}")
-        for consumer, section in group:
-            _finish(consumer, section, warn)
-        return count
-
-    if len(groups) == 1:
-        return run(groups[0], warn)
-    mine, theirs = groups
-    child_warnings: list[str] = []
-    wait = parallel.run_forked(lambda: (run(theirs, child_warnings.append), [s for _, s in theirs], child_warnings))
-    count = run(mine, warn)
-    result = wait()
-    if result is None:  # the child failed: do its part here
-        run(theirs, warn)
-        return count
-    _, sections, warnings = result
-    for (_, section), returned in zip(theirs, sections):
-        section.blocks, section.error = returned.blocks, returned.error
-    for message in warnings:
-        warn(message)
-    return count
+def _replay(log: EventLog, consumers: list[Consumer], enrichers: list[Consumer], event_filter: ReplayFilter,
+            warn: Warn, workers: int) -> int:
+    """Replay in one process, or in two (gitobs/parallel.py) when the log is big and analyzers can merge.
+    Enrichers may keep state across the whole stream, so with any loaded the replay stays in one process."""
+    split = horizons = None
+    if workers > 1 and not enrichers:
+        horizons = [parallel.horizon_of(consumer) for consumer in consumers]
+        split = parallel.split_point(log, horizons)
+    if split is None or horizons is None:
+        return replay(log, consumers, enrichers, event_filter, warn).in_window
+    return parallel.replay_split(log, consumers, horizons, event_filter, split, warn)
 
 
 def _make(cls: type, context: Context, warn: Warn, section: Section) -> Consumer | None:

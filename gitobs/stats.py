@@ -25,10 +25,37 @@ def rounded(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def micros(seconds: float) -> int:
+    """Seconds as whole microseconds, for sums: integers add up to the same total in any order and in any
+    number of parts (float sums do not), so a report merged from two processes matches one made in one."""
+    return round(seconds * 1_000_000)
+
+
+def seconds_of(total_micros: int) -> float:
+    return total_micros / 1_000_000
+
+
 def top_k(counts: dict[str, float], k: int) -> tuple[list[tuple[str, float]], float]:
     """The k largest entries (ties broken by key, so the choice is stable) and the sum of the rest."""
     top = heapq.nsmallest(k, counts.items(), key=lambda item: (-item[1], item[0]))
     return top, sum(counts.values()) - sum(value for _, value in top)
+
+
+def add_counts(into: dict, other: dict) -> None:
+    """Add `other`'s numbers to `into`, key by key (merging two analyzers' counters)."""
+    for key, value in other.items():
+        into[key] = into.get(key, 0) + value
+
+
+def add_rows(into: dict, other: dict) -> None:
+    """Add `other`'s rows (lists of numbers) to `into`'s, column by column; a row `into` lacks is taken."""
+    for key, row in other.items():
+        mine = into.get(key)
+        if mine is None:
+            into[key] = row
+        else:
+            for index, value in enumerate(row):
+                mine[index] += value
 
 
 class BoundedCounter:

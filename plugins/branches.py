@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from gitobs.analysis import Analyzer, Context, utc_text
 from gitobs.hookspecs import hookimpl
 from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
-from gitobs.stats import Reservoir, rounded
+from gitobs.stats import Reservoir, add_counts, micros, rounded, seconds_of
 
 DETACHED = "(detached)"
 OTHER = "(other)"
@@ -36,7 +36,7 @@ class BranchesAnalyzer(Analyzer):
         self.idle_gap = context.duration(self.name, "idle_gap", 1800)
         self.per_day: dict[int, int] = {}
         self.dwell: dict[str, Reservoir] = {}
-        self.dwell_total: dict[str, float] = {}
+        self.dwell_total: dict[str, int] = {}  # microseconds
         self.previous: dict[str, tuple[str, str, float]] = {}  # worktree -> its last switch (from, to, t)
         self.pairs: dict[tuple[str, str], list[float]] = {}  # (home, away) -> [count, first t]
         self.per_session: Counter[int] = Counter()  # distinct branches touched -> sessions
@@ -96,9 +96,33 @@ class BranchesAnalyzer(Analyzer):
         sample = self.dwell.get(branch)
         if sample is None:
             sample = self.dwell[branch] = Reservoir(DWELL_SAMPLE)
-            self.dwell_total[branch] = 0.0
+            self.dwell_total[branch] = 0
         sample.add(seconds)
-        self.dwell_total[branch] += seconds
+        self.dwell_total[branch] += micros(seconds)
+
+    def horizon(self) -> float:
+        # Sessions end at an idle gap; a ping-pong is two switches within its window.
+        return max(self.idle_gap, self.window)
+
+    def merge(self, later: BranchesAnalyzer) -> None:
+        add_counts(self.per_day, later.per_day)
+        for branch, sample in later.dwell.items():
+            if branch in self.dwell:
+                self.dwell[branch].extend(sample)
+                self.dwell_total[branch] += later.dwell_total[branch]
+            else:
+                self.dwell[branch], self.dwell_total[branch] = sample, later.dwell_total[branch]
+        for key, (count, first) in later.pairs.items():
+            pair = self.pairs.setdefault(key, [0, first])
+            pair[0] += count
+            pair[1] = min(pair[1], first)
+        self.previous.update(later.previous)
+        # `>`, not `is not`: `later` came through pickle, so its BEFORE_ALL is an equal copy
+        if later.last > BEFORE_ALL:  # later's first event began a session: this one's open session ended
+            if self.last > BEFORE_ALL:
+                self.per_session[len(self.touched)] += 1
+            self.touched, self.last, self.limit = later.touched, later.last, later.limit
+        self.per_session.update(later.per_session)
 
     def result(self) -> list[AnyBlock]:
         return [self._summary(), self._per_day(), self._dwell_table(), self._ping_pong(), self._sessions()]
@@ -151,9 +175,9 @@ class BranchesAnalyzer(Analyzer):
         ])
 
 
-def _dwell_row(branch: str, total_s: float, sample: Reservoir) -> list[Cell]:
+def _dwell_row(branch: str, total_micros: int, sample: Reservoir) -> list[Cell]:
     median = sample.quantile(50)
-    return [branch, rounded(total_s / 3600), rounded(None if median is None else median / 60), sample.count]
+    return [branch, rounded(seconds_of(total_micros) / 3600), rounded(None if median is None else median / 60), sample.count]
 
 
 def _histogram_percentile(histogram: Counter[int], q: float) -> int | None:

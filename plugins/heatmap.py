@@ -20,6 +20,7 @@ from gitobs.analysis import Analyzer, Context
 from gitobs.hookspecs import hookimpl
 from gitobs.repo import GitobsError
 from gitobs.sections import AnyBlock, Calendar, Fact, Facts, Grid, Table
+from gitobs.stats import add_counts
 
 # A record is a list (lists beat objects in the per-file loop) indexed by these: the five counts shown,
 # the lines of dirty samples (kept apart and never shown: it keeps the hot loop free of branches), events
@@ -83,6 +84,11 @@ def _week_start(day: int) -> int:
 
 def _month_start(day: int) -> int:
     return day - _date(day).day + 1
+
+
+def _level_for(span: int) -> int:
+    """The bucket level for events spanning `span` days in auto mode."""
+    return DAY if span <= AUTO_DAY_SPAN else WEEK if span <= AUTO_WEEK_SPAN else MONTH
 
 
 def _bucket_key(day: int, level: int) -> int:
@@ -208,6 +214,19 @@ class _Tally:
         self.settle()
         return _top(self.records, self.other, self.folded, k)
 
+    def merge(self, later: _Tally) -> None:
+        """Take in `later`'s records (the same keys add up); the caller bounds the result."""
+        self.settle()
+        later.settle()
+        for key, record in later.records.items():
+            mine = self.records.get(key)
+            if mine is None:
+                self.records[key] = record
+            else:
+                _merge(mine, record)
+        _merge(self.other, later.other)
+        self.folded = self.folded or later.folded
+
     def regroup(self, level: int) -> None:
         """Re-key every record's buckets at a coarser level (the span of the events grew)."""
         self.settle()
@@ -323,15 +342,41 @@ class HeatmapAnalyzer(Analyzer):
         buckets get coarser when it does."""
         self.first_day = day if self.first_day is None else min(self.first_day, day)
         self.last_day = day if self.last_day is None else max(self.last_day, day)
-        span = self.last_day - self.first_day
-        level = DAY if span <= AUTO_DAY_SPAN else WEEK if span <= AUTO_WEEK_SPAN else MONTH
+        self._coarsen(_level_for(self.last_day - self.first_day))
+        bucket = self.bucket_of[day] = _bucket_key(day, self.level)
+        return bucket
+
+    def _coarsen(self, level: int) -> None:
+        """In auto mode, move to `level` if it is coarser than the current one."""
         if self.fixed_level is None and level > self.level:
             self.level = level
             self.bucket_of.clear()
             self.files.regroup(level)
             self.dirs.regroup(level)
-        bucket = self.bucket_of[day] = _bucket_key(day, self.level)
-        return bucket
+
+    def merge(self, later: HeatmapAnalyzer) -> None:
+        # Counts per path and time bucket add up (horizon 0), once both are on one time axis: the span of
+        # both, at the coarser level it needs. Exact while no tally had to fold paths into "(other)".
+        if later.first_day is not None:
+            if self.first_day is None:
+                self.first_day, self.last_day = later.first_day, later.last_day
+            else:
+                self.first_day, self.last_day = min(self.first_day, later.first_day), max(self.last_day, later.last_day)
+            level = max(self.level, later.level, _level_for(self.last_day - self.first_day))
+            self._coarsen(level)
+            later._coarsen(level)
+        for path in later.seen & self.seen:  # both counted it as a distinct file of its type
+            (self.types.records.get(type_of(path)) or self.types.other)[FILES] -= 1
+        self.seen |= later.seen
+        self.seen_full = self.seen_full or later.seen_full or len(self.seen) > self.distinct_capacity
+        for tally, theirs in ((self.files, later.files), (self.dirs, later.dirs), (self.types, later.types)):
+            tally.merge(theirs)
+        for record in self.files.records.values():
+            record[DIR_RECORD] = None  # directory records may have been replaced
+        add_counts(self.hours, later.hours)
+        _add_counts(self.totals, later.totals)
+        self.bucket_of.clear()
+        self._bound()
 
     def _folder(self, record: list) -> list:
         """The directory record of a file record, made when new, and remembered in it."""

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from gitobs.analysis import Analyzer, Context
 from gitobs.hookspecs import hookimpl
 from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
-from gitobs.stats import Reservoir, rounded
+from gitobs.stats import Reservoir, add_counts, add_rows, rounded
 
 DETACHED = "(detached)"
 OTHER = "(other)"
@@ -66,6 +66,16 @@ class HesitationAnalyzer(Analyzer):
                 self.aborted_by_stage[data.stage] += 1
             elif column == BLOCKED:
                 self.blocked_by_hook[data.hook] += 1
+
+    def merge(self, later: HesitationAnalyzer) -> None:
+        # Counts and distributions only: nothing spans events (horizon 0).
+        self.message_edit.extend(later.message_edit)
+        self.staged.extend(later.staged)
+        add_rows(self.by_branch, later.by_branch)
+        for mine, theirs in zip(self.by_hour, later.by_hour):
+            mine[:] = [a + b for a, b in zip(mine, theirs)]
+        add_counts(self.aborted_by_stage, later.aborted_by_stage)
+        add_counts(self.blocked_by_hook, later.blocked_by_hook)
 
     def result(self) -> list[AnyBlock]:
         return [self._summary(), self._durations(), self._stops(), self._branch_table(), self._hour_table()]

@@ -12,20 +12,21 @@ from collections.abc import Sequence
 from gitobs.analysis import DAY_S, Analyzer, Context
 from gitobs.hookspecs import hookimpl
 from gitobs.sections import AnyBlock, Cell, Fact, Facts, Note, Table
-from gitobs.stats import Reservoir, rounded
+from gitobs.stats import Reservoir, add_rows, micros, rounded, seconds_of
 
 PRE_COMMIT = "pre-commit"
 DAYS_SHOWN = 14  # the latest days with any pre-commit run
 
 
 class HookStats:
-    """One hook's runs: exact count, total and failures; seconds kept in bounded memory for percentiles."""
+    """One hook's runs: exact count, total (in microseconds) and failures; seconds kept in bounded memory for
+    percentiles."""
 
-    __slots__ = ("runs", "seconds", "failures", "sample")
+    __slots__ = ("runs", "micros", "failures", "sample")
 
     def __init__(self) -> None:
         self.runs = 0
-        self.seconds = 0.0
+        self.micros = 0
         self.failures = 0
         self.sample = Reservoir()
 
@@ -39,9 +40,9 @@ class HookCostAnalyzer(Analyzer):
     def __init__(self, context: Context) -> None:
         super().__init__(context)
         self.hooks: dict[str, HookStats] = {}
-        self.pre_commit_days: dict[int, list] = {}  # local day -> [runs, seconds]
+        self.pre_commit_days: dict[int, list] = {}  # local day -> [runs, microseconds]
         self.scans = Reservoir()
-        self.scan_seconds = 0.0
+        self.scan_micros = 0
         self.records = 0
         self.events_written = 0
 
@@ -57,7 +58,7 @@ class HookCostAnalyzer(Analyzer):
                 stats = hooks[data.hook] = HookStats()
             seconds = data.seconds
             stats.runs += 1
-            stats.seconds += seconds
+            stats.micros += micros(seconds)
             stats.sample.add(seconds)
             if data.exit != 0:
                 stats.failures += 1
@@ -65,16 +66,33 @@ class HookCostAnalyzer(Analyzer):
                 day = int((event.ts.timestamp() + offset) // DAY_S)  # event.t, without the property's call
                 cell = days.get(day)
                 if cell is None:
-                    days[day] = [1, seconds]
+                    days[day] = [1, micros(seconds)]
                 else:
                     cell[0] += 1
-                    cell[1] += seconds
+                    cell[1] += micros(seconds)
 
     def _scan(self, data) -> None:
         self.scans.add(data.seconds)
-        self.scan_seconds += data.seconds
+        self.scan_micros += micros(data.seconds)
         self.records += data.records
         self.events_written += data.events
+
+    def merge(self, later: HookCostAnalyzer) -> None:
+        # Sums and distributions only (horizon 0).
+        for hook, theirs in later.hooks.items():
+            mine = self.hooks.get(hook)
+            if mine is None:
+                self.hooks[hook] = theirs
+                continue
+            mine.runs += theirs.runs
+            mine.micros += theirs.micros
+            mine.failures += theirs.failures
+            mine.sample.extend(theirs.sample)
+        add_rows(self.pre_commit_days, later.pre_commit_days)
+        self.scans.extend(later.scans)
+        self.scan_micros += later.scan_micros
+        self.records += later.records
+        self.events_written += later.events_written
 
     def result(self) -> list[AnyBlock]:
         blocks: list[AnyBlock] = []
@@ -95,15 +113,15 @@ class HookCostAnalyzer(Analyzer):
         stats = self.hooks.values()
         return Facts(id="totals", title="Your hooks", items=[
             Fact("runs", sum(s.runs for s in stats)),
-            Fact("time in your hooks", rounded(sum(s.seconds for s in stats)), "s"),
+            Fact("time in your hooks", rounded(seconds_of(sum(s.micros for s in stats))), "s"),
             Fact("failures", sum(s.failures for s in stats)),
-            Fact("time in pre-commit", rounded(sum(cell[1] for cell in self.pre_commit_days.values())), "s"),
+            Fact("time in pre-commit", rounded(seconds_of(sum(cell[1] for cell in self.pre_commit_days.values()))), "s"),
         ])
 
     def _by_hook(self) -> Table:
-        ranked = sorted(self.hooks.items(), key=lambda item: (-rounded(item[1].seconds), item[0]))
+        ranked = sorted(self.hooks.items(), key=lambda item: (-item[1].micros, item[0]))
         rows: list[list[Cell]] = [
-            [hook, s.runs, rounded(s.seconds), rounded(s.sample.quantile(50)), rounded(s.sample.quantile(90)),
+            [hook, s.runs, rounded(seconds_of(s.micros)), rounded(s.sample.quantile(50)), rounded(s.sample.quantile(90)),
              rounded(s.sample.max), s.failures] for hook, s in ranked]
         return Table(id="by_hook", title="Your hooks, by total time",
                      columns=["hook", "runs", "total_s", "p50_s", "p90_s", "max_s", "failures"], rows=rows,
@@ -112,7 +130,7 @@ class HookCostAnalyzer(Analyzer):
     def _pre_commit_days(self) -> Table:
         shown = sorted(self.pre_commit_days)[-DAYS_SHOWN:]
         rows: list[list[Cell]] = [[Context.day_text(day), self.pre_commit_days[day][0],
-                                   rounded(self.pre_commit_days[day][1])] for day in shown]
+                                   rounded(seconds_of(self.pre_commit_days[day][1]))] for day in shown]
         return Table(id="pre_commit_by_day", title="Time blocked in pre-commit per day (local), latest days",
                      columns=["day", "runs", "seconds"], rows=rows, total_rows=len(self.pre_commit_days))
 
@@ -120,7 +138,7 @@ class HookCostAnalyzer(Analyzer):
         scans = self.scans
         return Facts(id="gitobs_scans", title="What gitobs added: background scans, off git's path", items=[
             Fact("scans", scans.count),
-            Fact("scan time", rounded(self.scan_seconds), "s"),
+            Fact("scan time", rounded(seconds_of(self.scan_micros)), "s"),
             Fact("p50", rounded(scans.quantile(50)), "s"),
             Fact("p90", rounded(scans.quantile(90)), "s"),
             Fact("max", rounded(scans.max), "s"),

@@ -16,7 +16,7 @@ from typing import Any
 from gitobs.analysis import Analyzer, Context, utc_text
 from gitobs.hookspecs import hookimpl
 from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
-from gitobs.stats import Reservoir, rounded
+from gitobs.stats import Reservoir, add_counts, micros, rounded, seconds_of
 
 NEVER = -math.inf
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -132,6 +132,19 @@ class Matcher:
             return self.start
         return self.see
 
+    def horizon(self) -> float:
+        """How far apart two of its events can still be part of one match, beyond its session."""
+        if self.pattern.in_session or self.within is not None:
+            return self.within or 0.0
+        return math.inf
+
+    def merge(self, later: Matcher, later_began: bool) -> None:
+        self.count += later.count
+        if self.first is None:
+            self.first = later.first
+        if later_began:  # its first event came after a gap that ended every partial match here
+            self.partial = later.partial
+
     def end_session(self, t: float) -> None:
         if self.pattern.in_session:
             self.partial.clear()
@@ -170,7 +183,7 @@ class PatternsAnalyzer(Analyzer):
         self.row: dict[str, int] | None = None  # follower counts of the previous type in this session
         # closed sessions
         self.durations, self.sizes, self.switch_counts = Reservoir(), Reservoir(), Reservoir()
-        self.by_weekday = [[0, 0.0] for _ in WEEKDAYS]  # [sessions, seconds]
+        self.by_weekday = [[0, 0] for _ in WEEKDAYS]  # [sessions, microseconds]
         self.focused = 0  # sessions without a switch
         self.follow: dict[str, dict[str, int]] = {}  # type -> type after it -> count
 
@@ -222,7 +235,30 @@ class PatternsAnalyzer(Analyzer):
             self.focused += 1
         cell = self.by_weekday[Context.weekday(self.context.local_day(self.start))]
         cell[0] += 1
-        cell[1] += seconds
+        cell[1] += micros(seconds)
+
+    def horizon(self) -> float:
+        # Sessions end at the idle gap; a match lives within a session or within its own window.
+        return max(self.gap, *(matcher.horizon() for matcher in self.matchers))
+
+    def merge(self, later: PatternsAnalyzer) -> None:
+        began = later.start != NEVER  # later saw events: its first one opened a session after a gap
+        if began:
+            if self.events:
+                self._close(self.last, self.events, self.switches)
+            self.start, self.last, self.events, self.switches = later.start, later.last, later.events, later.switches
+            self.row = None  # (nothing is fed after a merge)
+        for mine, theirs in zip(self.matchers, later.matchers):
+            mine.merge(theirs, began)
+        self.durations.extend(later.durations)
+        self.sizes.extend(later.sizes)
+        self.switch_counts.extend(later.switch_counts)
+        for cell, (sessions, total) in zip(self.by_weekday, later.by_weekday):
+            cell[0] += sessions
+            cell[1] += total
+        self.focused += later.focused
+        for kind, row in later.follow.items():
+            add_counts(self.follow.setdefault(kind, {}), row)
 
     def result(self) -> list[AnyBlock]:
         if self.events:  # the session still open at the end of the log
@@ -244,8 +280,8 @@ class PatternsAnalyzer(Analyzer):
         ])
 
     def _weekdays(self) -> Table:
-        rows: list[list[Cell]] = [[day, sessions, rounded(seconds / 3600)]
-                                  for day, (sessions, seconds) in zip(WEEKDAYS, self.by_weekday)]
+        rows: list[list[Cell]] = [[day, sessions, rounded(seconds_of(total) / 3600)]
+                                  for day, (sessions, total) in zip(WEEKDAYS, self.by_weekday)]
         return Table(id="sessions_by_weekday", title="Sessions by weekday they started on (local)",
                      columns=["weekday", "sessions", "hours"], rows=rows)
 

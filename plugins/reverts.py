@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from gitobs.analysis import Analyzer, Context, utc_text
 from gitobs.hookspecs import hookimpl
 from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
-from gitobs.stats import Reservoir, rounded
+from gitobs.stats import Reservoir, add_rows, rounded
 
 DETACHED = "(detached)"
 OTHER = "(other)"
@@ -72,6 +72,19 @@ class RevertsAnalyzer(Analyzer):
         row[0] += 1
         row[1] += len(data.files)
         row[2] += lines
+
+    def merge(self, later: RevertsAnalyzer) -> None:
+        # Counts, and the latest reverts of both (horizon 0). A later revert's tie-break number continues
+        # this instance's, as one instance would have numbered it.
+        shifted = [(*entry[:2], entry[2] + self.reverted, *entry[3:]) for entry in later.recent]
+        self.recent = heapq.nlargest(self.top, [*self.recent, *shifted], key=lambda entry: entry[:3])
+        heapq.heapify(self.recent)
+        self.reverted += later.reverted
+        self.ages.extend(later.ages)
+        add_rows(self.abandoned_by, later.abandoned_by)
+        add_rows(self.abandoned_branch, later.abandoned_branch)
+        add_rows(self.discarded_how, later.discarded_how)
+        self.files.merge(later.files)
 
     def result(self) -> list[AnyBlock]:
         return [self._summary(), self._recent(), self._abandoned_by(), self._abandoned_by_branch(),
@@ -139,6 +152,17 @@ class DiscardedFiles:
             row = self.held[path] = [0, 0]
         row[0] += lines
         row[1] += 1
+
+    def merge(self, later: DiscardedFiles) -> None:
+        """Exact while the paths of both fit; past that, folded as one instance would fold, at the end."""
+        for path, (lines, times) in later.held.items():
+            row = self.held.setdefault(path, [0, 0])
+            row[0] += lines
+            row[1] += times
+        self.folded = [a + b for a, b in zip(self.folded, later.folded)]
+        self.folded_paths += later.folded_paths
+        if len(self.held) > self.capacity:
+            self._fold()
 
     def _fold(self) -> None:
         ranked = sorted(self.held.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))

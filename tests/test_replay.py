@@ -4,20 +4,17 @@ enrichers, failing plugins, unknown types and damage, determinism."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from conftest import git, gitobs
 from logfactory import LogBuilder, at, block, report
 
-from gitobs import parallel, plugins, schema
-from gitobs.analysis import Analyzer, Context, Enricher
+from gitobs import schema
+from gitobs.analysis import Analyzer, Enricher
 from gitobs.eventlog import EventLog
 from gitobs.hookspecs import hookimpl
 from gitobs.replay import EventDecoder, ReplayFilter, normalize_path, read_batches
-from gitobs.report import build_report
-from gitobs.sections import Fact, Facts, encode_json
+from gitobs.sections import Fact, Facts
 
 
 class Recorder(Analyzer):
@@ -227,42 +224,3 @@ def test_bad_report_arguments_give_one_line_errors(watched, args, message):
 def test_report_on_a_repository_without_gitobs(repo):
     result = gitobs("report", "-C", str(repo), ok=False)
     assert result.returncode == 2 and "nothing recorded here yet" in result.stderr
-
-
-@pytest.fixture
-def generated(tmp_path) -> EventLog:
-    """A few thousand events of every kind from the benchmark's generator."""
-    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
-    try:
-        import eventgen
-    finally:
-        sys.path.pop(0)
-    log = EventLog(tmp_path / "log")
-    events = [schema.encode(event) for event in eventgen.events(6000, seed=3, files=300)]
-    for start in range(0, len(events), 500):
-        log.append(events[start:start + 500])
-    return log
-
-
-def _full_report_json(log: EventLog, workers: int) -> bytes:
-    built = build_report(log, plugins.load(), [], Context(now=at("2024-06-01") / 1e9), lambda _: None,
-                         workers=workers)
-    return encode_json(built)
-
-
-def test_two_processes_make_the_same_report_as_one(generated, monkeypatch):
-    monkeypatch.setattr(parallel, "MIN_LOG_BYTES", 0)
-    serial = _full_report_json(generated, workers=1)
-    assert b'"error"' not in serial and b'"heatmap"' in serial and b'"patterns"' in serial
-    assert _full_report_json(generated, workers=2) == serial
-
-
-def test_a_failed_child_has_its_part_done_here(generated, monkeypatch):
-    monkeypatch.setattr(parallel, "MIN_LOG_BYTES", 0)
-    serial = _full_report_json(generated, workers=1)
-
-    def broken(*args, **kwargs):
-        raise MemoryError("the child ran out")
-
-    monkeypatch.setattr(parallel.msgspec.msgpack, "encode", broken)  # fails in the child only
-    assert _full_report_json(generated, workers=2) == serial

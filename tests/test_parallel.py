@@ -1,0 +1,196 @@
+"""Two processes for one report (gitobs/parallel.py): the log cut at a quiet gap, the tail replayed by a
+forked child, analyzers merged or fed the shipped tail; and every way back to a one-process result."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from logfactory import at
+
+from gitobs import parallel, plugins, schema
+from gitobs.analysis import Analyzer, Context
+from gitobs.eventlog import EventLog
+from gitobs.hookspecs import hookimpl
+from gitobs.replay import ReplayFilter, replay
+from gitobs.report import build_report
+from gitobs.sections import Fact, Facts, encode_json
+
+NOW = at("2024-06-01") / 1e9
+
+
+def _eventgen():
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    try:
+        import eventgen
+    finally:
+        sys.path.pop(0)
+    return eventgen
+
+
+def _write(log_dir: Path, events: list[schema.Event]) -> EventLog:
+    # Small segments, so that a few thousand events make a log of many segments to cut.
+    log = EventLog(log_dir, seal_bytes=32 << 10)
+    lines = [schema.encode(event) for event in events]
+    for start in range(0, len(lines), 200):
+        log.append(lines[start:start + 200])
+    return log
+
+
+@pytest.fixture
+def generated(tmp_path) -> EventLog:
+    """Weeks of the benchmark's developer: events of every type, nights between working days."""
+    return _write(tmp_path / "log", list(_eventgen().events(6000, seed=3, files=300)))
+
+
+@pytest.fixture(autouse=True)
+def any_size(monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_LOG_BYTES", 0)
+
+
+class SeqDigest(Analyzer):
+    """A third-party analyzer that cannot merge: it must still see every event once, in log order."""
+
+    name = "seqdigest"
+    title = "Seq digest"
+    consumes = ("*",)
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.seqs: list[int] = []
+
+    def feed(self, events) -> None:
+        self.seqs.extend(event.seq for event in events)
+
+    def result(self):
+        ordered = self.seqs == sorted(self.seqs)
+        return [Facts(id="seen", items=[Fact("events", len(self.seqs)), Fact("in order", ordered),
+                                        Fact("sum", sum(self.seqs))])]
+
+
+class BadMerge(SeqDigest):
+    name = "badmerge"
+
+    def merge(self, later) -> None:
+        raise RuntimeError("cannot merge")
+
+
+class Plugin:
+    def __init__(self, *analyzers) -> None:
+        self.analyzers = list(analyzers)
+
+    @hookimpl
+    def gitobs_analyzers(self):
+        return self.analyzers
+
+
+def _json(log: EventLog, workers: int, extra: bool = False) -> bytes:
+    provided = plugins.load(extra=[("test", Plugin(SeqDigest))] if extra else None)
+    built = build_report(log, provided, [], Context(now=NOW), lambda _: None, workers=workers)
+    return encode_json(built)
+
+
+@pytest.fixture
+def joins(monkeypatch) -> list[str]:
+    """Names of the analyzers given the child's tail: empty when the tail was replayed here instead."""
+    joined: list[str] = []
+    original = parallel._join
+
+    def spy(consumer, *args):
+        joined.append(consumer.name)
+        return original(consumer, *args)
+
+    monkeypatch.setattr(parallel, "_join", spy)
+    return joined
+
+
+def test_the_log_is_cut_at_a_gap_after_its_middle_segment(generated):
+    split = parallel.split_point(generated, [0.0, 1800.0, None])
+    segments = len(generated.segments())
+    assert segments >= 8 and split is not None
+    assert split.horizon_s == 1800.0 and abs(split.segment - segments / 2) <= 1
+    head = replay(generated, [], [], ReplayFilter(), print, split=split, side="head")
+    tail = replay(generated, [], [], ReplayFilter(), print, split=split, side="tail")
+    assert head.found and tail.found
+    assert head.in_window + tail.in_window == 6000
+    assert (tail.earliest - head.latest).total_seconds() > 1800
+
+
+def test_no_split_for_a_small_log_one_segment_or_no_analyzer_that_merges(generated, tmp_path, monkeypatch):
+    assert parallel.split_point(generated, [None, None]) is None
+    one = EventLog(tmp_path / "one")
+    one.append([schema.encode(event) for event in _eventgen().events(500, seed=3, files=30)])
+    assert parallel.split_point(one, [0.0]) is None
+    monkeypatch.setattr(parallel, "MIN_LOG_BYTES", 1 << 30)
+    assert parallel.split_point(generated, [0.0]) is None
+
+
+def test_two_processes_make_the_same_report_as_one(generated, joins):
+    serial = _json(generated, workers=1, extra=True)
+    assert b'"error": "' not in serial and b'"heatmap"' in serial and b'"seqdigest"' in serial
+    assert not joins
+    assert _json(generated, workers=2, extra=True) == serial
+    # The built-ins merge; the analyzer without merge() was fed the shipped tail after its head.
+    assert set(joins) == {"heatmap", "branches", "hesitation", "reverts", "vbranches", "patterns", "hooks",
+                          "seqdigest"}
+
+
+def test_an_analyzer_that_cannot_merge_sees_every_event_once_in_order(generated, joins):
+    provided = plugins.load(extra=[("test", Plugin(SeqDigest))])
+    built = build_report(generated, provided, ["seqdigest", "heatmap"], Context(now=NOW), print, workers=2)
+    section = next(s for s in built.sections if s.name == "seqdigest")
+    assert sorted(joins) == ["heatmap", "seqdigest"]  # alone it would not be split: nothing to merge
+    assert [(f.label, f.value) for f in section.blocks[0].items] == [
+        ("events", 6000), ("in order", True), ("sum", 6000 * 6001 // 2)]
+
+
+def test_a_merge_that_raises_fails_its_section_only(generated, joins):
+    warnings: list[str] = []
+    provided = plugins.load(extra=[("test", Plugin(BadMerge))])
+    built = build_report(generated, provided, ["badmerge", "heatmap"], Context(now=NOW), warnings.append, workers=2)
+    sections = {s.name: s for s in built.sections}
+    assert sections["badmerge"].error == "RuntimeError: cannot merge"
+    assert sections["heatmap"].error is None and sections["heatmap"].blocks
+    assert any("'badmerge'" in w and "cannot merge" in w for w in warnings)
+
+
+def test_a_failed_child_has_its_part_done_here(generated, joins, monkeypatch):
+    serial = _json(generated, workers=1)
+
+    def broken(*args, **kwargs):
+        raise MemoryError("the child ran out")
+
+    monkeypatch.setattr(parallel.pickle, "dumps", broken)  # used in the child only
+    assert _json(generated, workers=2) == serial
+    assert not joins
+
+
+def test_a_tail_event_too_close_to_the_head_sends_the_tail_back_here(tmp_path, joins):
+    # An event written late (an old time, after the cut's gap) would join the head's last session in one
+    # process: the child's tail cannot be merged, so the tail is replayed here.
+    events = list(_eventgen().events(6000, seed=3, files=300))
+    log = _write(tmp_path / "log", events)
+    split = parallel.split_point(log, [1800.0])
+    tail = replay(log, [], [], ReplayFilter(), print, split=split, side="tail")
+    head = replay(log, [], [], ReplayFilter(), print, split=split, side="head")
+    late = events[head.in_window + 50]
+    late.ts = schema.format_ts(int(head.latest.timestamp() * 1e9) + 60 * 10**9)
+    log = _write(tmp_path / "late", events)
+    assert tail.found
+    serial = _json(log, workers=1)
+    assert _json(log, workers=2) == serial
+    assert not joins
+
+
+def test_a_log_with_no_quiet_gap_after_the_cut_is_replayed_here(tmp_path, joins):
+    # One long burst: every event a minute after the last, so no gap exceeds the sessions' idle gap.
+    burst = []
+    for index, event in enumerate(_eventgen().events(4000, seed=5, files=100)):
+        event.ts = schema.format_ts(at("2024-01-10") + index * 60 * 10**9)
+        burst.append(event)
+    log = _write(tmp_path / "log", burst)
+    assert parallel.split_point(log, [1800.0]) is not None
+    serial = _json(log, workers=1)
+    assert _json(log, workers=2) == serial
+    assert not joins
