@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ TARGET_HEATMAP_VS_DUCKDB = 2.0
 QUICK_EVENTS = 100_000
 HEATMAP_TYPES = ("commit.created", "edit.discarded", "worktree.sample")
 DAY_S = 86400
+SAMPLE_S = 0.01
 
 
 # ----- the log ------------------------------------------------------------------------------------------
@@ -107,11 +109,13 @@ def child(kind: str, log_dir: Path, now: float, profile: bool) -> dict:
     if profiler is not None:
         profiler.disable()
         print_profile(profiler)
-    # A big report forks a second replay process (gitobs/parallel.py): its peak counts too. It shares the
-    # pages it inherited with this process, so the sum overstates the memory used: a conservative figure.
+    # A big report forks a second replay process (gitobs/parallel.py). The sum of the two peaks is kept as a
+    # conservative figure: it counts the pages they share twice and adds peaks that need not coincide (the
+    # judged figure is the sampled one, see TreeSampler).
     import resource
     forked_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    info.update(work_s=work_s, rss_mib=peak_rss_mib() + forked_mib, forked_rss_mib=forked_mib)
+    own_mib = peak_rss_mib()
+    info.update(work_s=work_s, rss_mib=own_mib + forked_mib, own_mib=own_mib, forked_rss_mib=forked_mib)
     return info
 
 
@@ -261,7 +265,9 @@ def print_profile(profiler) -> None:
 class Figures:
     walls: list[float] = field(default_factory=list)
     works: list[float] = field(default_factory=list)
-    rss: list[float] = field(default_factory=list)
+    rss: list[float] = field(default_factory=list)  # the memory run's peak PSS of the process tree
+    own: list[float] = field(default_factory=list)  # the measured process's own peak RSS (VmHWM)
+    peak_sums: list[float] = field(default_factory=list)  # the processes' own peaks added up
     info: dict = field(default_factory=dict)
     digests: set[str] = field(default_factory=set)
     sources: set[str] = field(default_factory=set)
@@ -273,22 +279,77 @@ class Figures:
 
     @property
     def peak(self) -> float:
-        return max(self.rss)
+        return max(self.rss or self.own)  # without PSS (not Linux): the measured process alone
+
+    @property
+    def peak_sum(self) -> float:
+        return max(self.peak_sums)
 
 
-def spawn(kind: str, log_dir: Path, now: float, profile: bool = False) -> tuple[float, dict | str]:
-    """Wall time of a fresh interpreter doing `kind`, and its figures (or why it failed)."""
+class TreeSampler(threading.Thread):
+    """Samples, every SAMPLE_S, the proportional set size (PSS: each shared page split between the processes
+    sharing it) of a process and its children added up: the memory the process tree holds at one moment.
+    Summing each process's own peak RSS instead counts the pages a forked child shares with its parent
+    twice, and adds peaks that never coincide (the parent's merge comes after the child is gone). Reading
+    PSS walks the page tables, so it is done in a run of its own, never in a timed one."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_kib = 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(SAMPLE_S):
+            self.peak_kib = max(self.peak_kib, sum(_pss_kib(pid) for pid in _tree(self.pid)))
+
+
+def _tree(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as children:
+            return [pid, *(p for child in children.read().split() for p in _tree(int(child)))]
+    except OSError:
+        return [pid]
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def spawn(kind: str, log_dir: Path, now: float, profile: bool = False, sample: bool = False,
+          ) -> tuple[float, dict | str]:
+    """Wall time of a fresh interpreter doing `kind`, and its figures (or why it failed); with `sample`,
+    the peak PSS of its process tree too (that run's time is not one to judge)."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--log", str(log_dir),
                "--now", repr(now)] + (["--profile"] if profile else [])
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sampler = TreeSampler(process.pid)
+    if sample:
+        sampler.start()
+    stdout, stderr = process.communicate()
     wall = time.perf_counter() - started
-    *printed, last = done.stdout.rstrip("\n").split("\n") or [""]
+    sampler.stopped.set()
+    *printed, last = stdout.rstrip("\n").split("\n") or [""]
     if printed:
         print("\n".join(printed))
-    if done.returncode != 0:
-        return wall, f"exit {done.returncode}: {done.stderr.strip()[-600:]}"
-    return wall, json.loads(last)
+    if process.returncode != 0:
+        return wall, f"exit {process.returncode}: {stderr.strip()[-600:]}"
+    result = json.loads(last)
+    # Never below one process's own exact peak (all of it is memory the tree holds), whatever sampling missed.
+    result["tree_mib"] = max(sampler.peak_kib / 1024, result["own_mib"], result["forked_rss_mib"])
+    return wall, result
+
+
+def can_sample() -> bool:
+    return Path(f"/proc/{os.getpid()}/smaps_rollup").exists()
 
 
 def measure(kinds: list[str], log_dir: Path, now: float, repeat: int) -> dict[str, Figures]:
@@ -298,6 +359,12 @@ def measure(kinds: list[str], log_dir: Path, now: float, repeat: int) -> dict[st
             print(f"  run {turn + 1}/{repeat}: {LABELS[kind]}", file=sys.stderr)
             wall, result = spawn(kind, log_dir, now)
             record(figures[kind], wall, result)
+    if can_sample():
+        for kind in kinds:
+            print(f"  memory run: {LABELS[kind]}", file=sys.stderr)
+            _, result = spawn(kind, log_dir, now, sample=True)
+            if isinstance(result, dict) and "tree_mib" in result:
+                figures[kind].rss.append(result["tree_mib"])
     return {kind: figure for kind, figure in figures.items() if figure.walls or figure.error or figure.info}
 
 
@@ -309,7 +376,8 @@ def record(figure: Figures, wall: float, result: dict | str) -> None:
     else:
         figure.walls.append(wall)
         figure.works.append(result["work_s"])
-        figure.rss.append(result["rss_mib"])
+        figure.own.append(result["own_mib"])
+        figure.peak_sums.append(result["rss_mib"])
         figure.digests.add(result.get("digest", ""))
         figure.sources.add(result.get("sources", ""))
         figure.info = result
@@ -317,7 +385,7 @@ def record(figure: Figures, wall: float, result: dict | str) -> None:
 
 def print_table(figures: dict[str, Figures], events: int) -> None:
     floor = figures.get("floor")
-    print(f"\n{'':32} {'wall s':>8} {'work s':>8} {'peak MiB':>9} {'events/s':>11} {'x floor':>8}")
+    print(f"\n{'':32} {'wall s':>8} {'work s':>8} {'peak MiB':>9} {'sum MiB':>8} {'events/s':>11} {'x floor':>8}")
     for kind, figure in figures.items():
         if figure.error or not figure.walls:
             print(f"{LABELS[kind]:32} {figure.error or figure.info.get('skipped')}")
@@ -325,9 +393,12 @@ def print_table(figures: dict[str, Figures], events: int) -> None:
         ratio = f"{figure.wall / floor.wall:8.2f}" if floor and floor.walls else f"{'-':>8}"
         rate = f"{events / figure.wall:11,.0f}" if figure.info.get("events") else f"{'-':>11}"
         print(f"{LABELS[kind]:32} {figure.wall:8.3f} {statistics.median(figure.works):8.3f} {figure.peak:9.1f} "
-              f"{rate} {ratio}")
+              f"{figure.peak_sum:8.1f} {rate} {ratio}")
     print("wall: the fresh interpreter from start to exit (median); work: inside it, imports included, from "
-          "the first import of the measured code to the finished result; peak: peak RSS, highest of the runs")
+          "the first import of the measured code to the finished result; peak: the memory the process and its "
+          f"forked child hold together (PSS, sampled every {SAMPLE_S * 1000:.0f} ms in one extra, untimed run, "
+          "and never below either one's own peak RSS); sum: the two processes' peak RSS added up, highest of the "
+          "timed runs, which overstates (shared pages twice, peaks that do not coincide)")
 
 
 def print_sections(figures: dict[str, Figures]) -> None:

@@ -58,11 +58,10 @@ class _Collector:
 
 @dataclass
 class _Tail:
-    """What the child sends back."""
+    """What the child sends back: this first, then one state per consumer (see _fork)."""
 
     counts: ReadCounts
     errors: list[str | None]  # per consumer, its failure in the child
-    states: list[Any]  # per consumer: the fed analyzer (one that merges), else its share as JSON lines
     warnings: list[str] = field(default_factory=list)
 
 
@@ -105,19 +104,37 @@ def replay_split(log: EventLog, consumers: list[Consumer], horizons: list[float 
     decoder = decoder_for(consumers, event_filter)
     wait = _fork(lambda: _replay_tail(log, consumers, mergeable, event_filter, split, decoder))
     head = replay(log, consumers, [], event_filter, warn, split=split, side="head", decoder=decoder)
-    tail = wait()
+    sent = wait()
     if not head.found:  # no gap after the cut: this process replayed everything
         return _finish_counts(head, None, warn)
-    horizon = split.horizon_s
-    if tail is None or not tail.counts.found or (
-            head.latest is not None and (tail.counts.earliest - head.latest).total_seconds() <= horizon):
+    tail = _accepted(sent, head, split.horizon_s)
+    if tail is None:
         rest = replay(log, consumers, [], event_filter, warn, split=split, side="tail", decoder=decoder)
         return _finish_counts(head, rest, warn)
     for message in tail.warnings:
         warn(message)
-    for consumer, merges, error, state in zip(consumers, mergeable, tail.errors, tail.states):
+    assert sent is not None
+    for index, (consumer, merges, error) in enumerate(zip(consumers, mergeable, tail.errors)):
+        state = pickle.loads(sent[index + 1])  # noqa: S301 - from our own forked child, through a private pipe
+        sent[index + 1] = b""  # one foreign state at a time in memory
         _join(consumer, merges, error, state, decoder)
     return _finish_counts(head, tail.counts, warn)
+
+
+def _accepted(sent: list[bytes] | None, head: ReadCounts, horizon_s: float) -> _Tail | None:
+    """The child's tail, if it can be joined to this head: the child finished, found the same cut, and no
+    event of its tail is within the horizon of the head's events (which a log out of time order can have)."""
+    if sent is None:
+        return None
+    try:
+        tail = pickle.loads(sent[0])  # noqa: S301 - as above
+    except Exception:  # noqa: BLE001 - whatever went wrong there, the tail is done here
+        return None
+    if not isinstance(tail, _Tail) or len(sent) != len(tail.errors) + 1 or not tail.counts.found:
+        return None
+    if head.latest is not None and (tail.counts.earliest - head.latest).total_seconds() <= horizon_s:
+        return None
+    return tail
 
 
 def _finish_counts(head: ReadCounts, tail: ReadCounts | None, warn: Warn) -> int:
@@ -128,14 +145,15 @@ def _finish_counts(head: ReadCounts, tail: ReadCounts | None, warn: Warn) -> int
 
 
 def _replay_tail(log: EventLog, consumers: list[Consumer], mergeable: list[bool], event_filter: ReplayFilter,
-                 split: Split, decoder: EventDecoder) -> _Tail:
-    """The child's job: the tail through the analyzers that merge, the shares of those that do not kept."""
+                 split: Split, decoder: EventDecoder) -> list[Any]:
+    """The child's job: the tail through the analyzers that merge, the shares of those that do not kept.
+    Returns what to send: the _Tail, then each consumer's state."""
     stand_ins = [consumer if merges else Consumer(consumer.name, _Collector(), consumer.consumes, consumer.payloads)
                  for consumer, merges in zip(consumers, mergeable)]
     warnings: list[str] = []
     counts = replay(log, stand_ins, [], event_filter, warnings.append, split=split, side="tail", decoder=decoder)
     states = [c.instance if merges else b"".join(c.instance.lines) for c, merges in zip(stand_ins, mergeable)]
-    return _Tail(counts=counts, errors=[c.error for c in stand_ins], states=states, warnings=warnings)
+    return [_Tail(counts=counts, errors=[c.error for c in stand_ins], warnings=warnings), *states]
 
 
 def _join(consumer: Consumer, merges: bool, error: str | None, state: Any, decoder: EventDecoder) -> None:
@@ -151,36 +169,36 @@ def _join(consumer: Consumer, merges: bool, error: str | None, state: Any, decod
         except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, not fatal
             consumer.error = describe_failure(exc)
         return
-    events = decoder.decode_frame(state) if state else []
-    for start in range(0, len(events), BATCH_EVENTS):
-        dispatch(events[start:start + BATCH_EVENTS], [consumer])
+    lines = state.split(b"\n")[:-1]
+    for start in range(0, len(lines), BATCH_EVENTS):  # a batch at a time: a shipped tail can be big
+        dispatch(decoder.decode_frame(b"\n".join(lines[start:start + BATCH_EVENTS]) + b"\n"), [consumer])
 
 
-def _fork(job: Callable[[], _Tail]) -> Callable[[], _Tail | None]:
-    """Start `job` in a child; the returned function waits for its result, or None if it failed."""
+def _fork(job: Callable[[], list[Any]]) -> Callable[[], list[bytes] | None]:
+    """Start `job` in a child; the returned function waits for what it returned, each item pickled on its
+    own (so that neither side holds more than one unpickled item of it), or None if the child failed."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: do the job, send the result, never return into the caller's code
         os.close(read_end)
         status = 1
         try:
-            data = pickle.dumps(job(), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_end, "wb") as out:
-                out.write(data)
+                for item in job():
+                    data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+                    out.write(len(data).to_bytes(8, "little"))
+                    out.write(data)
             status = 0
         finally:
             os._exit(status)
     os.close(write_end)
 
-    def wait() -> _Tail | None:
+    def wait() -> list[bytes] | None:
+        items: list[bytes] = []
         with os.fdopen(read_end, "rb") as incoming:
-            data = incoming.read()
+            while size := incoming.read(8):
+                items.append(incoming.read(int.from_bytes(size, "little")))
         _, status = os.waitpid(pid, 0)
-        if status != 0 or not data:
-            return None
-        try:
-            return pickle.loads(data)  # noqa: S301 - from our own forked child, through a private pipe
-        except Exception:  # noqa: BLE001 - a state that does not unpickle: do the tail here
-            return None
+        return items if status == 0 and items else None
 
     return wait

@@ -9,6 +9,7 @@ joins the current session without moving its bounds.
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta, timezone
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
 from gitobs.stats import Reservoir, add_counts, micros, rounded, seconds_of
 
 NEVER = -math.inf
+BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)  # no activity yet
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 NOT_A_STEP = frozenset({"worktree.sample"})  # taken at every scan: it would follow everything
 
@@ -167,6 +169,7 @@ class PatternsAnalyzer(Analyzer):
     title = "Sessions and patterns"
     consumes = ("branch.*", "commit.*", "edit.*", "worktree.*", "history.*", "stash.*", "push", "ref.*", "index.*",
                 "hook.*", "vbranch.*", "gitbutler.*", "x.*")  # every type but gitobs.*: its own life is not work
+    payloads = tuple(sorted({step.type for pattern in PATTERNS for step in pattern.steps}))  # the rest: times only
     order = 60
 
     def __init__(self, context: Context) -> None:
@@ -178,7 +181,9 @@ class PatternsAnalyzer(Analyzer):
         # counts, None when it is not a step; the matchers to show it to; 1 for a branch switch).
         self.kinds: dict[str, tuple[dict[str, int] | None, tuple, int]] = {}
         # the open session
-        self.start = self.last = NEVER
+        self.start = NEVER  # seconds since the epoch
+        self.last = self.limit = BEFORE_ALL  # the latest activity; last + idle gap as of its last refresh
+        self.gap_delta = timedelta(seconds=self.gap)
         self.events = self.switches = 0
         self.row: dict[str, int] | None = None  # follower counts of the previous type in this session
         # closed sessions
@@ -188,18 +193,23 @@ class PatternsAnalyzer(Analyzer):
         self.follow: dict[str, dict[str, int]] = {}  # type -> type after it -> count
 
     def feed(self, events: Sequence) -> None:
-        gap, last, n, switches, row = self.gap, self.last, self.events, self.switches, self.row
+        # Sessions compare datetimes, as in branches: `limit` is refreshed only when an event passes it, and
+        # the float time (event.t costs far more than a comparison) only for events a matcher watches.
+        gap, last, limit, n, switches, row = self.gap_delta, self.last, self.limit, self.events, self.switches, self.row
         kinds_get = self.kinds.get
         for event in events:
-            t = event.ts.timestamp()  # event.t, without the property's call
+            ts = event.ts
             kind = event.type
-            if t - last > gap:
-                if n:
-                    self._close(last, n, switches)
-                self._open(t)
-                last, n, switches, row = t, 0, 0, None
-            elif t > last:
-                last = t
+            if ts > limit:
+                limit = last + gap
+                if ts > limit:
+                    if n:
+                        self._close(last, n, switches)
+                    self._open(ts.timestamp())
+                    last, n, switches, row = ts, 0, 0, None
+                    limit = ts + gap
+            if ts > last:  # noqa: PLR1730 - max() is a call, and this runs for every event
+                last = ts
             n += 1
             entry = kinds_get(kind)
             if entry is None:
@@ -211,9 +221,10 @@ class PatternsAnalyzer(Analyzer):
                 row = after
             switches += switch
             if watchers:
+                t = ts.timestamp()
                 for see in watchers:
                     see(event, t)
-        self.last, self.events, self.switches, self.row = last, n, switches, row
+        self.last, self.limit, self.events, self.switches, self.row = last, limit, n, switches, row
 
     def _kind(self, kind: str) -> tuple[dict[str, int] | None, tuple, int]:
         after = None if kind in NOT_A_STEP else self.follow.setdefault(kind, {})
@@ -226,8 +237,8 @@ class PatternsAnalyzer(Analyzer):
         for matcher in self.matchers:
             matcher.end_session(t)
 
-    def _close(self, end: float, events: int, switches: int) -> None:
-        seconds = end - self.start
+    def _close(self, end: datetime, events: int, switches: int) -> None:
+        seconds = end.timestamp() - self.start
         self.durations.add(seconds)
         self.sizes.add(events)
         self.switch_counts.add(switches)
@@ -246,7 +257,8 @@ class PatternsAnalyzer(Analyzer):
         if began:
             if self.events:
                 self._close(self.last, self.events, self.switches)
-            self.start, self.last, self.events, self.switches = later.start, later.last, later.events, later.switches
+            self.start, self.last, self.limit = later.start, later.last, later.limit
+            self.events, self.switches = later.events, later.switches
             self.row = None  # (nothing is fed after a merge)
         for mine, theirs in zip(self.matchers, later.matchers):
             mine.merge(theirs, began)
