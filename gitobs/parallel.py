@@ -38,6 +38,9 @@ from gitobs.replay import (
 
 # Below this much log on disk a fork costs more than it saves.
 MIN_LOG_BYTES = 4 << 20
+# This process's part of the log: a little under half, since after its head it also merges the child's
+# states, builds every section and renders them while the child only sends.
+HEAD_SHARE = 0.48
 Warn = Callable[[str], None]
 
 
@@ -79,7 +82,7 @@ def horizon_of(consumer: Consumer) -> float | None:
 
 
 def split_point(log: EventLog, horizons: list[float | None]) -> Split | None:
-    """Where to cut: the segment holding the middle byte, if the log is worth two processes and some
+    """Where to cut: the segment holding the HEAD_SHARE byte, if the log is worth two processes and some
     analyzer merges."""
     known = [h for h in horizons if h is not None]
     segments = log.segments()
@@ -88,10 +91,10 @@ def split_point(log: EventLog, horizons: list[float | None]) -> Split | None:
     sizes = [path.stat().st_size for path in segments]
     if not can_fork(sum(sizes)):
         return None
-    half, seen = sum(sizes) / 2, 0
+    cut, seen = sum(sizes) * HEAD_SHARE, 0
     for index, size in enumerate(sizes):
         seen += size
-        if seen >= half:
+        if seen >= cut:
             return Split(segment=max(index, 1), horizon_s=max(known))
     return None
 

@@ -299,6 +299,14 @@ class Consumer:
     consumes: tuple[str, ...]
     payloads: tuple[str, ...] | None = None  # types whose payload it reads; None: all it consumes
     error: str | None = None
+    _takes: dict[str, bool] = field(default_factory=dict, repr=False)
+
+    def takes(self, event_type: str) -> bool:
+        """Whether it consumes this type: dispatch asks for every type of every batch, so it is remembered."""
+        known = self._takes.get(event_type)
+        if known is None:
+            known = self._takes[event_type] = matches(event_type, self.consumes)
+        return known
 
     def reads_payload(self, event_type: str) -> bool:
         if not matches(event_type, self.consumes):
@@ -354,7 +362,7 @@ def dispatch(batch: list, analyzers: list[Consumer]) -> None:
     for analyzer in analyzers:
         if analyzer.error is not None:
             continue
-        taken = {t for t in present if matches(t, analyzer.consumes)}
+        taken = {t for t in present if analyzer.takes(t)}
         if not taken:
             continue
         # map and compress run in C: a comprehension here cost more than some analyzers' whole feed

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 from gitobs.analysis import Analyzer, Context
 from gitobs.hookspecs import hookimpl
@@ -55,6 +55,8 @@ NAMED_TYPES = frozenset({
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 CALENDAR_WEEKS = 53
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)
+ONE_HOUR = timedelta(hours=1)
 COLUMNS = ["commits", "lines", "discards", "discarded lines", "samples"]
 
 
@@ -284,25 +286,29 @@ class HeatmapAnalyzer(Analyzer):
     def feed(self, events: Sequence) -> None:
         # The hot loop: one pass, locals only, no Python function call per file (only when a file or
         # directory meets a new time bucket: _enter), nothing per type (see _types). Events mostly come in
-        # time order, so the hour (and with it the day and bucket) is only worked out when it changes.
+        # time order, so the hour (and with it the day and bucket) is only worked out when an event falls
+        # outside the hour being counted: two datetime comparisons cost far less than event.t.
         offset = self.context.utc_offset_s
         hours, bucket_of, totals = self.hours, self.bucket_of, self.totals
         find_file = self.files.records.get
         stamp, hour, run, bucket = self.stamp, None, 0, 0
+        hour_start = hour_end = BEFORE_ALL
         for event in events:
             counter, liner = KINDS[event.type]
             files = event.data.files
             if not files and counter == SAMPLES:
                 continue  # a clean tree: nothing is being edited
             totals[counter] += 1
-            moment = int((event.ts.timestamp() + offset) // 3600)  # event.t without its Python call
-            if moment != hour:
+            ts = event.ts
+            if not hour_start <= ts < hour_end:
                 if run:
                     hours[hour] = hours.get(hour, 0) + run
-                hour, run = moment, 0
-                bucket = bucket_of.get(moment // 24)
+                hour, run = int((ts.timestamp() + offset) // 3600), 0
+                hour_start = datetime.fromtimestamp(hour * 3600 - offset, timezone.utc)
+                hour_end = hour_start + ONE_HOUR
+                bucket = bucket_of.get(hour // 24)
                 if bucket is None:
-                    bucket = self._bucket(moment // 24)
+                    bucket = self._bucket(hour // 24)
             run += 1
             stamp += 1
             if counter == SAMPLES:  # most events: the same loop without lines

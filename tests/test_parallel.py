@@ -105,11 +105,11 @@ def joins(monkeypatch) -> list[str]:
     return joined
 
 
-def test_the_log_is_cut_at_a_gap_after_its_middle_segment(generated):
+def test_the_log_is_cut_at_a_gap_near_its_middle(generated):
     split = parallel.split_point(generated, [0.0, 1800.0, None])
     segments = len(generated.segments())
     assert segments >= 8 and split is not None
-    assert split.horizon_s == 1800.0 and abs(split.segment - segments / 2) <= 1
+    assert split.horizon_s == 1800.0 and abs(split.segment - segments * parallel.HEAD_SHARE) <= 1
     head = replay(generated, [], [], ReplayFilter(), print, split=split, side="head")
     tail = replay(generated, [], [], ReplayFilter(), print, split=split, side="tail")
     assert head.found and tail.found
