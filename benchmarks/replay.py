@@ -11,7 +11,8 @@ times, each run in a fresh interpreter so that its peak memory is its own, by tu
 - DuckDB's read_ndjson over the same segment files, computing the heatmap's core (per-file commits, lines,
   discards and samples; events per day and type), with DuckDB's default threads and with one thread.
 
-Prints medians of wall seconds, peak RSS, events per second and ratios to the floor, then PASS/FAIL against
+Prints medians of wall seconds, peak memory (the process tree's PSS, sampled in an untimed run), events per
+second and ratios to the floor, then PASS/FAIL against
 DESIGN.md: full report <= 2.5 s and <= 150 MiB; heatmap <= 2x DuckDB's time, with less memory. `--profile`
 adds one cProfile'd full report. Always exits 0: this is a measurement, not a test.
 """
@@ -252,7 +253,7 @@ def print_profile(profiler) -> None:
     print("\ntop 15 functions by own time (tottime) under cProfile, which slows Python-level calls:")
     stats.sort_stats("tottime").print_stats(15)
     print("cumulative time of the analyzers' feed() and result() and of the engine's stages:")
-    wanted = ("feed", "result", "decode_frame", "iter_contents", "select", "_dispatch", "render")
+    wanted = ("feed", "result", "merge", "decode_frame", "iter_contents", "select", "dispatch", "render")
     rows = [(ct, f"{Path(file).parent.name}/{Path(file).name}:{name}")
             for (file, _, name), (_, _, _, ct, _) in stats.stats.items() if name in wanted and ct >= 0.001]
     for seconds, where in sorted(rows, reverse=True):
@@ -498,7 +499,8 @@ def parent(args: argparse.Namespace) -> None:
               f"{duck.info['events']:,} heatmap events; default threads here = {duck.info['threads']}")
     print_targets(figures)
     if args.profile:
-        print("\none full report under cProfile:")
+        print("\none full report under cProfile (this process's share: the head of the log, the merges and the "
+              "sections; a forked child is not profiled):")
         spawn("report", log_dir, now, profile=True)
 
 
