@@ -135,7 +135,8 @@ def _accepted(sent: list[bytes] | None, head: ReadCounts, horizon_s: float) -> _
         return None
     if not isinstance(tail, _Tail) or len(sent) != len(tail.errors) + 1 or not tail.counts.found:
         return None
-    if head.latest is not None and (tail.counts.earliest - head.latest).total_seconds() <= horizon_s:
+    latest, earliest = head.latest, tail.counts.earliest
+    if latest is not None and earliest is not None and (earliest - latest).total_seconds() <= horizon_s:
         return None
     return tail
 

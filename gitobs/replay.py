@@ -47,13 +47,13 @@ class GenericEvent(msgspec.Struct, kw_only=True):
     t = property(_seconds)
 
 
-def _event_class(event_type: str, payload: type | None, keep: int) -> type:
+def _event_class(event_type: str, payload: type | None, keep: int, timed: bool) -> type:
     """The struct an event of `event_type` decodes into: with its typed payload (FULL), with the envelope
-    alone (HEAD: `data` reads None), or keeping nothing (SKIP)."""
+    alone (HEAD: `data` reads None), or keeping nothing but, when `timed`, its time (SKIP)."""
     name = "Event_" + event_type.replace(".", "_")
     envelope = [("seq", int, 0), ("ts", datetime), ("src", str, ""), ("wt", str, "")]
-    # Even a skipped event keeps its time: the report counts every event in its window.
-    fields = {SKIP: [("ts", datetime)], HEAD: envelope, FULL: [*envelope, ("data", payload)]}[keep]
+    # A skipped event keeps its time when there is a time window: the report counts every event in it.
+    fields = {SKIP: [("ts", datetime)] if timed else [], HEAD: envelope, FULL: [*envelope, ("data", payload)]}[keep]
     namespace = {"type": event_type, "t": property(_seconds)}
     if keep == HEAD:
         namespace["data"] = None
@@ -65,13 +65,15 @@ SKIP, HEAD, FULL = 0, 1, 2
 
 class EventDecoder:
     """Decodes whole frames. Types `full` accepts get their typed payload, types only `head` accepts the
-    envelope alone; other types come back as instances of a class in `skipped`, with nothing built."""
+    envelope alone; other types come back as instances of a class in `skipped`, with nothing built but
+    their time (`timed`: for time windows, which count every event)."""
 
-    def __init__(self, full: Callable[[str], bool], head: Callable[[str], bool] = lambda _: False) -> None:
+    def __init__(self, full: Callable[[str], bool], head: Callable[[str], bool] = lambda _: False,
+                 timed: bool = True) -> None:
         self.wanted = lambda t: full(t) or head(t)
-        classes = [_event_class(t, p, FULL if full(t) else HEAD if head(t) else SKIP)
-                   for t, p in schema.PAYLOADS.items()]
-        self.skipped = frozenset(cls for cls in classes if len(msgspec.structs.fields(cls)) == 1)
+        keeps = {t: FULL if full(t) else HEAD if head(t) else SKIP for t in schema.PAYLOADS}
+        classes = [_event_class(t, p, keeps[t], timed) for t, p in schema.PAYLOADS.items()]
+        self.skipped = frozenset(cls for cls in classes if keeps[cls.type] == SKIP)
         self._frame = msgspec.json.Decoder(list[Union[tuple(classes)]])  # noqa: UP007 - built at run time
         self._line = msgspec.json.Decoder(Union[tuple(classes)])  # noqa: UP007
         self._generic = msgspec.json.Decoder(GenericEvent)
@@ -197,8 +199,8 @@ class ReadCounts:
     in_window: int = 0  # every event in the time window, of any type
     malformed: int = 0  # lines that decoded as no event
     found: bool = False  # (head, tail) the split event was met
-    latest: datetime | None = None  # (head) the newest event before the split, of any type and time
-    earliest: datetime | None = None  # (tail) the oldest event from the split on
+    latest: datetime | None = None  # (head) the newest event handed on before the split
+    earliest: datetime | None = None  # (tail) the oldest event handed on from the split on
 
 
 class _SplitFinder:
@@ -206,10 +208,13 @@ class _SplitFinder:
         self.horizon = timedelta(seconds=horizon_s)
         self.latest: datetime | None = None
 
-    def cut(self, events: list) -> int | None:
-        """The index in `events` of the split event, when it is in this frame."""
+    def cut(self, events: list, skipped: frozenset) -> int | None:
+        """The index in `events` of the split event, when it is in this frame. Only the types someone
+        consumes count (the others may not even have their time decoded)."""
         latest, horizon = self.latest, self.horizon
         for index, event in enumerate(events):
+            if type(event) in skipped:
+                continue
             ts = event.ts
             if latest is None or ts > latest:
                 if latest is not None and ts - latest > horizon:
@@ -220,11 +225,13 @@ class _SplitFinder:
 
 
 def _newest(moment: datetime | None, events: list) -> datetime | None:
-    return max(moment, max(map(_TS, events))) if moment is not None else max(map(_TS, events), default=None)
+    newest = max(map(_TS, events), default=None)
+    return newest if moment is None or (newest is not None and newest > moment) else moment
 
 
 def _oldest(moment: datetime | None, events: list) -> datetime | None:
-    return min(moment, min(map(_TS, events))) if moment is not None else min(map(_TS, events), default=None)
+    oldest = min(map(_TS, events), default=None)
+    return oldest if moment is None or (oldest is not None and oldest < moment) else moment
 
 
 def _frames(log: EventLog, decoder: EventDecoder, report: Callable, counts: ReadCounts, split: Split | None,
@@ -236,26 +243,17 @@ def _frames(log: EventLog, decoder: EventDecoder, report: Callable, counts: Read
         return
     assert split is not None
     if side == "head":
-        for content in log.iter_contents(report, stop=split.segment):
-            events = decode(content)
-            counts.latest = _newest(counts.latest, events)
-            yield events
+        yield from map(decode, log.iter_contents(report, stop=split.segment))
     finder = _SplitFinder(split.horizon_s)
     for content in log.iter_contents(report, start=split.segment):
         events = decode(content)
-        if not counts.found and (cut := finder.cut(events)) is not None:
+        if not counts.found and (cut := finder.cut(events, decoder.skipped)) is not None:
             counts.found = True
             if side == "head":
-                events = events[:cut]
-            else:
-                events = events[cut:]
-        if side == "head":
-            counts.latest = _newest(counts.latest, events)
-            yield events
-            if counts.found:
+                yield events[:cut]
                 return
-        elif counts.found:
-            counts.earliest = _oldest(counts.earliest, events)
+            events = events[cut:]
+        if side == "head" or counts.found:
             yield events
 
 
@@ -275,7 +273,12 @@ def read_batches(log: EventLog, decoder: EventDecoder, event_filter: ReplayFilte
     for events in _frames(log, decoder, report, counts, split, side):
         events = event_filter.in_window(events)
         counts.in_window += len(events)
-        pending.extend(event_filter.select([e for e in events if type(e) not in skipped]))
+        kept = event_filter.select([e for e in events if type(e) not in skipped])
+        if side == "head":  # what the cut is checked against (parallel.py)
+            counts.latest = _newest(counts.latest, kept)
+        elif side == "tail":
+            counts.earliest = _oldest(counts.earliest, kept)
+        pending.extend(kept)
         if len(pending) >= batch_events:
             yield pending
             pending = []
@@ -326,7 +329,7 @@ def decoder_for(consumers: list[Consumer], event_filter: ReplayFilter) -> EventD
         return payload_free and event_filter.accepts_type(event_type) and any(
             matches(event_type, c.consumes) for c in consumers)
 
-    return EventDecoder(full, head)
+    return EventDecoder(full, head, timed=event_filter.since is not None or event_filter.until is not None)
 
 
 def replay(log: EventLog, analyzers: list[Consumer], enrichers: list[Consumer], event_filter: ReplayFilter,

@@ -14,9 +14,12 @@ RESERVOIR_SIZE = 200_000
 def percentile(values: Sequence[float], q: float) -> float | None:
     """Nearest-rank percentile (q in 0..100) of `values`; None when there are none. No interpolation, so
     the answer is always a value that was seen."""
-    if not values:
+    return _ranked(sorted(values), q)
+
+
+def _ranked(ordered: Sequence[float], q: float) -> float | None:
+    if not ordered:
         return None
-    ordered = sorted(values)
     rank = max(1, math.ceil(q / 100 * len(ordered)))
     return ordered[rank - 1]
 
@@ -131,5 +134,5 @@ class Reservoir:
             self.dropped_max = other.dropped_max
 
     def quantile(self, q: float) -> float | None:
-        self.values.sort()  # percentile() sorts again; on sorted input that is a linear pass
-        return percentile(self.values, q)
+        self.values.sort()  # in place: a report asks several quantiles of one reservoir, and a sorted list sorts in one pass
+        return _ranked(self.values, q)

@@ -13,7 +13,7 @@ from gitobs import parallel, plugins, schema
 from gitobs.analysis import Analyzer, Context
 from gitobs.eventlog import EventLog
 from gitobs.hookspecs import hookimpl
-from gitobs.replay import ReplayFilter, replay
+from gitobs.replay import Consumer, ReplayFilter, replay
 from gitobs.report import build_report
 from gitobs.sections import Fact, Facts, encode_json
 
@@ -91,6 +91,14 @@ def _json(log: EventLog, workers: int, extra: bool = False) -> bytes:
     return encode_json(built)
 
 
+def _sides(log: EventLog, split) -> tuple:
+    """Both sides of `split` replayed into an analyzer of every type: their counts."""
+    everything = [Consumer("all", SeqDigest(Context(now=NOW)), ("*",))]
+    head = replay(log, everything, [], ReplayFilter(), print, split=split, side="head")
+    tail = replay(log, everything, [], ReplayFilter(), print, split=split, side="tail")
+    return head, tail
+
+
 @pytest.fixture
 def joins(monkeypatch) -> list[str]:
     """Names of the analyzers given the child's tail: empty when the tail was replayed here instead."""
@@ -110,8 +118,7 @@ def test_the_log_is_cut_at_a_gap_near_its_middle(generated):
     segments = len(generated.segments())
     assert segments >= 8 and split is not None
     assert split.horizon_s == 1800.0 and abs(split.segment - segments * parallel.HEAD_SHARE) <= 1
-    head = replay(generated, [], [], ReplayFilter(), print, split=split, side="head")
-    tail = replay(generated, [], [], ReplayFilter(), print, split=split, side="tail")
+    head, tail = _sides(generated, split)
     assert head.found and tail.found
     assert head.in_window + tail.in_window == 6000
     assert (tail.earliest - head.latest).total_seconds() > 1800
@@ -172,8 +179,7 @@ def test_a_tail_event_too_close_to_the_head_sends_the_tail_back_here(tmp_path, j
     events = list(_eventgen().events(6000, seed=3, files=300))
     log = _write(tmp_path / "log", events)
     split = parallel.split_point(log, [1800.0])
-    tail = replay(log, [], [], ReplayFilter(), print, split=split, side="tail")
-    head = replay(log, [], [], ReplayFilter(), print, split=split, side="head")
+    head, tail = _sides(log, split)
     late = events[head.in_window + 50]
     late.ts = schema.format_ts(int(head.latest.timestamp() * 1e9) + 60 * 10**9)
     log = _write(tmp_path / "late", events)
@@ -194,3 +200,15 @@ def test_a_log_with_no_quiet_gap_after_the_cut_is_replayed_here(tmp_path, joins)
     serial = _json(log, workers=1)
     assert _json(log, workers=2) == serial
     assert not joins
+
+
+def test_a_time_window_and_a_branch_give_the_same_report_in_two_processes(generated, joins):
+    def windowed(workers: int) -> bytes:
+        context = Context(now=NOW, since=at("2023-11-25") / 1e9, until=at("2023-12-20") / 1e9, branch="main")
+        built = build_report(generated, plugins.load(), [], context, lambda _: None, workers=workers)
+        return encode_json(built)
+
+    serial = windowed(1)
+    assert b'"error": "' not in serial
+    assert windowed(2) == serial
+    assert joins
