@@ -480,12 +480,25 @@ def describe_log(log_dir: Path, events: int) -> None:
           f"({size / events:.1f} bytes/event) at {log_dir}")
 
 
+def byte_compile() -> None:
+    """Write gitobs's and the plugins' .pyc files, as installing a package does, so that the measured runs
+    time gitobs and not the compiler where PYTHONDONTWRITEBYTECODE keeps an editable install from caching."""
+    import compileall
+
+    import gitobs
+    import gitobs_plugins
+
+    for package in (gitobs, gitobs_plugins):
+        compileall.compile_dir(str(Path(package.__file__).parent), quiet=1)
+
+
 def parent(args: argparse.Namespace) -> None:
     events = QUICK_EVENTS if args.quick else args.events
     log_dir = log_directory(Path(args.cache), events, args.seed)
     ensure_log(log_dir, events, args.seed)
     now = report_now(log_dir)
     describe_log(log_dir, events)
+    byte_compile()
     kinds = ["startup", "floor", "engine", "report", "heatmap"] + (["duckdb", "duckdb1"] if duckdb_available() else [])
     load_before = machine_load()
     figures = measure(kinds, log_dir, now, args.repeat)
