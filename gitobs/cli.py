@@ -16,16 +16,21 @@ from gitobs.commands.install import install, uninstall
 from gitobs.commands.plugins import plugins
 from gitobs.commands.query import query
 from gitobs.commands.report import report
+from gitobs.commands.repos import app as repos_app
 from gitobs.commands.scan import scan
+from gitobs.commands.schedule import app as schedule_app
 from gitobs.commands.status import doctor, status
+from gitobs.commands.watch import watch
 from gitobs.repo import GitobsError
 
 app = typer.Typer(
     name="gitobs", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
     help="Ambient observability for your own git work: hooks and a reflog scanner record, reports replay.",
 )
-for command in (install, uninstall, scan, events, report, query, plugins, status, doctor, demo):
+for command in (install, uninstall, scan, watch, events, report, query, plugins, status, doctor, demo):
     app.command()(command)
+app.add_typer(repos_app, name="repos")
+app.add_typer(schedule_app, name="schedule")
 
 
 @app.command()

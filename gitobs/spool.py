@@ -197,6 +197,14 @@ def _boot_time_s() -> float | None:
     return None
 
 
+def backlog(spool_dir: Path) -> int:
+    """Records waiting for the next scan."""
+    try:
+        return sum(1 for name in os.listdir(spool_dir) if not name.endswith(".end") and name[0] != ".")
+    except OSError:
+        return 0
+
+
 def write_note(spool_dir: Path, kind: str, args: list[str]) -> None:
     """A record from gitobs itself (installed, a background error), ingested like a hook's."""
     lines = [SPOOL_MAGIC, f"hook {kind}", "pid 0", f"ppid {os.getpid()}", "wt .", "head "]

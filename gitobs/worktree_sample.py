@@ -110,6 +110,18 @@ def sample_worktree(git_dir: Path, memory: WorktreeMemory | None) -> SampleResul
     return SampleResult(sample=_sample(look.branch, fresh) if changed else None, lost=lost, memory=fresh)
 
 
+def look_signature(git_dir: Path) -> str | None:
+    """The stat-level signature a sample compares with its memory's (stage 1 alone); None when there is no
+    work tree to look at. `gitobs watch` calls it to know whether a scan would sample anything new."""
+    repo = _open(git_dir)
+    if repo is None:
+        return None
+    try:
+        return _look(repo).signature
+    except _GIT_TROUBLE:
+        return None
+
+
 def _open(git_dir: Path) -> pygit2.Repository | None:
     try:
         repo = pygit2.Repository(str(git_dir), RepositoryOpenFlag.NO_SEARCH)

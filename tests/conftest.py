@@ -22,8 +22,8 @@ def hermetic_git(tmp_path_factory, monkeypatch):
     config.write_text("[user]\n\tname = Test Dev\n\temail = dev@example.invalid\n"
                       "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
     for key in list(os.environ):
-        if key.startswith("GIT_"):
-            monkeypatch.delenv(key)
+        if key.startswith("GIT_") or key in ("GITOBS_DATA_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
+            monkeypatch.delenv(key)  # the user's registry, schedule and config are never a test's
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")

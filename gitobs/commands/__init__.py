@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from gitobs.repo import Repo, locate
+from gitobs.scanstate import ScanState
 
 # soft_wrap: a long path stays on one line (copyable, greppable) instead of being folded by rich
 console = Console(highlight=False, soft_wrap=True)
@@ -22,6 +24,13 @@ NoScanOption = typer.Option(False, "--no-scan", help="Read the log as it is, wit
 
 def open_repo(path: Path | None) -> Repo:
     return locate(path)
+
+
+def scan_time_text(state: ScanState) -> str:
+    """When the last scan ran, in local time, or "never"."""
+    if not state.last_scan_ns:
+        return "never"
+    return datetime.fromtimestamp(state.last_scan_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def warn(message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.text import Text
@@ -10,6 +11,8 @@ from gitobs.commands import RepoOption, open_repo, say, warn
 from gitobs.hookinstall import InstallReport
 from gitobs.hookinstall import install as install_hooks
 from gitobs.hookinstall import uninstall as uninstall_hooks
+from gitobs.registry import Registry
+from gitobs.repo import GitobsError
 from gitobs.safe_text import inert
 
 
@@ -17,15 +20,28 @@ def install(repo_dir: Path = RepoOption) -> None:
     """Put the recorder hooks in place (chaining any hooks already there) and start recording."""
     repo = open_repo(repo_dir)
     report = install_hooks(repo)
-    state = "installed" if report.changed else "already installed, nothing changed"
+    registered = _registered(lambda registry: registry.add(repo))
+    state = "installed" if report.changed or registered else "already installed, nothing changed"
     _show(report, f"gitobs {state} in {report.hooks_dir}; recording to {repo.obs.root}")
 
 
 def uninstall(repo_dir: Path = RepoOption) -> None:
     """Remove the recorder hooks and put back exactly what was there. Recorded data is kept."""
-    report = uninstall_hooks(open_repo(repo_dir))
+    repo = open_repo(repo_dir)
+    report = uninstall_hooks(repo)
+    _registered(lambda registry: registry.remove(repo.common_dir))
     _show(report, f"gitobs hooks removed from {report.hooks_dir}" if report.changed
           else "gitobs hooks were not installed; nothing changed")
+
+
+def _registered(change: Callable[[Registry], bool]) -> bool:
+    """Keep the user's list of repositories (scan --all, watch --all, the schedule) up to date; a list
+    that cannot be written is worth a warning, not a failed install."""
+    try:
+        return change(Registry())
+    except GitobsError as exc:
+        warn(f"{inert(str(exc))}; scan --all will not see this repository")
+        return False
 
 
 def _show(report: InstallReport, conclusion: str) -> None:

@@ -8,8 +8,13 @@ from pathlib import Path
 
 import typer
 
-from gitobs.commands import RepoOption, open_repo, say
+from rich.text import Text
+
+from gitobs.commands import RepoOption, open_repo, say, warn
+from gitobs.registry import Registry
 from gitobs.repo import GitobsError, ObsPaths
+from gitobs.safe_text import inert
+from gitobs.scan_all import record_run, scan_entries
 from gitobs.scan import ScanResult
 from gitobs.scan import scan as run_scan
 from gitobs.scanstate import load_state
@@ -26,9 +31,13 @@ def scan(
     git_dir: Path = typer.Option(None, "--git-dir", help="The common git dir, as the hooks pass it.",
                                  show_default=False),
     background: bool = typer.Option(False, "--background", hidden=True),
-    quiet: bool = typer.Option(False, "-q", "--quiet"),
+    every: bool = typer.Option(False, "--all", help="Every repository gitobs is installed in (gitobs repos)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Say nothing unless something failed."),
 ) -> None:
     """Turn new hook records and reflog entries into events in the log."""
+    if every:
+        scan_registered(quiet)
+        return
     common = git_dir.resolve() if git_dir else open_repo(repo_dir).common_dir
     obs = ObsPaths(common)
     if background:
@@ -37,6 +46,24 @@ def scan(
     result = scan_now(obs)
     if not quiet:
         say(describe(result))
+
+
+def scan_registered(quiet: bool) -> None:
+    """`scan --all`: one line per repository, a failure reported and the others scanned; exit 1 if any failed."""
+    started = time.time()
+    outcomes = scan_entries(Registry().entries())
+    run = record_run(started, outcomes)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            warn(f"{inert(outcome.label)}: {inert(outcome.error)}")
+        elif not quiet and outcome.result is not None:
+            say(Text(f"{inert(outcome.label)}: {describe(outcome.result)}"))
+    if not quiet:
+        say(f"{run.repos} repositor{'y' if run.repos == 1 else 'ies'} scanned in {run.seconds:.2f} s"
+            + (f", {len(run.failed)} failed" if run.failed else "")
+            + ("" if run.repos else " (gitobs install registers a repository)"))
+    if run.failed:
+        raise SystemExit(1)
 
 
 def scan_now(obs: ObsPaths) -> ScanResult:

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import collections
-import os
-from datetime import datetime
 from pathlib import Path
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from gitobs.commands import NoScanOption, RepoOption, console, open_repo, say, warn
+from gitobs.commands import NoScanOption, RepoOption, console, open_repo, say, scan_time_text, warn
 from gitobs.commands.scan import clear_stale_pending, scan_now
+from gitobs.commands.schedule import describe as describe_schedule
 from gitobs.eventlog import EventLog
 from gitobs.hookinstall import inspect
 from gitobs.logread import read_events
 from gitobs.repo import Repo
 from gitobs.safe_text import inert
 from gitobs.scanstate import load_state
+from gitobs.spool import backlog
 
 
 def status(repo_dir: Path = RepoOption, no_scan: bool = NoScanOption) -> None:
@@ -33,13 +33,14 @@ def status(repo_dir: Path = RepoOption, no_scan: bool = NoScanOption) -> None:
     damage = EventLog(repo.obs.log).check()
     counts = collections.Counter(event.type for event in read_events(repo.obs, lambda _: None))
     state = load_state(repo.obs.state)
-    last = datetime.fromtimestamp(state.last_scan_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S") \
-        if state.last_scan_ns else "never"
+    last = scan_time_text(state)
     say(f"log: {sum(counts.values())} event(s), {EventLog(repo.obs.log).size_bytes()} bytes on disk "
         f"in {inert(repo.obs.log)}")
-    say(f"last scan: {last} ({state.last_scan_s:.3f} s); spool backlog: {_backlog(repo)} record(s)")
+    say(f"last scan: {last} ({state.last_scan_s:.3f} s); spool backlog: {backlog(repo.obs.spool)} record(s)")
     if repo.obs.paused.exists():
         say("recording is paused")
+    for line in describe_schedule():
+        say(Text(line))
     for corruption in damage:
         warn(f"damaged log: {corruption.describe()} (run gitobs doctor --repair)")
     if counts:
@@ -56,13 +57,6 @@ def _show_hooks(repo: Repo) -> None:
     for hook in statuses:
         if hook.problem:
             warn(f"hook {hook.name}: {inert(hook.problem)}")
-
-
-def _backlog(repo: Repo) -> int:
-    try:
-        return sum(1 for name in os.listdir(repo.obs.spool) if not name.endswith(".end") and name[0] != ".")
-    except FileNotFoundError:
-        return 0
 
 
 def doctor(

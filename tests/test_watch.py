@@ -1,0 +1,208 @@
+"""`gitobs watch`, `scan --all` and the repository registry on real repositories: what only a periodic
+look can see (a discard with no git command, GitButler's state, a hook-bypassing commit), each once; idle
+ticks that only stat; signals that lose nothing; one repository's failure that stops no other."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import commit_file, git, gitobs, new_events
+from test_gitbutler import FEATURE, set_in_workspace, storage, watched_fixture
+
+from gitobs.eventlog import EventLog
+from gitobs.lock import exclusive
+from gitobs.logread import read_events
+from gitobs.registry import Registry, data_home
+from gitobs.repo import locate
+from gitobs.scan import scan
+from gitobs.watch import Watcher
+
+
+@pytest.fixture(autouse=True)
+def private_data_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "data-home"
+    monkeypatch.setenv("GITOBS_DATA_HOME", str(home))
+    return home
+
+
+def events_of(repo: Path, *types: str) -> list:
+    return [e for e in read_events(locate(repo).obs, lambda _: None) if e.type in types]
+
+
+class Counting:
+    """A scanner that counts its calls, so a test can tell an idle tick from one that scanned."""
+
+    def __init__(self) -> None:
+        self.calls: list[Path] = []
+
+    def __call__(self, common_dir: Path):
+        self.calls.append(common_dir)
+        return scan(common_dir)
+
+
+def watcher_of(*repos: Path, scanner=scan) -> Watcher:
+    watched = [(locate(repo).obs, str(repo)) for repo in repos]
+    return Watcher(lambda: watched, scanner=scanner)
+
+
+def test_a_discard_with_no_git_command_is_seen_once(watched):
+    watcher = watcher_of(watched)
+    watcher.tick()
+    (watched / "README.md").write_text("hello\nan idea\n")
+    watcher.tick()
+    (watched / "README.md").write_text("hello\n")  # put back by hand: no git command ran
+    watcher.tick()
+    watcher.tick()
+    [discard] = events_of(watched, "edit.discarded")
+    assert discard.data["how"] == "sample"
+    assert discard.data["files"] == [["README.md", 1, 0]]
+    assert new_events(watched, discard.seq, types=("edit.discarded", "worktree.sample")) == []
+
+
+def test_idle_ticks_only_look(watched):
+    scanner = Counting()
+    watcher = watcher_of(watched, scanner=scanner)
+    watcher.tick()
+    state = locate(watched).obs.state
+    written = state.stat().st_mtime_ns
+    for _ in range(3):
+        tick = watcher.tick()
+        assert tick.scanned == [] and tick.idle == 1
+    assert len(scanner.calls) == 1 and state.stat().st_mtime_ns == written
+    (watched / "new.txt").write_text("untracked\n")
+    assert [o.label for o in watcher.tick().scanned] == [str(watched)]
+    assert len(scanner.calls) == 2
+
+
+def test_a_hook_bypassing_commit_is_seen_once(watched):
+    watcher = watcher_of(watched)
+    watcher.tick()
+    (watched / "a.txt").write_text("a\n")
+    git(watched, "add", "a.txt")
+    git(watched, "-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "no hooks ran")
+    watcher.tick()
+    watcher.tick()
+    [commit] = [e for e in events_of(watched, "commit.created") if e.data.get("files") == [["a.txt", 1, 0]]]
+    assert new_events(watched, commit.seq, types=("commit.created",)) == []
+
+
+def test_a_gitbutler_state_change_is_seen_once(tmp_path):
+    repo = watched_fixture(tmp_path, "2026")
+    watcher = watcher_of(repo)
+    watcher.tick()
+    before = len(events_of(repo, "vbranch.unapplied"))
+    set_in_workspace(storage(repo) / "virtual_branches.toml", FEATURE, False)
+    watcher.tick()
+    watcher.tick()
+    assert len(events_of(repo, "vbranch.unapplied")) == before + 1
+
+
+def test_watch_all_sees_repositories_installed_after_it_started(repo, tmp_path):
+    other = tmp_path / "other"
+    git(tmp_path, "init", "-q", str(other))
+    commit_file(other, "b.txt", "b\n")
+    registry = Registry()
+    watcher = Watcher(lambda: [(e.obs, e.label) for e in registry.entries() if e.problem() is None])
+    assert watcher.tick().scanned == []
+    gitobs("install", cwd=repo)
+    assert [o.label for o in watcher.tick().scanned] == [str(repo)]
+    gitobs("install", cwd=other)
+    assert [o.label for o in watcher.tick().scanned] == [str(other)]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_mid_watch_loses_nothing(watched, sig):
+    process = subprocess.Popen([sys.executable, "-m", "gitobs", "watch", "--interval", "0.05s", str(watched)],
+                               cwd=watched, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for number in range(12):  # commits, edits and hook-less commits while it ticks
+            commit_file(watched, f"f{number}.txt", f"{number}\n", f"step {number}")
+            git(watched, "-c", "core.hooksPath=/dev/null", "commit", "-q", "--allow-empty", "-m", f"quiet {number}")
+            time.sleep(0.03)
+        process.send_signal(sig)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
+    obs = locate(watched).obs
+    with exclusive(obs.lock, 0) as held:
+        assert held  # no stale lock
+    assert EventLog(obs.log).check() == []
+    scan(obs.common_dir)
+    events = list(read_events(obs, lambda _: None))
+    ids = [e.id for e in events]
+    assert len(ids) == len(set(ids))
+    subjects = [e for e in events if e.type == "commit.created"]
+    assert len(subjects) == 1 + 24  # the commit before install, then every one made during the watch
+
+
+def test_watch_refuses_bad_arguments_in_one_line(repo, watched):
+    for args, message in ((["--interval", "0s"], "more than zero"), (["--interval", "soon"], "not a duration"),
+                          (["--all", str(watched)], "not both")):
+        done = gitobs("watch", *args, cwd=watched, ok=False)
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+# -- the registry and scan --all ----------------------------------------------------------------------
+
+
+def test_install_and_uninstall_keep_the_registry(repo, private_data_home):
+    gitobs("install", cwd=repo)
+    gitobs("install", cwd=repo)  # idempotent: listed once
+    [entry] = Registry().entries()
+    assert entry.git_dir == str(repo / ".git") and entry.work_tree == str(repo)
+    assert data_home() == private_data_home
+    assert "ok" in gitobs("repos", cwd=repo).stdout
+    gitobs("uninstall", cwd=repo)
+    assert Registry().entries() == []
+
+
+def test_scan_all_reports_a_failure_and_scans_the_others(repo, tmp_path):
+    broken = tmp_path / "broken"
+    git(tmp_path, "init", "-q", str(broken))
+    commit_file(broken, "x.txt", "x\n")
+    gone = tmp_path / "gone"
+    git(tmp_path, "init", "-q", str(gone))
+    for path in (broken, repo, gone):
+        gitobs("install", cwd=path)
+    (broken / ".git" / "obs" / "log").rmdir()
+    (broken / ".git" / "obs" / "log").write_text("not a directory")  # the log cannot be written
+    os.rename(gone, tmp_path / "moved")
+    commit_file(repo, "later.txt", "later\n")
+    done = gitobs("scan", "--all", cwd=tmp_path, ok=False)
+    assert done.returncode == 1
+    assert f"{broken}: " in done.stderr and f"{gone}: gone (moved or deleted)" in done.stderr
+    assert f"{repo}: scanned" in done.stdout and "3 repositories scanned" in done.stdout
+    assert [e.data["files"] for e in events_of(repo, "commit.created") if e.data.get("files")][-1] == [
+        ["later.txt", 1, 0]]
+    run = json.loads((data_home() / "last-run.json").read_text())
+    assert run["repos"] == 3 and len(run["failed"]) == 2
+    assert "gitobs-error" in " ".join(os.listdir(broken / ".git" / "obs" / "spool"))  # kept for its log
+    pruned = gitobs("repos", "prune", cwd=tmp_path).stdout
+    assert f"dropped {gone}: gone" in pruned
+    assert [e.label for e in Registry().entries()] == [str(broken), str(repo)]
+
+
+def test_names_in_the_registry_are_shown_inert(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # the path on one line, to find it whole
+    odd = tmp_path / "odd\x1b[31mname"
+    git(tmp_path, "init", "-q", str(odd))
+    gitobs("install", cwd=odd)
+    listed = gitobs("repos", cwd=tmp_path).stdout
+    assert "\x1b" not in listed and "odd\\x1b[31mname" in listed
+
+
+def test_a_damaged_registry_is_a_one_line_error(repo):
+    data_home().mkdir(parents=True)
+    (data_home() / "repos.json").write_text("{not json")
+    done = gitobs("scan", "--all", cwd=repo, ok=False)
+    assert done.returncode == 2 and "cannot read the repository list" in done.stderr
+    assert "Traceback" not in done.stderr
