@@ -70,7 +70,7 @@ class _Tail:
 
 def horizon_of(consumer: Consumer) -> float | None:
     """The consumer's horizon in seconds; None when it cannot merge (or saying so failed)."""
-    if type(consumer.instance).merge is Analyzer.merge:
+    if getattr(type(consumer.instance), "merge", Analyzer.merge) is Analyzer.merge:
         return None
     try:
         horizon = consumer.instance.horizon()

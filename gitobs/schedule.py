@@ -135,7 +135,9 @@ class Systemd:
     name = "systemd"
 
     def available(self) -> bool:
-        return shutil.which("systemctl") is not None and _run(["systemctl", "--user", "show-environment"]).returncode == 0
+        if shutil.which("systemctl") is None:
+            return False
+        return _run(["systemctl", "--user", "show-environment"]).returncode == 0  # a user manager answers
 
     @staticmethod
     def unit_dir() -> Path:
@@ -180,10 +182,12 @@ class Systemd:
                              "--property=ActiveState,NextElapseUSecRealtime,LastTriggerUSec"])
         service = _properties(["systemctl", "--user", "show", f"{UNIT}.service", "--property=Result,ExecMainStatus"])
         if timer.get("ActiveState") != "active":
-            status.problems.append(f"the timer is {timer.get('ActiveState') or 'unknown'} (run gitobs schedule install)")
+            state = timer.get("ActiveState") or "unknown"
+            status.problems.append(f"the timer is {state} (run gitobs schedule install)")
         status.next_run = timer.get("NextElapseUSecRealtime") or None
         if service.get("Result"):
-            status.details.append(f"systemd: last result {service['Result']}, exit {service.get('ExecMainStatus', '?')}")
+            exit_status = service.get("ExecMainStatus", "?")
+            status.details.append(f"systemd: last result {service['Result']}, exit {exit_status}")
         return status
 
 

@@ -134,5 +134,5 @@ class Reservoir:
             self.dropped_max = other.dropped_max
 
     def quantile(self, q: float) -> float | None:
-        self.values.sort()  # in place: a report asks several quantiles of one reservoir, and a sorted list sorts in one pass
+        self.values.sort()  # in place: a report asks several quantiles of one reservoir; sorted, a sort is one pass
         return _ranked(self.values, q)

@@ -177,7 +177,8 @@ class BranchesAnalyzer(Analyzer):
 
 def _dwell_row(branch: str, total_micros: int, sample: Reservoir) -> list[Cell]:
     median = sample.quantile(50)
-    return [branch, rounded(seconds_of(total_micros) / 3600), rounded(None if median is None else median / 60), sample.count]
+    hours = rounded(seconds_of(total_micros) / 3600)
+    return [branch, hours, rounded(None if median is None else median / 60), sample.count]
 
 
 def _histogram_percentile(histogram: Counter[int], q: float) -> int | None:

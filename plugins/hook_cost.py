@@ -115,14 +115,15 @@ class HookCostAnalyzer(Analyzer):
             Fact("runs", sum(s.runs for s in stats)),
             Fact("time in your hooks", rounded(seconds_of(sum(s.micros for s in stats))), "s"),
             Fact("failures", sum(s.failures for s in stats)),
-            Fact("time in pre-commit", rounded(seconds_of(sum(cell[1] for cell in self.pre_commit_days.values()))), "s"),
+            Fact("time in pre-commit", rounded(seconds_of(sum(cell[1] for cell in self.pre_commit_days.values()))),
+                 "s"),
         ])
 
     def _by_hook(self) -> Table:
         ranked = sorted(self.hooks.items(), key=lambda item: (-item[1].micros, item[0]))
         rows: list[list[Cell]] = [
-            [hook, s.runs, rounded(seconds_of(s.micros)), rounded(s.sample.quantile(50)), rounded(s.sample.quantile(90)),
-             rounded(s.sample.max), s.failures] for hook, s in ranked]
+            [hook, s.runs, rounded(seconds_of(s.micros)), rounded(s.sample.quantile(50)),
+             rounded(s.sample.quantile(90)), rounded(s.sample.max), s.failures] for hook, s in ranked]
         return Table(id="by_hook", title="Your hooks, by total time",
                      columns=["hook", "runs", "total_s", "p50_s", "p90_s", "max_s", "failures"], rows=rows,
                      total_rows=len(rows))
