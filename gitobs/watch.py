@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitobs.repo import ObsPaths, worktree_git_dirs
+from gitobs.repo import GitobsError, ObsPaths, worktree_git_dirs
 from gitobs.scan import ScanResult, scan
 from gitobs.scan_all import Outcome, scan_one
 from gitobs.scanstate import load_state
@@ -91,6 +91,7 @@ class RepoWatch:
 class Tick:
     scanned: list[Outcome] = field(default_factory=list)  # repositories that changed, and what their scan did
     idle: int = 0  # repositories looked at and left alone
+    error: str | None = None  # the list of repositories could not be had: the previous one was watched
 
 
 class Watcher:
@@ -105,8 +106,12 @@ class Watcher:
 
     def tick(self) -> Tick:
         tick = Tick()
-        current = {obs.common_dir: (obs, label) for obs, label in self.sources()}
-        self.repos = {key: self.repos.get(key) or RepoWatch(obs, label) for key, (obs, label) in current.items()}
+        try:
+            current = {obs.common_dir: (obs, label) for obs, label in self.sources()}
+        except GitobsError as exc:  # the registry mid-edit, say: a loop that runs for days goes on
+            tick.error = str(exc)
+        else:
+            self.repos = {key: self.repos.get(key) or RepoWatch(obs, label) for key, (obs, label) in current.items()}
         for watch in self.repos.values():
             if self.stop.is_set():
                 break  # between two repositories: nothing is half done

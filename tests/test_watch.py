@@ -117,6 +117,18 @@ def test_watch_all_sees_repositories_installed_after_it_started(repo, tmp_path):
     assert [o.label for o in watcher.tick().scanned] == [str(other)]
 
 
+def test_an_unreadable_registry_mid_watch_keeps_the_repositories_known(watched):
+    gitobs("install", cwd=watched)
+    registry = Registry()
+    watcher = Watcher(lambda: [(e.obs, e.label) for e in registry.entries() if e.problem() is None])
+    watcher.tick()
+    registry.path.write_text("{torn")
+    (watched / "README.md").write_text("hello\nmore\n")
+    tick = watcher.tick()
+    assert "cannot read the repository list" in tick.error
+    assert [o.label for o in tick.scanned] == [str(watched)]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_mid_watch_loses_nothing(watched, sig):
     process = subprocess.Popen([sys.executable, "-m", "gitobs", "watch", "--interval", "0.05s", str(watched)],

@@ -58,6 +58,8 @@ def _registered() -> list[tuple[ObsPaths, str]]:
 
 def _show(tick: Tick, quiet: bool) -> None:
     moment = time.strftime("%H:%M:%S")
+    if tick.error is not None:
+        warn(f"{moment} {inert(tick.error)}; watching the repositories known before")
     for outcome in tick.scanned:
         if outcome.error is not None:
             warn(f"{moment} {inert(outcome.label)}: {inert(outcome.error)}")
