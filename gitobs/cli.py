@@ -10,10 +10,12 @@ from rich.text import Text
 
 from gitobs import __version__
 from gitobs.commands import err_console
+from gitobs.commands.config import app as config_app
 from gitobs.commands.demo import demo
 from gitobs.commands.events import events
 from gitobs.commands.install import install, uninstall
 from gitobs.commands.plugins import plugins
+from gitobs.commands.privacy import pause, purge, resume
 from gitobs.commands.query import query
 from gitobs.commands.report import report
 from gitobs.commands.repos import app as repos_app
@@ -27,10 +29,12 @@ app = typer.Typer(
     name="gitobs", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
     help="Ambient observability for your own git work: hooks and a reflog scanner record, reports replay.",
 )
-for command in (install, uninstall, scan, watch, events, report, query, plugins, status, doctor, demo):
+for command in (install, uninstall, scan, watch, events, report, query, plugins, status, doctor, pause, resume,
+                purge, demo):
     app.command()(command)
 app.add_typer(repos_app, name="repos")
 app.add_typer(schedule_app, name="schedule")
+app.add_typer(config_app, name="config")
 
 
 @app.command()

@@ -48,6 +48,8 @@ class HookEvents:
             "post-rewrite": self._post_rewrite,
             "gitobs-install": self._installed,
             "gitobs-error": self._error,
+            "gitobs-pause": self._paused,
+            "gitobs-resume": self._resumed,
         }
 
     def feed(self, records: list[SpoolRecord]) -> None:
@@ -189,6 +191,17 @@ class HookEvents:
         self._emit(record, "gitobs.installed", schema.GitobsInstalled(
             hooks_dir=record.args[0] if record.args else "", version=record.args[1] if len(record.args) > 1 else ""),
             src="gitobs")
+
+    def _paused(self, record: SpoolRecord) -> None:
+        until = record.args[0] if record.args and record.args[0].isdigit() else None
+        self._emit(record, "gitobs.paused", schema.GitobsPaused(
+            until=schema.format_ts(int(until)) if until else None), src="gitobs")
+
+    def _resumed(self, record: SpoolRecord) -> None:
+        by = record.args[0] if record.args else "command"
+        paused = record.args[1] if len(record.args) > 1 and record.args[1].isdigit() else None
+        self._emit(record, "gitobs.resumed", schema.GitobsResumed(
+            by=by, paused_s=round((record.ts_ns - int(paused)) / 1e9, 3) if paused else None), src="gitobs")
 
     def _error(self, record: SpoolRecord) -> None:
         where = record.args[0] if record.args else "gitobs"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import msgspec
@@ -25,6 +25,7 @@ from gitobs.enrich import Enricher
 from gitobs.eventlog import EventLog
 from gitobs.hook_events import HookEvents
 from gitobs.lock import exclusive
+from gitobs.pause import Pause, end_pause, read_pause
 from gitobs.processes import group
 from gitobs.reflog import (
     Cursor,
@@ -35,6 +36,7 @@ from gitobs.reflog import (
     reflog_files,
     split_lines,
 )
+from gitobs.redact import hash_path, repository_salt
 from gitobs.reflog_events import ReflogEvents
 from gitobs.repo import MAIN_WORKTREE, GitobsError, ObsPaths, worktree_git_dirs
 from gitobs.rework import Rework
@@ -57,23 +59,36 @@ class ScanResult:
 
 
 class _Collector:
-    def __init__(self) -> None:
+    """Where the scan's steps emit events. With a salt, file paths are stored as salted hashes
+    (capture.paths = false)."""
+
+    def __init__(self, salt: bytes | None = None) -> None:
         self.events: list[tuple[int, schema.Event]] = []
+        self.salt = salt
 
     def emit(self, event_type: str, payload: schema.Payload, *, ts_ns: int, src: str, wt: str,
              provenance: str) -> None:
+        if self.salt is not None and getattr(payload, "files", None):
+            payload.files = [schema.FileChange(hash_path(f.path, self.salt), f.added, f.deleted)
+                             for f in payload.files]
         event = schema.make_event(event_type, payload, ts_ns=ts_ns, src=src, wt=wt, provenance=provenance)
         self.events.append((ts_ns, event))
 
 
-def scan(common_dir: Path, wait_s: float = 30.0) -> ScanResult:
+def _drop(*args, **kwargs) -> None:
+    """An emit for a capture category that is off: the state moves on, nothing is stored."""
+
+
+def scan(common_dir: Path, wait_s: float = 30.0, discard: bool = False) -> ScanResult:
+    """Ingest what is new. With `discard`, read it all and record none of it (every cursor and memory moves
+    on): what `gitobs purge` does before it deletes the log, so that nothing purged comes back."""
     obs = ObsPaths(common_dir)
     if not obs.is_enabled():
         raise GitobsError(f"gitobs is not installed in {common_dir} (run gitobs install)")
     with exclusive(obs.lock, wait_s) as held:
         if not held:
             return ScanResult(skipped=True)
-        return _scan_locked(obs)
+        return _scan_locked(obs, discard)
 
 
 @dataclass
@@ -87,29 +102,40 @@ class _Context:
     collector: _Collector
     now_ns: int
     worktrees: dict[str, Path]  # worktree -> its git dir, listed once per scan
+    pause: Pause | None  # recording paused (active or run out, not yet ended)
 
 
-def _scan_locked(obs: ObsPaths) -> ScanResult:
+def _scan_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
     started = time.perf_counter()
     now_ns = time.time_ns()
-    settings = ScanSettings.load(obs.config)
+    settings = ScanSettings.load(obs.common_dir, now_ns / 1e9)
+    if discard:
+        settings = replace(settings, hooks=False, reflog=False, worktree=False, gitbutler=False)
+    pause = read_pause(obs.root)
     state = load_state(obs.state)
     log = EventLog(obs.log)
     known_ids, last_seq = _recover(state, log)
     _delete(obs.spool, state.consumed)
-    ctx = _Context(obs, state, settings, _enricher(obs.common_dir), _Collector(), now_ns,
-                   worktree_git_dirs(obs.common_dir))
+    salt = None if settings.paths else repository_salt(obs.root)
+    ctx = _Context(obs, state, settings, _enricher(obs.common_dir), _Collector(salt), now_ns,
+                   worktree_git_dirs(obs.common_dir), pause)
 
     discards = Discards(ctx.collector.emit)
     staging = Staging(state, ctx.collector.emit, settings.stage_burst_gap)
     batch = _read_hooks(ctx, staging, discards)
     reflog_count = _read_reflogs(ctx, batch.records, staging)
     staging.close_quiet(now_ns)
-    gitbutler.observe(obs.common_dir, state.gitbutler, ctx.collector.emit, now_ns)
-    _sample_worktrees(ctx, discards)
+    gitbutler.observe(obs.common_dir, state.gitbutler, ctx.collector.emit if settings.gitbutler else _drop,
+                      now_ns)
+    if settings.worktree:
+        _sample_worktrees(ctx, discards)
+    else:
+        state.worktrees = {}  # the first look after capture resumes is a fresh baseline, reporting no loss
+    if pause is not None and not pause.active(now_ns / 1e9):
+        _resume_expired(ctx, pause)
 
     events = [event for _, event in sorted(ctx.collector.events, key=lambda pair: pair[0])
-              if event.id not in known_ids]
+              if event.id not in known_ids and not discard]
     result = ScanResult(events=len(events), records=len(batch.records), reflog_entries=reflog_count,
                         garbage=batch.garbage)
     if events:
@@ -169,12 +195,14 @@ def _enricher(common_dir: Path) -> Enricher | None:
 def _read_hooks(ctx: _Context, staging: Staging, discards: Discards) -> SpoolBatch:
     hooks = HookEvents(ctx.state, ctx.enricher, ctx.collector.emit)
     batch = read_spool(ctx.obs.spool, ctx.now_ns)
+    batch.records = _captured(ctx.settings, batch.records)
     hooks.feed(batch.records)
     ended = hooks.open_attempts(process_alive, ctx.now_ns)
     if ended:
         # Their git processes are gone now, so every record they wrote exists: read the late ones too.
         seen = {path.name for path in batch.consumed}
         late = read_spool(ctx.obs.spool, time.time_ns(), skip=seen)
+        late.records = _captured(ctx.settings, late.records)
         batch.extend(late)
         hooks.feed(late.records)
     hooks.abort(ended)
@@ -182,6 +210,22 @@ def _read_hooks(ctx: _Context, staging: Staging, discards: Discards) -> SpoolBat
     staging.feed(batch.records, processes)
     discards.feed(batch.records, processes)
     return batch
+
+
+def _captured(settings: ScanSettings, records: list[SpoolRecord]) -> list[SpoolRecord]:
+    """The records to ingest: gitobs's own notes always; hooks' unless capture.hooks is off or their hook
+    is in capture.skip_hooks. The others are consumed all the same, and never stored."""
+    return [record for record in records if record.hook.startswith("gitobs-")
+            or (settings.hooks and record.hook not in settings.skip_hooks)]
+
+
+def _resume_expired(ctx: _Context, pause: Pause) -> None:
+    """A pause whose --for ran out ends here: what it covered was dropped, from now on all is recorded."""
+    end_pause(ctx.obs.root)
+    until = pause.until_ns or ctx.now_ns
+    resumed = schema.GitobsResumed(by="expiry", paused_s=round((until - pause.since_ns) / 1e9, 3))
+    ctx.collector.emit("gitobs.resumed", resumed, ts_ns=until, src="gitobs", wt=MAIN_WORKTREE,
+                       provenance=f"resume:{pause.since_ns}")
 
 
 def _read_reflogs(ctx: _Context, records: list[SpoolRecord], staging: Staging) -> int:
@@ -196,15 +240,25 @@ def _read_reflogs(ctx: _Context, records: list[SpoolRecord], staging: Staging) -
         if not known:
             entries = _since_rename(entries)
         cursors[name] = cursor.to_json()
-        (heads if file.ref == "HEAD" else branches).extend(entries)
+        (heads if file.ref == "HEAD" else branches).extend(_recorded(ctx, entries))
     state.cursors = cursors  # cursors of reflogs that are gone (deleted branches) are dropped
-    stash = StashEvents(state, ctx.collector.emit)
+    stash = StashEvents(state, ctx.collector.emit if ctx.settings.reflog else _drop)
     stash.from_hooks(records)
     _read_stash_reflog(ctx.obs, state, stash, ctx.now_ns)
     rework = Rework(ctx.enricher, ctx.settings.undo_window)
     events = ReflogEvents(state, ctx.enricher, ctx.collector.emit, rework, staging)
     events.feed(heads, branches, stash.is_stash_reset)
     return len(heads) + len(branches)
+
+
+def _recorded(ctx: _Context, entries: list[ReflogEntry]) -> list[ReflogEntry]:
+    """Entries read past the cursor that may be recorded: none while capture.reflog is off, none of those a
+    pause covers. The cursor has moved past all of them: switching capture back on backfills nothing."""
+    if not ctx.settings.reflog:
+        return []
+    if ctx.pause is not None:
+        return [entry for entry in entries if not ctx.pause.covers(entry.ts * 10**9)]
+    return entries
 
 
 def _since_rename(entries: list[ReflogEntry]) -> list[ReflogEntry]:

@@ -251,6 +251,17 @@ class GitobsScan(Payload):
     seconds: float
 
 
+class GitobsPaused(Payload):
+    """Recording paused (`gitobs pause`): nothing is recorded until it ends."""
+
+    until: str | None = None  # when it ends by itself (UTC, ISO 8601); None: at `gitobs resume`
+
+
+class GitobsResumed(Payload):
+    by: str = "command"  # command (gitobs resume) | expiry (the pause's --for ran out)
+    paused_s: float | None = None  # how long recording was paused
+
+
 class InternalError(Payload):
     """Something went wrong inside gitobs (a background scan, say); git itself was not affected."""
 
@@ -294,6 +305,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     "gitbutler.op": GitButlerOp,
     "gitobs.installed": GitobsInstalled,
     "gitobs.scan": GitobsScan,
+    "gitobs.paused": GitobsPaused,
+    "gitobs.resumed": GitobsResumed,
     "gitobs.error": InternalError,
 }
 

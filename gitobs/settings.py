@@ -1,53 +1,33 @@
-"""The scanner's tunables, read from the repository's `.git/obs/config.toml` (section `[scan]`).
-
-Only harmless settings live here: they shape how raw records are interpreted, never what is captured or
-where it goes. Missing file or keys mean the defaults.
-"""
+"""What a scan reads of the layered configuration (gitobs/config.py): how to interpret records, and which
+capture categories are on. Recording paused (`gitobs pause`) turns every category off until it ends."""
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass, fields
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from gitobs.repo import GitobsError
-from gitobs.timespec import parse_duration
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from gitobs import config
+from gitobs.pause import active_pause
 
 
 @dataclass(frozen=True)
 class ScanSettings:
     undo_window: float = 30 * 60  # a reset off a commit younger than this undoes it (commit.undone)
     stage_burst_gap: float = 30.0  # index writes closer than this are one index.stage burst
+    hooks: bool = True  # capture categories: off means read and dropped, never stored
+    skip_hooks: frozenset[str] = frozenset()
+    reflog: bool = True
+    worktree: bool = True
+    gitbutler: bool = True
+    paths: bool = True  # off: file paths are stored as salted hashes
+    paused: bool = False
 
     @classmethod
-    def load(cls, config: Path) -> ScanSettings:
-        try:
-            table = tomllib.loads(config.read_text(encoding="utf-8")).get("scan", {})
-        except FileNotFoundError:
-            return cls()
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise GitobsError(f"{config}: {exc}") from None
-        known = {f.name for f in fields(cls)}
-        values = {}
-        for key, raw in table.items():
-            if key not in known:
-                raise GitobsError(f"{config}: unknown key scan.{key} (known: {', '.join(sorted(known))})")
-            values[key] = _seconds(config, key, raw)
-        return cls(**values)
-
-
-def _seconds(config: Path, key: str, raw: object) -> float:
-    """A duration: a number of seconds, or a string like "30m"."""
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and raw >= 0:
-        return float(raw)
-    if isinstance(raw, str):
-        try:
-            return parse_duration(raw)
-        except GitobsError:
-            pass
-    raise GitobsError(f"{config}: scan.{key} must be a duration like \"30m\" or a number of seconds")
+    def load(cls, common_dir: Path, now_s: float | None = None) -> ScanSettings:
+        found = config.load(common_dir, config.main_work_tree(common_dir))
+        paused = active_pause(common_dir / "obs", time.time() if now_s is None else now_s) is not None
+        return cls(undo_window=found["scan.undo_window"], stage_burst_gap=found["scan.stage_burst_gap"],
+                   hooks=found["capture.hooks"] and not paused, skip_hooks=frozenset(found["capture.skip_hooks"]),
+                   reflog=found["capture.reflog"] and not paused, worktree=found["capture.worktree"] and not paused,
+                   gitbutler=found["capture.gitbutler"] and not paused, paths=found["capture.paths"], paused=paused)

@@ -15,6 +15,9 @@ from gitobs.repo import locate
 from gitobs.scan import scan
 
 
+PERSONAL = ("GITOBS_DATA_HOME", "GITOBS_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME")
+
+
 @pytest.fixture(autouse=True)
 def hermetic_git(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
@@ -22,7 +25,7 @@ def hermetic_git(tmp_path_factory, monkeypatch):
     config.write_text("[user]\n\tname = Test Dev\n\temail = dev@example.invalid\n"
                       "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
     for key in list(os.environ):
-        if key.startswith("GIT_") or key in ("GITOBS_DATA_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
+        if key.startswith("GIT_") or key in PERSONAL:
             monkeypatch.delenv(key)  # the user's registry, schedule and config are never a test's
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))

@@ -1,0 +1,286 @@
+"""Layered configuration: built-in defaults < user scope < repository scope < the committed `.gitobs.toml`.
+
+- user scope: $GITOBS_CONFIG_HOME/config.toml, else $XDG_CONFIG_HOME/gitobs/config.toml, else
+  ~/.config/gitobs/config.toml: the person's own machine-wide choices;
+- repository scope: `.git/obs/config.toml`, this clone's;
+- committed: `.gitobs.toml` at the top of the work tree, shared by a team through git.
+
+The trust boundary: a repository's files (the last two) come with the code, possibly from a hostile clone,
+so they may only make gitobs record or share *less*. A key is one of three kinds:
+- FREE: harmless (how records are read, analyzer options, retention): any scope;
+- USER: anything that sends data somewhere or weakens redaction: user scope only;
+- NARROW: a privacy switch (a capture category, redaction) that a repository may turn to the private side
+  but never away from it.
+A repository value that tries to cross the boundary is ignored, and said so (`Config.warnings`).
+Unknown keys and wrong types are errors naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from gitobs.repo import GitobsError
+from gitobs.scanstate import write_atomic
+from gitobs.timespec import parse_duration
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+FREE, USER, NARROW = "free", "user", "narrow"
+SCOPES = ("default", "user", "repo", "committed")  # lowest precedence first
+COMMITTED_FILE = ".gitobs.toml"
+
+
+def _duration(raw: object) -> float:
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and raw >= 0:
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return parse_duration(raw)
+        except GitobsError:
+            pass
+    raise ValueError('a duration like "30m" or a number of seconds')
+
+
+def _size(raw: object) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
+        return raw
+    if isinstance(raw, str) and raw.strip()[:-3].replace(".", "", 1).isdigit() and raw.strip()[-3:].lower() in (
+            "kib", "mib", "gib"):
+        text = raw.strip()
+        return int(float(text[:-3]) * units[text[-3].lower()])
+    raise ValueError('a size like "64MiB" or a number of bytes')
+
+
+def _boolean(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    raise ValueError("true or false")
+
+
+def _text(raw: object) -> str:
+    if isinstance(raw, str):
+        return raw
+    raise ValueError("a string")
+
+
+def _names(raw: object) -> list[str]:
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        return list(raw)
+    raise ValueError("a list of strings")
+
+
+def _options(raw: object) -> dict[str, str]:
+    """`[report.options]` with "heatmap.top" = 30 or heatmap.top = 30 (a nested table): -O's names."""
+    if not isinstance(raw, dict):
+        raise ValueError('a table of "analyzer.key" = "value"')
+    options = {}
+    for key, value in flatten(raw).items():
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)) or key.count(".") != 1:
+            raise ValueError('a table of "analyzer.key" = "value"')
+        options[key] = str(value)
+    return options
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str  # dotted: section.key
+    kind: str  # FREE, USER or NARROW
+    parse: Callable[[object], Any]
+    default: Any
+    help: str
+    private: Any = None  # NARROW: the value on the private side
+
+
+KEYS = {key.name: key for key in (
+    Key("scan.undo_window", FREE, _duration, 30 * 60.0, "a reset off a commit younger than this undoes it"),
+    Key("scan.stage_burst_gap", FREE, _duration, 30.0, "index writes closer than this are one staging burst"),
+    Key("capture.hooks", NARROW, _boolean, True, "record what hooks see (commit attempts, pushes, ...)", False),
+    Key("capture.skip_hooks", NARROW, _names, [], "hooks whose records are dropped, by name", None),
+    Key("capture.reflog", NARROW, _boolean, True, "record commits, switches, resets, ... from the reflogs", False),
+    Key("capture.worktree", NARROW, _boolean, True, "sample the working trees (dirty files, discards)", False),
+    Key("capture.gitbutler", NARROW, _boolean, True, "record GitButler's stacks and operations", False),
+    Key("capture.paths", NARROW, _boolean, True, "store file paths (false: salted hashes instead)", False),
+    Key("bundle.redact", NARROW, _boolean, True, "bundles hash paths, branches, remotes and emails", True),
+    Key("export.otlp.endpoint", USER, _text, "", "where OTLP export sends events (user scope only)"),
+    Key("export.prometheus.textfile", USER, _text, "", "where Prometheus metrics are written (user scope only)"),
+    Key("retention.max_age", FREE, _duration, 90 * 86400.0, "raw events older than this are rolled up"),
+    Key("retention.max_bytes", FREE, _size, 64 << 20, "the log's size cap on disk"),
+    Key("report.options", FREE, _options, {}, 'defaults for -O, e.g. "patterns.idle_gap" = "45m"'),
+)}
+
+
+def user_file() -> Path:
+    explicit = os.environ.get("GITOBS_CONFIG_HOME")
+    if explicit:
+        return Path(explicit) / "config.toml"
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".config"
+    return base / "gitobs" / "config.toml"
+
+
+@dataclass
+class Value:
+    value: Any
+    origin: str  # a scope name
+    source: str = ""  # the file it came from ("" for defaults)
+
+
+@dataclass
+class Config:
+    values: dict[str, Value]
+    warnings: list[str] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name].value
+
+
+def flatten(table: dict, prefix: str = "") -> dict[str, object]:
+    """{"scan": {"undo_window": "5m"}} -> {"scan.undo_window": "5m"}; a known key's own table stays whole."""
+    flat: dict[str, object] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and name not in KEYS:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def read_file(path: Path, problems: list[str] | None = None) -> dict[str, object]:
+    """The file's keys, checked: an unknown key or a wrong type is an error naming the file and the key;
+    with `problems`, it is added there instead and the key ignored (for the committed file: a teammate's
+    newer gitobs must not stop this one recording)."""
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return _problem(problems, f"{path}: {exc}") or {}
+    values = {}
+    for name, raw in flatten(table).items():
+        key = KEYS.get(name)
+        try:
+            if key is None:
+                raise GitobsError(f"{path}: unknown key {name} (gitobs config list shows the known ones)")
+            values[name] = parse_value(key, raw, str(path))
+        except GitobsError as exc:
+            _problem(problems, str(exc))
+    return values
+
+
+def _problem(problems: list[str] | None, message: str) -> None:
+    if problems is None:
+        raise GitobsError(message)
+    problems.append(f"{message}; ignored")
+
+
+def parse_value(key: Key, raw: object, where: str) -> Any:
+    try:
+        return key.parse(raw)
+    except (ValueError, GitobsError) as exc:
+        raise GitobsError(f"{where}: {key.name} must be {exc}") from None
+
+
+def scope_files(common_dir: Path | None, work_tree: Path | None) -> dict[str, Path]:
+    files = {"user": user_file()}
+    if common_dir is not None:
+        files["repo"] = common_dir / "obs" / "config.toml"
+    if work_tree is not None:
+        files["committed"] = work_tree / COMMITTED_FILE
+    return files
+
+
+def load(common_dir: Path | None = None, work_tree: Path | None = None) -> Config:
+    config = Config({name: Value(key.default, "default") for name, key in KEYS.items()})
+    for scope, path in scope_files(common_dir, work_tree).items():
+        problems = config.warnings if scope == "committed" else None
+        for name, value in read_file(path, problems).items():
+            _apply(config, KEYS[name], value, scope, str(path))
+    return config
+
+
+def main_work_tree(common_dir: Path) -> Path | None:
+    """Where the committed `.gitobs.toml` is read: the main work tree (`<top>/.git`'s parent)."""
+    return common_dir.parent if common_dir.name == ".git" else None
+
+
+def from_cli(key: Key, text: str) -> Any:
+    """A value typed on the command line, in the form the TOML file keeps (then checked like one)."""
+    if key.parse is _boolean:
+        words = {"true": True, "yes": True, "on": True, "1": True,
+                 "false": False, "no": False, "off": False, "0": False}
+        if text.strip().lower() not in words:
+            raise GitobsError(f"{key.name} takes true or false, not {text!r}")
+        value: Any = words[text.strip().lower()]
+    elif key.parse is _names:
+        value = [part.strip() for part in text.split(",") if part.strip()]
+    elif key.parse is _size and text.strip().isdigit():
+        value = int(text)
+    else:
+        value = text
+    parse_value(key, value, "the command line")
+    return value
+
+
+def _apply(config: Config, key: Key, value: Any, scope: str, source: str) -> None:
+    current = config.values[key.name]
+    if scope != "user" and key.kind == USER:
+        config.warnings.append(f"{source}: {key.name} is ignored: only your own config "
+                               f"({user_file()}) may set it")
+        return
+    if scope != "user" and key.kind == NARROW:
+        if key.private is None:  # a list of things left out: a repository may add to it, never take away
+            value = sorted(set(current.value) | set(value))
+        elif value != key.private and current.value == key.private:
+            config.warnings.append(f"{source}: {key.name} = {shown(value)} is ignored: a repository may only "
+                                   f"set it to {shown(key.private)}")
+            return
+    config.values[key.name] = Value(value, scope, source)
+
+
+def shown(value: Any) -> str:
+    """A value as TOML writes it."""
+    return tomli_w.dumps({"v": value})[4:].strip()
+
+
+def write_key(path: Path, parts: list[str], value: Any | None) -> bool:
+    """Set (or with None remove) the key at `parts` (["scan", "undo_window"]) in the TOML file at `path`,
+    atomically. Returns whether it changed. The file is rewritten from its parsed form: comments are lost."""
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        table = {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise GitobsError(f"{path}: {exc}") from None
+    *sections, leaf = parts
+    nodes = [table]
+    for part in sections:
+        child = nodes[-1].setdefault(part, {})
+        if not isinstance(child, dict):
+            raise GitobsError(f"{path}: {part} is not a table")
+        nodes.append(child)
+    if value is None:
+        if leaf not in nodes[-1]:
+            return False
+        del nodes[-1][leaf]
+        for parent, part, child in reversed(list(zip(nodes, sections, nodes[1:]))):  # drop emptied tables
+            if not child:
+                del parent[part]
+    elif nodes[-1].get(leaf) == value:
+        return False
+    else:
+        nodes[-1][leaf] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, tomli_w.dumps(table).encode())
+    return True

@@ -1,0 +1,119 @@
+"""The layered configuration and its trust boundary: a repository's own files (the clone's config and the
+committed .gitobs.toml) can make gitobs record and share less, never more, and never send data anywhere."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import gitobs
+
+from gitobs import config
+from gitobs.repo import GitobsError
+
+
+@pytest.fixture(autouse=True)
+def private_config_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITOBS_CONFIG_HOME", str(tmp_path / "config-home"))
+
+
+def loaded(repo):
+    return config.load(repo / ".git", repo)
+
+
+def test_defaults_user_repo_committed_in_that_order(repo):
+    config.write_key(config.user_file(), ["scan", "undo_window"], "10m")
+    config.write_key(config.user_file(), ["scan", "stage_burst_gap"], "5s")
+    config.write_key(repo / ".git" / "obs" / "config.toml", ["scan", "undo_window"], "20m")
+    (repo / ".gitobs.toml").write_text('[report.options]\n"heatmap.top" = 30\n[scan]\nundo_window = "1h"\n')
+    found = loaded(repo)
+    assert found["scan.undo_window"] == 3600.0 and found.values["scan.undo_window"].origin == "committed"
+    assert found["scan.stage_burst_gap"] == 5.0 and found.values["scan.stage_burst_gap"].origin == "user"
+    assert found["report.options"] == {"heatmap.top": "30"}
+    assert found["retention.max_bytes"] == 64 << 20 and found.values["retention.max_bytes"].origin == "default"
+    assert found.warnings == []
+
+
+def test_a_committed_file_cannot_turn_on_export_or_weaken_redaction(repo):
+    (repo / ".gitobs.toml").write_text(
+        '[export.otlp]\nendpoint = "https://collector.example.invalid"\n'
+        '[export.prometheus]\ntextfile = "/tmp/leak.prom"\n[bundle]\nredact = false\n')
+    found = loaded(repo)
+    assert found["export.otlp.endpoint"] == "" and found["export.prometheus.textfile"] == ""
+    assert found["bundle.redact"] is True
+    assert len(found.warnings) == 3 and all(".gitobs.toml" in w and "ignored" in w for w in found.warnings)
+
+
+def test_the_clones_own_config_cannot_either(repo):
+    (repo / ".git" / "obs").mkdir(parents=True, exist_ok=True)
+    (repo / ".git" / "obs" / "config.toml").write_text(
+        '[export.otlp]\nendpoint = "https://collector.example.invalid"\n[bundle]\nredact = false\n')
+    found = loaded(repo)
+    assert found["export.otlp.endpoint"] == "" and found["bundle.redact"] is True
+    assert len(found.warnings) == 2
+
+
+def test_a_repository_may_narrow_capture_but_not_widen_it(repo):
+    config.write_key(config.user_file(), ["capture", "worktree"], False)
+    config.write_key(config.user_file(), ["capture", "skip_hooks"], ["post-index-change"])
+    (repo / ".gitobs.toml").write_text('[capture]\nworktree = true\nreflog = false\nskip_hooks = ["pre-push"]\n')
+    found = loaded(repo)
+    assert found["capture.worktree"] is False  # widening: ignored
+    assert found["capture.reflog"] is False  # narrowing: taken
+    assert found["capture.skip_hooks"] == ["post-index-change", "pre-push"]  # only ever added to
+    assert [w for w in found.warnings if "capture.worktree = true is ignored" in w]
+
+
+def test_the_user_may_do_what_a_repository_may_not(repo):
+    config.write_key(config.user_file(), ["export", "otlp", "endpoint"], "http://127.0.0.1:4318")
+    config.write_key(config.user_file(), ["bundle", "redact"], False)
+    found = loaded(repo)
+    assert found["export.otlp.endpoint"] == "http://127.0.0.1:4318" and found["bundle.redact"] is False
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[scan]\nundo_window = "soon"\n', "scan.undo_window must be a duration"),
+    ("[scan]\nno_such = 1\n", "unknown key scan.no_such"),
+    ("[capture]\npaths = \"yes\"\n", "capture.paths must be true or false"),
+    ("[scan\n", "config.toml"),
+])
+def test_bad_values_in_your_own_files_are_errors_naming_file_and_key(repo, text, message):
+    path = repo / ".git" / "obs" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    with pytest.raises(GitobsError, match=message) as raised:
+        loaded(repo)
+    assert str(path) in str(raised.value)
+
+
+def test_bad_keys_in_the_committed_file_are_reported_and_ignored(repo):
+    (repo / ".gitobs.toml").write_text('[scan]\nundo_window = "soon"\nstage_burst_gap = "1m"\n[future]\nx = 1\n')
+    found = loaded(repo)
+    assert found["scan.stage_burst_gap"] == 60.0 and found["scan.undo_window"] == 1800.0
+    assert sorted(w.split(": ")[1].split(" ")[0] for w in found.warnings) == ["scan.undo_window", "unknown"]
+
+
+def test_config_commands_set_get_unset_and_show_origins(watched):
+    gitobs("config", "set", "scan.undo_window", "5m", cwd=watched)
+    gitobs("config", "set", "--user", "capture.paths", "false", cwd=watched)
+    gitobs("config", "set", "report.options.heatmap.top", "30", cwd=watched)
+    shown = gitobs("config", "list", "--show-origin", cwd=watched).stdout
+    assert f'scan.undo_window = 300.0  # repo ({watched / ".git" / "obs" / "config.toml"})' in shown
+    assert "capture.paths = false  # user (" in shown
+    assert 'report.options.heatmap.top = "30"  # repo' in shown
+    assert gitobs("config", "get", "capture.paths", cwd=watched).stdout.strip() == "capture.paths = false"
+    assert (watched / ".git" / "obs" / "config.toml").read_text() == (
+        '[scan]\nundo_window = "5m"\n\n[report.options]\n"heatmap.top" = "30"\n')
+    gitobs("config", "unset", "report.options.heatmap.top", cwd=watched)
+    gitobs("config", "unset", "scan.undo_window", cwd=watched)
+    assert (watched / ".git" / "obs" / "config.toml").read_text() == ""
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["set", "export.otlp.endpoint", "http://x"], "only be set in your own config"),
+    (["set", "capture.worktree", "maybe"], "takes true or false"),
+    (["set", "retention.max_bytes", "lots"], "must be a size"),
+    (["get", "no.such"], "unknown setting 'no.such'"),
+    (["set", "report.options", "x"], "one entry at a time"),
+])
+def test_config_command_errors_are_one_line(watched, args, message):
+    done = gitobs("config", *args, cwd=watched, ok=False)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
