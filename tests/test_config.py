@@ -3,6 +3,8 @@ committed .gitobs.toml) can make gitobs record and share less, never more, and n
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import gitobs
 
@@ -117,3 +119,16 @@ def test_config_commands_set_get_unset_and_show_origins(watched):
 def test_config_command_errors_are_one_line(watched, args, message):
     done = gitobs("config", *args, cwd=watched, ok=False)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_report_options_from_the_config_are_defaults_for_dash_o(watched):
+    def idle_gap(*args: str) -> object:
+        built = gitobs("report", "--only", "patterns", "--format", "json", *args, cwd=watched).stdout
+        [section] = [s for s in json.loads(built)["sections"] if s["name"] == "patterns"]
+        [facts] = [b for b in section["blocks"] if b["id"] == "sessions"]
+        return dict((label, value) for label, value, _ in facts["items"])["idle gap"]
+
+    assert idle_gap() == 1800
+    gitobs("config", "set", "report.options.patterns.idle_gap", "45m", cwd=watched)
+    assert idle_gap() == 2700
+    assert idle_gap("-O", "patterns.idle_gap=10m") == 600  # the command line wins

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from gitobs import plugins
+from gitobs import config, plugins
 from gitobs.analysis import Context, Renderer
 from gitobs.commands import NoScanOption, RepoOption, open_repo, warn
 from gitobs.commands.scan import scan_now
@@ -17,6 +17,7 @@ from gitobs.eventlog import EventLog
 from gitobs.replay import normalize_path
 from gitobs.repo import GitobsError
 from gitobs.report import build_report, local_offset, parse_offset
+from gitobs.safe_text import inert
 from gitobs.timespec import parse_moment
 
 # The sections the issue names have their own flags; --only takes any analyzer, third-party ones too.
@@ -51,8 +52,11 @@ def report(
     provided, renderer = load_plugins(output_format)
     flags = dict(zip(SECTION_FLAGS, (heatmap, branches, hesitation, reverts, vbranches, patterns, hooks)))
     chosen = [name for name, on in flags.items() if on] + [name for name in only if not flags.get(name)]
-    context = _context(now, since, until, path, depth, branch, utc_offset, options)
     repo = open_repo(repo_dir)
+    settings = config.load(repo.common_dir, repo.work_tree)
+    for message in settings.warnings:
+        warn(inert(message))
+    context = _context(now, since, until, path, depth, branch, utc_offset, options, settings["report.options"])
     if not repo.obs.root.is_dir():
         raise GitobsError("nothing recorded here yet (run gitobs install, then work as usual)")
     if not no_scan and repo.obs.is_enabled():
@@ -84,12 +88,15 @@ def write_report(log: EventLog, provided: plugins.Provided, renderer: Renderer, 
 
 
 def _context(now: str | None, since: str | None, until: str | None, path: str | None, depth: int | None,
-             branch: str | None, utc_offset: str | None, options: list[str]) -> Context:
+             branch: str | None, utc_offset: str | None, options: list[str],
+             configured: dict[str, str] | None = None) -> Context:
+    """The report's context; -O options over `configured` ones (the settings' report.options)."""
     moment = parse_moment(now, time.time()) if now else time.time()
     return Context(
         now=moment, utc_offset_s=parse_offset(utc_offset) if utc_offset else local_offset(moment),
         since=parse_moment(since, moment) if since else None, until=parse_moment(until, moment) if until else None,
-        path=normalize_path(path) if path else None, depth=depth, branch=branch, options=parse_options(options))
+        path=normalize_path(path) if path else None, depth=depth, branch=branch,
+        options={**(configured or {}), **parse_options(options)})
 
 
 def parse_options(items: list[str]) -> dict[str, str]:
