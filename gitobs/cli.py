@@ -10,6 +10,7 @@ from rich.text import Text
 
 from gitobs import __version__
 from gitobs.commands import err_console
+from gitobs.commands.bundle import bundle, replay
 from gitobs.commands.config import app as config_app
 from gitobs.commands.demo import demo
 from gitobs.commands.events import events
@@ -29,8 +30,8 @@ app = typer.Typer(
     name="gitobs", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
     help="Ambient observability for your own git work: hooks and a reflog scanner record, reports replay.",
 )
-for command in (install, uninstall, scan, watch, events, report, query, plugins, status, doctor, pause, resume,
-                purge, demo):
+for command in (install, uninstall, scan, watch, events, report, query, bundle, replay, plugins, status, doctor,
+                pause, resume, purge, demo):
     app.command()(command)
 app.add_typer(repos_app, name="repos")
 app.add_typer(schedule_app, name="schedule")

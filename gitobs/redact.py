@@ -48,3 +48,57 @@ def hash_path(path: str, salt: bytes) -> str:
     stem, dot, extension = parts[-1].rpartition(".")
     kept = f".{extension.lower()}" if dot and stem and len(extension) <= 10 and extension.isalnum() else ""
     return "/".join(tokens) + kept
+
+
+# -- events, for bundles ------------------------------------------------------------------------------------
+
+NAME_FIELDS = frozenset({"branch", "from", "to", "merged", "remote"})  # branch, remote and lane names
+PATH_FIELDS = frozenset({"hooks_dir"})
+TEXT_FIELDS = frozenset({"message"})  # free text (a gitobs.error): dropped
+REDACTED_TEXT = "(redacted)"
+
+
+class Redactor:
+    """Replaces the names an event holds with salted tokens: file paths (depth and extension kept),
+    branch, lane and remote names, ref names, GitButler trailer values, the hooks directory; free text is
+    dropped. One salt for one bundle: a name is the same token everywhere in it, and in no other bundle."""
+
+    def __init__(self, salt: bytes | None = None) -> None:
+        self.salt = salt if salt is not None else secrets.token_bytes(32)
+
+    def name(self, text: str) -> str:
+        return "n" + token(text, self.salt)
+
+    def ref(self, ref: str) -> str:
+        """refs/heads/feature -> refs/heads/n<token>; HEAD stays."""
+        for prefix in ("refs/heads/", "refs/remotes/", "refs/tags/"):
+            if ref.startswith(prefix):
+                return prefix + self.name(ref[len(prefix):])
+        return ref if ref == "HEAD" else self.name(ref)
+
+    def event(self, event: dict) -> dict:
+        data = event.get("data")
+        if isinstance(data, dict):
+            event["data"] = self.payload(data)
+        return event
+
+    def payload(self, data: dict) -> dict:
+        out = {}
+        for key, value in data.items():
+            if key in NAME_FIELDS and isinstance(value, str):
+                value = self.name(value)
+            elif key in PATH_FIELDS and isinstance(value, str):
+                value = hash_path(value.strip("/"), self.salt)
+            elif key in TEXT_FIELDS and isinstance(value, str):
+                value = REDACTED_TEXT
+            elif key == "files" and isinstance(value, list):
+                value = [[hash_path(f[0], self.salt), *f[1:]] if isinstance(f, list) and f and isinstance(f[0], str)
+                         else f for f in value]
+            elif key == "refs" and isinstance(value, list):
+                value = [self.ref(ref) if isinstance(ref, str) else ref for ref in value]
+            elif key == "ref" and isinstance(value, str):
+                value = self.ref(value)
+            elif key == "trailers" and isinstance(value, dict):
+                value = {name: self.name(text) if isinstance(text, str) else text for name, text in value.items()}
+            out[key] = value
+        return out

@@ -1,0 +1,165 @@
+"""Opening a bundle: untrusted input, read in memory and checked before anything uses it.
+
+Refused, each with one line: a file that is not a zip; a member name that is absolute, has `..`, a
+backslash or a drive, or is not one of the bundle's members (so nothing is ever extracted or written
+anywhere); a symlink or a directory; a member over its size cap, by its header or by what it actually
+inflates to (read in slices, stopped at the cap); a compression ratio no real bundle has; a zstd frame
+that inflates past its cap or holds a line over LINE_CAP; a missing member, or one whose sha256 is not the
+manifest's; an unknown format version; malformed or too deeply nested JSON. Names inside are data: every
+renderer shows them inert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import stat
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import zstandard
+
+from gitobs.bundle import BUNDLE_MEMBERS, CONFIG, ENVIRONMENT, EVENTS, FORMAT, MANIFEST, REPORT
+from gitobs.repo import GitobsError
+
+CAPS = {MANIFEST: 1 << 20, REPORT: 64 << 20, CONFIG: 1 << 20, ENVIRONMENT: 1 << 20, EVENTS: 256 << 20}
+EVENTS_CAP = 2 << 30  # bytes of JSON lines the events may inflate to
+LINE_CAP = 1 << 20  # one event line
+MAX_RATIO = 200  # inflated / stored: zstd on event lines gives ~10, deflate on JSON ~20
+MAX_DEPTH = 64  # JSON nesting
+READ_SLICE = 1 << 16
+
+
+class BundleError(GitobsError):
+    pass
+
+
+@dataclass
+class Bundle:
+    path: Path
+    manifest: dict
+    events: list[bytes]
+    report: bytes
+    config: dict
+    environment: dict
+
+
+def open_bundle(path: Path) -> Bundle:
+    try:
+        archive = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise BundleError(f"no such bundle: {path}") from None
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise BundleError(f"{path} is not a bundle (not a zip file: {exc})") from None
+    with archive:
+        members = _members(archive, path)
+        blobs = {name: _read(archive, info, path) for name, info in members.items()}
+    manifest = _parse(blobs[MANIFEST], MANIFEST, path)
+    _check_manifest(manifest, blobs, path)
+    events = _lines(blobs[EVENTS], path)
+    config, environment = (_parse(blobs[name], name, path) for name in (CONFIG, ENVIRONMENT))
+    _parse(blobs[REPORT], REPORT, path)
+    return Bundle(path, manifest, events, blobs[REPORT], config, environment)
+
+
+def _members(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]:
+    found: dict[str, zipfile.ZipInfo] = {}
+    for info in archive.infolist():
+        name = info.filename
+        if name.startswith(("/", "\\")) or ".." in name.split("/") or "\\" in name or ":" in name:
+            raise BundleError(f"{path}: member {name!r} would escape (absolute, .. or a drive)")
+        if stat.S_ISLNK(info.external_attr >> 16) or info.is_dir():
+            raise BundleError(f"{path}: member {name!r} is a link or a directory")
+        if name not in BUNDLE_MEMBERS:
+            raise BundleError(f"{path}: unexpected member {name!r} (a bundle holds {', '.join(BUNDLE_MEMBERS)})")
+        if name in found:
+            raise BundleError(f"{path}: member {name!r} appears twice")
+        if info.file_size > CAPS[name]:
+            raise BundleError(f"{path}: member {name!r} is over its size cap ({CAPS[name]} bytes)")
+        if info.compress_size and info.file_size / info.compress_size > MAX_RATIO and info.file_size > 1 << 16:
+            raise BundleError(f"{path}: member {name!r} inflates {info.file_size // info.compress_size}x: "
+                              "a compression bomb, not a bundle")
+        found[name] = info
+    missing = [name for name in BUNDLE_MEMBERS if name not in found]
+    if missing:
+        raise BundleError(f"{path}: missing {', '.join(missing)}")
+    return found
+
+
+def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
+    """The member's bytes, never more than its cap whatever its header says."""
+    cap = CAPS[info.filename]
+    parts, size = [], 0
+    try:
+        with archive.open(info) as member:
+            while chunk := member.read(READ_SLICE):
+                size += len(chunk)
+                if size > cap:
+                    raise BundleError(f"{path}: member {info.filename!r} inflates past its cap ({cap} bytes)")
+                parts.append(chunk)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise BundleError(f"{path}: member {info.filename!r} cannot be read: {exc}") from None
+    return b"".join(parts)
+
+
+def _parse(blob: bytes, name: str, path: Path) -> dict:
+    depth = deepest = 0
+    for char in blob:  # bytes: ints; brackets inside strings count too, which only errs on the safe side
+        if char in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in (0x5D, 0x7D):
+            depth -= 1
+    if deepest > MAX_DEPTH:
+        raise BundleError(f"{path}: {name} is nested {deepest} deep (at most {MAX_DEPTH})")
+    try:
+        value = json.loads(blob)
+    except (ValueError, RecursionError) as exc:
+        raise BundleError(f"{path}: {name} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise BundleError(f"{path}: {name} is not a JSON object")
+    return value
+
+
+def _check_manifest(manifest: dict, blobs: dict[str, bytes], path: Path) -> None:
+    version = manifest.get("format")
+    if version != FORMAT:
+        raise BundleError(f"{path}: bundle format {version!r} is not one this gitobs reads (format {FORMAT})")
+    sums = manifest.get("members")
+    if not isinstance(sums, dict):
+        raise BundleError(f"{path}: the manifest lists no checksums")
+    for name in BUNDLE_MEMBERS:
+        if name == MANIFEST:
+            continue
+        expected = sums.get(name)
+        if not isinstance(expected, str):
+            raise BundleError(f"{path}: the manifest has no checksum for {name}")
+        if hashlib.sha256(blobs[name]).hexdigest() != expected:
+            raise BundleError(f"{path}: {name} does not match its checksum: changed or damaged")
+    for key, kind in (("now", (int, float)), ("utc_offset_s", int), ("window", dict), ("events", int)):
+        if not isinstance(manifest.get(key), kind) or isinstance(manifest.get(key), bool):
+            raise BundleError(f"{path}: the manifest's {key} is missing or of the wrong type")
+
+
+def _lines(blob: bytes, path: Path) -> list[bytes]:
+    """The event lines, inflated as a stream with caps on the total and on each line."""
+    reader = zstandard.ZstdDecompressor().stream_reader(blob)
+    lines: list[bytes] = []
+    pending, total = b"", 0
+    try:
+        while chunk := reader.read(READ_SLICE):
+            total += len(chunk)
+            if total > EVENTS_CAP:
+                raise BundleError(f"{path}: the events inflate past {EVENTS_CAP} bytes")
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            lines.extend(complete)
+            if len(pending) > LINE_CAP or any(len(line) > LINE_CAP for line in complete):
+                raise BundleError(f"{path}: an event line is over {LINE_CAP} bytes")
+    except zstandard.ZstdError as exc:
+        raise BundleError(f"{path}: the events are not a valid zstd stream ({exc})") from None
+    if pending:
+        raise BundleError(f"{path}: the events end in the middle of a line")
+    return lines

@@ -1,0 +1,212 @@
+"""Bundles made from a real repository and replayed: the same report (--verify clean), no name in clear
+unless asked, and every hostile bundle refused with one line or shown inert."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+import zstandard
+from conftest import commit_file, git, gitobs
+
+from gitobs.bundle import BUNDLE_MEMBERS, EVENTS, MANIFEST, REPORT
+
+SECRETS = ("feature/secret-login", "src/payments", "billing.py", "upstream-private")
+
+
+@pytest.fixture
+def worked(watched) -> Path:
+    """A repository with branches, commits, a remote, a discard and a dirty file, all recorded."""
+    git(watched, "remote", "add", "upstream-private", "https://example.invalid/repo.git")
+    git(watched, "switch", "-q", "-c", "feature/secret-login")
+    commit_file(watched, "src/payments/billing.py", "total = 1\n", "bill")
+    (watched / "src" / "payments" / "billing.py").write_text("total = 2\n")
+    gitobs("scan", cwd=watched)
+    git(watched, "checkout", "--", "src/payments/billing.py")
+    git(watched, "switch", "-q", "main")
+    commit_file(watched, "notes.md", "n\n", "notes")
+    return watched
+
+
+def make(repo: Path, tmp_path: Path, *args: str) -> Path:
+    path = tmp_path / "bug.zip"
+    gitobs("bundle", "-o", str(path), *args, cwd=repo)
+    return path
+
+
+def members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def plain(blobs: dict[str, bytes]) -> bytes:
+    """Every member as text, the events inflated."""
+    return b"".join(zstandard.ZstdDecompressor().stream_reader(blob).read() if name == EVENTS else blob
+                    for name, blob in blobs.items())
+
+
+def rezip(path: Path, blobs: dict[str, bytes], fix_sums: bool = True) -> Path:
+    """A bundle with these members, its manifest's checksums made to match (as a forger would)."""
+    if fix_sums and MANIFEST in blobs:
+        manifest = json.loads(blobs[MANIFEST])
+        manifest["members"] = {name: hashlib.sha256(blob).hexdigest() for name, blob in blobs.items()
+                               if name != MANIFEST}
+        blobs = {**blobs, MANIFEST: json.dumps(manifest).encode()}
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, blob in blobs.items():
+            archive.writestr(name, blob)
+    return path
+
+
+def test_a_bundle_replays_to_the_same_report(worked, tmp_path):
+    path = make(worked, tmp_path)
+    assert sorted(members(path)) == sorted(BUNDLE_MEMBERS)
+    replayed = gitobs("replay", str(path), "--verify", cwd=tmp_path)
+    assert "verify: clean" in replayed.stdout
+    assert gitobs("replay", str(path), "--format", "json", cwd=tmp_path).stdout.encode() == members(path)[REPORT]
+    manifest = json.loads(members(path)[MANIFEST])
+    assert manifest["counts"]["commit.created"] >= 3 and manifest["redaction"]["redacted"] is True
+    text = gitobs("replay", str(path), cwd=tmp_path).stdout
+    assert "Activity heatmap" in text and "Branches" in text
+
+
+def test_nothing_is_in_clear_unless_asked(worked, tmp_path):
+    redacted = plain(members(make(worked, tmp_path)))
+    for secret in SECRETS:
+        assert secret.encode() not in redacted, secret
+    assert b".py" in redacted  # extensions are kept, so file types still work
+    (tmp_path / "clear").mkdir()
+    clear = plain(members(make(worked, tmp_path / "clear", "--no-redact")))
+    assert b"feature/secret-login" in clear and b"src/payments/billing.py" in clear
+
+
+def test_preview_prints_what_would_be_shared_and_writes_nothing(worked, tmp_path):
+    shown = gitobs("bundle", "--preview", cwd=worked).stdout
+    for name in BUNDLE_MEMBERS:
+        assert f"=== {name}" in shown
+    assert '"type":"commit.created"' in shown and "feature/secret-login" not in shown
+    assert not list(worked.glob("gitobs-bundle-*.zip"))
+
+
+def test_a_window_and_types_narrow_the_bundle(worked, tmp_path):
+    path = make(worked, tmp_path, "--type", "commit.*")
+    assert set(json.loads(members(path)[MANIFEST])["counts"]) <= {
+        "commit.created", "commit.attempt", "commit.message_edit", "commit.amended"}
+    assert "verify: clean" in gitobs("replay", str(path), "--verify", cwd=tmp_path).stdout
+
+
+def test_verify_shows_what_differs(worked, tmp_path):
+    blobs = members(make(worked, tmp_path))
+    report = json.loads(blobs[REPORT])
+    heatmap = next(s for s in report["sections"] if s["name"] == "heatmap")
+    heatmap["blocks"][0]["items"][0][1] += 100  # as if the maker's analyzer counted otherwise
+    blobs[REPORT] = json.dumps(report).encode()
+    done = gitobs("replay", str(rezip(tmp_path / "changed.zip", blobs)), "--verify", cwd=tmp_path, ok=False)
+    assert done.returncode == 1
+    assert "section heatmap: block totals differs in items" in done.stdout and "1 difference" in done.stdout
+
+
+def test_the_timeline_plays_events_in_order(worked, tmp_path):
+    lines = gitobs("replay", str(make(worked, tmp_path)), "--timeline", cwd=tmp_path).stdout.splitlines()
+    assert lines[0].startswith("+0d00:00:00") and any("commit.created" in line for line in lines)
+    offsets = [line.split()[0] for line in lines]
+    assert offsets == sorted(offsets, key=lambda text: (int(text[1:].split("d")[0]), text.split("d")[1]))
+
+
+def _hostile(worked: Path, tmp_path: Path, case: str) -> Path:
+    blobs = members(make(worked, tmp_path))
+    target = tmp_path / f"{case}.zip"
+    if case == "not-a-zip":
+        target.write_bytes(b"PK\x03\x04 not really")
+        return target
+    if case in ("zip-slip", "absolute", "unexpected"):
+        extra = {"zip-slip": "../../evil.sh", "absolute": "/etc/cron.d/evil", "unexpected": "run-me.sh"}[case]
+        return rezip(target, {**blobs, extra: b"#!/bin/sh\necho pwned\n"})
+    if case == "symlink":
+        with zipfile.ZipFile(target, "w") as archive:
+            for name, blob in blobs.items():
+                if name == REPORT:
+                    info = zipfile.ZipInfo(name)
+                    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+                    archive.writestr(info, "/etc/passwd")
+                else:
+                    archive.writestr(name, blob)
+        return target
+    if case == "zip-bomb":
+        return rezip(target, {**blobs, REPORT: b"{" + b" " * (60 << 20) + b"}"}, fix_sums=True) and _deflated(
+            target, blobs)
+    if case == "zstd-bomb":
+        return rezip(target, {**blobs, EVENTS: zstandard.ZstdCompressor().compress(b"a" * (3 << 20) + b"\n")})
+    if case == "checksum":
+        return rezip(target, {**blobs, EVENTS: zstandard.ZstdCompressor().compress(b"{}\n")}, fix_sums=False)
+    if case == "missing":
+        return rezip(target, {name: blob for name, blob in blobs.items() if name != REPORT})
+    if case == "version":
+        manifest = json.loads(blobs[MANIFEST])
+        manifest["format"] = 99
+        return rezip(target, {**blobs, MANIFEST: json.dumps(manifest).encode()})
+    if case == "malformed":
+        return rezip(target, {**blobs, "config.json": b"{not json"})
+    if case == "deep":
+        return rezip(target, {**blobs, "config.json": b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}"})
+    raise AssertionError(case)
+
+
+def _deflated(target: Path, blobs: dict[str, bytes]) -> Path:
+    """A report member that inflates 60 MiB from a few kB: a ratio no real bundle has."""
+    manifest = json.loads(blobs[MANIFEST])
+    bomb = b"[" + b"0," * (30 << 20) + b"0]"
+    manifest["members"][REPORT] = hashlib.sha256(bomb).hexdigest()
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, blob in {**blobs, REPORT: bomb, MANIFEST: json.dumps(manifest).encode()}.items():
+            archive.writestr(name, blob)
+    return target
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("not-a-zip", "is not a bundle"),
+    ("zip-slip", "would escape"),
+    ("absolute", "would escape"),
+    ("unexpected", "unexpected member 'run-me.sh'"),
+    ("symlink", "is a link or a directory"),
+    ("zip-bomb", "compression bomb"),
+    ("zstd-bomb", "event line is over"),
+    ("checksum", "does not match its checksum"),
+    ("missing", "missing report.json"),
+    ("version", "bundle format 99 is not one this gitobs reads"),
+    ("malformed", "config.json is not valid JSON"),
+    ("deep", "nested"),
+])
+def test_hostile_bundles_are_refused_in_one_line(worked, tmp_path, case, message):
+    path = _hostile(worked, tmp_path, case)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    for args in ([], ["--verify"], ["--timeline"]):
+        done = gitobs("replay", str(path), *args, cwd=tmp_path, ok=False)
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written anywhere
+    assert not (tmp_path.parent / "evil.sh").exists()
+
+
+def test_names_with_terminal_escapes_are_shown_inert(watched, tmp_path):
+    commit_file(watched, "evil\x1b]0;pwned\x07\x1b[31m.txt", "x\n")  # git allows any byte in a file name
+    blobs = members(make(watched, tmp_path, "--no-redact"))
+    lines = zstandard.ZstdDecompressor().stream_reader(blobs[EVENTS]).read().splitlines()
+    forged = []
+    for line in lines:  # a hand-made bundle can say anything: a branch and a type with escapes too
+        event = json.loads(line)
+        if event["type"] == "commit.created":
+            event["data"]["branch"] = "main\x1b[2J\x1b[31m"
+        forged.append(json.dumps(event).encode())
+    forged.append(json.dumps({"v": 1, "seq": 999, "id": "x", "ts": "2026-12-01T00:00:00.000Z",
+                              "type": "x.evil\x1b[5m", "src": "gitobs", "wt": "\x1b[1m", "data": {}}).encode())
+    blobs[EVENTS] = zstandard.ZstdCompressor().compress(b"\n".join(forged) + b"\n")
+    path = rezip(tmp_path / "escapes.zip", blobs)
+    for args in ([], ["--timeline"], ["--format", "md"], ["--verify"]):
+        done = gitobs("replay", str(path), *args, cwd=tmp_path, ok=False)
+        assert done.returncode in (0, 1) and "Traceback" not in done.stderr, args
+        assert "\x1b" not in done.stdout + done.stderr and "\x07" not in done.stdout + done.stderr, args
