@@ -210,3 +210,23 @@ def test_names_with_terminal_escapes_are_shown_inert(watched, tmp_path):
         done = gitobs("replay", str(path), *args, cwd=tmp_path, ok=False)
         assert done.returncode in (0, 1) and "Traceback" not in done.stderr, args
         assert "\x1b" not in done.stdout + done.stderr and "\x07" not in done.stdout + done.stderr, args
+
+
+def test_report_from_several_bundles_is_one_view(worked, tmp_path):
+    other = tmp_path / "other"
+    git(tmp_path, "init", "-q", str(other))
+    commit_file(other, "lib/util.py", "a\nb\n")
+    gitobs("install", cwd=other)
+    commit_file(other, "lib/util.py", "a\nb\nc\n")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = make(worked, tmp_path / "a"), make(other, tmp_path / "b")
+    counts = [json.loads(members(path)[MANIFEST])["events"] for path in (first, second)]
+    team = json.loads(gitobs("report", "--from", str(first), str(second), "--format", "json", cwd=tmp_path).stdout)
+    assert team["events"] == sum(counts)
+    commits = [json.loads(members(path)[MANIFEST])["counts"]["commit.created"] for path in (first, second)]
+    heatmap = next(s for s in team["sections"] if s["name"] == "heatmap")
+    totals = dict((label, value) for label, value, _ in heatmap["blocks"][0]["items"])
+    assert totals["commits"] == sum(commits)
+    done = gitobs("report", str(first), cwd=tmp_path, ok=False)
+    assert done.returncode == 2 and "after --from" in done.stderr
