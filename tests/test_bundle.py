@@ -230,3 +230,72 @@ def test_report_from_several_bundles_is_one_view(worked, tmp_path):
     assert totals["commits"] == sum(commits)
     done = gitobs("report", str(first), cwd=tmp_path, ok=False)
     assert done.returncode == 2 and "after --from" in done.stderr
+
+
+# -- replay --into: a scratch repository that goes through the same history --------------------------------
+
+REDONE = ("commit.created", "commit.amended", "branch.switch", "history.reset", "commit.undone", "history.merge",
+          "commit.reverted")
+
+
+def _types(repo: Path) -> list[str]:
+    done = gitobs("events", "--format", "jsonl", "--no-scan", cwd=repo).stdout
+    return [json.loads(line)["type"] for line in done.splitlines() if json.loads(line)["type"] in REDONE]
+
+
+def test_replay_into_builds_a_repository_that_records_the_same_history(watched, tmp_path):
+    git(watched, "switch", "-q", "-c", "feature/login")
+    commit_file(watched, "src/login.py", "a\nb\n")
+    git(watched, "commit", "-q", "--amend", "-m", "login, amended")
+    commit_file(watched, "src/later.py", "x\n")
+    git(watched, "reset", "-q", "--soft", "HEAD~1")
+    commit_file(watched, "src/form.py", "f\n")
+    git(watched, "switch", "-q", "main")
+    git(watched, "merge", "-q", "--no-ff", "-m", "merge login", "feature/login")
+    commit_file(watched, "notes.md", "n\n")
+    git(watched, "revert", "--no-edit", "HEAD")
+    gitobs("scan", cwd=watched)
+    recorded = _types(watched)
+    path = make(watched, tmp_path)
+    scratch = tmp_path / "scratch"
+    built = gitobs("replay", str(path), "--into", str(scratch), cwd=tmp_path).stdout
+    assert f"built {scratch}" in built and "commit.created" in built
+    gitobs("install", cwd=scratch)
+    gitobs("scan", cwd=scratch)
+    assert _types(scratch) == recorded
+    assert {"commit.undone", "commit.reverted", "history.merge", "commit.amended"} <= set(recorded)
+
+
+def test_replay_into_rebuilds_gitbutler_stacks(tmp_path):
+    from test_gitbutler import watched_fixture
+
+    repo = watched_fixture(tmp_path, "2026")
+    path = make(repo, tmp_path, "--no-redact")  # the names in clear, to compare with the repository's
+    scratch = tmp_path / "scratch"
+    gitobs("replay", str(path), "--into", str(scratch), cwd=tmp_path)
+    gitobs("install", cwd=scratch)
+
+    def stacks(where: Path) -> set:
+        done = gitobs("events", "--format", "jsonl", "--type", "vbranch.created", cwd=where).stdout
+        return {(e["data"]["stack"], e["data"]["branch"], e["data"].get("applied", True))
+                for e in map(json.loads, done.splitlines())}
+
+    assert stacks(scratch) and stacks(scratch) == stacks(repo)
+
+
+def test_replay_into_never_writes_outside_the_directory(watched, tmp_path):
+    blobs = members(make(watched, tmp_path))
+    evil = {"v": 1, "seq": 900, "id": "e", "ts": "2026-12-01T00:00:00.000Z", "type": "commit.created", "src": "reflog",
+            "wt": ".", "data": {"sha": "a" * 40, "branch": "main",
+                                "files": [["../../outside.txt", 1, 0], ["/tmp/abs.txt", 1, 0], [".git/config", 1, 0],
+                                          ["ok/inside.txt", 1, 0]]}}
+    lines = zstandard.ZstdDecompressor().stream_reader(blobs[EVENTS]).read() + json.dumps(evil).encode() + b"\n"
+    blobs[EVENTS] = zstandard.ZstdCompressor().compress(lines)
+    forged = rezip(tmp_path / "evil.zip", blobs)
+    scratch = tmp_path / "deep" / "scratch"
+    done = gitobs("replay", str(forged), "--into", str(scratch), cwd=tmp_path)
+    assert "3 file path(s) could not be written safely" in done.stderr
+    assert (scratch / "ok" / "inside.txt").exists()
+    assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "deep" / "outside.txt").exists()
+    assert "replayed" not in (scratch / ".git" / "config").read_text()
+    assert gitobs("replay", str(forged), "--into", str(scratch), cwd=tmp_path, ok=False).returncode == 2  # not empty

@@ -20,6 +20,7 @@ from gitobs.commands.report import load_plugins, write_report
 from gitobs.commands.scan import scan_now
 from gitobs.memlog import MemoryLog
 from gitobs.plugins import Provided
+from gitobs.rebuild import rebuild
 from gitobs.report import build_report, local_offset
 from gitobs.repo import GitobsError
 from gitobs.safe_text import inert
@@ -70,9 +71,15 @@ def replay(
     step: bool = typer.Option(False, "--step", help="With --timeline: wait for Enter before each event."),
     start: str = typer.Option(None, "--from", help="With --timeline: from this time.", show_default=False),
     until: str = typer.Option(None, "--until", help="With --timeline: up to this time.", show_default=False),
+    into: Path = typer.Option(None, "--into", help="Build a scratch git repository (a new or empty directory) "
+                              "that goes through the recorded commits, switches, resets and stacks.",
+                              show_default=False),
 ) -> None:
     """Verify a bundle and replay its events through the analyzers installed here."""
     found = open_bundle(path)
+    if into is not None:
+        _rebuild(found, into)
+        return
     if timeline:
         _timeline(found, speed, step, start, until)
         return
@@ -81,6 +88,17 @@ def replay(
     if verify:
         raise SystemExit(_verify(found, provided, context))
     write_report(MemoryLog(found.events), provided, renderer, [], context, output)
+
+
+def _rebuild(found: Bundle, into: Path) -> None:
+    built = rebuild(found.events, into)
+    done = ", ".join(f"{count} {kind}" for kind, count in sorted(built.done.items())) or "nothing"
+    say(Text(inert(f"built {into}: redid {done}")))
+    if built.left_out:
+        say(Text(inert("left out: " + ", ".join(f"{count} {kind}" for kind, count in sorted(built.left_out.items())))))
+    if built.skipped_paths:
+        warn(f"{built.skipped_paths} file path(s) could not be written safely and were skipped")
+    say("gitobs install there, then gitobs scan, records the same commits, switches and resets")
 
 
 def _context(found: Bundle) -> Context:
