@@ -200,7 +200,7 @@ def test_names_with_terminal_escapes_are_shown_inert(watched, tmp_path):
     for line in lines:  # a hand-made bundle can say anything: a branch and a type with escapes too
         event = json.loads(line)
         if event["type"] == "commit.created":
-            event["data"]["branch"] = "main\x1b[2J\x1b[31m"
+            event["data"]["branch"] = "main\x1b[2J\x1b[31m[bold red]loud[/bold red]"
         forged.append(json.dumps(event).encode())
     forged.append(json.dumps({"v": 1, "seq": 999, "id": "x", "ts": "2026-12-01T00:00:00.000Z",
                               "type": "x.evil\x1b[5m", "src": "gitobs", "wt": "\x1b[1m", "data": {}}).encode())
@@ -210,6 +210,8 @@ def test_names_with_terminal_escapes_are_shown_inert(watched, tmp_path):
         done = gitobs("replay", str(path), *args, cwd=tmp_path, ok=False)
         assert done.returncode in (0, 1) and "Traceback" not in done.stderr, args
         assert "\x1b" not in done.stdout + done.stderr and "\x07" not in done.stdout + done.stderr, args
+    text = gitobs("replay", str(path), "--timeline", cwd=tmp_path).stdout
+    assert "[bold red]loud[/bold red]" in text  # markup shown as the text it is
 
 
 def test_report_from_several_bundles_is_one_view(worked, tmp_path):
