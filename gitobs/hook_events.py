@@ -31,6 +31,11 @@ def provenance(record: SpoolRecord) -> str:
     return f"spool:{record.name}:{record.ts_ns}"
 
 
+# Hooks that fire many times per git command (every `git status` refreshes the index, every ref update
+# runs a transaction): their runs are coalesced per git process, with `runs` as the weight.
+COALESCED_HOOKS = frozenset({"post-index-change", "reference-transaction"})
+
+
 class HookEvents:
     def __init__(self, state: ScanState, enricher: Enricher | None, emit: Emit) -> None:
         self.state = state
@@ -53,13 +58,34 @@ class HookEvents:
         }
 
     def feed(self, records: list[SpoolRecord]) -> None:
+        bursts: dict[tuple[str, str, int], list[SpoolRecord]] = {}
         for record in records:
             handler = self.handlers.get(record.hook)
             if handler is not None:
                 handler(record)
-            if record.end_ns is not None and not record.hook.startswith("gitobs-"):
+            if record.end_ns is None or record.hook.startswith("gitobs-"):
+                continue
+            if record.hook in COALESCED_HOOKS:
+                bursts.setdefault((record.wt, record.hook, record.ppid), []).append(record)
+            else:
                 self._emit(record, "hook.ran", schema.HookRan(
                     hook=record.hook, seconds=round(record.duration_s or 0.0, 3), exit=record.status or 0))
+        for runs in bursts.values():
+            self._ran(runs)
+
+    def _ran(self, runs: list[SpoolRecord]) -> None:
+        """The runs of one noisy hook in one git process (a `git stash` runs post-index-change a dozen
+        times): one event, weighted by how many they were, at the first one's time."""
+        if len(runs) == 1:
+            record = runs[0]
+            self._emit(record, "hook.ran", schema.HookRan(
+                hook=record.hook, seconds=round(record.duration_s or 0.0, 3), exit=record.status or 0))
+            return
+        durations = [run.duration_s or 0.0 for run in runs]
+        failed = [run.status for run in runs if run.status]
+        self._emit(runs[0], "hook.ran", schema.HookRan(
+            hook=runs[0].hook, seconds=round(sum(durations), 3), exit=failed[-1] if failed else 0, runs=len(runs),
+            failures=len(failed), max_s=round(max(durations), 3)))
 
     # -- commit attempts -------------------------------------------------------------------------
 

@@ -197,8 +197,11 @@ class HookRan(Payload):
     """One run of the user's own hook that gitobs chains to (<hook>.gitobs-chained): what it cost them."""
 
     hook: str
-    seconds: float = 0.0
-    exit: int = 0
+    seconds: float = 0.0  # with runs > 1, their total
+    exit: int = 0  # with runs > 1, the last non-zero exit (0 if none)
+    runs: int = 1  # the weight: runs of a noisy hook in one git process, coalesced into this one event
+    failures: int = 0  # with runs > 1: how many exited non-zero
+    max_s: float | None = None  # with runs > 1: the longest of them
 
 
 class IndexStage(Payload):

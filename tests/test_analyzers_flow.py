@@ -394,3 +394,13 @@ def test_report_of_hooks_and_patterns_from_real_git(repo):
     session = {label: value for label, value, *_ in sections["patterns"]["sessions"]["items"]}
     # the commit made before install, then per commit: staging, attempt, the hook's run, the outcome
     assert (session["sessions"], session["events max"]) == (1, 15)
+
+
+def test_coalesced_runs_of_a_noisy_hook_count_with_their_weight(tmp_path):
+    log = LogBuilder(tmp_path / "log")
+    log.add("hook.ran", s.HookRan(hook="reference-transaction", seconds=0.6, exit=2, runs=3, failures=1, max_s=0.4),
+            "2026-11-02 10:00")
+    log.add("hook.ran", s.HookRan(hook="reference-transaction", seconds=0.1), "2026-11-02 11:00")
+    built = report(log.write(), only=["hooks"])
+    assert facts(built, "hooks", "totals")["runs"] == 4 and facts(built, "hooks", "totals")["failures"] == 1
+    assert rows(built, "hooks", "by_hook") == [["reference-transaction", 4, 0.7, 0.2, 0.4, 0.4, 1]]

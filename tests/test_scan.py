@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from conftest import commit_file, git, last_seq, new_events
 
+from gitobs.hookinstall import install
 from gitobs.logread import read_events
 from gitobs.repo import locate
 from gitobs.scan import scan
@@ -271,3 +272,24 @@ def test_carriage_return_in_a_message_keeps_lines_whole(watched):
     assert [e.type for e in events] == ["commit.created", "stash.push"]
     assert events[1].data["branch"] == "main"
     assert new_events(watched, last_seq(watched)) == []
+
+
+def test_a_noisy_chained_hook_is_one_weighted_event_per_git_process(repo):
+    hook = repo / ".git" / "hooks" / "reference-transaction"
+    hook.write_text("#!/bin/sh\ncat > /dev/null\nexit 0\n")
+    hook.chmod(0o755)
+    install(locate(repo))
+    scan(locate(repo).common_dir)
+    git(repo, "switch", "-q", "-c", "side")
+    for number in range(3):
+        commit_file(repo, f"s{number}.txt", f"{number}\n")
+    git(repo, "switch", "-q", "main")
+    commit_file(repo, "m.txt", "m\n")
+    git(repo, "switch", "-q", "side")
+    start = last_seq(repo)
+    git(repo, "rebase", "-q", "main")  # one git process, a transaction per picked commit and more
+    scan(locate(repo).common_dir)
+    ran = [e for e in read_events(locate(repo).obs, lambda _: None)
+           if e.seq > start and e.type == "hook.ran" and e.data["hook"] == "reference-transaction"]
+    assert len(ran) == 1 and ran[0].data["runs"] >= 3
+    assert ran[0].data["max_s"] <= ran[0].data["seconds"]
