@@ -29,6 +29,7 @@ EVENTS_CAP = 2 << 30  # bytes of JSON lines the events may inflate to
 LINE_CAP = 1 << 20  # one event line
 MAX_RATIO = 200  # inflated / stored: zstd on event lines gives ~10, deflate on JSON ~20
 MAX_DEPTH = 64  # JSON nesting
+LATEST_NOW = 32503680000  # 3000-01-01: a report's now past this is no real one
 READ_SLICE = 1 << 16
 
 
@@ -141,6 +142,8 @@ def _check_manifest(manifest: dict, blobs: dict[str, bytes], path: Path) -> None
     for key, kind in (("now", (int, float)), ("utc_offset_s", int), ("window", dict), ("events", int)):
         if not isinstance(manifest.get(key), kind) or isinstance(manifest.get(key), bool):
             raise BundleError(f"{path}: the manifest's {key} is missing or of the wrong type")
+    if not 0 <= manifest["now"] <= LATEST_NOW or abs(manifest["utc_offset_s"]) > 14 * 3600:
+        raise BundleError(f"{path}: the manifest's now or UTC offset is out of range")
 
 
 def _lines(blob: bytes, path: Path) -> list[bytes]:

@@ -151,6 +151,10 @@ def _hostile(worked: Path, tmp_path: Path, case: str) -> Path:
         return rezip(target, {**blobs, MANIFEST: json.dumps(manifest).encode()})
     if case == "malformed":
         return rezip(target, {**blobs, "config.json": b"{not json"})
+    if case in ("far-future", "offset"):
+        manifest = json.loads(blobs[MANIFEST])
+        manifest["now" if case == "far-future" else "utc_offset_s"] = 1e300 if case == "far-future" else 10**9
+        return rezip(target, {**blobs, MANIFEST: json.dumps(manifest).encode()})
     if case == "deep":
         return rezip(target, {**blobs, "config.json": b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}"})
     raise AssertionError(case)
@@ -180,6 +184,8 @@ def _deflated(target: Path, blobs: dict[str, bytes]) -> Path:
     ("version", "bundle format 99 is not one this gitobs reads"),
     ("malformed", "config.json is not valid JSON"),
     ("deep", "nested"),
+    ("far-future", "out of range"),
+    ("offset", "out of range"),
 ])
 def test_hostile_bundles_are_refused_in_one_line(worked, tmp_path, case, message):
     path = _hostile(worked, tmp_path, case)
@@ -301,3 +307,18 @@ def test_replay_into_never_writes_outside_the_directory(watched, tmp_path):
     assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "deep" / "outside.txt").exists()
     assert "replayed" not in (scratch / ".git" / "config").read_text()
     assert gitobs("replay", str(forged), "--into", str(scratch), cwd=tmp_path, ok=False).returncode == 2  # not empty
+
+
+def test_a_forged_report_and_odd_events_are_reported_not_crashed_on(worked, tmp_path):
+    blobs = members(make(worked, tmp_path))
+    blobs[REPORT] = json.dumps({"sections": [{"blocks": [{"no": "id"}]}, "not a section"], "events": "many"}).encode()
+    odd = [json.dumps({"v": 1, "seq": 1, "id": "x", "ts": "not a time", "type": "commit.created", "src": "hook",
+                       "wt": ".", "data": {}}).encode(), b"[1, 2, 3]", b"not json at all"]
+    lines = zstandard.ZstdDecompressor().stream_reader(blobs[EVENTS]).read() + b"\n".join(odd) + b"\n"
+    blobs[EVENTS] = zstandard.ZstdCompressor().compress(lines)
+    path = rezip(tmp_path / "odd.zip", blobs)
+    verified = gitobs("replay", str(path), "--verify", cwd=tmp_path, ok=False)
+    assert verified.returncode == 1 and "Traceback" not in verified.stderr and "difference" in verified.stdout
+    for args in ([], ["--timeline"], ["--into", str(tmp_path / "scratch")]):
+        done = gitobs("replay", str(path), *args, cwd=tmp_path)
+        assert "Traceback" not in done.stderr, args

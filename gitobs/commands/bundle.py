@@ -95,7 +95,8 @@ def _rebuild(found: Bundle, into: Path) -> None:
     done = ", ".join(f"{count} {kind}" for kind, count in sorted(built.done.items())) or "nothing"
     say(Text(inert(f"built {into}: redid {done}")))
     if built.left_out:
-        say(Text(inert("left out: " + ", ".join(f"{count} {kind}" for kind, count in sorted(built.left_out.items())))))
+        left = ", ".join(f"{count} {kind}" for kind, count in sorted(built.left_out.items()))
+        say(Text(inert(f"left out: {left}")))
     if built.skipped_paths:
         warn(f"{built.skipped_paths} file path(s) could not be written safely and were skipped")
     say("gitobs install there, then gitobs scan, records the same commits, switches and resets")
@@ -133,7 +134,8 @@ def _verify(found: Bundle, provided: Provided, context: Context) -> int:
 def _differences(stored: dict, replayed: dict) -> list[str]:
     lines = [f"{key}: bundle {stored.get(key)!r}, here {replayed.get(key)!r}"
              for key in ("now", "utc_offset", "window", "events") if stored.get(key) != replayed.get(key)]
-    theirs = {section["name"]: section for section in stored.get("sections", []) if isinstance(section, dict)}
+    sections = stored.get("sections") if isinstance(stored.get("sections"), list) else []
+    theirs = {str(section.get("name")): section for section in sections if isinstance(section, dict)}
     mine = {section["name"]: section for section in replayed["sections"]}
     for name in sorted(set(theirs) | set(mine)):
         if name not in mine:
@@ -148,7 +150,8 @@ def _differences(stored: dict, replayed: dict) -> list[str]:
 def _block_differences(name: str, theirs: dict, mine: dict) -> list[str]:
     if theirs.get("error") != mine.get("error"):
         return [f"section {name}: error {theirs.get('error')!r} there, {mine.get('error')!r} here"]
-    blocks = {block.get("id"): block for block in theirs.get("blocks", []) if isinstance(block, dict)}
+    listed = theirs.get("blocks") if isinstance(theirs.get("blocks"), list) else []
+    blocks = {block.get("id"): block for block in listed if isinstance(block, dict)}
     lines = []
     for block in mine.get("blocks", []):
         other = blocks.pop(block["id"], None)
@@ -166,15 +169,15 @@ def _timeline(found: Bundle, speed: float, step: bool, start: str | None, until:
     events = []
     for line in found.events:
         try:
-            events.append(decoder.decode(line))
-        except (msgspec.DecodeError, msgspec.ValidationError):
+            event = decoder.decode(line)
+            events.append((parse_ts(event.ts), event))
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError, OverflowError):
             warn("a malformed event line in the bundle was skipped")
     now = float(found.manifest["now"])
     since = parse_moment(start, now) if start else None
     end = parse_moment(until, now) if until else None
     origin = previous = None
-    for event in events:
-        moment = parse_ts(event.ts)
+    for moment, event in events:
         if (since is not None and moment < since) or (end is not None and moment >= end):
             continue
         origin = moment if origin is None else origin
