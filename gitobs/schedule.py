@@ -79,6 +79,11 @@ class Cron:
     def available(self) -> bool:
         return shutil.which("crontab") is not None
 
+    @staticmethod
+    def interval(seconds: int) -> int:
+        """What cron can do: whole minutes, rounded up."""
+        return -(-seconds // 60) * 60
+
     def line(self, command: list[str], interval_s: int) -> str:
         minutes = -(-interval_s // 60)
         if not 1 <= minutes <= 59:
@@ -133,6 +138,7 @@ def _without_mark(crontab: str) -> str:
 
 class Systemd:
     name = "systemd"
+    interval = staticmethod(int)
 
     def available(self) -> bool:
         if shutil.which("systemctl") is None:
@@ -203,6 +209,7 @@ def _properties(args: list[str]) -> dict[str, str]:
 
 class Launchd:
     name = "launchd"
+    interval = staticmethod(int)
 
     def available(self) -> bool:
         return sys.platform == "darwin" and shutil.which("launchctl") is not None
@@ -277,6 +284,7 @@ def install(name: str | None, interval_s: int) -> tuple[Installed, bool]:
     if interval_s < 1:
         raise GitobsError("the interval must be at least one second")
     backend = choose(name)
+    interval_s = backend.interval(interval_s)
     command = scan_command()
     previous = installed()
     if previous is not None and (previous.backend, previous.interval_s, previous.command) == (
