@@ -322,3 +322,36 @@ def test_a_forged_report_and_odd_events_are_reported_not_crashed_on(worked, tmp_
     for args in ([], ["--timeline"], ["--into", str(tmp_path / "scratch")]):
         done = gitobs("replay", str(path), *args, cwd=tmp_path)
         assert "Traceback" not in done.stderr, args
+
+
+def test_timeline_steps_one_event_a_key_on_a_terminal(worked, tmp_path):
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    path = make(worked, tmp_path)
+    main, terminal = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "gitobs", "replay", str(path), "--timeline", "--step"],
+                               stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    os.close(terminal)
+
+    def lines_after(key: bytes) -> int:
+        os.write(main, key)  # one key, no Enter
+        deadline, seen = time.monotonic() + 10, b""
+        while time.monotonic() < deadline and not seen.endswith(b"\n"):
+            ready, _, _ = select.select([process.stdout], [], [], 0.2)
+            if ready:
+                seen += os.read(process.stdout.fileno(), 4096)
+        return seen.count(b"\n")
+
+    try:
+        assert lines_after(b" ") == 1
+        assert lines_after(b"x") == 1
+        os.write(main, b"q")
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+        os.close(main)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import msgspec
@@ -68,7 +71,7 @@ def replay(
     timeline: bool = typer.Option(False, "--timeline", help="Play the events back in order instead."),
     speed: float = typer.Option(0.0, "--speed", help="With --timeline: wait the events' gaps divided by this "
                                 "(0: do not wait)."),
-    step: bool = typer.Option(False, "--step", help="With --timeline: wait for Enter before each event."),
+    step: bool = typer.Option(False, "--step", help="With --timeline: wait for a key before each event (q stops)."),
     start: str = typer.Option(None, "--from", help="With --timeline: from this time.", show_default=False),
     until: str = typer.Option(None, "--until", help="With --timeline: up to this time.", show_default=False),
     into: Path = typer.Option(None, "--into", help="Build a scratch git repository (a new or empty directory) "
@@ -177,16 +180,40 @@ def _timeline(found: Bundle, speed: float, step: bool, start: str | None, until:
     since = parse_moment(start, now) if start else None
     end = parse_moment(until, now) if until else None
     origin = previous = None
-    for moment, event in events:
-        if (since is not None and moment < since) or (end is not None and moment >= end):
-            continue
-        origin = moment if origin is None else origin
-        if previous is not None and speed > 0:
-            time.sleep(min(max(0.0, moment - previous) / speed, 5.0))  # long quiet stretches kept short
-        if step:
-            sys.stdin.readline()
-        previous = moment
-        plain_write(inert(f"+{_elapsed(moment - origin)}  {event_line(event)}"))
+    with _keys(step) as next_key:
+        for moment, event in events:
+            if (since is not None and moment < since) or (end is not None and moment >= end):
+                continue
+            origin = moment if origin is None else origin
+            if previous is not None and speed > 0:
+                time.sleep(min(max(0.0, moment - previous) / speed, 5.0))  # long quiet stretches kept short
+            if step and next_key() in ("q", ""):
+                break
+            previous = moment
+            plain_write(inert(f"+{_elapsed(moment - origin)}  {event_line(event)}"))
+            sys.stdout.flush()
+
+
+@contextmanager
+def _keys(wanted: bool) -> Iterator[Callable[[], str]]:
+    """A reader of one key at a time: on a terminal without waiting for Enter (cbreak, restored after);
+    otherwise one line of stdin. "" at the end of the input."""
+    if not wanted:
+        yield lambda: " "
+        return
+    if not sys.stdin.isatty():
+        yield lambda: sys.stdin.readline()[:1] or ""
+        return
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd, termios.TCSANOW)  # keys typed ahead are kept (TCSAFLUSH would drop them)
+        yield lambda: os.read(fd, 1).decode(errors="replace")
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 def _elapsed(seconds: float) -> str:
