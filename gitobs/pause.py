@@ -43,11 +43,6 @@ def read_pause(obs_root: Path) -> Pause | None:
     return Pause(_number(fields.get("since")) or 0, _number(fields.get("until")))
 
 
-def active_pause(obs_root: Path, now_s: float) -> Pause | None:
-    pause = read_pause(obs_root)
-    return pause if pause is not None and pause.active(now_s) else None
-
-
 def _number(text: str | None) -> int | None:
     try:
         return int(text) if text is not None else None

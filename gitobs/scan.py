@@ -108,10 +108,10 @@ class _Context:
 def _scan_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
     started = time.perf_counter()
     now_ns = time.time_ns()
-    settings = ScanSettings.load(obs.common_dir, now_ns / 1e9)
+    pause = read_pause(obs.root)
+    settings = ScanSettings.load(obs.common_dir, pause, now_ns / 1e9)
     if discard:
         settings = replace(settings, hooks=False, reflog=False, worktree=False, gitbutler=False)
-    pause = read_pause(obs.root)
     state = load_state(obs.state)
     log = EventLog(obs.log)
     known_ids, last_seq = _recover(state, log)

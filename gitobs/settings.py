@@ -3,12 +3,11 @@ capture categories are on. Recording paused (`gitobs pause`) turns every categor
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitobs import config
-from gitobs.pause import active_pause
+from gitobs.pause import Pause
 
 
 @dataclass(frozen=True)
@@ -24,9 +23,10 @@ class ScanSettings:
     paused: bool = False
 
     @classmethod
-    def load(cls, common_dir: Path, now_s: float | None = None) -> ScanSettings:
+    def load(cls, common_dir: Path, pause: Pause | None, now_s: float) -> ScanSettings:
+        """The settings in force at `now_s`, given the pause file as the scan read it."""
         found = config.load(common_dir, config.main_work_tree(common_dir))
-        paused = active_pause(common_dir / "obs", time.time() if now_s is None else now_s) is not None
+        paused = pause is not None and pause.active(now_s)
         return cls(undo_window=found["scan.undo_window"], stage_burst_gap=found["scan.stage_burst_gap"],
                    hooks=found["capture.hooks"] and not paused, skip_hooks=frozenset(found["capture.skip_hooks"]),
                    reflog=found["capture.reflog"] and not paused, worktree=found["capture.worktree"] and not paused,
