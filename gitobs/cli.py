@@ -16,7 +16,7 @@ from gitobs.commands.demo import demo
 from gitobs.commands.events import events
 from gitobs.commands.install import install, uninstall
 from gitobs.commands.plugins import plugins
-from gitobs.commands.privacy import pause, purge, resume
+from gitobs.commands.privacy import gc, pause, purge, resume
 from gitobs.commands.query import query
 from gitobs.commands.report import report
 from gitobs.commands.repos import app as repos_app
@@ -31,7 +31,7 @@ app = typer.Typer(
     help="Ambient observability for your own git work: hooks and a reflog scanner record, reports replay.",
 )
 for command in (install, uninstall, scan, watch, events, report, query, bundle, replay, plugins, status, doctor,
-                pause, resume, purge, demo):
+                pause, resume, purge, gc, demo):
     app.command()(command)
 app.add_typer(repos_app, name="repos")
 app.add_typer(schedule_app, name="schedule")

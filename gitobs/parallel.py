@@ -100,8 +100,8 @@ def split_point(log: EventLog, horizons: list[float | None]) -> Split | None:
 
 
 def replay_split(log: EventLog, consumers: list[Consumer], horizons: list[float | None], event_filter: ReplayFilter,
-                 split: Split, warn: Warn) -> int:
-    """Replay `consumers` over the whole log in two processes cut at `split`; returns the events in the window.
+                 split: Split, warn: Warn) -> ReadCounts:
+    """Replay `consumers` over the whole log in two processes cut at `split`; returns the counts.
     `horizons` are the consumers' (horizon_of), None for those that do not merge."""
     mergeable = [horizon is not None for horizon in horizons]
     decoder = decoder_for(consumers, event_filter)
@@ -141,11 +141,12 @@ def _accepted(sent: list[bytes] | None, head: ReadCounts, horizon_s: float) -> _
     return tail
 
 
-def _finish_counts(head: ReadCounts, tail: ReadCounts | None, warn: Warn) -> int:
-    malformed = head.malformed + (tail.malformed if tail is not None else 0)
-    if malformed:
-        warn(malformed_warning(malformed))
-    return head.in_window + (tail.in_window if tail is not None else 0)
+def _finish_counts(head: ReadCounts, tail: ReadCounts | None, warn: Warn) -> ReadCounts:
+    """Both sides' counts as one."""
+    tail = tail or ReadCounts()
+    if head.malformed + tail.malformed:
+        warn(malformed_warning(head.malformed + tail.malformed))
+    return ReadCounts(in_window=head.in_window + tail.in_window, rollup_days=head.rollup_days + tail.rollup_days)
 
 
 def _replay_tail(log: EventLog, consumers: list[Consumer], mergeable: list[bool], event_filter: ReplayFilter,

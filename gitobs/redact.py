@@ -69,6 +69,13 @@ class Redactor:
     def name(self, text: str) -> str:
         return "n" + token(text, self.salt)
 
+    def directory(self, prefix: str) -> str:
+        """A directory as hash_path writes the directories of its files: `.` stays."""
+        if prefix == ".":
+            return prefix
+        parts = prefix.split("/")
+        return "/".join(token("/".join(parts[: depth + 1]), self.salt) for depth in range(len(parts)))
+
     def ref(self, ref: str) -> str:
         """refs/heads/feature -> refs/heads/n<token>; HEAD stays."""
         for prefix in ("refs/heads/", "refs/remotes/", "refs/tags/"):
@@ -98,6 +105,12 @@ class Redactor:
                 value = [self.ref(ref) if isinstance(ref, str) else ref for ref in value]
             elif key == "ref" and isinstance(value, str):
                 value = self.ref(value)
+            elif key == "dirs" and isinstance(value, list):  # a rollup's directory prefixes
+                value = [[self.directory(row[0]), *row[1:]] if isinstance(row, list) and row and isinstance(row[0], str)
+                         else row for row in value]
+            elif key == "by_branch" and isinstance(value, list):  # a rollup's [branch, counts] rows
+                value = [[self.name(row[0]), *row[1:]] if isinstance(row, list) and row and isinstance(row[0], str)
+                         else row for row in value]
             elif key == "trailers" and isinstance(value, dict):
                 value = {name: self.name(text) if isinstance(text, str) else text for name, text in value.items()}
             out[key] = value

@@ -25,6 +25,7 @@ from gitobs import schema
 from gitobs.eventlog import EventLog
 
 BATCH_EVENTS = 8192
+ROLLUP = "rollup.day"  # gitobs gc's daily rollups (gitobs/rollup.py)
 _TS = attrgetter("ts")
 _TYPE = attrgetter("type")
 Warn = Callable[[str], None]
@@ -74,6 +75,7 @@ class EventDecoder:
         keeps = {t: FULL if full(t) else HEAD if head(t) else SKIP for t in schema.PAYLOADS}
         classes = [_event_class(t, p, keeps[t], timed) for t, p in schema.PAYLOADS.items()]
         self.skipped = frozenset(cls for cls in classes if keeps[cls.type] == SKIP)
+        self.rollup_class = next((cls for cls in classes if cls.type == ROLLUP and keeps[cls.type] == FULL), None)
         self._frame = msgspec.json.Decoder(list[Union[tuple(classes)]])  # noqa: UP007 - built at run time
         self._line = msgspec.json.Decoder(Union[tuple(classes)])  # noqa: UP007
         self._generic = msgspec.json.Decoder(GenericEvent)
@@ -160,7 +162,7 @@ def _narrow_files(data: Any, prefix: str) -> bool:
         data["files"] = kept
         return bool(kept)
     files = getattr(data, "files", None)
-    if not files:
+    if not files or isinstance(data, schema.RollupDay):  # a rollup's counts cannot be cut to a path
         return False
     kept = [f for f in files if under(f.path, prefix)]
     data.files = kept
@@ -196,7 +198,8 @@ class Split:
 
 @dataclass
 class ReadCounts:
-    in_window: int = 0  # every event in the time window, of any type
+    in_window: int = 0  # every event in the time window, of any type (a rollup: the events it replaced)
+    rollup_days: int = 0
     malformed: int = 0  # lines that decoded as no event
     found: bool = False  # (head, tail) the split event was met
     latest: datetime | None = None  # (head) the newest event handed on before the split
@@ -270,9 +273,14 @@ def read_batches(log: EventLog, decoder: EventDecoder, event_filter: ReplayFilte
     pending: list = []
     skipped = decoder.skipped
     malformed_before = decoder.malformed
+    rollup_class = decoder.rollup_class
     for events in _frames(log, decoder, report, counts, split, side):
         events = event_filter.in_window(events)
         counts.in_window += len(events)
+        if rollup_class in set(map(type, events)):
+            rollups = [event for event in events if type(event) is rollup_class]
+            counts.rollup_days += len(rollups)
+            counts.in_window += sum(event.data.events - 1 for event in rollups)
         kept = event_filter.select([e for e in events if type(e) not in skipped])
         if side == "head":  # what the cut is checked against (parallel.py)
             counts.latest = _newest(counts.latest, kept)
@@ -321,6 +329,8 @@ def decoder_for(consumers: list[Consumer], event_filter: ReplayFilter) -> EventD
     """A decoder that builds the payloads `consumers` read and the envelopes of the rest they take."""
 
     def full(event_type: str) -> bool:
+        if event_type == ROLLUP:  # always: the window's event count needs how many each one replaced
+            return event_filter.accepts_type(event_type)
         return event_filter.accepts_type(event_type) and any(c.reads_payload(event_type) for c in consumers)
 
     def head(event_type: str) -> bool:

@@ -9,7 +9,7 @@ from gitobs import parallel
 from gitobs.analysis import Analyzer, Context, utc_text
 from gitobs.eventlog import EventLog
 from gitobs.plugins import PluginInfo, Provided
-from gitobs.replay import Consumer, ReplayFilter, describe_failure, replay
+from gitobs.replay import Consumer, ReadCounts, ReplayFilter, describe_failure, replay
 from gitobs.repo import GitobsError
 from gitobs.sections import Block, Report, Section, Window
 
@@ -56,18 +56,18 @@ def _build(log: EventLog, provided: Provided, only: list[str], context: Context,
                  if (c := _make(cls, context, warn, Section(name=cls.name, title=cls.name, plugin=info.name)))]
     event_filter = ReplayFilter(since=context.since, until=context.until, branch=context.branch, path=context.path)
     consumers = [consumer for consumer, _ in analyzers]
-    count = _replay(log, consumers, enrichers, event_filter, warn, workers)
+    counts = _replay(log, consumers, enrichers, event_filter, warn, workers)
     for enricher in enrichers:
         if enricher.error is not None:
             warn(f"enricher {enricher.name!r} failed and was skipped: {enricher.error}")
     for consumer, section in analyzers:
         _finish(consumer, section, warn)
     return Report(now=utc_text(context.now), utc_offset=offset_text(context.utc_offset_s), window=_window(context),
-                  events=count, sections=sections)
+                  events=counts.in_window, sections=sections, rollup_days=counts.rollup_days)
 
 
 def _replay(log: EventLog, consumers: list[Consumer], enrichers: list[Consumer], event_filter: ReplayFilter,
-            warn: Warn, workers: int) -> int:
+            warn: Warn, workers: int) -> ReadCounts:
     """Replay in one process, or in two (gitobs/parallel.py) when the log is big and analyzers can merge.
     Enrichers may keep state across the whole stream, so with any loaded the replay stays in one process."""
     split = horizons = None
@@ -75,7 +75,7 @@ def _replay(log: EventLog, consumers: list[Consumer], enrichers: list[Consumer],
         horizons = [parallel.horizon_of(consumer) for consumer in consumers]
         split = parallel.split_point(log, horizons)
     if split is None or horizons is None:
-        return replay(log, consumers, enrichers, event_filter, warn).in_window
+        return replay(log, consumers, enrichers, event_filter, warn)
     return parallel.replay_split(log, consumers, horizons, event_filter, split, warn)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import msgspec
 
-from gitobs import gitbutler, schema
+from gitobs import gitbutler, rollup, schema
 from gitobs.discards import Discards
 from gitobs.enrich import Enricher
 from gitobs.eventlog import EventLog
@@ -88,6 +88,7 @@ def scan(common_dir: Path, wait_s: float = 30.0, discard: bool = False) -> ScanR
     with exclusive(obs.lock, wait_s) as held:
         if not held:
             return ScanResult(skipped=True)
+        rollup.recover(obs)
         return _scan_locked(obs, discard)
 
 
@@ -155,6 +156,8 @@ def _scan_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
     state.last_scan_s = round(time.perf_counter() - started, 4)
     save_state(obs.state, state)
     _delete(obs.spool, state.consumed)
+    if not discard and rollup.over_budget(obs, settings.max_bytes):  # retention, when the log is over its cap
+        rollup.collect_locked(obs, now_ns / 1e9, settings.max_age, settings.max_bytes)
     return result
 
 

@@ -265,6 +265,42 @@ class GitobsResumed(Payload):
     paused_s: float | None = None  # how long recording was paused
 
 
+class Sketch(msgspec.Struct, omit_defaults=True):
+    """A QuantileSketch (gitobs/stats.py) as a rollup keeps it: counts of log-spaced buckets."""
+
+    bins: dict[int, int] = {}
+    zeros: int = 0
+    count: int = 0
+    max: float | None = None
+
+
+class BranchCounts(msgspec.Struct, array_like=True):
+    branch: str | None
+    counts: list[int]  # attempts, commits, aborted, blocked, undone, amended
+
+
+class RollupDay(Payload):
+    """One UTC day of raw events older than retention.max_age, as `gitobs gc` keeps it: what the heatmap
+    and hesitation sections and the event counts need (docs/events.md), names as the raw events had them."""
+
+    day: str  # YYYY-MM-DD, UTC
+    events: int = 0  # the raw events it replaces
+    counts: dict[str, int] = {}  # by type
+    # path, then commits, lines, discards, discarded lines, samples
+    files: list[tuple[str, int, int, int, int, int]] = []
+    # directory prefix ("." for the top), the five counts for events with a file at or under it, and the
+    # five for events with a file directly in it: a directory table at any depth is exact from these
+    dirs: list[tuple[str, int, int, int, int, int, int, int, int, int, int]] = []
+    heat: list[int] = []  # commit, discard and dirty-sample events
+    hours: list[int] = []  # those events by UTC hour of the day (24)
+    message_edit: Sketch = msgspec.field(default_factory=Sketch)
+    staged: Sketch = msgspec.field(default_factory=Sketch)
+    by_branch: list[BranchCounts] = []
+    by_hour: list[list[int]] = []  # UTC hour -> the six hesitation counts
+    aborted_by_stage: dict[str, int] = {}
+    blocked_by_hook: dict[str, int] = {}
+
+
 class InternalError(Payload):
     """Something went wrong inside gitobs (a background scan, say); git itself was not affected."""
 
@@ -310,6 +346,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "gitobs.scan": GitobsScan,
     "gitobs.paused": GitobsPaused,
     "gitobs.resumed": GitobsResumed,
+    "rollup.day": RollupDay,
     "gitobs.error": InternalError,
 }
 

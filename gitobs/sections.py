@@ -81,8 +81,9 @@ class Report(msgspec.Struct, kw_only=True):
     now: str  # the moment the report is "as of" (`--now`), UTC
     utc_offset: str  # the offset local times (hours, days) are shown in: "+01:00"
     window: Window
-    events: int  # events replayed after filtering
+    events: int  # events replayed after filtering (a daily rollup counts the raw events it replaced)
     sections: list[Section]
+    rollup_days: int = 0  # days of the window that come from daily rollups (gitobs gc)
     warnings: list[str] = []
 
 

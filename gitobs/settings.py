@@ -21,6 +21,8 @@ class ScanSettings:
     gitbutler: bool = True
     paths: bool = True  # off: file paths are stored as salted hashes
     paused: bool = False
+    max_age: float = 90 * 86400.0  # retention (gitobs/rollup.py)
+    max_bytes: int = 64 << 20
 
     @classmethod
     def load(cls, common_dir: Path, pause: Pause | None, now_s: float) -> ScanSettings:
@@ -30,4 +32,5 @@ class ScanSettings:
         return cls(undo_window=found["scan.undo_window"], stage_burst_gap=found["scan.stage_burst_gap"],
                    hooks=found["capture.hooks"] and not paused, skip_hooks=frozenset(found["capture.skip_hooks"]),
                    reflog=found["capture.reflog"] and not paused, worktree=found["capture.worktree"] and not paused,
-                   gitbutler=found["capture.gitbutler"] and not paused, paths=found["capture.paths"], paused=paused)
+                   gitbutler=found["capture.gitbutler"] and not paused, paths=found["capture.paths"], paused=paused,
+                   max_age=found["retention.max_age"], max_bytes=found["retention.max_bytes"])

@@ -136,3 +136,55 @@ class Reservoir:
     def quantile(self, q: float) -> float | None:
         self.values.sort()  # in place: a report asks several quantiles of one reservoir; sorted, a sort is one pass
         return _ranked(self.values, q)
+
+
+class QuantileSketch:
+    """Quantiles in bounded memory that merge exactly (DDSketch's log-spaced buckets): a quantile it
+    returns is within RELATIVE_ERROR of the value of that rank, whatever was added and merged in what
+    order. The count and the max stay exact; values below MIN_VALUE share one bucket (about zero)."""
+
+    RELATIVE_ERROR = 0.01
+    MIN_VALUE = 1e-6
+    _GAMMA = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)
+    _LOG_GAMMA = math.log(_GAMMA)
+
+    __slots__ = ("bins", "count", "max", "zeros")
+
+    def __init__(self) -> None:
+        self.bins: dict[int, int] = {}
+        self.zeros = 0
+        self.count = 0
+        self.max: float | None = None
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        if self.max is None or value > self.max:
+            self.max = value
+        if value < self.MIN_VALUE:
+            self.zeros += 1
+            return
+        index = math.ceil(math.log(value) / self._LOG_GAMMA)
+        self.bins[index] = self.bins.get(index, 0) + 1
+
+    def merge(self, other: QuantileSketch) -> None:
+        add_counts(self.bins, other.bins)
+        self.zeros += other.zeros
+        self.count += other.count
+        if other.max is not None and (self.max is None or other.max > self.max):
+            self.max = other.max
+
+    def quantile(self, q: float) -> float | None:
+        """The nearest-rank q-th percentile, within RELATIVE_ERROR (the max itself at the top rank)."""
+        if not self.count:
+            return None
+        rank = max(1, math.ceil(q / 100 * self.count))
+        if rank >= self.count:
+            return self.max
+        if rank <= self.zeros:
+            return 0.0
+        seen = self.zeros
+        for index in sorted(self.bins):
+            seen += self.bins[index]
+            if seen >= rank:
+                return min(2 * self._GAMMA ** index / (self._GAMMA + 1), self.max)
+        return self.max

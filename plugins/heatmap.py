@@ -16,9 +16,10 @@ import heapq
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 
-from gitobs.analysis import Analyzer, Context
+from gitobs.analysis import DAY_S, Analyzer, Context
 from gitobs.hookspecs import hookimpl
 from gitobs.repo import GitobsError
+from gitobs.rollup import ROLLUP, day_start
 from gitobs.sections import AnyBlock, Calendar, Fact, Facts, Grid, Table
 from gitobs.stats import add_counts
 
@@ -31,6 +32,7 @@ from gitobs.stats import add_counts
 COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, BUCKETS, STAMP, FILES, OPEN, OPENED_AT = range(11)
 DIR_KEY, TYPE_KEY, DIR_RECORD = range(11, 14)
 COUNTS = (COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, FILES)
+ROLLED = (COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES)  # a rollup's five counts per file or directory
 
 # (index of the event counter, index of its line counter) per consumed type.
 KINDS = {"commit.created": (COMMITS, LINES), "edit.discarded": (DISCARDS, DISCARDED),
@@ -152,6 +154,14 @@ def _enter(record: list, bucket: int | None) -> None:
     record[OPENED_AT] = events
 
 
+def _add_rolled(record: list, bucket: int, counts: list[int]) -> None:
+    """Commits, lines, discards, discarded lines and samples of a rollup day, at its bucket."""
+    if record[OPEN] != bucket:
+        _enter(record, bucket)
+    for index, value in zip(ROLLED, counts):
+        record[index] += value
+
+
 def _add_counts(into: list, record: list) -> None:
     for index in COUNTS:
         into[index] += record[index]
@@ -243,7 +253,7 @@ class _Tally:
 class HeatmapAnalyzer(Analyzer):
     name = "heatmap"
     title = "Activity heatmap"
-    consumes = tuple(KINDS)
+    consumes = (*KINDS, ROLLUP)  # and gitobs gc's daily rollups of older days
     order = 10
 
     capacity = 10000  # files and directories held (see _Tally), and file types
@@ -293,8 +303,13 @@ class HeatmapAnalyzer(Analyzer):
         find_file = self.files.records.get
         stamp, hour, run, bucket = self.stamp, None, 0, 0
         hour_start = hour_end = BEFORE_ALL
+        rollups = []
         for event in events:
-            counter, liner = KINDS[event.type]
+            kind = KINDS.get(event.type)
+            if kind is None:
+                rollups.append(event.data)
+                continue
+            counter, liner = kind
             files = event.data.files
             if not files and counter == SAMPLES:
                 continue  # a clean tree: nothing is being edited
@@ -341,7 +356,35 @@ class HeatmapAnalyzer(Analyzer):
         if run:
             hours[hour] = hours.get(hour, 0) + run
         self.stamp = stamp
+        for rollup in rollups:
+            self._rollup(rollup)
         self._bound()
+
+    def _rollup(self, data) -> None:
+        """A day of gitobs gc's rollups (gitobs/rollup.py): its counts go to its local day (that of its UTC
+        noon), its events to their hours; its directory counts give this depth's directories exactly."""
+        start = day_start(data.day)
+        offset = self.context.utc_offset_s
+        local_day = int((start + DAY_S // 2 + offset) // DAY_S)
+        bucket = self.bucket_of.get(local_day)
+        if bucket is None:
+            bucket = self._bucket(local_day)
+        for hour, count in enumerate(data.hours):
+            if count:
+                key = int((start + hour * 3600 + offset) // 3600)
+                self.hours[key] = self.hours.get(key, 0) + count
+        for index, kind in enumerate((COMMITS, DISCARDS, SAMPLES)):
+            self.totals[kind] += data.heat[index] if index < len(data.heat) else 0
+        for path, *counts in data.files:
+            _add_rolled(self.files.records.get(path) or self._new_file(path), bucket, counts)
+        folders = self.dirs.records
+        for prefix, *counts in data.dirs:
+            depth = 0 if prefix == ROOT_DIR else prefix.count("/") + 1
+            if depth > self.dir_levels:
+                continue
+            values = counts[:5] if depth == self.dir_levels else counts[5:]
+            if any(values):
+                _add_rolled(folders.get(prefix) or folders.setdefault(prefix, _new_record()), bucket, values)
 
     def _bucket(self, day: int) -> int:
         """The bucket of a day not met at the current level: the span may widen, and in auto mode the

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from gitobs.analysis import Analyzer, Context
 from gitobs.hookspecs import hookimpl
 from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
-from gitobs.stats import Reservoir, add_counts, add_rows, rounded
+from gitobs.rollup import ROLLUP, day_start, sketch_of
+from gitobs.stats import QuantileSketch, Reservoir, add_counts, add_rows, rounded
 
 DETACHED = "(detached)"
 OTHER = "(other)"
@@ -26,7 +27,7 @@ CREATED, ABORTED, BLOCKED = 1, 2, 3
 class HesitationAnalyzer(Analyzer):
     name = "hesitation"
     title = "Commit hesitation"
-    consumes = (*COUNTED, "commit.message_edit")
+    consumes = (*COUNTED, "commit.message_edit", ROLLUP)  # ROLLUP: gitobs gc's days
     order = 30
 
     def __init__(self, context: Context) -> None:
@@ -38,6 +39,9 @@ class HesitationAnalyzer(Analyzer):
         self.by_hour = [[0] * len(COUNTED) for _ in range(24)]
         self.aborted_by_stage: Counter[str] = Counter()
         self.blocked_by_hook: Counter[str] = Counter()
+        # The rollups' distributions: when there are any, quantiles come from these with the raw values
+        # added, within QuantileSketch.RELATIVE_ERROR.
+        self.rolled_edit, self.rolled_staged = QuantileSketch(), QuantileSketch()
 
     def feed(self, events: Sequence) -> None:
         by_branch, by_hour, column_of = self.by_branch, self.by_hour, _COLUMN
@@ -49,8 +53,11 @@ class HesitationAnalyzer(Analyzer):
         for event in events:
             data = event.data
             column = column_of.get(event.type)
-            if column is None:  # commit.message_edit
-                add_edit(data.seconds)
+            if column is None:
+                if event.type == ROLLUP:
+                    self._rollup(data)
+                else:  # commit.message_edit
+                    add_edit(data.seconds)
                 continue
             row = by_branch.get(data.branch)
             if row is None:
@@ -67,10 +74,24 @@ class HesitationAnalyzer(Analyzer):
             elif column == BLOCKED:
                 self.blocked_by_hook[data.hook] += 1
 
+    def _rollup(self, data) -> None:
+        self.rolled_edit.merge(sketch_of(data.message_edit))
+        self.rolled_staged.merge(sketch_of(data.staged))
+        for row in data.by_branch:
+            add_rows(self.by_branch, {row.branch: list(row.counts)})
+        start, offset = day_start(data.day), self.context.utc_offset_s
+        for utc_hour, counts in enumerate(data.by_hour):
+            local = int((start + utc_hour * 3600 + offset) // 3600) % 24
+            self.by_hour[local] = [a + b for a, b in zip(self.by_hour[local], counts)]
+        add_counts(self.aborted_by_stage, data.aborted_by_stage)
+        add_counts(self.blocked_by_hook, data.blocked_by_hook)
+
     def merge(self, later: HesitationAnalyzer) -> None:
         # Counts and distributions only: nothing spans events (horizon 0).
         self.message_edit.extend(later.message_edit)
         self.staged.extend(later.staged)
+        self.rolled_edit.merge(later.rolled_edit)
+        self.rolled_staged.merge(later.rolled_staged)
         add_rows(self.by_branch, later.by_branch)
         for mine, theirs in zip(self.by_hour, later.by_hour):
             mine[:] = [a + b for a, b in zip(mine, theirs)]
@@ -88,8 +109,8 @@ class HesitationAnalyzer(Analyzer):
                      items=[Fact(label, value) for label, value in zip(COLUMNS, self._totals(), strict=True)])
 
     def _durations(self) -> Table:
-        rows = [_distribution("message edit", self.message_edit),
-                _distribution("stage to commit", self.staged)]
+        rows = [_distribution("message edit", self.message_edit, self.rolled_edit),
+                _distribution("stage to commit", self.staged, self.rolled_staged)]
         return Table(id="durations", title="Message editing and stage-to-commit time (seconds)",
                      columns=["measure", "count", "p50_s", "p90_s", "max_s"], rows=rows)
 
@@ -118,8 +139,16 @@ class HesitationAnalyzer(Analyzer):
         return Table(id="by_hour", title="By local hour of day", columns=["hour", *COLUMNS], rows=rows)
 
 
-def _distribution(label: str, values: Reservoir) -> list[Cell]:
-    return [label, values.count, rounded(values.quantile(50)), rounded(values.quantile(90)), rounded(values.max)]
+def _distribution(label: str, values: Reservoir, rolled: QuantileSketch) -> list[Cell]:
+    if not rolled.count:
+        return [label, values.count, rounded(values.quantile(50)), rounded(values.quantile(90)), rounded(values.max)]
+    sketch = QuantileSketch()  # rollups and raw values together, within the sketch's error
+    sketch.merge(rolled)
+    for value in values.values:
+        sketch.add(value)
+    count = rolled.count + values.count
+    high = max(m for m in (rolled.max, values.max) if m is not None)
+    return [label, count, rounded(sketch.quantile(50)), rounded(sketch.quantile(90)), rounded(high)]
 
 
 def _by_count(counts: Counter[str]) -> list[tuple[str, int]]:

@@ -168,7 +168,7 @@ class PatternsAnalyzer(Analyzer):
     name = "patterns"
     title = "Sessions and patterns"
     consumes = ("branch.*", "commit.*", "edit.*", "worktree.*", "history.*", "stash.*", "push", "ref.*", "index.*",
-                "hook.*", "vbranch.*", "gitbutler.*", "x.*")  # every type but gitobs.*: its own life is not work
+                "hook.*", "vbranch.*", "gitbutler.*", "x.*")  # not gitobs.* nor rollup.*: gitobs's own, not work
     payloads = tuple(sorted({step.type for pattern in PATTERNS for step in pattern.steps}))  # the rest: times only
     order = 60
 

@@ -95,8 +95,12 @@ def window_text(window: Window) -> str:
 
 
 def header_items(report: Report) -> list[tuple[str, str]]:
-    return [("now", inert(report.now)), ("local times", f"UTC{inert(report.utc_offset)}"),
-            ("window", window_text(report.window)), ("events", str(report.events))]
+    items = [("now", inert(report.now)), ("local times", f"UTC{inert(report.utc_offset)}"),
+             ("window", window_text(report.window)), ("events", str(report.events))]
+    if report.rollup_days:
+        items.append(("rollups", f"{report.rollup_days} days from daily rollups: the heatmap, hesitation and "
+                                 "counts include them, the other sections see raw events only"))
+    return items
 
 
 def grid_top(block: Grid) -> float:

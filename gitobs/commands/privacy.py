@@ -1,4 +1,5 @@
-"""`gitobs pause`, `gitobs resume` and `gitobs purge`: stop recording for a while, or forget it all."""
+"""`gitobs pause`, `gitobs resume`, `gitobs purge` and `gitobs gc`: stop recording for a while, forget it
+all, or keep old days as daily rollups."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import typer
 
 from gitobs import pause as pausing
+from gitobs import rollup
 from gitobs.analysis import utc_text
 from gitobs.commands import RepoOption, open_repo, say, warn
 from gitobs.hookinstall import uninstall as uninstall_hooks
@@ -17,7 +19,7 @@ from gitobs.registry import Registry
 from gitobs.repo import GitobsError, Repo
 from gitobs.scan import scan
 from gitobs.spool import write_note
-from gitobs.timespec import parse_duration
+from gitobs.timespec import parse_duration, parse_moment
 
 
 def _installed(repo_dir: Path | None) -> Repo:
@@ -81,3 +83,17 @@ def purge(
         except GitobsError as exc:
             warn(str(exc))
         say("hooks removed; your previous hooks are back")
+
+
+def gc(
+    repo_dir: Path = RepoOption,
+    now: str = typer.Option(None, "--now", hidden=True, help="Act as if it were this time (tests)."),
+) -> None:
+    """Roll days older than retention.max_age up into daily rollups and keep the log under
+    retention.max_bytes, oldest first (scans do this when it is due)."""
+    repo = _installed(repo_dir)
+    moment = parse_moment(now, time.time()) if now else None
+    scan(repo.obs.common_dir)  # what is new is in the log first, to be kept or rolled up with the rest
+    done = rollup.collect(repo.obs, moment)
+    say(f"log: {done.bytes_before} -> {done.bytes_after} bytes; {done.events_rolled} events of {done.days_rolled} "
+        f"day(s) rolled up" + (f"; {done.dropped} oldest line(s) dropped for the size cap" if done.dropped else ""))
