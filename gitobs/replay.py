@@ -25,7 +25,6 @@ from gitobs import schema
 from gitobs.eventlog import EventLog
 
 BATCH_EVENTS = 8192
-ROLLUP = "rollup.day"  # gitobs gc's daily rollups (gitobs/rollup.py)
 _TS = attrgetter("ts")
 _TYPE = attrgetter("type")
 Warn = Callable[[str], None]
@@ -75,7 +74,7 @@ class EventDecoder:
         keeps = {t: FULL if full(t) else HEAD if head(t) else SKIP for t in schema.PAYLOADS}
         classes = [_event_class(t, p, keeps[t], timed) for t, p in schema.PAYLOADS.items()]
         self.skipped = frozenset(cls for cls in classes if keeps[cls.type] == SKIP)
-        self.rollup_class = next((cls for cls in classes if cls.type == ROLLUP and keeps[cls.type] == FULL), None)
+        self.rollup_class = next((cls for cls in classes if cls.type == schema.ROLLUP and keeps[cls.type] == FULL), None)
         self._frame = msgspec.json.Decoder(list[Union[tuple(classes)]])  # noqa: UP007 - built at run time
         self._line = msgspec.json.Decoder(Union[tuple(classes)])  # noqa: UP007
         self._generic = msgspec.json.Decoder(GenericEvent)
@@ -329,7 +328,7 @@ def decoder_for(consumers: list[Consumer], event_filter: ReplayFilter) -> EventD
     """A decoder that builds the payloads `consumers` read and the envelopes of the rest they take."""
 
     def full(event_type: str) -> bool:
-        if event_type == ROLLUP:  # always: the window's event count needs how many each one replaced
+        if event_type == schema.ROLLUP:  # always: the window's event count needs how many each one replaced
             return event_filter.accepts_type(event_type)
         return event_filter.accepts_type(event_type) and any(c.reads_payload(event_type) for c in consumers)
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import msgspec
 
 from gitobs import schema
+from gitobs.schema import HESITATION_COUNTS as HESITATION
+from gitobs.schema import ROLLUP
 from gitobs.config import load as load_config
 from gitobs.config import main_work_tree
 from gitobs.eventlog import EventLog
@@ -36,11 +38,8 @@ from gitobs.scanstate import load_state, save_state
 from gitobs.stats import QuantileSketch
 
 DAY_S = 86400
-ROLLUP = "rollup.day"
 HEAT = {"commit.created": 0, "edit.discarded": 1, "worktree.sample": 2}  # kind: its place in `heat`
 COUNTERS = {0: (0, 1), 1: (2, 3), 2: (4, None)}  # kind -> (events, lines) among the five file counts
-HESITATION = ("commit.attempt", "commit.created", "commit.aborted", "commit.blocked", "commit.undone",
-              "commit.amended")
 _decoder = msgspec.json.Decoder(schema.Event)
 
 

@@ -274,9 +274,16 @@ class Sketch(msgspec.Struct, omit_defaults=True):
     max: float | None = None
 
 
+ROLLUP = "rollup.day"
+# The six counts of hesitation's by-branch and by-hour tables, in their column order: a rollup keeps
+# them in this order (BranchCounts, RollupDay.by_hour) and the hesitation section reads them so.
+HESITATION_COUNTS = ("commit.attempt", "commit.created", "commit.aborted", "commit.blocked", "commit.undone",
+                     "commit.amended")
+
+
 class BranchCounts(msgspec.Struct, array_like=True):
     branch: str | None
-    counts: list[int]  # attempts, commits, aborted, blocked, undone, amended
+    counts: list[int]  # by HESITATION_COUNTS
 
 
 class RollupDay(Payload):
@@ -296,7 +303,7 @@ class RollupDay(Payload):
     message_edit: Sketch = msgspec.field(default_factory=Sketch)
     staged: Sketch = msgspec.field(default_factory=Sketch)
     by_branch: list[BranchCounts] = []
-    by_hour: list[list[int]] = []  # UTC hour -> the six hesitation counts
+    by_hour: list[list[int]] = []  # UTC hour -> counts by HESITATION_COUNTS
     aborted_by_stage: dict[str, int] = {}
     blocked_by_hook: dict[str, int] = {}
 
@@ -346,7 +353,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "gitobs.scan": GitobsScan,
     "gitobs.paused": GitobsPaused,
     "gitobs.resumed": GitobsResumed,
-    "rollup.day": RollupDay,
+    ROLLUP: RollupDay,
     "gitobs.error": InternalError,
 }
 

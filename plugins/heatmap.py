@@ -19,7 +19,8 @@ from datetime import date, datetime, timedelta, timezone
 from gitobs.analysis import DAY_S, Analyzer, Context
 from gitobs.hookspecs import hookimpl
 from gitobs.repo import GitobsError
-from gitobs.rollup import ROLLUP, day_start
+from gitobs.rollup import day_start
+from gitobs.schema import ROLLUP
 from gitobs.sections import AnyBlock, Calendar, Fact, Facts, Grid, Table
 from gitobs.stats import add_counts
 

@@ -10,15 +10,15 @@ from collections.abc import Sequence
 from gitobs.analysis import Analyzer, Context
 from gitobs.hookspecs import hookimpl
 from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
-from gitobs.rollup import ROLLUP, day_start, sketch_of
+from gitobs.rollup import day_start, sketch_of
+from gitobs.schema import HESITATION_COUNTS, ROLLUP
 from gitobs.stats import QuantileSketch, Reservoir, add_counts, add_rows, rounded
 
 DETACHED = "(detached)"
 OTHER = "(other)"
 
 # The per-branch and per-hour counters: one column each, in this order.
-COUNTED = ("commit.attempt", "commit.created", "commit.aborted", "commit.blocked", "commit.undone",
-           "commit.amended")
+COUNTED = HESITATION_COUNTS  # the order rollups keep them in too
 COLUMNS = ["attempts", "commits", "aborted", "blocked", "undone", "amended"]
 _COLUMN = {kind: index for index, kind in enumerate(COUNTED)}
 CREATED, ABORTED, BLOCKED = 1, 2, 3
