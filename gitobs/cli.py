@@ -14,6 +14,7 @@ from gitobs.commands.bundle import bundle, replay
 from gitobs.commands.config import app as config_app
 from gitobs.commands.demo import demo
 from gitobs.commands.events import events
+from gitobs.commands.export import app as export_app
 from gitobs.commands.install import install, uninstall
 from gitobs.commands.plugins import plugins
 from gitobs.commands.privacy import gc, pause, purge, resume
@@ -36,6 +37,7 @@ for command in (install, uninstall, scan, watch, events, report, query, bundle, 
 app.add_typer(repos_app, name="repos")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(config_app, name="config")
+app.add_typer(export_app, name="export")
 
 
 @app.command()

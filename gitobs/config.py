@@ -74,6 +74,26 @@ def _text(raw: object) -> str:
     raise ValueError("a string")
 
 
+def _url(raw: object) -> str:
+    text = _text(raw).strip()
+    if text and not (text.startswith("http://") or text.startswith("https://")):
+        raise ValueError('an http:// or https:// URL, like "http://127.0.0.1:4318"')
+    return text.rstrip("/")
+
+
+def _encoding(raw: object) -> str:
+    if raw in ("protobuf", "json"):
+        return str(raw)
+    raise ValueError('"protobuf" or "json"')
+
+
+def _headers(raw: object) -> dict[str, str]:
+    if isinstance(raw, dict) and all(isinstance(k, str) and isinstance(v, str) and k.strip() and "\n" not in k + v
+                                     and "\r" not in k + v for k, v in raw.items()):
+        return dict(raw)
+    raise ValueError('a table of header = "value" strings')
+
+
 def _names(raw: object) -> list[str]:
     if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
         return list(raw)
@@ -112,8 +132,13 @@ KEYS = {key.name: key for key in (
     Key("capture.gitbutler", NARROW, _boolean, True, "record GitButler's stacks and operations", False),
     Key("capture.paths", NARROW, _boolean, True, "store file paths (false: salted hashes instead)", False),
     Key("bundle.redact", NARROW, _boolean, True, "bundles hash paths, branches, remotes and emails", True),
-    Key("export.otlp.endpoint", USER, _text, "", "where OTLP export sends events (user scope only)"),
-    Key("export.prometheus.textfile", USER, _text, "", "where Prometheus metrics are written (user scope only)"),
+    Key("export.otlp.endpoint", USER, _url, "", "OTLP/HTTP collector base URL; set: scans export (user scope only)"),
+    Key("export.otlp.encoding", USER, _encoding, "protobuf", "OTLP body encoding: protobuf or json"),
+    Key("export.otlp.headers", USER, _headers, {}, 'HTTP headers sent with each export, e.g. {authorization = "..."}'),
+    Key("export.otlp.timeout", USER, _duration, 10.0, "how long one OTLP request may take"),
+    Key("export.otlp.redact", NARROW, _boolean, True, "OTLP export hashes names as bundles do", True),
+    Key("export.prometheus.textfile", USER, _text, "", "node_exporter textfile scans write (user scope only)"),
+    Key("export.prometheus.redact", NARROW, _boolean, True, "metric labels hash branch names", True),
     Key("retention.max_age", FREE, _duration, 90 * 86400.0, "raw events older than this are rolled up"),
     Key("retention.max_bytes", FREE, _size, 64 << 20, "the log's size cap on disk"),
     Key("report.options", FREE, _options, {}, 'defaults for -O, e.g. "patterns.idle_gap" = "45m"'),
@@ -225,6 +250,11 @@ def from_cli(key: Key, text: str) -> Any:
         value: Any = words[text.strip().lower()]
     elif key.parse is _names:
         value = [part.strip() for part in text.split(",") if part.strip()]
+    elif key.parse is _headers:  # name=value,name=value
+        pairs = [part.split("=", 1) for part in text.split(",") if part.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise GitobsError(f"{key.name} takes name=value pairs separated by commas")
+        value = {name.strip(): content.strip() for name, content in pairs}
     elif key.parse is _size and text.strip().isdigit():
         value = int(text)
     else:

@@ -13,18 +13,33 @@ import secrets
 from pathlib import Path
 
 SALT_FILE = "salt"
+EXPORT_SALT_FILE = "export-salt"
 TOKEN_HEX = 10  # 40 bits a component: collisions are rare at the sizes of real trees
 
 
 def repository_salt(obs_root: Path) -> bytes:
-    """This repository's salt, made on first use (random, readable by the user alone)."""
-    path = obs_root / SALT_FILE
+    """This repository's salt (`capture.paths = false`), made on first use."""
+    return stored_salt(obs_root / SALT_FILE)
+
+
+def export_salt(data_home: Path) -> bytes:
+    """The exporters' salt, one for all of the user's repositories and kept in the data home: a name is the
+    same token in every export and scrape, so a backend's series and traces stay continuous."""
+    data_home.mkdir(parents=True, exist_ok=True)
+    return stored_salt(data_home / EXPORT_SALT_FILE)
+
+
+def stored_salt(path: Path) -> bytes:
+    """The salt kept at `path`, made on first use (random, readable by the user alone)."""
     try:
         return path.read_bytes()
     except FileNotFoundError:
         pass
     salt = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # made by another process just now
+        return path.read_bytes()
     try:
         os.write(fd, salt)
     except BaseException:
