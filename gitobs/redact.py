@@ -130,3 +130,12 @@ class Redactor:
                 value = {name: self.name(text) if isinstance(text, str) else text for name, text in value.items()}
             out[key] = value
         return out
+
+
+def repository_label(common_dir: Path, salt: bytes | None) -> str:
+    """How exporters name a repository: its work tree's (or bare repository's) directory name, or with a
+    salt a token of its whole path, so two clones of one project stay apart and neither name is shown."""
+    place = common_dir.parent if common_dir.name == ".git" else common_dir
+    if salt is None:
+        return place.name
+    return "r" + token(os.fsdecode(place.resolve()), salt)
