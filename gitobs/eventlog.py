@@ -62,7 +62,7 @@ def _segment_name(number: int) -> str:
     return f"{number:08d}.jsonl.zst"
 
 
-def _segment_number(path: Path) -> int:
+def segment_number(path: Path) -> int:
     match = _SEGMENT_NAME.match(path.name)
     assert match is not None, path
     return int(match.group(1))
@@ -181,7 +181,7 @@ class EventLog:
         if not self.directory.is_dir():
             return []
         found = [p for p in self.directory.iterdir() if _SEGMENT_NAME.match(p.name)]
-        return sorted(found, key=_segment_number)
+        return sorted(found, key=segment_number)
 
     def end_mark(self) -> list:
         """[newest segment's name, its size]: changes with every append, seal or repair."""
@@ -232,7 +232,7 @@ class EventLog:
             self._live = self._segment_path(1)
         elif self._has_corruption(segments[-1]):
             # Never write after garbage nor destroy evidence: check/repair report it later.
-            self._live = self._segment_path(_segment_number(segments[-1]) + 1)
+            self._live = self._segment_path(segment_number(segments[-1]) + 1)
         else:
             self._live = segments[-1]
         return self._live
@@ -251,7 +251,7 @@ class EventLog:
             self._recompress(segment, (item.lines for item in scanned if isinstance(item, _Frame)))
         # else: leave the damaged bytes as they are, for check/repair to report.
         # Creating the next (empty) segment now keeps "highest-numbered is live" true on disk.
-        next_segment = self._segment_path(_segment_number(segment) + 1)
+        next_segment = self._segment_path(segment_number(segment) + 1)
         os.close(os.open(next_segment, os.O_WRONLY | os.O_CREAT, 0o644))
         _fsync_directory(self.directory)
         self._live = next_segment
@@ -292,6 +292,29 @@ class EventLog:
                 yield item.content
             elif on_corruption is not None:
                 on_corruption(item)
+
+    def iter_contents_from(self, place: Sequence, on_corruption: CorruptionHandler | None = None
+                           ) -> Iterator[tuple[list, bytes]]:
+        """Each valid frame's text from `place` ([segment name, byte offset], as end_mark() gives or this
+        yields) on, with the place just past it: a reader that keeps the last place reads each frame once.
+        A seal rewrites a segment, so a place in one that is no longer the newest means its start; a place
+        the log does not have (renumbered by a rewrite) means the log's start."""
+        segments = self.segments()
+        names = [path.name for path in segments]
+        first = names.index(place[0]) if place and place[0] in names else 0
+        offset = int(place[1]) if place and first == len(names) - 1 and place[0] == names[first] else 0
+        for index in range(first, len(segments)):
+            start = offset if index == first else 0
+            with open(segments[index], "rb") as handle:
+                handle.seek(start)
+                data = handle.read()
+            if start and not data.startswith(FRAME_MAGIC) and data:
+                start, data = 0, segments[index].read_bytes()  # truncated or replaced since: from its start
+            for item in _scan(data, names[index], index == len(segments) - 1):
+                if isinstance(item, _Frame):
+                    yield [names[index], start + item.end], item.content
+                elif on_corruption is not None:
+                    on_corruption(Corruption(item.segment, start + item.offset, item.reason, item.torn_tail))
 
     def iter_frames(self, on_corruption: CorruptionHandler | None = None) -> Iterator[list[bytes]]:
         for content in self.iter_contents(on_corruption):

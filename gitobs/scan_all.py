@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from gitobs.exporters import after_scan
 from gitobs.registry import Entry, data_home
 from gitobs.repo import GitobsError, ObsPaths
 from gitobs.scan import ScanResult, scan
@@ -29,7 +30,9 @@ class Outcome:
 def scan_one(obs: ObsPaths, label: str, scanner: Callable[[Path], ScanResult] = scan) -> Outcome:
     """Scan one repository; whatever goes wrong there is returned (and kept in its log when possible)."""
     try:
-        return Outcome(label, result=scanner(obs.common_dir))
+        outcome = Outcome(label, result=scanner(obs.common_dir))
+        after_scan(obs.common_dir)
+        return outcome
     except GitobsError as exc:
         error = str(exc)
     except OSError as exc:

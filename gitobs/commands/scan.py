@@ -11,6 +11,7 @@ import typer
 from rich.text import Text
 
 from gitobs.commands import RepoOption, open_repo, say, warn
+from gitobs.exporters import after_scan
 from gitobs.registry import Registry
 from gitobs.repo import GitobsError, ObsPaths
 from gitobs.safe_text import inert
@@ -46,6 +47,7 @@ def scan(
     result = scan_now(obs)
     if not quiet:
         say(describe(result))
+    after_scan(obs.common_dir)
 
 
 def scan_registered(quiet: bool) -> None:
@@ -103,6 +105,7 @@ def _background(obs: ObsPaths) -> None:
         except FileNotFoundError:
             pass
         run_scan(obs.common_dir, wait_s=120)
+        after_scan(obs.common_dir)
     except GitobsError as exc:
         if obs.is_enabled():  # a bad setting, say: the user sees it in the log, not in git's output
             write_note(obs.spool, "gitobs-error", ["background scan", str(exc)])

@@ -12,6 +12,7 @@ from rich.text import Text
 from gitobs.commands import NoScanOption, RepoOption, console, open_repo, say, scan_time_text, warn
 from gitobs.commands.scan import clear_stale_pending, scan_now
 from gitobs.commands.schedule import describe as describe_schedule
+from gitobs.otlp_export import describe as describe_exports
 from gitobs.eventlog import EventLog
 from gitobs.hookinstall import inspect
 from gitobs.logread import read_events
@@ -40,6 +41,8 @@ def status(repo_dir: Path = RepoOption, no_scan: bool = NoScanOption) -> None:
     if repo.obs.paused.exists():
         say("recording is paused")
     for line in describe_schedule():
+        say(Text(line))
+    for line in describe_exports(repo.common_dir, seq=state.seq):
         say(Text(line))
     for corruption in damage:
         warn(f"damaged log: {corruption.describe()} (run gitobs doctor --repair)")

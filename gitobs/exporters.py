@@ -1,0 +1,34 @@
+"""Continuous export after a scan, for what the user configured in user scope (`export.*`): it runs
+after the scan has released the repository's lock, within a time budget, trying each request once; what
+it could not send waits in the export queue for the next scan. It never fails the scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gitobs.otlp_export import OtlpSettings, export
+from gitobs.otlp_send import Retry
+from gitobs.repo import GitobsError, ObsPaths
+from gitobs.spool import write_note
+
+BUDGET_S = 5.0  # a scan's export stops after this; the next scan goes on where it stopped
+ONCE = Retry(attempts=1)
+
+
+def after_scan(common_dir: Path) -> None:
+    try:
+        settings = OtlpSettings.load(common_dir)
+        if settings.endpoint:
+            # wait_s=0: if another process is exporting this repository, it sends what this scan added too
+            export(common_dir, settings, ONCE, budget_s=BUDGET_S, wait_s=0)
+    except (GitobsError, OSError) as exc:  # a collector that is down is not this: it waits in the queue
+        _note(common_dir, str(exc))
+    except Exception as exc:  # noqa: BLE001 - a bug in an exporter must not stop scans
+        _note(common_dir, f"{type(exc).__name__}: {exc}")
+
+
+def _note(common_dir: Path, message: str) -> None:
+    try:
+        write_note(ObsPaths(common_dir).spool, "gitobs-error", ["export", message])
+    except OSError:
+        pass

@@ -1,0 +1,365 @@
+"""OTLP export against a local receiver on 127.0.0.1 that decodes every request with the official
+opentelemetry-proto definitions: every event and trace exactly once, through outages and kills."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (ExportLogsPartialSuccess,
+                                                                    ExportLogsServiceRequest,
+                                                                    ExportLogsServiceResponse)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from conftest import commit_file, git, gitobs
+from gitobs import otlp_export
+from gitobs.hookinstall import install
+from gitobs.logread import read_events
+from gitobs.otlp_export import OtlpSettings, export
+from gitobs.otlp_send import Retry
+from gitobs.otlp_wire import to_json, to_protobuf
+from gitobs.repo import locate
+from gitobs.scan import scan
+
+NO_RETRY = Retry(attempts=1)
+SHORT_RETRY = Retry(attempts=4, base_s=0.01, cap_s=0.02)
+
+
+class Receiver:
+    """An OTLP/HTTP collector stand-in: `fail` answers the next N requests with a status; `down` closes it."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.logs: list = []  # decoded LogRecords, in arrival order
+        self.spans: list = []
+        self.requests: list[tuple[str, str, dict]] = []  # path, content type, headers
+        self.fail: list[tuple[int, dict]] = []  # (status, headers) for the next requests
+        self.reject = 0  # partial success: rejected count in the next logs answer
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    receiver.requests.append((self.path, self.headers["Content-Type"], dict(self.headers)))
+                    if receiver.fail:
+                        status, headers = receiver.fail.pop(0)
+                        self.send_response(status)
+                        for name, value in headers.items():
+                            self.send_header(name, value)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    answer = receiver.take(self.path, self.headers["Content-Type"], self.headers, body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def take(self, path: str, content_type: str, headers, body: bytes) -> bytes:
+        assert headers["Content-Encoding"] == "gzip"
+        raw = gzip.decompress(body)
+        message = ExportLogsServiceRequest() if path == "/v1/logs" else ExportTraceServiceRequest()
+        if content_type == "application/x-protobuf":
+            message.ParseFromString(raw)
+        else:
+            assert content_type == "application/json"
+            json_format.Parse(json.dumps(hex_ids_to_base64(json.loads(raw))), message)
+        if path == "/v1/logs":
+            self.logs += [(resource, record) for resource in message.resource_logs
+                          for scope in resource.scope_logs for record in scope.log_records]
+            if self.reject:
+                rejected, self.reject = self.reject, 0
+                return ExportLogsServiceResponse(partial_success=ExportLogsPartialSuccess(
+                    rejected_log_records=rejected, error_message="too old")).SerializeToString()
+        else:
+            self.spans += [span for resource in message.resource_spans for scope in resource.scope_spans
+                           for span in scope.spans]
+        return b""
+
+    def close(self) -> None:
+        if self.thread.is_alive():
+            self.server.shutdown()
+            self.server.server_close()
+
+    def event_ids(self) -> list[str]:
+        return [attribute(record, "gitobs.event.id") for _, record in self.logs]
+
+    def traces(self) -> dict[bytes, list]:
+        found: dict[bytes, list] = {}
+        for span in self.spans:
+            found.setdefault(span.trace_id, []).append(span)
+        return found
+
+
+def hex_ids_to_base64(node):
+    """OTLP/JSON writes trace and span ids in hex; the protobuf JSON mapping reads bytes as base64."""
+    if isinstance(node, dict):
+        return {key: base64.b64encode(bytes.fromhex(value)).decode() if key in ("traceId", "spanId", "parentSpanId")
+                else hex_ids_to_base64(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [hex_ids_to_base64(item) for item in node]
+    return node
+
+
+def attribute(message, key: str):
+    for item in message.attributes:
+        if item.key == key:
+            return getattr(item.value, item.value.WhichOneof("value"))
+    return None
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def session(repo, tmp_path):
+    """A repository with the user's own pre-commit and commit-msg hooks chained, and a scripted session:
+    an editor-timed commit, a blocked one, switches, an amend."""
+    hooks = repo / ".git" / "hooks"
+    (hooks / "pre-commit").write_text("#!/bin/sh\nsleep 0.3\ntest ! -e \"$(git rev-parse --git-dir)/block\"\n")
+    (hooks / "commit-msg").write_text("#!/bin/sh\nsleep 0.2\n")
+    for hook in ("pre-commit", "commit-msg"):
+        (hooks / hook).chmod(0o755)
+    install(locate(repo))
+    scan(locate(repo).common_dir)
+    commit_file(repo, "src/app.py", "a\n")  # message given: no editing
+    (repo / "src" / "app.py").write_text("a\nb\n")
+    git(repo, "add", "src/app.py")
+    git(repo, "commit", "-q", GIT_EDITOR="sh -c 'sleep 1; echo edited > \"$1\"' editor")
+    (repo / ".git" / "block").write_text("")
+    (repo / "src" / "app.py").write_text("blocked\n")
+    git(repo, "commit", "-qam", "refused", ok=False)
+    (repo / ".git" / "block").unlink()
+    git(repo, "checkout", "-q", "-b", "feature/secret-name")
+    git(repo, "checkout", "-q", "main")
+    return repo
+
+
+def logged(repo: Path) -> list:
+    scan(locate(repo).common_dir)
+    return list(read_events(locate(repo).obs, lambda message: None))
+
+
+def settings(receiver: Receiver, **changes) -> OtlpSettings:
+    return OtlpSettings(endpoint=receiver.url, **changes)
+
+
+def export_scanned(common: Path, endpoint: OtlpSettings, *args, **kwargs):
+    """What `gitobs export otlp` does: scan, then export."""
+    scan(common)
+    return export(common, endpoint, *args, **kwargs)
+
+
+LATER = 4 * 10**18  # a `now` long after everything (2096): every open trace settles
+
+
+def test_wire_encodings_decode_with_the_official_definitions():
+    request = {"resource_logs": [{"resource": {"attributes": [{"key": "k", "value": {"int_value": -3}}]},
+                                  "scope_logs": [{"scope": {"name": "gitobs"}, "log_records": [{
+                                      "time_unix_nano": 1_700_000_000_123_000_000, "severity_number": 9,
+                                      "event_name": "commit.created", "trace_id": bytes(range(16)),
+                                      "span_id": bytes(range(8)), "attributes": [
+                                          {"key": "zero", "value": {"int_value": 0}},
+                                          {"key": "no", "value": {"bool_value": False}},
+                                          {"key": "f", "value": {"double_value": 0.25}},
+                                          {"key": "path", "value": {"string_value": "dir/\u00e9.py"}},
+                                          {"key": "files", "value": {"array_value": {"values": [
+                                              {"kvlist_value": {"values": [
+                                                  {"key": "added", "value": {"int_value": 7}}]}}]}}}]}]}]}]}
+    from_protobuf = ExportLogsServiceRequest.FromString(to_protobuf("ExportLogsServiceRequest", request))
+    from_json = json_format.Parse(json.dumps(hex_ids_to_base64(to_json("ExportLogsServiceRequest", request))),
+                                  ExportLogsServiceRequest())
+    assert from_protobuf == from_json
+    record = from_protobuf.resource_logs[0].scope_logs[0].log_records[0]
+    assert record.time_unix_nano == 1_700_000_000_123_000_000 and record.trace_id == bytes(range(16))
+    assert [attribute(record, key) for key in ("zero", "no", "f", "path")] == [0, False, 0.25, "dir/\u00e9.py"]
+    assert attribute(from_protobuf.resource_logs[0].resource, "k") == -3
+    assert record.attributes[4].value.array_value.values[0].kvlist_value.values[0].value.int_value == 7
+
+
+@pytest.mark.parametrize("encoding", ["protobuf", "json"])
+def test_every_event_once_and_commits_as_traces_of_their_hook_phases(session, receiver, encoding):
+    events = logged(session)
+    result = export_scanned(locate(session).common_dir, settings(receiver, encoding=encoding), NO_RETRY, now_ns=LATER)
+    assert result.queued == 0 and result.error == ""
+    assert sorted(receiver.event_ids()) == sorted(event.id for event in events)
+    assert {content for _, content, _ in receiver.requests} == {
+        "application/x-protobuf" if encoding == "protobuf" else "application/json"}
+    resource = receiver.logs[0][0].resource
+    assert attribute(resource, "service.name") == "gitobs"
+    assert attribute(resource, "gitobs.repository").startswith("r")  # redacted: a token, not "work"
+
+    by_id = {attribute(record, "gitobs.event.id"): record for _, record in receiver.logs}
+    created = [event for event in events if event.type == "commit.created"]
+    assert by_id[created[0].id].event_name == "commit.created"
+    assert attribute(by_id[created[0].id], "gitobs.added") == created[0].data["added"]
+    assert attribute(by_id[created[0].id], "gitobs.event.seq") == created[0].seq
+
+    traces = receiver.traces()
+    roots = {trace: next(span for span in spans if not span.parent_span_id) for trace, spans in traces.items()}
+    commits = [trace for trace, root in roots.items() if root.name == "git commit"]
+    checkouts = [trace for trace, root in roots.items() if root.name == "git checkout"]
+    switches = [event for event in events if event.type == "branch.switch"]
+    attempts = [event for event in events if event.type == "commit.attempt"]
+    assert len(checkouts) == len(switches) == 2
+    assert len(commits) == len(attempts) + 1  # the commit made before install: a reflog-only trace
+    edited = next(trace for trace in commits if any(s.name == "message editing" for s in traces[trace]))
+    phases = {span.name: span for span in traces[edited]}
+    assert set(phases) == {"git commit", "pre-commit", "message editing", "commit-msg"}
+    edit = next(event for event in events if event.type == "commit.message_edit")
+    editing = phases["message editing"]
+    assert abs((editing.end_time_unix_nano - editing.start_time_unix_nano) / 1e9 - edit.data["seconds"]) < 0.002
+    hook_seconds = {event.data["hook"]: event.data["seconds"] for event in events if event.type == "hook.ran"
+                    and event.ts >= attempts[1].ts and event.ts <= edit.ts}
+    pre_commit = phases["pre-commit"]
+    assert abs((pre_commit.end_time_unix_nano - pre_commit.start_time_unix_nano) / 1e9
+               - hook_seconds["pre-commit"]) < 0.002
+    assert pre_commit.end_time_unix_nano <= editing.start_time_unix_nano <= editing.end_time_unix_nano
+    assert phases["commit-msg"].start_time_unix_nano >= editing.end_time_unix_nano - 2_000_000
+    root = phases["git commit"]
+    assert root.start_time_unix_nano <= pre_commit.start_time_unix_nano
+    assert root.end_time_unix_nano >= phases["commit-msg"].end_time_unix_nano - 2_000_000
+    blocked = next(trace for trace in commits if roots[trace].status.code == 2)
+    refused = next(span for span in traces[blocked] if span.parent_span_id)
+    assert refused.name == "pre-commit" and refused.status.code == 2
+    # each event of a commit's trace links to it
+    assert by_id[edit.id].trace_id == edited
+
+
+def test_a_collector_outage_loses_nothing_and_duplicates_nothing(session, receiver):
+    common = locate(session).common_dir
+    endpoint = settings(receiver)
+    receiver.fail = [(503, {})] * 3
+    first = export_scanned(common, endpoint, NO_RETRY, now_ns=LATER)
+    assert first.queued == 2 and "503" in first.error and receiver.logs == []  # its logs and traces
+    commit_file(session, "src/more.py", "x\n")
+    receiver.close()  # down altogether: connection refused
+    down = export_scanned(common, endpoint, SHORT_RETRY, now_ns=LATER, sleep=lambda s: None)
+    assert down.queued == 2 and down.records == 0
+    revived = Receiver(port=receiver.port)  # back, at the same address
+    try:
+        export_scanned(common, endpoint, NO_RETRY, now_ns=LATER)
+        assert sorted(revived.event_ids()) == sorted(event.id for event in logged(session))
+        assert len(revived.traces()) == len({span.trace_id for span in revived.spans})
+    finally:
+        revived.close()
+
+
+def test_retries_until_the_collector_answers_and_sends_each_request_once(session, receiver):
+    common = locate(session).common_dir
+    waits: list[float] = []
+    receiver.fail = [(503, {}), (429, {"Retry-After": "1"}), (502, {})]
+    result = export_scanned(common, settings(receiver), SHORT_RETRY, now_ns=LATER, sleep=waits.append)
+    assert result.queued == 0
+    assert waits[1] == 1.0 and all(0 < wait <= 0.02 for wait in (waits[0], waits[2]))
+    events = logged(session)
+    commit_file(session, "src/next.py", "y\n")
+    receiver.fail = [(503, {})] * 10
+    stuck = export_scanned(common, settings(receiver), NO_RETRY, now_ns=LATER)
+    assert stuck.queued and receiver.event_ids().count(events[0].id) == 1
+    receiver.fail = []
+    export_scanned(common, settings(receiver), NO_RETRY, now_ns=LATER)
+    ids = receiver.event_ids()
+    assert len(ids) == len(set(ids)) == len(logged(session))
+    spans = [(span.trace_id, span.span_id) for span in receiver.spans]
+    assert len(spans) == len(set(spans))
+
+
+def test_a_killed_export_resumes_without_loss_or_duplicates(session, receiver, monkeypatch):
+    common = locate(session).common_dir
+    monkeypatch.setattr(otlp_export, "CHUNK_EVENTS", 3)
+    real_send = otlp_export.Sender.send
+    calls = {"n": 0}
+
+    def dies_on_the_third(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # killed between queueing a chunk and sending it
+        return real_send(self, *args)
+
+    monkeypatch.setattr(otlp_export.Sender, "send", dies_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        export_scanned(common, settings(receiver), NO_RETRY, now_ns=LATER)
+    monkeypatch.setattr(otlp_export.Sender, "send", real_send)
+    export_scanned(common, settings(receiver), NO_RETRY, now_ns=LATER)
+    ids = receiver.event_ids()
+    assert len(ids) == len(set(ids)) and sorted(ids) == sorted(event.id for event in logged(session))
+    spans = [span.span_id for span in receiver.spans]
+    assert len(spans) == len(set(spans))
+
+
+def test_partial_success_is_counted_not_resent(session, receiver):
+    receiver.reject = 2
+    result = export_scanned(locate(session).common_dir, settings(receiver), NO_RETRY, now_ns=LATER)
+    cursor = otlp_export.load_cursor(otlp_export.queue_dir(locate(session).obs, receiver.url), receiver.url)
+    assert cursor.rejected == 2 and result.records == len(receiver.logs) - 2 and result.queued == 0
+
+
+def test_names_are_redacted_unless_the_user_says_otherwise(session, receiver, tmp_path, monkeypatch):
+    common = locate(session).common_dir
+    export_scanned(common, settings(receiver), NO_RETRY, now_ns=LATER)
+    sent = [str(record) for _, record in receiver.logs] + [str(span) for span in receiver.spans]
+    assert not any("secret-name" in text or "src/app.py" in text for text in sent)
+    switch = next(record for _, record in receiver.logs if record.event_name == "branch.switch")
+    assert attribute(switch, "gitobs.to").startswith("n")
+    # the repository's own config cannot turn redaction off (or set an endpoint)
+    (session / ".gitobs.toml").write_text('[export.otlp]\nredact = false\nendpoint = "http://127.0.0.1:9"\n')
+    assert OtlpSettings.load(common) == OtlpSettings(endpoint="")
+    # the user's config can
+    user = tmp_path / "user-config"
+    monkeypatch.setenv("GITOBS_CONFIG_HOME", str(user))
+    second = Receiver()
+    try:
+        gitobs("config", "set", "--user", "export.otlp.redact", "false", cwd=session)
+        gitobs("config", "set", "--user", "export.otlp.endpoint", second.url, cwd=session)
+        gitobs("export", "otlp", cwd=session)
+        texts = [str(record) for _, record in second.logs]
+        assert any("feature/secret-name" in text for text in texts)
+    finally:
+        second.close()
+
+
+def test_scans_export_continuously_when_the_user_configures_it(session, receiver, tmp_path, monkeypatch):
+    monkeypatch.setenv("GITOBS_CONFIG_HOME", str(tmp_path / "user-config"))
+    gitobs("config", "set", "--user", "export.otlp.endpoint", receiver.url, cwd=session)
+    gitobs("scan", cwd=session)
+    first = len(receiver.logs)
+    assert first == len(logged(session))
+    commit_file(session, "src/after.py", "z\n")
+    gitobs("scan", cwd=session)
+    assert sorted(receiver.event_ids()) == sorted(event.id for event in logged(session))
+    status = gitobs("status", cwd=session).stdout
+    assert "otlp" in status and receiver.url in status
+
+
+def test_the_command_reports_a_collector_down_and_exits_1(session):
+    done = gitobs("export", "otlp", "--endpoint", "http://127.0.0.1:9", cwd=session, ok=False)
+    assert done.returncode == 1 and "kept for the next run" in done.stderr and "Traceback" not in done.stderr
+    bad = gitobs("export", "otlp", "--endpoint", "ftp://x", cwd=session, ok=False)
+    assert bad.returncode == 2 and "http://" in bad.stderr
+    none = gitobs("export", "otlp", cwd=session, ok=False)
+    assert none.returncode == 2 and "no OTLP endpoint" in none.stderr
