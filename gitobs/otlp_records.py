@@ -18,35 +18,26 @@ SEVERITIES = {"commit.blocked": SEVERITY_WARN, "commit.aborted": SEVERITY_WARN, 
 SEVERITY_TEXT = {SEVERITY_INFO: "INFO", SEVERITY_WARN: "WARN", SEVERITY_ERROR: "ERROR"}
 
 
-def any_value(value: Any) -> dict | None:
-    """A Python value as an OTLP AnyValue; None for None (the attribute is left out)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return {"bool_value": value}
+def plain(value: Any) -> Any:
+    """A value as an attribute can hold it: None left out of tables and lists, an integer beyond 64 bits
+    as text, anything else unknown as text."""
+    if isinstance(value, (str, bool, float)):
+        return value
     if isinstance(value, int):
-        return {"int_value": value} if -(1 << 63) <= value < 1 << 63 else {"string_value": str(value)}
-    if isinstance(value, float):
-        return {"double_value": value}
-    if isinstance(value, str):
-        return {"string_value": value}
+        return value if -(1 << 63) <= value < 1 << 63 else str(value)
     if isinstance(value, dict):
-        return {"kvlist_value": {"values": attributes(value, "")}}
+        return {str(key): plain(item) for key, item in value.items() if item is not None}
     if isinstance(value, (list, tuple)):
-        return {"array_value": {"values": [item for item in map(any_value, value) if item is not None]}}
-    return {"string_value": str(value)}
+        return [plain(item) for item in value if item is not None]
+    return str(value)
 
 
-def attributes(values: dict, prefix: str = "gitobs.") -> list[dict]:
-    out = []
-    for key, value in values.items():
-        converted = any_value(_file(value) if key == "files" else value)
-        if converted is not None:
-            out.append({"key": f"{prefix}{key}", "value": converted})
-    return out
+def attributes(values: dict, prefix: str = "gitobs.") -> list[tuple[str, Any]]:
+    return [(f"{prefix}{key}", plain(_files(value) if key == "files" else value))
+            for key, value in values.items() if value is not None]
 
 
-def _file(value: Any) -> Any:
+def _files(value: Any) -> Any:
     """[path, added, deleted] rows as tables, so a backend shows what each number is."""
     if isinstance(value, list):
         return [{"path": row[0], "added": row[1], "deleted": row[2]}
@@ -57,13 +48,11 @@ def _file(value: Any) -> Any:
 def log_record(event: schema.Event, observed_ns: int, link: tuple[bytes, bytes] | None) -> dict:
     data = event.data if isinstance(event.data, dict) else {}
     severity = SEVERITIES.get(event.type, SEVERITY_INFO)
-    envelope = [{"key": "gitobs.event.id", "value": {"string_value": event.id}},
-                {"key": "gitobs.event.seq", "value": {"int_value": event.seq}},
-                {"key": "gitobs.event.src", "value": {"string_value": event.src}},
-                {"key": "gitobs.worktree", "value": {"string_value": event.wt}}]
+    envelope = [("gitobs.event.id", event.id), ("gitobs.event.seq", event.seq), ("gitobs.event.src", event.src),
+                ("gitobs.worktree", event.wt)]
     record = {"time_unix_nano": round(schema.parse_ts(event.ts) * 1e9), "observed_time_unix_nano": observed_ns,
               "severity_number": severity, "severity_text": SEVERITY_TEXT[severity], "event_name": event.type,
-              "body": {"string_value": event.type}, "attributes": envelope + attributes(data)}
+              "body": event.type, "attributes": envelope + attributes(data)}
     if link is not None:
         record["trace_id"], record["span_id"] = link
     return record

@@ -178,18 +178,13 @@ LATER = 4 * 10**18  # a `now` long after everything (2096): every open trace set
 
 
 def test_wire_encodings_decode_with_the_official_definitions():
-    request = {"resource_logs": [{"resource": {"attributes": [{"key": "k", "value": {"int_value": -3}}]},
+    request = {"resource_logs": [{"resource": {"attributes": [("k", -3)]},
                                   "scope_logs": [{"scope": {"name": "gitobs"}, "log_records": [{
                                       "time_unix_nano": 1_700_000_000_123_000_000, "severity_number": 9,
                                       "event_name": "commit.created", "trace_id": bytes(range(16)),
                                       "span_id": bytes(range(8)), "attributes": [
-                                          {"key": "zero", "value": {"int_value": 0}},
-                                          {"key": "no", "value": {"bool_value": False}},
-                                          {"key": "f", "value": {"double_value": 0.25}},
-                                          {"key": "path", "value": {"string_value": "dir/\u00e9.py"}},
-                                          {"key": "files", "value": {"array_value": {"values": [
-                                              {"kvlist_value": {"values": [
-                                                  {"key": "added", "value": {"int_value": 7}}]}}]}}}]}]}]}]}
+                                          ("zero", 0), ("no", False), ("f", 0.25), ("path", "dir/\u00e9.py"),
+                                          ("files", [{"added": 7}]), ("big", 1 << 62)]}]}]}]}
     from_protobuf = ExportLogsServiceRequest.FromString(to_protobuf("ExportLogsServiceRequest", request))
     from_json = json_format.Parse(json.dumps(hex_ids_to_base64(to_json("ExportLogsServiceRequest", request))),
                                   ExportLogsServiceRequest())
@@ -199,6 +194,7 @@ def test_wire_encodings_decode_with_the_official_definitions():
     assert [attribute(record, key) for key in ("zero", "no", "f", "path")] == [0, False, 0.25, "dir/\u00e9.py"]
     assert attribute(from_protobuf.resource_logs[0].resource, "k") == -3
     assert record.attributes[4].value.array_value.values[0].kvlist_value.values[0].value.int_value == 7
+    assert attribute(record, "big") == 1 << 62
 
 
 @pytest.mark.parametrize("encoding", ["protobuf", "json"])
