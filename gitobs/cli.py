@@ -16,6 +16,7 @@ from gitobs.commands.demo import demo
 from gitobs.commands.events import events
 from gitobs.commands.export import app as export_app
 from gitobs.commands.install import install, uninstall
+from gitobs.commands.metrics import app as metrics_app
 from gitobs.commands.plugins import plugins
 from gitobs.commands.privacy import gc, pause, purge, resume
 from gitobs.commands.query import query
@@ -38,6 +39,7 @@ app.add_typer(repos_app, name="repos")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(config_app, name="config")
 app.add_typer(export_app, name="export")
+app.add_typer(metrics_app, name="metrics")
 
 
 @app.command()

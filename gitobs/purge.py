@@ -13,6 +13,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
+from gitobs import metrics
 from gitobs.eventlog import EventLog
 from gitobs.lock import exclusive
 from gitobs.repo import GitobsError, ObsPaths
@@ -37,6 +38,7 @@ def purge(obs: ObsPaths, wait_s: float = 30.0) -> Purged:
         segments = log.segments()
         purged = Purged(len(segments), log.size_bytes(), _clear(obs.spool))
         shutil.rmtree(obs.log, ignore_errors=True)
+        metrics.forget(obs)  # the Prometheus counts go with the events
         obs.log.mkdir(parents=True, exist_ok=True)
         old = load_state(obs.state)
         kept = ScanState(seq=max(old.seq, 0), cursors=old.cursors, stash=old.stash, stash_stamp=old.stash_stamp,

@@ -60,9 +60,13 @@ def hash_path(path: str, salt: bytes) -> str:
     file's extension kept."""
     parts = path.split("/")
     tokens = [token("/".join(parts[: depth + 1]), salt) for depth in range(len(parts))]
-    stem, dot, extension = parts[-1].rpartition(".")
-    kept = f".{extension.lower()}" if dot and stem and len(extension) <= 10 and extension.isalnum() else ""
-    return "/".join(tokens) + kept
+    return "/".join(tokens) + kept_extension(parts[-1])
+
+
+def kept_extension(name: str) -> str:
+    """The extension a hashed path keeps: ".py" for Handler.PY; "" for none, a dotfile or an odd one."""
+    stem, dot, extension = name.rpartition(".")
+    return f".{extension.lower()}" if dot and stem and len(extension) <= 10 and extension.isalnum() else ""
 
 
 # -- events, for bundles ------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from gitobs import schema
+from gitobs import metrics, schema
 from gitobs.schema import HESITATION_COUNTS as HESITATION
 from gitobs.schema import ROLLUP
 from gitobs.config import load as load_config
@@ -202,6 +202,7 @@ def collect(obs: ObsPaths, now_s: float | None = None, wait_s: float = 30.0) -> 
 
 def collect_locked(obs: ObsPaths, now_s: float, max_age: float, max_bytes: int) -> Collected:
     recover(obs)
+    metrics.catch_up(obs)  # what is rolled up or dropped is counted first: Prometheus counters never drop
     log = EventLog(obs.log)
     before = log.size_bytes()
     lines, days, rolled = roll_up(log.iter_lines(), now_s - max_age)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import msgspec
 
-from gitobs import gitbutler, rollup, schema
+from gitobs import gitbutler, prometheus, rollup, schema
 from gitobs.discards import Discards
 from gitobs.enrich import Enricher
 from gitobs.eventlog import EventLog
@@ -79,9 +79,10 @@ def _drop(*args, **kwargs) -> None:
     """An emit for a capture category that is off: the state moves on, nothing is stored."""
 
 
-def scan(common_dir: Path, wait_s: float = 30.0, discard: bool = False) -> ScanResult:
+def scan(common_dir: Path, wait_s: float = 30.0, discard: bool = False, export: bool = True) -> ScanResult:
     """Ingest what is new. With `discard`, read it all and record none of it (every cursor and memory moves
-    on): what `gitobs purge` does before it deletes the log, so that nothing purged comes back."""
+    on): what `gitobs purge` does before it deletes the log, so that nothing purged comes back. With `export`,
+    the Prometheus textfile is rewritten afterwards when one is configured (scan --all does it once)."""
     obs = ObsPaths(common_dir)
     if not obs.is_enabled():
         raise GitobsError(f"gitobs is not installed in {common_dir} (run gitobs install)")
@@ -89,7 +90,10 @@ def scan(common_dir: Path, wait_s: float = 30.0, discard: bool = False) -> ScanR
         if not held:
             return ScanResult(skipped=True)
         rollup.recover(obs)
-        return _scan_locked(obs, discard)
+        result = _scan_locked(obs, discard)
+    if export and not discard:
+        prometheus.after_scan([obs])  # never raises
+    return result
 
 
 @dataclass

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from gitobs import prometheus
 from gitobs.exporters import after_scan
 from gitobs.registry import Entry, data_home
 from gitobs.repo import GitobsError, ObsPaths
@@ -51,8 +52,14 @@ def scan_entries(entries: list[Entry]) -> list[Outcome]:
     outcomes = []
     for entry in entries:
         problem = entry.problem()
-        outcomes.append(Outcome(entry.label, error=problem) if problem else scan_one(entry.obs, entry.label))
+        outcomes.append(Outcome(entry.label, error=problem) if problem else scan_one(entry.obs, entry.label,
+                                                                                     _scan_for_all))
+    prometheus.after_scan([entry.obs for entry, outcome in zip(entries, outcomes) if outcome.result])
     return outcomes
+
+
+def _scan_for_all(common_dir: Path) -> ScanResult:
+    return scan(common_dir, export=False)  # the Prometheus textfile is rewritten once, for all of them
 
 
 @dataclass

@@ -11,12 +11,14 @@ from rich.text import Text
 
 from gitobs import config
 from gitobs.commands import NoScanOption, RepoOption, open_repo, say, warn
+from gitobs.commands.metrics import prometheus
 from gitobs.commands.scan import scan_now
 from gitobs.otlp_export import OtlpSettings, export
 from gitobs.repo import GitobsError
 from gitobs.safe_text import inert
 
 app = typer.Typer(no_args_is_help=True, help="Export events and metrics to OpenTelemetry or Prometheus.")
+app.command("prometheus")(prometheus)
 
 
 @app.command()
