@@ -84,6 +84,18 @@ def test_nothing_is_in_clear_unless_asked(worked, tmp_path):
     assert b"feature/secret-login" in clear and b"src/payments/billing.py" in clear
 
 
+def test_bundle_redact_follows_your_own_config_only(worked, tmp_path, monkeypatch):
+    (worked / ".gitobs.toml").write_text("[bundle]\nredact = false\n")  # a repository cannot turn it off
+    (tmp_path / "repo-says").mkdir()
+    assert b"feature/secret-login" not in plain(members(make(worked, tmp_path / "repo-says")))
+    monkeypatch.setenv("GITOBS_CONFIG_HOME", str(tmp_path / "user-config"))
+    gitobs("config", "set", "--user", "bundle.redact", "false", cwd=worked)
+    (tmp_path / "user-says").mkdir()
+    assert b"feature/secret-login" in plain(members(make(worked, tmp_path / "user-says")))
+    (tmp_path / "flag-says").mkdir()
+    assert b"feature/secret-login" not in plain(members(make(worked, tmp_path / "flag-says", "--redact")))
+
+
 def test_preview_prints_what_would_be_shared_and_writes_nothing(worked, tmp_path):
     shown = gitobs("bundle", "--preview", cwd=worked).stdout
     for name in BUNDLE_MEMBERS:

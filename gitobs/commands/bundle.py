@@ -15,6 +15,7 @@ import typer
 from rich.text import Text
 
 from gitobs import bundle as bundles
+from gitobs import config
 from gitobs.analysis import Context
 from gitobs.bundle_open import Bundle, open_bundle
 from gitobs.commands import NoScanOption, RepoOption, open_repo, plain_write, say, warn
@@ -39,12 +40,14 @@ def bundle(
     since: str = typer.Option(None, help="From this time: 2h, 7d, 2026-11-20.", show_default=False),
     until: str = typer.Option(None, help="Up to this time (exclusive).", show_default=False),
     types: list[str] = typer.Option([], "--type", "-t", help="Event type globs (repeatable): 'commit.*'."),
-    no_redact: bool = typer.Option(False, "--no-redact", help="Keep paths, branch and remote names in clear."),
+    redact: bool = typer.Option(None, "--redact/--no-redact", help="Hash paths, branch and remote names "
+                                "(default: bundle.redact, which is true unless your own config says otherwise).",
+                                show_default=False),
     preview: bool = typer.Option(False, "--preview", help="Print exactly what would be shared; write nothing."),
     no_scan: bool = NoScanOption,
 ) -> None:
     """Make one zip of the window's events and the report they give, for a bug report. Redacted unless
-    --no-redact; nothing leaves the machine until you send it."""
+    --no-redact (or bundle.redact = false in your own config); nothing leaves the machine until you send it."""
     repo = open_repo(repo_dir)
     if not repo.obs.root.is_dir():
         raise GitobsError("nothing recorded here yet (run gitobs install, then work as usual)")
@@ -53,7 +56,9 @@ def bundle(
     now = time.time()
     context = Context(now=now, utc_offset_s=local_offset(now), since=parse_moment(since, now) if since else None,
                       until=parse_moment(until, now) if until else None)
-    contents = bundles.collect(repo, context, types, not no_redact, warn)
+    if redact is None:
+        redact = config.load(repo.common_dir, config.main_work_tree(repo.common_dir))["bundle.redact"]
+    contents = bundles.collect(repo, context, types, redact, warn)
     if preview:
         sys.stdout.write(bundles.preview(contents))
         return
