@@ -15,6 +15,7 @@ from gitobs.commands.config import app as config_app
 from gitobs.commands.demo import demo
 from gitobs.commands.events import events
 from gitobs.commands.export import app as export_app
+from gitobs.commands.import_history import import_
 from gitobs.commands.install import install, uninstall
 from gitobs.commands.metrics import app as metrics_app
 from gitobs.commands.plugins import plugins
@@ -35,6 +36,7 @@ app = typer.Typer(
 for command in (install, uninstall, scan, watch, events, report, query, bundle, replay, plugins, status, doctor,
                 pause, resume, purge, gc, demo):
     app.command()(command)
+app.command("import")(import_)  # a Python keyword: the function is import_
 app.add_typer(repos_app, name="repos")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(config_app, name="config")

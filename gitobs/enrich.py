@@ -52,10 +52,7 @@ class Enricher:
         if not isinstance(commit, pygit2.Commit):
             return None
         facts = CommitFacts(sha=sha, parents=[str(p) for p in commit.parent_ids], commit_time=commit.commit_time)
-        message = commit.message or ""
-        match = _REVERTS.search(message)
-        facts.reverts = match.group(1) if match else None
-        facts.synthetic = _made_by_gitbutler(commit, message)
+        facts.reverts, facts.synthetic = message_facts(commit)
         self._count_lines(commit, facts)
         return facts
 
@@ -87,6 +84,13 @@ class Enricher:
             return self.repo.descendant_of(descendant, ancestor)
         except (ValueError, KeyError, pygit2.GitError):
             return None
+
+
+def message_facts(commit: pygit2.Commit) -> tuple[str | None, bool]:
+    """What the message says, and nothing of its text: the sha it reverts, and whether GitButler made it."""
+    message = commit.message or ""
+    match = _REVERTS.search(message)
+    return (match.group(1) if match else None), _made_by_gitbutler(commit, message)
 
 
 def _made_by_gitbutler(commit: pygit2.Commit, message: str) -> bool:

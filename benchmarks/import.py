@@ -1,0 +1,153 @@
+"""What `gitobs import` costs: `python benchmarks/import.py [--commits N] [--seed S] [--repeat R] [--cache DIR]`.
+
+Target: `gitobs import` within 1.5x of `git log --numstat` over the same commits, in the same run.
+A seeded repository (benchmarks/repogen.py: many files in nested directories, hunks of varying size,
+moves, binaries, merged feature branches and a few unmerged ones) is built once with git fast-import,
+checked out and packed, and kept under the cache directory, named after its parameters and a hash of the
+generator. Then, by turns, `--repeat` times: `git log --numstat --branches HEAD` (output to /dev/null) and
+`gitobs import` on a fresh `.git/obs/` (gitobs installed anew, untimed), both as whole processes. Medians,
+the ratio against the target, PASS/FAIL; then `gitobs report --heatmap --no-scan` on the imported log.
+Always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TARGET_RATIO = 1.5
+BASELINE = ["git", "log", "--numstat", "--branches", "HEAD"]
+
+
+def hermetic_env(home: Path) -> dict[str, str]:
+    """git and gitobs with private settings: neither the user's config nor their registry of repositories."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("GIT_", "GITOBS_"))}
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / ".gitconfig"
+    config.write_text("[user]\n\tname = Bench\n\temail = bench@example.invalid\n[init]\n\tdefaultBranch = main\n"
+                      "[gc]\n\tauto = 0\n")
+    env.update(HOME=str(home), GIT_CONFIG_GLOBAL=str(config), GIT_CONFIG_NOSYSTEM="1", GITOBS_NO_BACKGROUND="1",
+               GITOBS_CONFIG_HOME=str(home / "gitobs-config"), GITOBS_DATA_HOME=str(home / "gitobs-data"))
+    return env
+
+
+def repo_directory(cache: Path, commits: int, seed: int) -> Path:
+    digest = hashlib.sha256((HERE / "repogen.py").read_bytes()).hexdigest()[:10]
+    return cache / f"import-{commits}-{seed}-{digest}" / "repo"
+
+
+def ensure_repo(path: Path, commits: int, seed: int, env: dict[str, str]) -> None:
+    """Build the repository unless a complete one is cached (built aside, then renamed into place)."""
+    if path.is_dir():
+        return
+    sys.path.insert(0, str(HERE))
+    import repogen
+
+    partial = path.parent.with_name(path.parent.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    started = time.perf_counter()
+    work = partial / "repo"
+    subprocess.run(["git", "init", "-q", str(work)], check=True, env=env)
+    importer = subprocess.Popen(["git", "fast-import", "--quiet"], cwd=work, stdin=subprocess.PIPE, env=env)
+    for chunk in repogen.stream(commits, seed):
+        importer.stdin.write(chunk)
+    importer.stdin.close()
+    if importer.wait() != 0:
+        raise SystemExit("git fast-import failed")
+    for args in (["reset", "-q", "--hard", "main"], ["gc", "-q"]):
+        subprocess.run(["git", *args], cwd=work, check=True, env=env)
+    os.replace(partial, path.parent)
+    print(f"built the repository in {time.perf_counter() - started:.0f} s: {path}", file=sys.stderr)
+
+
+def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(args, cwd=cwd, env=env, stdout=subprocess.PIPE if args[0] != "git" else subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {done.stderr.strip()}")
+    return seconds, (done.stdout or "").strip()
+
+
+def fresh_obs(repo: Path, env: dict[str, str]) -> None:
+    shutil.rmtree(repo / ".git" / "obs", ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "gitobs", "install"], cwd=repo, env=env, check=True, capture_output=True)
+
+
+def imported_commits(repo: Path) -> int:
+    from gitobs.logread import read_events
+    from gitobs.repo import ObsPaths
+
+    events = read_events(ObsPaths(repo / ".git"), lambda _: None)
+    return sum(1 for event in events if event.type == "commit.created" and event.src == "import")
+
+
+def byte_compile() -> None:
+    """As installing a package does, so that the runs time gitobs, not the compiler."""
+    import compileall
+
+    import gitobs
+    import gitobs_plugins
+
+    for package in (gitobs, gitobs_plugins):
+        compileall.compile_dir(str(Path(package.__file__).parent), quiet=1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commits", type=int, default=12_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; medians are shown")
+    parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "gitobs-bench"),
+                        help="where the generated repository is kept for later runs (default: %(default)s)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        env = hermetic_env(Path(scratch) / "home")
+        repo = repo_directory(Path(args.cache), args.commits, args.seed)
+        ensure_repo(repo, args.commits, args.seed, env)
+        byte_compile()
+        count = int(subprocess.run(["git", "rev-list", "--count", "--branches", "HEAD"], cwd=repo, env=env,
+                                   check=True, capture_output=True, text=True).stdout)
+        merges = int(subprocess.run(["git", "rev-list", "--count", "--merges", "--branches", "HEAD"], cwd=repo,
+                                    env=env, check=True, capture_output=True, text=True).stdout)
+        files = len(subprocess.run(["git", "ls-files"], cwd=repo, env=env, check=True, capture_output=True,
+                                   text=True).stdout.splitlines())
+        print(f"repository: {count:,} commits ({merges:,} merges), {files:,} files at HEAD, {repo}")
+        git_s, import_s, line = [], [], ""
+        for _ in range(args.repeat):  # by turns: drift in the machine's speed touches both alike
+            git_s.append(timed(BASELINE, repo, env)[0])
+            fresh_obs(repo, env)
+            seconds, line = timed([sys.executable, "-m", "gitobs", "import"], repo, env)
+            import_s.append(seconds)
+        heatmap_s, _ = timed([sys.executable, "-m", "gitobs", "report", "--heatmap", "--no-scan"], repo, env)
+        written = imported_commits(repo)
+        log_bytes = sum(path.stat().st_size for path in (repo / ".git" / "obs" / "log").iterdir())
+        git_median, import_median = statistics.median(git_s), statistics.median(import_s)
+        ratio = import_median / git_median
+        print(f"git log --numstat --branches HEAD  median {git_median:6.2f} s   runs {_runs(git_s)}")
+        print(f"gitobs import                      median {import_median:6.2f} s   runs {_runs(import_s)}")
+        print(f"  last run said: {line}")
+        print(f"  commit.created src=import in the log: {written:,}; log {log_bytes / 2**20:.2f} MiB "
+              f"({log_bytes / max(written, 1):.0f} bytes per commit)")
+        print(f"gitobs report --heatmap --no-scan         {heatmap_s:6.2f} s   (one run, on the imported log)")
+        verdict = "PASS" if ratio <= TARGET_RATIO and written == count else "FAIL"
+        print(f"ratio import / git log {ratio:.2f} (target at most {TARGET_RATIO}): {verdict}"
+              + ("" if written == count else f" (imported {written:,} of {count:,} commits)"))
+
+
+def _runs(values: list[float]) -> str:
+    return " ".join(f"{value:.2f}" for value in values)
+
+
+if __name__ == "__main__":
+    main()

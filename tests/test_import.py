@@ -1,0 +1,342 @@
+"""`gitobs import` on real repositories: history backfilled with the scanner's payloads, never twice."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+
+import pytest
+from conftest import commit_file, git, gitobs, last_seq
+
+from gitobs import history_import
+from gitobs.enrich import Enricher
+from gitobs.hookinstall import install
+from gitobs.history_import import import_history
+from gitobs.logread import read_events
+from gitobs.redact import hash_path, repository_salt
+from gitobs.repo import locate
+from gitobs.scan import scan
+
+
+@pytest.fixture(autouse=True)
+def private_config_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITOBS_CONFIG_HOME", str(tmp_path / "config-home"))
+    monkeypatch.setenv("GITOBS_DATA_HOME", str(tmp_path / "data-home"))
+
+
+def events(repo, types: tuple[str, ...] = ()) -> list:
+    found = list(read_events(locate(repo).obs, lambda _: None))
+    return [e for e in found if not types or e.type in types]
+
+
+def created(repo) -> list:
+    return events(repo, ("commit.created",))
+
+
+def forget_reflogs(repo) -> None:
+    """History the scanner cannot see: what a clone, or commits older than the reflogs, look like."""
+    shutil.rmtree(locate(repo).common_dir / "logs")
+
+
+def run_import(repo, **options):
+    return import_history(locate(repo).common_dir, **options)
+
+
+def numstat(repo) -> dict[str, list[list]]:
+    """sha -> [[path, added, deleted], ...] as git log --numstat prints them (no renames, merges against
+    their first parent, binary files as 0)."""
+    out = git(repo, "log", "--branches", "HEAD", "--numstat", "--no-renames", "--diff-merges=first-parent",
+              "--format=@%H").stdout
+    found: dict[str, list[list]] = {}
+    sha = None
+    for line in out.splitlines():
+        if line.startswith("@"):
+            sha = line[1:]
+            found[sha] = []
+        elif line.strip():
+            added, deleted, path = line.split("\t", 2)
+            found[sha].append([path, 0 if added == "-" else int(added), 0 if deleted == "-" else int(deleted)])
+    return found
+
+
+def varied_history(repo) -> None:
+    """Files in directories, edits, a deletion, a move, a binary, a mode change, an empty file, a merge
+    that resolves a conflict."""
+    commit_file(repo, "src/app/main.py", "".join(f"line {i}\n" for i in range(40)), "app")
+    commit_file(repo, "src/app/main.py", "".join(f"line {i}\n" for i in range(30)) + "new\nnew\n", "edit")
+    (repo / "docs").mkdir()
+    (repo / "docs" / "logo.bin").write_bytes(b"\x00\x01binary\x00" * 50)
+    (repo / "docs" / "empty.txt").write_text("")
+    git(repo, "add", "docs")
+    git(repo, "commit", "-q", "-m", "binary and empty")
+    git(repo, "mv", "src/app/main.py", "src/app/entry.py")
+    git(repo, "commit", "-q", "-m", "move")
+    (repo / "docs" / "logo.bin").chmod(0o755)
+    git(repo, "commit", "-q", "-a", "-m", "mode")
+    git(repo, "switch", "-q", "-c", "feature")
+    commit_file(repo, "lib/util.py", "a\nb\nc\n", "util")
+    commit_file(repo, "README.md", "hello from feature\n", "readme on feature")
+    git(repo, "switch", "-q", "main")
+    commit_file(repo, "README.md", "hello from main\n", "readme on main")
+    git(repo, "merge", "-q", "--no-edit", "feature", ok=False)
+    (repo / "README.md").write_text("hello from both\n")
+    git(repo, "commit", "-q", "-a", "--no-edit")
+    git(repo, "rm", "-q", "docs/empty.txt")
+    git(repo, "commit", "-q", "-m", "delete")
+
+
+def test_each_commit_has_the_files_and_counts_git_log_numstat_gives(repo):
+    varied_history(repo)
+    forget_reflogs(repo)
+    install(locate(repo))
+    result = run_import(repo)
+    expected = numstat(repo)
+    imported = {e.data["sha"]: e for e in created(repo)}
+    assert result.imported == len(expected) == len(imported) == 11
+    for sha, files in expected.items():
+        data = imported[sha].data
+        assert data.get("files", []) == files, sha
+        assert data.get("files_total", 0) == len(files)
+        assert (data.get("added", 0), data.get("deleted", 0)) == (sum(f[1] for f in files), sum(f[2] for f in files))
+    assert any(f == ["docs/logo.bin", 0, 0] for e in imported.values() for f in e.data["files"])
+
+
+def test_payloads_are_the_ones_a_scan_makes(repo, monkeypatch):
+    varied_history(repo)
+    monkeypatch.setattr(history_import, "MAX_FILES", 3)  # the cap too, and which files it keeps
+    commit_file(repo, "many/a.txt", "1\n", "one")
+    for name in "bcdef":
+        (repo / "many" / f"{name}.txt").write_text(f"{name}\n" * 3)
+    git(repo, "add", "many")
+    git(repo, "commit", "-q", "-m", "many files")
+    forget_reflogs(repo)
+    install(locate(repo))
+    run_import(repo)
+    enricher = Enricher(locate(repo).common_dir)
+    monkeypatch.setattr("gitobs.enrich.MAX_FILES", 3)
+    for event in created(repo):
+        facts = enricher.commit(event.data["sha"])
+        data = event.data
+        assert data.get("parents", []) == facts.parents
+        assert data.get("files", []) == [[f.path, f.added, f.deleted] for f in facts.files]
+        assert data.get("files_total", 0) == facts.files_total
+        assert (data.get("added", 0), data.get("deleted", 0)) == (facts.added, facts.deleted)
+    capped = [e for e in created(repo) if e.data.get("files_total") == 5]
+    assert len(capped) == 1 and len(capped[0].data["files"]) == 3
+
+
+def test_merges_reverts_times_and_source(repo):
+    git(repo, "switch", "-q", "-c", "side")
+    commit_file(repo, "side.txt", "s\n", "side work", GIT_COMMITTER_DATE="2024-03-01T10:00:00Z")
+    git(repo, "switch", "-q", "main")
+    commit_file(repo, "main.txt", "m\n", "main work", GIT_COMMITTER_DATE="2024-03-02T10:00:00Z")
+    git(repo, "merge", "-q", "--no-ff", "--no-edit", "side", GIT_COMMITTER_DATE="2024-03-03T10:00:00Z")
+    git(repo, "revert", "--no-edit", "HEAD~1", GIT_COMMITTER_DATE="2024-03-04T10:00:00Z")
+    forget_reflogs(repo)
+    install(locate(repo))
+    run_import(repo)
+    by_sha = {e.data["sha"]: e for e in created(repo)}
+    merge = by_sha[git(repo, "rev-parse", "HEAD~1").stdout.strip()]
+    revert = by_sha[git(repo, "rev-parse", "HEAD").stdout.strip()]
+    assert merge.data["merge"] is True and len(merge.data["parents"]) == 2 and merge.data["via"] == "merge"
+    assert merge.data["files"] == [["side.txt", 1, 0]]  # against its first parent, as the scanner counts
+    assert merge.ts == "2024-03-03T10:00:00.000Z"
+    assert revert.data["revert"] is True and revert.data["reverts"] == git(repo, "rev-parse", "HEAD~2").stdout.strip()
+    assert revert.ts == "2024-03-04T10:00:00.000Z"
+    [reverted] = events(repo, ("commit.reverted",))
+    assert reverted.data["reverted"] == revert.data["reverts"] and reverted.src == "import"
+    assert by_sha[git(repo, "rev-parse", "side").stdout.strip()].data["branch"] == "main"  # merged: main's now
+    assert all(e.src == "import" and e.wt == "." for e in created(repo))
+    assert [e.seq for e in events(repo)] == list(range(1, len(events(repo)) + 1))
+
+
+def test_an_unmerged_branch_is_named_and_a_detached_head_is_not(repo):
+    git(repo, "switch", "-q", "-c", "topic")
+    commit_file(repo, "t.txt", "t\n", "topic work")
+    git(repo, "switch", "-q", "--detach")
+    commit_file(repo, "d.txt", "d\n", "detached work")
+    forget_reflogs(repo)
+    install(locate(repo))
+    run_import(repo)
+    branches = {e.data["files"][0][0]: e.data.get("branch") for e in created(repo)}
+    assert branches == {"README.md": "main", "t.txt": "topic", "d.txt": None}
+
+
+def test_a_second_import_adds_nothing(repo):
+    varied_history(repo)
+    forget_reflogs(repo)
+    install(locate(repo))
+    first = run_import(repo)
+    before = events(repo)
+    second = run_import(repo)
+    assert first.imported == 11 and second.imported == 0 and second.reflog_events == 0
+    assert events(repo) == before
+    assert second.walked == 0  # the cursor: already-imported history is not even walked again
+
+
+def test_commits_the_scanner_recorded_are_not_imported(watched):
+    commit_file(watched, "a.txt", "a\n", "scanned one")
+    commit_file(watched, "b.txt", "b\n", "scanned two")
+    scan(locate(watched).common_dir)
+    result = run_import(watched)
+    shas = Counter(e.data["sha"] for e in created(watched))
+    assert len(shas) == 3 and set(shas.values()) == {1}
+    assert result.imported == 0 and result.recorded == 3
+    assert not [e for e in events(watched) if e.src == "import"]
+
+
+def test_commits_made_after_an_import_are_scanned_once(watched):
+    commit_file(watched, "old.txt", "o\n", "before the import")
+    forget_reflogs(watched)  # the scanner never sees this one: import brings it
+    assert run_import(watched).imported == 1
+    commit_file(watched, "new.txt", "n\n", "after the import")
+    scan(locate(watched).common_dir)
+    run_import(watched)
+    shas = Counter(e.data["sha"] for e in created(watched))
+    assert len(shas) == 3 and set(shas.values()) == {1}
+    assert [e.src for e in created(watched)][-1] in ("hook", "reflog")
+
+
+def test_commits_in_reflog_lines_the_scanner_has_not_read_are_left_to_it(watched, monkeypatch):
+    commit_file(watched, "a.txt", "a\n", "not scanned yet")
+    monkeypatch.setattr(history_import, "scan", lambda common_dir: None)  # as if a scan held the lock
+    result = run_import(watched)
+    assert result.imported == 0 and result.recorded == 2
+    scan(locate(watched).common_dir)
+    shas = Counter(e.data["sha"] for e in created(watched))
+    assert len(shas) == 2 and set(shas.values()) == {1}
+    assert created(watched)[-1].src != "import"
+
+
+def test_an_interrupted_import_goes_on_where_it_stopped(repo):
+    for number in range(30):
+        commit_file(repo, f"d{number % 4}/f{number}.txt", f"{number}\n", f"c{number}")
+    forget_reflogs(repo)
+    install(locate(repo))
+
+    def interrupt(progress):
+        if progress.chunks == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_import(repo, chunk_commits=5, on_progress=interrupt)
+    partial = created(repo)
+    assert 10 <= len(partial) < 31
+    resumed = run_import(repo, chunk_commits=5)
+    shas = Counter(e.data["sha"] for e in created(repo))
+    assert len(shas) == 31 and set(shas.values()) == {1}
+    assert resumed.walked == 31 - len(partial)  # what reached the log is not walked again
+    assert [e.seq for e in events(repo)] == list(range(1, len(events(repo)) + 1))
+
+
+def test_a_lost_cursor_costs_a_walk_not_a_duplicate(repo):
+    for number in range(6):
+        commit_file(repo, f"f{number}.txt", "x\n", f"c{number}")
+    forget_reflogs(repo)
+    install(locate(repo))
+    run_import(repo)
+    (locate(repo).obs.root / "import.json").unlink()
+    again = run_import(repo)
+    assert again.walked == 7 and again.imported == 0 and again.recorded == 7
+    assert len(created(repo)) == 7
+
+
+def test_since_takes_only_newer_commits_and_a_full_import_adds_the_rest(tmp_path):
+    repo = tmp_path / "dated"
+    git(tmp_path, "init", "-q", str(repo))
+    for name, when in (("README.md", "2019-06-01"), ("old.txt", "2020-01-01"), ("new.txt", "2025-06-01")):
+        commit_file(repo, name, "x\n", name, GIT_COMMITTER_DATE=f"{when}T00:00:00Z")
+    forget_reflogs(repo)
+    install(locate(repo))
+    out = gitobs("import", "--since", "2025-01-01", cwd=repo).stdout
+    assert "imported 1 commit(s)" in out
+    assert [e.data["files"][0][0] for e in created(repo)] == ["new.txt"]
+    gitobs("import", cwd=repo)
+    names = Counter(e.data["files"][0][0] for e in created(repo))
+    assert names == Counter({"README.md": 1, "old.txt": 1, "new.txt": 1})
+    assert "imported 0 commit(s)" in gitobs("import", "--since", "30d", cwd=repo).stdout
+    assert "not a time" in gitobs("import", "--since", "yesterday-ish", cwd=repo, ok=False).stderr
+
+
+def test_paths_are_hashed_when_capture_paths_is_off(repo):
+    commit_file(repo, "src/secret/plan.py", "x\n", "plan")
+    forget_reflogs(repo)
+    install(locate(repo))
+    gitobs("config", "set", "capture.paths", "false", cwd=repo)
+    gitobs("import", cwd=repo)
+    salt = repository_salt(locate(repo).obs.root)
+    paths = sorted(f[0] for e in created(repo) for f in e.data["files"])
+    assert paths == sorted([hash_path("README.md", salt), hash_path("src/secret/plan.py", salt)])
+    assert all("secret" not in path for path in paths)
+
+
+def test_a_paused_repository_refuses(watched):
+    gitobs("pause", cwd=watched)
+    commit_file(watched, "a.txt", "a\n", "while paused")
+    done = gitobs("import", cwd=watched, ok=False)
+    assert done.returncode == 2 and "recording is paused" in done.stderr and "Traceback" not in done.stderr
+    assert not [e for e in events(watched) if e.src == "import"]
+
+
+def test_not_installed_and_no_commits_say_so(tmp_path):
+    empty = tmp_path / "empty"
+    git(tmp_path, "init", "-q", str(empty))
+    done = gitobs("import", cwd=empty, ok=False)
+    assert done.returncode == 2 and "not installed" in done.stderr
+    install(locate(empty))
+    done = gitobs("import", cwd=empty)
+    assert done.returncode == 0 and "nothing to import: the repository has no commits" in done.stdout
+
+
+def test_a_bare_repository(repo, tmp_path):
+    for number in range(3):
+        commit_file(repo, f"f{number}.txt", "x\n", f"c{number}")
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
+    install(locate(bare))
+    out = gitobs("import", cwd=bare).stdout
+    assert "imported 4 commit(s)" in out
+    assert sorted(e.data["sha"] for e in created(bare)) == sorted(git(bare, "rev-list", "--all").stdout.split())
+
+
+def test_the_heatmap_shows_the_imported_files(repo):
+    commit_file(repo, "src/engine/core.py", "".join(f"{i}\n" for i in range(12)), "core")
+    commit_file(repo, "src/engine/core.py", "changed\n", "core again")
+    forget_reflogs(repo)
+    install(locate(repo))
+    gitobs("import", cwd=repo)
+    report = gitobs("report", "--heatmap", "--no-scan", "--now", "2100-01-01", cwd=repo).stdout
+    line = next(line for line in report.splitlines() if "src/engine/core.py" in line)
+    assert line.split()[1:3] == ["2", str(12 + 1 + 12)]  # two commits, 12 added, then 1 added and 12 deleted
+
+
+def test_reflog_history_a_purge_removed_comes_back_unless_capture_reflog_is_off(watched):
+    git(watched, "switch", "-q", "-c", "topic")
+    commit_file(watched, "t.txt", "t\n", "topic")
+    git(watched, "switch", "-q", "main")
+    scan(locate(watched).common_dir)
+    gitobs("purge", "--yes", cwd=watched)
+    gitobs("config", "set", "capture.reflog", "false", cwd=watched)
+    gitobs("import", cwd=watched)
+    assert not [e for e in events(watched) if e.type.startswith(("branch.", "history."))]
+    assert len(created(watched)) == 2  # commits come from history, not from the reflog
+    gitobs("config", "unset", "capture.reflog", cwd=watched)
+    gitobs("import", cwd=watched)
+    switches = events(watched, ("branch.switch",))
+    assert [(e.data["from"], e.data["to"]) for e in switches] == [("main", "topic"), ("topic", "main")]
+    assert all(e.src == "import" for e in switches)
+    assert len(created(watched)) == 2
+
+
+def test_recorded_reflog_events_are_not_added_again_after_git_rewrites_the_reflog(watched):
+    git(watched, "switch", "-q", "-c", "topic")
+    commit_file(watched, "t.txt", "t\n", "topic")
+    git(watched, "commit", "-q", "--amend", "-m", "topic, amended")
+    git(watched, "switch", "-q", "main")
+    scan(locate(watched).common_dir)
+    # the topic commits are unreachable from HEAD: their lines go, and every later line moves up
+    git(watched, "reflog", "expire", "--expire=never", "--expire-unreachable=now", "--all")
+    start = last_seq(watched)
+    result = run_import(watched)
+    assert result.reflog_events == 0 and result.imported == 0
+    assert [e for e in events(watched) if e.seq > start] == []
