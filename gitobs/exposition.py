@@ -80,6 +80,8 @@ def _sample_line(sample: Sample) -> str:
 
 def escape_label(value: str) -> str:
     """A label value as the format quotes it: backslash, double quote and newline escaped."""
+    if "\\" not in value and '"' not in value and "\n" not in value:
+        return value  # nearly always: a scrape has thousands of label values
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
@@ -89,6 +91,8 @@ def _escape_help(text: str) -> str:
 
 def number(value: float) -> str:
     """Go's way (what Prometheus itself writes): 3, 0.25, 1e-06, +Inf, NaN."""
+    if type(value) is int:
+        return str(value)
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):

@@ -68,20 +68,28 @@ def exposition(targets: list[Target], options: Collection) -> str:
 
 
 def _repository(target: Target, options: Collection, in_time: bool, labels: set[str]) -> list[Family]:
-    obs = target.obs
-    settings = load_config(obs.common_dir, main_work_tree(obs.common_dir))
-    redact = settings["export.prometheus.redact"]
-    salt = export_salt(data_home()) if redact else None
+    obs, problem = target.obs, target.problem
+    try:
+        settings = load_config(obs.common_dir, main_work_tree(obs.common_dir))
+    except GitobsError as exc:  # a broken file there: shown as not read, named as privately as can be
+        settings, problem = None, problem or str(exc)
+    salt = export_salt(data_home()) if settings is None or settings["export.prometheus.redact"] else None
     label = _unique(inert(repository_label(obs.common_dir, salt)), obs, labels)
     up = Family("gitobs_repository_up", "gauge", "Whether the repository's metrics could be read this time.")
-    up.samples.append(Sample(up.name, (("repo", label),), 0))
-    problem = target.problem or (None if obs.root.is_dir() else "gitobs is not installed there")
-    fresh = in_time
-    if problem is None and not fresh and not metrics.state_path(obs).exists():
+    if problem is None and not obs.root.is_dir():
+        problem = "gitobs is not installed there"
+    if problem is None and not in_time and not metrics.state_path(obs).exists():
         problem = "not counted yet (out of time)"
+    found = None if problem is not None else _counted(obs, settings, options, in_time, label, salt)
     if problem is not None:
         options.warn(f"{inert(obs.common_dir)}: {problem}")
-        return [up]
+    up.samples.append(Sample(up.name, (("repo", label),), int(found is not None)))
+    return [*(found or []), up]
+
+
+def _counted(obs: ObsPaths, settings, options: Collection, fresh: bool, label: str, salt: bytes | None
+             ) -> list[Family] | None:
+    """The repository's families: scanned and updated when `fresh`, else as last counted; None if unreadable."""
     if fresh and options.scan_first:
         _scan(obs, options.warn)
     try:
@@ -89,12 +97,10 @@ def _repository(target: Target, options: Collection, in_time: bool, labels: set[
         state = (metrics.update(obs, gap, activity, options.lock_wait_s(obs), options.now_s, options.warn)
                  if fresh else metrics.load(obs))
         branch = Redactor(salt).name if salt is not None else inert
-        found = metrics.families(state, obs, (("repo", label),), branch)
+        return metrics.families(state, obs, (("repo", label),), branch)
     except (GitobsError, OSError) as exc:
         options.warn(f"{inert(obs.common_dir)}: {exc}")
-        return [up]
-    up.samples[0] = Sample(up.name, (("repo", label),), 1)
-    return [*found, up]
+        return None
 
 
 def _unique(label: str, obs: ObsPaths, taken: set[str]) -> str:

@@ -324,6 +324,22 @@ def test_hostile_names_stay_valid_exposition(tmp_path):
     assert exposition.escape_label('a"b\\c\nd') == 'a\\"b\\\\c\\nd'
 
 
+def test_a_repository_that_cannot_be_read_is_down_and_the_others_are_shown(watched, tmp_path):
+    broken = tmp_path / "broken" / ".git"
+    ObsPaths(broken).log.mkdir(parents=True)
+    (ObsPaths(broken).root / "config.toml").write_text("[scan\n")  # not TOML
+    user_config("export.prometheus.redact", False)
+    gone = prometheus.Target(ObsPaths(tmp_path / "gone" / ".git"), problem="gone (moved or deleted)")
+    warnings = []
+    text = prometheus.exposition([prometheus.Target(locate(watched).obs), prometheus.Target(ObsPaths(broken)), gone],
+                                 prometheus.Collection(warn=warnings.append))
+    up = {labels["repo"]: v for labels, v in parsed(text)["gitobs_repository_up"]}
+    assert up.pop(watched.name) == 1 and up.pop("gone") == 0
+    [(broken_label, down)] = up.items()  # its own config unread: named by a token, as if it redacted
+    assert down == 0 and broken_label.startswith("r") and "broken" not in text
+    assert len(warnings) == 2 and value(parsed(text), "gitobs_commits_total") == 1
+
+
 # -- the textfile ------------------------------------------------------------------------------------------------
 
 def test_the_textfile_is_written_atomically_and_must_end_in_prom(watched, tmp_path, monkeypatch):
