@@ -53,6 +53,7 @@ class Collection:
     scan_first: bool = False
     lock_wait_s: Callable[[ObsPaths], float] = lambda obs: 2.0
     budget_s: float = SCRAPE_BUDGET_S
+    first_count: Callable[[ObsPaths], bool] = lambda obs: True  # may a repository never counted be, now?
     warn: Warn = lambda message: None
     now_s: float | None = None
 
@@ -78,8 +79,8 @@ def _repository(target: Target, options: Collection, in_time: bool, labels: set[
     up = Family("gitobs_repository_up", "gauge", "Whether the repository's metrics could be read this time.")
     if problem is None and not obs.root.is_dir():
         problem = "gitobs is not installed there"
-    if problem is None and not in_time and not metrics.state_path(obs).exists():
-        problem = "not counted yet (out of time)"
+    if problem is None and not metrics.state_path(obs).exists() and not (in_time and options.first_count(obs)):
+        problem = "not counted yet"
     found = None if problem is not None else _counted(obs, settings, options, in_time, label, salt)
     if problem is not None:
         options.warn(f"{inert(obs.common_dir)}: {problem}")
@@ -150,8 +151,9 @@ def after_scan(scanned: list[ObsPaths]) -> None:
         except GitobsError as exc:
             _report(scanned, str(exc))
         # the scanned ones have just been let go of; another's lock held means a scan there, which rewrites
+        # and a repository never counted is counted by its own scan, not by another's
         options = Collection(lock_wait_s=lambda obs: 2.0 if obs.common_dir in fresh else 0.0,
-                             budget_s=TEXTFILE_BUDGET_S)
+                             budget_s=TEXTFILE_BUDGET_S, first_count=lambda obs: obs.common_dir in fresh)
         write_textfile(path, exposition(targets, options))
         _forget_error()
     except Exception as exc:  # noqa: BLE001 - a scan never fails for its exporters

@@ -390,6 +390,9 @@ def test_scans_rewrite_the_configured_textfile(watched, tmp_path):
     commit_file(other, "o.py", "o\n", "o")
     gitobs("install", "-C", str(other))
     Registry().add(locate(watched))
+    gitobs("scan", "-C", str(watched))  # the other one is counted by its own scan, not by this one's
+    up = sorted(v for _, v in parsed(target.read_text())["gitobs_repository_up"])
+    assert up == [0, 1] and not metrics.state_path(locate(other).obs).exists()
     gitobs("scan", "--all")
     repos = {labels["repo"] for labels, _ in parsed(target.read_text())["gitobs_commits_total"]}
     assert len(repos) == 2

@@ -53,12 +53,11 @@ def serve(
 ) -> None:
     """Serve /metrics on 127.0.0.1 for Prometheus, computed at each scrape (after a scan, unless --no-scan),
     until Ctrl-C or SIGTERM."""
-    if every:
-        _targets(repo_dir, every)  # the same refusals as later, before listening
-        targets: Callable[[], list[Target]] = registered  # read again at each scrape: new repositories show up
-    else:
-        chosen = _targets(repo_dir, every)
-        targets = lambda: chosen  # noqa: E731
+    chosen = _targets(repo_dir, every)  # refused here, before listening
+
+    def targets() -> list[Target]:
+        return registered() if every else chosen  # the registry read again at each scrape: new ones show up
+
     once = _once(warn)
     options = Collection(scan_first=not no_scan, warn=once)
     server = MetricsServer(LOOPBACK, port, lambda: exposition(targets(), options), once)
