@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -261,9 +262,19 @@ def _decode(line: bytes) -> schema.Event | None:
     if not line:
         return None
     try:
-        return schema.decode(line)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
+        event = schema.decode(line)
+        schema.parse_ts(event.ts)
+        return event
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
+        return None  # `gitobs doctor` reports such lines; a collector gets none of them
+
+
+def forget(obs: ObsPaths) -> None:
+    """`gitobs purge`: queued requests hold events, so they go too (each export's lock taken first, so a
+    running export is not cut off in the middle of a write). The new log's events are all unsent."""
+    for directory in sorted((obs.root / "export").glob("otlp-*")):
+        with exclusive(directory / "lock", 30.0):
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def describe(common_dir: Path, seq: int) -> list[str]:

@@ -21,7 +21,9 @@ SEVERITY_TEXT = {SEVERITY_INFO: "INFO", SEVERITY_WARN: "WARN", SEVERITY_ERROR: "
 def plain(value: Any) -> Any:
     """A value as an attribute can hold it: None left out of tables and lists, an integer beyond 64 bits
     as text, anything else unknown as text."""
-    if isinstance(value, (str, bool, float)):
+    if isinstance(value, str):
+        return value if value.isascii() else _utf8(value)
+    if isinstance(value, (bool, float)):
         return value
     if isinstance(value, int):
         return value if -(1 << 63) <= value < 1 << 63 else str(value)
@@ -30,6 +32,15 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [plain(item) for item in value if item is not None]
     return str(value)
+
+
+def _utf8(text: str) -> str:
+    """OTLP strings are UTF-8: a name that was not (kept as lone surrogates) gets U+FFFD instead."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def attributes(values: dict, prefix: str = "gitobs.") -> list[tuple[str, Any]]:
@@ -48,11 +59,12 @@ def _files(value: Any) -> Any:
 def log_record(event: schema.Event, observed_ns: int, link: tuple[bytes, bytes] | None) -> dict:
     data = event.data if isinstance(event.data, dict) else {}
     severity = SEVERITIES.get(event.type, SEVERITY_INFO)
-    envelope = [("gitobs.event.id", event.id), ("gitobs.event.seq", event.seq), ("gitobs.event.src", event.src),
-                ("gitobs.worktree", event.wt)]
+    envelope = [("gitobs.event.id", plain(event.id)), ("gitobs.event.seq", event.seq),
+                ("gitobs.event.src", plain(event.src)), ("gitobs.worktree", plain(event.wt))]
+    name = plain(event.type)
     record = {"time_unix_nano": round(schema.parse_ts(event.ts) * 1e9), "observed_time_unix_nano": observed_ns,
-              "severity_number": severity, "severity_text": SEVERITY_TEXT[severity], "event_name": event.type,
-              "body": event.type, "attributes": envelope + attributes(data)}
+              "severity_number": severity, "severity_text": SEVERITY_TEXT[severity], "event_name": name,
+              "body": name, "attributes": envelope + attributes(data)}
     if link is not None:
         record["trace_id"], record["span_id"] = link
     return record

@@ -2,7 +2,8 @@
 
 First a scan that records nothing moves every reflog cursor past what is there (otherwise the next scan
 would read the whole history again); then, under the scan lock, the log, the spool's records and every
-remembered detail of the state (samples, attempts, GitButler's stacks, times) are deleted. What is kept:
+remembered detail of the state (samples, attempts, GitButler's stacks, times), the metrics' counts and
+the export queues are deleted. What is kept:
 the cursors, the stash's stamp and `seq` (so that event numbers keep rising), and the hooks, unless asked
 to uninstall too.
 """
@@ -13,7 +14,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from gitobs import metrics
+from gitobs import metrics, otlp_export
 from gitobs.eventlog import EventLog
 from gitobs.lock import exclusive
 from gitobs.repo import GitobsError, ObsPaths
@@ -39,6 +40,7 @@ def purge(obs: ObsPaths, wait_s: float = 30.0) -> Purged:
         purged = Purged(len(segments), log.size_bytes(), _clear(obs.spool))
         shutil.rmtree(obs.log, ignore_errors=True)
         metrics.forget(obs)  # the Prometheus counts go with the events
+        otlp_export.forget(obs)  # and so do requests still waiting for a collector
         obs.log.mkdir(parents=True, exist_ok=True)
         old = load_state(obs.state)
         kept = ScanState(seq=max(old.seq, 0), cursors=old.cursors, stash=old.stash, stash_stamp=old.stash_stamp,

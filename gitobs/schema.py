@@ -13,6 +13,8 @@ from typing import Any
 
 import msgspec
 
+from gitobs.names import recorded
+
 SCHEMA_VERSION = 1
 SOURCES = ("hook", "reflog", "worktree", "gitbutler", "import", "gitobs")
 Emit = Callable[..., None]  # emit(type, payload, *, ts_ns, src, wt, provenance): how producers hand events on
@@ -403,7 +405,20 @@ _decoder = msgspec.json.Decoder(Event)
 
 
 def encode(event: Event) -> bytes:
-    return _encoder.encode(event)
+    try:
+        return _encoder.encode(event)
+    except UnicodeEncodeError:  # a name not in UTF-8 that a producer passed on as it came (gitobs/names.py)
+        return _encoder.encode(_escaped(msgspec.to_builtins(event)))
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return recorded(value)
+    if isinstance(value, dict):
+        return {recorded(key): _escaped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_escaped(item) for item in value]
+    return value
 
 
 def decode(line: bytes) -> Event:

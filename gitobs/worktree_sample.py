@@ -40,6 +40,7 @@ import pygit2
 from pygit2.enums import DeltaStatus, DiffOption, RepositoryOpenFlag
 
 from gitobs.enrich import MAX_FILES
+from gitobs.names import on_disk, recorded
 from gitobs.schema import FileChange, WorktreeSample
 
 UNTRACKED_READ = 1 << 20  # bytes of an untracked file read to count its lines
@@ -177,7 +178,7 @@ def _count(repo: pygit2.Repository, look: _Look, tree: pygit2.Tree | None, path:
     untracked = look.unstaged.get(path) == DeltaStatus.UNTRACKED
     new = _working_content(repo, look.root, path, UNTRACKED_READ if untracked else None)
     added, deleted = _line_counts(_blob_content(blob), new)
-    return RememberedFile(path, added, deleted, _blob_id(blob))
+    return RememberedFile(recorded(path), added, deleted, _blob_id(blob))
 
 
 def _head_blob(tree: pygit2.Tree | None, path: str) -> pygit2.Blob | None:
@@ -265,10 +266,11 @@ def _lost(look: _Look, memory: WorktreeMemory | None, dirty: set[str]) -> list[F
 
 def _put_back(look: _Look, tree: pygit2.Tree | None, file: RememberedFile) -> bool:
     """Clean now, with HEAD as it was for this path: the change was undone, not committed."""
-    if _blob_id(_head_blob(tree, file.path)) != file.head_blob:
+    path = on_disk(file.path)
+    if _blob_id(_head_blob(tree, path)) != file.head_blob:
         return False
     # An untracked file that is clean and still there has become ignored; its content is not lost.
-    return file.head_blob != "" or not os.path.lexists(look.root / file.path)
+    return file.head_blob != "" or not os.path.lexists(look.root / path)
 
 
 def _remember(look: _Look, files: list[RememberedFile]) -> WorktreeMemory:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -78,13 +79,13 @@ class Receiver:
     def take(self, path: str, content_type: str, headers, body: bytes) -> bytes:
         assert headers["Content-Encoding"] == "gzip"
         raw = gzip.decompress(body)
-        message = ExportLogsServiceRequest() if path == "/v1/logs" else ExportTraceServiceRequest()
+        message = ExportLogsServiceRequest() if path.endswith("/v1/logs") else ExportTraceServiceRequest()
         if content_type == "application/x-protobuf":
             message.ParseFromString(raw)
         else:
             assert content_type == "application/json"
             json_format.Parse(json.dumps(hex_ids_to_base64(json.loads(raw))), message)
-        if path == "/v1/logs":
+        if path.endswith("/v1/logs"):
             self.logs += [(resource, record) for resource in message.resource_logs
                           for scope in resource.scope_logs for record in scope.log_records]
             if self.reject:
@@ -359,3 +360,23 @@ def test_the_command_reports_a_collector_down_and_exits_1(session):
     assert bad.returncode == 2 and "http://" in bad.stderr
     none = gitobs("export", "otlp", cwd=session, ok=False)
     assert none.returncode == 2 and "no OTLP endpoint" in none.stderr
+
+
+def test_hostile_names_travel_as_valid_otlp(repo, receiver):
+    install(locate(repo))
+    git(repo, "checkout", "-q", "-b", "evil\"quote'<b>\u00e9")
+    name = os.fsdecode(b"caf\xe9-\x1b[2J.txt")  # not UTF-8, and a terminal escape
+    (repo / name).write_text("x\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "odd")
+    for encoding in ("protobuf", "json"):
+        receiver.logs.clear()
+        export_scanned(locate(repo).common_dir, OtlpSettings(endpoint=receiver.url + f"/{encoding}",
+                                                             encoding=encoding, redact=False), NO_RETRY, now_ns=LATER)
+        texts = " ".join(str(record) for _, record in receiver.logs)
+        switch = [record for _, record in receiver.logs if record.event_name == "branch.switch"][-1]
+        assert attribute(switch, "gitobs.to") == "evil\"quote'<b>\u00e9"  # in clear, as asked
+        created = [record for _, record in receiver.logs if record.event_name == "commit.created"][-1]
+        files = created.attributes[[a.key for a in created.attributes].index("gitobs.files")]
+        path = files.value.array_value.values[0].kvlist_value.values[0].value.string_value
+        assert path == "caf\\xe9-\x1b[2J.txt"  # the log keeps a byte that was not UTF-8 as text

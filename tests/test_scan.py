@@ -293,3 +293,25 @@ def test_a_noisy_chained_hook_is_one_weighted_event_per_git_process(repo):
            if e.seq > start and e.type == "hook.ran" and e.data["hook"] == "reference-transaction"]
     assert len(ran) == 1 and ran[0].data["runs"] >= 3
     assert ran[0].data["max_s"] <= ran[0].data["seconds"]
+
+
+def test_a_file_name_that_is_not_utf8_is_recorded_not_crashed_on(watched):
+    name = os.fsdecode(b"caf\xe9.txt")
+    (watched / name).write_text("x\n")
+    scan(locate(watched).common_dir)  # a working-tree sample names it
+    git(watched, "add", "-A")
+    git(watched, "commit", "-qm", "latin-1 name")
+    created = new_events(watched, types=("commit.created",))[-1]
+    assert created.data["files"] == [["caf\\xe9.txt", 1, 0]]  # the byte that was not UTF-8, as text
+    samples = [e for e in read_events(locate(watched).obs, lambda _: None) if e.type == "worktree.sample"]
+    assert any(f[0] == "caf\\xe9.txt" for e in samples for f in e.data["files"])
+    report = subprocess.run([sys.executable, "-m", "gitobs", "report", "--heatmap", "--no-scan"], cwd=watched,
+                            capture_output=True, text=True)
+    assert report.returncode == 0 and "caf\\xe9.txt" in report.stdout
+    (watched / name).write_text("y\n")
+    scan(locate(watched).common_dir)
+    os.replace(watched / name, watched / "moved-away")  # put back by hand: the sample sees the loss
+    (watched / "moved-away").unlink()
+    git(watched, "checkout", "-q", "--", ".")
+    lost = new_events(watched, types=("edit.discarded",))
+    assert any(f[0] == "caf\\xe9.txt" for e in lost for f in e.data["files"])
