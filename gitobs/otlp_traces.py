@@ -7,8 +7,8 @@ duration), `commit.message_edit` (the editor's time, ending when commit-msg star
 worktree they come in that order, so a small state machine per worktree joins them: the root span runs
 from the attempt to the commit (or to the end of post-commit), with a child span for each hook that ran
 and one for the message editing. A phase no event measured gets no span: nothing is invented. A commit
-seen only in the reflog (no hooks: --no-verify is not that, but GitButler, `core.hooksPath` elsewhere or an
-import) is a one-span trace at its commit time.
+seen only in the reflog (no hooks: GitButler, or `core.hooksPath` pointing elsewhere) or imported from
+history (`gitobs import`) is a one-span trace at its commit time.
 
 The state between exports (an editor still open, a post-commit still running) is plain JSON, kept with the
 export cursor. Ids are hashes of event ids, so a rebuilt trace has the same ids.
@@ -56,6 +56,8 @@ class TraceBuilder:
     def feed(self, event: schema.Event) -> tuple[bytes, bytes] | None:
         data = event.data if isinstance(event.data, dict) else {}
         kind = event.type
+        if event.src == "import":  # history, appended whenever: never part of what is open now
+            return self._imported(event, data) if kind == "commit.created" else None
         if kind == "commit.attempt":
             return self._start(event, "commit", {"verify": bool(data.get("verify", True)),
                                                  "branch": data.get("branch")})
@@ -118,6 +120,15 @@ class TraceBuilder:
             if data.get(key) is not None:
                 current["attributes"][key] = data[key]
         trace = bytes.fromhex(current["trace"])
+        return trace, span_id(trace, "root")
+
+    def _imported(self, event: schema.Event, data: dict) -> tuple[bytes, bytes]:
+        trace = trace_id(event.id)
+        moment = _ns(event)
+        self.finished.append(_spans({"what": "commit", "trace": trace.hex(), "start": moment, "end": moment,
+                                     "attributes": {key: data[key] for key in ("sha", "branch", "added", "deleted")
+                                                    if data.get(key) is not None},
+                                     "hooks": [], "edit": None, "outcome": "created"}))
         return trace, span_id(trace, "root")
 
     # -- finishing ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import base64
 import gzip
 import json
 import os
+import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -380,3 +381,21 @@ def test_hostile_names_travel_as_valid_otlp(repo, receiver):
         files = created.attributes[[a.key for a in created.attributes].index("gitobs.files")]
         path = files.value.array_value.values[0].kvlist_value.values[0].value.string_value
         assert path == "caf\\xe9-\x1b[2J.txt"  # the log keeps a byte that was not UTF-8 as text
+
+
+def test_imported_history_is_sent_once_each_commit_a_one_span_trace(repo, receiver):
+    for number in range(5):
+        commit_file(repo, f"old/{number}.py", "x\n" * number, f"old {number}")
+    shutil.rmtree(repo / ".git" / "logs")  # as after a clone: history the reflogs never saw
+    install(locate(repo))
+    gitobs("import", cwd=repo)
+    export_scanned(locate(repo).common_dir, settings(receiver), NO_RETRY, now_ns=LATER)
+    imported = [event for event in logged(repo) if event.src == "import" and event.type == "commit.created"]
+    assert len(imported) == 6  # the fixture's first commit and these five
+    traces = receiver.traces()
+    by_event = {attribute(record, "gitobs.event.id"): record for _, record in receiver.logs}
+    for event in imported:
+        spans = traces[by_event[event.id].trace_id]
+        assert [span.name for span in spans] == ["git commit"]
+        assert spans[0].start_time_unix_nano == spans[0].end_time_unix_nano
+    assert sorted(receiver.event_ids()) == sorted(event.id for event in logged(repo))
