@@ -64,9 +64,9 @@ class Cursor:
     segment: int = 0  # where to start reading: the segment that held that event
     traces: dict = field(default_factory=dict)  # TraceBuilder state: commits and checkouts still open
     queue: list[str] = field(default_factory=list)  # request files not yet accepted, oldest first
+    made: int = 0  # requests queued so far: the next one's number, so that no two share a file name
     records: int = 0  # accepted so far
     spans: int = 0
-    traces_sent: int = 0
     rejected: int = 0  # refused by the collector in a partial success (not retried, as OTLP asks)
     last_ok: str = ""  # UTC, ISO 8601
     last_error: str = ""
@@ -77,7 +77,6 @@ class ExportResult:
     skipped: bool = False  # another export of this endpoint is running
     records: int = 0
     spans: int = 0
-    traces: int = 0
     requests: int = 0
     queued: int = 0  # requests still waiting for the collector
     error: str = ""
@@ -167,10 +166,9 @@ class _Run:
                 return True
         names = []
         if records:
-            names.append(self._enqueue("logs", chunk[-1].seq, otlp_records.logs_request(self.repository, records)))
+            names.append(self._enqueue("logs", otlp_records.logs_request(self.repository, records)))
         if builder.finished:
-            names.append(self._enqueue("traces", chunk[-1].seq if chunk else self.cursor.seq,
-                                       otlp_records.traces_request(self.repository, builder.finished)))
+            names.append(self._enqueue("traces", otlp_records.traces_request(self.repository, builder.finished)))
             builder.finished = []
         if chunk:
             self.cursor.seq, self.cursor.segment = chunk[-1].seq, segment
@@ -179,11 +177,12 @@ class _Run:
         save_cursor(self.directory, self.cursor)
         return self._drain()
 
-    def _enqueue(self, signal: str, seq: int, request: dict) -> str:
+    def _enqueue(self, signal: str, request: dict) -> str:
         encoding = self.settings.encoding
         body = (to_protobuf(MESSAGE[signal], request) if encoding == "protobuf"
                 else json.dumps(to_json(MESSAGE[signal], request), separators=(",", ":")).encode())
-        name = f"{seq:012d}-{signal}-{_count(signal, request)}.{EXTENSIONS[encoding]}"
+        self.cursor.made += 1
+        name = f"{self.cursor.made:010d}-{signal}-{_count(signal, request)}.{EXTENSIONS[encoding]}"
         write_atomic(self.directory / name, body)
         return name
 
@@ -193,7 +192,14 @@ class _Run:
             name = self.cursor.queue[0]
             signal, count = name.split("-")[1], int(name.split("-")[2].split(".")[0])
             encoding = "json" if name.endswith(".json") else "protobuf"
-            delivery = self.sender.send(signal, (self.directory / name).read_bytes(), encoding)
+            try:
+                body = (self.directory / name).read_bytes()
+            except FileNotFoundError:  # deleted by hand: said once, not retried forever
+                self.cursor.queue.pop(0)
+                self.cursor.last_error = f"the queued request {name} was missing; its {count} item(s) are lost"
+                save_cursor(self.directory, self.cursor)
+                continue
+            delivery = self.sender.send(signal, body, encoding)
             if not delivery.ok:
                 self.cursor.last_error = delivery.error
                 save_cursor(self.directory, self.cursor)
