@@ -399,3 +399,16 @@ def test_imported_history_is_sent_once_each_commit_a_one_span_trace(repo, receiv
         assert [span.name for span in spans] == ["git commit"]
         assert spans[0].start_time_unix_nano == spans[0].end_time_unix_nano
     assert sorted(receiver.event_ids()) == sorted(event.id for event in logged(repo))
+
+
+def test_traces_that_settle_later_are_sent_and_nothing_queued_is_overwritten(session, receiver):
+    common = locate(session).common_dir
+    receiver.fail = [(503, {})]
+    export_scanned(common, settings(receiver), NO_RETRY)  # now: the last checkout may still get its hook
+    export(common, settings(receiver), NO_RETRY, now_ns=LATER)  # the queue first, then what settled
+    roots = [span for span in receiver.spans if not span.parent_span_id]
+    switches = [event for event in logged(session) if event.type == "branch.switch"]
+    attempts = [event for event in logged(session) if event.type == "commit.attempt"]
+    assert sum(root.name == "git checkout" for root in roots) == len(switches)
+    assert sum(root.name == "git commit" for root in roots) == len(attempts) + 1
+    assert len({root.trace_id for root in roots}) == len(roots)
