@@ -26,6 +26,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 TARGET_RATIO = 1.5
 BASELINE = ["git", "log", "--numstat", "--branches", "HEAD"]
+# The counts import asks git for (merges against their first parent, as the scanner counts them; no
+# renames): the same diffs, for what git's share of the import is.
+SAME_DIFFS = BASELINE + ["--no-renames", "--diff-merges=first-parent"]
 
 
 def hermetic_env(home: Path) -> dict[str, str]:
@@ -123,9 +126,10 @@ def main() -> None:
         files = len(subprocess.run(["git", "ls-files"], cwd=repo, env=env, check=True, capture_output=True,
                                    text=True).stdout.splitlines())
         print(f"repository: {count:,} commits ({merges:,} merges), {files:,} files at HEAD, {repo}")
-        git_s, import_s, line = [], [], ""
-        for _ in range(args.repeat):  # by turns: drift in the machine's speed touches both alike
+        git_s, same_s, import_s, line = [], [], [], ""
+        for _ in range(args.repeat):  # by turns: drift in the machine's speed touches all alike
             git_s.append(timed(BASELINE, repo, env)[0])
+            same_s.append(timed(SAME_DIFFS, repo, env)[0])
             fresh_obs(repo, env)
             seconds, line = timed([sys.executable, "-m", "gitobs", "import"], repo, env)
             import_s.append(seconds)
@@ -135,6 +139,8 @@ def main() -> None:
         git_median, import_median = statistics.median(git_s), statistics.median(import_s)
         ratio = import_median / git_median
         print(f"git log --numstat --branches HEAD  median {git_median:6.2f} s   runs {_runs(git_s)}")
+        print(f"  the same with import's diffs     median {statistics.median(same_s):6.2f} s   runs {_runs(same_s)}"
+              "   (--no-renames --diff-merges=first-parent)")
         print(f"gitobs import                      median {import_median:6.2f} s   runs {_runs(import_s)}")
         print(f"  last run said: {line}")
         print(f"  commit.created src=import in the log: {written:,}; log {log_bytes / 2**20:.2f} MiB "

@@ -18,6 +18,9 @@ _REVERTS = re.compile(r"This reverts commit ([0-9a-f]{40,64})")
 GITBUTLER_WORKSPACE_TITLE = "GitButler Workspace Commit"
 GITBUTLER_INTEGRATION_TITLE = "GitButler Integration Commit"  # the workspace commit's title before 0.12.23
 GITBUTLER_EMAIL = "gitbutler@gitbutler.com"
+# What message_facts looks for: a commit whose message holds none of these, and whose author is not
+# GITBUTLER_EMAIL, reverts nothing and is not GitButler's.
+MESSAGE_MARKERS = ("This reverts commit", GITBUTLER_WORKSPACE_TITLE, GITBUTLER_INTEGRATION_TITLE)
 
 
 @dataclass

@@ -28,6 +28,7 @@ _PINNED_CONFIG = ("log.showRoot=true", "log.showSignature=false", "diff.orderFil
 _COMMIT = re.compile(rb"^([0-9a-f]{40,64}) (\d+)((?: [0-9a-f]{40,64})*)$")
 WORKERS = 2  # git processes counting at once: on two cores, git keeps both busy while Python reads
 BATCH_COMMITS = 1000  # commits per git process
+FIRST_BATCH_COMMITS = 200
 
 
 @dataclass
@@ -77,7 +78,7 @@ def commits(common_dir: Path, walk: Walk, max_files: int) -> Iterator[LoggedComm
     counts = _Counts(common_dir)
     complete = False
     try:
-        for output in counts.outputs(_batches(listing.stdout, BATCH_COMMITS)):
+        for output in counts.outputs(_batches(listing.stdout)):
             yield from _parse((output,), max_files)
         complete = True
     finally:
@@ -85,8 +86,37 @@ def commits(common_dir: Path, walk: Walk, max_files: int) -> Iterator[LoggedComm
         _finish(listing, complete)
 
 
-def _batches(lines: Iterable[bytes], size: int) -> Iterator[bytes]:
-    return (b"".join(batch) for batch in iter(lambda: list(itertools.islice(lines, size)), []))
+def _batches(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """A small first batch (Python starts reading sooner), then full ones."""
+    lines = iter(lines)
+    size = FIRST_BATCH_COMMITS
+    while batch := list(itertools.islice(lines, size)):
+        yield b"".join(batch)
+        size = BATCH_COMMITS
+
+
+class Search:
+    """The commits of a walk that `git rev-list` finds with each set of options (e.g. --grep), found while
+    the walk goes on: git reads every message in a fraction of the time pygit2 would."""
+
+    def __init__(self, common_dir: Path, walk: Walk, searches: list[list[str]]) -> None:
+        self.processes = [_start(_git(common_dir, ["rev-list", "--stdin", "--fixed-strings", *options,
+                                                   *walk.limits()]), walk.revisions()) for options in searches]
+        self.found: set[str] | None = None
+
+    def result(self) -> set[str]:
+        if self.found is None:
+            self.found = set()
+            for process in self.processes:
+                self.found.update(process.stdout.read().decode("ascii", "replace").split())
+                _finish(process, complete=True)
+            self.processes = []
+        return self.found
+
+    def close(self) -> None:
+        for process in self.processes:
+            _finish(process, complete=False)
+        self.processes = []
 
 
 class _Counts:
@@ -197,24 +227,26 @@ def _parse(chunks: Iterable[bytes], max_files: int) -> Iterator[LoggedCommit]:
         tokens = (rest + chunk).split(b"\0")
         rest = tokens.pop()
         for token in tokens:
-            if b"\t" in token:
-                if current is not None:
-                    _add_file(current, token, max_files)
-            elif match := _COMMIT.match(token.strip()):
-                if current is not None:
-                    yield current
-                sha, stamp, parents = match.groups()
-                current = LoggedCommit(sha.decode(), int(stamp), parents.decode().split())
+            if b"\t" not in token:
+                match = _COMMIT.match(token.strip())
+                if match:
+                    if current is not None:
+                        yield current
+                    sha, stamp, parents = match.groups()
+                    current = LoggedCommit(sha.decode(), int(stamp), parents.decode().split())
+                    files = current.files
+                continue
+            if current is None:
+                continue
+            added, deleted, path = token.split(b"\t", 2)
+            if added[:1] == b"\n":  # the commit's first file comes after a newline
+                added = added[1:]
+            lines_added = int(added) if added != b"-" else 0  # "-": binary, as pygit2 counts it
+            lines_deleted = int(deleted) if deleted != b"-" else 0
+            current.files_total += 1
+            current.added += lines_added
+            current.deleted += lines_deleted
+            if len(files) < max_files:
+                files.append(FileChange(path.decode("utf-8", "replace"), lines_added, lines_deleted))
     if current is not None:
         yield current
-
-
-def _add_file(commit: LoggedCommit, token: bytes, max_files: int) -> None:
-    added, deleted, path = token.lstrip(b"\n").split(b"\t", 2)
-    lines_added = int(added) if added != b"-" else 0  # "-": binary, as pygit2 counts it
-    lines_deleted = int(deleted) if deleted != b"-" else 0
-    commit.files_total += 1
-    commit.added += lines_added
-    commit.deleted += lines_deleted
-    if len(commit.files) < max_files:
-        commit.files.append(FileChange(path.decode("utf-8", "replace"), lines_added, lines_deleted))

@@ -24,7 +24,7 @@ import msgspec
 
 from gitobs import gitlog, rollup, schema
 from gitobs.branch_tips import Tips, branch_labels, read_tips
-from gitobs.enrich import MAX_FILES, Enricher, message_facts
+from gitobs.enrich import GITBUTLER_EMAIL, MAX_FILES, MESSAGE_MARKERS, Enricher, message_facts
 from gitobs.eventlog import EventLog
 from gitobs.import_cursor import Frontier, covered_for, load_cursor, save_cursor
 from gitobs.import_recorded import Recorded
@@ -39,7 +39,9 @@ from gitobs.scan import scan
 from gitobs.scanstate import load_state, save_state
 from gitobs.settings import ScanSettings
 
-CHUNK_COMMITS = 1000  # commits per append: a frame of a few hundred KiB, a lock held for milliseconds
+# Commits per append: a frame of a MiB or two, the lock held for milliseconds, five fsyncs (log, state,
+# cursor) that with smaller chunks would cost more than the parsing; an interruption loses at most this.
+CHUNK_COMMITS = 4000
 PROGRESS_EVERY = 100
 LOCK_WAIT_S = 30.0
 # Segments an import fills are sealed at this zstd level rather than the log's 19, which costs about a
@@ -188,13 +190,22 @@ class _Run:
         if count:
             self.progress.total = gitlog.count(self.obs.common_dir, walk)
         labels = branch_labels(self.obs.common_dir, self.tips, hidden, self.since)
+        flagged = gitlog.Search(self.obs.common_dir, walk, [[f"--grep={marker}" for marker in MESSAGE_MARKERS],
+                                                            [f"--author={GITBUTLER_EMAIL}"]])
+        try:
+            self._walk(walk, labels, flagged)
+        finally:
+            flagged.close()
+
+    def _walk(self, walk: gitlog.Walk, labels: dict[str, str | None], flagged: gitlog.Search) -> None:
         rework = Rework(self.enricher, self.settings.undo_window)
         unread = self.reflogs.unread_commits
         for logged in gitlog.commits(self.obs.common_dir, walk, MAX_FILES):
             self.progress.walked += 1
             if logged.sha in self.recorded.commits or logged.sha in unread:
                 self.progress.recorded += 1
-            elif self._commit(logged, labels.get(logged.sha, self.tips.default), rework):
+            elif self._commit(logged, labels.get(logged.sha, self.tips.default), logged.sha in flagged.result(),
+                              rework):
                 self.progress.imported += 1
                 self.unflushed += 1
             else:
@@ -205,8 +216,9 @@ class _Run:
             elif self.progress.walked % PROGRESS_EVERY == 0:
                 self.on_progress(self.progress)
 
-    def _commit(self, logged: gitlog.LoggedCommit, branch: str | None, rework: Rework) -> bool:
-        reverts, synthetic = message_facts(self.enricher.repo.get(logged.sha))
+    def _commit(self, logged: gitlog.LoggedCommit, branch: str | None, flagged: bool, rework: Rework) -> bool:
+        """`flagged`: its message may say it reverts a commit, or GitButler may have made it."""
+        reverts, synthetic = message_facts(self.enricher.repo.get(logged.sha)) if flagged else (None, False)
         if synthetic:
             return False
         merge = len(logged.parents) > 1

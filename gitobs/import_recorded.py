@@ -109,7 +109,7 @@ class Recorded:
         """Time recording was paused, or a day whose raw events were rolled up."""
         if self.rolled_days and utc_day(ts_s) in self.rolled_days:
             return True
-        return any(start <= ts_s <= end for start, end in self.paused)
+        return bool(self.paused) and any(start <= ts_s <= end for start, end in self.paused)
 
     def claim(self, event_type: str, data: dict[str, Any], ts_s: float) -> bool:
         """Is this event recorded already? A recorded event answers yes once."""

@@ -340,3 +340,16 @@ def test_recorded_reflog_events_are_not_added_again_after_git_rewrites_the_reflo
     result = run_import(watched)
     assert result.reflog_events == 0 and result.imported == 0
     assert [e for e in events(watched) if e.seq > start] == []
+
+
+def test_gitbutlers_workspace_commit_is_not_the_users_work(repo):
+    commit_file(repo, "mine.txt", "m\n", "my work")
+    git(repo, "switch", "-q", "-c", "gitbutler/workspace")
+    (repo / "mine.txt").write_text("m\nworkspace\n")
+    git(repo, "commit", "-q", "-a", "-m", "GitButler Workspace Commit\n\nstacks", "--author",
+        "GitButler <gitbutler@gitbutler.com>")
+    forget_reflogs(repo)
+    install(locate(repo))
+    result = run_import(repo)
+    assert result.imported == 2 and result.skipped == 1
+    assert git(repo, "rev-parse", "HEAD").stdout.strip() not in {e.data["sha"] for e in created(repo)}
