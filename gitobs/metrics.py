@@ -237,7 +237,8 @@ class Folder:
         self.state.lines.observe(LINE_BOUNDS, data.added + data.deleted)
         self._files(data, ts, kind)
 
-    def _files(self, data, ts: str, kind: str) -> None:
+    def _files(self, data: schema.CommitCreated | schema.EditDiscarded | schema.WorktreeSample, ts: str,
+               kind: str) -> None:
         slots = self.state.files.get(OPERATIONS[kind])
         if slots is None:
             slots = self.state.files[OPERATIONS[kind]] = Slots()
