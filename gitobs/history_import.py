@@ -44,6 +44,7 @@ from gitobs.settings import ScanSettings
 CHUNK_COMMITS = 4000
 PROGRESS_EVERY = 100
 LOCK_WAIT_S = 30.0
+IMPORT_LOCK = "import.lock"  # one import at a time: two would both find a commit missing and write it
 # Segments an import fills are sealed at this zstd level rather than the log's 19, which costs about a
 # second per MiB sealed and would alone double an import's time; they come out about a quarter bigger.
 SEALED_LEVEL = 9
@@ -75,28 +76,32 @@ def import_history(common_dir: Path, since: float | None = None, count: bool = F
     `on_progress` is called as the walk goes and after every append."""
     started = time.perf_counter()
     obs = ObsPaths(common_dir)
-    _check_recording(obs)
-    scan(common_dir)
-    settings = ScanSettings.load(common_dir, read_pause(obs.root), time.time())
-    run = _Run(obs, settings, None if since is None else int(since), on_progress or _quiet, chunk_commits)
-    result = ImportResult()
-    run.progress = result
-    if run.prepare():
-        run.reflog_pass()
-        run.walk(count)
-        run.flush()
-    else:
-        result.empty = True
+    if not obs.is_enabled():
+        raise GitobsError(f"gitobs is not installed in {obs.common_dir} (run gitobs install)")
+    _refuse_if_paused(obs)
+    with exclusive(obs.root / IMPORT_LOCK, 0) as alone:
+        if not alone:
+            raise GitobsError("another gitobs import is running in this repository")
+        scan(common_dir)
+        settings = ScanSettings.load(common_dir, read_pause(obs.root), time.time())
+        result = ImportResult()
+        run = _Run(obs, settings, None if since is None else int(since), result, on_progress or _quiet,
+                   chunk_commits)
+        if run.prepare():
+            run.reflog_pass()
+            run.walk(count)
+            run.flush()
+        else:
+            result.empty = True
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 
 
-def _check_recording(obs: ObsPaths) -> None:
-    if not obs.is_enabled():
-        raise GitobsError(f"gitobs is not installed in {obs.common_dir} (run gitobs install)")
+def _refuse_if_paused(obs: ObsPaths) -> None:
     paused = read_pause(obs.root)
     if paused is not None and paused.active(time.time()):
-        raise GitobsError("recording is paused: import would record what the pause keeps out (gitobs resume first)")
+        raise GitobsError("recording is paused: import would record what the pause keeps out "
+                          "(gitobs resume, then gitobs import goes on where it stopped)")
 
 
 def _quiet(progress: ImportProgress) -> None:
@@ -104,8 +109,8 @@ def _quiet(progress: ImportProgress) -> None:
 
 
 class _Run:
-    def __init__(self, obs: ObsPaths, settings: ScanSettings, since: int | None, on_progress: Report,
-                 chunk_commits: int) -> None:
+    def __init__(self, obs: ObsPaths, settings: ScanSettings, since: int | None, progress: ImportProgress,
+                 on_progress: Report, chunk_commits: int) -> None:
         self.obs = obs
         self.settings = settings
         self.since = since
@@ -113,7 +118,7 @@ class _Run:
         self.chunk_commits = chunk_commits
         self.enricher = _enricher(obs.common_dir)
         self.collector = Collector(None if settings.paths else repository_salt(obs.root))
-        self.progress = ImportProgress()
+        self.progress = progress
         self.tips = Tips()
         self.reflogs = SplitReflogs()
         self.recorded = Recorded()
@@ -246,6 +251,7 @@ class _Run:
             if not held:
                 raise GitobsError("a scan kept the lock for 30 s; run gitobs import again to go on")
             rollup.recover(self.obs)
+            _refuse_if_paused(self.obs)  # paused meanwhile: what this chunk holds waits for the resume
             if events:
                 self._append(events)
                 self.progress.chunks += 1

@@ -12,9 +12,10 @@ from gitobs import history_import
 from gitobs.enrich import Enricher
 from gitobs.hookinstall import install
 from gitobs.history_import import import_history
+from gitobs.lock import exclusive
 from gitobs.logread import read_events
 from gitobs.redact import hash_path, repository_salt
-from gitobs.repo import locate
+from gitobs.repo import GitobsError, locate
 from gitobs.scan import scan
 
 
@@ -227,6 +228,64 @@ def test_an_interrupted_import_goes_on_where_it_stopped(repo):
     assert len(shas) == 31 and set(shas.values()) == {1}
     assert resumed.walked == 31 - len(partial)  # what reached the log is not walked again
     assert [e.seq for e in events(repo)] == list(range(1, len(events(repo)) + 1))
+
+
+def fast_history(repo, commits: int) -> None:
+    """`commits` commits on main in one git fast-import (no reflog: history import alone sees them)."""
+    stream = []
+    for number in range(commits):
+        body = f"version {number}\n" * (number % 7 + 1)
+        stream.append(f"commit refs/heads/main\nmark :{number + 1}\n"
+                      f"committer Dev <dev@example.invalid> {1_700_000_000 + number * 60} +0000\ndata 2\nc\n"
+                      + ("" if number == 0 else f"from :{number}\n")
+                      + f"M 644 inline d{number % 5}/f{number % 40}.txt\ndata {len(body)}\n{body}\n")
+    git(repo, "fast-import", "--quiet", input="".join(stream))
+
+
+def test_an_import_interrupted_mid_chunk_keeps_nothing_of_it_and_goes_on(tmp_path):
+    repo = tmp_path / "fast"
+    git(tmp_path, "init", "-q", str(repo))
+    fast_history(repo, 300)
+    git(repo, "reset", "-q", "--hard", "main")
+    install(locate(repo))
+
+    def interrupt(progress):
+        if progress.walked >= 200:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_import(repo, on_progress=interrupt)
+    assert created(repo) == []  # nothing had been appended yet
+    assert run_import(repo).imported == 300
+    assert len({e.data["sha"] for e in created(repo)}) == len(created(repo)) == 300
+
+
+def test_a_pause_during_an_import_stops_it_and_it_goes_on_after_the_resume(tmp_path):
+    repo = tmp_path / "fast"
+    git(tmp_path, "init", "-q", str(repo))
+    fast_history(repo, 60)
+    install(locate(repo))
+    obs = locate(repo).obs
+
+    def pause_after_the_first_chunk(progress):
+        if progress.chunks == 1 and not obs.paused.exists():
+            gitobs("pause", cwd=repo)
+
+    with pytest.raises(GitobsError, match="recording is paused"):
+        run_import(repo, chunk_commits=20, on_progress=pause_after_the_first_chunk)
+    assert len(created(repo)) == 20
+    gitobs("resume", cwd=repo)
+    assert run_import(repo, chunk_commits=20).imported == 40
+    assert len({e.data["sha"] for e in created(repo)}) == len(created(repo)) == 60
+
+
+def test_one_import_at_a_time(repo):
+    install(locate(repo))
+    with exclusive(locate(repo).obs.root / "import.lock", 1) as held:
+        assert held
+        done = gitobs("import", cwd=repo, ok=False)
+    assert done.returncode == 2 and "another gitobs import is running" in done.stderr
+    assert "1 already recorded" in gitobs("import", cwd=repo).stdout  # the scan first took it from the reflog
 
 
 def test_a_lost_cursor_costs_a_walk_not_a_duplicate(repo):
