@@ -161,6 +161,7 @@ class _Envelope(msgspec.Struct):
     seq: int = 0
     ts: str = ""
     type: str = ""
+    src: str = ""
     data: msgspec.Raw = msgspec.Raw(b"{}")
 
 
@@ -214,6 +215,8 @@ class Folder:
                          schema.ROLLUP: self._rollup}
 
     def add(self, event: _Envelope) -> None:
+        if event.src == "import":
+            return  # history recorded after the fact: counted, it would be one huge step at import time
         kind, state = event.type, self.state
         if kind != schema.ROLLUP:
             key = kind if kind in schema.PAYLOADS else OTHER

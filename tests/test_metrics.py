@@ -276,6 +276,20 @@ def test_purge_forgets_the_counts(watched):
     assert not metrics.state_path(locate(watched).obs).exists()
 
 
+def test_imported_history_is_not_counted(repo):
+    for number in range(3):
+        commit_file(repo, f"old{number}.py", "x\n", f"old {number}")
+    shutil.rmtree(repo / ".git" / "logs")  # as after a clone: history the reflogs never saw
+    install(locate(repo))
+    commits = lambda: sum(v for _, v in parsed(export_text(repo)).get("gitobs_commits_total", []))  # noqa: E731
+    before = commits()
+    gitobs("import", "-C", str(repo))
+    assert len([e for e in read_events(locate(repo).obs, lambda _: None) if e.src == "import"]) >= 3
+    assert commits() == before
+    commit_file(repo, "new.py", "y\n", "new")
+    assert commits() == before + 1
+
+
 # -- privacy -------------------------------------------------------------------------------------------------------
 
 def test_branch_names_are_hashed_unless_the_user_says_otherwise(watched):
