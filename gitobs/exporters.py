@@ -1,6 +1,11 @@
-"""Continuous export after a scan, for what the user configured in user scope (`export.*`): it runs
-after the scan has released the repository's lock, within a time budget, trying each request once; what
-it could not send waits in the export queue for the next scan. It never fails the scan."""
+"""Continuous OTLP export after a scan, when the user's own config has `export.otlp.endpoint`.
+
+It runs after the scans that the hooks, `gitobs scan`, `scan --all` and `gitobs watch` make, once the scan
+has released the repository's lock, within a time budget and trying each request once: what it could not
+send waits in the export queue for the next scan. It never fails the scan. The scans that reading commands
+make first (`gitobs report`, `events`, ...) do not export, so that a collector that is slow to answer
+never holds a report up. (The Prometheus textfile, local and cheap, is rewritten after every scan, by
+scan.scan itself: gitobs/prometheus.py.)"""
 
 from __future__ import annotations
 
