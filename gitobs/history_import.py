@@ -125,6 +125,7 @@ class _Run:
         self.cursor = load_cursor(obs.root)
         self.frontier = Frontier(())
         self.unflushed = 0  # commits collected since the last append
+        self.derived_commits: set[str] = set()  # written from reflog lines (counted there)
         self.log: EventLog | None = None
         self.log_end: list = []  # the log's end after our last append
 
@@ -169,7 +170,8 @@ class _Run:
             provenance = f"import:{payload.sha}"
         elif event_type == "history.reset" and payload.from_sha == payload.to_sha:
             return  # `git stash` logs one too: with its stash gone, the two cannot be told apart
-        self._write(event_type, payload, ts_ns, wt, provenance)
+        if self._write(event_type, payload, ts_ns, wt, provenance) and event_type == "commit.created":
+            self.derived_commits.add(payload.sha)
 
     def _write(self, event_type: str, payload: schema.Payload, ts_ns: int, wt: str, provenance: str) -> bool:
         moment = ts_ns / 1e9
@@ -207,7 +209,9 @@ class _Run:
         unread = self.reflogs.unread_commits
         for logged in gitlog.commits(self.obs.common_dir, walk, MAX_FILES):
             self.progress.walked += 1
-            if logged.sha in self.recorded.commits or logged.sha in unread:
+            if logged.sha in self.derived_commits:
+                pass
+            elif logged.sha in self.recorded.commits or logged.sha in unread:
                 self.progress.recorded += 1
             elif self._commit(logged, labels.get(logged.sha, self.tips.default), logged.sha in flagged.result(),
                               rework):

@@ -412,3 +412,19 @@ def test_gitbutlers_workspace_commit_is_not_the_users_work(repo):
     result = run_import(repo)
     assert result.imported == 2 and result.skipped == 1
     assert git(repo, "rev-parse", "HEAD").stdout.strip() not in {e.data["sha"] for e in created(repo)}
+
+
+def test_after_a_purge_commits_the_reflog_still_shows_keep_the_branch_they_were_made_on(watched):
+    git(watched, "switch", "-q", "-c", "feature")
+    commit_file(watched, "f.txt", "f\n", "feature work", GIT_COMMITTER_DATE="2025-05-05T05:05:05Z")
+    work = git(watched, "rev-parse", "HEAD").stdout.strip()
+    git(watched, "switch", "-q", "main")
+    git(watched, "merge", "-q", "--no-ff", "--no-edit", "feature")
+    scan(locate(watched).common_dir)
+    gitobs("purge", "--yes", cwd=watched)
+    result = run_import(watched)
+    [feature] = [e for e in created(watched) if e.data["sha"] == work]
+    assert feature.data["branch"] == "feature"  # from the reflog; history alone would say main, merged
+    assert feature.ts == "2025-05-05T05:05:05.000Z"  # the committer time, not the reflog's
+    assert result.imported == 3 and result.recorded == 0 and len(created(watched)) == 3
+    assert [e.data["merged"] for e in events(watched, ("history.merge",))] == ["feature"]
