@@ -78,8 +78,8 @@ def _commit(history: _History, ref: str, parents: list[int], changes: list[bytes
     mark = history.next_mark()
     stamp = history.tick()
     message = f"{title}\n".encode()
-    head = [b"commit %s\nmark :%d\n" % (ref.encode(), mark),
-            b"author Dev <dev@example.invalid> %d +0000\ncommitter Dev <dev@example.invalid> %d +0000\n" % (stamp, stamp),
+    person = b"Dev <dev@example.invalid> %d +0000\n" % stamp
+    head = [b"commit %s\nmark :%d\n" % (ref.encode(), mark), b"author " + person, b"committer " + person,
             b"data %d\n%s" % (len(message), message)]
     if parents:
         head.append(b"from :%d\n" % parents[0])

@@ -428,3 +428,15 @@ def test_after_a_purge_commits_the_reflog_still_shows_keep_the_branch_they_were_
     assert feature.ts == "2025-05-05T05:05:05.000Z"  # the committer time, not the reflog's
     assert result.imported == 3 and result.recorded == 0 and len(created(watched)) == 3
     assert [e.data["merged"] for e in events(watched, ("history.merge",))] == ["feature"]
+
+
+def test_a_linked_worktrees_detached_head_is_walked_too(repo, tmp_path):
+    git(repo, "worktree", "add", "-q", "--detach", str(tmp_path / "linked"))
+    commit_file(tmp_path / "linked", "w.txt", "w\n", "in the linked worktree")
+    forget_reflogs(repo)
+    shutil.rmtree(locate(repo).common_dir / "worktrees" / "linked" / "logs")
+    install(locate(repo))
+    run_import(repo)
+    [made] = [e for e in created(repo) if e.data["files"][0][0] == "w.txt"]
+    assert made.data["sha"] == git(tmp_path / "linked", "rev-parse", "HEAD").stdout.strip()
+    assert made.src == "import" and "branch" not in made.data
