@@ -1,10 +1,12 @@
 """Replay: stream the log frame by frame, decode only the event types someone consumes, filter, and hand
 events to enrichers and analyzers in batches.
 
-Decoding is one msgspec call per frame into a tagged union with one struct per event type: a consumed type
-gets its typed payload, any other type an empty struct whose fields are skipped without being built.
-Memory stays bounded by one segment and one batch, whatever the log's size. Order is the log's order, so
-the same log replays the same way every time.
+Decoding is one msgspec call per piece of a frame (a few hundred lines) into a tagged union with one struct
+per event type: a consumed type gets its typed payload, any other type an empty struct whose fields are
+skipped without being built. A piece's events go to the analyzers at once, while they are still in the CPU's
+cache: handing on a whole 8192-line frame's objects made every stage a third slower. Memory stays bounded
+by one segment and one batch, whatever the log's size. Order is the log's order, so the same log replays
+the same way every time.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import msgspec
 from gitobs import schema
 from gitobs.eventlog import EventLog
 
-BATCH_EVENTS = 8192
+# Events decoded and handed on at a time: the objects of this many (about 60 KiB of log text) stay in a
+# core's cache while every analyzer reads them.
+BATCH_EVENTS = 256
 _TS = attrgetter("ts")
 _TYPE = attrgetter("type")
 Warn = Callable[[str], None]
@@ -75,17 +79,31 @@ class EventDecoder:
         classes = [_event_class(t, p, keeps[t], timed) for t, p in schema.PAYLOADS.items()]
         self.skipped = frozenset(cls for cls in classes if keeps[cls.type] == SKIP)
         self.rollup_class = next((cls for cls in classes if cls.type == schema.ROLLUP and keeps[cls.type] == FULL), None)
-        self._frame = msgspec.json.Decoder(list[Union[tuple(classes)]])  # noqa: UP007 - built at run time
-        self._line = msgspec.json.Decoder(Union[tuple(classes)])  # noqa: UP007
+        self._line = msgspec.json.Decoder(Union[tuple(classes)])  # noqa: UP007 - built at run time
         self._generic = msgspec.json.Decoder(GenericEvent)
         self.malformed = 0
 
-    def decode_frame(self, content: bytes) -> list:
+    def decode_frame(self, content: bytes | memoryview) -> list:
+        """The events of whole lines (a frame, or a piece of one)."""
         try:
-            return self._frame.decode(b"[" + content[:-1].replace(b"\n", b",") + b"]")
+            return self._line.decode_lines(content)
         except (msgspec.DecodeError, msgspec.ValidationError):
             # An unknown type or a bad line somewhere in the frame: sort it out line by line.
-            return [event for line in content.split(b"\n")[:-1] if (event := self.decode_line(line)) is not None]
+            lines = bytes(content).split(b"\n")[:-1]
+            return [event for line in lines if (event := self.decode_line(line)) is not None]
+
+    def decode_pieces(self, content: bytes, lines: int) -> Iterator[tuple[list, bool]]:
+        """The frame's events, with whether they are a piece of it: about `lines` at a time when it has more
+        (cut at the line ends nearest that many average lines), else all at once."""
+        total = content.count(b"\n")
+        if total <= lines:
+            yield self.decode_frame(content), False
+            return
+        step, view, start = len(content) * lines // total, memoryview(content), 0
+        while start < len(content):
+            end = content.find(b"\n", start + step) + 1 or len(content)
+            yield self.decode_frame(view[start:end]), True
+            start = end
 
     def decode_line(self, line: bytes) -> Any:
         try:
@@ -237,33 +255,36 @@ def _oldest(moment: datetime | None, events: list) -> datetime | None:
 
 
 def _frames(log: EventLog, decoder: EventDecoder, report: Callable, counts: ReadCounts, split: Split | None,
-            side: str) -> Iterator[list]:
-    """Every frame's decoded events, of any type, for one side of a split: "all" (no split), "head" or "tail"."""
-    decode = decoder.decode_frame
+            side: str, lines: int) -> Iterator[tuple[list, bool]]:
+    """Every frame's decoded events, of any type, about `lines` at a time (EventDecoder.decode_pieces), for one
+    side of a split: "all" (no split), "head" or "tail"."""
+    pieces = decoder.decode_pieces
     if side == "all":
-        yield from map(decode, log.iter_contents(report))
+        for content in log.iter_contents(report):
+            yield from pieces(content, lines)
         return
     assert split is not None
     if side == "head":
-        yield from map(decode, log.iter_contents(report, stop=split.segment))
+        for content in log.iter_contents(report, stop=split.segment):
+            yield from pieces(content, lines)
     finder = _SplitFinder(split.horizon_s)
     for content in log.iter_contents(report, start=split.segment):
-        events = decode(content)
-        if not counts.found and (cut := finder.cut(events, decoder.skipped)) is not None:
-            counts.found = True
-            if side == "head":
-                yield events[:cut]
-                return
-            events = events[cut:]
-        if side == "head" or counts.found:
-            yield events
+        for events, piece in pieces(content, lines):
+            if not counts.found and (cut := finder.cut(events, decoder.skipped)) is not None:
+                counts.found = True
+                if side == "head":
+                    yield events[:cut], piece
+                    return
+                events = events[cut:]
+            if side == "head" or counts.found:
+                yield events, piece
 
 
 def read_batches(log: EventLog, decoder: EventDecoder, event_filter: ReplayFilter, warn: Warn,
                  batch_events: int = BATCH_EVENTS, counts: ReadCounts | None = None, split: Split | None = None,
                  side: str = "all") -> Iterator[list]:
-    """Filtered events of wanted types, in log order, about `batch_events` at a time: of the whole log, or
-    of one side of `split`."""
+    """Filtered events of wanted types, in log order, about `batch_events` at a time (a bigger frame cut in
+    pieces, smaller ones gathered until a batch is full): of the whole log, or of one side of `split`."""
 
     def report(corruption) -> None:
         warn(f"damaged log: {corruption.describe()}; skipped (gitobs doctor --repair)")
@@ -273,7 +294,7 @@ def read_batches(log: EventLog, decoder: EventDecoder, event_filter: ReplayFilte
     skipped = decoder.skipped
     malformed_before = decoder.malformed
     rollup_class = decoder.rollup_class
-    for events in _frames(log, decoder, report, counts, split, side):
+    for events, piece in _frames(log, decoder, report, counts, split, side, batch_events):
         events = event_filter.in_window(events)
         counts.in_window += len(events)
         if rollup_class in set(map(type, events)):
@@ -286,7 +307,7 @@ def read_batches(log: EventLog, decoder: EventDecoder, event_filter: ReplayFilte
         elif side == "tail":
             counts.earliest = _oldest(counts.earliest, kept)
         pending.extend(kept)
-        if len(pending) >= batch_events:
+        if piece or len(pending) >= batch_events:
             yield pending
             pending = []
     if pending:

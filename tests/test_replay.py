@@ -138,14 +138,15 @@ def test_filters_window_branch_and_path(log):
     assert built.window.path == "src/api"
 
 
-def test_batches_hold_thousands_of_events(tmp_path):
+def test_big_frames_are_cut_in_pieces_and_small_ones_gathered(tmp_path):
     builder = LogBuilder(tmp_path / "log")
     for minute in range(3000):
         builder.add("commit.attempt", schema.CommitAttempt(branch="main"), f"2026-11-02 {minute // 60 % 24:02d}:"
                     f"{minute % 60:02d}")
     log = builder.write()
-    batches = list(read_batches(log, EventDecoder(lambda t: True), ReplayFilter(), print, batch_events=1000))
-    assert [len(b) for b in batches] == [3000]  # one frame, handed on whole
+    sizes = [len(b) for b in read_batches(log, EventDecoder(lambda t: True), ReplayFilter(), print, batch_events=1000)]
+    assert sum(sizes) == 3000 and len(sizes) == 3  # one frame, cut in pieces of about a batch
+    assert all(900 <= size <= 1100 for size in sizes)
     for _ in range(3):
         log.append([schema.encode(builder.events[0])])
     sizes = [len(b) for b in read_batches(log, EventDecoder(lambda t: True), ReplayFilter(), print,
