@@ -93,15 +93,18 @@ class EventDecoder:
             return [event for line in lines if (event := self.decode_line(line)) is not None]
 
     def decode_pieces(self, content: bytes, lines: int) -> Iterator[tuple[list, bool]]:
-        """The frame's events, with whether they are a piece of it: about `lines` at a time when it has more
-        (cut at the line ends nearest that many average lines), else all at once."""
-        total = content.count(b"\n")
-        if total <= lines:
+        """The frame's events, with whether they are a piece of it: about `lines` at a time when it holds more
+        than twice that, else all at once. Pieces are cut at line ends, by the length of the lines in its
+        first 64 KiB (counting them all would cost more than cutting)."""
+        sample = min(len(content), 1 << 16)
+        step = sample * lines // max(1, content.count(b"\n", 0, sample))
+        if len(content) <= 2 * step:
             yield self.decode_frame(content), False
             return
-        step, view, start = len(content) * lines // total, memoryview(content), 0
+        view, start = memoryview(content), 0
         while start < len(content):
-            end = content.find(b"\n", start + step) + 1 or len(content)
+            end = content.find(b"\n", start + step) + 1 if len(content) - start > step * 3 // 2 else 0
+            end = end or len(content)  # the last piece takes a remainder shorter than half a piece
             yield self.decode_frame(view[start:end]), True
             start = end
 

@@ -9,7 +9,7 @@ from gitobs import parallel
 from gitobs.analysis import Analyzer, Context, utc_text
 from gitobs.eventlog import EventLog
 from gitobs.plugins import PluginInfo, Provided
-from gitobs.replay import Consumer, ReadCounts, ReplayFilter, describe_failure, replay
+from gitobs.replay import Consumer, ReadCounts, ReplayFilter, describe_failure, replay, without_gc
 from gitobs.repo import GitobsError
 from gitobs.sections import Block, Report, Section, Window
 
@@ -37,7 +37,10 @@ def build_report(log: EventLog, provided: Provided, only: list[str], context: Co
             warnings.add(message)
             warn(message)
 
-    report = _build(log, provided, only, context, note, workers)
+    # Also while the forked child's states are unpickled and merged and results made: the cyclic collector
+    # would walk every analyzer's state again and again.
+    with without_gc():
+        report = _build(log, provided, only, context, note, workers)
     report.warnings = sorted(warnings)  # sorted: the same whichever process noticed what first
     return report
 
