@@ -18,9 +18,11 @@ def import_(
     since: str = typer.Option(None, help="Only what happened from then on: a duration ago (90d) or a date.",
                               show_default=False),
 ) -> None:
-    """Record the history that is already there: a commit.created for each commit of the local branches
-    and HEAD (files and line counts as a scan records them), and what the reflogs show that the log lacks.
-    Run it again any time: nothing is recorded twice, and an interrupted import goes on where it stopped."""
+    """Record the history that is already there, never twice.
+
+    A commit.created for each commit of the local branches and HEAD not yet recorded (files and line
+    counts as a scan records them), and what the reflogs show that the log lacks. Run it again any time:
+    an interrupted import goes on where it stopped."""
     repo = open_repo(repo_dir)
     moment = parse_moment(since, time.time()) if since else None
     if console.is_terminal:
