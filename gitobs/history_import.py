@@ -34,7 +34,7 @@ from gitobs.pause import read_pause
 from gitobs.redact import repository_salt
 from gitobs.repo import MAIN_WORKTREE, GitobsError, ObsPaths
 from gitobs.rework import Rework
-from gitobs.scan import _Collector as Collector
+from gitobs.scan import Collector
 from gitobs.scan import scan
 from gitobs.scanstate import load_state, save_state
 from gitobs.settings import ScanSettings

@@ -26,7 +26,7 @@ from gitobs.reflog import (
 from gitobs.reflog_events import ReflogEvents
 from gitobs.repo import MAIN_WORKTREE, worktree_git_dirs
 from gitobs.rework import Rework
-from gitobs.scan import _since_rename as since_rename
+from gitobs.scan import since_rename
 from gitobs.scanstate import ScanState
 from gitobs.schema import Emit
 from gitobs.staging import Staging

@@ -58,7 +58,7 @@ class ScanResult:
     garbage: list[str] = field(default_factory=list)
 
 
-class _Collector:
+class Collector:
     """Where the scan's steps emit events. With a salt, file paths are stored as salted hashes
     (capture.paths = false)."""
 
@@ -104,7 +104,7 @@ class _Context:
     state: ScanState
     settings: ScanSettings
     enricher: Enricher | None
-    collector: _Collector
+    collector: Collector
     now_ns: int
     worktrees: dict[str, Path]  # worktree -> its git dir, listed once per scan
     pause: Pause | None  # recording paused (active or run out, not yet ended)
@@ -122,7 +122,7 @@ def _scan_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
     known_ids, last_seq = _recover(state, log)
     _delete(obs.spool, state.consumed)
     salt = None if settings.paths else repository_salt(obs.root)
-    ctx = _Context(obs, state, settings, _enricher(obs.common_dir), _Collector(salt), now_ns,
+    ctx = _Context(obs, state, settings, _enricher(obs.common_dir), Collector(salt), now_ns,
                    worktree_git_dirs(obs.common_dir), pause)
 
     discards = Discards(ctx.collector.emit)
@@ -245,7 +245,7 @@ def _read_reflogs(ctx: _Context, records: list[SpoolRecord], staging: Staging) -
         known = name in state.cursors
         entries, cursor, _ = read_new(file, Cursor.from_json(state.cursors.get(name)))
         if not known:
-            entries = _since_rename(entries)
+            entries = since_rename(entries)
         cursors[name] = cursor.to_json()
         (heads if file.ref == "HEAD" else branches).extend(_recorded(ctx, entries))
     state.cursors = cursors  # cursors of reflogs that are gone (deleted branches) are dropped
@@ -268,7 +268,7 @@ def _recorded(ctx: _Context, entries: list[ReflogEntry]) -> list[ReflogEntry]:
     return entries
 
 
-def _since_rename(entries: list[ReflogEntry]) -> list[ReflogEntry]:
+def since_rename(entries: list[ReflogEntry]) -> list[ReflogEntry]:
     """A renamed or copied branch's reflog (`branch -m`, `branch -c`) starts with the old branch's
     lines, already read under the old name: keep what follows git's own "Branch: renamed" line."""
     for index in range(len(entries) - 1, -1, -1):
