@@ -172,9 +172,27 @@ def _merge(into: list, record: list) -> None:
     _settle(into)
     _settle(record)
     _add_counts(into, record)
-    buckets = into[BUCKETS]
-    for key, count in record[BUCKETS].items():
-        buckets[key] = buckets.get(key, 0) + count
+    _add_buckets(into[BUCKETS], record[BUCKETS])
+
+
+def _add_buckets(into: dict[int, int], other: dict[int, int]) -> None:
+    both = into.keys() & other.keys()
+    if len(both) * 4 < len(other):  # mostly new buckets (two halves of a log): dict.update runs in C
+        summed = {key: into[key] + other[key] for key in both}
+        into.update(other)
+        into.update(summed)
+        return
+    for key, count in other.items():
+        into[key] = into.get(key, 0) + count
+
+
+def _regrouped(buckets: dict[int, int], level: int) -> dict[int, int]:
+    """Counts per bucket at a coarser level."""
+    coarse: dict[int, int] = {}
+    for key, count in buckets.items():
+        bucket = _bucket_key(key, level)
+        coarse[bucket] = coarse.get(bucket, 0) + count
+    return coarse
 
 
 def _rank(item: tuple[str, list]) -> tuple:
@@ -183,15 +201,18 @@ def _rank(item: tuple[str, list]) -> tuple:
     return (-(record[COMMITS] + record[DISCARDS] + record[SAMPLES]), -(record[LINES] + record[DISCARDED]), key)
 
 
-def _top(records: dict[str, list], other: list, folded: bool, k: int) -> tuple[list[tuple[str, list]], list | None]:
-    """The k busiest records, and one summing all the others with `other` (None when there are none)."""
+def _top(records: dict[str, list], other: list, folded: bool, k: int, buckets: bool = True,
+         ) -> tuple[list[tuple[str, list]], list | None]:
+    """The k busiest records, and one summing all the others with `other` (None when there are none): their
+    counts, and with `buckets` their events per time bucket too (only grids need those, and they cost most)."""
     ranked = sorted(records.items(), key=_rank)
     if len(ranked) <= k and not folded:
         return ranked, None
     rest = _new_record()
-    _merge(rest, other)
+    add = _merge if buckets else _add_counts
+    add(rest, other)
     for _, record in ranked[k:]:
-        _merge(rest, record)
+        add(rest, record)
     return ranked[:k], rest
 
 
@@ -223,10 +244,6 @@ class _Tally:
         self.folded = True
         return folded
 
-    def top(self, k: int) -> tuple[list[tuple[str, list]], list | None]:
-        self.settle()
-        return _top(self.records, self.other, self.folded, k)
-
     def merge(self, later: _Tally) -> None:
         """Take in `later`'s records (the same keys add up); the caller bounds the result."""
         self.settle()
@@ -244,11 +261,7 @@ class _Tally:
         """Re-key every record's buckets at a coarser level (the span of the events grew)."""
         self.settle()
         for record in [*self.records.values(), self.other]:
-            buckets: dict[int, int] = {}
-            for key, count in record[BUCKETS].items():
-                coarse = _bucket_key(key, level)
-                buckets[coarse] = buckets.get(coarse, 0) + count
-            record[BUCKETS] = buckets
+            record[BUCKETS] = _regrouped(record[BUCKETS], level)
 
 
 class HeatmapAnalyzer(Analyzer):
@@ -280,6 +293,9 @@ class HeatmapAnalyzer(Analyzer):
         self.seen: set[str] = set()
         self.seen_full = False
         self.hours: dict[int, int] = {}  # local hour (hours since the epoch) -> events: calendar, punchcard
+        # Bucket -> events counted on files there, all of them: "(other)" in the files' grid is this less the
+        # rows shown, which spares adding up thousands of files' buckets.
+        self.file_events: dict[int, int] = {}
         self.bucket_of: dict[int, int] = {}  # local day -> its bucket key at the current level
         self.first_day: int | None = None  # local days of the first and last event: the span
         self.last_day: int | None = None
@@ -300,9 +316,9 @@ class HeatmapAnalyzer(Analyzer):
         # time order, so the hour (and with it the day and bucket) is only worked out when an event falls
         # outside the hour being counted: two datetime comparisons cost far less than event.t.
         offset = self.context.utc_offset_s
-        hours, bucket_of, totals = self.hours, self.bucket_of, self.totals
+        hours, bucket_of, totals, file_events = self.hours, self.bucket_of, self.totals, self.file_events
         find_file = self.files.records.get
-        stamp, hour, run, bucket = self.stamp, None, 0, 0
+        stamp, hour, run, entries, bucket = self.stamp, None, 0, 0, 0
         hour_start = hour_end = BEFORE_ALL
         rollups = []
         for event in events:
@@ -319,13 +335,15 @@ class HeatmapAnalyzer(Analyzer):
             if not hour_start <= ts < hour_end:
                 if run:
                     hours[hour] = hours.get(hour, 0) + run
-                hour, run = int((ts.timestamp() + offset) // 3600), 0
+                    file_events[bucket] = file_events.get(bucket, 0) + entries
+                hour, run, entries = int((ts.timestamp() + offset) // 3600), 0, 0
                 hour_start = datetime.fromtimestamp(hour * 3600 - offset, timezone.utc)
                 hour_end = hour_start + ONE_HOUR
                 bucket = bucket_of.get(hour // 24)
                 if bucket is None:
                     bucket = self._bucket(hour // 24)
             run += 1
+            entries += len(files)  # each file of the event counts one event on it
             stamp += 1
             if counter == SAMPLES:  # most events: the same loop without lines
                 for change in files:
@@ -356,6 +374,7 @@ class HeatmapAnalyzer(Analyzer):
                 folder[liner] += lines
         if run:
             hours[hour] = hours.get(hour, 0) + run
+            file_events[bucket] = file_events.get(bucket, 0) + entries
         self.stamp = stamp
         for rollup in rollups:
             self._rollup(rollup)
@@ -378,6 +397,8 @@ class HeatmapAnalyzer(Analyzer):
             self.totals[kind] += data.heat[index] if index < len(data.heat) else 0
         for path, *counts in data.files:
             _add_rolled(self.files.records.get(path) or self._new_file(path), bucket, counts)
+            events = sum(counts[0:5:2])  # commits, discards, samples
+            self.file_events[bucket] = self.file_events.get(bucket, 0) + events
         folders = self.dirs.records
         for prefix, *counts in data.dirs:
             depth = 0 if prefix == ROOT_DIR else prefix.count("/") + 1
@@ -403,6 +424,9 @@ class HeatmapAnalyzer(Analyzer):
             self.bucket_of.clear()
             self.files.regroup(level)
             self.dirs.regroup(level)
+            coarse = _regrouped(self.file_events, level)
+            self.file_events.clear()  # in place: feed() holds it
+            self.file_events.update(coarse)
 
     def merge(self, later: HeatmapAnalyzer) -> None:
         # Counts per path and time bucket add up (horizon 0), once both are on one time axis: the span of
@@ -424,6 +448,7 @@ class HeatmapAnalyzer(Analyzer):
         for record in self.files.records.values():
             record[DIR_RECORD] = None  # directory records may have been replaced
         add_counts(self.hours, later.hours)
+        add_counts(self.file_events, later.file_events)
         _add_counts(self.totals, later.totals)
         self.bucket_of.clear()
         self._bound()
@@ -469,7 +494,7 @@ class HeatmapAnalyzer(Analyzer):
         blocks.append(self._table("by_dir", "Directories", "directory", self.dirs.records, self.dirs))
         if self.first_day is not None:
             unit = LEVEL_NAMES[self.level]
-            blocks.append(self._grid("by_file_time", f"Files by {unit}", self.files))
+            blocks.append(self._grid("by_file_time", f"Files by {unit}", self.files, self.file_events))
             blocks.append(self._grid("by_dir_time", f"Directories by {unit}", self.dirs))
         blocks.append(self._calendar())
         blocks.append(self._punchcard())
@@ -493,7 +518,7 @@ class HeatmapAnalyzer(Analyzer):
     def _table(self, block_id: str, title: str, name: str, records: dict[str, list], tally: _Tally,
                files: bool = False) -> Table:
         """The top rows of `records` and "(other)"; total_rows counts the keys held (not those folded away)."""
-        shown, other = _top(records, tally.other, tally.folded, self.top_k)
+        shown, other = _top(records, tally.other, tally.folded, self.top_k, buckets=False)
 
         def row(key: str, record: list) -> list:
             counts = [record[COMMITS], record[LINES], record[DISCARDS], record[DISCARDED], record[SAMPLES]]
@@ -514,19 +539,29 @@ class HeatmapAnalyzer(Analyzer):
             _add_counts(records.get(key) or records.setdefault(key, _new_record()), record)  # files have FILES 0
         return self._table("file_types", "File types (sums over their files)", "type", records, self.types, files=True)
 
-    def _grid(self, block_id: str, title: str, tally: _Tally) -> Grid:
+    def _grid(self, block_id: str, title: str, tally: _Tally, events: dict[int, int] | None = None) -> Grid:
+        """The top rows' events per bucket and "(other)"'s: all `events` (per bucket) less the rows shown when
+        given, else the sum of the others' buckets."""
         level = self.level
         columns = _columns(self.first_day, self.last_day, level)
         index = {key: position for position, key in enumerate(columns)}
-        shown, other = tally.top(self.top_k)
-        rows = [*shown, *([(OTHER, other)] if other is not None else [])]
-        cells = []
-        for _, record in rows:
-            line = [0] * len(columns)
-            for key, count in record[BUCKETS].items():
-                line[index[_column_key(key, level)]] += count
-            cells.append(line)
-        return Grid(id=block_id, title=title, row_labels=[key for key, _ in rows],
+
+        def line(buckets: dict[int, int]) -> list[int]:
+            cells = [0] * len(columns)
+            for key, count in buckets.items():
+                cells[index[_column_key(key, level)]] += count
+            return cells
+
+        tally.settle()
+        shown, other = _top(tally.records, tally.other, tally.folded, self.top_k, buckets=events is None)
+        labels, cells = [key for key, _ in shown], [line(record[BUCKETS]) for _, record in shown]
+        if other is not None:
+            labels.append(OTHER)
+            if events is None:
+                cells.append(line(other[BUCKETS]))
+            else:
+                cells.append([total - sum(column) for total, *column in zip(line(events), *cells)])
+        return Grid(id=block_id, title=title, row_labels=labels,
                     column_labels=[_label(key, level) for key in columns], cells=cells, unit="events")
 
     def _calendar(self) -> Calendar:
