@@ -11,21 +11,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitobs.otlp_export import OtlpSettings, export
-from gitobs.otlp_send import Retry
+from gitobs import config
 from gitobs.repo import GitobsError, ObsPaths
 from gitobs.spool import write_note
 
 BUDGET_S = 5.0  # a scan's export stops after this; the next scan goes on where it stopped
-ONCE = Retry(attempts=1)
 
 
 def after_scan(common_dir: Path) -> None:
     try:
-        settings = OtlpSettings.load(common_dir)
-        if settings.endpoint:
-            # wait_s=0: if another process is exporting this repository, it sends what this scan added too
-            export(common_dir, settings, ONCE, budget_s=BUDGET_S, wait_s=0)
+        if not config.load(common_dir, config.main_work_tree(common_dir))["export.otlp.endpoint"]:
+            return
+        from gitobs.otlp_export import OtlpSettings, export  # only then: HTTP is a tenth of a scan's start-up
+        from gitobs.otlp_send import Retry
+
+        # wait_s=0: if another process is exporting this repository, it sends what this scan added too
+        export(common_dir, OtlpSettings.load(common_dir), Retry(attempts=1), budget_s=BUDGET_S, wait_s=0)
     except (GitobsError, OSError) as exc:  # a collector that is down is not this: it waits in the queue
         _note(common_dir, str(exc))
     except Exception as exc:  # noqa: BLE001 - a bug in an exporter must not stop scans

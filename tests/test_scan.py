@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from conftest import commit_file, git, last_seq, new_events
 
@@ -315,3 +316,14 @@ def test_a_file_name_that_is_not_utf8_is_recorded_not_crashed_on(watched):
     git(watched, "checkout", "-q", "--", ".")
     lost = new_events(watched, types=("edit.discarded",))
     assert any(f[0] == "caf\\xe9.txt" for e in lost for f in e.data["files"])
+
+
+def test_the_shims_background_command_takes_the_short_way_in():
+    from gitobs.background import wanted
+
+    assert wanted(["scan", "--background", "--git-dir", "/r/.git"]) == Path("/r/.git")
+    for other in (["scan"], ["scan", "--background"], ["scan", "--git-dir", "/r/.git", "--background"],
+                  ["report", "--background", "--git-dir", "x"], ["scan", "--background", "--git-dir", "x", "-q"]):
+        assert wanted(other) is None  # the full command line, with its checks and --help
+    shim = (Path(__file__).parents[1] / "hooks" / "gitobs-hook.sh").read_text()
+    assert '-m gitobs scan --background --git-dir "$gitobs_common"' in shim

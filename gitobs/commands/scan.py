@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -10,19 +9,16 @@ import typer
 
 from rich.text import Text
 
+from gitobs.background import run as run_in_background
 from gitobs.commands import RepoOption, open_repo, say, warn
 from gitobs.exporters import after_scan
 from gitobs.registry import Registry
-from gitobs.repo import GitobsError, ObsPaths
+from gitobs.repo import ObsPaths
 from gitobs.safe_text import inert
 from gitobs.scan_all import record_run, scan_entries
 from gitobs.scan import ScanResult
 from gitobs.scan import scan as run_scan
-from gitobs.scanstate import load_state
-from gitobs.spool import write_note
 
-# Background scans start at most this often; hooks queue at most one (the scan.pending marker).
-BACKGROUND_INTERVAL_S = 2.0
 # A marker older than this belongs to a background scan that died: reading commands remove it.
 STALE_PENDING_S = 600
 
@@ -42,7 +38,7 @@ def scan(
     common = git_dir.resolve() if git_dir else open_repo(repo_dir).common_dir
     obs = ObsPaths(common)
     if background:
-        _background(obs)
+        run_in_background(obs)
         return
     result = scan_now(obs)
     if not quiet:
@@ -89,25 +85,3 @@ def clear_stale_pending(obs: ObsPaths) -> None:
             obs.scan_pending.unlink()
     except FileNotFoundError:
         pass
-
-
-def _background(obs: ObsPaths) -> None:
-    """Detached from the terminal and throttled; errors go to the log as gitobs.error, never to git."""
-    try:
-        os.setsid()
-    except OSError:
-        pass
-    try:
-        last = load_state(obs.state).last_scan_ns / 1e9
-        time.sleep(max(0.5, min(BACKGROUND_INTERVAL_S, last + BACKGROUND_INTERVAL_S - time.time())))
-        try:
-            obs.scan_pending.unlink()  # from here on, a new hook run may queue the next scan
-        except FileNotFoundError:
-            pass
-        run_scan(obs.common_dir, wait_s=120)
-        after_scan(obs.common_dir)
-    except GitobsError as exc:
-        if obs.is_enabled():  # a bad setting, say: the user sees it in the log, not in git's output
-            write_note(obs.spool, "gitobs-error", ["background scan", str(exc)])
-    except Exception as exc:  # noqa: BLE001 - the one place where anything must be caught and kept
-        write_note(obs.spool, "gitobs-error", ["background scan", f"{type(exc).__name__}: {exc}"])
