@@ -19,7 +19,6 @@ from datetime import date, datetime, timedelta, timezone
 from gitobs.analysis import DAY_S, Analyzer, Context
 from gitobs.hookspecs import hookimpl
 from gitobs.repo import GitobsError
-from gitobs.rollup import day_start
 from gitobs.schema import ROLLUP
 from gitobs.sections import AnyBlock, Calendar, Fact, Facts, Grid, Table
 from gitobs.stats import add_counts
@@ -383,6 +382,8 @@ class HeatmapAnalyzer(Analyzer):
     def _rollup(self, data) -> None:
         """A day of gitobs gc's rollups (gitobs/rollup.py): its counts go to its local day (that of its UTC
         noon), its events to their hours; its directory counts give this depth's directories exactly."""
+        from gitobs.rollup import day_start  # here: gitobs.rollup imports the scanner (pygit2), which only gc needs
+
         start = day_start(data.day)
         offset = self.context.utc_offset_s
         local_day = int((start + DAY_S // 2 + offset) // DAY_S)

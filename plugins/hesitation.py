@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from gitobs.analysis import Analyzer, Context
 from gitobs.hookspecs import hookimpl
 from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
-from gitobs.rollup import day_start, sketch_of
 from gitobs.schema import HESITATION_COUNTS, ROLLUP
 from gitobs.stats import QuantileSketch, Reservoir, add_counts, add_rows, rounded
 
@@ -75,6 +74,8 @@ class HesitationAnalyzer(Analyzer):
                 self.blocked_by_hook[data.hook] += 1
 
     def _rollup(self, data) -> None:
+        from gitobs.rollup import day_start, sketch_of  # here: gitobs.rollup imports the scanner (pygit2)
+
         self.rolled_edit.merge(sketch_of(data.message_edit))
         self.rolled_staged.merge(sketch_of(data.staged))
         for row in data.by_branch:
