@@ -57,6 +57,14 @@ def commit_file(repo: Path, name: str, text: str, message: str = "change", **env
     git(repo, "commit", "-q", "-m", message, **env)
 
 
+def user_hook(repo: Path, name: str, body: str) -> Path:
+    """The user's own hook `name` (a sh script with this body), as gitobs install finds and chains it."""
+    path = repo / ".git" / "hooks" / name
+    path.write_text(f"#!/bin/sh\n{body}")
+    path.chmod(0o755)
+    return path
+
+
 @pytest.fixture
 def repo(tmp_path) -> Path:
     """A repository with one commit, gitobs not installed."""

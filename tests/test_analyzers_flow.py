@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import commit_file, git, gitobs
+from conftest import commit_file, git, gitobs, user_hook
 from gitobs_plugins import patterns as patterns_module
 from gitobs_plugins.patterns import PATTERNS, Pattern, PatternsAnalyzer, Step
 from logfactory import LogBuilder, block, report
@@ -365,9 +365,7 @@ def test_no_chained_hooks_is_said_in_a_note(tmp_path):
 # -- end to end through git ---------------------------------------------------------------------------------
 
 def test_report_of_hooks_and_patterns_from_real_git(repo):
-    hook = repo / ".git" / "hooks" / "pre-commit"
-    hook.write_text('#!/bin/sh\n[ ! -e .block ] || { echo "blocked" >&2; exit 3; }\n')
-    hook.chmod(0o755)
+    user_hook(repo, "pre-commit", '[ ! -e .block ] || { echo "blocked" >&2; exit 3; }\n')
     gitobs("install", cwd=repo)  # chains the user's pre-commit
     commit_file(repo, "a.txt", "a\n", "add a")
     (repo / ".block").write_text("")

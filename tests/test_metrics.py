@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import commit_file, git, gitobs
+from conftest import commit_file, git, gitobs, user_hook
 from logfactory import LogBuilder, at
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -82,9 +82,7 @@ def export_text(repo: Path, *args: str) -> str:
 def history(repo) -> Path:
     """Commits on two branches, an amend, an editor-timed commit, a blocked and an aborted commit, an undo, a
     revert and a discarded edit, with gitobs installed (the first commit was made before)."""
-    hook = repo / ".git" / "hooks" / "pre-commit"
-    hook.write_text("#!/bin/sh\n[ -e block ] && exit 7\nexit 0\n")
-    hook.chmod(0o755)
+    user_hook(repo, "pre-commit", "[ -e block ] && exit 7\nexit 0\n")
     install(locate(repo))
     scan(locate(repo).common_dir)
     git(repo, "switch", "-q", "-c", "feature")

@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (ExportLogsPa
                                                                     ExportLogsServiceResponse)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from conftest import commit_file, git, gitobs
+from conftest import commit_file, git, gitobs, user_hook
 from gitobs import otlp_export
 from gitobs.hookinstall import install
 from gitobs.logread import read_events
@@ -141,11 +141,8 @@ def receiver():
 def session(repo, tmp_path):
     """A repository with the user's own pre-commit and commit-msg hooks chained, and a scripted session:
     an editor-timed commit, a blocked one, switches, an amend."""
-    hooks = repo / ".git" / "hooks"
-    (hooks / "pre-commit").write_text("#!/bin/sh\nsleep 0.3\ntest ! -e \"$(git rev-parse --git-dir)/block\"\n")
-    (hooks / "commit-msg").write_text("#!/bin/sh\nsleep 0.2\n")
-    for hook in ("pre-commit", "commit-msg"):
-        (hooks / hook).chmod(0o755)
+    user_hook(repo, "pre-commit", "sleep 0.3\ntest ! -e \"$(git rev-parse --git-dir)/block\"\n")
+    user_hook(repo, "commit-msg", "sleep 0.2\n")
     install(locate(repo))
     scan(locate(repo).common_dir)
     commit_file(repo, "src/app.py", "a\n")  # message given: no editing
@@ -374,7 +371,6 @@ def test_hostile_names_travel_as_valid_otlp(repo, receiver):
         receiver.logs.clear()
         export_scanned(locate(repo).common_dir, OtlpSettings(endpoint=receiver.url + f"/{encoding}",
                                                              encoding=encoding, redact=False), NO_RETRY, now_ns=LATER)
-        texts = " ".join(str(record) for _, record in receiver.logs)
         switch = [record for _, record in receiver.logs if record.event_name == "branch.switch"][-1]
         assert attribute(switch, "gitobs.to") == "evil\"quote'<b>\u00e9"  # in clear, as asked
         created = [record for _, record in receiver.logs if record.event_name == "commit.created"][-1]

@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from conftest import commit_file, git, last_seq, new_events
+from conftest import commit_file, git, last_seq, new_events, user_hook
 
 from gitobs.hookinstall import install
 from gitobs.logread import read_events
@@ -276,9 +276,7 @@ def test_carriage_return_in_a_message_keeps_lines_whole(watched):
 
 
 def test_a_noisy_chained_hook_is_one_weighted_event_per_git_process(repo):
-    hook = repo / ".git" / "hooks" / "reference-transaction"
-    hook.write_text("#!/bin/sh\ncat > /dev/null\nexit 0\n")
-    hook.chmod(0o755)
+    user_hook(repo, "reference-transaction", "cat > /dev/null\nexit 0\n")
     install(locate(repo))
     scan(locate(repo).common_dir)
     git(repo, "switch", "-q", "-c", "side")
