@@ -82,6 +82,12 @@ class Analyzer:
     # The consumed types whose payload it reads (globs); None: all of them. For the others `data` is None
     # and replay skips decoding their payloads, which is most of the cost of a broad analyzer.
     payloads: ClassVar[tuple[str, ...] | None] = None
+    # Narrower still (optional; replaces `payloads`): per consumed type (globs as keys), the fields it reads:
+    # payload attributes (`from_` for "from") and any of the envelope's `seq`, `src` and `wt` (`type`, `ts`
+    # and `t` are always there). A type no key matches is read for its time alone (`data` is None). Replay
+    # builds only the fields some consumer reads; one left out is no attribute at all. A 40-hex sha is a
+    # string per event whether anyone reads it or not.
+    fields: ClassVar[dict[str, tuple[str, ...]] | None] = None
     order: ClassVar[int] = 100  # sections are shown by order, then name; the built-ins use 10..70
 
     def __init__(self, context: Context) -> None:

@@ -154,7 +154,8 @@ def _replay_tail(log: EventLog, consumers: list[Consumer], mergeable: list[bool]
                  split: Split, decoder: EventDecoder) -> list[Any]:
     """The child's job: the tail through the analyzers that merge, the shares of those that do not kept.
     Returns what to send: the _Tail, then each consumer's state."""
-    stand_ins = [consumer if merges else Consumer(consumer.name, _Collector(), consumer.consumes, consumer.payloads)
+    stand_ins = [consumer if merges else
+                 Consumer(consumer.name, _Collector(), consumer.consumes, consumer.payloads, consumer.fields)
                  for consumer, merges in zip(consumers, mergeable)]
     warnings: list[str] = []
     counts = replay(log, stand_ins, [], event_filter, warnings.append, split=split, side="tail", decoder=decoder)

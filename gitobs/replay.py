@@ -51,11 +51,19 @@ class GenericEvent(msgspec.Struct, kw_only=True):
     t = property(_seconds)
 
 
-def _event_class(event_type: str, payload: type | None, keep: int, timed: bool) -> type:
+ENVELOPE = ("seq", "src", "wt")  # the envelope's fields besides type and ts, which every event has
+
+
+def _event_class(event_type: str, payload: type | None, keep: int, timed: bool,
+                 read: frozenset[str] | None = None) -> type:
     """The struct an event of `event_type` decodes into: with its typed payload (FULL), with the envelope
-    alone (HEAD: `data` reads None), or keeping nothing but, when `timed`, its time (SKIP)."""
+    alone (HEAD: `data` reads None), or keeping nothing but, when `timed`, its time (SKIP). With `read`,
+    only those of the envelope's and the payload's fields are built (what is left out is no attribute)."""
     name = "Event_" + event_type.replace(".", "_")
     envelope = [("seq", int, 0), ("ts", datetime), ("src", str, ""), ("wt", str, "")]
+    if read is not None:
+        envelope = [spec for spec in envelope if spec[0] == "ts" or spec[0] in read]
+        payload = payload if payload is None else _narrowed(payload, read)
     # A skipped event keeps its time when there is a time window: the report counts every event in it.
     fields = {SKIP: [("ts", datetime)] if timed else [], HEAD: envelope, FULL: [*envelope, ("data", payload)]}[keep]
     namespace = {"type": event_type, "t": property(_seconds)}
@@ -64,19 +72,37 @@ def _event_class(event_type: str, payload: type | None, keep: int, timed: bool) 
     return msgspec.defstruct(name, fields, kw_only=True, tag_field="type", tag=event_type, namespace=namespace)
 
 
+def _narrowed(payload: type, read: frozenset[str]) -> type:
+    """`payload` with only the fields in `read`: msgspec skips the others' text without building them."""
+    kept = [info for info in msgspec.structs.fields(payload) if info.name in read]
+    if len(kept) == len(payload.__struct_fields__):
+        return payload
+    specs = []
+    for info in kept:
+        if info.default is not msgspec.NODEFAULT:
+            spec = msgspec.field(default=info.default, name=info.encode_name)
+        elif info.default_factory is not msgspec.NODEFAULT:
+            spec = msgspec.field(default_factory=info.default_factory, name=info.encode_name)
+        else:
+            spec = msgspec.field(name=info.encode_name)
+        specs.append((info.name, info.type, spec))
+    return msgspec.defstruct(payload.__name__ + "Read", specs, kw_only=True, omit_defaults=True)
+
+
 SKIP, HEAD, FULL = 0, 1, 2
 
 
 class EventDecoder:
     """Decodes whole frames. Types `full` accepts get their typed payload, types only `head` accepts the
     envelope alone; other types come back as instances of a class in `skipped`, with nothing built but
-    their time (`timed`: for time windows, which count every event)."""
+    their time (`timed`: for time windows, which count every event). `read(type)` narrows the fields built
+    of the others (None: all)."""
 
     def __init__(self, full: Callable[[str], bool], head: Callable[[str], bool] = lambda _: False,
-                 timed: bool = True) -> None:
+                 timed: bool = True, read: Callable[[str], frozenset[str] | None] = lambda _: None) -> None:
         self.wanted = lambda t: full(t) or head(t)
         keeps = {t: FULL if full(t) else HEAD if head(t) else SKIP for t in schema.PAYLOADS}
-        classes = [_event_class(t, p, keeps[t], timed) for t, p in schema.PAYLOADS.items()]
+        classes = [_event_class(t, p, keeps[t], timed, read(t)) for t, p in schema.PAYLOADS.items()]
         self.skipped = frozenset(cls for cls in classes if keeps[cls.type] == SKIP)
         self.rollup_class = next((cls for cls in classes if cls.type == schema.ROLLUP and keeps[cls.type] == FULL), None)
         self._line = msgspec.json.Decoder(Union[tuple(classes)])  # noqa: UP007 - built at run time
@@ -332,6 +358,7 @@ class Consumer:
     instance: Any
     consumes: tuple[str, ...]
     payloads: tuple[str, ...] | None = None  # types whose payload it reads; None: all it consumes
+    fields: dict[str, tuple[str, ...]] | None = None  # Analyzer.fields: what it reads of which types
     error: str | None = None
     _takes: dict[str, bool] = field(default_factory=dict, repr=False)
 
@@ -345,7 +372,19 @@ class Consumer:
     def reads_payload(self, event_type: str) -> bool:
         if not matches(event_type, self.consumes):
             return False
+        if self.fields is not None:
+            return any(set(names) - set(ENVELOPE) for names in self._fields_of(event_type))
         return self.payloads is None or any(fnmatch.fnmatchcase(event_type, p) for p in self.payloads)
+
+    def reads(self, event_type: str) -> set[str] | None:
+        """The fields it reads of a type it consumes (None: all of them, envelope and payload)."""
+        if self.fields is None:
+            return None if self.reads_payload(event_type) else set(ENVELOPE)
+        return {name for names in self._fields_of(event_type) for name in names}
+
+    def _fields_of(self, event_type: str) -> list[tuple[str, ...]]:
+        assert self.fields is not None
+        return [names for pattern, names in self.fields.items() if fnmatch.fnmatchcase(event_type, pattern)]
 
 
 def decoder_for(consumers: list[Consumer], event_filter: ReplayFilter) -> EventDecoder:
@@ -362,7 +401,20 @@ def decoder_for(consumers: list[Consumer], event_filter: ReplayFilter) -> EventD
         return payload_free and event_filter.accepts_type(event_type) and any(
             matches(event_type, c.consumes) for c in consumers)
 
-    return EventDecoder(full, head, timed=event_filter.since is not None or event_filter.until is not None)
+    def read(event_type: str) -> frozenset[str] | None:
+        if event_filter.branch is not None or event_filter.path is not None or event_type == schema.ROLLUP:
+            return None  # the filters read payloads; a rollup is read whole
+        found: set[str] = set()
+        for consumer in consumers:
+            if matches(event_type, consumer.consumes):
+                names = consumer.reads(event_type)
+                if names is None:
+                    return None
+                found |= names
+        return frozenset(found)
+
+    timed = event_filter.since is not None or event_filter.until is not None
+    return EventDecoder(full, head, timed=timed, read=read)
 
 
 def replay(log: EventLog, analyzers: list[Consumer], enrichers: list[Consumer], event_filter: ReplayFilter,

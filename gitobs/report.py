@@ -84,9 +84,10 @@ def _replay(log: EventLog, consumers: list[Consumer], enrichers: list[Consumer],
 
 def _make(cls: type, context: Context, warn: Warn, section: Section) -> Consumer | None:
     try:
-        payloads = getattr(cls, "payloads", None)
+        payloads, fields = getattr(cls, "payloads", None), getattr(cls, "fields", None)
         return Consumer(name=cls.name, instance=cls(context), consumes=tuple(cls.consumes),
-                        payloads=None if payloads is None else tuple(payloads))
+                        payloads=None if payloads is None else tuple(payloads),
+                        fields=None if fields is None else {glob: tuple(names) for glob, names in fields.items()})
     except GitobsError:
         raise  # the user's mistake (a bad -O option): a one-line error, not a plugin failure
     except Exception as exc:  # noqa: BLE001 - one plugin's failure never takes the report down

@@ -25,7 +25,9 @@ class BranchesAnalyzer(Analyzer):
     # Switches and commits say which branch; every other type only says the developer was at work, which is
     # what splits the log into sessions.
     consumes = ("branch.*", "commit.*", "worktree.sample", "index.stage", "stash.*", "history.*")
-    payloads = ("branch.switch", "commit.created", "commit.amended")  # the rest only need their time
+    # the rest only need their time
+    fields = {"branch.switch": ("from_", "to", "dwell_s", "wt"), "commit.created": ("branch",),
+              "commit.amended": ("branch",)}
     order = 20
 
     def __init__(self, context: Context) -> None:

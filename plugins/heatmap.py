@@ -267,6 +267,7 @@ class HeatmapAnalyzer(Analyzer):
     name = "heatmap"
     title = "Activity heatmap"
     consumes = (*KINDS, ROLLUP)  # and gitobs gc's daily rollups of older days
+    fields = {kind: ("files",) for kind in KINDS}
     order = 10
 
     capacity = 10000  # files and directories held (see _Tally), and file types

@@ -27,6 +27,9 @@ class HesitationAnalyzer(Analyzer):
     name = "hesitation"
     title = "Commit hesitation"
     consumes = (*COUNTED, "commit.message_edit", ROLLUP)  # ROLLUP: gitobs gc's days
+    fields = {**{kind: ("branch",) for kind in COUNTED}, "commit.created": ("branch", "staged_s"),
+              "commit.aborted": ("branch", "stage"), "commit.blocked": ("branch", "hook"),
+              "commit.message_edit": ("seconds",)}
     order = 30
 
     def __init__(self, context: Context) -> None:

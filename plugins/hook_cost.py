@@ -35,6 +35,8 @@ class HookCostAnalyzer(Analyzer):
     name = "hooks"
     title = "Hook cost"
     consumes = ("hook.ran", "gitobs.scan")
+    fields = {"hook.ran": ("hook", "seconds", "runs", "exit", "failures", "max_s"),
+              "gitobs.scan": ("seconds", "records", "events")}
     order = 70
 
     def __init__(self, context: Context) -> None:

@@ -31,6 +31,7 @@ NOT_A_STEP = frozenset({"worktree.sample"})  # taken at every scan: it would fol
 class Step:
     type: str
     test: Callable[[Any], bool] | None = None  # on the payload
+    reads: tuple[str, ...] = ()  # the payload fields `test` reads
     at_least: int = 1  # events of this step in a row (others may come between) before the next step counts
 
 
@@ -59,9 +60,11 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern("commit -> amend", (Step("commit.created"), Step("commit.amended")), same_branch=True,
             in_session=False, within=("amend_window", 600.0)),
     Pattern("stash -> switch -> stash pop", (Step("stash.push"), Step("branch.switch"), Step("stash.pop"))),
-    Pattern("WIP commits -> squash", (Step("commit.created", at_least=2), Step("history.rebase", _squashes)),
+    Pattern("WIP commits -> squash",
+            (Step("commit.created", at_least=2), Step("history.rebase", _squashes, reads=("steps",))),
             same_branch=True),
-    Pattern("rebase -> force push", (Step("history.rebase", _finished), Step("push", _forced))),
+    Pattern("rebase -> force push",
+            (Step("history.rebase", _finished, reads=("outcome",)), Step("push", _forced, reads=("force",)))),
     Pattern("commit -> undo", (Step("commit.created"), Step("commit.undone")), same_branch=True),
     Pattern("blocked -> retry", (Step("commit.blocked"), Step("commit.created"))),
 )
@@ -162,6 +165,19 @@ class Matcher:
         return ", ".join(parts)
 
 
+def _fields_read(patterns: tuple[Pattern, ...]) -> dict[str, tuple[str, ...]]:
+    """What the matchers read of each step's type: what its test reads, and the branch in a pattern that keeps
+    to one."""
+    read: dict[str, set[str]] = {}
+    for pattern in patterns:
+        for step in pattern.steps:
+            names = read.setdefault(step.type, set())
+            names.update(step.reads)
+            if pattern.same_branch:
+                names.add("branch")
+    return {kind: tuple(sorted(names)) for kind, names in sorted(read.items())}
+
+
 # -- the analyzer ------------------------------------------------------------------------------------------
 
 class PatternsAnalyzer(Analyzer):
@@ -169,7 +185,7 @@ class PatternsAnalyzer(Analyzer):
     title = "Sessions and patterns"
     consumes = ("branch.*", "commit.*", "edit.*", "worktree.*", "history.*", "stash.*", "push", "ref.*", "index.*",
                 "hook.*", "vbranch.*", "gitbutler.*", "x.*")  # not gitobs.* nor rollup.*: gitobs's own, not work
-    payloads = tuple(sorted({step.type for pattern in PATTERNS for step in pattern.steps}))  # the rest: times only
+    fields = _fields_read(PATTERNS)  # the rest: times only
     order = 60
 
     def __init__(self, context: Context) -> None:

@@ -20,6 +20,8 @@ class RevertsAnalyzer(Analyzer):
     name = "reverts"
     title = "Reverted, abandoned and discarded work"
     consumes = ("commit.reverted", "commit.abandoned", "edit.discarded")
+    fields = {"commit.reverted": ("seq", "sha", "reverted", "age_s", "branch"),
+              "commit.abandoned": ("count", "shas", "by", "branch"), "edit.discarded": ("files", "how")}
     order = 40
 
     def __init__(self, context: Context) -> None:

@@ -40,6 +40,8 @@ class VBranchesAnalyzer(Analyzer):
     name = "vbranches"
     title = "GitButler stacks"
     consumes = ("vbranch.*", "gitbutler.op")
+    fields = {"vbranch.*": ("stack", "branch", "position", "applied", "from_", "to", "commits"),
+              "gitbutler.op": ("operation",)}
     order = 50
 
     def __init__(self, context: Context) -> None:

@@ -43,6 +43,24 @@ class Recorder(Analyzer):
         return [Facts(id="seen", items=[Fact("events", len(self.seen))])]
 
 
+class Narrow(Analyzer):
+    """Declares the fields it reads; keeps which attributes its events had."""
+
+    name = "narrow"
+    title = "Narrow"
+    consumes = ("commit.*", "branch.switch")
+    fields = {"commit.created": ("branch",), "branch.switch": ("wt",)}
+
+    def feed(self, events) -> None:
+        for event in events:
+            data = event.data
+            Narrow.seen.append((event.type, getattr(data, "branch", None), hasattr(data, "sha"), hasattr(event, "wt"),
+                                data is None))
+
+    def result(self):
+        return []
+
+
 class Exploding(Analyzer):
     name = "exploding"
     title = "Exploding"
@@ -136,6 +154,16 @@ def test_filters_window_branch_and_path(log):
     built = report(log, ["recorder"], extra=[("t", Plugin(Recorder))], path=normalize_path("./src/api/"))
     assert Recorder.last.seen == [("commit.created", at("2026-11-02 09:00") / 1e9, ["src/api/x.py"])]
     assert built.window.path == "src/api"
+
+
+def test_only_the_fields_consumers_read_are_built(log):
+    Narrow.seen = []
+    report(log, ["narrow"], extra=[("t", Plugin(Narrow))])
+    assert Narrow.seen == [("commit.created", "main", False, False, False), ("branch.switch", None, False, True, True),
+                           ("commit.created", "topic", False, False, False), ("commit.amended", None, False, False, True)]
+    Narrow.seen = []  # beside an analyzer without `fields`, every field of the types it consumes is there
+    report(log, ["narrow", "recorder"], extra=[("t", Plugin(Narrow, Recorder))])
+    assert Narrow.seen[0] == ("commit.created", "main", True, True, False)
 
 
 def test_big_frames_are_cut_in_pieces_and_small_ones_gathered(tmp_path):
