@@ -159,8 +159,10 @@ def test_filters_window_branch_and_path(log):
 def test_only_the_fields_consumers_read_are_built(log):
     Narrow.seen = []
     report(log, ["narrow"], extra=[("t", Plugin(Narrow))])
-    assert Narrow.seen == [("commit.created", "main", False, False, False), ("branch.switch", None, False, True, True),
-                           ("commit.created", "topic", False, False, False), ("commit.amended", None, False, False, True)]
+    assert Narrow.seen == [("commit.created", "main", False, False, False),  # (type, branch, sha? wt? data None?)
+                           ("branch.switch", None, False, True, True),
+                           ("commit.created", "topic", False, False, False),
+                           ("commit.amended", None, False, False, True)]
     Narrow.seen = []  # beside an analyzer without `fields`, every field of the types it consumes is there
     report(log, ["narrow", "recorder"], extra=[("t", Plugin(Narrow, Recorder))])
     assert Narrow.seen[0] == ("commit.created", "main", True, True, False)
