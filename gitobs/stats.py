@@ -127,8 +127,10 @@ class Reservoir:
 
     def extend(self, other: Reservoir) -> None:
         """Fold another reservoir's kept values in (exact when neither was sampled down)."""
-        for value in other.values:
-            self.add(value)
+        room = max(0, self.capacity - len(self.values))
+        self.values.extend(other.values[:room])  # in C: what add() would append one by one
+        for value in other.values[room:]:
+            self._sample(value)
         self.beyond += other.beyond
         if other.dropped_max is not None and (self.dropped_max is None or other.dropped_max > self.dropped_max):
             self.dropped_max = other.dropped_max

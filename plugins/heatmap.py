@@ -582,9 +582,10 @@ class HeatmapAnalyzer(Analyzer):
                         unit="events")
 
     def _punchcard(self) -> Grid:
-        cells = [[0] * 24 for _ in WEEKDAYS]
+        week = [0] * (7 * 24)  # by hour of the week from Monday 00: hour 0 of day 0 (a Thursday) is hour 72
         for hour, count in self.hours.items():
-            cells[Context.weekday(hour // 24)][hour % 24] += count
+            week[(hour + 72) % 168] += count
+        cells = [week[day * 24:day * 24 + 24] for day in range(7)]
         return Grid(id="punchcard", title="Events by hour of the week", row_labels=list(WEEKDAYS),
                     column_labels=[f"{hour:02d}" for hour in range(24)], cells=cells, unit="events")
 
