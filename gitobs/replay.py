@@ -361,6 +361,7 @@ class Consumer:
     fields: dict[str, tuple[str, ...]] | None = None  # Analyzer.fields: what it reads of which types
     error: str | None = None
     _takes: dict[str, bool] = field(default_factory=dict, repr=False)
+    _table: tuple[int, bytes] = field(default=(0, b""), repr=False)  # (types known, code -> 1 if it takes it)
 
     def takes(self, event_type: str) -> bool:
         """Whether it consumes this type: dispatch asks for every type of every batch, so it is remembered."""
@@ -368,6 +369,12 @@ class Consumer:
         if known is None:
             known = self._takes[event_type] = matches(event_type, self.consumes)
         return known
+
+    def table(self) -> bytes:
+        """For bytes.translate: each known type's code to 1 when it takes the type, else 0."""
+        if self._table[0] != len(_CODES):  # new types have come since it was made
+            self._table = len(_CODES), bytes(self.takes(kind) for kind in _CODES).ljust(256, b"\0")
+        return self._table[1]
 
     def reads_payload(self, event_type: str) -> bool:
         if not matches(event_type, self.consumes):
@@ -443,22 +450,40 @@ def _enrich(enricher: Consumer, batch: list) -> list:
         return batch
 
 
+_CODES: dict[str, int] = {}  # every event type dispatched, numbered: one byte each
+
+
 def dispatch(batch: list, analyzers: list[Consumer]) -> None:
-    """Each analyzer's share of the batch, in log order: the batch itself when it takes every type in it."""
-    types = list(map(_TYPE, batch))
-    present = set(types)
+    """Each analyzer's share of the batch, in log order: the batch itself when it takes every type in it.
+    The batch's types become one byte each, and an analyzer's bytes.translate of them (1: takes it) is what
+    compress selects by: all in C, and a few times faster than a set lookup per event and analyzer."""
+    kinds = list(map(_TYPE, batch))
+    codes = _codes(kinds)
     for analyzer in analyzers:
         if analyzer.error is not None:
             continue
-        taken = {t for t in present if analyzer.takes(t)}
-        if not taken:
+        chosen = codes.translate(analyzer.table()) if codes is not None else bytes(map(analyzer.takes, kinds))
+        if 1 not in chosen:
             continue
-        # map and compress run in C: a comprehension here cost more than some analyzers' whole feed
-        share = batch if taken == present else list(compress(batch, map(taken.__contains__, types)))
+        share = batch if 0 not in chosen else list(compress(batch, chosen))
         try:
             analyzer.instance.feed(share)
         except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, not fatal
             analyzer.error = describe_failure(exc)
+
+
+def _codes(kinds: list[str]) -> bytes | None:
+    """The types' codes; None past 256 types (then dispatch asks each analyzer about each event)."""
+    try:
+        return bytes(map(_CODES.__getitem__, kinds))
+    except KeyError:
+        for kind in kinds:
+            if kind not in _CODES and len(_CODES) < 256:
+                _CODES[kind] = len(_CODES)
+    try:
+        return bytes(map(_CODES.__getitem__, kinds))
+    except KeyError:
+        return None
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -168,6 +168,15 @@ def test_only_the_fields_consumers_read_are_built(log):
     assert Narrow.seen[0] == ("commit.created", "main", True, True, False)
 
 
+def test_dispatch_past_256_types_asks_each_analyzer(log, monkeypatch):
+    from gitobs import replay
+
+    before = report(log, ["recorder"], extra=[("t", Plugin(Recorder))]) and Recorder.last.seen
+    monkeypatch.setattr(replay, "_CODES", {f"x.filler.{n}": n for n in range(256)})  # no byte left for a type
+    report(log, ["recorder"], extra=[("t", Plugin(Recorder))])
+    assert Recorder.last.seen == before
+
+
 def test_big_frames_are_cut_in_pieces_and_small_ones_gathered(tmp_path):
     builder = LogBuilder(tmp_path / "log")
     for minute in range(3000):
