@@ -129,13 +129,14 @@ class Matcher:
         if self.tests[0] is None or self.tests[0](data):
             self.partial[data.branch if self.keyed else None] = [0, 1, t]
 
-    def handler(self, kind: str) -> Callable[[Any, float], None] | None:
-        """What to call for events of `kind`: None when the pattern has no step of it."""
+    def watch(self, kind: str) -> tuple[dict | None, Callable[[Any, float], None]] | None:
+        """What to call for events of `kind` (None when the pattern has no step of it), and when it is not a
+        first step, the partial matches: with none, such an event changes nothing and the call is skipped."""
         if kind not in self.types:
             return None
         if kind == self.types[0] and self.needs[0] == 1 and self.final > 0 and kind not in self.types[1:]:
-            return self.start
-        return self.see
+            return None, self.start
+        return (None if kind == self.types[0] else self.partial), self.see
 
     def horizon(self) -> float:
         """How far apart two of its events can still be part of one match, beyond its session."""
@@ -148,13 +149,15 @@ class Matcher:
         if self.first is None:
             self.first = later.first
         if later_began:  # its first event came after a gap that ended every partial match here
-            self.partial = later.partial
+            self.partial.clear()  # in place: the analyzer's table of what to call holds it (see watch)
+            self.partial.update(later.partial)
 
     def end_session(self, t: float) -> None:
         if self.pattern.in_session:
             self.partial.clear()
         elif self.within is not None:
-            self.partial = {key: state for key, state in self.partial.items() if t - state[2] <= self.within}
+            for key in [key for key, state in self.partial.items() if t - state[2] > self.within]:
+                del self.partial[key]
 
     def scope(self) -> str:
         parts = ["same branch"] if self.pattern.same_branch else []
@@ -237,14 +240,17 @@ class PatternsAnalyzer(Analyzer):
                 row = after
             switches += switch
             if watchers:
-                t = ts.timestamp()
-                for see in watchers:
-                    see(event, t)
+                t = None
+                for partial, see in watchers:
+                    if partial is None or partial:  # a later step with no match begun: nothing to do
+                        if t is None:
+                            t = ts.timestamp()
+                        see(event, t)
         self.last, self.limit, self.events, self.switches, self.row = last, limit, n, switches, row
 
     def _kind(self, kind: str) -> tuple[dict[str, int] | None, tuple, int]:
         after = None if kind in NOT_A_STEP else self.follow.setdefault(kind, {})
-        watchers = tuple(handler for m in self.matchers if (handler := m.handler(kind)) is not None)
+        watchers = tuple(watch for m in self.matchers if (watch := m.watch(kind)) is not None)
         entry = self.kinds[kind] = (after, watchers, int(kind == "branch.switch"))
         return entry
 
