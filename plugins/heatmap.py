@@ -13,7 +13,7 @@ thousand, folding the rest into "(other)", while every total stays exact.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
 
 from gitobs.analysis import DAY_S, Analyzer, Context
@@ -25,12 +25,14 @@ from gitobs.stats import add_counts
 
 # A record is a list (lists beat objects in the per-file loop) indexed by these: the five counts shown,
 # the lines of dirty samples (kept apart and never shown: it keeps the hot loop free of branches), events
-# per time bucket, the last event counted (a directory counts once per event), distinct files (types), and
-# the bucket being counted with the record's events when it began (see _enter). A file record also holds
-# the keys of its directory and type, computed once per path, and its directory's record (None until
-# looked up, and again after the directories were folded).
-COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, BUCKETS, STAMP, FILES, OPEN, OPENED_AT = range(11)
-DIR_KEY, TYPE_KEY, DIR_RECORD = range(11, 14)
+# per time bucket (see _enter), the last event counted (a directory counts once per event), distinct files
+# (types), the bucket being counted with the record's events when it began and their number then, and how
+# long the events per bucket may grow before they are added up. A file record also holds the keys of its
+# directory and type, computed once per path, and its directory's record (None until looked up, and again
+# after the directories were folded).
+COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, BUCKETS, STAMP, FILES, OPEN, OPENED_AT, LIMIT = range(12)
+DIR_KEY, TYPE_KEY, DIR_RECORD = range(12, 15)
+HISTORY = 128  # the least LIMIT: 64 (bucket, events) pairs
 COUNTS = (COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, FILES)
 ROLLED = (COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES)  # a rollup's five counts per file or directory
 
@@ -134,7 +136,7 @@ def _label(key: int, level: int) -> str:
 
 
 def _new_record() -> list:
-    return [0, 0, 0, 0, 0, 0, {}, 0, 0, None, 0]
+    return [0, 0, 0, 0, 0, 0, [], 0, 0, None, 0, HISTORY]
 
 
 def _settle(record: list) -> None:
@@ -145,13 +147,36 @@ def _settle(record: list) -> None:
 def _enter(record: list, bucket: int | None) -> None:
     """Per-bucket counts without a dict update per event: a record's events go to its open bucket, counted
     as the growth of its event counts, and settled when another bucket begins (or before anyone reads
-    them). One call, nothing nested: it runs whenever a file meets a new bucket."""
+    them). It runs whenever a file meets a new bucket, so it appends (bucket, events) to a flat list: a
+    dict update there cost twice as much. A bucket met again (events back in time) is appended again;
+    readers add the pairs up (_pairs), and the list is added up in place when it outgrows LIMIT."""
     events = record[COMMITS] + record[DISCARDS] + record[SAMPLES]
     if record[OPEN] is not None and events != record[OPENED_AT]:
-        buckets = record[BUCKETS]
-        buckets[record[OPEN]] = buckets.get(record[OPEN], 0) + events - record[OPENED_AT]
+        record[BUCKETS] += (record[OPEN], events - record[OPENED_AT])
+        if len(record[BUCKETS]) > record[LIMIT]:
+            _set_buckets(record, _summed(_pairs(record[BUCKETS])))
     record[OPEN] = bucket
     record[OPENED_AT] = events
+
+
+def _pairs(history: list) -> Iterator[tuple[int, int]]:
+    """A record's (bucket, events) pairs; one bucket may come more than once."""
+    return zip(history[::2], history[1::2])
+
+
+def _summed(pairs: Iterable[tuple[int, int]], level: int | None = None) -> dict[int, int]:
+    """Events per bucket, added up (and re-keyed at a coarser `level` when given)."""
+    summed: dict[int, int] = {}
+    for key, count in pairs:
+        if level is not None:
+            key = _bucket_key(key, level)
+        summed[key] = summed.get(key, 0) + count
+    return summed
+
+
+def _set_buckets(record: list, counts: dict[int, int]) -> None:
+    record[BUCKETS] = [value for pair in counts.items() for value in pair]
+    record[LIMIT] = max(HISTORY, 2 * len(record[BUCKETS]))  # doubling: adding up stays linear
 
 
 def _add_rolled(record: list, bucket: int, counts: list[int]) -> None:
@@ -171,27 +196,9 @@ def _merge(into: list, record: list) -> None:
     _settle(into)
     _settle(record)
     _add_counts(into, record)
-    _add_buckets(into[BUCKETS], record[BUCKETS])
-
-
-def _add_buckets(into: dict[int, int], other: dict[int, int]) -> None:
-    both = into.keys() & other.keys()
-    if len(both) * 4 < len(other):  # mostly new buckets (two halves of a log): dict.update runs in C
-        summed = {key: into[key] + other[key] for key in both}
-        into.update(other)
-        into.update(summed)
-        return
-    for key, count in other.items():
-        into[key] = into.get(key, 0) + count
-
-
-def _regrouped(buckets: dict[int, int], level: int) -> dict[int, int]:
-    """Counts per bucket at a coarser level."""
-    coarse: dict[int, int] = {}
-    for key, count in buckets.items():
-        bucket = _bucket_key(key, level)
-        coarse[bucket] = coarse.get(bucket, 0) + count
-    return coarse
+    into[BUCKETS] += record[BUCKETS]
+    if len(into[BUCKETS]) > into[LIMIT]:
+        _set_buckets(into, _summed(_pairs(into[BUCKETS])))
 
 
 def _rank(item: tuple[str, list]) -> tuple:
@@ -260,7 +267,7 @@ class _Tally:
         """Re-key every record's buckets at a coarser level (the span of the events grew)."""
         self.settle()
         for record in [*self.records.values(), self.other]:
-            record[BUCKETS] = _regrouped(record[BUCKETS], level)
+            _set_buckets(record, _summed(_pairs(record[BUCKETS]), level))
 
 
 class HeatmapAnalyzer(Analyzer):
@@ -426,7 +433,7 @@ class HeatmapAnalyzer(Analyzer):
             self.bucket_of.clear()
             self.files.regroup(level)
             self.dirs.regroup(level)
-            coarse = _regrouped(self.file_events, level)
+            coarse = _summed(self.file_events.items(), level)
             self.file_events.clear()  # in place: feed() holds it
             self.file_events.update(coarse)
 
@@ -548,21 +555,21 @@ class HeatmapAnalyzer(Analyzer):
         columns = _columns(self.first_day, self.last_day, level)
         index = {key: position for position, key in enumerate(columns)}
 
-        def line(buckets: dict[int, int]) -> list[int]:
+        def line(pairs: Iterable[tuple[int, int]]) -> list[int]:
             cells = [0] * len(columns)
-            for key, count in buckets.items():
+            for key, count in pairs:
                 cells[index[_column_key(key, level)]] += count
             return cells
 
         tally.settle()
         shown, other = _top(tally.records, tally.other, tally.folded, self.top_k, buckets=events is None)
-        labels, cells = [key for key, _ in shown], [line(record[BUCKETS]) for _, record in shown]
+        labels, cells = [key for key, _ in shown], [line(_pairs(record[BUCKETS])) for _, record in shown]
         if other is not None:
             labels.append(OTHER)
             if events is None:
-                cells.append(line(other[BUCKETS]))
+                cells.append(line(_pairs(other[BUCKETS])))
             else:
-                cells.append([total - sum(column) for total, *column in zip(line(events), *cells)])
+                cells.append([total - sum(column) for total, *column in zip(line(events.items()), *cells)])
         return Grid(id=block_id, title=title, row_labels=labels,
                     column_labels=[_label(key, level) for key in columns], cells=cells, unit="events")
 
