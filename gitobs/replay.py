@@ -326,11 +326,14 @@ def read_batches(log: EventLog, decoder: EventDecoder, event_filter: ReplayFilte
     for events, piece in _frames(log, decoder, report, counts, split, side, batch_events):
         events = event_filter.in_window(events)
         counts.in_window += len(events)
-        if rollup_class in set(map(type, events)):
+        present = set(map(type, events))
+        if rollup_class in present:
             rollups = [event for event in events if type(event) is rollup_class]
             counts.rollup_days += len(rollups)
             counts.in_window += sum(event.data.events - 1 for event in rollups)
-        kept = event_filter.select([e for e in events if type(e) not in skipped])
+        if not skipped.isdisjoint(present):  # types no one consumes are rare: most pieces go on whole
+            events = [e for e in events if type(e) not in skipped]
+        kept = event_filter.select(events)
         if side == "head":  # what the cut is checked against (parallel.py)
             counts.latest = _newest(counts.latest, kept)
         elif side == "tail":
