@@ -197,7 +197,7 @@ def _merge(into: list, record: list) -> None:
     _settle(record)
     _add_counts(into, record)
     into[BUCKETS] += record[BUCKETS]
-    if len(into[BUCKETS]) > into[LIMIT]:
+    if len(into[BUCKETS]) > 2 * into[LIMIT]:  # not at every merge: joining two halves would add up them all
         _set_buckets(into, _summed(_pairs(into[BUCKETS])))
 
 
