@@ -4,7 +4,7 @@
 The cut is a gap in the work longer than any analyzer's horizon (`Analyzer.horizon`: how far apart in
 time its events can still interact), found near the middle of the log by bytes; across such a gap an
 analyzer's state merges exactly (`Analyzer.merge`). An analyzer that cannot merge gets the tail's events
-from the child, as JSON lines, and is fed them here after its head: still one instance over the whole log
+from the child, msgpack-encoded a batch at a time, and is fed them here after its head: still one instance over the whole log
 in order. The report is the one a single process makes. If the child fails, finds no gap, or the tail turns
 out to hold an event too close in time to the head (a log out of time order), the tail is replayed here.
 """
@@ -23,7 +23,6 @@ import msgspec
 from gitobs.analysis import Analyzer
 from gitobs.eventlog import EventLog
 from gitobs.replay import (
-    BATCH_EVENTS,
     Consumer,
     EventDecoder,
     ReadCounts,
@@ -53,11 +52,10 @@ class _Collector:
     """Stands in the child for an analyzer that cannot merge: keeps its share of the tail, to be shipped."""
 
     def __init__(self) -> None:
-        self.lines: list[bytes] = []
+        self.batches: list[bytes] = []
 
     def feed(self, events: list) -> None:
-        encode = msgspec.json.encode
-        self.lines.extend(encode(event) + b"\n" for event in events)
+        self.batches.append(msgspec.msgpack.encode(events))  # the batch in one call, decoded in one (_join)
 
 
 @dataclass
@@ -159,7 +157,7 @@ def _replay_tail(log: EventLog, consumers: list[Consumer], mergeable: list[bool]
                  for consumer, merges in zip(consumers, mergeable)]
     warnings: list[str] = []
     counts = replay(log, stand_ins, [], event_filter, warnings.append, split=split, side="tail", decoder=decoder)
-    states = [c.instance if merges else b"".join(c.instance.lines) for c, merges in zip(stand_ins, mergeable)]
+    states = [c.instance if merges else c.instance.batches for c, merges in zip(stand_ins, mergeable)]
     return [_Tail(counts=counts, errors=[c.error for c in stand_ins], warnings=warnings), *states]
 
 
@@ -176,9 +174,8 @@ def _join(consumer: Consumer, merges: bool, error: str | None, state: Any, decod
         except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, not fatal
             consumer.error = describe_failure(exc)
         return
-    lines = state.split(b"\n")[:-1]
-    for start in range(0, len(lines), BATCH_EVENTS):  # a batch at a time: a shipped tail can be big
-        dispatch(decoder.decode_frame(b"\n".join(lines[start:start + BATCH_EVENTS]) + b"\n"), [consumer])
+    for batch in state:
+        dispatch(decoder.decode_packed(batch), [consumer])
 
 
 def _fork(job: Callable[[], list[Any]]) -> Callable[[], list[bytes] | None]:

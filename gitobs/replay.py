@@ -105,7 +105,10 @@ class EventDecoder:
         classes = [_event_class(t, p, keeps[t], timed, read(t)) for t, p in schema.PAYLOADS.items()]
         self.skipped = frozenset(cls for cls in classes if keeps[cls.type] == SKIP)
         self.rollup_class = next((cls for cls in classes if cls.type == schema.ROLLUP and keeps[cls.type] == FULL), None)
-        self._line = msgspec.json.Decoder(Union[tuple(classes)])  # noqa: UP007 - built at run time
+        known = Union[tuple(classes)]  # noqa: UP007 - built at run time
+        self._line = msgspec.json.Decoder(known)
+        self._packed = msgspec.msgpack.Decoder(list[known])
+        self._packed_one = msgspec.msgpack.Decoder(known)
         self._generic = msgspec.json.Decoder(GenericEvent)
         self.malformed = 0
 
@@ -133,6 +136,19 @@ class EventDecoder:
             end = end or len(content)  # the last piece takes a remainder shorter than half a piece
             yield self.decode_frame(view[start:end]), True
             start = end
+
+    def decode_packed(self, batch: bytes) -> list:
+        """A list of events this decoder made, as msgspec.msgpack.encode wrote it (parallel.py ships them so)."""
+        try:
+            return self._packed.decode(batch)
+        except msgspec.ValidationError:  # an x.* event among them: each one on its own
+            return [self._unpacked(item) for item in msgspec.msgpack.decode(batch, type=list[msgspec.Raw])]
+
+    def _unpacked(self, item: msgspec.Raw) -> Any:
+        try:
+            return self._packed_one.decode(item)
+        except msgspec.ValidationError:
+            return msgspec.msgpack.decode(item, type=GenericEvent)
 
     def decode_line(self, line: bytes) -> Any:
         try:

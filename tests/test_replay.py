@@ -168,6 +168,17 @@ def test_only_the_fields_consumers_read_are_built(log):
     assert Narrow.seen[0] == ("commit.created", "main", True, True, False)
 
 
+def test_events_shipped_between_processes_come_back_equal():
+    import msgspec
+
+    decoder = EventDecoder(lambda t: True)
+    events = [decoder.decode_line(json.dumps(line).encode()) for line in (
+        {"type": "x.tagger.mark", "seq": 3, "ts": "2026-11-02T09:00:00.000Z", "data": {"sha": "a"}},
+        {"type": "commit.created", "seq": 4, "ts": "2026-11-02T09:00:01.000Z", "data": {"sha": "b" * 40}})]
+    assert decoder.decode_packed(msgspec.msgpack.encode(events)) == events  # an x.* event among them too
+    assert decoder.decode_packed(msgspec.msgpack.encode(events[1:])) == events[1:]
+
+
 def test_dispatch_past_256_types_asks_each_analyzer(log, monkeypatch):
     from gitobs import replay
 
