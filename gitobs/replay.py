@@ -379,6 +379,9 @@ class Consumer:
     payloads: tuple[str, ...] | None = None  # types whose payload it reads; None: all it consumes
     fields: dict[str, tuple[str, ...]] | None = None  # Analyzer.fields: what it reads of which types
     error: str | None = None
+    # Where its blocks come from when not from instance.result() now: made already, or in the forked child
+    # (parallel.py). Returns them or raises what result() raised.
+    outcome: Callable[[], list] | None = None
     _takes: dict[str, bool] = field(default_factory=dict, repr=False)
     _table: tuple[int, bytes] = field(default=(0, b""), repr=False)  # (types known, code -> 1 if it takes it)
 
@@ -505,6 +508,12 @@ def _codes(kinds: list[str]) -> bytes | None:
         return None
 
 
+class Failed(Exception):
+    """A failure described already (by a forked child): describe_failure gives its text as it is."""
+
+
 def describe_failure(exc: BaseException) -> str:
+    if isinstance(exc, Failed):
+        return str(exc)
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

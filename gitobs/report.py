@@ -98,7 +98,7 @@ def _make(cls: type, context: Context, warn: Warn, section: Section) -> Consumer
 def _finish(consumer: Consumer, section: Section, warn: Warn) -> None:
     if consumer.error is None:
         try:
-            blocks = list(consumer.instance.result())
+            blocks = list(consumer.outcome() if consumer.outcome is not None else consumer.instance.result())
             bad = [b for b in blocks if not isinstance(b, Block)]
             if bad:
                 raise TypeError(f"result() returned {type(bad[0]).__name__}, not a gitobs.sections block")

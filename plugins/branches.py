@@ -58,7 +58,7 @@ class BranchesAnalyzer(Analyzer):
             if ts > limit:
                 limit = last + gap
                 if ts > limit:
-                    if last is not BEFORE_ALL:
+                    if last > BEFORE_ALL:
                         self.per_session[len(touched)] += 1
                     touched = self.touched = set()
                     limit = ts + gap
@@ -165,7 +165,7 @@ class BranchesAnalyzer(Analyzer):
 
     def _sessions(self) -> Facts:
         per_session = self.per_session.copy()
-        if self.last is not BEFORE_ALL:  # the session still open at the end of the log
+        if self.last > BEFORE_ALL:  # the session still open at the end of the log (`>`: see merge)
             per_session[len(self.touched)] += 1
         sessions = sum(per_session.values())
         return Facts(id="sessions", title="Branches touched per session", items=[

@@ -101,15 +101,21 @@ def _sides(log: EventLog, split) -> tuple:
 
 @pytest.fixture
 def joins(monkeypatch) -> list[str]:
-    """Names of the analyzers given the child's tail: empty when the tail was replayed here instead."""
+    """Names of the analyzers given the child's tail, here or (their head handed over) in the child: empty
+    when the tail was replayed here instead."""
     joined: list[str] = []
-    original = parallel._join
+    original, handed = parallel._join, parallel._from_child
 
     def spy(consumer, *args):
         joined.append(consumer.name)
         return original(consumer, *args)
 
+    def handed_spy(child, index, consumer, *args):
+        joined.append(consumer.name)
+        return handed(child, index, consumer, *args)
+
     monkeypatch.setattr(parallel, "_join", spy)
+    monkeypatch.setattr(parallel, "_from_child", handed_spy)
     return joined
 
 
@@ -171,6 +177,18 @@ def test_a_failed_child_has_its_part_done_here(generated, joins, monkeypatch):
     monkeypatch.setattr(parallel.pickle, "dumps", broken)  # used in the child only
     assert _json(generated, workers=2) == serial
     assert not joins
+
+
+def test_a_child_that_dies_while_making_sections_has_them_made_here(generated, joins, monkeypatch):
+    serial = _json(generated, workers=1)
+
+    def dies(head, later):  # the child's part after it sent its states: merging what it was handed
+        import os
+        os._exit(3)
+
+    monkeypatch.setattr(parallel, "_merged_sections", dies)
+    assert _json(generated, workers=2) == serial
+    assert set(joins) >= {"heatmap", "branches", "hesitation", "reverts", "vbranches", "patterns", "hooks"}
 
 
 def test_a_tail_event_too_close_to_the_head_sends_the_tail_back_here(tmp_path, joins):
