@@ -25,20 +25,23 @@ from gitobs.stats import add_counts
 
 # A record is a list (lists beat objects in the per-file loop) indexed by these: the five counts shown,
 # the lines of dirty samples (kept apart and never shown: it keeps the hot loop free of branches), events
-# per time bucket (see _enter), the last event counted (a directory counts once per event), distinct files
-# (types), the bucket being counted with the record's events when it began and their number then, and how
-# long the events per bucket may grow before they are added up. A file record also holds the keys of its
-# directory and type, computed once per path, and its directory's record (None until looked up, and again
-# after the directories were folded).
-COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, BUCKETS, STAMP, FILES, OPEN, OPENED_AT, LIMIT = range(12)
-DIR_KEY, TYPE_KEY, DIR_RECORD = range(12, 15)
+# per time bucket (see _enter), the file list of the last event counted (a directory counts once per
+# event), distinct files (types), the bucket being counted, the commits, discards and samples counted in it
+# so far (the counts shown take them in when it ends: these stay small, and adding to a small int makes no
+# new object), and how long the events per bucket may grow before they are added up. A file record also
+# holds the keys of its directory and type, computed once per path, and its directory's record (None until
+# looked up, and again after the directories were folded). Read the counts of a settled record (_settle).
+COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, BUCKETS, STAMP, FILES, OPEN = range(10)
+RUN_COMMITS, RUN_DISCARDS, RUN_SAMPLES, LIMIT = range(10, 14)
+DIR_KEY, TYPE_KEY, DIR_RECORD = range(14, 17)
 HISTORY = 128  # the least LIMIT: 64 (bucket, events) pairs
 COUNTS = (COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, FILES)
-ROLLED = (COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES)  # a rollup's five counts per file or directory
+# a rollup's five counts per file or directory, and where they go
+ROLLED = (RUN_COMMITS, LINES, RUN_DISCARDS, DISCARDED, RUN_SAMPLES)
 
-# (index of the event counter, index of its line counter) per consumed type.
-KINDS = {"commit.created": (COMMITS, LINES), "edit.discarded": (DISCARDS, DISCARDED),
-         "worktree.sample": (SAMPLES, SAMPLED)}
+# (index of the events' total, of their count in the open bucket, of their lines) per consumed type.
+KINDS = {"commit.created": (COMMITS, RUN_COMMITS, LINES), "edit.discarded": (DISCARDS, RUN_DISCARDS, DISCARDED),
+         "worktree.sample": (SAMPLES, RUN_SAMPLES, SAMPLED)}
 
 DAY, WEEK, MONTH = 0, 1, 2
 LEVEL_NAMES = ("day", "week", "month")
@@ -136,7 +139,7 @@ def _label(key: int, level: int) -> str:
 
 
 def _new_record() -> list:
-    return [0, 0, 0, 0, 0, 0, [], 0, 0, None, 0, HISTORY]
+    return [0, 0, 0, 0, 0, 0, [], 0, 0, None, 0, 0, 0, HISTORY]
 
 
 def _settle(record: list) -> None:
@@ -145,18 +148,21 @@ def _settle(record: list) -> None:
 
 
 def _enter(record: list, bucket: int | None) -> None:
-    """Per-bucket counts without a dict update per event: a record's events go to its open bucket, counted
-    as the growth of its event counts, and settled when another bucket begins (or before anyone reads
-    them). It runs whenever a file meets a new bucket, so it appends (bucket, events) to a flat list: a
-    dict update there cost twice as much. A bucket met again (events back in time) is appended again;
-    readers add the pairs up (_pairs), and the list is added up in place when it outgrows LIMIT."""
-    events = record[COMMITS] + record[DISCARDS] + record[SAMPLES]
-    if record[OPEN] is not None and events != record[OPENED_AT]:
-        record[BUCKETS] += (record[OPEN], events - record[OPENED_AT])
+    """Per-bucket counts without a dict update per event: a record's events are counted in its open bucket
+    (RUN_*), and settled when another bucket begins (or before anyone reads them): added to its counts, and
+    (bucket, events) appended to a flat list, which beats a dict update here. A bucket met again (events
+    back in time) is appended again; readers add the pairs up (_pairs), and the list is added up in place
+    when it outgrows LIMIT. It runs whenever a file meets a new bucket."""
+    run = record[RUN_COMMITS] + record[RUN_DISCARDS] + record[RUN_SAMPLES]
+    if run:
+        record[BUCKETS] += (record[OPEN], run)
         if len(record[BUCKETS]) > record[LIMIT]:
             _set_buckets(record, _summed(_pairs(record[BUCKETS])))
+        record[COMMITS] += record[RUN_COMMITS]
+        record[DISCARDS] += record[RUN_DISCARDS]
+        record[SAMPLES] += record[RUN_SAMPLES]
+        record[RUN_COMMITS] = record[RUN_DISCARDS] = record[RUN_SAMPLES] = 0
     record[OPEN] = bucket
-    record[OPENED_AT] = events
 
 
 def _pairs(history: list) -> Iterator[tuple[int, int]]:
@@ -242,6 +248,7 @@ class _Tally:
         """Fold if over capacity; returns the folded records (records handed out before may be stale)."""
         if len(self.records) <= self.capacity:
             return []
+        self.settle()  # ranks by the counts
         kept = dict(heapq.nsmallest(self.capacity // 2, self.records.items(), key=_rank))
         folded = [record for key, record in self.records.items() if key not in kept]
         for record in folded:
@@ -307,7 +314,6 @@ class HeatmapAnalyzer(Analyzer):
         self.first_day: int | None = None  # local days of the first and last event: the span
         self.last_day: int | None = None
         self.totals = _new_record()  # events by kind (their lines are sums of the file tally)
-        self.stamp = 0  # events counted so far: a directory counts once per event (its STAMP)
 
     def _bucket_option(self) -> int | None:
         text = self.option("bucket", "auto")
@@ -325,7 +331,7 @@ class HeatmapAnalyzer(Analyzer):
         offset = self.context.utc_offset_s
         hours, bucket_of, totals, file_events = self.hours, self.bucket_of, self.totals, self.file_events
         find_file = self.files.records.get
-        stamp, hour, run, entries, bucket = self.stamp, None, 0, 0, 0
+        hour, run, entries, bucket = None, 0, 0, 0
         hour_start = hour_end = BEFORE_ALL
         rollups = []
         for event in events:
@@ -333,11 +339,11 @@ class HeatmapAnalyzer(Analyzer):
             if kind is None:
                 rollups.append(event.data)
                 continue
-            counter, liner = kind
+            total, counter, liner = kind
             files = event.data.files
-            if not files and counter == SAMPLES:
+            if not files and counter == RUN_SAMPLES:
                 continue  # a clean tree: nothing is being edited
-            totals[counter] += 1
+            totals[total] += 1
             ts = event.ts
             if not hour_start <= ts < hour_end:
                 if run:
@@ -351,19 +357,18 @@ class HeatmapAnalyzer(Analyzer):
                     bucket = self._bucket(hour // 24)
             run += 1
             entries += len(files)  # each file of the event counts one event on it
-            stamp += 1
-            if counter == SAMPLES:  # most events: the same loop without lines
+            if counter == RUN_SAMPLES:  # most events: the same loop without lines
                 for change in files:
                     record = find_file(change.path) or self._new_file(change.path)
                     if record[OPEN] != bucket:
                         _enter(record, bucket)
-                    record[SAMPLES] += 1
+                    record[RUN_SAMPLES] += 1
                     folder = record[DIR_RECORD] or self._folder(record)
-                    if folder[STAMP] != stamp:
-                        folder[STAMP] = stamp
+                    if folder[STAMP] is not files:  # the event's own list: no counter to keep
+                        folder[STAMP] = files
                         if folder[OPEN] != bucket:
                             _enter(folder, bucket)
-                        folder[SAMPLES] += 1
+                        folder[RUN_SAMPLES] += 1
                 continue
             for change in files:
                 record = find_file(change.path) or self._new_file(change.path)
@@ -373,8 +378,8 @@ class HeatmapAnalyzer(Analyzer):
                 record[counter] += 1
                 record[liner] += lines
                 folder = record[DIR_RECORD] or self._folder(record)
-                if folder[STAMP] != stamp:
-                    folder[STAMP] = stamp
+                if folder[STAMP] is not files:
+                    folder[STAMP] = files
                     if folder[OPEN] != bucket:
                         _enter(folder, bucket)
                     folder[counter] += 1
@@ -382,7 +387,6 @@ class HeatmapAnalyzer(Analyzer):
         if run:
             hours[hour] = hours.get(hour, 0) + run
             file_events[bucket] = file_events.get(bucket, 0) + entries
-        self.stamp = stamp
         for rollup in rollups:
             self._rollup(rollup)
         self._bound()
@@ -498,6 +502,8 @@ class HeatmapAnalyzer(Analyzer):
                 record[DIR_RECORD] = None
 
     def result(self) -> list[AnyBlock]:
+        self.files.settle()
+        self.dirs.settle()
         blocks: list[AnyBlock] = [self._totals()]
         blocks.append(self._table("by_file", "Most edited files", "file", self.files.records, self.files))
         blocks.append(self._table("by_dir", "Directories", "directory", self.dirs.records, self.dirs))
