@@ -43,8 +43,8 @@ def _ns(event: schema.Event) -> int:
 
 
 class TraceBuilder:
-    """Feed events in log order; `finished` collects traces ready to send (each a list of span dicts in
-    the otlp_wire form). `links` tells which trace and span an event belongs to, for its log record."""
+    """Feed events in log order: `feed` returns the trace and span an event belongs to (for its log record),
+    and `finished` collects the traces ready to send, each a list of span dicts in the otlp_wire form."""
 
     def __init__(self, state: dict | None = None) -> None:
         self.open: dict[str, dict] = dict(state or {})  # worktree -> its open commit or checkout
@@ -133,13 +133,13 @@ class TraceBuilder:
 
     # -- finishing ---------------------------------------------------------------------------------
 
-    def settle(self, now_ns: int, everything: bool = False) -> None:
+    def settle(self, now_ns: int) -> None:
         """Finish what can no longer grow: commits and checkouts quiet for SETTLE_NS, attempts given up."""
         for wt in list(self.open):
             current = self.open[wt]
             quiet = now_ns - current["last"]
             done = current["outcome"] is not None or current["what"] == "checkout"
-            if everything or (done and quiet > SETTLE_NS) or quiet > GIVE_UP_NS:
+            if (done and quiet > SETTLE_NS) or quiet > GIVE_UP_NS:
                 self._flush(wt)
 
     def _flush(self, wt: str) -> None:
