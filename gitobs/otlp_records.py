@@ -11,6 +11,7 @@ import platform
 from typing import Any
 
 from gitobs import __version__, schema
+from gitobs.names import recorded
 
 SCOPE = {"name": "gitobs", "version": __version__}
 SEVERITY_INFO, SEVERITY_WARN, SEVERITY_ERROR = 9, 13, 17
@@ -22,7 +23,7 @@ def plain(value: Any) -> Any:
     """A value as an attribute can hold it: None left out of tables and lists, an integer beyond 64 bits
     as text, anything else unknown as text."""
     if isinstance(value, str):
-        return value if value.isascii() else _utf8(value)
+        return recorded(value)  # OTLP strings are UTF-8: a name that was not, as the log writes it
     if isinstance(value, (bool, float)):
         return value
     if isinstance(value, int):
@@ -32,15 +33,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [plain(item) for item in value if item is not None]
     return str(value)
-
-
-def _utf8(text: str) -> str:
-    """OTLP strings are UTF-8: a name that was not (kept as lone surrogates) gets U+FFFD instead."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def attributes(values: dict, prefix: str = "gitobs.") -> list[tuple[str, Any]]:
