@@ -358,7 +358,7 @@ def read_batches(log: EventLog, decoder: EventDecoder, event_filter: ReplayFilte
         elif side == "tail":
             counts.earliest = _oldest(counts.earliest, kept)
         pending.extend(kept)
-        if piece or len(pending) >= batch_events:
+        if pending and (piece or len(pending) >= batch_events):  # a piece the filters emptied is no batch
             yield pending
             pending = []
     if pending:
@@ -386,7 +386,9 @@ class Consumer:
     # (parallel.py). Returns them or raises what result() raised.
     outcome: Callable[[], list] | None = None
     _takes: dict[str, bool] = field(default_factory=dict, repr=False)
-    _table: tuple[int, bytes] = field(default=(0, b""), repr=False)  # (types known, code -> 1 if it takes it)
+    # (types known, code -> 1 if it takes it); -1: not made yet, even while no type is known (an empty batch
+    # may come first, and translate takes no table shorter than 256)
+    _table: tuple[int, bytes] = field(default=(-1, b""), repr=False)
 
     def takes(self, event_type: str) -> bool:
         """Whether it consumes this type: dispatch asks for every type of every batch, so it is remembered."""

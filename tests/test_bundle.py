@@ -367,3 +367,22 @@ def test_timeline_steps_one_event_a_key_on_a_terminal(worked, tmp_path):
     finally:
         process.kill()
         os.close(main)
+
+
+def _with_lines(blobs: dict[str, bytes], extra: list[bytes]) -> dict[str, bytes]:
+    """The bundle's members with `extra` event lines before its own."""
+    lines = b"".join(e + b"\n" for e in extra) + zstandard.ZstdDecompressor().stream_reader(blobs[EVENTS]).read()
+    return {**blobs, EVENTS: zstandard.ZstdCompressor().compress(lines)}
+
+
+def _event(seq: int, kind: str, data: object) -> bytes:
+    return json.dumps({"v": 1, "seq": seq, "id": f"e{seq}", "ts": "2026-12-01T00:00:00.000Z", "type": kind,
+                       "src": "import", "wt": ".", "data": data}).encode()
+
+
+def test_events_of_a_type_no_analyzer_reads_replay(worked, tmp_path):
+    unread = [_event(1000 + n, "gitobs.paused", {}) for n in range(600)]  # a frame cut in pieces of nothing
+    path = rezip(tmp_path / "unread.zip", _with_lines(members(make(worked, tmp_path)), unread))
+    for args in ([], ["--verify"], ["--timeline"]):
+        done = gitobs("replay", str(path), *args, cwd=tmp_path, ok=False)
+        assert done.returncode in (0, 1) and "Traceback" not in done.stderr, (args, done.stderr)

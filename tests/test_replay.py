@@ -275,3 +275,28 @@ def test_bad_report_arguments_give_one_line_errors(watched, args, message):
 def test_report_on_a_repository_without_gitobs(repo):
     result = gitobs("report", "-C", str(repo), ok=False)
     assert result.returncode == 2 and "nothing recorded here yet" in result.stderr
+
+
+@pytest.mark.parametrize("args", [("--since", "30d"), ("--branch", "main"), ("--path", "src"),
+                                  ("--since", "7d", "--heatmap")])
+def test_a_big_first_frame_the_filters_empty_still_reports(repo, args):
+    # The README's examples, on a log whose first frame (cut in pieces) holds nothing they keep: a fresh
+    # process whose first batch is empty.
+    builder = LogBuilder(repo / ".git" / "obs" / "log")
+    for minute in range(600):
+        builder.add("commit.created", schema.CommitCreated(sha=f"{minute:040x}", branch="old", files=files(
+            "lib/old.py")), f"2026-09-01 {minute // 60:02d}:{minute % 60:02d}")
+    builder.add("commit.created", schema.CommitCreated(sha="f" * 40, branch="main", files=files("src/new.py")),
+                "2026-11-29 10:00")
+    builder.write()
+    done = gitobs("report", "--no-scan", "--now", "2026-11-30", "-C", str(repo), *args, ok=False)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_an_empty_batch_first_is_dispatched_to_no_one(monkeypatch):
+    from gitobs import replay
+
+    monkeypatch.setattr(replay, "_CODES", {})  # a fresh process: no type coded yet
+    consumer = replay.Consumer("recorder", Recorder(None), Recorder.consumes)
+    replay.dispatch([], [consumer])  # what an enricher that drops a whole batch hands on
+    assert consumer.error is None and consumer.instance.batches == []
