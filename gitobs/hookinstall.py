@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from gitobs import __version__
+from gitobs.interpreter import isolation_flags
 from gitobs.repo import GitobsError, Repo
 from gitobs.spool import write_note
 
@@ -47,10 +48,19 @@ class InstallReport:
     problems: list[str] = field(default_factory=list)
 
 
-def render_shim(executable: str | None = None) -> bytes:
+def render_shim(executable: str | None = None, flags: tuple[str, ...] | None = None) -> bytes:
+    """The shim for `executable` (this interpreter by default), started with `flags` (probed by default)."""
     exe = executable or sys.executable
+    if flags is None:
+        flags = isolation_flags(exe)
     template = resources.files("gitobs_shim").joinpath("gitobs-hook.sh").read_text(encoding="utf-8")
-    return template.replace("@GITOBS_EXE@", exe.replace("'", "'\\''")).encode("utf-8")
+    text = template.replace("@GITOBS_EXE@", exe.replace("'", "'\\''")).replace("@GITOBS_EXE_FLAGS@", " ".join(flags))
+    return text.encode("utf-8")
+
+
+def _current_shims(executable: str | None = None) -> set[bytes]:
+    """What a current shim may hold: either flag choice (probing the interpreter costs a process start)."""
+    return {render_shim(executable, ("-I",)), render_shim(executable, ())}
 
 
 def is_shim(path: Path) -> bool:
@@ -78,7 +88,7 @@ def find_shim(hooks_dir: Path, name: str) -> Path | None:
 
 
 def inspect(hooks_dir: Path, shim: bytes | None = None) -> list[HookStatus]:
-    wanted = shim if shim is not None else render_shim()
+    wanted = {shim} if shim is not None else _current_shims()
     statuses = []
     for name in RECORDED_HOOKS:
         location = find_shim(hooks_dir, name)
@@ -87,7 +97,7 @@ def inspect(hooks_dir: Path, shim: bytes | None = None) -> list[HookStatus]:
         if location is None:
             status.problem = "not installed" if status.chained is None else f"shim missing, {chained.name} left behind"
         else:
-            status.current = location.read_bytes() == wanted
+            status.current = location.read_bytes() in wanted
             if not os.access(location, os.X_OK):
                 status.problem = "shim is not executable"
             elif not status.current:

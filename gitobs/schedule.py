@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from gitobs.interpreter import ROOT, gitobs_command
 from gitobs.registry import data_home
 from gitobs.repo import GitobsError
 from gitobs.scanstate import write_atomic
@@ -32,7 +33,7 @@ SETTINGS = "schedule.json"
 
 def scan_command() -> list[str]:
     """The command the scheduler runs: this interpreter and this gitobs, whatever PATH the scheduler has."""
-    return [sys.executable, "-m", "gitobs", "scan", "--all", "--quiet"]
+    return gitobs_command(sys.executable, "scan", "--all", "--quiet")
 
 
 def _environment() -> dict[str, str]:
@@ -89,7 +90,7 @@ class Cron:
         if not 1 <= minutes <= 59:
             raise GitobsError("a crontab entry runs every 1 to 59 minutes: use an --interval from 1m to 59m")
         env = " ".join(f"{key}={shlex.quote(value)}" for key, value in _environment().items())
-        text = " ".join(filter(None, [env, shlex.join(command), ">/dev/null 2>&1"]))
+        text = " ".join(filter(None, [f"cd {ROOT} &&", env, shlex.join(command), ">/dev/null 2>&1"]))
         return f"*/{minutes} * * * * {text.replace('%', chr(92) + '%')} {MARK}"  # % ends a cron command
 
     def current(self) -> str | None:
@@ -156,7 +157,8 @@ class Systemd:
         return {
             f"{UNIT}.service": (f"# Written by gitobs schedule install; removed by gitobs schedule uninstall.\n"
                                 f"[Unit]\nDescription=gitobs: scan the repositories gitobs is installed in\n\n"
-                                f"[Service]\nType=oneshot\nNice=10\nIOSchedulingClass=idle\n{environment}"
+                                f"[Service]\nType=oneshot\nNice=10\nIOSchedulingClass=idle\nWorkingDirectory={ROOT}\n"
+                                f"{environment}"
                                 f"ExecStart={exec_start}\n"),
             f"{UNIT}.timer": (f"# Written by gitobs schedule install; removed by gitobs schedule uninstall.\n"
                               f"[Unit]\nDescription=gitobs: scan every {interval_s} s\n\n"
@@ -220,7 +222,7 @@ class Launchd:
 
     def plist(self, command: list[str], interval_s: int) -> bytes:
         agent = {"Label": AGENT, "ProgramArguments": command, "StartInterval": interval_s, "RunAtLoad": True,
-                 "ProcessType": "Background", "LowPriorityIO": True, "Nice": 10}
+                 "ProcessType": "Background", "LowPriorityIO": True, "Nice": 10, "WorkingDirectory": ROOT}
         if _environment():
             agent["EnvironmentVariables"] = _environment()
         return plistlib.dumps(agent)

@@ -15,6 +15,7 @@ case ${0##*/}:${1:-} in
 esac
 
 gitobs_exe='@GITOBS_EXE@'  # the interpreter gitobs was installed with, for the background scan
+gitobs_exe_flags='@GITOBS_EXE_FLAGS@'  # -I where gitobs imports isolated (gitobs/interpreter.py)
 
 gitobs_hook=${0##*/}
 # GitButler renames the hooks it manages around to <hook>-user, pre-commit to <hook>.legacy.
@@ -176,7 +177,12 @@ if [ -n "$gitobs_file" ] && [ -z "${GITOBS_NO_BACKGROUND:-}" ] && [ -x "$gitobs_
             set -C
             # printf, not ":": a failed redirection on a special builtin would exit the shell
             if { printf "" > "$gitobs_obs/scan.pending"; } 2>/dev/null; then
-                "$gitobs_exe" -m gitobs scan --background --git-dir "$gitobs_common" </dev/null >/dev/null 2>&1 &
+                # From /, never from the work tree: `python -m` imports from its current directory, and a
+                # repository may ship a gitobs.py of its own.
+                case $gitobs_common in /*) ;; *) gitobs_common=$PWD/$gitobs_common ;; esac
+                # shellcheck disable=SC2086 # no flag or one
+                (cd / && exec "$gitobs_exe" $gitobs_exe_flags -m gitobs scan --background --git-dir "$gitobs_common") \
+                    </dev/null >/dev/null 2>&1 &
             fi
             set +C
             ;;

@@ -325,3 +325,35 @@ def test_the_shims_background_command_takes_the_short_way_in():
         assert wanted(other) is None  # the full command line, with its checks and --help
     shim = (Path(__file__).parents[1] / "hooks" / "gitobs-hook.sh").read_text()
     assert '-m gitobs scan --background --git-dir "$gitobs_common"' in shim
+
+
+def test_a_cloned_repository_never_runs_its_own_gitobs(tmp_path, monkeypatch):
+    """The background scan starts from /, isolated: a repository's gitobs.py or gitobs/ is never imported."""
+    marker = tmp_path / "ran"
+    upstream = tmp_path / "upstream"
+    git(tmp_path, "init", "-q", str(upstream))
+    payload = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\n"
+    commit_file(upstream, "gitobs.py", payload, "a module named gitobs")
+    commit_file(upstream, "gitobs/__init__.py", payload, "a package named gitobs")
+    commit_file(upstream, "gitobs/__main__.py", payload, "and its main")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(upstream), str(clone))
+    install(locate(clone))
+    monkeypatch.delenv("GITOBS_NO_BACKGROUND")
+    commit_file(clone, "x.txt", "x\n", "a commit starts a background scan")
+    obs = locate(clone).obs
+    _wait_for_background_scan(obs, commits=1)
+    git(clone, "switch", "-q", "-c", "topic")
+    _wait_for_background_scan(obs, commits=1, switches=1)
+    assert not marker.exists()
+
+
+def _wait_for_background_scan(obs, commits: int, switches: int = 0) -> None:
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        found = [e.type for e in read_events(obs, lambda m: None)]
+        if (found.count("commit.created") >= commits and found.count("branch.switch") >= switches
+                and not obs.scan_pending.exists()):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no background scan recorded the work: {found}")

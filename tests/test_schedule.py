@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import plistlib
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -68,7 +69,8 @@ def test_cron_round_trip_leaves_the_users_crontab_byte_for_byte(stand_ins):
     assert lines[:3] == before.decode().splitlines() and len(lines) == 4
     entry = lines[3]
     assert entry.startswith("*/1 * * * * ") and entry.endswith(schedule.MARK)
-    assert f"GITOBS_DATA_HOME={shlex.quote(str(stand_ins / 'data'))} {shlex.quote(sys.executable)} -m gitobs " \
+    assert entry.startswith("*/1 * * * * cd / && ")  # never the directory cron starts in
+    assert f"GITOBS_DATA_HOME={shlex.quote(str(stand_ins / 'data'))} {shlex.quote(sys.executable)} -I -m gitobs " \
            f"scan --all --quiet" in entry
     assert "already installed" in gitobs("schedule", "install", "--via", "cron").stdout
     assert crontab.read_text().splitlines() == lines
@@ -107,7 +109,8 @@ def test_systemd_user_timer_round_trip(stand_ins):
     assert "installed (systemd, every 90 s)" in gitobs("schedule", "install", "--interval", "90s").stdout
     units = stand_ins / "config" / "systemd" / "user"
     service, timer = (units / "gitobs-scan.service").read_text(), (units / "gitobs-scan.timer").read_text()
-    assert f'ExecStart="{sys.executable}" "-m" "gitobs" "scan" "--all" "--quiet"' in service
+    assert f'ExecStart="{sys.executable}" "-I" "-m" "gitobs" "scan" "--all" "--quiet"' in service
+    assert "WorkingDirectory=/\n" in service
     assert f'Environment="GITOBS_DATA_HOME={stand_ins / "data"}"' in service
     assert "OnUnitActiveSec=90s" in timer and "WantedBy=timers.target" in timer
     assert "--user daemon-reload" in calls(stand_ins)
@@ -126,7 +129,8 @@ def test_launchd_agent_plist(stand_ins, monkeypatch):
     gitobs("schedule", "install", "--via", "launchd", "--interval", "120s")
     path = stand_ins / "home" / "Library" / "LaunchAgents" / f"{schedule.AGENT}.plist"
     agent = plistlib.loads(path.read_bytes())
-    assert agent["ProgramArguments"] == [sys.executable, "-m", "gitobs", "scan", "--all", "--quiet"]
+    assert agent["ProgramArguments"] == [sys.executable, "-I", "-m", "gitobs", "scan", "--all", "--quiet"]
+    assert agent["WorkingDirectory"] == "/"
     assert agent["StartInterval"] == 120 and agent["EnvironmentVariables"] == {
         "GITOBS_DATA_HOME": str(stand_ins / "data")}
     assert f"load -w {path}" in calls(stand_ins)
@@ -153,3 +157,12 @@ def test_status_shows_the_schedule_and_the_last_run(stand_ins, watched):
 def test_an_unknown_scheduler_is_a_one_line_error(stand_ins):
     done = gitobs("schedule", "install", "--via", "at", ok=False)
     assert done.returncode == 2 and "no scheduler named 'at'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_scheduled_scan_never_imports_from_its_directory(tmp_path):
+    """Even started in a directory that ships its own gitobs (cron starts in $HOME), the command is isolated."""
+    marker = tmp_path / "ran"
+    (tmp_path / "gitobs.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    done = subprocess.run([*schedule.scan_command()[:-3], "version"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists()
