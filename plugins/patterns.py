@@ -39,7 +39,7 @@ class Step:
 class Pattern:
     name: str
     steps: tuple[Step, ...]
-    same_branch: bool = False  # every step names the same branch (each step's type has a `branch` field)
+    same_branch: bool = False  # every step on the same branch in the same worktree (each type has a `branch`)
     in_session: bool = True  # every step within one session
     within: tuple[str, float] | None = None  # (option key, default seconds): first step to last at most this
 
@@ -66,13 +66,14 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern("rebase -> force push",
             (Step("history.rebase", _finished, reads=("outcome",)), Step("push", _forced, reads=("force",)))),
     Pattern("commit -> undo", (Step("commit.created"), Step("commit.undone")), same_branch=True),
-    Pattern("blocked -> retry", (Step("commit.blocked"), Step("commit.created"))),
+    Pattern("blocked -> retry", (Step("commit.blocked"), Step("commit.created")), same_branch=True),
 )
 
 
 class Matcher:
     """Counts one pattern's occurrences: its steps in order, other types in between, no event of the
-    pattern's own types out of turn. One partial match per scope (the branch, or the whole stream):
+    pattern's own types out of turn. One partial match per scope (the worktree and its branch, so that two
+    detached worktrees stay apart; or the whole stream):
     [step reached, events of that step, start time]. It moves on at the next step's event, grows with
     more events of its current step (after the first step, or while the first needs several), starts over
     at a first step's event (the latest start wins), and is dropped at any other event of its types, when it
@@ -95,7 +96,7 @@ class Matcher:
 
     def see(self, event: Any, t: float) -> None:
         data, kind = event.data, event.type
-        key = data.branch if self.keyed else None
+        key = (event.wt, data.branch) if self.keyed else None
         types, tests, partial = self.types, self.tests, self.partial
         state = partial.get(key)
         if state is not None and self.within is not None and t - state[2] > self.within:
@@ -127,7 +128,7 @@ class Matcher:
         start the match over, so this skips the rest."""
         data = event.data
         if self.tests[0] is None or self.tests[0](data):
-            self.partial[data.branch if self.keyed else None] = [0, 1, t]
+            self.partial[(event.wt, data.branch) if self.keyed else None] = [0, 1, t]
 
     def watch(self, kind: str) -> tuple[dict | None, Callable[[Any, float], None]] | None:
         """What to call for events of `kind` (None when the pattern has no step of it), and when it is not a
@@ -169,15 +170,15 @@ class Matcher:
 
 
 def _fields_read(patterns: tuple[Pattern, ...]) -> dict[str, tuple[str, ...]]:
-    """What the matchers read of each step's type: what its test reads, and the branch in a pattern that keeps
-    to one."""
+    """What the matchers read of each step's type: what its test reads, and the worktree and branch in a
+    pattern that keeps to one."""
     read: dict[str, set[str]] = {}
     for pattern in patterns:
         for step in pattern.steps:
             names = read.setdefault(step.type, set())
             names.update(step.reads)
             if pattern.same_branch:
-                names.add("branch")
+                names.update(("branch", "wt"))
     return {kind: tuple(sorted(names)) for kind, names in sorted(read.items())}
 
 

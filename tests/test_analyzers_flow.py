@@ -120,7 +120,7 @@ def amended(branch: str) -> s.CommitAmended:
     return s.CommitAmended(old=SHA, new="b" * 40, branch=branch)
 
 
-BLOCKED = s.CommitBlocked(hook="pre-commit", exit=1)
+BLOCKED = s.CommitBlocked(hook="pre-commit", exit=1, branch=MAIN)
 STASH = s.StashPush(branch=MAIN, sha=SHA)
 POP = s.StashRemoved(sha=SHA)
 
@@ -165,6 +165,7 @@ SEQUENCE_CASES = [
     ], 1, "2026-11-02T09:00:00Z"),
     ("blocked -> retry", [
         ("commit.blocked", BLOCKED, "09:00"), ("commit.created", created(), "09:01"),  # match
+        ("commit.blocked", BLOCKED, "09:05"), ("commit.created", created("feature"), "09:06"),  # other branch
         ("commit.blocked", BLOCKED, "09:10"), ("commit.created", created(), "09:50"),  # new session
         ("commit.created", created(), "09:51"),
     ], 1, "2026-11-02T09:00:00Z"),
@@ -185,11 +186,11 @@ def test_sequence_table_order_scope_and_window_option(tmp_path):
     for event_type, payload, when in SEQUENCE_CASES[0][1]:
         log.add(event_type, payload, f"2026-11-02 {when}")
     log.add("commit.blocked", BLOCKED, "2026-11-02 09:50")
-    log.add("commit.created", created("feature"), "2026-11-02 09:51")
+    log.add("commit.created", created(), "2026-11-02 09:51")
     built = report(log.write(), only=["patterns"], options={"patterns.amend_window": "20m"})
     assert rows(built, "patterns", "sequences") == [
         ["commit -> amend", 3, "2026-11-02T09:00:00Z", "same branch, within 20 min"],  # 09:20 -> 09:35 now counts
-        ["blocked -> retry", 1, "2026-11-02T09:50:00Z", "same session"],
+        ["blocked -> retry", 1, "2026-11-02T09:50:00Z", "same branch, same session"],
         ["WIP commits -> squash", 0, None, "same branch, same session"],
         ["commit -> undo", 0, None, "same branch, same session"],
         ["rebase -> force push", 0, None, "same session"],
@@ -394,6 +395,41 @@ def test_report_of_hooks_and_patterns_from_real_git(repo):
     session = {label: value for label, value, *_ in sections["patterns"]["sessions"]["items"]}
     # the commit made before install, then per commit: staging, attempt, the hook's run, the outcome
     assert (session["sessions"], session["events max"]) == (1, 15)
+
+
+def sequence_counts(repo) -> dict[str, int]:
+    out = gitobs("report", "--patterns", "--format", "json", "--now", "2100-01-01", "--utc-offset", "+00:00",
+                 cwd=repo).stdout
+    [section] = json.loads(out)["sections"]
+    [sequences] = [b for b in section["blocks"] if b["id"] == "sequences"]
+    return {name: count for name, count, *_ in sequences["rows"]}
+
+
+def test_a_retry_is_a_commit_on_the_blocked_branch_in_the_blocked_worktree(repo):
+    user_hook(repo, "pre-commit", "[ ! -e .block ] || exit 3\n")
+    gitobs("install", cwd=repo)
+    (repo / ".block").write_text("")
+    (repo / "b.txt").write_text("b\n")
+    git(repo, "add", "b.txt")
+    git(repo, "commit", "-q", "-m", "add b", ok=False)  # blocked on main
+    (repo / ".block").unlink()
+    git(repo, "commit", "-q", ok=False, GIT_EDITOR="false")  # then aborted in the editor
+    git(repo, "switch", "-q", "-c", "feature")
+    git(repo, "commit", "-q", "-m", "add b, on another branch")
+    assert sequence_counts(repo)["blocked -> retry"] == 0
+    # detached in two worktrees: both on no branch, yet a commit in one is no retry of the other's
+    other = repo.parent / "other"
+    git(repo, "worktree", "add", "-q", "--detach", str(other), "main")
+    (other / ".block").write_text("")
+    (other / "c.txt").write_text("c\n")
+    git(other, "add", "c.txt")
+    git(other, "commit", "-q", "-m", "add c", ok=False)  # blocked in the linked worktree
+    git(repo, "switch", "-q", "--detach")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "elsewhere")
+    assert sequence_counts(repo)["blocked -> retry"] == 0
+    (other / ".block").unlink()
+    git(other, "commit", "-q", "-m", "add c")  # the retry, where it was blocked
+    assert sequence_counts(repo)["blocked -> retry"] == 1
 
 
 def test_coalesced_runs_of_a_noisy_hook_count_with_their_weight(tmp_path):
