@@ -8,12 +8,14 @@ another branch for commits only it reaches; none for commits only a detached HEA
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pygit2
 
 from gitobs import gitlog
+from gitobs.names import recorded
 from gitobs.repo import worktree_git_dirs
 
 _USUAL_DEFAULTS = ("main", "master", "trunk", "develop")
@@ -38,13 +40,13 @@ def read_tips(repo: pygit2.Repository, common_dir: Path) -> Tips:
             continue
         sha = _commit_of(repo, f"refs/heads/{name}")
         if sha is not None:
-            tips.branches[name] = sha
+            tips.branches[recorded(name)] = sha  # the name as events record it
     for git_dir in worktree_git_dirs(common_dir).values():
         head = _read_head(git_dir)
         if head.startswith("ref: "):
             ref = head[5:].strip()
             sha = _commit_of(repo, ref)
-            if sha is not None and ref.removeprefix("refs/heads/") not in tips.branches:
+            if sha is not None and recorded(ref.removeprefix("refs/heads/")) not in tips.branches:
                 tips.detached.append(sha)  # a GitButler workspace, say: its parents are branches
         elif _is_commit(repo, head.strip()):
             tips.detached.append(head.strip())
@@ -82,8 +84,9 @@ def _is_commit(repo: pygit2.Repository, sha: str) -> bool:
 
 
 def _read_head(git_dir: Path) -> str:
+    """HEAD as pygit2 takes a ref name: odd bytes as lone surrogates."""
     try:
-        return (git_dir / "HEAD").read_text(encoding="utf-8", errors="replace")
+        return os.fsdecode((git_dir / "HEAD").read_bytes())
     except OSError:
         return ""
 
@@ -97,7 +100,7 @@ def _default_branch(repo: pygit2.Repository, tips: Tips, common_dir: Path) -> st
         if name in tips.branches:
             return name
     head = _read_head(common_dir)
-    current = head[5:].strip().removeprefix("refs/heads/") if head.startswith("ref: ") else None
+    current = recorded(head[5:].strip().removeprefix("refs/heads/")) if head.startswith("ref: ") else None
     if current in tips.branches:
         return current
     return next(iter(tips.branches), None)

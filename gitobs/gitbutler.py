@@ -24,6 +24,7 @@ import pygit2
 
 from gitobs import gitbutler_toml
 from gitobs.gitbutler_toml import Branch, Stack
+from gitobs.names import decoded
 from gitobs.schema import Emit, GitButlerOp, Payload, VBranch, VBranchRenamed, VBranchUpdated
 
 MAX_OPS = 1000  # snapshot commits walked per scan; beyond that the older new ones are not reported
@@ -230,7 +231,7 @@ class _RefReader:
         if self._packed is None:
             self._packed = {}
             try:
-                lines = _read(os.path.join(self.common, "packed-refs")).decode(errors="replace").splitlines()
+                lines = decoded(_read(os.path.join(self.common, "packed-refs"))).splitlines()
             except OSError:
                 lines = []
             for line in lines:
@@ -365,7 +366,9 @@ def _new_snapshots(repo: pygit2.Repository, head: str, last_head: str, last_time
 
 
 def _op_payload(commit: pygit2.Commit) -> GitButlerOp:
-    operation, trailers = parse_snapshot_message(commit.message or "")
+    # The raw message: its names (branch, file) as events record names, where pygit2 would drop odd bytes.
+    message = decoded(commit.raw_message) if commit.message_encoding is None else commit.message
+    operation, trailers = parse_snapshot_message(message or "")
     return GitButlerOp(operation=operation, sha=str(commit.id), trailers=trailers)
 
 

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitobs.names import decoded, recorded
 from gitobs.repo import MAIN_WORKTREE
 
 # Reflog entries never read in one go beyond this (a huge first scan is simply continued next time).
@@ -77,7 +78,7 @@ def reflog_files(common_dir: Path, worktree_dirs: dict[str, Path]) -> list[Reflo
         dirnames.sort()
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            ref = "refs/heads/" + path.relative_to(heads).as_posix()
+            ref = "refs/heads/" + recorded(path.relative_to(heads).as_posix())  # names, like paths, in UTF-8
             if not ref.startswith("refs/heads/gitbutler/"):  # GitButler's internal refs: its own scanner
                 files.append(ReflogFile(path, ref, MAIN_WORKTREE))
     return files
@@ -167,7 +168,7 @@ def parse_line(file: ReflogFile, line: bytes, offset: int | None = None) -> Refl
     key = f"reflog:{file.wt}:{file.ref}:{where}{_line_hash(line)}"
     return ReflogEntry(
         ref=file.ref, wt=file.wt, old=old.decode(), new=new.decode(), ts=int(ts),
-        message=message.decode("utf-8", errors="replace"), key=key,
+        message=decoded(message), key=key,  # the names in it as the reflog's own file names are recorded
     )
 
 

@@ -7,6 +7,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitobs.names import recorded
+
 # The `wt` of events in the main worktree; linked worktrees go by their name, which git never makes ".".
 MAIN_WORKTREE = "."
 
@@ -130,5 +132,5 @@ def worktree_git_dirs(common_dir: Path) -> dict[str, Path]:
     if linked.is_dir():
         for entry in sorted(os.scandir(linked), key=lambda e: e.name):
             if entry.is_dir() and (Path(entry.path) / "HEAD").exists():
-                dirs[entry.name] = Path(entry.path)
+                dirs[recorded(entry.name)] = Path(entry.path)  # a name, as events record names
     return dirs

@@ -25,6 +25,7 @@ from gitobs.enrich import Enricher
 from gitobs.eventlog import EventLog
 from gitobs.hook_events import HookEvents
 from gitobs.lock import exclusive
+from gitobs.names import recorded
 from gitobs.pause import Pause, end_pause, read_pause
 from gitobs.processes import group
 from gitobs.reflog import (
@@ -241,7 +242,7 @@ def _read_reflogs(ctx: _Context, records: list[SpoolRecord], staging: Staging) -
     cursors: dict[str, list] = {}
     state = ctx.state
     for file in reflog_files(ctx.obs.common_dir, ctx.worktrees):
-        name = file.path.relative_to(ctx.obs.common_dir).as_posix()
+        name = recorded(file.path.relative_to(ctx.obs.common_dir).as_posix())  # the state is JSON: UTF-8
         known = name in state.cursors
         entries, cursor, _ = read_new(file, Cursor.from_json(state.cursors.get(name)))
         if not known:

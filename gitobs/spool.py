@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitobs.names import decoded, recorded
+
 SPOOL_MAGIC = "gitobs-spool 1"
 END_SUFFIX = ".end"
 # A record whose writer is still alive after this long is treated as done (pid reuse, hung hook).
@@ -106,6 +108,7 @@ def read_spool(spool_dir: Path, now_ns: int | None = None, skip: set[str] = froz
                    if entry.is_file() and entry.name not in skip}
     except FileNotFoundError:
         return batch
+    _drop_odd_names(entries, batch)
     for name, entry in entries.items():
         if name.endswith(END_SUFFIX) or name.startswith("."):
             continue
@@ -121,7 +124,7 @@ def read_spool(spool_dir: Path, now_ns: int | None = None, skip: set[str] = froz
 def _take(spool_dir: Path, entry: os.DirEntry, end: os.DirEntry | None, now_ns: int, batch: SpoolBatch) -> None:
     ts_ns = _mtime(entry)
     try:
-        text = Path(entry.path).read_bytes().decode("utf-8", errors="replace")
+        text = decoded(Path(entry.path).read_bytes())  # the shim writes names as git gives them: bytes
     except OSError:
         return
     record = parse_record(entry.name, ts_ns, text)
@@ -139,6 +142,17 @@ def _take(spool_dir: Path, entry: os.DirEntry, end: os.DirEntry | None, now_ns: 
         batch.consumed.append(Path(end.path))
     batch.records.append(record)
     batch.consumed.append(Path(entry.path))
+
+
+def _drop_odd_names(entries: dict[str, os.DirEntry], batch: SpoolBatch) -> None:
+    """Files named in bytes that are not UTF-8 are no shim's (it names files in ASCII), and the state that
+    lists consumed files is JSON: they are deleted now and counted as garbage."""
+    for name in [name for name in entries if recorded(name) != name]:
+        batch.garbage.append(recorded(name))
+        try:
+            os.unlink(entries.pop(name).path)
+        except OSError:
+            pass
 
 
 def _read_status(path: Path) -> int | None:

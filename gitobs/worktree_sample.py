@@ -134,7 +134,7 @@ def _open(git_dir: Path) -> pygit2.Repository | None:
 
 def _look(repo: pygit2.Repository) -> _Look:
     head = None if repo.head_is_unborn else repo.head.peel(pygit2.Commit)
-    branch = None if head is None or repo.head_is_detached else repo.head.shorthand
+    branch = None if head is None or repo.head_is_detached else recorded(repo.head.shorthand)
     stash = _ref_target(repo, "refs/stash")
     index = repo.index
     unstaged = {delta.new_file.path: delta.status for delta in index.diff_to_workdir(_WORKDIR_FLAGS).deltas}
