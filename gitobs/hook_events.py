@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from gitobs import schema
 from gitobs.enrich import Enricher
+from gitobs.names import recorded
 from gitobs.repo import is_null_sha
 from gitobs.scanstate import Attempt, ScanState
 from gitobs.schema import Emit
@@ -60,18 +61,31 @@ class HookEvents:
     def feed(self, records: list[SpoolRecord]) -> None:
         bursts: dict[tuple[str, str, int], list[SpoolRecord]] = {}
         for record in records:
-            handler = self.handlers.get(record.hook)
-            if handler is not None:
-                handler(record)
-            if record.end_ns is None or record.hook.startswith("gitobs-"):
-                continue
-            if record.hook in COALESCED_HOOKS:
-                bursts.setdefault((record.wt, record.hook, record.ppid), []).append(record)
-            else:
-                self._emit(record, "hook.ran", schema.HookRan(
-                    hook=record.hook, seconds=round(record.duration_s or 0.0, 3), exit=record.status or 0))
+            try:
+                self._record(record, bursts)
+            except Exception as exc:  # a record no handler foresaw: consumed all the same, never retried
+                self._failed(record, exc)
         for runs in bursts.values():
             self._ran(runs)
+
+    def _record(self, record: SpoolRecord, bursts: dict[tuple[str, str, int], list[SpoolRecord]]) -> None:
+        handler = self.handlers.get(record.hook)
+        if handler is not None:
+            handler(record)
+        if record.end_ns is None or record.hook.startswith("gitobs-"):
+            return
+        if record.hook in COALESCED_HOOKS:
+            bursts.setdefault((record.wt, record.hook, record.ppid), []).append(record)
+        else:
+            self._emit(record, "hook.ran", schema.HookRan(
+                hook=record.hook, seconds=round(record.duration_s or 0.0, 3), exit=record.status or 0))
+
+    def _failed(self, record: SpoolRecord, exc: Exception) -> None:
+        """A gitobs.error in place of what the record would have said, so one bad record cannot stop every
+        scan that reads it."""
+        message = recorded(" ".join(f"spool record {record.name}: {type(exc).__name__}: {exc}".split()))
+        self.emit("gitobs.error", schema.InternalError(where="scan", message=message), ts_ns=record.ts_ns,
+                  src="gitobs", wt=recorded(record.wt), provenance=recorded(f"{provenance(record)}:error"))
 
     def _ran(self, runs: list[SpoolRecord]) -> None:
         """The runs of one noisy hook in one git process (a `git stash` runs post-index-change a dozen

@@ -375,7 +375,11 @@ class Event(msgspec.Struct, kw_only=True):
 
 def event_id(provenance: str, event_type: str) -> str:
     """Stable id: the same raw record or reflog line always yields the same id, so re-ingest dedupes."""
-    return hashlib.blake2b(f"{event_type}|{provenance}".encode(), digest_size=8).hexdigest()
+    try:
+        seed = f"{event_type}|{provenance}".encode()
+    except UnicodeEncodeError:  # a name not in UTF-8 that a producer passed on as it came (gitobs/names.py)
+        seed = recorded(f"{event_type}|{provenance}").encode()
+    return hashlib.blake2b(seed, digest_size=8).hexdigest()
 
 
 def format_ts(ts_ns: int) -> str:
