@@ -14,6 +14,10 @@ case ${0##*/}:${1:-} in
     reference-transaction:*) [ -x "$0.gitobs-chained" ] || exit 0 ;;
 esac
 
+# A write past `ulimit -f` raises SIGXFSZ, which would kill this hook and fail the git command: the
+# shim's own writes may fail, never the hook (the chained hook gets the signal's usual disposition back).
+trap '' XFSZ
+
 gitobs_exe='@GITOBS_EXE@'  # the interpreter gitobs was installed with, for the background scan
 gitobs_exe_flags='@GITOBS_EXE_FLAGS@'  # -I where gitobs imports isolated (gitobs/interpreter.py)
 
@@ -63,20 +67,8 @@ if [ -n "$gitobs_gd" ] && [ -d "$gitobs_spool" ] && [ ! -e "$gitobs_obs/paused" 
     esac
 fi
 
-gitobs_in=
 gitobs_has_in=
-case $gitobs_hook in
-    pre-push|post-rewrite|reference-transaction)
-        gitobs_has_in=1
-        gitobs_line=
-        while IFS= read -r gitobs_line; do
-            gitobs_in="$gitobs_in$gitobs_line
-"
-            gitobs_line=
-        done
-        gitobs_in="$gitobs_in$gitobs_line"
-        ;;
-esac
+case $gitobs_hook in pre-push|post-rewrite|reference-transaction) gitobs_has_in=1 ;; esac
 
 gitobs_file=
 gitobs_write() {  # $1: file name suffix, $2: record text; noclobber makes the create exclusive
@@ -123,9 +115,51 @@ head $gitobs_head
 "
     done
     [ -n "$gitobs_has_in" ] && gitobs_rec="${gitobs_rec}stdin
-$gitobs_in"
+"
     gitobs_write "" "$gitobs_rec"
 fi
+
+# stdin goes straight into the record, a line at a time through one open file: linear in its size (8000
+# refs of a fetch). A line that could not be written (disk full, ulimit) and all after it stay in memory.
+gitobs_copied=  # stdin is in the record: its first $gitobs_written lines, then $gitobs_rest
+gitobs_written=0
+gitobs_rest=
+gitobs_copy_stdin() {
+    gitobs_line=
+    while IFS= read -r gitobs_line; do
+        gitobs_copied=1
+        if [ -z "$gitobs_rest" ] && { printf '%s\n' "$gitobs_line" >&3; } 2>/dev/null; then
+            gitobs_written=$((gitobs_written + 1))
+        else
+            gitobs_rest="$gitobs_rest$gitobs_line
+"
+        fi
+        gitobs_line=
+    done
+    [ -z "$gitobs_line" ] && return 0
+    gitobs_copied=1  # a last line without a newline, kept as it came
+    if [ -n "$gitobs_rest" ] || ! { printf '%s' "$gitobs_line" >&3; } 2>/dev/null; then
+        gitobs_rest="$gitobs_rest$gitobs_line"
+    fi
+}
+if [ -n "$gitobs_has_in" ] && [ -n "$gitobs_file" ]; then
+    gitobs_copied=1
+    { gitobs_copy_stdin 3>>"$gitobs_file"; } 2>/dev/null || gitobs_copied=
+fi
+
+# A chained hook reads stdin back from the record, after the header; the shell's read leaves the offset
+# just past the "stdin" line.
+gitobs_skip_header() {
+    while IFS= read -r gitobs_line && [ "$gitobs_line" != stdin ]; do :; done
+}
+gitobs_replay_stdin() {  # when a write failed: the lines written, then the ones kept in memory
+    gitobs_skip_header
+    while [ "$gitobs_written" -gt 0 ] && IFS= read -r gitobs_line; do
+        printf '%s\n' "$gitobs_line"
+        gitobs_written=$((gitobs_written - 1))
+    done
+    printf '%s' "$gitobs_rest"
+}
 
 # Shell scripts are sourced with $0 set to this hook's own path, because some (husky) find their
 # helpers and their hook name from $0; anything else is executed directly.
@@ -155,13 +189,18 @@ gitobs_run_chained() {
 
 gitobs_status=0
 if [ -f "$gitobs_chained" ] && [ -x "$gitobs_chained" ]; then
-    if [ -n "$gitobs_has_in" ]; then
-        printf '%s' "$gitobs_in" | gitobs_run_chained "$@"
+    trap - XFSZ
+    if [ -z "$gitobs_copied" ]; then
+        gitobs_run_chained "$@"  # stdin untouched
+        gitobs_status=$?
+    elif [ -z "$gitobs_rest" ]; then
+        { gitobs_skip_header; gitobs_run_chained "$@"; } < "$gitobs_file"
         gitobs_status=$?
     else
-        gitobs_run_chained "$@"
+        gitobs_replay_stdin < "$gitobs_file" | gitobs_run_chained "$@"
         gitobs_status=$?
     fi
+    trap '' XFSZ
     if [ -n "$gitobs_file" ]; then
         set -C
         { printf 'status %s\n' "$gitobs_status" > "$gitobs_file.end"; } 2>/dev/null

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import signal
 import stat
+import subprocess
+import time
 from pathlib import Path
 
-from conftest import commit_file, git, new_events
+import pytest
+from conftest import commit_file, git, new_events, user_hook
 
 from gitobs.hookinstall import RECORDED_HOOKS, inspect, install, uninstall
 from gitobs.repo import locate
+from gitobs.spool import read_spool
 
 
 def snapshot(directory: Path) -> dict[str, tuple]:
@@ -159,3 +165,56 @@ def test_bare_repository_install_and_uninstall(tmp_path):
     assert (bare / "obs" / "spool").is_dir()
     uninstall(locate(bare))
     assert snapshot(bare / "hooks") == before
+
+
+STDIN_CASES = {
+    "empty": b"",
+    "one line": b"a b c\n",
+    "no last newline": b"a b c\nd e",
+    "blank and spaced lines": b"\n  lead\\ing \\n back\\slash  \n\n",
+    "many refs": b"".join(b"%040x %040x refs/remotes/origin/b%05d\n" % (i, i + 1, i) for i in range(8000)),
+}
+
+
+def run_hook(repo: Path, name: str, stdin: bytes, *args: str, prefix: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run(["sh", "-c", f'{prefix}exec .git/hooks/{name} "$@"', name, *args], cwd=repo,
+                          input=stdin, capture_output=True)
+
+
+@pytest.mark.parametrize("case", STDIN_CASES)
+def test_recorded_stdin_reaches_the_chained_hook_and_the_record_exactly(repo, tmp_path, case):
+    seen = tmp_path / "seen"
+    user_hook(repo, "reference-transaction", f'cat > "{seen}"\nexit 3\n')
+    install(locate(repo))
+    done = run_hook(repo, "reference-transaction", STDIN_CASES[case], "committed")
+    assert done.returncode == 3 and seen.read_bytes() == STDIN_CASES[case]
+    [record] = [r for r in read_spool(locate(repo).obs.spool, now_ns=time.time_ns() + 10**12).records
+                if r.hook == "reference-transaction"]
+    assert record.stdin == STDIN_CASES[case].decode() and record.status == 3
+
+
+def test_a_full_disk_never_changes_the_hook_or_what_the_chained_hook_reads(repo, tmp_path):
+    """Under `ulimit -f` the spool write fails part way: no SIGXFSZ kills the hook, the chained hook reads
+    all of stdin, with the signal's usual disposition."""
+    seen = tmp_path / "seen"
+    user_hook(repo, "pre-push", f'md5sum > "{seen}.in"\ngrep SigIgn /proc/$$/status > "{seen}.sig"\nexit 0\n')
+    install(locate(repo))
+    stdin = b"".join(b"refs/heads/b%d %040x refs/heads/b%d %040x\n" % (i, i, i, 0) for i in range(200))
+    done = run_hook(repo, "pre-push", stdin, "origin", "/elsewhere", prefix="ulimit -f 8; ")
+    assert done.returncode == 0, done.stderr
+    assert seen.with_suffix(".in").read_text().split()[0] == hashlib.md5(stdin).hexdigest()
+    xfsz = 1 << (signal.SIGXFSZ - 1)
+    assert not int(seen.with_suffix(".sig").read_text().split()[1], 16) & xfsz
+
+
+def test_push_under_a_file_size_limit_still_pushes(repo, tmp_path):
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    install(locate(repo))
+    for i in range(40):
+        git(repo, "branch", f"topic-with-a-long-name-to-fill-the-record-{i:03d}")
+    done = subprocess.run(["sh", "-c", "ulimit -f 2; exec git push -q origin --all"], cwd=repo,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert len(git(remote, "branch").stdout.splitlines()) == 41
