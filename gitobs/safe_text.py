@@ -1,6 +1,7 @@
 """Names from a log or a bundle are data: shown with every control character made visible.
 
-Branch names and paths can carry terminal escape sequences; rich markup in them is never interpreted
+Branch names and paths can carry terminal escape sequences, and bidirectional controls that make a name
+read as another (`rtl<U+202E>gnp.exe` shows as `rtlexe.png`); rich markup in them is never interpreted
 because output goes through rich `Text` objects (or plain writes), never through markup strings.
 """
 
@@ -8,15 +9,23 @@ from __future__ import annotations
 
 import re
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
+# C0/C1 controls and DEL; the odd bytes of a name not in UTF-8 (lone surrogates); the marks and embeddings
+# that reorder text (ALM, LRM, RLM, LRE..RLO, LRI..PDI); line and paragraph separators, which end a line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\udc80-\udcff\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 def inert(text: object) -> str:
     """`text` with C0/C1 controls and DEL as visible \\xNN escapes; so too the bytes of a file name that
-    are not UTF-8 (Python keeps them as lone surrogates, which no terminal encoding can write)."""
-    return _CONTROL.sub(_escape, str(text))
+    are not UTF-8 (Python keeps them as lone surrogates, which no terminal encoding can write). Bidi
+    controls and line separators become \\uNNNN."""
+    text = str(text)
+    if text.isprintable():  # all of those are unprintable: most names skip the regex
+        return text
+    return _CONTROL.sub(_escape, text)
 
 
 def _escape(match: re.Match) -> str:
     code = ord(match.group())
-    return f"\\x{code - 0xDC00 if code >= 0xDC00 else code:02x}"
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

@@ -49,7 +49,7 @@ def events(
 def event_line(event: schema.Event) -> str:
     moment = datetime.fromtimestamp(schema.parse_ts(event.ts), tz=timezone.utc).astimezone()
     where = "" if event.wt == "." else f" [{inert(event.wt)}]"
-    return f"{moment:%Y-%m-%d %H:%M:%S}  {event.type:<20} {summary(event)}{where}"
+    return f"{moment:%Y-%m-%d %H:%M:%S}  {inert(event.type):<20} {summary(event)}{where}"  # x.* types are anyone's
 
 
 def summary(event: schema.Event) -> str:
