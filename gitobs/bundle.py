@@ -46,6 +46,7 @@ EVENTS, REPORT, CONFIG, ENVIRONMENT, MANIFEST = (
     "events.jsonl.zst", "report.json", "config.json", "environment.json", "manifest.json")
 BUNDLE_MEMBERS = (MANIFEST, EVENTS, REPORT, CONFIG, ENVIRONMENT)
 REDACTED_NAMES = ["file paths (depth and extension kept)", "branch, lane and remote names", "ref names",
+                  "linked worktree names",
                   "GitButler trailer values", "the hooks directory", "error messages (dropped)"]
 Warn = Callable[[str], None]
 

@@ -157,6 +157,7 @@ class _Run:
         chunk also finishes the traces that can no longer grow."""
         if self.redactor is not None:
             for event in chunk:
+                event.wt = self.redactor.worktree(event.wt)  # before the traces, whose saved state is by worktree
                 if isinstance(event.data, dict):
                     event.data = self.redactor.payload(event.data)
         records = [otlp_records.log_record(event, self.now_ns, builder.feed(event)) for event in chunk]

@@ -12,6 +12,8 @@ import os
 import secrets
 from pathlib import Path
 
+from gitobs.repo import MAIN_WORKTREE
+
 SALT_FILE = "salt"
 EXPORT_SALT_FILE = "export-salt"
 TOKEN_HEX = 10  # 40 bits a component: collisions are rare at the sizes of real trees
@@ -79,14 +81,19 @@ REDACTED_TEXT = "(redacted)"
 
 class Redactor:
     """Replaces the names an event holds with salted tokens: file paths (depth and extension kept),
-    branch, lane and remote names, ref names, GitButler trailer values, the hooks directory; free text is
-    dropped. One salt for one bundle: a name is the same token everywhere in it, and in no other bundle."""
+    branch, lane and remote names, linked worktree names, ref names, GitButler trailer values, the hooks
+    directory; free text is dropped. One salt for one bundle: a name is the same token everywhere in it,
+    and in no other bundle."""
 
     def __init__(self, salt: bytes | None = None) -> None:
         self.salt = salt if salt is not None else secrets.token_bytes(32)
 
     def name(self, text: str) -> str:
         return "n" + token(text, self.salt)
+
+    def worktree(self, wt: str) -> str:
+        """A linked worktree's name as a token, the one its namesake branch gets; the main worktree, ".", stays."""
+        return wt if wt == MAIN_WORKTREE else self.name(wt)
 
     def directory(self, prefix: str) -> str:
         """A directory as hash_path writes the directories of its files: `.` stays."""
@@ -103,6 +110,8 @@ class Redactor:
         return ref if ref == "HEAD" else self.name(ref)
 
     def event(self, event: dict) -> dict:
+        if isinstance(event.get("wt"), str):
+            event["wt"] = self.worktree(event["wt"])
         data = event.get("data")
         if isinstance(data, dict):
             event["data"] = self.payload(data)

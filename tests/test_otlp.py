@@ -338,6 +338,20 @@ def test_names_are_redacted_unless_the_user_says_otherwise(session, receiver, tm
         second.close()
 
 
+def test_a_redacted_export_hashes_linked_worktree_names_as_it_hashes_branches(watched, receiver, tmp_path):
+    linked = tmp_path / "secret-lane"  # the worktree's name is its directory's: secret-lane, as its branch
+    git(watched, "worktree", "add", "-q", "-b", "secret-lane", str(linked))
+    commit_file(linked, "lane.txt", "l\n", "in the linked worktree")
+    commit_file(watched, "main.txt", "m\n", "in the main worktree")
+    export_scanned(locate(watched).common_dir, settings(receiver), NO_RETRY, now_ns=LATER)
+    sent = [str(record) for _, record in receiver.logs] + [str(span) for span in receiver.spans]
+    assert sent and not any("secret-lane" in text for text in sent)
+    commits = [record for _, record in receiver.logs if record.event_name == "commit.created"]
+    worktrees = {attribute(record, "gitobs.worktree"): attribute(record, "gitobs.branch") for record in commits}
+    [lane] = set(worktrees) - {"."}  # the main worktree stays "."
+    assert lane == worktrees[lane] and lane.startswith("n")  # the branch's token: the same name, the same token
+
+
 def test_scans_export_continuously_when_the_user_configures_it(session, receiver, tmp_path, monkeypatch):
     monkeypatch.setenv("GITOBS_CONFIG_HOME", str(tmp_path / "user-config"))
     gitobs("config", "set", "--user", "export.otlp.endpoint", receiver.url, cwd=session)

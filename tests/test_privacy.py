@@ -3,13 +3,17 @@ stored, and nothing comes back later."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import zipfile
 
 import pytest
+import zstandard
 from conftest import commit_file, git, gitobs, last_seq, new_events
 
 from gitobs import config, pause
+from gitobs.bundle import EVENTS
 from gitobs.eventlog import EventLog
 from gitobs.logread import read_events
 from gitobs.repo import locate
@@ -131,3 +135,20 @@ def test_a_committed_file_cannot_turn_sampling_back_on(watched):
     assert "worktree.sample" not in types(new_events(watched, start))
     listed = gitobs("config", "list", cwd=watched)
     assert "capture.worktree = true is ignored" in listed.stderr
+
+
+def test_a_redacted_bundle_hashes_linked_worktree_names_as_it_hashes_branches(watched, tmp_path):
+    linked = tmp_path / "secret-lane"  # the worktree's name is its directory's: secret-lane, as its branch
+    git(watched, "worktree", "add", "-q", "-b", "secret-lane", str(linked))
+    commit_file(linked, "lane.txt", "l\n", "in the linked worktree")
+    commit_file(watched, "main.txt", "m\n", "in the main worktree")
+    bundle = tmp_path / "bug.zip"
+    gitobs("bundle", "-o", str(bundle), cwd=watched)
+    with zipfile.ZipFile(bundle) as archive:
+        blobs = {name: archive.read(name) for name in archive.namelist()}
+    lines = zstandard.ZstdDecompressor().stream_reader(blobs.pop(EVENTS)).read()
+    assert b"secret-lane" not in lines and not any(b"secret-lane" in blob for blob in blobs.values())
+    events = [json.loads(line) for line in lines.splitlines()]
+    lane = {e["data"]["branch"] for e in events if e["type"] == "commit.created" and e["wt"] != "."}
+    assert {e["wt"] for e in events} == {".", *lane}  # the main worktree stays "."; the linked one is a token
+    assert [token[0] for token in lane] == ["n"]  # the same token as the branch of the same name
