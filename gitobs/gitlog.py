@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitobs.names import decoded
 from gitobs.repo import GitobsError
 from gitobs.schema import FileChange
 
@@ -247,6 +248,6 @@ def _parse(chunks: Iterable[bytes], max_files: int) -> Iterator[LoggedCommit]:
             current.added += lines_added
             current.deleted += lines_deleted
             if len(files) < max_files:
-                files.append(FileChange(path.decode("utf-8", "replace"), lines_added, lines_deleted))
+                files.append(FileChange(decoded(path), lines_added, lines_deleted))  # as the scanner names it
     if current is not None:
         yield current

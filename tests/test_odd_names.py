@@ -4,11 +4,14 @@ paths (the byte as the text `\\xe9`), and a record no handler foresaw costs one 
 from __future__ import annotations
 
 import os
+import shutil
 
 from conftest import commit_file, git, gitobs, last_seq, new_events
 
 from gitobs.eventlog import EventLog
+from gitobs.history_import import import_history
 from gitobs.hook_events import HookEvents
+from gitobs.hookinstall import install
 from gitobs.logread import read_events
 from gitobs.repo import locate
 from gitobs.scan import scan
@@ -90,3 +93,15 @@ def test_a_spool_file_named_in_bytes_not_utf8_is_dropped(watched):
     assert result.garbage == ["1.caf\\xe9"] and spool_files(watched) == []
     commit_file(watched, "z.txt", "z\n", "after")
     assert len(new_events(watched, types=("commit.created",))) == 2
+
+
+def test_history_import_names_them_as_the_scanner_does(repo):
+    git(repo, "switch", "-q", "-c", ODD)
+    commit_file(repo, os.fsdecode(b"f\xe9.txt"), "x\n", "on the odd branch")
+    shutil.rmtree(locate(repo).common_dir / "logs")  # history the scanner cannot see
+    install(locate(repo))
+    import_history(locate(repo).common_dir)
+    imported = [e for e in read_events(locate(repo).obs, lambda _: None) if e.type == "commit.created"]
+    assert [(e.data["files"][0][0], e.data.get("branch")) for e in imported] == [
+        ("README.md", "main"), ("f\\xe9.txt", RECORDED)]
+    assert log_is_utf8(repo)
