@@ -12,12 +12,13 @@ so they may only make gitobs record or share *less*. A key is one of three kinds
 - NARROW: a privacy switch (a capture category, redaction) that a repository may turn to the private side
   but never away from it.
 A repository value that tries to cross the boundary is ignored, and said so (`Config.warnings`).
-Unknown keys and wrong types are errors naming the file and the key.
+Unknown keys, wrong types and numbers out of range are errors naming the file and the key.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import tomli_w
 
 from gitobs.repo import GitobsError
 from gitobs.scanstate import write_atomic
-from gitobs.timespec import parse_duration
+from gitobs.timespec import MAX_DURATION_S, parse_duration
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,28 +39,44 @@ else:  # pragma: no cover
 FREE, USER, NARROW = "free", "user", "narrow"
 SCOPES = ("default", "user", "repo", "committed")  # lowest precedence first
 COMMITTED_FILE = ".gitobs.toml"
+MAX_SIZE = 1 << 40  # 1 TiB: beyond any log; a larger size is a typo or a hostile file (2**70, float overflow)
+_SIZE = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)([kmg])ib$")
+_SIZE_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
 
 def _duration(raw: object) -> float:
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and raw >= 0:
-        return float(raw)
+    seconds = _seconds(raw)
+    if seconds is None or not 0 <= seconds <= MAX_DURATION_S:  # NaN fails both; ints compare exactly
+        raise ValueError('a duration from 0 to 100 years, like "30m" or a number of seconds')
+    return float(seconds)
+
+
+def _seconds(raw: object) -> float | None:
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return raw
     if isinstance(raw, str):
         try:
             return parse_duration(raw)
         except GitobsError:
             pass
-    raise ValueError('a duration like "30m" or a number of seconds')
+    return None
 
 
 def _size(raw: object) -> int:
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
+    size = _bytes(raw)
+    if size is None or not 1 <= size <= MAX_SIZE:
+        raise ValueError('a size from 1 byte to 1 TiB, like "64MiB" or a number of bytes')
+    return size
+
+
+def _bytes(raw: object) -> int | None:
+    if isinstance(raw, int) and not isinstance(raw, bool):
         return raw
-    if isinstance(raw, str) and raw.strip()[:-3].replace(".", "", 1).isdigit() and raw.strip()[-3:].lower() in (
-            "kib", "mib", "gib"):
-        text = raw.strip()
-        return int(float(text[:-3]) * units[text[-3].lower()])
-    raise ValueError('a size like "64MiB" or a number of bytes')
+    match = _SIZE.match(raw.strip().lower()) if isinstance(raw, str) else None
+    if match is None:
+        return None
+    size = float(match.group(1)) * _SIZE_UNITS[match.group(2)]
+    return int(size) if size <= MAX_SIZE else None  # before int(): 400 digits make float infinity
 
 
 def _boolean(raw: object) -> bool:
@@ -190,7 +207,7 @@ def read_file(path: Path, problems: list[str] | None = None) -> dict[str, object
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # not UTF-8, not TOML, an int over 4300 digits
         return _problem(problems, f"{path}: {exc}") or {}
     values = {}
     for name, raw in flatten(table).items():
@@ -255,7 +272,7 @@ def from_cli(key: Key, text: str) -> Any:
         if any(len(pair) != 2 for pair in pairs):
             raise GitobsError(f"{key.name} takes name=value pairs separated by commas")
         value = {name.strip(): content.strip() for name, content in pairs}
-    elif key.parse is _size and text.strip().isdigit():
+    elif key.parse is _size and text.strip().isdecimal() and len(text.strip()) <= 18:  # int() refuses 4301 digits
         value = int(text)
     else:
         value = text
@@ -291,7 +308,7 @@ def write_key(path: Path, parts: list[str], value: Any | None) -> bool:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         table = {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, ValueError) as exc:
         raise GitobsError(f"{path}: {exc}") from None
     *sections, leaf = parts
     nodes = [table]

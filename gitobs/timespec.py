@@ -9,13 +9,19 @@ from gitobs.repo import GitobsError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+# A century: more than any window or interval needs, and far from where times overflow (datetime's year
+# 9999, C timeouts' 292 years); a longer one is a typo or a hostile file (400 nines and a "d" are infinity).
+MAX_DURATION_S = 100 * 365 * 86400
 
 
 def parse_duration(text: str) -> float:
     match = _DURATION.match(text.strip().lower())
     if not match:
         raise GitobsError(f"not a duration: {text!r} (use e.g. 90s, 30m, 2h, 7d, 2w)")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_DURATION_S:
+        raise GitobsError(f"too long a duration: {text[:40]!r} (at most 100 years)")
+    return seconds
 
 
 def parse_moment(text: str, now: float) -> float:

@@ -10,6 +10,7 @@ from conftest import gitobs
 
 from gitobs import config
 from gitobs.repo import GitobsError
+from gitobs.timespec import parse_duration, parse_moment
 
 
 @pytest.fixture(autouse=True)
@@ -113,6 +114,8 @@ def test_config_commands_set_get_unset_and_show_origins(watched):
     (["set", "export.otlp.endpoint", "http://x"], "only be set in your own config"),
     (["set", "capture.worktree", "maybe"], "takes true or false"),
     (["set", "retention.max_bytes", "lots"], "must be a size"),
+    (["set", "retention.max_bytes", "9" * 5000], "must be a size"),
+    (["set", "retention.max_age", "9" * 400 + "d"], "must be a duration"),
     (["get", "no.such"], "unknown setting 'no.such'"),
     (["set", "report.options", "x"], "one entry at a time"),
 ])
@@ -132,3 +135,56 @@ def test_report_options_from_the_config_are_defaults_for_dash_o(watched):
     gitobs("config", "set", "report.options.patterns.idle_gap", "45m", cwd=watched)
     assert idle_gap() == 2700
     assert idle_gap("-O", "patterns.idle_gap=10m") == 600  # the command line wins
+
+
+# -- absurd numbers are refused when the file is read, never crash a scan ----------------------------------------
+
+HUGE_DIGITS = "9" * 400  # float() makes it inf
+
+
+@pytest.mark.parametrize("line", [
+    "retention.max_age = inf", "retention.max_age = 1e308", f"retention.max_age = {2 ** 70}",
+    f'retention.max_age = "{HUGE_DIGITS}d"', "scan.undo_window = inf", "scan.stage_burst_gap = 1e300",
+    f"retention.max_bytes = {2 ** 70}", f'retention.max_bytes = "{HUGE_DIGITS}GiB"', 'retention.max_bytes = "0KiB"',
+])
+def test_absurd_numbers_in_the_committed_file_are_reported_and_the_default_kept(repo, line):
+    name, raw = line.split(" = ")
+    section, key = name.split(".")
+    (repo / ".gitobs.toml").write_text(f"[{section}]\n{key} = {raw}\n")
+    found = loaded(repo)
+    assert found.values[name].origin == "default"
+    [warning] = found.warnings
+    assert f"{name} must be a " in warning and "ignored" in warning and "\n" not in warning
+
+
+def test_a_committed_number_too_long_for_python_is_reported_not_a_traceback(repo):
+    (repo / ".gitobs.toml").write_text(f"[retention]\nmax_bytes = {'9' * 5000}\n")
+    found = loaded(repo)
+    assert found.values["retention.max_bytes"].origin == "default"
+    [warning] = found.warnings
+    assert warning.startswith(f"{repo / '.gitobs.toml'}: ") and warning.endswith("; ignored")
+
+
+@pytest.mark.parametrize(("section", "key", "raw"), [
+    ("export.otlp", "timeout", "inf"), ("retention", "max_age", '"1000000w"')])
+def test_absurd_numbers_in_your_own_file_are_errors_naming_file_and_key(repo, section, key, raw):
+    config.user_file().parent.mkdir(parents=True)
+    config.user_file().write_text(f"[{section}]\n{key} = {raw}\n")
+    with pytest.raises(GitobsError, match=f"{section}.{key} must be a duration") as raised:
+        loaded(repo)
+    assert str(raised.value).startswith(f"{config.user_file()}: ")
+
+
+@pytest.mark.parametrize(("key", "raw"), [("max_age", "inf"), ("max_bytes", f'"{HUGE_DIGITS}GiB"')])
+def test_a_scan_with_an_absurd_committed_number_does_not_crash(watched, key, raw):
+    (watched / ".gitobs.toml").write_text(f"[retention]\n{key} = {raw}\n")
+    done = gitobs("gc", cwd=watched, ok=False)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("text", [f"{HUGE_DIGITS}d", "200000w"])
+def test_durations_on_the_command_line_are_bounded_too(text):
+    with pytest.raises(GitobsError, match="at most 100 years"):
+        parse_duration(text)
+    with pytest.raises(GitobsError, match="at most 100 years"):
+        parse_moment(text, 1e9)
