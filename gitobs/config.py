@@ -5,12 +5,14 @@
 - repository scope: `.git/obs/config.toml`, this clone's;
 - committed: `.gitobs.toml` at the top of the work tree, shared by a team through git.
 
-The trust boundary: a repository's files (the last two) come with the code, possibly from a hostile clone,
-so they may only make gitobs record or share *less*. A key is one of three kinds:
-- FREE: harmless (how records are read, analyzer options, retention): any scope;
+The trust boundary: a repository's files (the last two) come with the code, possibly from a hostile clone
+(or a copied directory, `.git` and all), so they may only make gitobs record or share *less*, or keep
+*more*. A key is one of four kinds:
+- FREE: harmless (how records are read, analyzer options): any scope;
 - USER: anything that sends data somewhere or weakens redaction: user scope only;
 - NARROW: a privacy switch (a capture category, redaction) that a repository may turn to the private side
-  but never away from it.
+  but never away from it;
+- WIDEN: retention, which a repository may raise but never lower: only the user scope decides deletion.
 A repository value that tries to cross the boundary is ignored, and said so (`Config.warnings`).
 Unknown keys, wrong types and numbers out of range are errors naming the file and the key.
 """
@@ -36,7 +38,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-FREE, USER, NARROW = "free", "user", "narrow"
+FREE, USER, NARROW, WIDEN = "free", "user", "narrow", "widen"
 SCOPES = ("default", "user", "repo", "committed")  # lowest precedence first
 COMMITTED_FILE = ".gitobs.toml"
 MAX_SIZE = 1 << 40  # 1 TiB: beyond any log; a larger size is a typo or a hostile file (2**70, float overflow)
@@ -132,7 +134,7 @@ def _options(raw: object) -> dict[str, str]:
 @dataclass(frozen=True)
 class Key:
     name: str  # dotted: section.key
-    kind: str  # FREE, USER or NARROW
+    kind: str  # FREE, USER, NARROW or WIDEN
     parse: Callable[[object], Any]
     default: Any
     help: str
@@ -156,8 +158,8 @@ KEYS = {key.name: key for key in (
     Key("export.otlp.redact", NARROW, _boolean, True, "OTLP export hashes names as bundles do", True),
     Key("export.prometheus.textfile", USER, _text, "", "node_exporter textfile scans write (user scope only)"),
     Key("export.prometheus.redact", NARROW, _boolean, True, "metric labels hash branch names", True),
-    Key("retention.max_age", FREE, _duration, 90 * 86400.0, "raw events older than this are rolled up"),
-    Key("retention.max_bytes", FREE, _size, 64 << 20, "the log's size cap on disk"),
+    Key("retention.max_age", WIDEN, _duration, 90 * 86400.0, "raw events older than this are rolled up"),
+    Key("retention.max_bytes", WIDEN, _size, 64 << 20, "the log's size cap on disk"),
     Key("report.options", FREE, _options, {}, 'defaults for -O, e.g. "patterns.idle_gap" = "45m"'),
 )}
 
@@ -293,6 +295,11 @@ def _apply(config: Config, key: Key, value: Any, scope: str, source: str) -> Non
             config.warnings.append(f"{source}: {key.name} = {shown(value)} is ignored: a repository may only "
                                    f"set it to {shown(key.private)}")
             return
+    if scope != "user" and key.kind == WIDEN and value < current.value:
+        config.warnings.append(f"{source}: {key.name} = {shown(value)} is ignored: a repository may only raise "
+                               f"it above {shown(current.value)}; lowering it is for your own config "
+                               f"({user_file()})")
+        return
     config.values[key.name] = Value(value, scope, source)
 
 

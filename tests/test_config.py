@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import gitobs
+from conftest import git, gitobs
 
 from gitobs import config
 from gitobs.repo import GitobsError
@@ -135,6 +135,39 @@ def test_report_options_from_the_config_are_defaults_for_dash_o(watched):
     gitobs("config", "set", "report.options.patterns.idle_gap", "45m", cwd=watched)
     assert idle_gap() == 2700
     assert idle_gap("-O", "patterns.idle_gap=10m") == 600  # the command line wins
+
+
+# -- a repository's files cannot shorten retention ---------------------------------------------------------------
+
+def test_a_repository_may_keep_more_but_never_less(repo):
+    config.write_key(config.user_file(), ["retention", "max_age"], "30d")
+    config.write_key(repo / ".git" / "obs" / "config.toml", ["retention", "max_age"], "7d")
+    (repo / ".gitobs.toml").write_text('[retention]\nmax_bytes = 1\nmax_age = "365d"\n')
+    found = loaded(repo)
+    assert found["retention.max_age"] == 365 * 86400.0 and found.values["retention.max_age"].origin == "committed"
+    assert found["retention.max_bytes"] == 64 << 20 and found.values["retention.max_bytes"].origin == "default"
+    assert sorted(w.split(": ")[1].split(" = ")[0] for w in found.warnings) == [
+        "retention.max_age", "retention.max_bytes"]
+    assert all("ignored: a repository may only raise it" in w for w in found.warnings)
+
+
+def test_the_clones_config_cannot_shorten_what_the_committed_file_raised_it_to(repo):
+    config.write_key(repo / ".git" / "obs" / "config.toml", ["retention", "max_age"], "365d")
+    (repo / ".gitobs.toml").write_text('[retention]\nmax_age = "100d"\n')
+    found = loaded(repo)
+    assert found["retention.max_age"] == 365 * 86400.0 and found.values["retention.max_age"].origin == "repo"
+    assert len(found.warnings) == 1
+
+
+def test_a_committed_file_cannot_make_a_scan_delete_the_log(watched):
+    config.write_key(config.user_file(), ["retention", "max_age"], "3650d")  # you keep everything
+    git(watched, "-c", "core.hooksPath=/dev/null", "commit", "-q", "--allow-empty", "-m", "old",
+        GIT_COMMITTER_DATE="2020-03-01T10:00:00Z", GIT_AUTHOR_DATE="2020-03-01T10:00:00Z")
+    before = gitobs("events", "--format", "jsonl", cwd=watched).stdout
+    (watched / ".gitobs.toml").write_text("[retention]\nmax_bytes = 1\nmax_age = 0\n")
+    gitobs("gc", cwd=watched)
+    assert gitobs("events", "--format", "jsonl", "--no-scan", cwd=watched).stdout.startswith(before)
+    assert "2020-03-01" in before
 
 
 # -- absurd numbers are refused when the file is read, never crash a scan ----------------------------------------

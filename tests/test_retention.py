@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import commit_file, git, gitobs
 
-from gitobs import plugins, rollup, schema
+from gitobs import config, plugins, rollup, schema
 from gitobs.analysis import Context
 from gitobs.eventlog import EventLog
 from gitobs.repo import ObsPaths
@@ -84,7 +84,8 @@ def test_the_size_cap_drops_the_oldest_first(year, tmp_path):
     copy = tmp_path / ".git"
     os.makedirs(copy / "obs")
     os.system(f"cp -r {common / 'obs' / 'log'} {copy / 'obs' / 'log'}")
-    (copy / "obs" / "config.toml").write_text('[retention]\nmax_bytes = "256KiB"\nmax_age = "3650d"\n')
+    config.user_file().parent.mkdir(parents=True)  # a repository's own config may only raise the cap
+    config.user_file().write_text('[retention]\nmax_bytes = "256KiB"\nmax_age = "3650d"\n')
     obs = ObsPaths(copy)
     done = rollup.collect(obs, now)
     assert done.bytes_after <= 256 << 10 and done.dropped > 0
