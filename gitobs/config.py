@@ -14,13 +14,15 @@ The trust boundary: a repository's files (the last two) come with the code, poss
   but never away from it;
 - WIDEN: retention, which a repository may raise but never lower: only the user scope decides deletion.
 A repository value that tries to cross the boundary is ignored, and said so (`Config.warnings`).
-Unknown keys, wrong types and numbers out of range are errors naming the file and the key.
+Unknown keys, wrong types and numbers out of range are errors naming the file and the key. A config file
+is read only when it is a regular file (a symlink to one is followed) of at most 1 MiB.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ COMMITTED_FILE = ".gitobs.toml"
 MAX_SIZE = 1 << 40  # 1 TiB: beyond any log; a larger size is a typo or a hostile file (2**70, float overflow)
 _SIZE = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)([kmg])ib$")
 _SIZE_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+MAX_FILE_BYTES = 1 << 20  # a config file is a few hundred bytes
 
 
 def _duration(raw: object) -> float:
@@ -206,10 +209,10 @@ def read_file(path: Path, problems: list[str] | None = None) -> dict[str, object
     with `problems`, it is added there instead and the key ignored (for the committed file: a teammate's
     newer gitobs must not stop this one recording)."""
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
+        table = _toml(path)
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as exc:  # not UTF-8, not TOML, an int over 4300 digits
+    except (OSError, ValueError) as exc:  # not a small regular file, not UTF-8, not TOML, an int over 4300 digits
         return _problem(problems, f"{path}: {exc}") or {}
     values = {}
     for name, raw in flatten(table).items():
@@ -221,6 +224,41 @@ def read_file(path: Path, problems: list[str] | None = None) -> dict[str, object
         except GitobsError as exc:
             _problem(problems, str(exc))
     return values
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    return tomllib.loads(read_text(path))
+
+
+def read_text(path: Path) -> str:
+    """The text of a config file that is a regular file of at most MAX_FILE_BYTES, else ValueError: a
+    committed `.gitobs.toml` may be a symlink to /dev/zero, a FIFO or a huge file, and no command may
+    block on it or read it without end. A device or FIFO is never opened (opening one may do something);
+    O_NONBLOCK and fstat cover a swap between the stat and the open."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError("not a regular file")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            raise ValueError("not a regular file")
+        data = b"" if found.st_size > MAX_FILE_BYTES else _read_at_most(fd, MAX_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+    if found.st_size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:  # +1 above: a file that grew is seen
+        raise ValueError("larger than 1 MiB, not a config file")
+    return data.decode("utf-8")
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks, size = [], 0
+    while size < limit:
+        chunk = os.read(fd, limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _problem(problems: list[str] | None, message: str) -> None:
@@ -312,7 +350,7 @@ def write_key(path: Path, parts: list[str], value: Any | None) -> bool:
     """Set (or with None remove) the key at `parts` (["scan", "undo_window"]) in the TOML file at `path`,
     atomically. Returns whether it changed. The file is rewritten from its parsed form: comments are lost."""
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
+        table = _toml(path)
     except FileNotFoundError:
         table = {}
     except (OSError, ValueError) as exc:

@@ -4,6 +4,9 @@ committed .gitobs.toml) can make gitobs record and share less, never more, and n
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from conftest import git, gitobs
@@ -221,3 +224,44 @@ def test_durations_on_the_command_line_are_bounded_too(text):
         parse_duration(text)
     with pytest.raises(GitobsError, match="at most 100 years"):
         parse_moment(text, 1e9)
+
+
+# -- config files are read only when they are small regular files ------------------------------------------------
+
+def run_bounded(*args: str, cwd) -> subprocess.CompletedProcess:
+    """gitobs with a time limit: a read that blocks (a FIFO) must fail the test, not hang it."""
+    return subprocess.run([sys.executable, "-m", "gitobs", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=30)
+
+
+@pytest.mark.parametrize("kind", ["device", "huge"])
+def test_a_committed_file_that_is_not_a_small_regular_file_is_ignored(repo, kind):
+    if kind == "device":  # /dev/zero is the hostile one; /dev/null keeps a failing test from filling memory
+        (repo / ".gitobs.toml").symlink_to("/dev/null")
+    else:
+        (repo / ".gitobs.toml").write_text("[capture]\npaths = false\n" + "# padding\n" * 120_000)
+    found = loaded(repo)
+    assert found["capture.paths"] is True
+    [warning] = found.warnings
+    assert warning.startswith(f"{repo / '.gitobs.toml'}: ") and warning.endswith("; ignored") and "\n" not in warning
+
+
+def test_a_committed_symlink_is_followed_to_a_regular_file_only_and_a_fifo_does_not_block(repo):
+    (repo / "team.toml").write_text("[capture]\npaths = false\n")
+    (repo / ".gitobs.toml").symlink_to("team.toml")
+    assert loaded(repo)["capture.paths"] is False
+    os.mkfifo(repo / "pipe")
+    (repo / ".gitobs.toml").unlink()
+    (repo / ".gitobs.toml").symlink_to("pipe")
+    done = run_bounded("config", "get", "capture.paths", cwd=repo)
+    assert done.returncode == 0 and done.stdout == "capture.paths = true\n"
+    assert "not a regular file; ignored" in done.stderr
+
+
+def test_your_own_file_as_a_fifo_is_a_one_line_error(repo):
+    config.user_file().parent.mkdir(parents=True)
+    os.mkfifo(config.user_file())
+    for args in (["config", "list"], ["config", "set", "--user", "capture.paths", "false"]):
+        done = run_bounded(*args, cwd=repo)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert f"{config.user_file()}: not a regular file" in done.stderr
