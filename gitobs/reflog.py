@@ -53,6 +53,7 @@ class ReflogEntry:
     ts: int  # seconds
     message: str  # in memory only: classified, never stored
     key: str  # stable provenance, the seed of event ids
+    offset: int = -1  # where the line starts in its file, when read from one
     # identity of the entry across the HEAD log and a branch log (git writes both for one update)
     @property
     def mirror_key(self) -> tuple:
@@ -127,14 +128,27 @@ def _tail_matches(path: Path, cursor: Cursor) -> bool:
     """Is the line just before `cursor.offset` still the one last read?"""
     if not cursor.last_hash:
         return cursor.offset == 0
+    previous = _line_before(path, cursor.offset)
+    return previous is not None and _line_hash(previous) == cursor.last_hash
+
+
+def _line_before(path: Path, offset: int) -> bytes | None:
+    """The line that ends at `offset` (its last 4 KiB), or None if no line ends there."""
     with open(path, "rb") as handle:
-        back = min(cursor.offset, 4096)
-        handle.seek(cursor.offset - back)
+        back = min(offset, 4096)
+        handle.seek(offset - back)
         chunk = handle.read(back)
     if not chunk.endswith(b"\n"):
-        return False
-    previous = chunk[:-1].rpartition(b"\n")[2] + b"\n"
-    return _line_hash(previous) == cursor.last_hash
+        return None
+    return chunk[:-1].rpartition(b"\n")[2] + b"\n"
+
+
+def cursor_before(path: Path, entry: ReflogEntry) -> Cursor:
+    """A cursor from which the next read starts at `entry`: read now, and held back for the next scan."""
+    previous = _line_before(path, entry.offset) if entry.offset > 0 else None
+    if previous is None:
+        return Cursor()
+    return Cursor(entry.offset, _line_hash(previous), _line_ts(previous))
 
 
 def _after_cursor(lines: list[bytes], cursor: Cursor) -> range | list[int]:
@@ -169,6 +183,7 @@ def parse_line(file: ReflogFile, line: bytes, offset: int | None = None) -> Refl
     return ReflogEntry(
         ref=file.ref, wt=file.wt, old=old.decode(), new=new.decode(), ts=int(ts),
         message=decoded(message), key=key,  # the names in it as the reflog's own file names are recorded
+        offset=-1 if offset is None else offset,
     )
 
 

@@ -39,6 +39,7 @@ from gitobs.reflog import (
 )
 from gitobs.redact import hash_path, repository_salt
 from gitobs.reflog_events import ReflogEvents
+from gitobs.reflog_twins import ReflogRead, hold_unpaired
 from gitobs.repo import MAIN_WORKTREE, GitobsError, ObsPaths, worktree_git_dirs
 from gitobs.rework import Rework
 from gitobs.scanstate import REF_TIME_TTL_NS, ScanState, load_state, save_state
@@ -237,19 +238,12 @@ def _resume_expired(ctx: _Context, pause: Pause) -> None:
 
 
 def _read_reflogs(ctx: _Context, records: list[SpoolRecord], staging: Staging) -> int:
-    heads: list[ReflogEntry] = []
-    branches: list[ReflogEntry] = []
-    cursors: dict[str, list] = {}
     state = ctx.state
-    for file in reflog_files(ctx.obs.common_dir, ctx.worktrees):
-        name = recorded(file.path.relative_to(ctx.obs.common_dir).as_posix())  # the state is JSON: UTF-8
-        known = name in state.cursors
-        entries, cursor, _ = read_new(file, Cursor.from_json(state.cursors.get(name)))
-        if not known:
-            entries = since_rename(entries)
-        cursors[name] = cursor.to_json()
-        (heads if file.ref == "HEAD" else branches).extend(_recorded(ctx, entries))
-    state.cursors = cursors  # cursors of reflogs that are gone (deleted branches) are dropped
+    reads = [_read_reflog(ctx, file) for file in reflog_files(ctx.obs.common_dir, ctx.worktrees)]
+    hold_unpaired(reads, ctx.worktrees, ctx.obs.common_dir, ctx.now_ns / 1e9)
+    state.cursors = {read.name: read.cursor.to_json() for read in reads}  # those of deleted reflogs go
+    heads = [entry for read in reads if read.file.ref == "HEAD" for entry in read.entries]
+    branches = [entry for read in reads if read.file.ref != "HEAD" for entry in read.entries]
     stash = StashEvents(state, ctx.collector.emit if ctx.settings.reflog else _drop)
     stash.from_hooks(records)
     _read_stash_reflog(ctx.obs, state, stash, ctx.now_ns)
@@ -257,6 +251,15 @@ def _read_reflogs(ctx: _Context, records: list[SpoolRecord], staging: Staging) -
     events = ReflogEvents(state, ctx.enricher, ctx.collector.emit, rework, staging)
     events.feed(heads, branches, stash.is_stash_reset)
     return len(heads) + len(branches)
+
+
+def _read_reflog(ctx: _Context, file: ReflogFile) -> ReflogRead:
+    name = recorded(file.path.relative_to(ctx.obs.common_dir).as_posix())  # the state is JSON: UTF-8
+    known = name in ctx.state.cursors
+    entries, cursor, _ = read_new(file, Cursor.from_json(ctx.state.cursors.get(name)))
+    if not known:
+        entries = since_rename(entries)
+    return ReflogRead(file, name, _recorded(ctx, entries), cursor)
 
 
 def _recorded(ctx: _Context, entries: list[ReflogEntry]) -> list[ReflogEntry]:

@@ -10,8 +10,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from conftest import commit_file, git, last_seq, new_events, user_hook
 
+from gitobs import scan as scan_module
 from gitobs.hookinstall import install
 from gitobs.logread import read_events
 from gitobs.repo import locate
@@ -357,3 +359,58 @@ def _wait_for_background_scan(obs, commits: int, switches: int = 0) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"no background scan recorded the work: {found}")
+
+
+# -- HEAD and branch lines, read apart -----------------------------------------------------------
+
+
+def drop_last_line(path: Path) -> bytes:
+    """The last line of a reflog, taken out: as the file was before git appended it."""
+    data = path.read_bytes()
+    cut = data.rstrip(b"\n").rfind(b"\n") + 1
+    path.write_bytes(data[:cut])
+    return data[cut:]
+
+
+def side_worktree(repo: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A linked worktree on branch `side`: its directory, its HEAD reflog, the branch's reflog."""
+    linked = tmp_path / "linked"
+    git(repo, "worktree", "add", "-q", "-b", "side", str(linked))
+    common = locate(repo).common_dir
+    return linked, common / "worktrees" / "linked" / "logs" / "HEAD", common / "logs" / "refs" / "heads" / "side"
+
+
+@pytest.mark.parametrize("late", ["head", "branch"])
+def test_a_line_whose_twin_git_writes_during_the_scan_waits_for_it(watched, tmp_path, monkeypatch, late):
+    """git appends a commit's HEAD line and its branch line one after the other; a scan reads the reflogs
+    one by one and may read one file before its line is written and the other after."""
+    linked, head_log, branch_log = side_worktree(watched, tmp_path)
+    start = last_seq(watched)
+    commit_file(linked, "s.txt", "s\n", "on side")
+    sha = git(linked, "rev-parse", "HEAD").stdout.strip()
+    late_log = head_log if late == "head" else branch_log
+    line = drop_last_line(late_log)
+    real_read_new = scan_module.read_new
+
+    def git_writes_after_the_read(file, cursor):
+        found = real_read_new(file, cursor)
+        if file.path == late_log and not late_log.read_bytes().endswith(line):
+            with open(late_log, "ab") as handle:
+                handle.write(line)
+        return found
+
+    monkeypatch.setattr(scan_module, "read_new", git_writes_after_the_read)
+    assert new_events(watched, start, types=("commit.created",)) == []  # the next scan reads the two
+    monkeypatch.setattr(scan_module, "read_new", real_read_new)
+    [created] = new_events(watched, start, types=("commit.created",))
+    assert (created.data["sha"], created.wt, created.data["branch"]) == (sha, "linked", "side")
+    assert created.src == "hook"  # paired, the hooks' exact time is its own
+
+
+def test_a_line_whose_twin_never_comes_is_reported_alone(watched, tmp_path):
+    linked, head_log, _ = side_worktree(watched, tmp_path)
+    start = last_seq(watched)
+    commit_file(linked, "s.txt", "s\n", "on side")
+    drop_last_line(head_log)  # git was killed between the two lines
+    [created] = new_events(watched, start, types=("commit.created",))
+    assert (created.wt, created.data["branch"]) == (".", "side")
