@@ -29,8 +29,9 @@ def short_branch(ref: str | None) -> str | None:
 
 class ReflogEvents:
     def __init__(self, state: ScanState, enricher: Enricher | None, emit: Emit, rework: Rework,
-                 staging: Staging) -> None:
+                 staging: Staging, logged_commits: set[str] | None = None) -> None:
         self.state = state
+        self.logged_commits = logged_commits or set()  # reported in the log, though the state may not know
         self.enricher = enricher
         self.emit = emit
         self.rework = rework
@@ -103,7 +104,7 @@ class ReflogEvents:
 
     def _commit(self, entry: ReflogEntry, branch: str | None, kind: Kind, via: str = "") -> None:
         sha = entry.new
-        if sha in self.state.recent_commits:
+        if sha in self.state.recent_commits or sha in self.logged_commits:
             return
         facts = self.enricher.commit(sha) if self.enricher else None
         if facts is not None and facts.synthetic:

@@ -110,6 +110,7 @@ class _Context:
     now_ns: int
     worktrees: dict[str, Path]  # worktree -> its git dir, listed once per scan
     pause: Pause | None  # recording paused (active or run out, not yet ended)
+    logged_commits: set[str]  # commits the log reports made beyond what the state knows
 
 
 def _scan_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
@@ -121,11 +122,12 @@ def _scan_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
         settings = replace(settings, hooks=False, reflog=False, worktree=False, gitbutler=False)
     state = load_state(obs.state)
     log = EventLog(obs.log)
-    known_ids, last_seq = _recover(state, log)
+    recovered = _recover(state, log)
+    last_seq = recovered.last_seq
     _delete(obs.spool, state.consumed)
     salt = None if settings.paths else repository_salt(obs.root)
     ctx = _Context(obs, state, settings, _enricher(obs.common_dir), Collector(salt), now_ns,
-                   worktree_git_dirs(obs.common_dir), pause)
+                   worktree_git_dirs(obs.common_dir), pause, recovered.commits)
 
     discards = Discards(ctx.collector.emit)
     staging = Staging(state, ctx.collector.emit, settings.stage_burst_gap)
@@ -142,7 +144,7 @@ def _scan_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
         _resume_expired(ctx, pause)
 
     events = [event for _, event in sorted(ctx.collector.events, key=lambda pair: pair[0])
-              if event.id not in known_ids and not discard]
+              if event.id not in recovered.ids and not discard]
     result = ScanResult(events=len(events), records=len(batch.records), reflog_entries=reflog_count,
                         garbage=batch.garbage)
     if events:
@@ -167,15 +169,30 @@ def _scan_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
     return result
 
 
-def _recover(state: ScanState, log: EventLog) -> tuple[set[str], int]:
-    """Ids already in the log beyond what the state knows (a crash between log and state), and the last seq."""
+@dataclass
+class _Recovered:
+    """What the log holds beyond what the state knows: a crash between log and state, or a state lost
+    (then the whole log, while every reflog is read again from its start)."""
+
+    last_seq: int
+    ids: set[str] = field(default_factory=set)
+    # Commits those events report made. A line read again may give another id (git rewrote the reflog
+    # and it moved, or it was reported without its twin): its sha still says it is recorded.
+    commits: set[str] = field(default_factory=set)
+
+
+# Event types that report a commit made, and the field naming it (as the state's recent_commits holds).
+_MADE = {"commit.created": "sha", "commit.amended": "new"}
+
+
+def _recover(state: ScanState, log: EventLog) -> _Recovered:
     if state.log_end and state.log_end == log.end_mark():
-        return set(), state.seq  # the log is as the state left it: a stat instead of a decompression
+        return _Recovered(state.seq)  # the log is as the state left it: a stat instead of a decompression
     tail = log.last_lines(1)
     last_seq = _seq_of(tail[0]) if tail else 0
     if last_seq <= state.seq:
-        return set(), max(last_seq, state.seq)
-    known: set[str] = set()
+        return _Recovered(max(last_seq, state.seq))
+    found = _Recovered(last_seq)
     lines = log.iter_lines() if state.seq <= 0 else log.last_lines(last_seq - state.seq)
     for line in lines:
         try:
@@ -183,8 +200,11 @@ def _recover(state: ScanState, log: EventLog) -> tuple[set[str], int]:
         except msgspec.DecodeError:
             continue
         if event.seq > state.seq:
-            known.add(event.id)
-    return known, last_seq
+            found.ids.add(event.id)
+            made = event.data.get(_MADE.get(event.type, "")) if isinstance(event.data, dict) else None
+            if isinstance(made, str):
+                found.commits.add(made)
+    return found
 
 
 def _seq_of(line: bytes) -> int:
@@ -248,7 +268,7 @@ def _read_reflogs(ctx: _Context, records: list[SpoolRecord], staging: Staging) -
     stash.from_hooks(records)
     _read_stash_reflog(ctx.obs, state, stash, ctx.now_ns)
     rework = Rework(ctx.enricher, ctx.settings.undo_window)
-    events = ReflogEvents(state, ctx.enricher, ctx.collector.emit, rework, staging)
+    events = ReflogEvents(state, ctx.enricher, ctx.collector.emit, rework, staging, ctx.logged_commits)
     events.feed(heads, branches, stash.is_stash_reset)
     return len(heads) + len(branches)
 

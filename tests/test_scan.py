@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -414,3 +415,23 @@ def test_a_line_whose_twin_never_comes_is_reported_alone(watched, tmp_path):
     drop_last_line(head_log)  # git was killed between the two lines
     [created] = new_events(watched, start, types=("commit.created",))
     assert (created.wt, created.data["branch"]) == (".", "side")
+
+
+def test_a_lost_state_writes_no_commit_twice(watched, tmp_path):
+    linked, head_log, _ = side_worktree(watched, tmp_path)
+    commit_file(linked, "s.txt", "s\n", "on side")
+    line = drop_last_line(head_log)
+    scan(locate(watched).common_dir)  # reported from its branch line alone
+    with open(head_log, "ab") as handle:
+        handle.write(line)
+    git(watched, "commit", "-q", "--allow-empty", "-m", "to amend")
+    git(watched, "commit", "-q", "--amend", "--allow-empty", "-m", "amended")
+    git(watched, "commit", "-q", "--allow-empty", "-m", "after")
+    scan(locate(watched).common_dir)
+    # the line of the commit amended away goes, and every later line moves up: new offsets, new ids
+    git(watched, "reflog", "expire", "--expire=never", "--expire-unreachable=now", "--all")
+    locate(watched).obs.state.unlink()
+    scan(locate(watched).common_dir)  # every reflog read again, from the start
+    events = list(read_events(locate(watched).obs, lambda m: None))
+    shas = Counter(e.data["sha"] for e in events if e.type == "commit.created")
+    assert len(shas) == 4 and set(shas.values()) == {1}
