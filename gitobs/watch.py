@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitobs import early_signals
 from gitobs.repo import GitobsError, ObsPaths, worktree_git_dirs
 from gitobs.scan import ScanResult, scan
 from gitobs.scan_all import Outcome, scan_one
@@ -152,11 +153,14 @@ class Watcher:
 
 @contextmanager
 def stopped_by_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM set `stop`: the tick in progress finishes its repository, then the loop ends."""
+    """SIGINT and SIGTERM set `stop`: the tick in progress finishes its repository, then the loop ends. One
+    that came while the command line was loading (early_signals) sets it at once: no tick starts."""
     def handler(signum, frame) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handler) for sig in early_signals.HELD}
+    if early_signals.came():  # asked after the handler is in: a signal now is caught either way
+        stop.set()
     try:
         yield
     finally:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -129,15 +129,19 @@ def test_an_unreadable_registry_mid_watch_keeps_the_repositories_known(watched):
     assert [o.label for o in tick.scanned] == [str(watched)]
 
 
+def start_watch(repo: Path, *python_options: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, *python_options, "-m", "gitobs", "watch", "--interval", "0.05s",
+                             str(repo)], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_mid_watch_loses_nothing(watched, sig):
-    process = subprocess.Popen([sys.executable, "-m", "gitobs", "watch", "--interval", "0.05s", str(watched)],
-                               cwd=watched, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_watch(watched)
     try:
+        assert process.stdout.readline().startswith("watching")  # said once its handlers are in: ticking
         for number in range(12):  # commits, edits and hook-less commits while it ticks
             commit_file(watched, f"f{number}.txt", f"{number}\n", f"step {number}")
             git(watched, "-c", "core.hooksPath=/dev/null", "commit", "-q", "--allow-empty", "-m", f"quiet {number}")
-            time.sleep(0.03)
         process.send_signal(sig)
         out, err = process.communicate(timeout=60)
     finally:
@@ -154,6 +158,30 @@ def test_a_signal_mid_watch_loses_nothing(watched, sig):
     assert len(ids) == len(set(ids))
     subjects = [e for e in events if e.type == "commit.created"]
     assert len(subjects) == 1 + 24  # the commit before install, then every one made during the watch
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_watch_is_still_loading_stops_it_cleanly(watched, sig):
+    process = start_watch(watched, "-X", "importtime")  # the interpreter reports each import as it ends
+    try:
+        for line in process.stderr:  # the first of gitobs's own imports: its entry has run its first line
+            if re.search(r"\| +gitobs\.(?!early_signals$|__main__$)", line.rstrip()):
+                break
+        process.send_signal(sig)  # now, while the command line loads (about half a second more)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "Traceback" not in err and out.splitlines()[-1] == "stopped"
+    assert EventLog(locate(watched).obs.log).check() == []
+
+
+def test_a_sigterm_at_the_very_start_ends_watch_quietly(watched):
+    process = start_watch(watched)
+    process.send_signal(signal.SIGTERM)  # maybe before the interpreter runs any gitobs code
+    out, err = process.communicate(timeout=60)
+    assert (process.returncode, err) in ((0, ""), (-signal.SIGTERM, "")), err
+    assert process.returncode != 0 or out.splitlines()[-1] == "stopped"
 
 
 def test_watch_refuses_bad_arguments_in_one_line(repo, watched):

@@ -1,4 +1,4 @@
-"""One module per command group; `gitobs.cli` wires them into the typer app."""
+"""One module per command group; `gitobs.app` wires them into the typer app."""
 
 from __future__ import annotations
 

@@ -35,10 +35,10 @@ def watch(
         raise GitobsError("give repositories or --all, not both")
     sources = _registered if every else _fixed([open_repo(path) for path in paths or [None]])
     watcher = Watcher(sources)
-    if not quiet:
-        say(f"watching {'every registered repository' if every else _count(len(paths or [None]))} every "
-            f"{interval_s:g} s; Ctrl-C stops")
     with stopped_by_signals(watcher.stop):
+        if not quiet:  # said once the handlers are in: from here on, Ctrl-C does stop it
+            say(f"watching {'every registered repository' if every else _count(len(paths or [None]))} every "
+                f"{interval_s:g} s; Ctrl-C stops")
         watcher.run(interval_s, lambda tick: _show(tick, quiet), ticks=ticks or None)
     if not quiet:
         say("stopped")
