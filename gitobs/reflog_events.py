@@ -14,6 +14,7 @@ from collections.abc import Callable
 from gitobs import schema
 from gitobs.enrich import Enricher
 from gitobs.reflog import Kind, ReflogEntry, classify
+from gitobs.repo import MAIN_WORKTREE, is_null_sha
 from gitobs.rework import Rework
 from gitobs.scanstate import RebaseProgress, ScanState
 from gitobs.schema import Emit
@@ -50,7 +51,8 @@ class ReflogEvents:
                 self.state.take_ref_time(f"{twin.ref} {twin.old} {twin.new}")  # the same move, seen twice
             kind = classify(entry.message)
             self._settle_moment(entry, kind.op == "checkout")
-            self._head_entry(entry, kind, short_branch(twin.ref) if twin else None, is_stash_reset)
+            if not self._worktree_added(entry, kind):
+                self._head_entry(entry, kind, short_branch(twin.ref) if twin else None, is_stash_reset)
             # Dwell times count from the first moment the worktree's HEAD was seen, at the latest.
             self.state.arrivals.setdefault(entry.wt, self.moment[0])
         for entry in branches:
@@ -72,6 +74,16 @@ class ReflogEvents:
         self.moment = (moment, "hook" if exact else "reflog")
 
     # -- HEAD ------------------------------------------------------------------------------------
+
+    def _worktree_added(self, entry: ReflogEntry, kind: Kind) -> bool:
+        """`git worktree add` starts the new worktree's HEAD reflog with an unnamed line from no commit,
+        then checks out with a `reset: moving to HEAD` that moves nothing (a scan may come between them).
+        The worktree was made; no history moved. A branch it made is the branch reflog's."""
+        born = self.state.born.pop(entry.wt, None)
+        if entry.wt != MAIN_WORKTREE and kind.op == "empty" and is_null_sha(entry.old):
+            self.state.born[entry.wt] = entry.new
+            return True
+        return kind.op == "reset" and entry.old == entry.new == born
 
     def _head_entry(self, entry: ReflogEntry, kind: Kind, branch: str | None,
                     is_stash_reset: Callable[[ReflogEntry], bool]) -> None:

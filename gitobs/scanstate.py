@@ -71,6 +71,7 @@ class ScanState(msgspec.Struct, kw_only=True):
     stage_writes: dict[str, list[StageWrite]] = {}  # worktree -> staging not yet cut into bursts
     first_staged: dict[str, int] = {}  # worktree -> first staging since its last commit, once burst
     arrivals: dict[str, int] = {}  # worktree -> when HEAD last switched branch (for dwell times)
+    born: dict[str, str] = {}  # new worktree -> the commit `git worktree add` started its HEAD at
     rewritten: dict[str, dict[str, int]] = {}  # worktree -> commit a rebase rewrote (post-rewrite) -> when
     gitbutler: GitButlerMemory = msgspec.field(default_factory=GitButlerMemory)
     last_scan_ns: int = 0

@@ -435,3 +435,26 @@ def test_a_lost_state_writes_no_commit_twice(watched, tmp_path):
     events = list(read_events(locate(watched).obs, lambda m: None))
     shas = Counter(e.data["sha"] for e in events if e.type == "commit.created")
     assert len(shas) == 4 and set(shas.values()) == {1}
+
+
+# -- git worktree add ----------------------------------------------------------------------------
+
+
+def test_git_worktree_add_moves_no_history(watched, tmp_path):
+    start = last_seq(watched)
+    git(watched, "worktree", "add", "-q", "-b", "one", str(tmp_path / "one"))
+    git(watched, "worktree", "add", "-q", "--detach", str(tmp_path / "two"))
+    scan(locate(watched).common_dir)
+    git(watched, "worktree", "add", "-q", "-b", "three", str(tmp_path / "three"))
+    head_log = locate(watched).common_dir / "worktrees" / "three" / "logs" / "HEAD"
+    reset_line = drop_last_line(head_log)
+    scan(locate(watched).common_dir)  # between the new HEAD's first line and the checkout's reset
+    with open(head_log, "ab") as handle:
+        handle.write(reset_line)
+    events = new_events(watched, start)
+    assert sorted(e.data["branch"] for e in events if e.type == "branch.created") == ["one", "three"]
+    assert not [e for e in events if e.type in ("history.reset", "ref.update")]
+    start = last_seq(watched)
+    git(tmp_path / "one", "reset", "-q", "--hard")  # a reset of the user's own still is one
+    [reset] = new_events(watched, start, types=("history.reset",))
+    assert reset.wt == "one" and reset.data["from_sha"] == reset.data["to_sha"]
