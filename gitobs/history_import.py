@@ -206,12 +206,12 @@ class _Run:
 
     def _walk(self, walk: gitlog.Walk, labels: dict[str, str | None], flagged: gitlog.Search) -> None:
         rework = Rework(self.enricher, self.settings.undo_window)
-        unread = self.reflogs.unread_commits
+        unread, rebased = self.reflogs.unread_commits, self.reflogs.rebased_commits
         for logged in gitlog.commits(self.obs.common_dir, walk, MAX_FILES):
             self.progress.walked += 1
             if logged.sha in self.derived_commits:
                 pass
-            elif logged.sha in self.recorded.commits or logged.sha in unread:
+            elif logged.sha in self.recorded.commits or logged.sha in unread or logged.sha in rebased:
                 self.progress.recorded += 1
             elif self._commit(logged, labels.get(logged.sha, self.tips.default), logged.sha in flagged.result(),
                               rework):

@@ -4,7 +4,8 @@ Lines before a cursor have been read by the scanner: import derives their events
 scanner's own code (ReflogEvents, StashEvents, Rework) and a scratch memory, so that what the scanner
 passed over without recording (capture.reflog off then, a purge) can be filled in; what it did record is
 found in the log and left out (gitobs/import_recorded.py). Lines after a cursor are the scanner's to
-report: the commits they made are named here, so that import leaves those to it.
+report: the commits they made are named here, so that import leaves those to it. So are the commits the
+steps of a rebase made, read or not: they are that rebase's, reported as `history.rebase`, not new work.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ from gitobs.stash_events import STASH_REF, StashEvents
 
 # Reflog operations whose line reports a commit of its own (commit.created, commit.amended, a pick).
 _MAKES_COMMIT = {"commit", "merge-commit", "revert", "amend", "cherry-pick"}
+# Rebase steps that write a commit; `start` and `reset` move onto one that was there, and so does a pick
+# git fast-forwards ("rebase: fast-forward", which classify counts as an old git's pick).
+_REBASE_WRITES = {"pick", "squash", "fixup", "reword", "edit", "continue", "merge"}
 
 
 @dataclass
@@ -42,6 +46,7 @@ class SplitReflogs:
     branches: list[ReflogEntry] = field(default_factory=list)
     stash: list[ReflogEntry] = field(default_factory=list)
     unread_commits: set[str] = field(default_factory=set)  # made by lines past a cursor
+    rebased_commits: set[str] = field(default_factory=set)  # made by a rebase's steps
 
 
 def split(common_dir: Path, state: ScanState) -> SplitReflogs:
@@ -56,6 +61,7 @@ def split(common_dir: Path, state: ScanState) -> SplitReflogs:
             read = since_rename(read)  # as the scanner read it: a renamed branch's old lines are the old name's
         (found.heads if file.ref == "HEAD" else found.branches).extend(read)
         found.unread_commits.update(entry.new for entry in unread if _makes_commit(entry))
+        found.rebased_commits.update(entry.new for entry in everything if _rebase_wrote(entry))
     found.stash = _stash_read(common_dir, state)
     return found
 
@@ -63,6 +69,11 @@ def split(common_dir: Path, state: ScanState) -> SplitReflogs:
 def _makes_commit(entry: ReflogEntry) -> bool:
     kind = classify(entry.message)
     return kind.op in _MAKES_COMMIT or (kind.op == "merge" and kind.step != "fast-forward")
+
+
+def _rebase_wrote(entry: ReflogEntry) -> bool:
+    kind = classify(entry.message)
+    return kind.op == "rebase" and kind.step in _REBASE_WRITES and not entry.message.startswith("rebase: fast-forward")
 
 
 def _stash_read(common_dir: Path, state: ScanState) -> list[ReflogEntry]:

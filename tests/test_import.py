@@ -440,3 +440,52 @@ def test_a_linked_worktrees_detached_head_is_walked_too(repo, tmp_path):
     [made] = [e for e in created(repo) if e.data["files"][0][0] == "w.txt"]
     assert made.data["sha"] == git(tmp_path / "linked", "rev-parse", "HEAD").stdout.strip()
     assert made.src == "import" and "branch" not in made.data
+
+
+def rebase_todo(*edits: str) -> dict[str, str]:
+    """git's environment for a `rebase -i` whose todo list gets these sed edits, e.g. "2s/^pick/squash/"."""
+    script = " ".join(f"-e '{edit}'" for edit in edits)
+    return {"GIT_SEQUENCE_EDITOR": f"sed -i {script}"}
+
+
+def test_commits_a_recorded_rebase_made_are_not_imported(watched):
+    git(watched, "switch", "-q", "-c", "feat")
+    commit_file(watched, "f1.txt", "1\n", "f1")
+    commit_file(watched, "f2.txt", "2\n", "f2")
+    git(watched, "switch", "-q", "main")
+    commit_file(watched, "m.txt", "m\n", "m")
+    git(watched, "switch", "-q", "feat")
+    git(watched, "rebase", "-q", "main")
+    scan(locate(watched).common_dir)
+    result = run_import(watched)
+    assert result.imported == 0 and len(created(watched)) == 4  # the picks are the rebase's, not new work
+    assert events(watched, ("history.rebase",))[0].data["steps"] == {"pick": 2}
+
+
+def test_squashes_amends_and_cherry_picks_the_log_holds_are_not_imported(watched):
+    git(watched, "switch", "-q", "-c", "feat")
+    for number in range(1, 5):
+        commit_file(watched, f"f{number}.txt", f"{number}\n", f"f{number}")
+    git(watched, "rebase", "-q", "-i", "HEAD~4", **rebase_todo("2s/^pick/squash/"))  # f1 kept, f2 into it
+    git(watched, "commit", "-q", "--amend", "-m", "f4, amended")
+    picked = git(watched, "rev-parse", "HEAD~1").stdout.strip()
+    git(watched, "switch", "-q", "main")
+    git(watched, "cherry-pick", picked)
+    scan(locate(watched).common_dir)
+    result = run_import(watched)
+    assert result.imported == 0 and len(created(watched)) == 5
+    assert result.walked == result.recorded == 5
+
+
+def test_a_commit_a_rebase_kept_as_it_was_is_still_imported(repo):
+    commit_file(repo, "a.txt", "a\n", "a")
+    commit_file(repo, "b.txt", "b\n", "b")
+    forget_reflogs(repo)  # made before gitobs: in no event
+    install(locate(repo))
+    kept = git(repo, "rev-parse", "HEAD~1").stdout.strip()
+    git(repo, "rebase", "-q", "-i", "HEAD~2", **rebase_todo("2s/^pick/reword/"),  # a: "rebase: fast-forward"
+        GIT_EDITOR="sed -i -e 1s/^/reworded-/")
+    scan(locate(repo).common_dir)
+    result = run_import(repo)
+    assert kept in {e.data["sha"] for e in created(repo)}
+    assert result.imported == 2  # the first commit and the kept one; the reworded one is the rebase's
