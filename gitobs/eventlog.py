@@ -6,13 +6,17 @@ The highest-numbered segment is the live one; lower ones are sealed and immutabl
 
 Durability model: one append writes one checksummed frame and fsyncs it, so a crash can only
 leave a torn frame at the very end of the live segment. Readers skip damage and resynchronise
-on the next frame magic, so one bad frame never hides the good ones after it.
+on the next frame magic, so one bad frame never hides the good ones after it. Repair cuts only a
+live segment's torn tail off; other damage (a flipped bit in a sealed frame) is taken out of its
+segment alone, with the lines that still decode from it written back. Every byte repair removes is
+kept first, in ``log.damaged/`` next to the log.
 
 Writers are assumed to be serialised by the caller (one appending process at a time).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections import deque
@@ -20,20 +24,27 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import zstandard
 
-__all__ = ["Corruption", "EventLog"]
+__all__ = ["Corruption", "EventLog", "Repaired", "Selector", "json_objects"]
 
 FRAME_MAGIC = b"\x28\xb5\x2f\xfd"
 MAX_FRAME_CONTENT = 256 << 20  # refuse to inflate more than this per frame (garbage or bombs)
 _SEGMENT_NAME = re.compile(r"^(\d{8})\.jsonl\.zst$")
-_SEAL_TMP_SUFFIX = ".seal-tmp"
+_SEAL_TMP_SUFFIX = ".seal-tmp"  # a seal's or a repair's rewrite before its rename
+_ABANDONED_SUFFIX = ".abandoned"  # next to a segment a writer left because it was damaged while live
+_SALVAGE_PIECE = 4096
 _FEED_CHUNK = 1 << 20
 _ZSTD_BLOCK_MAX = 128 << 10
 _MAX_FRAME_HEADER = 18
 _TORN = "torn frame (file ends mid-frame)"
+_CHECKSUM = "checksum mismatch"
 
 CorruptionHandler = Callable[["Corruption"], None]
+# The lines inflated from a damaged region, and the good lines just before and after it (None at a segment's
+# edge) -> the ones to put back: a damaged frame can inflate into lines that parse but were never written.
+Selector = Callable[[list[bytes], "bytes | None", "bytes | None"], list[bytes]]
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,18 @@ class Corruption:
 
     def describe(self) -> str:
         return f"{self.segment} at byte {self.offset}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Repaired:
+    corruption: Corruption
+    salvaged: int  # lines that still decoded from the damaged bytes, written back in their place
+    kept: Path  # the damaged bytes, as they were
+
+    @property
+    def doubtful(self) -> bool:
+        """The frame inflated whole but failed its checksum: one of the salvaged lines may hold the damage."""
+        return self.salvaged > 0 and self.corruption.reason == _CHECKSUM
 
 
 @dataclass(frozen=True)
@@ -119,7 +142,7 @@ def _decode_frame(data: memoryview, start: int) -> _Frame | str:
             if decoded_size > content_size:  # never inflate past what the header promised
                 return "content size mismatch"
     except zstandard.ZstdError as error:
-        return "checksum mismatch" if "checksum" in str(error).lower() else "corrupt frame data"
+        return _CHECKSUM if "checksum" in str(error).lower() else "corrupt frame data"
     if not decompressor.eof:
         return _TORN
     content = b"".join(parts)
@@ -131,8 +154,9 @@ def _decode_frame(data: memoryview, start: int) -> _Frame | str:
     return _Frame(start, end, content)
 
 
-def _scan(data: bytes, segment: str, is_live: bool) -> Iterator[_Frame | Corruption]:
-    """Yield the valid frames and the damaged regions of one segment, in file order."""
+def _scan(data: bytes, segment: str, unsealed: bool) -> Iterator[_Frame | Corruption]:
+    """Yield the valid frames and the damaged regions of one segment, in file order. `unsealed`: the live
+    segment, or one a writer left damaged (only there can damage at the end be a crash mid-append)."""
     view = memoryview(data)
     position = 0
     bad_start: int | None = None  # start of the damaged region being skipped
@@ -153,9 +177,116 @@ def _scan(data: bytes, segment: str, is_live: bool) -> Iterator[_Frame | Corrupt
         if position < 0:
             break
     if bad_start is not None:
-        # Damage that runs to the end of a segment is a crash mid-append there, even if later appends
-        # went on in a new segment: cutting it off loses no valid frame.
-        yield Corruption(segment, bad_start, bad_reason, torn_tail=True)
+        # Damage that runs to the end of an unsealed segment is a crash mid-append there, even if later
+        # appends went on in a new segment: cutting it off loses no valid frame. A seal writes a whole new
+        # file, so damage at the end of a sealed one is damage like any other.
+        yield Corruption(segment, bad_start, bad_reason, torn_tail=unsealed)
+
+
+@dataclass(frozen=True)
+class _Span:
+    """A good frame's place, and its first and last lines: what repair needs of it."""
+
+    start: int
+    end: int
+    first: bytes
+    last: bytes
+
+
+def _span(frame: _Frame) -> _Span:
+    content = frame.content
+    first = content[: content.find(b"\n")]
+    return _Span(frame.start, frame.end, first, content[content.rfind(b"\n", 0, len(content) - 1) + 1 : -1])
+
+
+def _around(items: list[_Span | Corruption], index: int) -> tuple[_Span | None, _Span | None]:
+    """The good frames around a damaged region (two regions never follow each other: _scan makes them one)."""
+    before = items[index - 1] if index > 0 else None
+    after = items[index + 1] if index + 1 < len(items) else None
+    assert not isinstance(before, Corruption) and not isinstance(after, Corruption)
+    return before, after
+
+
+def _salvage(region: bytes) -> list[bytes]:
+    """The whole lines inflated from each frame start in a damaged region, up to where each fails."""
+    region = FRAME_MAGIC + region[4:]  # it starts where a frame should: the damage may be in its magic
+    lines: list[bytes] = []
+    start = 0
+    while start >= 0:
+        lines += _inflate_until_damage(region[start:]).split(b"\n")[:-1]
+        start = region.find(FRAME_MAGIC, start + 1)
+    return lines
+
+
+def _inflate_until_damage(data: bytes) -> bytes:
+    """What the frame at the start of `data` inflates to before its decoder fails (a checksum mismatch fails
+    only once all of it is out). A failing call returns nothing of what it inflated, so the piece that
+    failed is fed again, after the ones before it, one byte at a time."""
+    inflated, failed_at = _feed(zstandard.ZstdDecompressor().decompressobj(), data, _SALVAGE_PIECE)
+    if failed_at is None:
+        return inflated
+    decompressor = zstandard.ZstdDecompressor().decompressobj()
+    before, _ = _feed(decompressor, data[:failed_at], _SALVAGE_PIECE)
+    last, _ = _feed(decompressor, data[failed_at : failed_at + _SALVAGE_PIECE], 1)
+    return before + last
+
+
+def _feed(decompressor, data: bytes, piece: int) -> tuple[bytes, int | None]:
+    """Feed `data` `piece` bytes at a time until its frame ends or fails: what came out, and where the
+    piece that failed starts (None: none failed)."""
+    parts: list[bytes] = []
+    size = 0
+    for start in range(0, len(data), piece):
+        if decompressor.eof or size > MAX_FRAME_CONTENT:
+            break
+        try:
+            parts.append(decompressor.decompress(data[start : start + piece]))
+        except zstandard.ZstdError:
+            return b"".join(parts), start
+        size += len(parts[-1])
+    return b"".join(parts), None
+
+
+def json_objects(lines: list[bytes], before: bytes | None, after: bytes | None) -> list[bytes]:
+    """The default Selector: the lines that parse as JSON objects."""
+    return [line for line in lines if _is_json_object(line)]
+
+
+def _is_json_object(line: bytes) -> bool:
+    try:
+        return isinstance(msgspec.json.decode(line), dict)
+    except msgspec.DecodeError:
+        return False
+
+
+def _replace_file(path: Path, pieces: list[bytes]) -> None:
+    """Write `pieces` as the new content of `path`: a new file, synced, renamed over it."""
+    temp = path.with_name(path.name + _SEAL_TMP_SUFFIX)
+    with open(temp, "wb") as out:
+        out.writelines(pieces)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temp, path)
+    _fsync_directory(path.parent)
+
+
+def _keep(directory: Path, segment: str, offset: int, region: bytes) -> Path:
+    """Put damaged bytes aside, durably, under a name no earlier repair used."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for attempt in itertools.count():
+        kept = directory / f"{segment}@{offset}" if attempt == 0 else directory / f"{segment}@{offset}.{attempt}"
+        try:
+            fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            break
+        except FileExistsError:
+            continue
+    try:
+        _write_all(fd, region)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    _fsync_directory(directory)
+    return kept
 
 
 class EventLog:
@@ -226,19 +357,20 @@ class EventLog:
     def _open_for_first_append(self) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
         for leftover in self.directory.glob("*" + _SEAL_TMP_SUFFIX):
-            leftover.unlink()  # a seal interrupted before os.replace; the segment is intact
+            leftover.unlink()  # a seal or repair interrupted before os.replace; the segment is intact
         segments = self.segments()
         if not segments:
             self._live = self._segment_path(1)
         elif self._has_corruption(segments[-1]):
             # Never write after garbage nor destroy evidence: check/repair report it later.
+            _mark_abandoned(segments[-1])
             self._live = self._segment_path(segment_number(segments[-1]) + 1)
         else:
             self._live = segments[-1]
         return self._live
 
     def _has_corruption(self, segment: Path) -> bool:
-        scanned = _scan(segment.read_bytes(), segment.name, is_live=True)
+        scanned = _scan(segment.read_bytes(), segment.name, unsealed=True)
         return any(isinstance(item, Corruption) for item in scanned)
 
     def _compressor(self, level: int) -> zstandard.ZstdCompressor:
@@ -246,10 +378,11 @@ class EventLog:
 
     def _seal(self, segment: Path) -> None:
         data = segment.read_bytes()
-        scanned = list(_scan(data, segment.name, is_live=True))
+        scanned = list(_scan(data, segment.name, unsealed=True))
         if not any(isinstance(item, Corruption) for item in scanned):
             self._recompress(segment, (item.lines for item in scanned if isinstance(item, _Frame)))
-        # else: leave the damaged bytes as they are, for check/repair to report.
+        else:  # leave the damaged bytes as they are, for check/repair to report
+            _mark_abandoned(segment)
         # Creating the next (empty) segment now keeps "highest-numbered is live" true on disk.
         next_segment = self._segment_path(segment_number(segment) + 1)
         os.close(os.open(next_segment, os.O_WRONLY | os.O_CREAT, 0o644))
@@ -280,8 +413,7 @@ class EventLog:
         # One segment in memory at a time; each frame is decoded on demand.
         segments = self.segments()
         for index in range(len(segments))[start:stop]:
-            is_live = index == len(segments) - 1
-            yield from _scan(segments[index].read_bytes(), segments[index].name, is_live)
+            yield from _scan(segments[index].read_bytes(), segments[index].name, _unsealed(segments, index))
 
     def iter_contents(self, on_corruption: CorruptionHandler | None = None, start: int = 0,
                       stop: int | None = None) -> Iterator[bytes]:
@@ -310,7 +442,7 @@ class EventLog:
                 data = handle.read()
             if start and not data.startswith(FRAME_MAGIC) and data:
                 start, data = 0, segments[index].read_bytes()  # truncated or replaced since: from its start
-            for item in _scan(data, names[index], index == len(segments) - 1):
+            for item in _scan(data, names[index], _unsealed(segments, index)):
                 if isinstance(item, _Frame):
                     yield [names[index], start + item.end], item.content
                 elif on_corruption is not None:
@@ -333,7 +465,7 @@ class EventLog:
         for index in range(len(segments) - 1, -1, -1):
             segment = segments[index]
             tail: deque[bytes] = deque(maxlen=n - len(collected))
-            for item in _scan(segment.read_bytes(), segment.name, index == len(segments) - 1):
+            for item in _scan(segment.read_bytes(), segment.name, _unsealed(segments, index)):
                 if isinstance(item, _Frame):
                     tail.extend(item.lines)
             collected = list(tail) + collected
@@ -343,19 +475,65 @@ class EventLog:
 
     # ----- integrity ----------------------------------------------------------------------
 
-    def check(self) -> list[Corruption]:
-        return [item for item in self._scan_all() if isinstance(item, Corruption)]
+    @property
+    def damaged_dir(self) -> Path:
+        """Where repair keeps the bytes it takes out of the log: beside it, so a gc's swap leaves them."""
+        return self.directory.with_name(self.directory.name + ".damaged")
 
-    def repair(self) -> list[Corruption]:
-        """Report all damage; cut torn tails off their segments (the only safe fix)."""
-        found = self.check()
-        for corruption in found:
-            if corruption.torn_tail:
-                live = self.directory / corruption.segment
-                os.truncate(live, corruption.offset)
-                fd = os.open(live, os.O_WRONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-        return found
+    def _scan_for_damage(self) -> Iterator[tuple[Path, bytes, list[_Span | Corruption]]]:
+        """Each damaged segment, its bytes and its scan (of the frames, only their places and edge lines)."""
+        segments = self.segments()
+        for index, segment in enumerate(segments):
+            data = segment.read_bytes()
+            items = [_span(item) if isinstance(item, _Frame) else item
+                     for item in _scan(data, segment.name, _unsealed(segments, index))]
+            if any(isinstance(item, Corruption) for item in items):
+                yield segment, data, items
+
+    def check(self) -> list[Corruption]:
+        return [item for _, _, items in self._scan_for_damage() for item in items if isinstance(item, Corruption)]
+
+    def repair(self, select: Selector = json_objects) -> list[Repaired]:
+        """Take all damage out of the log and report it: a torn tail is cut off (the writer that was cut
+        short writes its events again); any other damaged region is replaced by the lines that still decode
+        from it and `select` keeps. The segment is rewritten atomically, after its damaged bytes are kept in
+        damaged_dir. The caller holds the writers' lock."""
+        repaired: list[Repaired] = []
+        for segment, data, items in self._scan_for_damage():
+            repaired += self._repair_segment(segment, data, items, select)
+            _abandoned_mark(segment).unlink(missing_ok=True)  # clean now: later damage is not a torn append
+        return repaired
+
+    def _repair_segment(self, segment: Path, data: bytes, items: list[_Span | Corruption],
+                        select: Selector) -> list[Repaired]:
+        pieces: list[bytes] = []
+        repaired: list[Repaired] = []
+        for index, item in enumerate(items):
+            if isinstance(item, _Span):
+                pieces.append(data[item.start : item.end])  # good frames stay byte for byte
+                continue
+            before, after = _around(items, index)
+            region = data[item.offset : after.start if after else len(data)]
+            kept = _keep(self.damaged_dir, segment.name, item.offset, region)
+            around = (before.last if before else None, after.first if after else None)
+            salvaged = [] if item.torn_tail else select(_salvage(region), *around)
+            if salvaged:
+                content = b"".join(line + b"\n" for line in salvaged)
+                pieces.append(self._compressor(self.sealed_level).compress(content))
+            repaired.append(Repaired(item, len(salvaged), kept))
+        _replace_file(segment, pieces)
+        return repaired
+
+
+def _unsealed(segments: list[Path], index: int) -> bool:
+    return index == len(segments) - 1 or _abandoned_mark(segments[index]).exists()
+
+
+def _abandoned_mark(segment: Path) -> Path:
+    return segment.with_name(segment.name + _ABANDONED_SUFFIX)
+
+
+def _mark_abandoned(segment: Path) -> None:
+    """Remember that `segment` was live when a writer moved on from its damage: its tail may be torn."""
+    os.close(os.open(_abandoned_mark(segment), os.O_WRONLY | os.O_CREAT, 0o644))
+    _fsync_directory(segment.parent)

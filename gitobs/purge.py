@@ -39,6 +39,7 @@ def purge(obs: ObsPaths, wait_s: float = 30.0) -> Purged:
         segments = log.segments()
         purged = Purged(len(segments), log.size_bytes(), _clear(obs.spool))
         shutil.rmtree(obs.log, ignore_errors=True)
+        shutil.rmtree(log.damaged_dir, ignore_errors=True)  # what repairs took out of the log goes too
         metrics.forget(obs)  # the Prometheus counts go with the events
         otlp_export.forget(obs)  # and so do requests still waiting for a collector
         obs.log.mkdir(parents=True, exist_ok=True)

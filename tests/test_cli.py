@@ -8,6 +8,7 @@ from conftest import commit_file, git, gitobs
 
 from gitobs import schema
 from gitobs.commands.events import event_line
+from gitobs.commands.status import _events_in_place
 
 
 def test_install_status_events_uninstall(repo):
@@ -47,11 +48,25 @@ def test_corrupt_log_is_reported_and_repaired(repo):
         handle.write(b"\x28\xb5\x2f\xfd\x00garbage-from-a-crash")
     events = gitobs("events", "--no-scan", cwd=repo)
     assert "damaged log" in events.stderr and "commit.created" in events.stdout
-    assert "torn" in gitobs("doctor", cwd=repo).stdout
-    assert "truncated" in gitobs("doctor", "--repair", cwd=repo).stdout
-    assert "no damage" in gitobs("doctor", cwd=repo).stdout
+    found = gitobs("doctor", cwd=repo, ok=False)
+    assert found.returncode == 1 and "torn tail" in found.stdout
+    repaired = gitobs("doctor", "--repair", cwd=repo, ok=False)
+    assert repaired.returncode == 1 and "truncated" in repaired.stdout and "log.damaged" in repaired.stdout
+    after = gitobs("doctor", cwd=repo).stdout
+    assert "no damage" in after and "1 damaged piece(s) kept from earlier repairs" in after
     commit_file(repo, "b.txt", "b\n")
     assert gitobs("events", "--type", "commit.created", cwd=repo).stdout.count("commit.created") == 3
+
+
+def test_repair_puts_back_only_whole_events_in_their_place():
+    def line(seq: int, event_id: str = "", ts: str = "2026-11-23T10:00:00.000Z") -> bytes:
+        return json.dumps({"seq": seq, "id": event_id or f"id{seq}", "ts": ts, "type": "push", "src": "hook",
+                           "wt": ".", "data": {"remote": "origin", "refs": []}}).encode()
+
+    inflated = [line(5), b'{"seq": 6, "broken', line(7, ts="2026-11-23T10:87:00.000Z"), line(4), line(8, "id5"),
+                line(9), line(12)]
+    assert _events_in_place(inflated, line(4), line(12)) == [line(5), line(9)]
+    assert _events_in_place(inflated, None, None) == [line(5), line(9), line(12)]
 
 
 def test_escape_sequences_in_names_are_shown_inert():

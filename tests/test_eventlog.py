@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gitobs.eventlog import FRAME_MAGIC, Corruption, EventLog
+from gitobs.eventlog import FRAME_MAGIC, Corruption, EventLog, Repaired
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,6 +32,10 @@ def append_events(log: EventLog, start: int, count: int, per_append: int = 1) ->
 def collect(log: EventLog) -> tuple[list[bytes], list[Corruption]]:
     found: list[Corruption] = []
     return list(log.iter_lines(found.append)), found
+
+
+def corruptions(repaired: list[Repaired]) -> list[Corruption]:
+    return [item.corruption for item in repaired]
 
 
 def frame_offsets(path: Path) -> list[int]:
@@ -132,7 +136,7 @@ def test_torn_tail_reported_repaired_and_appendable(tmp_path: Path) -> None:
     assert found[0].describe() == f"{live.name} at byte {last_frame}: {found[0].reason}"
     assert log.check() == found
 
-    assert log.repair() == found
+    assert corruptions(log.repair()) == found
     assert live.stat().st_size == last_frame
     assert log.check() == [] and log.repair() == []
     more = append_events(EventLog(tmp_path), 100, 3)
@@ -153,8 +157,11 @@ def test_corruption_in_the_middle_skips_only_the_bad_frame(tmp_path: Path) -> No
     lines, found = collect(log)
     assert lines == written[:4] + written[5:]
     assert [(c.offset, c.torn_tail) for c in found] == [(offsets[4], False)]
-    size_before = live.stat().st_size
-    assert log.repair() == found and live.stat().st_size == size_before  # cannot be truncated away
+    damaged = data[offsets[4] : offsets[5]]
+    [repaired] = log.repair()  # the frame alone is taken out: truncating would lose the good frames after it
+    assert repaired.corruption == found[0] and repaired.kept.read_bytes() == damaged
+    assert collect(log) == (written[:4] + written[5:], [])
+    assert live.stat().st_size == len(data) - len(damaged)
 
 
 def test_append_after_torn_tail_starts_new_segment(tmp_path: Path) -> None:
@@ -170,8 +177,106 @@ def test_append_after_torn_tail_starts_new_segment(tmp_path: Path) -> None:
     lines, found = collect(log)
     assert lines == written[:-2] + more
     assert len(found) == 1 and found[0].segment == damaged.name and found[0].torn_tail
-    assert log.repair() == found and log.check() == []  # repair still works once later segments exist
+    assert corruptions(log.repair()) == found and log.check() == []  # still torn once later segments exist
+    assert not list(tmp_path.glob("*.abandoned"))  # repaired, it is as sealed: later damage there is not torn
     assert collect(log) == (written[:-2] + more, [])
+
+
+def sealed_log(directory: Path, frame_lines: int, frames: int) -> tuple[EventLog, list[bytes]]:
+    """A log whose first segment is sealed into `frames` frames of `frame_lines` lines, and a live one."""
+    log = EventLog(directory, seal_bytes=1 << 30, frame_lines=frame_lines)
+    written = append_events(log, 0, frame_lines * frames - 1, per_append=frame_lines)
+    log.seal_bytes = 1  # this append seals
+    written += append_events(log, len(written), 1)
+    log.seal_bytes = 1 << 30
+    written += append_events(log, len(written), 3)
+    assert [p.name for p in log.segments()] == ["00000001.jsonl.zst", "00000002.jsonl.zst"]
+    return log, written
+
+
+def damage(path: Path, start: int, stop: int) -> bytes:
+    """Flip bits in [start, stop) of a file; the bytes as they were."""
+    data = bytearray(path.read_bytes())
+    for i in range(start, stop):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    return bytes(data)
+
+
+def test_a_flipped_bit_in_a_sealed_segments_last_frame_costs_that_frame_only(tmp_path: Path) -> None:
+    log, written = sealed_log(tmp_path / "log", frame_lines=500, frames=4)
+    sealed = log.segments()[0]
+    last_frame = frame_offsets(sealed)[-1]
+    data = bytearray(sealed.read_bytes())
+    data[last_frame + 40] ^= 0x01
+    sealed.write_bytes(bytes(data))
+
+    found = log.check()
+    assert [(c.segment, c.offset, c.torn_tail) for c in found] == [(sealed.name, last_frame, False)]
+    [repaired] = log.repair()  # not a torn tail: a seal wrote the whole file at once
+    assert repaired.corruption == found[0] and repaired.kept.read_bytes() == data[last_frame:]
+    assert repaired.kept.parent == tmp_path / "log.damaged"
+    lines, after = collect(log)
+    assert after == [] and log.check() == []
+    assert len(lines) == len(written) - 500 + repaired.salvaged
+    assert lines[:1500] == written[:1500] and lines[-3:] == written[-3:]  # the other frames, all of them
+    assert set(lines) <= set(written)
+    more = append_events(EventLog(tmp_path / "log"), 10_000, 2)
+    assert list(log.iter_lines())[-2:] == more
+
+
+def test_repair_salvages_the_lines_a_damaged_frame_inflates_to_before_its_damage(tmp_path: Path) -> None:
+    log, written = sealed_log(tmp_path / "log", frame_lines=6000, frames=1)  # ~300 KiB: three zstd blocks
+    sealed = log.segments()[0]
+    damage(sealed, sealed.stat().st_size - 200, sealed.stat().st_size - 100)
+    [repaired] = log.repair()
+    assert repaired.corruption.reason == "corrupt frame data" and repaired.salvaged >= 2000
+    assert list(log.iter_lines()) == written[: repaired.salvaged] + written[6000:]
+
+
+def test_a_frame_whose_checksum_alone_is_damaged_is_salvaged_whole(tmp_path: Path) -> None:
+    log, written = sealed_log(tmp_path / "log", frame_lines=300, frames=2)
+    sealed = log.segments()[0]
+    damage(sealed, sealed.stat().st_size - 1, sealed.stat().st_size)  # the last frame's checksum
+    [repaired] = log.repair()
+    assert repaired.corruption.reason == "checksum mismatch" and repaired.salvaged == 300
+    assert collect(log) == (written, [])
+
+
+def test_repair_hands_the_selector_the_good_lines_around_a_frame_whose_magic_was_hit(tmp_path: Path) -> None:
+    log, written = sealed_log(tmp_path / "log", frame_lines=100, frames=3)
+    sealed = log.segments()[0]
+    middle = frame_offsets(sealed)[1]
+    damage(sealed, middle, middle + 1)
+    seen = []
+
+    def select(lines: list[bytes], before: bytes | None, after: bytes | None) -> list[bytes]:
+        seen.append((before, after))
+        return lines
+
+    [repaired] = log.repair(select)
+    assert repaired.corruption.reason == "not a zstd frame" and seen == [(written[99], written[200])]
+    assert repaired.salvaged == 100 and collect(log) == (written, [])  # its magic restored, it inflates whole
+
+
+def test_a_repair_interrupted_before_its_rename_leaves_the_segment_as_it_was(tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    log, written = sealed_log(tmp_path / "log", frame_lines=100, frames=3)
+    sealed = log.segments()[0]
+    damaged = damage(sealed, frame_offsets(sealed)[1] + 20, frame_offsets(sealed)[1] + 30)
+
+    def crash(*args) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        log.repair()
+    monkeypatch.undo()
+    assert sealed.read_bytes() == damaged  # the rewrite never replaced it half-written
+    append_events(EventLog(tmp_path / "log"), 1000, 1)  # the next writer clears the leftover
+    assert not list((tmp_path / "log").glob("*.seal-tmp"))
+    assert len(log.repair()) == 1 and log.check() == []
+    assert collect(log)[0][:100] == written[:100]
 
 
 @pytest.mark.parametrize(

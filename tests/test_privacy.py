@@ -75,10 +75,14 @@ def test_purge_forgets_everything_and_nothing_comes_back(watched):
     (watched / "README.md").write_text("edited\n")
     before = last_seq(watched)
     assert before > 3
+    kept = EventLog(obs.log).damaged_dir  # what a repair took out of the log
+    kept.mkdir()
+    (kept / "00000001.jsonl.zst@0").write_bytes(b"events a repair kept")
     done = gitobs("purge", cwd=watched, ok=False)
     assert done.returncode == 2 and "--yes" in done.stderr
     assert "purged" in gitobs("purge", "--yes", cwd=watched).stdout
     assert list(read_events(obs, lambda _: None)) == [] and EventLog(obs.log).check() == []
+    assert not kept.exists()
     # the history it had read is not read again; only the working tree's present state is a new first look
     assert types(all_new(watched, 0)) in (["worktree.sample", "gitobs.scan"], [])
     commit_file(watched, "b.txt", "b\n")

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import collections
+import math
 from pathlib import Path
 
+import msgspec
 import typer
 from rich.table import Table
 from rich.text import Text
 
+from gitobs import schema
 from gitobs.commands import NoScanOption, RepoOption, console, open_repo, say, scan_time_text, warn
 from gitobs.commands.scan import clear_stale_pending, scan_now
 from gitobs.commands.schedule import describe as describe_schedule
 from gitobs.otlp_export import describe as describe_exports
-from gitobs.eventlog import EventLog
+from gitobs.eventlog import EventLog, Repaired
 from gitobs.hookinstall import inspect
+from gitobs.lock import exclusive
 from gitobs.logread import read_events
-from gitobs.repo import Repo
+from gitobs.repo import GitobsError, ObsPaths, Repo
 from gitobs.safe_text import inert
 from gitobs.scanstate import load_state
 from gitobs.spool import backlog
+
+LOCK_WAIT_S = 30.0
 
 
 def status(repo_dir: Path = RepoOption, no_scan: bool = NoScanOption) -> None:
@@ -64,19 +70,90 @@ def _show_hooks(repo: Repo) -> None:
 
 def doctor(
     repo_dir: Path = RepoOption,
-    repair: bool = typer.Option(False, "--repair", help="Truncate a torn log tail, remove stale markers."),
+    repair: bool = typer.Option(False, "--repair", help="Take damage out of the log, remove stale markers."),
 ) -> None:
-    """Check the hooks and the log for damage; with --repair, fix what can be fixed safely."""
+    """Check the hooks and the log for damage; with --repair, take it out of the log, keeping the damaged
+    bytes. Exits with 1 whenever the log was damaged."""
     repo = open_repo(repo_dir)
     _show_hooks(repo)
     log = EventLog(repo.obs.log)
-    damage = log.repair() if repair else log.check()
-    for corruption in damage:
-        action = "truncated" if repair and corruption.torn_tail else "found"
-        say(Text(f"log: {action} {inert(corruption.describe())}"))
+    _show_kept(log)
     if repair:
+        damaged = bool(_repair(repo.obs, log))
         clear_stale_pending(repo.obs)
-    if not damage:
-        say("log: no damage found")
-    elif not repair:
-        say("run gitobs doctor --repair to truncate torn tails (a scan that crashed writes its events again)")
+    else:
+        damaged = _check(log)
+    if damaged:
+        raise typer.Exit(1)
+    say("log: no damage found")
+
+
+def _check(log: EventLog) -> bool:
+    damage = log.check()
+    for corruption in damage:
+        torn = " (a torn tail: a write cut short)" if corruption.torn_tail else ""
+        say(Text(f"log: found {inert(corruption.describe())}{torn}"))
+    if damage:
+        say("run gitobs doctor --repair to take the damage out of the log (the damaged bytes are kept)")
+    return bool(damage)
+
+
+def _repair(obs: ObsPaths, log: EventLog) -> list[Repaired]:
+    """Repair under the scan lock: no scan appends meanwhile."""
+    if not obs.root.is_dir():
+        return []
+    with exclusive(obs.lock, LOCK_WAIT_S) as held:
+        if not held:
+            raise GitobsError("a scan kept the lock for 30 s; try again in a moment")
+        repaired = log.repair(_events_in_place)
+    for item in repaired:
+        say(Text(f"log: {_repair_text(item)}"))
+    if repaired:
+        say(Text(f"log: the damaged bytes are kept in {inert(log.damaged_dir)}"))
+    return repaired
+
+
+def _events_in_place(lines: list[bytes], before: bytes | None, after: bytes | None) -> list[bytes]:
+    """What repair puts back of a damaged frame (eventlog.Selector): whole events (envelope, payload, time)
+    whose seq rises between their good neighbours' and whose id comes once. A damaged frame can inflate
+    into lines that parse but were never written, such as a shifted copy of another."""
+    low, high = _seq(before, 0), _seq(after, math.inf)
+    kept: list[bytes] = []
+    ids: set[str] = set()
+    for line in lines:
+        event = _event(line)
+        if event is None or not low < event.seq < high or event.id in ids:
+            continue
+        kept.append(line)
+        ids.add(event.id)
+        low = event.seq
+    return kept
+
+
+def _seq(line: bytes | None, default: float) -> float:
+    event = _event(line) if line is not None else None
+    return default if event is None else event.seq
+
+
+def _event(line: bytes) -> schema.Event | None:
+    try:
+        event = schema.validate(schema.decode(line))
+        schema.parse_ts(event.ts)
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
+        return None
+    return event
+
+
+def _repair_text(item: Repaired) -> str:
+    what = inert(item.corruption.describe())
+    if item.corruption.torn_tail:
+        return f"truncated {what}"
+    doubt = " (it failed its checksum: one of them may hold the damage)" if item.doubtful else ""
+    return f"isolated {what}; salvaged {item.salvaged} line(s){doubt}"
+
+
+def _show_kept(log: EventLog) -> None:
+    """What earlier repairs took out of the log is still there for a person to look at, or delete."""
+    kept = sorted(log.damaged_dir.glob("*")) if log.damaged_dir.is_dir() else []
+    if kept:
+        say(Text(f"log: {len(kept)} damaged piece(s) kept from earlier repairs in {inert(log.damaged_dir)}"))
