@@ -26,7 +26,7 @@ from gitobs import gitlog, rollup, schema
 from gitobs.branch_tips import Tips, branch_labels, read_tips
 from gitobs.enrich import GITBUTLER_EMAIL, MAX_FILES, MESSAGE_MARKERS, Enricher, message_facts
 from gitobs.eventlog import EventLog
-from gitobs.import_cursor import Frontier, covered_for, load_cursor, save_cursor
+from gitobs.import_cursor import IMPORT_LOCK, Frontier, covered_for, load_cursor, save_cursor
 from gitobs.import_recorded import Recorded
 from gitobs.import_reflog import SplitReflogs, derive, split
 from gitobs.lock import exclusive
@@ -44,7 +44,6 @@ from gitobs.settings import ScanSettings
 CHUNK_COMMITS = 4000
 PROGRESS_EVERY = 100
 LOCK_WAIT_S = 30.0
-IMPORT_LOCK = "import.lock"  # one import at a time: two would both find a commit missing and write it
 # Segments an import fills are sealed at this zstd level rather than the log's 19, which costs about a
 # second per MiB sealed and would alone double an import's time; they come out about a quarter bigger.
 SEALED_LEVEL = 9
@@ -104,6 +103,14 @@ def _refuse_if_paused(obs: ObsPaths) -> None:
                           "(gitobs resume, then gitobs import goes on where it stopped)")
 
 
+def _refuse_if_damaged(log: EventLog) -> None:
+    """A damaged frame's commits look unrecorded, and a repair may salvage their events: both would stay.
+    (A torn tail's events are written again by the writer that was cut short, and a repair drops it.)"""
+    damage = [corruption for corruption in log.check() if not corruption.torn_tail]
+    if damage:
+        raise GitobsError(f"damaged log: {damage[0].describe()}; run gitobs doctor --repair first")
+
+
 def _quiet(progress: ImportProgress) -> None:
     pass
 
@@ -143,6 +150,7 @@ class _Run:
             state = load_state(self.obs.state)
             if self.settings.reflog:
                 self.reflogs = split(self.obs.common_dir, state)
+            _refuse_if_damaged(EventLog(self.obs.log))
             self.recorded = Recorded.read(EventLog(self.obs.log))
         self.frontier = Frontier(self._hidden())
         return True

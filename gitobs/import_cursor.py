@@ -18,6 +18,7 @@ import msgspec
 from gitobs.scanstate import write_atomic
 
 IMPORT_FILE = "import.json"
+IMPORT_LOCK = "import.lock"  # one import at a time: two would both find a commit missing and write it
 MAX_COVERED = 4096  # beyond this, some are forgotten: more walking next time, never a duplicate
 MAX_RUNS = 8
 
@@ -50,6 +51,12 @@ def covered_for(cursor: ImportCursor, since: int | None) -> set[str]:
         if run.since is None or (since is not None and run.since <= since):
             found.update(run.covered)
     return found
+
+
+def forget_cursor(obs_root: Path) -> None:
+    """Events left the log (a repair took damage out): the next import walks the whole history again and
+    writes the commits no event names any more, finding the rest recorded. The caller holds IMPORT_LOCK."""
+    (obs_root / IMPORT_FILE).unlink(missing_ok=True)
 
 
 def save_cursor(obs_root: Path, cursor: ImportCursor, since: int | None, covered: Iterable[str]) -> None:

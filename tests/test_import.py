@@ -10,6 +10,7 @@ from conftest import commit_file, git, gitobs, last_seq
 
 from gitobs import history_import
 from gitobs.enrich import Enricher
+from gitobs.eventlog import FRAME_MAGIC, EventLog
 from gitobs.hookinstall import install
 from gitobs.history_import import import_history
 from gitobs.lock import exclusive
@@ -298,6 +299,35 @@ def test_a_lost_cursor_costs_a_walk_not_a_duplicate(repo):
     again = run_import(repo)
     assert again.walked == 7 and again.imported == 0 and again.recorded == 7
     assert len(created(repo)) == 7
+
+
+def test_commits_a_repair_took_out_of_the_log_are_imported_again_and_nothing_else(tmp_path):
+    repo = tmp_path / "fast"
+    git(tmp_path, "init", "-q", str(repo))
+    fast_history(repo, 300)
+    install(locate(repo))
+    run_import(repo, chunk_commits=100)  # a frame per chunk
+    [segment] = EventLog(locate(repo).obs.log).segments()
+    data = bytearray(segment.read_bytes())
+    second_chunk, third_chunk = [at for at in range(len(data)) if data.startswith(FRAME_MAGIC, at)][-2:]
+    for at in range(second_chunk + 4, third_chunk):  # nothing of its frame can be read any more
+        data[at] ^= 0x5A
+    segment.write_bytes(bytes(data))
+    with pytest.raises(GitobsError, match="doctor --repair"):  # it would write them, and a repair too
+        run_import(repo)
+    with exclusive(locate(repo).obs.root / "import.lock", 1):  # its cursor would count them as done
+        busy = gitobs("doctor", "--repair", cwd=repo, ok=False)
+    assert busy.returncode == 2 and "import is running" in busy.stderr
+    repaired = gitobs("doctor", "--repair", cwd=repo, ok=False)
+    assert repaired.returncode == 1 and "isolated" in repaired.stdout and "salvaged 0 line(s)" in repaired.stdout
+    assert len(created(repo)) == 200
+
+    assert run_import(repo).imported == 100
+    shas = Counter(e.data["sha"] for e in created(repo))
+    assert len(shas) == 300 and set(shas.values()) == {1}
+    seqs, ids = [e.seq for e in events(repo)], [e.id for e in events(repo)]
+    assert seqs == sorted(set(seqs)) and len(set(ids)) == len(ids)
+    assert run_import(repo).imported == 0
 
 
 def test_since_takes_only_newer_commits_and_a_full_import_adds_the_rest(tmp_path):

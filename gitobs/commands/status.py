@@ -18,6 +18,7 @@ from gitobs.commands.schedule import describe as describe_schedule
 from gitobs.otlp_export import describe as describe_exports
 from gitobs.eventlog import EventLog, Repaired
 from gitobs.hookinstall import inspect
+from gitobs.import_cursor import IMPORT_LOCK, forget_cursor
 from gitobs.lock import exclusive
 from gitobs.logread import read_events
 from gitobs.repo import GitobsError, ObsPaths, Repo
@@ -99,17 +100,25 @@ def _check(log: EventLog) -> bool:
 
 
 def _repair(obs: ObsPaths, log: EventLog) -> list[Repaired]:
-    """Repair under the scan lock: no scan appends meanwhile."""
+    """Repair under both locks: no scan appends meanwhile, and no import saves a cursor that still counts
+    the commits the repair takes out."""
     if not obs.root.is_dir():
         return []
-    with exclusive(obs.lock, LOCK_WAIT_S) as held:
-        if not held:
-            raise GitobsError("a scan kept the lock for 30 s; try again in a moment")
-        repaired = log.repair(_events_in_place)
+    with exclusive(obs.root / IMPORT_LOCK, 0) as alone:
+        if not alone:
+            raise GitobsError("a gitobs import is running; run gitobs doctor --repair once it has finished")
+        with exclusive(obs.lock, LOCK_WAIT_S) as held:
+            if not held:
+                raise GitobsError("a scan kept the lock for 30 s; try again in a moment")
+            repaired = log.repair(_events_in_place)
+            if repaired:
+                forget_cursor(obs.root)
     for item in repaired:
         say(Text(f"log: {_repair_text(item)}"))
     if repaired:
         say(Text(f"log: the damaged bytes are kept in {inert(log.damaged_dir)}"))
+    if any(not item.corruption.torn_tail for item in repaired):  # a torn tail's writer writes it again
+        say("run gitobs import to record again the commits the lost lines named")
     return repaired
 
 
