@@ -80,9 +80,14 @@ def reflog_files(common_dir: Path, worktree_dirs: dict[str, Path]) -> list[Reflo
         for name in sorted(filenames):
             path = Path(dirpath) / name
             ref = "refs/heads/" + recorded(path.relative_to(heads).as_posix())  # names, like paths, in UTF-8
-            if not ref.startswith("refs/heads/gitbutler/"):  # GitButler's internal refs: its own scanner
+            if is_read_branch(ref):
                 files.append(ReflogFile(path, ref, MAIN_WORKTREE))
     return files
+
+
+def is_read_branch(ref: str) -> bool:
+    """Is `ref` a branch whose reflog is read? Not GitButler's internal refs: they have their own scanner."""
+    return ref.startswith("refs/heads/") and not ref.startswith("refs/heads/gitbutler/")
 
 
 def _line_hash(line: bytes) -> str:

@@ -11,10 +11,12 @@ and those after it in its reflog are left for the next scan, which reads the two
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitobs.reflog import Cursor, ReflogEntry, ReflogFile, classify, cursor_before
+from gitobs.names import recorded
+from gitobs.reflog import Cursor, ReflogEntry, ReflogFile, classify, cursor_before, is_read_branch
 
 # What git logs to HEAD and to the branch it is on. A checkout moves HEAD alone, a rebase's steps move a
 # detached HEAD, `branch: Created from` and `branch: Reset to` move a branch alone.
@@ -49,8 +51,10 @@ def hold_unpaired(reads: list[ReflogRead], worktrees: dict[str, Path], common_di
     in its reflog; then also the lines whose twin was left so."""
     twins = _Twins(reads, worktrees, common_dir, now_s)
     read_first = _keys(reads)
-    while any(_hold_first(read, _keys(reads), read_first, twins) for read in reads):
-        pass
+    while True:
+        keys = _keys(reads)
+        if not any(_hold_first(read, keys, read_first, twins) for read in reads):
+            return
 
 
 def _keys(reads: list[ReflogRead]) -> dict[bool, set[tuple]]:
@@ -87,12 +91,12 @@ def _twin_due(entry: ReflogEntry, twins: _Twins) -> bool:
     if twins.attached is None:
         twins.attached = {wt: _head_ref(git_dir) for wt, git_dir in twins.worktrees.items()}
     if entry.ref == "HEAD":
-        ref = twins.attached.get(entry.wt)
-        if not ref or not ref.startswith("refs/heads/"):
-            return False
+        ref = twins.attached.get(entry.wt, "")
+        if not is_read_branch(ref):
+            return False  # detached, or on a branch whose reflog is not read: no twin to wait for
         return _being_written(twins.common_dir / f"{ref}.lock", twins.common_dir / "logs" / ref, twins)
     return any(_being_written(twins.worktrees[wt] / "HEAD.lock", twins.worktrees[wt] / "logs" / "HEAD", twins)
-               for wt, ref in twins.attached.items() if ref == entry.ref)
+               for wt, ref in twins.attached.items() if recorded(ref) == entry.ref)
 
 
 def _being_written(lock: Path, log: Path, twins: _Twins) -> bool:
@@ -107,9 +111,9 @@ def _being_written(lock: Path, log: Path, twins: _Twins) -> bool:
 
 
 def _head_ref(git_dir: Path) -> str:
-    """The ref a worktree's HEAD is on, or "" when HEAD is detached."""
+    """The ref a worktree's HEAD is on (a name not in UTF-8 as the file system's), or "" when detached."""
     try:
-        head = (git_dir / "HEAD").read_text(encoding="utf-8", errors="replace")
+        head = os.fsdecode((git_dir / "HEAD").read_bytes())
     except OSError:
         return ""
     return head[5:].strip() if head.startswith("ref: ") else ""

@@ -417,6 +417,13 @@ def test_a_line_whose_twin_never_comes_is_reported_alone(watched, tmp_path):
     assert (created.wt, created.data["branch"]) == (".", "side")
 
 
+def test_a_commit_on_a_branch_whose_reflog_is_not_read_does_not_wait(watched):
+    git(watched, "switch", "-q", "-c", "gitbutler/workspace")  # its reflog is GitButler's scanner's
+    start = last_seq(watched)
+    commit_file(watched, "w.txt", "w\n", "on the workspace")
+    assert len(new_events(watched, start, types=("commit.created",))) == 1
+
+
 def test_a_lost_state_writes_no_commit_twice(watched, tmp_path):
     linked, head_log, _ = side_worktree(watched, tmp_path)
     commit_file(linked, "s.txt", "s\n", "on side")
