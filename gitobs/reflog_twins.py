@@ -39,7 +39,7 @@ class ReflogRead:
 class _Twins:
     """What the search for a held-back line's twin needs, gathered once per scan."""
 
-    reads: list[ReflogRead]
+    read_to: dict[Path, int]  # reflog -> how far this scan read it
     worktrees: dict[str, Path]  # worktree -> its git dir
     common_dir: Path
     now_s: float
@@ -49,7 +49,7 @@ class _Twins:
 def hold_unpaired(reads: list[ReflogRead], worktrees: dict[str, Path], common_dir: Path, now_s: float) -> None:
     """Leave for the next scan each line whose twin git may still be writing, with the lines after it
     in its reflog; then also the lines whose twin was left so."""
-    twins = _Twins(reads, worktrees, common_dir, now_s)
+    twins = _Twins({read.file.path: read.cursor.offset for read in reads}, worktrees, common_dir, now_s)
     read_first = _keys(reads)
     while True:
         keys = _keys(reads)
@@ -106,8 +106,7 @@ def _being_written(lock: Path, log: Path, twins: _Twins) -> bool:
         size = log.stat().st_size
     except FileNotFoundError:
         return False
-    read = next((read for read in twins.reads if read.file.path == log), None)
-    return size > (read.cursor.offset if read is not None else 0)
+    return size > twins.read_to.get(log, 0)
 
 
 def _head_ref(git_dir: Path) -> str:
