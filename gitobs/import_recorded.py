@@ -89,9 +89,16 @@ class Recorded:
         return recorded
 
     def _add(self, line: _Line) -> None:
-        data = _data.decode(line.data)
-        moment = schema.parse_ts(line.ts)
+        """A damaged line still names its commit when it can; one without a valid time has no moment."""
+        try:
+            data = _data.decode(line.data)
+        except msgspec.DecodeError:
+            return
         self.add(line.type, data)
+        try:
+            moment = schema.parse_ts(line.ts)
+        except ValueError:
+            return
         if line.type == "gitobs.resumed" and isinstance(data.get("paused_s"), (int, float)):
             self.paused.append((moment - data["paused_s"], moment))
         elif line.type == schema.ROLLUP and isinstance(data.get("day"), str):

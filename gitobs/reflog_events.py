@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from gitobs import schema
 from gitobs.enrich import Enricher
+from gitobs.names import recorded
 from gitobs.reflog import Kind, ReflogEntry, classify
 from gitobs.repo import MAIN_WORKTREE, is_null_sha
 from gitobs.rework import Rework
@@ -48,17 +49,35 @@ class ReflogEvents:
             twin = branch_of.get(entry.mirror_key)
             if twin is not None:
                 mirrored.add(twin.key)
-                self.state.take_ref_time(f"{twin.ref} {twin.old} {twin.new}")  # the same move, seen twice
-            kind = classify(entry.message)
-            self._settle_moment(entry, kind.op == "checkout")
-            if not self._worktree_added(entry, kind):
-                self._head_entry(entry, kind, short_branch(twin.ref) if twin else None, is_stash_reset)
-            # Dwell times count from the first moment the worktree's HEAD was seen, at the latest.
-            self.state.arrivals.setdefault(entry.wt, self.moment[0])
+            try:
+                self._head_line(entry, twin, is_stash_reset)
+            except Exception as exc:  # a line no handler foresaw: its cursor has moved on, never retried
+                self._failed(entry, exc)
         for entry in branches:
             if entry.key not in mirrored:
-                self._settle_moment(entry, switch=False)
-                self._branch_entry(entry)
+                try:
+                    self._settle_moment(entry, switch=False)
+                    self._branch_entry(entry)
+                except Exception as exc:
+                    self._failed(entry, exc)
+
+    def _head_line(self, entry: ReflogEntry, twin: ReflogEntry | None,
+                   is_stash_reset: Callable[[ReflogEntry], bool]) -> None:
+        if twin is not None:
+            self.state.take_ref_time(f"{twin.ref} {twin.old} {twin.new}")  # the same move, seen twice
+        kind = classify(entry.message)
+        self._settle_moment(entry, kind.op == "checkout")
+        if not self._worktree_added(entry, kind):
+            self._head_entry(entry, kind, short_branch(twin.ref) if twin else None, is_stash_reset)
+        # Dwell times count from the first moment the worktree's HEAD was seen, at the latest.
+        self.state.arrivals.setdefault(entry.wt, self.moment[0])
+
+    def _failed(self, entry: ReflogEntry, exc: Exception) -> None:
+        """A gitobs.error in place of what the line would have said, so one odd reflog line cannot stop
+        every scan after it."""
+        message = recorded(" ".join(f"reflog {entry.ref} line {entry.key}: {type(exc).__name__}: {exc}".split()))
+        self.emit("gitobs.error", schema.InternalError(where="scan", message=message), ts_ns=entry.ts * 10**9,
+                  src="gitobs", wt=entry.wt, provenance=recorded(f"reflog:{entry.key}:error"))
 
     def _settle_moment(self, entry: ReflogEntry, switch: bool) -> None:
         """Reflog times are whole seconds: a hook that saw the same move gives the exact moment (taken for

@@ -519,3 +519,15 @@ def test_a_commit_a_rebase_kept_as_it_was_is_still_imported(repo):
     result = run_import(repo)
     assert kept in {e.data["sha"] for e in created(repo)}
     assert result.imported == 2  # the first commit and the kept one; the reworded one is the rebase's
+
+
+def test_a_logged_line_with_an_impossible_time_still_names_its_commit(tmp_path):
+    from gitobs.import_recorded import Recorded
+
+    log = EventLog(tmp_path / "log")
+    line = ('{"v":1,"seq":1,"id":"x","ts":"2026-01-01T00:87:20.000Z","type":"commit.created","src":"hook",'
+            '"wt":".","data":{"sha":"%s","branch":"main"}}' % ("a" * 40))
+    log.append([line.encode(), b'{"v":1,"seq":2,"id":"y","ts":"2026-01-01T00:00:00.000Z","type":"commit.created",'
+                               b'"src":"hook","wt":".","data":[1,2]}'])
+    recorded = Recorded.read(log)
+    assert recorded.commits == {"a" * 40}

@@ -465,3 +465,26 @@ def test_git_worktree_add_moves_no_history(watched, tmp_path):
     git(tmp_path / "one", "reset", "-q", "--hard")  # a reset of the user's own still is one
     [reset] = new_events(watched, start, types=("history.reset",))
     assert reset.wt == "one" and reset.data["from_sha"] == reset.data["to_sha"]
+
+
+def test_a_reflog_line_the_scan_cannot_read_is_one_error_not_a_stopped_scan(watched, monkeypatch):
+    from gitobs.reflog_events import ReflogEvents
+
+    real = ReflogEvents._head_entry
+
+    def fails_on_one(self, entry, *args):
+        if "poison" in entry.message:
+            raise ValueError("unforeseen")
+        return real(self, entry, *args)
+
+    monkeypatch.setattr(ReflogEvents, "_head_entry", fails_on_one)
+    start = last_seq(watched)
+    commit_file(watched, "p.txt", "p\n", "poison")
+    commit_file(watched, "q.txt", "q\n", "after it")
+    scan(locate(watched).common_dir)
+    events = [e for e in read_events(locate(watched).obs, lambda m: None) if e.seq > start]
+    [error] = [e for e in events if e.type == "gitobs.error"]
+    assert "ValueError: unforeseen" in error.data["message"] and error.data["where"] == "scan"
+    assert [e.data["branch"] for e in events if e.type == "commit.created"] == ["main"]  # the next commit
+    commit_file(watched, "r.txt", "r\n", "and the next scan")
+    assert len(new_events(watched, types=("commit.created",))) >= 1
