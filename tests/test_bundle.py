@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import stat
 import zipfile
 from pathlib import Path
@@ -151,8 +152,13 @@ def _hostile(worked: Path, tmp_path: Path, case: str) -> Path:
     if case == "zip-bomb":
         return rezip(target, {**blobs, REPORT: b"{" + b" " * (60 << 20) + b"}"}, fix_sums=True) and _deflated(
             target, blobs)
-    if case == "zstd-bomb":
-        return rezip(target, {**blobs, EVENTS: zstandard.ZstdCompressor().compress(b"a" * (3 << 20) + b"\n")})
+    if case == "zstd-bomb":  # 64 MiB of good event lines in a few kB
+        line = _event(1, "gitobs.paused", {}) + b"\n"
+        bomb = zstandard.ZstdCompressor(level=19).compress(line * ((64 << 20) // len(line)))
+        return rezip(target, {**blobs, EVENTS: bomb})
+    if case == "long-line":  # 3 MiB that do not compress: no bomb, one line too long
+        long_line = os.urandom(3 << 19).hex().encode() + b"\n"
+        return rezip(target, {**blobs, EVENTS: zstandard.ZstdCompressor().compress(long_line)})
     if case == "checksum":
         return rezip(target, {**blobs, EVENTS: zstandard.ZstdCompressor().compress(b"{}\n")}, fix_sums=False)
     if case == "missing":
@@ -169,6 +175,10 @@ def _hostile(worked: Path, tmp_path: Path, case: str) -> Path:
         return rezip(target, {**blobs, MANIFEST: json.dumps(manifest).encode()})
     if case == "deep":
         return rezip(target, {**blobs, "config.json": b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}"})
+    if case in ("deep-event", "deep-unknown-event"):
+        kind = "commit.created" if case == "deep-event" else "x.deep.event"
+        deep = _event(1, kind, None).replace(b'"data": null', b'"data": ' + b"[" * 5000 + b"]" * 5000)
+        return rezip(target, _with_lines(blobs, [deep]))
     raise AssertionError(case)
 
 
@@ -190,24 +200,53 @@ def _deflated(target: Path, blobs: dict[str, bytes]) -> Path:
     ("unexpected", "unexpected member 'run-me.sh'"),
     ("symlink", "is a link or a directory"),
     ("zip-bomb", "compression bomb"),
-    ("zstd-bomb", "event line is over"),
+    ("zstd-bomb", "the events inflate past"),
+    ("long-line", "event line is over"),
     ("checksum", "does not match its checksum"),
     ("missing", "missing report.json"),
     ("version", "bundle format 99 is not one this gitobs reads"),
     ("malformed", "config.json is not valid JSON"),
     ("deep", "nested"),
+    ("deep-event", "nested"),
+    ("deep-unknown-event", "nested"),
     ("far-future", "out of range"),
     ("offset", "out of range"),
 ])
 def test_hostile_bundles_are_refused_in_one_line(worked, tmp_path, case, message):
     path = _hostile(worked, tmp_path, case)
     before = sorted(p.name for p in tmp_path.rglob("*"))
-    for args in ([], ["--verify"], ["--timeline"]):
+    for args in ([], ["--verify"], ["--timeline"], ["--into", str(tmp_path / "scratch")]):
         done = gitobs("replay", str(path), *args, cwd=tmp_path, ok=False)
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written anywhere
     assert not (tmp_path.parent / "evil.sh").exists()
+
+
+def _bounded_gitobs(*args: str, cwd: Path):
+    """gitobs in a process held to 1 GiB of memory and 30 s: a read without bound fails, never hangs or swaps."""
+    import resource
+    import subprocess
+    import sys
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    return subprocess.run([sys.executable, "-m", "gitobs", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=30, preexec_fn=limit)
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "directory"])
+def test_only_a_regular_file_is_read_as_a_bundle(tmp_path, kind):
+    path = {"device": Path("/dev/zero"), "fifo": tmp_path / "pipe.zip", "directory": tmp_path / "dir.zip"}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)  # no writer: opening it to read would wait forever
+    elif kind == "directory":
+        path.mkdir()
+    for args in (["replay", str(path)], ["report", "--from", str(path)]):
+        done = _bounded_gitobs(*args, cwd=tmp_path)
+        assert done.returncode == 2 and "not a regular file" in done.stderr, (args, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_names_with_terminal_escapes_are_shown_inert(watched, tmp_path):
