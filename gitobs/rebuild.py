@@ -11,13 +11,16 @@ for each): their final state, not every step. Everything else is left out and co
 
 A bundle is untrusted: a path that is absolute, has `..` or `.git` in it, or cannot be written as a file
 is skipped, so nothing is ever written outside DIR; git runs without hooks and without the user's or the
-system's git config.
+system's git config. A few kB can ask for files of 99,999 lines, commit after commit, so what the commits
+write is capped (MAX_FILES, MAX_LINES, MAX_BYTES; a commit's files are checked before any is written): past
+a cap the replay is refused and what it built is removed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,6 +31,12 @@ from gitobs.repo import GitobsError, is_null_sha
 REBUILT = ("commit.created", "commit.amended", "branch.created", "branch.switch", "history.reset",
            "history.merge", "stash.push", "stash.pop")
 DEFAULT_BRANCH = "main"
+# What the recorded commits may write (a heavy year of work, ~5,000 commits, writes ~2,500 files, ~350,000
+# lines at once and ~320 MB in all: each commit rewrites its files whole).
+MAX_FILES = 100_000  # files in the work tree
+MAX_LINES = 2_000_000  # lines in the work tree at once
+MAX_BYTES = 1 << 30  # bytes written to files, in all
+_LINE_TEXT = len("line  of \n")  # a file's line n is "line {n} of {path}\n"
 
 
 @dataclass
@@ -37,11 +46,17 @@ class Rebuilt:
     skipped_paths: int = 0
 
 
+class TooBig(GitobsError):
+    """The bundle's commits would write past a cap."""
+
+
 class _Scratch:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.shas: dict[str, str] = {}  # recorded sha -> the scratch repository's
         self.lines: dict[str, int] = {}  # path -> lines it has now
+        self.tree_lines = 0  # sum of self.lines
+        self.written = 0  # bytes written to files so far
         self.result = Rebuilt()
         self.dirty = 0
 
@@ -71,6 +86,24 @@ class _Scratch:
         return self.shas.get(sha) if isinstance(sha, str) else None
 
     def write_files(self, files: object) -> None:
+        planned = self._planned(files)
+        self._check_caps(planned)
+        for path, target, have in planned:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text("".join(f"line {n} of {path}\n" for n in range(have)), encoding="utf-8",
+                                  errors="surrogateescape")
+            except OSError:
+                self.result.skipped_paths += 1
+                continue
+            self.tree_lines += have - self.lines.get(path, 0)
+            self.written += _text_bytes(path, have)
+            self.lines[path] = have
+
+    def _planned(self, files: object) -> list[tuple[str, Path, int]]:
+        """(path, where, lines it will have) for each file of a commit that can be written safely."""
+        planned: list[tuple[str, Path, int]] = []
+        after: dict[str, int] = {}  # a path listed twice: the second change applies to the first's result
         for item in files if isinstance(files, list) else []:
             if not (isinstance(item, list) and len(item) >= 3 and isinstance(item[0], str)):
                 continue
@@ -79,19 +112,35 @@ class _Scratch:
             if target is None:
                 self.result.skipped_paths += 1
                 continue
-            have = max(0, self.lines.get(path, 0) - deleted) + added
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text("".join(f"line {n} of {path}\n" for n in range(have)), encoding="utf-8",
-                                  errors="surrogateescape")
-            except OSError:
-                self.result.skipped_paths += 1
-                continue
-            self.lines[path] = have
+            have = after[path] = max(0, after.get(path, self.lines.get(path, 0)) - deleted) + added
+            planned.append((path, target, have))
+        return planned
+
+    def _check_caps(self, planned: list[tuple[str, Path, int]]) -> None:
+        final = {path: have for path, _, have in planned}
+        files = len(self.lines) + sum(path not in self.lines for path in final)
+        lines = self.tree_lines + sum(have - self.lines.get(path, 0) for path, have in final.items())
+        written = self.written + sum(_text_bytes(path, have) for path, _, have in planned)
+        for count, cap, what in ((files, MAX_FILES, "write more than {:,} files"),
+                                 (lines, MAX_LINES, "leave more than {:,} lines in the work tree"),
+                                 (written, MAX_BYTES, "write more than {:,} bytes")):
+            if count > cap:
+                raise TooBig(f"{self.root}: the bundle's commits would {what.format(cap)} (a cap of replay "
+                             "--into); refused, and what was built there removed")
 
 
 class _Skip(Exception):
     pass
+
+
+def _text_bytes(path: str, lines: int) -> int:
+    """The size of a file of `lines` lines as write_files writes it, worked out without making it."""
+    digits, width, start = 0, 1, 0  # the characters of the numbers 0 .. lines - 1
+    while start < lines:
+        end = min(lines, 10 ** width)
+        digits += (end - start) * width
+        start, width = end, width + 1
+    return lines * (_LINE_TEXT + len(path.encode("utf-8", "surrogateescape"))) + digits
 
 
 def _count(value: object) -> int:
@@ -104,6 +153,10 @@ def _inside(root: Path, path: str) -> Path | None:
     if not path or path.startswith("/") or any(part in ("", ".", "..", ".git") or "\\" in part or "\0" in part
                                                for part in parts):
         return None
+    try:
+        path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate JSON allows: no file name has it
+        return None
     target = root.joinpath(*parts)
     try:
         target.parent.resolve().relative_to(root.resolve())  # no symlink made by us, but be sure
@@ -115,6 +168,19 @@ def _inside(root: Path, path: str) -> Path | None:
 def rebuild(events: list[bytes], root: Path) -> Rebuilt:
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise GitobsError(f"{root} is not an empty directory: name a new one for --into")
+    decoded = _decoded(events)
+    created = not root.exists()
+    root.mkdir(parents=True, exist_ok=True)
+    scratch = _Scratch(root)
+    try:
+        _redo(scratch, decoded)
+    except TooBig:
+        _remove_built(root, created)
+        raise
+    return scratch.result
+
+
+def _decoded(events: list[bytes]) -> list[dict]:
     decoded = []
     for line in events:
         try:
@@ -123,8 +189,10 @@ def rebuild(events: list[bytes], root: Path) -> Rebuilt:
             continue
         if isinstance(event, dict) and isinstance(event.get("data"), dict) and isinstance(event.get("type"), str):
             decoded.append(event)
-    root.mkdir(parents=True, exist_ok=True)
-    scratch = _Scratch(root)
+    return decoded
+
+
+def _redo(scratch: _Scratch, decoded: list[dict]) -> None:
     first = next((e["data"].get("branch") or e["data"].get("from") for e in decoded
                   if e["type"] in ("commit.created", "branch.switch")), None)
     scratch.git("init", "-q", "-b", first if isinstance(first, str) and _ref_ok(first) else DEFAULT_BRANCH)
@@ -146,11 +214,24 @@ def rebuild(events: list[bytes], root: Path) -> Rebuilt:
             scratch.result.left_out[kind] += 1
     if stacks:
         _write_stacks(scratch, stacks)
-    return scratch.result
+
+
+def _remove_built(root: Path, created: bool) -> None:
+    """Everything in `root`, which was empty or new (rebuild's first check): all of it was built here."""
+    if created:
+        shutil.rmtree(root, ignore_errors=True)
+        return
+    for child in root.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def _git_date(ts: object) -> str | None:
-    return ts.replace("Z", "+00:00") if isinstance(ts, str) and ts[:4].isdigit() else None
+    # git gets it in its environment: printable ASCII only (a NUL or a lone surrogate would not go there)
+    ok = isinstance(ts, str) and ts[:4].isdigit() and ts.isascii() and ts.isprintable()
+    return ts.replace("Z", "+00:00") if ok else None
 
 
 def _ref_ok(name: str) -> bool:

@@ -347,17 +347,48 @@ def test_replay_into_never_writes_outside_the_directory(watched, tmp_path):
     evil = {"v": 1, "seq": 900, "id": "e", "ts": "2026-12-01T00:00:00.000Z", "type": "commit.created", "src": "reflog",
             "wt": ".", "data": {"sha": "a" * 40, "branch": "main",
                                 "files": [["../../outside.txt", 1, 0], ["/tmp/abs.txt", 1, 0], [".git/config", 1, 0],
-                                          ["ok/inside.txt", 1, 0]]}}
+                                          ["lone\ud800surrogate.txt", 1, 0], ["ok/inside.txt", 1, 0]]}}
     lines = zstandard.ZstdDecompressor().stream_reader(blobs[EVENTS]).read() + json.dumps(evil).encode() + b"\n"
     blobs[EVENTS] = zstandard.ZstdCompressor().compress(lines)
     forged = rezip(tmp_path / "evil.zip", blobs)
     scratch = tmp_path / "deep" / "scratch"
     done = gitobs("replay", str(forged), "--into", str(scratch), cwd=tmp_path)
-    assert "3 file path(s) could not be written safely" in done.stderr
+    assert "4 file path(s) could not be written safely" in done.stderr
     assert (scratch / "ok" / "inside.txt").exists()
     assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "deep" / "outside.txt").exists()
     assert "replayed" not in (scratch / ".git" / "config").read_text()
     assert gitobs("replay", str(forged), "--into", str(scratch), cwd=tmp_path, ok=False).returncode == 2  # not empty
+
+
+def test_replay_into_refuses_a_bundle_that_would_write_past_its_caps(watched, tmp_path):
+    # A few kB whose one commit asks for 21 files of 99,999 lines: past the cap on lines in the work tree.
+    files = [[f"big/{n}.txt", 99_999, 0] for n in range(21)]
+    big = _event(900, "commit.created", {"sha": "b" * 40, "branch": "main", "files": files})
+    forged = rezip(tmp_path / "big.zip", _with_lines(members(make(watched, tmp_path)), [big]))
+    scratch = tmp_path / "scratch"
+    done = gitobs("replay", str(forged), "--into", str(scratch), cwd=tmp_path, ok=False)
+    assert done.returncode == 2 and "lines" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("gitobs: error: ") and len(done.stderr.strip().splitlines()) == 1
+    assert not scratch.exists()  # nothing of what was built is left
+
+
+@pytest.mark.parametrize(("cap", "value", "files", "word"), [
+    ("MAX_FILES", 5, lambda n: [[f"{n}/{k}.txt", 1, 0] for k in range(3)], "files"),
+    ("MAX_LINES", 500, lambda n: [["a.txt", 200, 0]], "lines"),
+    ("MAX_BYTES", 4000, lambda n: [["a.txt", 100, 100]], "bytes"),  # 100 lines rewritten: bytes add up, lines not
+])
+def test_each_cap_of_replay_into_is_kept(tmp_path, monkeypatch, cap, value, files, word):
+    from gitobs import rebuild
+    from gitobs.repo import GitobsError
+
+    monkeypatch.setattr(rebuild, cap, value)
+    commits = [_event(n, "commit.created", {"sha": f"{n:040x}", "branch": "main", "files": files(n)})
+               for n in range(1, 4)]
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()  # an empty directory named for --into is emptied again, not removed
+    with pytest.raises(GitobsError, match=word):
+        rebuild.rebuild(commits, scratch)
+    assert scratch.is_dir() and not any(scratch.iterdir())
 
 
 def test_a_forged_report_and_odd_events_are_reported_not_crashed_on(worked, tmp_path):
