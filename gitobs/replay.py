@@ -12,6 +12,7 @@ the same way every time.
 from __future__ import annotations
 
 import fnmatch
+import os
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ import msgspec
 
 from gitobs import schema
 from gitobs.eventlog import EventLog
+from gitobs.names import recorded
 
 # Events decoded and handed on at a time: the objects of this many (about 60 KiB of log text) stay in a
 # core's cache while every analyzer reads them.
@@ -207,7 +209,9 @@ def _branches(data: Any) -> tuple:
 def normalize_path(text: str) -> str:
     """`./src/api/` -> `src/api`: the form paths have in events (relative to the work tree, no slashes
     at the ends)."""
-    cleaned = text.strip().replace("\\", "/")
+    cleaned = recorded(text.strip())  # typed as raw bytes or as recorded: `caf\xe9` either way
+    if os.sep == "\\":
+        cleaned = cleaned.replace("\\", "/")
     while cleaned.startswith("./"):
         cleaned = cleaned[2:]
     return cleaned.strip("/")

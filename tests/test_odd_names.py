@@ -3,6 +3,7 @@ paths (the byte as the text `\\xe9`), and a record no handler foresaw costs one 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -105,3 +106,16 @@ def test_history_import_names_them_as_the_scanner_does(repo):
     assert [(e.data["files"][0][0], e.data.get("branch")) for e in imported] == [
         ("README.md", "main"), ("f\\xe9.txt", RECORDED)]
     assert log_is_utf8(repo)
+
+
+def test_filters_take_a_name_typed_as_its_bytes_or_as_recorded(watched):
+    git(watched, "switch", "-q", "-c", ODD)
+    commit_file(watched, ODD + ".txt", "a\n", "an odd file on an odd branch")
+    scan(locate(watched).common_dir)
+    for typed in (ODD, RECORDED):
+        listed = gitobs("events", "--no-scan", "--type", "commit.created", "--branch", typed, cwd=watched).stdout
+        assert "an odd" not in listed and RECORDED in listed  # no message text, the branch by name
+        report = gitobs("report", "--no-scan", "--heatmap", "--format", "json", "--path", typed + ".txt",
+                        cwd=watched).stdout
+        assert json.loads(report)["window"]["path"] == f"{RECORDED}.txt"
+        assert report.count(json.dumps(f"{RECORDED}.txt")) >= 2  # the window, and the file's own row

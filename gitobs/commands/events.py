@@ -13,6 +13,7 @@ from gitobs import schema
 from gitobs.commands import NoScanOption, RepoOption, open_repo, plain_write, warn
 from gitobs.commands.scan import scan_now
 from gitobs.logread import EventFilter, read_events
+from gitobs.names import recorded
 from gitobs.repo import GitobsError
 from gitobs.safe_text import inert
 from gitobs.timespec import parse_moment
@@ -37,7 +38,7 @@ def events(
     now = time.time()
     event_filter = EventFilter(
         types=types, since=parse_moment(since, now) if since else None,
-        until=parse_moment(until, now) if until else None, branch=branch)
+        until=parse_moment(until, now) if until else None, branch=recorded(branch) if branch else None)
     if not no_scan and repo.obs.is_enabled():
         scan_now(repo.obs)
     stream = read_events(repo.obs, warn, event_filter)

@@ -16,6 +16,7 @@ from gitobs.commands.scan import scan_now
 from gitobs.eventlog import EventLog
 from gitobs.query import NONE_LABEL, Result, build_query, key_labels, query_log, table_order, to_json
 from gitobs.replay import ReplayFilter, normalize_path
+from gitobs.names import recorded
 from gitobs.repo import GitobsError
 from gitobs.report import local_offset, parse_offset
 from gitobs.safe_text import inert
@@ -59,7 +60,7 @@ def query(
     built = build_query(where, group_by, aggregate or [], offset)
     event_filter = ReplayFilter(since=parse_moment(since, moment) if since else None,
                                 until=parse_moment(until, moment) if until else None,
-                                branch=branch, path=normalize_path(path) if path else None)
+                                branch=recorded(branch) if branch else None, path=normalize_path(path) if path else None)
     repo = open_repo(repo_dir)
     if not repo.obs.root.is_dir():
         raise GitobsError("nothing recorded here yet (run gitobs install, then work as usual)")

@@ -18,6 +18,7 @@ from gitobs.commands.scan import scan_now
 from gitobs.eventlog import EventLog
 from gitobs.memlog import MemoryLog
 from gitobs.replay import normalize_path
+from gitobs.names import recorded
 from gitobs.repo import GitobsError
 from gitobs.report import build_report, local_offset, parse_offset
 from gitobs.safe_text import inert
@@ -124,7 +125,7 @@ def _context(now: str | None, since: str | None, until: str | None, path: str | 
     return Context(
         now=moment, utc_offset_s=parse_offset(utc_offset) if utc_offset else local_offset(moment),
         since=parse_moment(since, moment) if since else None, until=parse_moment(until, moment) if until else None,
-        path=normalize_path(path) if path else None, depth=depth, branch=branch,
+        path=normalize_path(path) if path else None, depth=depth, branch=recorded(branch) if branch else None,
         options={**(configured or {}), **parse_options(options)})
 
 
