@@ -49,7 +49,7 @@ def read_events(obs: ObsPaths, warn: Warn, event_filter: EventFilter | None = No
     for line in log.iter_lines(on_corruption=report):
         try:
             event = schema.decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):  # nested past the decoder's limit
             malformed += 1
             continue
         if event_filter is None or event_filter.accepts(event):

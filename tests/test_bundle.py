@@ -456,3 +456,15 @@ def test_events_of_a_type_no_analyzer_reads_replay(worked, tmp_path):
     for args in ([], ["--verify"], ["--timeline"]):
         done = gitobs("replay", str(path), *args, cwd=tmp_path, ok=False)
         assert done.returncode in (0, 1) and "Traceback" not in done.stderr, (args, done.stderr)
+
+
+def test_a_log_line_nested_past_the_decoder_is_skipped_when_bundling(watched, tmp_path):
+    from gitobs.eventlog import EventLog
+    from gitobs.repo import locate
+
+    EventLog(locate(watched).obs.log).append([_event(10_000, "x.deep", None).replace(
+        b'"data": null', b'"data": ' + b"[" * 5000 + b"]" * 5000)])
+    done = gitobs("bundle", "--no-scan", "-o", str(tmp_path / "b.zip"), cwd=watched, ok=False)
+    assert done.returncode == 0 and "1 malformed event line(s)" in done.stderr, done.stderr
+    events = gitobs("events", "--no-scan", cwd=watched, ok=False)
+    assert events.returncode == 0 and "Traceback" not in events.stderr, events.stderr

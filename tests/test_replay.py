@@ -226,11 +226,13 @@ def test_unknown_types_reach_globs_and_malformed_lines_are_counted(log):
                 b'"wt":".","data":{"files":[["src/z",1,0]]}}',
                 b'{"v":1,"seq":10,"id":"y","ts":"2026-11-05T00:00:00.000Z","type":"commit.created","src":"hook",'
                 b'"wt":".","data":{"sha":42}}',
-                b'not json at all'])
+                b'not json at all',
+                b'{"v":1,"seq":11,"id":"z","ts":"2026-11-05T00:00:00.000Z","type":"x.deep","src":"import",'
+                b'"wt":".","data":' + b"[" * 5000 + b"]" * 5000 + b'}'])  # past the decoder's recursion limit
     warnings: list[str] = []
     report(log, ["recorder"], warnings=warnings, extra=[("t", Plugin(Recorder))])
     assert Recorder.last.seen[-1] == ("x.other.thing", at("2026-11-05") / 1e9, ["src/z"])
-    assert warnings == ["2 malformed event line(s) in the log were skipped"]
+    assert warnings == ["3 malformed event line(s) in the log were skipped"]
 
 
 def test_damaged_frames_are_reported_and_skipped(log, tmp_path):
