@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-from gitobs import schema
+from gitobs.log import schema
 
 DAY_NS = 86400 * 10**9
 START_NS = 1_699_920_000 * 10**9  # 2023-11-14 00:00 UTC, a Tuesday: days are counted from midnight

@@ -1,7 +1,7 @@
 """OTLP export throughput: `python benchmarks/export.py [--events N] [--repeat R]`.
 
 Takes the seeded log benchmarks/replay.py writes (cached; default 100,000 events), and times a first full
-export of it through the real exporter (`gitobs.otlp_export.export`: read after the cursor, redact, build
+export of it through the real exporter (`gitobs.export.otlp.delivery.export`: read after the cursor, redact, build
 log records and traces, encode, queue, gzip, POST, dequeue) to a local receiver on 127.0.0.1 that reads and
 discards each request in another process, once per encoding. The baseline, timed by turns in the same
 process: decoding every event of the log (schema.decode), the least any exporter must do. Prints seconds,
@@ -25,10 +25,10 @@ sys.path.insert(0, str(HERE))
 
 import replay as replay_bench  # noqa: E402 - benchmarks/replay.py: the cached log
 
-from gitobs import schema  # noqa: E402
-from gitobs.eventlog import EventLog  # noqa: E402
-from gitobs.otlp_export import OtlpSettings, export  # noqa: E402
-from gitobs.otlp_send import Retry  # noqa: E402
+from gitobs.export.otlp.delivery import OtlpSettings, export  # noqa: E402
+from gitobs.export.otlp.send import Retry  # noqa: E402
+from gitobs.log import schema  # noqa: E402
+from gitobs.log.eventlog import EventLog  # noqa: E402
 
 RECEIVER = r"""
 import sys

@@ -36,9 +36,9 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from gitobs.hookinstall import install
-from gitobs.lock import exclusive
-from gitobs.repo import ObsPaths, locate
+from gitobs.capture.install import install
+from gitobs.core.lock import exclusive
+from gitobs.core.repo import ObsPaths, locate
 
 TARGET_MS = {"commit": 10.0, "checkout": 5.0}
 WARMUP_RUNS = 5

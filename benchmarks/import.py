@@ -88,8 +88,8 @@ def fresh_obs(repo: Path, env: dict[str, str]) -> None:
 
 
 def imported_commits(repo: Path) -> int:
-    from gitobs.logread import read_events
-    from gitobs.repo import ObsPaths
+    from gitobs.core.repo import ObsPaths
+    from gitobs.log.read import read_events
 
     events = read_events(ObsPaths(repo / ".git"), lambda _: None)
     return sum(1 for event in events if event.type == "commit.created" and event.src == "import")
@@ -99,8 +99,9 @@ def byte_compile() -> None:
     """As installing a package does, so that the runs time gitobs, not the compiler."""
     import compileall
 
-    import gitobs
     import gitobs_plugins
+
+    import gitobs
 
     for package in (gitobs, gitobs_plugins):
         compileall.compile_dir(str(Path(package.__file__).parent), quiet=1)

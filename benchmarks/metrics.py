@@ -27,10 +27,12 @@ sys.path.insert(0, str(HERE))
 import eventgen  # noqa: E402
 import replay  # noqa: E402
 
-from gitobs import config, metrics, prometheus, schema  # noqa: E402
-from gitobs.eventlog import EventLog  # noqa: E402
-from gitobs.registry import Registry  # noqa: E402
-from gitobs.repo import ObsPaths, Repo  # noqa: E402
+from gitobs.core import config  # noqa: E402
+from gitobs.core.registry import Registry  # noqa: E402
+from gitobs.core.repo import ObsPaths, Repo  # noqa: E402
+from gitobs.export.prometheus import metrics, repositories
+from gitobs.log import schema
+from gitobs.log.eventlog import EventLog  # noqa: E402
 
 
 def timed(action) -> float:
@@ -44,7 +46,7 @@ def median_ms(action, runs: int) -> float:
 
 
 def scrape(obs: ObsPaths) -> str:
-    return prometheus.exposition([prometheus.Target(obs)], prometheus.Collection())
+    return repositories.exposition([repositories.Target(obs)], repositories.Collection())
 
 
 def append_events(obs: ObsPaths, count: int, first_seq: int) -> int:
@@ -100,8 +102,8 @@ def main() -> None:
             ObsPaths(common).manifest.write_text("{}\n")  # installed, as far as scans and metrics care
             registry.add(Repo(common, common, common.parent, common / "hooks"))
         config.write_key(config.user_file(), ["export", "prometheus", "textfile"], str(root / "gitobs.prom"))
-        prometheus.after_scan([obs])  # the first time counts every repository once
-        rewrite = median_ms(lambda: prometheus.after_scan([obs]), args.runs)
+        repositories.after_scan([obs])  # the first time counts every repository once
+        rewrite = median_ms(lambda: repositories.after_scan([obs]), args.runs)
         print(f"textfile rewrite after a scan, {args.repos} other repositories registered: {rewrite:.2f} ms "
               f"(median of {args.runs})")
 

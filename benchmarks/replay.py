@@ -69,8 +69,8 @@ def write_log(log_dir: Path, count: int, seed: int) -> None:
     sys.path.insert(0, str(HERE))
     import eventgen
 
-    from gitobs import schema
-    from gitobs.eventlog import EventLog
+    from gitobs.log import schema
+    from gitobs.log.eventlog import EventLog
 
     log = EventLog(log_dir)
     sizes = random.Random(seed)  # scan-sized appends, one frame each, like a real scanner's
@@ -88,8 +88,8 @@ def write_log(log_dir: Path, count: int, seed: int) -> None:
 
 def report_now(log_dir: Path) -> float:
     """The midnight after the last event: a fixed `now`, so every run builds the same report."""
-    from gitobs.eventlog import EventLog
-    from gitobs.schema import decode, parse_ts
+    from gitobs.log.eventlog import EventLog
+    from gitobs.log.schema import decode, parse_ts
 
     last = parse_ts(decode(EventLog(log_dir).last_lines(1)[0]).ts)
     return float((int(last) // DAY_S + 1) * DAY_S)
@@ -110,7 +110,7 @@ def child(kind: str, log_dir: Path, now: float, profile: bool) -> dict:
     if profiler is not None:
         profiler.disable()
         print_profile(profiler)
-    # A big report forks a second replay process (gitobs/parallel.py). The sum of the two peaks is kept as a
+    # A big report forks a second replay process (gitobs/replay/parallel.py). The sum of the two peaks is kept as a
     # conservative figure: it counts the pages they share twice and adds peaks that need not coincide (the
     # judged figure is the sampled one, see TreeSampler).
     import resource
@@ -140,17 +140,17 @@ def run_startup(log_dir: Path, now: float) -> dict:
 
 
 def run_floor(log_dir: Path, now: float) -> dict:
-    from gitobs.eventlog import EventLog
+    from gitobs.log.eventlog import EventLog
 
     lines = sum(len(frame) for frame in EventLog(log_dir).iter_frames())
     return {"events": lines}
 
 
 def run_engine(log_dir: Path, now: float) -> dict:
-    from gitobs.analysis import Analyzer, Context
-    from gitobs.eventlog import EventLog
-    from gitobs.plugins import PluginInfo, Provided
-    from gitobs.report import build_report
+    from gitobs.log.eventlog import EventLog
+    from gitobs.replay.analysis import Analyzer, Context
+    from gitobs.replay.plugins import PluginInfo, Provided
+    from gitobs.replay.report import build_report
 
     class Nothing(Analyzer):
         name, title, consumes = "nothing", "Nothing", ("*",)
@@ -168,10 +168,10 @@ def run_engine(log_dir: Path, now: float) -> dict:
 
 
 def run_report(log_dir: Path, now: float, only: list[str] | None = None) -> dict:
-    from gitobs import plugins
-    from gitobs.analysis import Context
-    from gitobs.eventlog import EventLog
-    from gitobs.report import build_report
+    from gitobs.log.eventlog import EventLog
+    from gitobs.replay import plugins
+    from gitobs.replay.analysis import Context
+    from gitobs.replay.report import build_report
 
     provided = plugins.load()
     loaded = sorted(cls.name for cls, _ in provided.analyzers)
@@ -472,7 +472,7 @@ def machine_load() -> str:
 
 
 def describe_log(log_dir: Path, events: int) -> None:
-    from gitobs.eventlog import EventLog
+    from gitobs.log.eventlog import EventLog
 
     log = EventLog(log_dir)
     size = log.size_bytes()
@@ -485,8 +485,9 @@ def byte_compile() -> None:
     time gitobs and not the compiler where PYTHONDONTWRITEBYTECODE keeps an editable install from caching."""
     import compileall
 
-    import gitobs
     import gitobs_plugins
+
+    import gitobs
 
     for package in (gitobs, gitobs_plugins):
         compileall.compile_dir(str(Path(package.__file__).parent), quiet=1)

@@ -32,7 +32,7 @@ import msgspec
 import pygit2
 from pygit2.enums import DiffOption
 
-from gitobs.worktree_sample import WorktreeMemory, sample_worktree
+from gitobs.capture.worktree_sample import WorktreeMemory, sample_worktree
 
 DIRS = 100
 LINES_PER_FILE = 40

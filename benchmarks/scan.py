@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from gitobs.hookinstall import install
-from gitobs.repo import locate
-from gitobs.scan import scan
+from gitobs.capture.install import install
+from gitobs.core.repo import locate
+from gitobs.upkeep.scan import scan
 
 
 def git_env(home: Path) -> dict[str, str]:

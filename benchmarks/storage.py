@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from gitobs import schema
-from gitobs.eventlog import EventLog
+from gitobs.log import schema
+from gitobs.log.eventlog import EventLog
 
 TARGET_BYTES_PER_EVENT = 30
 

@@ -98,8 +98,8 @@ def measure(rounds: dict[str, callable], ticks: int) -> dict[str, list[float]]:
 
 
 def latency(repo: Path, interval_s: float, env: dict[str, str]) -> float | None:
-    from gitobs.logread import read_events
-    from gitobs.repo import locate
+    from gitobs.core.repo import locate
+    from gitobs.log.read import read_events
 
     obs = locate(repo).obs
 
@@ -162,9 +162,9 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
     print(f"built {args.repos} repositories of {args.files:,} files and {args.commits} commits, gitobs installed "
           f"and registered, in {time.perf_counter() - started:.0f} s ({scratch}{', kept' if args.keep else ''})")
 
-    from gitobs.registry import Registry
-    from gitobs.scan import scan
-    from gitobs.watch import Watcher
+    from gitobs.core.registry import Registry
+    from gitobs.fleet.watch import Watcher
+    from gitobs.upkeep.scan import scan
 
     registry = Registry()
     watcher = Watcher(lambda: [(entry.obs, entry.label) for entry in registry.entries()])

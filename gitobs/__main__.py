@@ -1,16 +1,14 @@
 import sys
 
-from gitobs.early_signals import hold
+from gitobs.core.early_signals import hold
 
 hold(sys.argv[1:])  # first: a signal while the imports below run must still stop `watch` cleanly
-from gitobs.background import wanted  # noqa: E402
+from gitobs.cli.main import background_git_dir, main  # noqa: E402
 
-git_dir = wanted(sys.argv[1:])
+git_dir = background_git_dir(sys.argv[1:])
 if git_dir is not None:  # the hooks' background scan: no command line to build
-    from gitobs.background import main
+    from gitobs.fleet.background import main as scan_in_background
 
-    main(git_dir)
+    scan_in_background(git_dir)
 else:
-    from gitobs.cli import main
-
     main()

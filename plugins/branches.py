@@ -8,10 +8,22 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
-from gitobs.analysis import Analyzer, Context, utc_text
-from gitobs.hookspecs import hookimpl
-from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
-from gitobs.stats import Reservoir, add_counts, micros, rounded, seconds_of
+from gitobs.plugin import (
+    Analyzer,
+    AnyBlock,
+    Cell,
+    Context,
+    Fact,
+    Facts,
+    Reservoir,
+    Table,
+    add_counts,
+    hookimpl,
+    micros,
+    rounded,
+    seconds_of,
+    utc_text,
+)
 
 DETACHED = "(detached)"
 OTHER = "(other)"

@@ -16,12 +16,22 @@ import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
 
-from gitobs.analysis import DAY_S, Analyzer, Context
-from gitobs.hookspecs import hookimpl
-from gitobs.repo import GitobsError
-from gitobs.schema import ROLLUP
-from gitobs.sections import AnyBlock, Calendar, Fact, Facts, Grid, Table
-from gitobs.stats import add_counts
+from gitobs.plugin import (
+    DAY_S,
+    ROLLUP,
+    Analyzer,
+    AnyBlock,
+    Calendar,
+    Context,
+    Fact,
+    Facts,
+    GitobsError,
+    Grid,
+    Table,
+    add_counts,
+    day_start,
+    hookimpl,
+)
 
 # A record is a list (lists beat objects in the per-file loop) indexed by these: the five counts shown,
 # the lines of dirty samples (kept apart and never shown: it keeps the hot loop free of branches), events
@@ -392,10 +402,8 @@ class HeatmapAnalyzer(Analyzer):
         self._bound()
 
     def _rollup(self, data) -> None:
-        """A day of gitobs gc's rollups (gitobs/rollup.py): its counts go to its local day (that of its UTC
+        """A day of gitobs gc's rollups (gitobs/upkeep/retention.py): its counts go to its local day (that of its UTC
         noon), its events to their hours; its directory counts give this depth's directories exactly."""
-        from gitobs.rollup import day_start  # here: gitobs.rollup imports the scanner (pygit2), which only gc needs
-
         start = day_start(data.day)
         offset = self.context.utc_offset_s
         local_day = int((start + DAY_S // 2 + offset) // DAY_S)

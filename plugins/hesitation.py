@@ -7,11 +7,24 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from gitobs.analysis import Analyzer, Context
-from gitobs.hookspecs import hookimpl
-from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
-from gitobs.schema import HESITATION_COUNTS, ROLLUP
-from gitobs.stats import QuantileSketch, Reservoir, add_counts, add_rows, rounded
+from gitobs.plugin import (
+    HESITATION_COUNTS,
+    ROLLUP,
+    Analyzer,
+    AnyBlock,
+    Cell,
+    Context,
+    Fact,
+    Facts,
+    QuantileSketch,
+    Reservoir,
+    Table,
+    add_counts,
+    add_rows,
+    day_start,
+    hookimpl,
+    rounded,
+)
 
 DETACHED = "(detached)"
 OTHER = "(other)"
@@ -77,10 +90,8 @@ class HesitationAnalyzer(Analyzer):
                 self.blocked_by_hook[data.hook] += 1
 
     def _rollup(self, data) -> None:
-        from gitobs.rollup import day_start, sketch_of  # here: gitobs.rollup imports the scanner (pygit2)
-
-        self.rolled_edit.merge(sketch_of(data.message_edit))
-        self.rolled_staged.merge(sketch_of(data.staged))
+        self.rolled_edit.merge(QuantileSketch.from_stored(data.message_edit))
+        self.rolled_staged.merge(QuantileSketch.from_stored(data.staged))
         for row in data.by_branch:
             add_rows(self.by_branch, {row.branch: list(row.counts)})
         start, offset = day_start(data.day), self.context.utc_offset_s

@@ -9,10 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gitobs.analysis import DAY_S, Analyzer, Context
-from gitobs.hookspecs import hookimpl
-from gitobs.sections import AnyBlock, Cell, Fact, Facts, Note, Table
-from gitobs.stats import Reservoir, add_rows, micros, rounded, seconds_of
+from gitobs.plugin import (
+    DAY_S,
+    Analyzer,
+    AnyBlock,
+    Cell,
+    Context,
+    Fact,
+    Facts,
+    Note,
+    Reservoir,
+    Table,
+    add_rows,
+    hookimpl,
+    micros,
+    rounded,
+    seconds_of,
+)
 
 PRE_COMMIT = "pre-commit"
 DAYS_SHOWN = 14  # the latest days with any pre-commit run

@@ -9,15 +9,27 @@ joins the current session without moving its bounds.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from gitobs.analysis import Analyzer, Context, utc_text
-from gitobs.hookspecs import hookimpl
-from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
-from gitobs.stats import Reservoir, add_counts, micros, rounded, seconds_of
+from gitobs.plugin import (
+    Analyzer,
+    AnyBlock,
+    Cell,
+    Context,
+    Fact,
+    Facts,
+    Reservoir,
+    Table,
+    add_counts,
+    hookimpl,
+    micros,
+    rounded,
+    seconds_of,
+    utc_text,
+)
 
 NEVER = -math.inf
 BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)  # no activity yet

@@ -28,10 +28,19 @@ from gitobs_plugins.render_text import (
     with_unit,
 )
 
-from gitobs.analysis import Renderer
-from gitobs.hookspecs import hookimpl
-from gitobs.safe_text import inert
-from gitobs.sections import AnyBlock, Calendar, Facts, Grid, Note, Report, Section, Table
+from gitobs.plugin import (
+    AnyBlock,
+    Calendar,
+    Facts,
+    Grid,
+    Note,
+    Renderer,
+    Report,
+    Section,
+    Table,
+    hookimpl,
+    inert,
+)
 
 PALETTE = ("#ebedf0", "#9be9a8", "#40c463", "#30a14e", "#216e39")  # GitHub's light ramp, level 0..4
 CELL = 11  # px: a heat cell

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from gitobs.analysis import Renderer
-from gitobs.hookspecs import hookimpl
-from gitobs.sections import Report, encode_json
+from gitobs.plugin import Renderer, Report, encode_json, hookimpl
 
 
 class JsonRenderer(Renderer):

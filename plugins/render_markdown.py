@@ -22,10 +22,20 @@ from gitobs_plugins.render_text import (
     shown_rows_text,
 )
 
-from gitobs.analysis import Renderer
-from gitobs.hookspecs import hookimpl
-from gitobs.safe_text import inert
-from gitobs.sections import AnyBlock, Calendar, Cell, Facts, Grid, Note, Report, Section, Table
+from gitobs.plugin import (
+    AnyBlock,
+    Calendar,
+    Cell,
+    Facts,
+    Grid,
+    Note,
+    Renderer,
+    Report,
+    Section,
+    Table,
+    hookimpl,
+    inert,
+)
 
 _INLINE = re.compile(r"[\\`*_\[\]|~<>&]")  # what would start emphasis, code, links, HTML or end a cell
 _ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}

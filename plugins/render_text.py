@@ -23,10 +23,21 @@ from rich.style import Style
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from gitobs.analysis import Renderer
-from gitobs.hookspecs import hookimpl
-from gitobs.safe_text import inert
-from gitobs.sections import AnyBlock, Calendar, Cell, Facts, Grid, Note, Report, Section, Table, Window
+from gitobs.plugin import (
+    AnyBlock,
+    Calendar,
+    Cell,
+    Facts,
+    Grid,
+    Note,
+    Renderer,
+    Report,
+    Section,
+    Table,
+    Window,
+    hookimpl,
+    inert,
+)
 
 # ---------------------------------------------------------------------------------------------------------
 # Shared by the text, md and html renderers.

@@ -6,10 +6,20 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
-from gitobs.analysis import Analyzer, Context, utc_text
-from gitobs.hookspecs import hookimpl
-from gitobs.sections import AnyBlock, Cell, Fact, Facts, Table
-from gitobs.stats import Reservoir, add_rows, rounded
+from gitobs.plugin import (
+    Analyzer,
+    AnyBlock,
+    Cell,
+    Context,
+    Fact,
+    Facts,
+    Reservoir,
+    Table,
+    add_rows,
+    hookimpl,
+    rounded,
+    utc_text,
+)
 
 DETACHED = "(detached)"
 OTHER = "(other)"

@@ -5,10 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gitobs.analysis import DAY_S, Analyzer, Context, utc_text
-from gitobs.hookspecs import hookimpl
-from gitobs.sections import AnyBlock, Cell, Fact, Facts, Note, Table
-from gitobs.stats import top_k
+from gitobs.plugin import (
+    DAY_S,
+    Analyzer,
+    AnyBlock,
+    Cell,
+    Context,
+    Fact,
+    Facts,
+    Note,
+    Table,
+    hookimpl,
+    top_k,
+    utc_text,
+)
 
 UNPLACED = 1 << 30  # a branch seen only by name (its creation was outside the window): listed last
 APPLIED, UNAPPLIED, DELETED = "applied", "unapplied", "deleted"

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from gitobs.hookinstall import install
-from gitobs.logread import read_events
-from gitobs.repo import locate
-from gitobs.scan import scan
-
+from gitobs.capture.install import install
+from gitobs.core.repo import locate
+from gitobs.log.read import read_events
+from gitobs.upkeep.scan import scan
 
 PERSONAL = ("GITOBS_DATA_HOME", "GITOBS_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME")
 # .ci/run sets this: there a missing system package (Chromium, Prometheus) fails its tests instead of

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from gitobs import plugins, schema
-from gitobs.analysis import Context
-from gitobs.eventlog import EventLog
-from gitobs.report import build_report
-from gitobs.sections import Report
+from gitobs.log import schema
+from gitobs.log.eventlog import EventLog
+from gitobs.replay import plugins
+from gitobs.replay.analysis import Context
+from gitobs.replay.report import build_report
+from gitobs.replay.sections import Report
 
 
 def at(text: str) -> int:

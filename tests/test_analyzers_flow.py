@@ -11,8 +11,8 @@ from gitobs_plugins import patterns as patterns_module
 from gitobs_plugins.patterns import PATTERNS, Pattern, PatternsAnalyzer, Step
 from logfactory import LogBuilder, block, report
 
-from gitobs import schema as s
-from gitobs.replay import matches
+from gitobs.log import schema as s
+from gitobs.log.read import matches
 
 MAIN = "main"
 SHA = "a" * 40

@@ -10,7 +10,7 @@ from gitobs_plugins.hesitation import Reservoir
 from gitobs_plugins.reverts import DiscardedFiles
 from logfactory import LogBuilder, block, report
 
-from gitobs import schema
+from gitobs.log import schema
 
 
 def facts(found) -> dict:

@@ -8,7 +8,7 @@ import json
 import pytest
 from conftest import commit_file, git, gitobs
 
-from gitobs.safe_text import inert
+from gitobs.core.safe_text import inert
 
 REORDERING = ("\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069",
               "\u200e", "\u200f", "\u061c", "\u2028", "\u2029")

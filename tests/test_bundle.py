@@ -14,7 +14,7 @@ import pytest
 import zstandard
 from conftest import commit_file, git, gitobs
 
-from gitobs.bundle import BUNDLE_MEMBERS, EVENTS, MANIFEST, REPORT
+from gitobs.share.bundle import BUNDLE_MEMBERS, EVENTS, MANIFEST, REPORT
 
 SECRETS = ("feature/secret-login", "src/payments", "billing.py", "upstream-private")
 
@@ -378,8 +378,8 @@ def test_replay_into_refuses_a_bundle_that_would_write_past_its_caps(watched, tm
     ("MAX_BYTES", 4000, lambda n: [["a.txt", 100, 100]], "bytes"),  # 100 lines rewritten: bytes add up, lines not
 ])
 def test_each_cap_of_replay_into_is_kept(tmp_path, monkeypatch, cap, value, files, word):
-    from gitobs import rebuild
-    from gitobs.repo import GitobsError
+    from gitobs.core.repo import GitobsError
+    from gitobs.share import rebuild
 
     monkeypatch.setattr(rebuild, cap, value)
     commits = [_event(n, "commit.created", {"sha": f"{n:040x}", "branch": "main", "files": files(n)})
@@ -459,8 +459,8 @@ def test_events_of_a_type_no_analyzer_reads_replay(worked, tmp_path):
 
 
 def test_a_log_line_nested_past_the_decoder_is_skipped_when_bundling(watched, tmp_path):
-    from gitobs.eventlog import EventLog
-    from gitobs.repo import locate
+    from gitobs.core.repo import locate
+    from gitobs.log.eventlog import EventLog
 
     EventLog(locate(watched).obs.log).append([_event(10_000, "x.deep", None).replace(
         b'"data": null', b'"data": ' + b"[" * 5000 + b"]" * 5000)])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from conftest import commit_file, git, gitobs
 
-from gitobs import schema
-from gitobs.commands.events import event_line
-from gitobs.commands.status import _events_in_place
+from gitobs.cli.commands.events import event_line
+from gitobs.cli.commands.status import _events_in_place
+from gitobs.log import schema
 
 
 def test_install_status_events_uninstall(repo):
@@ -37,6 +39,47 @@ def test_errors_are_one_line(tmp_path, repo):
     assert bad_time.returncode == 2 and "not a time" in bad_time.stderr and "Traceback" not in bad_time.stderr
     not_installed = gitobs("scan", cwd=repo, ok=False)
     assert "gitobs install" in not_installed.stderr and not_installed.stderr.count("\n") == 1
+    for reading in (["events"], ["report", "--heatmap"], ["query"], ["bundle", "--preview"]):
+        never = gitobs(*reading, cwd=repo, ok=False)  # never installed: nothing to read, and it says so
+        assert never.returncode == 2 and never.stderr.startswith("gitobs: error: nothing recorded here yet")
+
+
+def test_usage_errors_are_one_line_with_a_suggestion(repo):
+    for argv, expected in ((["repot"], "No such command 'repot'. Did you mean 'report'?"),
+                           (["report", "--hetmap"], "No such option: --hetmap"),
+                           (["events", "--limit", "x"], "Invalid value for '--limit'"),
+                           (["config", "frob"], "No such command 'frob'")):
+        done = gitobs(*argv, cwd=repo, ok=False)
+        assert done.returncode == 2 and done.stdout == "", argv
+        assert done.stderr.startswith("gitobs: error: ") and done.stderr.count("\n") == 1, done.stderr
+        assert expected in done.stderr
+
+
+def test_version_and_help_answer_without_loading_the_commands(repo):
+    from gitobs import __version__
+
+    assert gitobs("--version").stdout == gitobs("version").stdout == f"gitobs {__version__}\n"
+    probe = ("import sys; from gitobs.cli.main import run; run(sys.argv[1:]); "
+             "print(sorted(m for m in sys.modules if m.startswith(('gitobs.cli.commands.', 'pygit2'))))")
+    listed = subprocess.run([sys.executable, "-c", probe, "--help"], capture_output=True, text=True, cwd=repo)
+    assert "report" in listed.stdout and listed.stdout.rstrip().endswith("[]")  # nothing imported to list them
+
+
+def test_the_command_table_says_what_each_command_says_of_itself():
+    import importlib
+    import inspect
+
+    import typer
+
+    from gitobs.cli.app import COMMANDS
+
+    for name, entry in COMMANDS.items():
+        target = (getattr(importlib.import_module(f"gitobs.cli.commands.{entry.module}"), entry.attr)
+                  if entry.module else None)
+        if target is None:
+            continue
+        doc = target.info.help if isinstance(target, typer.Typer) else inspect.getdoc(target)
+        assert entry.help == " ".join(doc.split("\n\n")[0].split()), name
 
 
 def test_corrupt_log_is_reported_and_repaired(repo):

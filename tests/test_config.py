@@ -11,9 +11,9 @@ import sys
 import pytest
 from conftest import git, gitobs
 
-from gitobs import config
-from gitobs.repo import GitobsError
-from gitobs.timespec import parse_duration, parse_moment
+from gitobs.core import config
+from gitobs.core.repo import GitobsError
+from gitobs.core.timespec import parse_duration, parse_moment
 
 
 @pytest.fixture(autouse=True)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from conftest import git, gitobs, last_seq, new_events
 
-from gitobs.hookinstall import install
-from gitobs.logread import read_events
-from gitobs.repo import locate
-from gitobs.scan import scan
+from gitobs.capture.install import install
+from gitobs.core.repo import locate
+from gitobs.log.read import read_events
+from gitobs.upkeep.scan import scan
 
 SESSION = Path(__file__).parent.parent / "fixtures" / "repos" / "session.sh"
 

@@ -1,4 +1,4 @@
-"""Tests for gitobs.eventlog on real files: round trips, sealing, damage, repair, crashes."""
+"""Tests for gitobs.log.eventlog on real files: round trips, sealing, damage, repair, crashes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gitobs.eventlog import FRAME_MAGIC, Corruption, EventLog, Repaired
+from gitobs.log.eventlog import FRAME_MAGIC, Corruption, EventLog, Repaired
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -348,7 +348,7 @@ def test_last_lines_across_segment_boundary(tmp_path: Path) -> None:
 CHILD = r"""
 import sys
 from pathlib import Path
-from gitobs.eventlog import EventLog
+from gitobs.log.eventlog import EventLog
 
 directory, run = Path(sys.argv[1]), int(sys.argv[2])
 log = EventLog(directory, seal_bytes=3000, frame_lines=16)

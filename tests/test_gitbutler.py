@@ -15,14 +15,19 @@ import pygit2
 import pytest
 from conftest import git, last_seq, new_events
 
-from gitobs import gitbutler, gitbutler_toml
-from gitobs.enrich import Enricher
-from gitobs.gitbutler import GitButlerMemory, parse_snapshot_message
-from gitobs.gitbutler_toml import Branch, PartialFile, Stack, parse_virtual_branches
-from gitobs.hookinstall import install
-from gitobs.repo import locate
-from gitobs.scanstate import write_atomic
-from gitobs.schema import VBranch, VBranchRenamed, VBranchUpdated, format_ts
+from gitobs.capture import gitbutler, gitbutler_toml
+from gitobs.capture.enrich import Enricher
+from gitobs.capture.gitbutler import GitButlerMemory, parse_snapshot_message
+from gitobs.capture.gitbutler_toml import (
+    Branch,
+    PartialFile,
+    Stack,
+    parse_virtual_branches,
+)
+from gitobs.capture.install import install
+from gitobs.core.files import write_atomic
+from gitobs.core.repo import locate
+from gitobs.log.schema import VBranch, VBranchRenamed, VBranchUpdated, format_ts
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "repos"
 VB_TYPES = ("vbranch.created", "vbranch.deleted", "vbranch.applied", "vbranch.unapplied", "vbranch.renamed",

@@ -10,9 +10,9 @@ from conftest import commit_file, gitobs
 from gitobs_plugins.heatmap import HeatmapAnalyzer, type_of
 from logfactory import LogBuilder, block, report
 
-from gitobs.repo import GitobsError
-from gitobs.schema import CommitCreated, EditDiscarded, FileChange, WorktreeSample
-from gitobs.sections import encode_json
+from gitobs.core.repo import GitobsError
+from gitobs.log.schema import CommitCreated, EditDiscarded, FileChange, WorktreeSample
+from gitobs.replay.sections import encode_json
 
 COLUMNS = ["commits", "lines", "discards", "discarded lines", "samples"]
 

@@ -8,16 +8,16 @@ from collections import Counter
 import pytest
 from conftest import commit_file, git, gitobs, last_seq
 
-from gitobs import history_import
-from gitobs.enrich import Enricher
-from gitobs.eventlog import FRAME_MAGIC, EventLog
-from gitobs.hookinstall import install
-from gitobs.history_import import import_history
-from gitobs.lock import exclusive
-from gitobs.logread import read_events
-from gitobs.redact import hash_path, repository_salt
-from gitobs.repo import GitobsError, locate
-from gitobs.scan import scan
+from gitobs.capture.enrich import Enricher
+from gitobs.capture.install import install
+from gitobs.core.lock import exclusive
+from gitobs.core.redact import hash_path, repository_salt
+from gitobs.core.repo import GitobsError, locate
+from gitobs.history import importer
+from gitobs.history.importer import import_history
+from gitobs.log.eventlog import FRAME_MAGIC, EventLog
+from gitobs.log.read import read_events
+from gitobs.upkeep.scan import scan
 
 
 @pytest.fixture(autouse=True)
@@ -105,7 +105,7 @@ def test_each_commit_has_the_files_and_counts_git_log_numstat_gives(repo):
 
 def test_payloads_are_the_ones_a_scan_makes(repo, monkeypatch):
     varied_history(repo)
-    monkeypatch.setattr(history_import, "MAX_FILES", 3)  # the cap too, and which files it keeps
+    monkeypatch.setattr(importer, "MAX_FILES", 3)  # the cap too, and which files it keeps
     commit_file(repo, "many/a.txt", "1\n", "one")
     for name in "bcdef":
         (repo / "many" / f"{name}.txt").write_text(f"{name}\n" * 3)
@@ -115,7 +115,7 @@ def test_payloads_are_the_ones_a_scan_makes(repo, monkeypatch):
     install(locate(repo))
     run_import(repo)
     enricher = Enricher(locate(repo).common_dir)
-    monkeypatch.setattr("gitobs.enrich.MAX_FILES", 3)
+    monkeypatch.setattr("gitobs.capture.enrich.MAX_FILES", 3)
     for event in created(repo):
         facts = enricher.commit(event.data["sha"])
         data = event.data
@@ -201,7 +201,7 @@ def test_commits_made_after_an_import_are_scanned_once(watched):
 
 def test_commits_in_reflog_lines_the_scanner_has_not_read_are_left_to_it(watched, monkeypatch):
     commit_file(watched, "a.txt", "a\n", "not scanned yet")
-    monkeypatch.setattr(history_import, "scan", lambda common_dir: None)  # as if a scan held the lock
+    monkeypatch.setattr(importer, "scan", lambda common_dir: None)  # as if a scan held the lock
     result = run_import(watched)
     assert result.imported == 0 and result.recorded == 2
     scan(locate(watched).common_dir)
@@ -522,7 +522,7 @@ def test_a_commit_a_rebase_kept_as_it_was_is_still_imported(repo):
 
 
 def test_a_logged_line_with_an_impossible_time_still_names_its_commit(tmp_path):
-    from gitobs.import_recorded import Recorded
+    from gitobs.history.recorded import Recorded
 
     log = EventLog(tmp_path / "log")
     line = ('{"v":1,"seq":1,"id":"x","ts":"2026-01-01T00:87:20.000Z","type":"commit.created","src":"hook",'

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import commit_file, git, new_events, user_hook
 
-from gitobs.hookinstall import RECORDED_HOOKS, inspect, install, uninstall
-from gitobs.repo import locate
-from gitobs.spool import read_spool
+from gitobs.capture.install import RECORDED_HOOKS, inspect, install, uninstall
+from gitobs.capture.spool import read_spool
+from gitobs.core.repo import locate
 
 
 def snapshot(directory: Path) -> dict[str, tuple]:

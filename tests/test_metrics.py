@@ -1,4 +1,4 @@
-"""Prometheus metrics (gitobs/metrics.py, prometheus.py, exposition.py, metrics_server.py): the values of a
+"""Prometheus metrics (gitobs/export/prometheus/metrics.py, prometheus.py, exposition.py, metrics_server.py): the values of a
 scripted history, counters that never drop across gc, redaction, hostile names, the textfile, the server,
 and a real Prometheus scraping it."""
 
@@ -20,19 +20,29 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import REQUIRE_SYSTEM_PACKAGES, commit_file, git, gitobs, require_system_package, user_hook
+from conftest import (
+    REQUIRE_SYSTEM_PACKAGES,
+    commit_file,
+    git,
+    gitobs,
+    require_system_package,
+    user_hook,
+)
 from logfactory import LogBuilder, at
 from prometheus_client.parser import text_string_to_metric_families
 
-from gitobs import __version__, config, exposition, metrics, prometheus, schema
-from gitobs.eventlog import EventLog
-from gitobs.hookinstall import install
-from gitobs.logread import read_events
-from gitobs.metrics_server import MetricsServer
-from gitobs.registry import Registry
-from gitobs.repo import GitobsError, ObsPaths, locate
-from gitobs.safe_text import inert
-from gitobs.scan import scan
+from gitobs import __version__
+from gitobs.capture.install import install
+from gitobs.core import config
+from gitobs.core.registry import Registry
+from gitobs.core.repo import GitobsError, ObsPaths, locate
+from gitobs.core.safe_text import inert
+from gitobs.export.prometheus import exposition, metrics, repositories
+from gitobs.export.prometheus.server import MetricsServer
+from gitobs.log import schema
+from gitobs.log.eventlog import EventLog
+from gitobs.log.read import read_events
+from gitobs.upkeep.scan import scan
 
 PROMETHEUS = Path("/usr/bin/prometheus")
 PROMTOOL = Path("/usr/bin/promtool")  # in Debian's prometheus package
@@ -324,7 +334,7 @@ def test_hostile_names_stay_valid_exposition(tmp_path):
 
     for redact in (True, False):
         user_config("export.prometheus.redact", redact)
-        text = prometheus.exposition([prometheus.Target(obs)], prometheus.Collection())
+        text = repositories.exposition([repositories.Target(obs)], repositories.Collection())
         assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f]", text)  # no terminal escapes, one sample a line
         samples = parsed(text)
         branches = {labels["branch"] for labels, _ in samples["gitobs_commits_total"]}
@@ -341,10 +351,10 @@ def test_a_repository_that_cannot_be_read_is_down_and_the_others_are_shown(watch
     ObsPaths(broken).log.mkdir(parents=True)
     (ObsPaths(broken).root / "config.toml").write_text("[scan\n")  # not TOML
     user_config("export.prometheus.redact", False)
-    gone = prometheus.Target(ObsPaths(tmp_path / "gone" / ".git"), problem="gone (moved or deleted)")
+    gone = repositories.Target(ObsPaths(tmp_path / "gone" / ".git"), problem="gone (moved or deleted)")
     warnings = []
-    text = prometheus.exposition([prometheus.Target(locate(watched).obs), prometheus.Target(ObsPaths(broken)), gone],
-                                 prometheus.Collection(warn=warnings.append))
+    text = repositories.exposition([repositories.Target(locate(watched).obs), repositories.Target(ObsPaths(broken)), gone],
+                                 repositories.Collection(warn=warnings.append))
     up = {labels["repo"]: v for labels, v in parsed(text)["gitobs_repository_up"]}
     assert up.pop(watched.name) == 1 and up.pop("gone") == 0
     [(broken_label, down)] = up.items()  # its own config unread: named by a token, as if it redacted
@@ -430,11 +440,11 @@ def test_node_exporter_reads_the_textfile(watched, tmp_path, processes):
 
 
 def test_scan_all_rewrites_the_textfile_once(watched, tmp_path, monkeypatch):
-    from gitobs import scan_all
+    from gitobs.fleet import scan_all
 
     Registry().add(locate(watched))
     calls = []
-    monkeypatch.setattr(prometheus, "after_scan", lambda scanned: calls.append(scanned))
+    monkeypatch.setattr(repositories, "after_scan", lambda scanned: calls.append(scanned))
     scan_all.scan_entries(Registry().entries())
     assert [[obs.common_dir for obs in scanned] for scanned in calls] == [[locate(watched).common_dir]]
 

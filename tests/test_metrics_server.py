@@ -11,7 +11,7 @@ import time
 
 from test_metrics import get, processes, start_server  # noqa: F401 - processes is a fixture
 
-from gitobs.metrics_server import LOOPBACK, MetricsServer
+from gitobs.export.prometheus.server import LOOPBACK, MetricsServer
 
 DRIP_EVERY_S = 0.2
 GIVE_UP_S = 30.0  # far past the header deadline: a dripper still connected then was never cut off

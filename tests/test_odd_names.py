@@ -9,13 +9,13 @@ import shutil
 
 from conftest import commit_file, git, gitobs, last_seq, new_events
 
-from gitobs.eventlog import EventLog
-from gitobs.history_import import import_history
-from gitobs.hook_events import HookEvents
-from gitobs.hookinstall import install
-from gitobs.logread import read_events
-from gitobs.repo import locate
-from gitobs.scan import scan
+from gitobs.capture.hook_events import HookEvents
+from gitobs.capture.install import install
+from gitobs.core.repo import locate
+from gitobs.history.importer import import_history
+from gitobs.log.eventlog import EventLog
+from gitobs.log.read import read_events
+from gitobs.upkeep.scan import scan
 
 ODD = os.fsdecode(b"caf\xe9")  # as subprocess passes it to git: the byte 0xe9
 RECORDED = "caf\\xe9"

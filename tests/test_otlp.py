@@ -13,21 +13,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from google.protobuf import json_format
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (ExportLogsPartialSuccess,
-                                                                    ExportLogsServiceRequest,
-                                                                    ExportLogsServiceResponse)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
 from conftest import commit_file, git, gitobs, user_hook
-from gitobs import otlp_export
-from gitobs.hookinstall import install
-from gitobs.logread import read_events
-from gitobs.otlp_export import OtlpSettings, export
-from gitobs.otlp_send import Retry
-from gitobs.otlp_wire import to_json, to_protobuf
-from gitobs.repo import locate
-from gitobs.scan import scan
+from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsPartialSuccess,
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
+
+from gitobs.capture.install import install
+from gitobs.core.repo import locate
+from gitobs.export.otlp import delivery
+from gitobs.export.otlp.delivery import OtlpSettings, export
+from gitobs.export.otlp.send import Retry
+from gitobs.export.otlp.wire import to_json, to_protobuf
+from gitobs.log.read import read_events
+from gitobs.upkeep.scan import scan
 
 NO_RETRY = Retry(attempts=1)
 SHORT_RETRY = Retry(attempts=4, base_s=0.01, cap_s=0.02)
@@ -286,8 +290,8 @@ def test_retries_until_the_collector_answers_and_sends_each_request_once(session
 
 def test_a_killed_export_resumes_without_loss_or_duplicates(session, receiver, monkeypatch):
     common = locate(session).common_dir
-    monkeypatch.setattr(otlp_export, "CHUNK_EVENTS", 3)
-    real_send = otlp_export.Sender.send
+    monkeypatch.setattr(delivery, "CHUNK_EVENTS", 3)
+    real_send = delivery.Sender.send
     calls = {"n": 0}
 
     def dies_on_the_third(self, *args):
@@ -296,10 +300,10 @@ def test_a_killed_export_resumes_without_loss_or_duplicates(session, receiver, m
             raise KeyboardInterrupt  # killed between queueing a chunk and sending it
         return real_send(self, *args)
 
-    monkeypatch.setattr(otlp_export.Sender, "send", dies_on_the_third)
+    monkeypatch.setattr(delivery.Sender, "send", dies_on_the_third)
     with pytest.raises(KeyboardInterrupt):
         export_scanned(common, settings(receiver), NO_RETRY, now_ns=LATER)
-    monkeypatch.setattr(otlp_export.Sender, "send", real_send)
+    monkeypatch.setattr(delivery.Sender, "send", real_send)
     export_scanned(common, settings(receiver), NO_RETRY, now_ns=LATER)
     ids = receiver.event_ids()
     assert len(ids) == len(set(ids)) and sorted(ids) == sorted(event.id for event in logged(session))
@@ -310,7 +314,7 @@ def test_a_killed_export_resumes_without_loss_or_duplicates(session, receiver, m
 def test_partial_success_is_counted_not_resent(session, receiver):
     receiver.reject = 2
     result = export_scanned(locate(session).common_dir, settings(receiver), NO_RETRY, now_ns=LATER)
-    cursor = otlp_export.load_cursor(otlp_export.queue_dir(locate(session).obs, receiver.url), receiver.url)
+    cursor = delivery.load_cursor(delivery.queue_dir(locate(session).obs, receiver.url), receiver.url)
     assert cursor.rejected == 2 and result.records == len(receiver.logs) - 2 and result.queued == 0
 
 

@@ -1,4 +1,4 @@
-"""Two processes for one report (gitobs/parallel.py): the log cut at a quiet gap, the tail replayed by a
+"""Two processes for one report (gitobs/replay/parallel.py): the log cut at a quiet gap, the tail replayed by a
 forked child, analyzers merged or fed the shipped tail; and every way back to a one-process result."""
 
 from __future__ import annotations
@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 from logfactory import at
 
-from gitobs import parallel, plugins, schema
-from gitobs.analysis import Analyzer, Context
-from gitobs.eventlog import EventLog
-from gitobs.hookspecs import hookimpl
-from gitobs.replay import Consumer, ReplayFilter, replay
-from gitobs.report import build_report
-from gitobs.sections import Fact, Facts, encode_json
+from gitobs.log import schema
+from gitobs.log.eventlog import EventLog
+from gitobs.log.read import EventFilter
+from gitobs.replay import parallel, plugins
+from gitobs.replay.analysis import Analyzer, Context
+from gitobs.replay.engine import Consumer, replay
+from gitobs.replay.hookspecs import hookimpl
+from gitobs.replay.report import build_report
+from gitobs.replay.sections import Fact, Facts, encode_json
 
 NOW = at("2024-06-01") / 1e9
 
@@ -94,8 +96,8 @@ def _json(log: EventLog, workers: int, extra: bool = False) -> bytes:
 def _sides(log: EventLog, split) -> tuple:
     """Both sides of `split` replayed into an analyzer of every type: their counts."""
     everything = [Consumer("all", SeqDigest(Context(now=NOW)), ("*",))]
-    head = replay(log, everything, [], ReplayFilter(), print, split=split, side="head")
-    tail = replay(log, everything, [], ReplayFilter(), print, split=split, side="tail")
+    head = replay(log, everything, [], EventFilter(), print, split=split, side="head")
+    tail = replay(log, everything, [], EventFilter(), print, split=split, side="tail")
     return head, tail
 
 

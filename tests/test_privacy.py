@@ -12,12 +12,13 @@ import pytest
 import zstandard
 from conftest import commit_file, git, gitobs, last_seq, new_events
 
-from gitobs import config, pause
-from gitobs.bundle import EVENTS
-from gitobs.eventlog import EventLog
-from gitobs.logread import read_events
-from gitobs.repo import locate
-from gitobs.scan import scan
+from gitobs.capture import pause
+from gitobs.core import config
+from gitobs.core.repo import locate
+from gitobs.log.eventlog import EventLog
+from gitobs.log.read import read_events
+from gitobs.share.bundle import EVENTS
+from gitobs.upkeep.scan import scan
 
 
 @pytest.fixture(autouse=True)

@@ -11,11 +11,11 @@ import pytest
 from conftest import commit_file, git, gitobs
 from logfactory import LogBuilder
 
-from gitobs import schema
-from gitobs.cli import main
-from gitobs.eventlog import EventLog
-from gitobs.query import build_query, query_log
-from gitobs.replay import ReplayFilter
+from gitobs.cli.main import main
+from gitobs.log import schema
+from gitobs.log.eventlog import EventLog
+from gitobs.log.read import EventFilter
+from gitobs.replay.query import build_query, query_log
 
 FC = schema.FileChange
 
@@ -263,7 +263,7 @@ def test_type_condition_skips_decoding_other_types(tmp_path):
     built = build_query(["type=commit.message_edit"], [], ["sum", "data.seconds"], 0)
     assert not built.wants_type("commit.created") and built.wants_type("commit.message_edit")
     assert not build_query(["type!=x.*"], [], [], 0).wants_type("x.tool.ran")
-    result = query_log(EventLog(tmp_path / "log"), built, ReplayFilter(), lambda m: None)
+    result = query_log(EventLog(tmp_path / "log"), built, EventFilter(), lambda m: None)
     assert (result.rows[0].value, result.events, result.skipped) == (106.5, 4, 0)
 
 

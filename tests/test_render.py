@@ -14,8 +14,18 @@ from gitobs_plugins.render_html import PALETTE, HtmlRenderer
 from gitobs_plugins.render_markdown import MarkdownRenderer
 from gitobs_plugins.render_text import TextRenderer, heat_level, place_labels
 
-from gitobs import plugins
-from gitobs.sections import Calendar, Fact, Facts, Grid, Note, Report, Section, Table, Window
+from gitobs.replay import plugins
+from gitobs.replay.sections import (
+    Calendar,
+    Fact,
+    Facts,
+    Grid,
+    Note,
+    Report,
+    Section,
+    Table,
+    Window,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

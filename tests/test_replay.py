@@ -9,12 +9,13 @@ import pytest
 from conftest import git, gitobs
 from logfactory import LogBuilder, at, block, report
 
-from gitobs import schema
-from gitobs.analysis import Analyzer, Enricher
-from gitobs.eventlog import EventLog
-from gitobs.hookspecs import hookimpl
-from gitobs.replay import EventDecoder, ReplayFilter, normalize_path, read_batches
-from gitobs.sections import Fact, Facts
+from gitobs.log import schema
+from gitobs.log.eventlog import EventLog
+from gitobs.log.read import EventFilter
+from gitobs.replay.analysis import Analyzer, Enricher
+from gitobs.replay.engine import EventDecoder, normalize_path, read_batches
+from gitobs.replay.hookspecs import hookimpl
+from gitobs.replay.sections import Fact, Facts
 
 
 class Recorder(Analyzer):
@@ -180,10 +181,10 @@ def test_events_shipped_between_processes_come_back_equal():
 
 
 def test_dispatch_past_256_types_asks_each_analyzer(log, monkeypatch):
-    from gitobs import replay
+    from gitobs.replay import engine
 
     before = report(log, ["recorder"], extra=[("t", Plugin(Recorder))]) and Recorder.last.seen
-    monkeypatch.setattr(replay, "_CODES", {f"x.filler.{n}": n for n in range(256)})  # no byte left for a type
+    monkeypatch.setattr(engine, "_CODES", {f"x.filler.{n}": n for n in range(256)})  # no byte left for a type
     report(log, ["recorder"], extra=[("t", Plugin(Recorder))])
     assert Recorder.last.seen == before
 
@@ -194,12 +195,12 @@ def test_big_frames_are_cut_in_pieces_and_small_ones_gathered(tmp_path):
         builder.add("commit.attempt", schema.CommitAttempt(branch="main"), f"2026-11-02 {minute // 60 % 24:02d}:"
                     f"{minute % 60:02d}")
     log = builder.write()
-    sizes = [len(b) for b in read_batches(log, EventDecoder(lambda t: True), ReplayFilter(), print, batch_events=1000)]
+    sizes = [len(b) for b in read_batches(log, EventDecoder(lambda t: True), EventFilter(), print, batch_events=1000)]
     assert sum(sizes) == 3000 and len(sizes) == 3  # one frame, cut in pieces of about a batch
     assert all(900 <= size <= 1100 for size in sizes)
     for _ in range(3):
         log.append([schema.encode(builder.events[0])])
-    sizes = [len(b) for b in read_batches(log, EventDecoder(lambda t: True), ReplayFilter(), print,
+    sizes = [len(b) for b in read_batches(log, EventDecoder(lambda t: True), EventFilter(), print,
                                           batch_events=3001)]
     assert sizes == [3001, 2]  # small frames are gathered until a batch is full
 
@@ -296,9 +297,9 @@ def test_a_big_first_frame_the_filters_empty_still_reports(repo, args):
 
 
 def test_an_empty_batch_first_is_dispatched_to_no_one(monkeypatch):
-    from gitobs import replay
+    from gitobs.replay import engine
 
-    monkeypatch.setattr(replay, "_CODES", {})  # a fresh process: no type coded yet
-    consumer = replay.Consumer("recorder", Recorder(None), Recorder.consumes)
-    replay.dispatch([], [consumer])  # what an enricher that drops a whole batch hands on
+    monkeypatch.setattr(engine, "_CODES", {})  # a fresh process: no type coded yet
+    consumer = engine.Consumer("recorder", Recorder(None), Recorder.consumes)
+    engine.dispatch([], [consumer])  # what an enricher that drops a whole batch hands on
     assert consumer.error is None and consumer.instance.batches == []

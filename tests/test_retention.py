@@ -1,4 +1,4 @@
-"""Retention (gitobs/rollup.py): a year of history rolled up into days gives the same long-window heatmap
+"""Retention (gitobs/upkeep/retention.py): a year of history rolled up into days gives the same long-window heatmap
 and hesitation as the raw events (distributions within the sketch's error), stays under the size cap,
 and a rewrite a crash interrupted is finished by the next scan."""
 
@@ -12,13 +12,16 @@ from pathlib import Path
 import pytest
 from conftest import commit_file, git, gitobs
 
-from gitobs import config, plugins, rollup, schema
-from gitobs.analysis import Context
-from gitobs.eventlog import EventLog
-from gitobs.repo import ObsPaths
-from gitobs.report import build_report
-from gitobs.sections import encode_json
-from gitobs.stats import QuantileSketch
+from gitobs.core import config
+from gitobs.core.repo import ObsPaths
+from gitobs.log import schema
+from gitobs.log.eventlog import EventLog
+from gitobs.replay import plugins
+from gitobs.replay.analysis import Context
+from gitobs.replay.report import build_report
+from gitobs.replay.sections import encode_json
+from gitobs.replay.stats import QuantileSketch
+from gitobs.upkeep import retention
 
 YEAR_EVENTS = 90_000  # the benchmark's developer, weekdays: about a year
 
@@ -60,7 +63,7 @@ def test_a_rolled_up_year_gives_the_same_long_window_report(year, tmp_path):
     obs = ObsPaths(copy)
     raw = {depth: sections(EventLog(obs.log), now, depth=depth) for depth in (1, 2)}
     before = EventLog(obs.log).size_bytes()
-    done = rollup.collect(obs, now)
+    done = retention.collect(obs, now)
     assert done.days_rolled > 150 and done.events_rolled > YEAR_EVENTS // 2 and done.dropped == 0
     assert done.bytes_after < before <= 64 << 20
     for depth in (1, 2):
@@ -76,7 +79,7 @@ def test_a_rolled_up_year_gives_the_same_long_window_report(year, tmp_path):
             assert (label, count, high) == (theirs[0], theirs[1], theirs[4])
             for approx, exact in ((p50, theirs[2]), (p90, theirs[3])):
                 assert abs(approx - exact) <= QuantileSketch.RELATIVE_ERROR * exact + 0.001, (label, approx, exact)
-    assert rollup.collect(obs, now).days_rolled == 0  # a second gc has nothing more to do
+    assert retention.collect(obs, now).days_rolled == 0  # a second gc has nothing more to do
 
 
 def test_the_size_cap_drops_the_oldest_first(year, tmp_path):
@@ -87,7 +90,7 @@ def test_the_size_cap_drops_the_oldest_first(year, tmp_path):
     config.user_file().parent.mkdir(parents=True)  # a repository's own config may only raise the cap
     config.user_file().write_text('[retention]\nmax_bytes = "256KiB"\nmax_age = "3650d"\n')
     obs = ObsPaths(copy)
-    done = rollup.collect(obs, now)
+    done = retention.collect(obs, now)
     assert done.bytes_after <= 256 << 10 and done.dropped > 0
     seqs = [schema.decode(line).seq for line in EventLog(obs.log).iter_lines()]
     assert seqs == sorted(seqs) and seqs[-1] == YEAR_EVENTS and seqs[0] > 1  # the newest kept, in order
@@ -146,7 +149,7 @@ def test_a_bundle_of_rolled_up_days_names_nothing_in_clear(watched, tmp_path):
 
 
 def test_two_processes_give_the_same_report_over_rollups(year, tmp_path, monkeypatch):
-    from gitobs import parallel
+    from gitobs.replay import parallel
 
     common, now = year
     copy = tmp_path / ".git"
@@ -154,7 +157,7 @@ def test_two_processes_give_the_same_report_over_rollups(year, tmp_path, monkeyp
     os.system(f"cp -r {common / 'obs' / 'log'} {copy / 'obs' / 'log'}")
     (copy / "obs" / "config.toml").write_text('[retention]\nmax_age = "150d"\n')  # rollups, then raw events
     obs = ObsPaths(copy)
-    assert rollup.collect(obs, now).days_rolled > 50
+    assert retention.collect(obs, now).days_rolled > 50
     monkeypatch.setattr(parallel, "MIN_LOG_BYTES", 0)
     assert len(EventLog(obs.log).segments()) >= 2
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from conftest import commit_file, git, last_seq, new_events, user_hook
 
-from gitobs import scan as scan_module
-from gitobs.hookinstall import install
-from gitobs.logread import read_events
-from gitobs.repo import locate
-from gitobs.scan import scan
+from gitobs.capture import ingest as scan_module
+from gitobs.capture.install import install
+from gitobs.core.repo import locate
+from gitobs.log.read import read_events
+from gitobs.upkeep.scan import scan
 
 
 def types_of(events) -> list[str]:
@@ -150,7 +150,7 @@ def test_kill_9_during_scans_loses_and_repeats_nothing(watched):
     for i in range(30):
         commit_file(watched, f"k{i}.txt", f"{i}\n", f"commit {i}")
     common = locate(watched).common_dir
-    script = f"from gitobs.scan import scan; from pathlib import Path; scan(Path({str(common)!r}))"
+    script = f"from gitobs.upkeep.scan import scan; from pathlib import Path; scan(Path({str(common)!r}))"
     for delay in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3):
         child = subprocess.Popen([sys.executable, "-c", script])
         time.sleep(delay)
@@ -189,7 +189,7 @@ def test_spool_that_cannot_be_written_never_breaks_git(watched):
 
 
 def test_missing_gitobs_executable_never_breaks_git(repo, monkeypatch):
-    from gitobs.hookinstall import install
+    from gitobs.capture.install import install
 
     install(locate(repo), executable="/nonexistent/python")
     monkeypatch.delenv("GITOBS_NO_BACKGROUND")
@@ -198,7 +198,7 @@ def test_missing_gitobs_executable_never_breaks_git(repo, monkeypatch):
 
 
 def test_background_scan_keeps_the_log_fresh(repo, monkeypatch):
-    from gitobs.hookinstall import install
+    from gitobs.capture.install import install
 
     install(locate(repo))
     monkeypatch.delenv("GITOBS_NO_BACKGROUND")
@@ -215,7 +215,7 @@ def test_background_scan_keeps_the_log_fresh(repo, monkeypatch):
 
 def test_queued_background_scan_never_fails_a_hook(repo, monkeypatch):
     """post-checkout's status is `git checkout`'s: the throttle marker being taken must not change it."""
-    from gitobs.hookinstall import RECORDED_HOOKS, install
+    from gitobs.capture.install import RECORDED_HOOKS, install
 
     install(locate(repo))
     monkeypatch.delenv("GITOBS_NO_BACKGROUND")
@@ -229,7 +229,7 @@ def test_queued_background_scan_never_fails_a_hook(repo, monkeypatch):
 
 
 def test_second_scan_waits_then_exits_cleanly(watched):
-    from gitobs.lock import exclusive
+    from gitobs.core.lock import exclusive
 
     obs = locate(watched).obs
     with exclusive(obs.lock, wait_s=1) as held:
@@ -265,7 +265,7 @@ def test_push_to_a_url_stores_no_url(watched, tmp_path):
 
 
 def test_carriage_return_in_a_message_keeps_lines_whole(watched):
-    from gitobs.reflog import split_lines
+    from gitobs.capture.reflog import split_lines
 
     assert split_lines(b"a\r b\nc") == [b"a\r b\n", b"c"]
     start = last_seq(watched)
@@ -320,7 +320,7 @@ def test_a_file_name_that_is_not_utf8_is_recorded_not_crashed_on(watched):
 
 
 def test_the_shims_background_command_takes_the_short_way_in():
-    from gitobs.background import wanted
+    from gitobs.cli.main import background_git_dir as wanted
 
     assert wanted(["scan", "--background", "--git-dir", "/r/.git"]) == Path("/r/.git")
     for other in (["scan"], ["scan", "--background"], ["scan", "--git-dir", "/r/.git", "--background"],
@@ -468,7 +468,7 @@ def test_git_worktree_add_moves_no_history(watched, tmp_path):
 
 
 def test_a_reflog_line_the_scan_cannot_read_is_one_error_not_a_stopped_scan(watched, monkeypatch):
-    from gitobs.reflog_events import ReflogEvents
+    from gitobs.capture.reflog_events import ReflogEvents
 
     real = ReflogEvents._head_entry
 

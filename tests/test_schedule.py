@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import gitobs
 
-from gitobs import schedule
+from gitobs.fleet import schedule
 
 FAKE_CRONTAB = """#!/bin/sh
 # crontab -l / crontab - / crontab -r, kept in $FAKE_CRONTAB

@@ -16,13 +16,13 @@ import pytest
 from conftest import commit_file, git, gitobs, new_events
 from test_gitbutler import FEATURE, set_in_workspace, storage, watched_fixture
 
-from gitobs.eventlog import EventLog
-from gitobs.lock import exclusive
-from gitobs.logread import read_events
-from gitobs.registry import Registry, data_home
-from gitobs.repo import locate
-from gitobs.scan import scan
-from gitobs.watch import Watcher
+from gitobs.core.lock import exclusive
+from gitobs.core.registry import Registry, data_home
+from gitobs.core.repo import locate
+from gitobs.fleet.watch import Watcher
+from gitobs.log.eventlog import EventLog
+from gitobs.log.read import read_events
+from gitobs.upkeep.scan import scan
 
 
 @pytest.fixture(autouse=True)
@@ -165,7 +165,7 @@ def test_a_signal_while_watch_is_still_loading_stops_it_cleanly(watched, sig):
     process = start_watch(watched, "-X", "importtime")  # the interpreter reports each import as it ends
     try:
         for line in process.stderr:  # the first of gitobs's own imports: its entry has run its first line
-            if re.search(r"\| +gitobs\.(?!early_signals$|__main__$)", line.rstrip()):
+            if re.search(r"\| +gitobs\.(?!core$|core\.early_signals$|__main__$)", line.rstrip()):
                 break
         process.send_signal(sig)  # now, while the command line loads (about half a second more)
         out, err = process.communicate(timeout=60)

@@ -12,10 +12,10 @@ import pygit2
 import pytest
 from conftest import commit_file, git, last_seq, new_events
 
-from gitobs import worktree_sample
-from gitobs.enrich import MAX_FILES
-from gitobs.repo import locate
-from gitobs.worktree_sample import SampleResult, WorktreeMemory, sample_worktree
+from gitobs.capture import worktree_sample
+from gitobs.capture.enrich import MAX_FILES
+from gitobs.capture.worktree_sample import SampleResult, WorktreeMemory, sample_worktree
+from gitobs.core.repo import locate
 
 
 def sample(repo: Path, memory: WorktreeMemory | None = None, git_dir: Path | None = None) -> SampleResult:

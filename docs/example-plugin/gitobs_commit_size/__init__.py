@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from gitobs.analysis import Analyzer
-from gitobs.hookspecs import hookimpl
-from gitobs.sections import Fact, Facts, Table
-from gitobs.stats import percentile
+from gitobs.plugin import Analyzer, Fact, Facts, Table, hookimpl, percentile
 
 SMALL, LARGE = 20, 400  # lines: below SMALL a commit is small, from LARGE on it is large
 

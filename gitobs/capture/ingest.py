@@ -1,0 +1,336 @@
+"""Ingest: spool records, new reflog lines, working-tree samples and GitButler's state in, numbered events
+appended to the log. The whole scan (its lock, retention, the exports after it) is gitobs/upkeep/scan.py.
+
+Crash safety, in the order of the writes:
+1. events are appended to the log and fsynced;
+2. the state (cursors, seq, attempts, the names of the spool files consumed) is replaced atomically;
+3. the consumed spool files are deleted.
+A crash before 2 leaves events the state does not know of: the next scan regenerates them from the same
+spool files and reflog lines, with the same ids, and skips them. A crash before 3 leaves spool files the
+state lists as consumed: the next scan deletes them unread. So nothing is lost and nothing repeated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import msgspec
+
+from gitobs.capture import gitbutler
+from gitobs.capture.discards import Discards
+from gitobs.capture.enrich import Enricher
+from gitobs.capture.hook_events import HookEvents
+from gitobs.capture.pause import Pause, end_pause, read_pause
+from gitobs.capture.processes import group
+from gitobs.capture.reflog import (
+    Cursor,
+    ReflogEntry,
+    ReflogFile,
+    parse_line,
+    read_new,
+    reflog_files,
+    split_lines,
+)
+from gitobs.capture.reflog_events import ReflogEvents
+from gitobs.capture.reflog_twins import ReflogRead, hold_unpaired
+from gitobs.capture.rework import Rework
+from gitobs.capture.spool import SpoolBatch, SpoolRecord, process_alive, read_spool
+from gitobs.capture.staging import Staging
+from gitobs.capture.stash_events import STASH_REF, StashEvents
+from gitobs.capture.state import REF_TIME_TTL_NS, ScanState, load_state, save_state
+from gitobs.capture.worktree_sample import sample_worktree
+from gitobs.core.config import ScanSettings
+from gitobs.core.names import recorded
+from gitobs.core.redact import hash_path, repository_salt
+from gitobs.core.repo import MAIN_WORKTREE, ObsPaths, worktree_git_dirs
+from gitobs.log import schema
+from gitobs.log.eventlog import EventLog
+
+
+@dataclass
+class ScanResult:
+    skipped: bool = False  # another scan held the lock
+    events: int = 0
+    records: int = 0
+    reflog_entries: int = 0
+    seconds: float = 0.0
+    garbage: list[str] = field(default_factory=list)
+    settings: ScanSettings | None = None  # those the scan read (retention acts on them)
+    now_ns: int = 0  # the scan's moment
+
+
+class Collector:
+    """Where the scan's steps emit events. With a salt, file paths are stored as salted hashes
+    (capture.paths = false)."""
+
+    def __init__(self, salt: bytes | None = None) -> None:
+        self.events: list[tuple[int, schema.Event]] = []
+        self.salt = salt
+
+    def emit(self, event_type: str, payload: schema.Payload, *, ts_ns: int, src: str, wt: str,
+             provenance: str) -> None:
+        if self.salt is not None and getattr(payload, "files", None):
+            payload.files = [schema.FileChange(hash_path(f.path, self.salt), f.added, f.deleted)
+                             for f in payload.files]
+        event = schema.make_event(event_type, payload, ts_ns=ts_ns, src=src, wt=wt, provenance=provenance)
+        self.events.append((ts_ns, event))
+
+
+def _drop(*args, **kwargs) -> None:
+    """An emit for a capture category that is off: the state moves on, nothing is stored."""
+
+
+@dataclass
+class _Context:
+    """What every step of one scan reads and writes."""
+
+    obs: ObsPaths
+    state: ScanState
+    settings: ScanSettings
+    enricher: Enricher | None
+    collector: Collector
+    now_ns: int
+    worktrees: dict[str, Path]  # worktree -> its git dir, listed once per scan
+    pause: Pause | None  # recording paused (active or run out, not yet ended)
+    logged_commits: set[str]  # commits the log reports made beyond what the state knows
+
+
+def ingest_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
+    """Ingest what is new, under the scan lock (gitobs/upkeep/scan.py takes it). With `discard`, read it all
+    and record none of it (every cursor and memory moves on): what `gitobs purge` does before it deletes the
+    log, so that nothing purged comes back."""
+    started = time.perf_counter()
+    now_ns = time.time_ns()
+    pause = read_pause(obs.root)
+    settings = ScanSettings.load(obs.common_dir, pause is not None and pause.active(now_ns / 1e9))
+    if discard:
+        settings = replace(settings, hooks=False, reflog=False, worktree=False, gitbutler=False)
+    state = load_state(obs.state)
+    log = EventLog(obs.log)
+    recovered = _recover(state, log)
+    last_seq = recovered.last_seq
+    _delete(obs.spool, state.consumed)
+    salt = None if settings.paths else repository_salt(obs.root)
+    ctx = _Context(obs, state, settings, _enricher(obs.common_dir), Collector(salt), now_ns,
+                   worktree_git_dirs(obs.common_dir), pause, recovered.commits)
+
+    discards = Discards(ctx.collector.emit)
+    staging = Staging(state, ctx.collector.emit, settings.stage_burst_gap)
+    batch = _read_hooks(ctx, staging, discards)
+    reflog_count = _read_reflogs(ctx, batch.records, staging)
+    staging.close_quiet(now_ns)
+    gitbutler.observe(obs.common_dir, state.gitbutler, ctx.collector.emit if settings.gitbutler else _drop,
+                      now_ns)
+    if settings.worktree:
+        _sample_worktrees(ctx, discards)
+    else:
+        state.worktrees = {}  # the first look after capture resumes is a fresh baseline, reporting no loss
+    if pause is not None and not pause.active(now_ns / 1e9):
+        _resume_expired(ctx, pause)
+
+    events = [event for _, event in sorted(ctx.collector.events, key=lambda pair: pair[0])
+              if event.id not in recovered.ids and not discard]
+    result = ScanResult(events=len(events), records=len(batch.records), reflog_entries=reflog_count,
+                        garbage=batch.garbage)
+    if events:
+        result.seconds = round(time.perf_counter() - started, 4)
+        events.append(schema.make_event("gitobs.scan", schema.GitobsScan(
+            records=result.records, reflog_entries=reflog_count, events=len(events), seconds=result.seconds),
+            ts_ns=now_ns, src="gitobs", wt=MAIN_WORKTREE, provenance=f"scan:{now_ns}"))
+    for offset, event in enumerate(events, start=1):
+        event.seq = last_seq + offset
+    log.append([schema.encode(event) for event in events])
+
+    state.seq = last_seq + len(events)
+    state.log_end = log.end_mark()
+    state.consumed = [path.name for path in batch.consumed]
+    state.last_scan_ns = now_ns
+    state.forget_ref_times_before(now_ns - REF_TIME_TTL_NS)
+    state.last_scan_s = round(time.perf_counter() - started, 4)
+    save_state(obs.state, state)
+    _delete(obs.spool, state.consumed)
+    result.settings, result.now_ns = settings, now_ns
+    return result
+
+
+@dataclass
+class _Recovered:
+    """What the log holds beyond what the state knows: a crash between log and state, or a state lost
+    (then the whole log, while every reflog is read again from its start)."""
+
+    last_seq: int
+    ids: set[str] = field(default_factory=set)
+    # Commits those events report made. A line read again may give another id (git rewrote the reflog
+    # and it moved, or it was reported without its twin): its sha still says it is recorded.
+    commits: set[str] = field(default_factory=set)
+
+
+# Event types that report a commit made, and the field naming it (as the state's recent_commits holds).
+_MADE = {"commit.created": "sha", "commit.amended": "new"}
+
+
+def _recover(state: ScanState, log: EventLog) -> _Recovered:
+    if state.log_end and state.log_end == log.end_mark():
+        return _Recovered(state.seq)  # the log is as the state left it: a stat instead of a decompression
+    tail = log.last_lines(1)
+    last_seq = _seq_of(tail[0]) if tail else 0
+    if last_seq <= state.seq:
+        return _Recovered(max(last_seq, state.seq))
+    found = _Recovered(last_seq)
+    lines = log.iter_lines() if state.seq <= 0 else log.last_lines(last_seq - state.seq)
+    for line in lines:
+        try:
+            event = schema.decode(line)
+        except msgspec.DecodeError:
+            continue
+        if event.seq > state.seq:
+            found.ids.add(event.id)
+            made = event.data.get(_MADE.get(event.type, "")) if isinstance(event.data, dict) else None
+            if isinstance(made, str):
+                found.commits.add(made)
+    return found
+
+
+def _seq_of(line: bytes) -> int:
+    try:
+        return schema.decode(line).seq
+    except msgspec.DecodeError:
+        return 0
+
+
+def _enricher(common_dir: Path) -> Enricher | None:
+    try:
+        return Enricher(common_dir)
+    except Exception:  # pygit2 cannot open it (unsupported extension): events without enrichment
+        return None
+
+
+def _read_hooks(ctx: _Context, staging: Staging, discards: Discards) -> SpoolBatch:
+    hooks = HookEvents(ctx.state, ctx.enricher, ctx.collector.emit)
+    batch = read_spool(ctx.obs.spool, ctx.now_ns)
+    batch.records = _captured(ctx.settings, batch.records)
+    hooks.feed(batch.records)
+    ended = hooks.open_attempts(process_alive, ctx.now_ns)
+    if ended:
+        # Their git processes are gone now, so every record they wrote exists: read the late ones too.
+        seen = {path.name for path in batch.consumed}
+        late = read_spool(ctx.obs.spool, time.time_ns(), skip=seen)
+        late.records = _captured(ctx.settings, late.records)
+        batch.extend(late)
+        hooks.feed(late.records)
+    hooks.abort(ended)
+    processes = group(batch.records)
+    staging.feed(batch.records, processes)
+    discards.feed(batch.records, processes)
+    return batch
+
+
+def _captured(settings: ScanSettings, records: list[SpoolRecord]) -> list[SpoolRecord]:
+    """The records to ingest: gitobs's own notes always; hooks' unless capture.hooks is off or their hook
+    is in capture.skip_hooks. The others are consumed all the same, and never stored."""
+    return [record for record in records if record.hook.startswith("gitobs-")
+            or (settings.hooks and record.hook not in settings.skip_hooks)]
+
+
+def _resume_expired(ctx: _Context, pause: Pause) -> None:
+    """A pause whose --for ran out ends here: what it covered was dropped, from now on all is recorded."""
+    end_pause(ctx.obs.root)
+    until = pause.until_ns or ctx.now_ns
+    resumed = schema.GitobsResumed(by="expiry", paused_s=round((until - pause.since_ns) / 1e9, 3))
+    ctx.collector.emit("gitobs.resumed", resumed, ts_ns=until, src="gitobs", wt=MAIN_WORKTREE,
+                       provenance=f"resume:{pause.since_ns}")
+
+
+def _read_reflogs(ctx: _Context, records: list[SpoolRecord], staging: Staging) -> int:
+    state = ctx.state
+    reads = [_read_reflog(ctx, file) for file in reflog_files(ctx.obs.common_dir, ctx.worktrees)]
+    hold_unpaired(reads, ctx.worktrees, ctx.obs.common_dir, ctx.now_ns / 1e9)
+    state.cursors = {read.name: read.cursor.to_json() for read in reads}  # those of deleted reflogs go
+    heads = [entry for read in reads if read.file.ref == "HEAD" for entry in read.entries]
+    branches = [entry for read in reads if read.file.ref != "HEAD" for entry in read.entries]
+    stash = StashEvents(state, ctx.collector.emit if ctx.settings.reflog else _drop)
+    stash.from_hooks(records)
+    _read_stash_reflog(ctx.obs, state, stash, ctx.now_ns)
+    rework = Rework(ctx.enricher, ctx.settings.undo_window)
+    events = ReflogEvents(state, ctx.enricher, ctx.collector.emit, rework, staging, ctx.logged_commits)
+    events.feed(heads, branches, stash.is_stash_reset)
+    return len(heads) + len(branches)
+
+
+def _read_reflog(ctx: _Context, file: ReflogFile) -> ReflogRead:
+    name = recorded(file.path.relative_to(ctx.obs.common_dir).as_posix())  # the state is JSON: UTF-8
+    known = name in ctx.state.cursors
+    entries, cursor, _ = read_new(file, Cursor.from_json(ctx.state.cursors.get(name)))
+    if not known:
+        entries = since_rename(entries)
+    return ReflogRead(file, name, _recorded(ctx, entries), cursor)
+
+
+def _recorded(ctx: _Context, entries: list[ReflogEntry]) -> list[ReflogEntry]:
+    """Entries read past the cursor that may be recorded: none while capture.reflog is off, none of those a
+    pause covers. The cursor has moved past all of them: switching capture back on backfills nothing."""
+    if not ctx.settings.reflog:
+        return []
+    if ctx.pause is not None:
+        return [entry for entry in entries if not ctx.pause.covers(entry.ts * 10**9)]
+    return entries
+
+
+def since_rename(entries: list[ReflogEntry]) -> list[ReflogEntry]:
+    """A renamed or copied branch's reflog (`branch -m`, `branch -c`) starts with the old branch's
+    lines, already read under the old name: keep what follows git's own "Branch: renamed" line."""
+    for index in range(len(entries) - 1, -1, -1):
+        if entries[index].message.startswith(("Branch: renamed", "Branch: copied")):
+            return entries[index:]
+    return entries
+
+
+def _read_stash_reflog(obs: ObsPaths, state: ScanState, stash: StashEvents, now_ns: int) -> None:
+    """Read whole, and only when its size or mtime changed since the last look."""
+    path = obs.common_dir / "logs" / STASH_REF
+    try:
+        info = path.stat()
+        stamp = [info.st_size, info.st_mtime_ns]
+    except FileNotFoundError:
+        stamp = []
+    if stamp == state.stash_stamp:
+        return
+    file = ReflogFile(path, STASH_REF, MAIN_WORKTREE)
+    lines = split_lines(path.read_bytes()) if stamp else []
+    stash.from_reflog([e for e in (parse_line(file, line) for line in lines) if e], stamp[1] if stamp else now_ns)
+    state.stash_stamp = stamp
+
+
+def _sample_worktrees(ctx: _Context, discards: Discards) -> None:
+    """Sample every worktree; what vanished from its dirty files since the last sample was discarded."""
+    for wt, git_dir in ctx.worktrees.items():
+        previous = ctx.state.worktrees.get(wt)
+        result = sample_worktree(git_dir, previous)
+        if result is None:
+            continue
+        # Stable across a crash-and-rescan: the same memories give the same id.
+        origin = f"sample:{wt}:{_digest(previous)}:{_digest(result.memory)}"
+        if result.memory is not None:
+            ctx.state.worktrees[wt] = result.memory
+        if result.sample is not None:
+            ctx.collector.emit("worktree.sample", result.sample, ts_ns=ctx.now_ns, src="worktree", wt=wt,
+                               provenance=origin)
+        branch = result.sample.branch if result.sample is not None else None
+        discards.settle(wt, result.lost, ctx.now_ns, origin, branch)
+    discards.settle_rest()
+
+
+def _digest(memory: object) -> str:
+    return hashlib.blake2b(msgspec.json.encode(memory), digest_size=8).hexdigest()
+
+
+def _delete(spool: Path, names: list[str]) -> None:
+    for name in names:
+        try:
+            os.unlink(spool / name)
+        except FileNotFoundError:
+            pass

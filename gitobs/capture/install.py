@@ -1,0 +1,256 @@
+"""Put the sh shim in front of each recorded hook, and take it away again exactly.
+
+A hook that was already there moves aside to `<hook>.gitobs-chained` (a rename: same inode, bytes, mode
+and mtime), and the shim runs it. Uninstall renames it back. Other hook managers are chained, not fought:
+GitButler's managed pre-commit/post-checkout keep their place and the shim takes the `<hook>-user` slot they
+run; a shim that pre-commit moved to `<hook>.legacy` or GitButler to `<hook>-user` still counts as installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from gitobs import __version__
+from gitobs.capture.interpreter import isolation_flags
+from gitobs.capture.spool import write_note
+from gitobs.core.repo import GitobsError, Repo
+
+RECORDED_HOOKS = (
+    "post-checkout", "pre-commit", "prepare-commit-msg", "commit-msg", "post-commit", "post-merge",
+    "post-rewrite", "pre-rebase", "pre-push", "post-index-change", "reference-transaction",
+)
+SHIM_MARKER = b"# gitobs-shim "
+CHAINED_SUFFIX = ".gitobs-chained"
+GITBUTLER_MARKER = b"# GITBUTLER_MANAGED_HOOK_V1"
+GITBUTLER_MANAGED = ("pre-commit", "post-checkout")
+# Where another manager may have moved our shim while still running it: GitButler, pre-commit.
+SHIM_ALIASES = ("", "-user", ".legacy")
+
+
+@dataclass
+class HookStatus:
+    name: str
+    shim: Path | None  # where our shim sits, if anywhere
+    chained: Path | None  # the hook it runs, if any
+    current: bool  # the shim is the one this gitobs would write
+    problem: str = ""
+
+
+@dataclass
+class InstallReport:
+    hooks_dir: Path
+    changed: dict[str, str] = field(default_factory=dict)  # hook -> what happened
+    problems: list[str] = field(default_factory=list)
+
+
+def render_shim(executable: str | None = None, flags: tuple[str, ...] | None = None) -> bytes:
+    """The shim for `executable` (this interpreter by default), started with `flags` (probed by default)."""
+    exe = executable or sys.executable
+    if flags is None:
+        flags = isolation_flags(exe)
+    template = resources.files("gitobs_shim").joinpath("gitobs-hook.sh").read_text(encoding="utf-8")
+    text = template.replace("@GITOBS_EXE@", exe.replace("'", "'\\''")).replace("@GITOBS_EXE_FLAGS@", " ".join(flags))
+    return text.encode("utf-8")
+
+
+def _current_shims(executable: str | None = None) -> set[bytes]:
+    """What a current shim may hold: either flag choice (probing the interpreter costs a process start)."""
+    return {render_shim(executable, ("-I",)), render_shim(executable, ())}
+
+
+def is_shim(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(256)
+    except OSError:
+        return False
+    return SHIM_MARKER in head
+
+
+def is_gitbutler_managed(path: Path) -> bool:
+    try:
+        return GITBUTLER_MARKER in path.read_bytes()[:4096]
+    except OSError:
+        return False
+
+
+def find_shim(hooks_dir: Path, name: str) -> Path | None:
+    for suffix in SHIM_ALIASES:
+        candidate = hooks_dir / f"{name}{suffix}"
+        if is_shim(candidate):
+            return candidate
+    return None
+
+
+def inspect(hooks_dir: Path, shim: bytes | None = None) -> list[HookStatus]:
+    wanted = {shim} if shim is not None else _current_shims()
+    statuses = []
+    for name in RECORDED_HOOKS:
+        location = find_shim(hooks_dir, name)
+        chained = hooks_dir / f"{name}{CHAINED_SUFFIX}"
+        status = HookStatus(name, location, chained if os.path.lexists(chained) else None, False)
+        if location is None:
+            status.problem = "not installed" if status.chained is None else f"shim missing, {chained.name} left behind"
+        else:
+            status.current = location.read_bytes() in wanted
+            if not os.access(location, os.X_OK):
+                status.problem = "shim is not executable"
+            elif not status.current:
+                status.problem = "shim is outdated (run gitobs install)"
+        statuses.append(status)
+    return statuses
+
+
+def install(repo: Repo, executable: str | None = None) -> InstallReport:
+    shim = render_shim(executable)
+    hooks_dir = repo.hooks_dir
+    report = InstallReport(hooks_dir)
+    created_dir = not hooks_dir.exists()
+    try:
+        hooks_dir.mkdir(parents=True, exist_ok=True)
+        for sub in (repo.obs.spool, repo.obs.log):
+            sub.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GitobsError(f"cannot create {exc.filename}: {exc.strerror}") from exc
+    for name in RECORDED_HOOKS:
+        try:
+            outcome = _install_one(hooks_dir, name, shim)
+        except _HookConflict as conflict:
+            report.problems.append(str(conflict))
+            continue
+        except OSError as exc:
+            report.problems.append(f"{name}: {exc.strerror} ({exc.filename})")
+            continue
+        if outcome:
+            report.changed[name] = outcome
+    _write_manifest(repo, created_dir, executable or sys.executable)
+    if report.changed:
+        write_note(repo.obs.spool, "gitobs-install", [str(hooks_dir), __version__])
+    return report
+
+
+class _HookConflict(Exception):
+    pass
+
+
+def _install_one(hooks_dir: Path, name: str, shim: bytes) -> str:
+    existing = find_shim(hooks_dir, name)
+    if existing is not None:
+        if existing.read_bytes() == shim and os.access(existing, os.X_OK):
+            return ""
+        _write_executable(existing, shim)
+        return "updated"
+    target = hooks_dir / name
+    if name in GITBUTLER_MANAGED and is_gitbutler_managed(target):
+        target = hooks_dir / f"{name}-user"  # GitButler's hook runs this slot first
+    chained = hooks_dir / f"{name}{CHAINED_SUFFIX}"
+    if os.path.lexists(chained):
+        if os.path.lexists(target) and _same_bytes(target, chained):
+            os.unlink(chained)  # a stale copy of what is in place now
+        elif os.path.lexists(target):
+            raise _HookConflict(
+                f"{name}: both {target.name} and {chained.name} exist and differ; "
+                f"move one of them out of {hooks_dir} and run gitobs install again"
+            )
+    if os.path.lexists(target):
+        _link_aside(target, chained)
+        _write_executable(target, shim)
+        return f"installed, chaining the existing {target.name}"
+    _write_executable(target, shim)
+    return "installed" if target.name == name else f"installed as {target.name}"
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    try:
+        if a.is_symlink() or b.is_symlink():
+            return a.is_symlink() and b.is_symlink() and os.readlink(a) == os.readlink(b)
+        return a.read_bytes() == b.read_bytes()
+    except OSError:
+        return False
+
+
+def _link_aside(target: Path, chained: Path) -> None:
+    """Give the old hook its second name before the shim replaces the first: no moment without it."""
+    try:
+        os.link(target, chained, follow_symlinks=False)
+    except OSError:
+        os.rename(target, chained)
+
+
+def _write_executable(path: Path, content: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.gitobs-tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(content)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, path)
+
+
+def uninstall(repo: Repo) -> InstallReport:
+    dirs = [repo.hooks_dir]
+    manifest = _read_manifest(repo)
+    recorded = Path(manifest["hooks_dir"]) if manifest.get("hooks_dir") else None
+    if recorded is not None and recorded != repo.hooks_dir:
+        dirs.append(recorded)  # core.hooksPath changed since install: clean where we wrote
+    report = InstallReport(repo.hooks_dir)
+    for hooks_dir in dirs:
+        if not hooks_dir.is_dir():
+            continue
+        for name in RECORDED_HOOKS:
+            try:
+                outcome = _uninstall_one(hooks_dir, name)
+            except OSError as exc:
+                report.problems.append(f"{name}: {exc.strerror} ({exc.filename})")
+                continue
+            if outcome:
+                report.changed[name] = outcome
+        if manifest.get("created_hooks_dir") and hooks_dir == recorded:
+            try:
+                hooks_dir.rmdir()
+            except OSError:
+                pass  # not empty: something else lives there now
+    try:
+        repo.obs.manifest.unlink()
+    except FileNotFoundError:
+        pass
+    return report
+
+
+def _uninstall_one(hooks_dir: Path, name: str) -> str:
+    shim = find_shim(hooks_dir, name)
+    chained = hooks_dir / f"{name}{CHAINED_SUFFIX}"
+    has_chained = os.path.lexists(chained)
+    if shim is None:
+        if has_chained and not os.path.lexists(hooks_dir / name):
+            os.rename(chained, hooks_dir / name)
+            return f"restored {name} (the shim was already gone)"
+        return ""
+    if has_chained:
+        os.replace(chained, shim)
+        return f"restored {shim.name}"
+    os.unlink(shim)
+    return f"removed {shim.name}"
+
+
+def _write_manifest(repo: Repo, created_dir: bool, executable: str) -> None:
+    previous = _read_manifest(repo)
+    manifest = {
+        "hooks_dir": str(repo.hooks_dir),
+        "created_hooks_dir": bool(previous.get("created_hooks_dir")) or created_dir,
+        "executable": executable,
+        "hooks": list(RECORDED_HOOKS),
+    }
+    tmp = repo.obs.manifest.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, repo.obs.manifest)
+
+
+def _read_manifest(repo: Repo) -> dict:
+    try:
+        return json.loads(repo.obs.manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

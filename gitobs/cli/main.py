@@ -1,0 +1,71 @@
+"""The `gitobs` command line's entry: signals held first, `--version` answered before anything is imported,
+then the lazy typer app (gitobs/cli/app.py). Every error is one `gitobs: error:` line on stderr: usage errors
+and gitobs's own exit with 2."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from gitobs.core.early_signals import hold
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    hold(argv)  # before the app's imports: half a second in which a signal would kill `watch`
+    if argv in (["--version"], ["-V"]):
+        from gitobs import __version__
+
+        sys.stdout.write(f"gitobs {__version__}\n")
+        return
+    sys.exit(run(argv))
+
+
+def background_git_dir(argv: list[str]) -> Path | None:
+    """The common git dir when `argv` is exactly what the hooks' shim runs, else None (the full command line)."""
+    if len(argv) == 4 and argv[0] == "scan" and argv[1] == "--background" and argv[2] == "--git-dir":
+        return Path(argv[3])
+    return None
+
+
+def run(argv: list[str]) -> int:
+    from gitobs.cli.app import root, suggestion
+    from gitobs.core.repo import GitobsError
+
+    try:
+        status = root().main(args=argv, prog_name="gitobs", standalone_mode=False)
+    except GitobsError as exc:
+        return error(str(exc))
+    except OSError as exc:
+        if os.environ.get("GITOBS_DEBUG"):
+            raise
+        return error(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # typer's click: its exceptions are not a public class across versions
+        if not _is_click_error(exc):
+            raise
+        message = " ".join(exc.format_message().split())
+        if not message:  # no command given: the help is already out
+            return exc.exit_code
+        return error(message + suggestion(message), exc.exit_code)
+    return status if isinstance(status, int) else 0
+
+
+def error(message: str, status: int = 2) -> int:
+    from rich.text import Text
+
+    from gitobs.cli.commands import err_console
+
+    err_console.print(Text(f"gitobs: error: {message}"))
+    return status
+
+
+def _is_click_error(exc: Exception) -> bool:
+    """A usage error (exit 2) or another ClickException, or click's Abort (exit 1)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if "Abort" in names:
+        exc.format_message, exc.exit_code = (lambda: "aborted"), 1
+        return True
+    return "ClickException" in names and hasattr(exc, "format_message")

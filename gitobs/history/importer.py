@@ -1,0 +1,324 @@
+"""`gitobs import`: what the history already shows, backfilled into the log as `src: import` events.
+
+1. A scan first, so that the scanner reports what it can (exact hook times, branches from the reflog).
+2. Under the scan lock: the branch tips and worktree HEADs (gitobs/history/branch_tips.py), then the reflogs split
+   at the scanner's cursors (gitobs/history/reflog.py), then what the log holds already
+   (gitobs/history/recorded.py). Tips come first: a commit made later is not reachable from them, and its
+   reflog line, if the scanner has not read it, is among those it will report.
+3. Events for the reflog lines the scanner has read but the log does not hold, made by the scanner's code.
+4. `commit.created` for every commit the tips reach that no event names yet, streamed from
+   `git log --numstat` (gitobs/history/gitlog.py), parents first, with its committer time: appended in chunks,
+   each under the lock and numbered then, each followed by the import cursor (gitobs/history/cursor.py).
+
+Nothing is held for the whole history: one chunk of events, the shas the log names, the cursor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+from gitobs.capture.enrich import (
+    GITBUTLER_EMAIL,
+    MAX_FILES,
+    MESSAGE_MARKERS,
+    Enricher,
+    message_facts,
+)
+from gitobs.capture.ingest import Collector
+from gitobs.capture.pause import read_pause
+from gitobs.capture.rework import Rework
+from gitobs.capture.state import load_state, save_state
+from gitobs.core.config import ScanSettings
+from gitobs.core.lock import exclusive
+from gitobs.core.redact import repository_salt
+from gitobs.core.repo import MAIN_WORKTREE, GitobsError, ObsPaths
+from gitobs.history import gitlog
+from gitobs.history.branch_tips import Tips, branch_labels, read_tips
+from gitobs.history.cursor import (
+    IMPORT_LOCK,
+    Frontier,
+    covered_for,
+    load_cursor,
+    save_cursor,
+)
+from gitobs.history.recorded import Recorded
+from gitobs.history.reflog import SplitReflogs, derive, split
+from gitobs.log import schema
+from gitobs.log.eventlog import EventLog
+from gitobs.upkeep import retention
+from gitobs.upkeep.scan import scan
+
+# Commits per append: a frame of a MiB or two, the lock held for milliseconds, five fsyncs (log, state,
+# cursor) that with smaller chunks would cost more than the parsing; an interruption loses at most this.
+CHUNK_COMMITS = 4000
+PROGRESS_EVERY = 100
+LOCK_WAIT_S = 30.0
+# Segments an import fills are sealed at this zstd level rather than the log's 19, which costs about a
+# second per MiB sealed and would alone double an import's time; they come out about a quarter bigger.
+SEALED_LEVEL = 9
+
+
+@dataclass
+class ImportProgress:
+    walked: int = 0  # commits looked at
+    imported: int = 0  # commit.created written
+    recorded: int = 0  # commits the log already had (or the scanner will report), left out
+    skipped: int = 0  # commits left out otherwise: GitButler's own, in a paused interval or a rolled-up day
+    reflog_events: int = 0  # events from reflog lines written
+    chunks: int = 0  # appends done
+    total: int | None = None  # commits to look at, when counted
+
+
+@dataclass
+class ImportResult(ImportProgress):
+    seconds: float = 0.0
+    empty: bool = False  # the repository has no commits
+
+
+Report = Callable[[ImportProgress], None]
+
+
+def import_history(common_dir: Path, since: float | None = None, count: bool = False,
+                   on_progress: Report | None = None, chunk_commits: int = CHUNK_COMMITS) -> ImportResult:
+    """Backfill the log from history. `count`: count the commits first (for a progress bar);
+    `on_progress` is called as the walk goes and after every append."""
+    started = time.perf_counter()
+    obs = ObsPaths(common_dir)
+    if not obs.is_enabled():
+        raise GitobsError(f"gitobs is not installed in {obs.common_dir} (run gitobs install)")
+    _refuse_if_paused(obs)
+    with exclusive(obs.root / IMPORT_LOCK, 0) as alone:
+        if not alone:
+            raise GitobsError("another gitobs import is running in this repository")
+        scan(common_dir)
+        pause = read_pause(obs.root)
+        settings = ScanSettings.load(common_dir, pause is not None and pause.active(time.time()))
+        result = ImportResult()
+        run = _Run(obs, settings, None if since is None else int(since), result, on_progress or _quiet,
+                   chunk_commits)
+        if run.prepare():
+            run.reflog_pass()
+            run.walk(count)
+            run.flush()
+        else:
+            result.empty = True
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _refuse_if_paused(obs: ObsPaths) -> None:
+    paused = read_pause(obs.root)
+    if paused is not None and paused.active(time.time()):
+        raise GitobsError("recording is paused: import would record what the pause keeps out "
+                          "(gitobs resume, then gitobs import goes on where it stopped)")
+
+
+def _refuse_if_damaged(log: EventLog) -> None:
+    """A damaged frame's commits look unrecorded, and a repair may salvage their events: both would stay.
+    (A torn tail's events are written again by the writer that was cut short, and a repair drops it.)"""
+    damage = [corruption for corruption in log.check() if not corruption.torn_tail]
+    if damage:
+        raise GitobsError(f"damaged log: {damage[0].describe()}; run gitobs doctor --repair first")
+
+
+def _quiet(progress: ImportProgress) -> None:
+    pass
+
+
+class _Run:
+    def __init__(self, obs: ObsPaths, settings: ScanSettings, since: int | None, progress: ImportProgress,
+                 on_progress: Report, chunk_commits: int) -> None:
+        self.obs = obs
+        self.settings = settings
+        self.since = since
+        self.on_progress = on_progress
+        self.chunk_commits = chunk_commits
+        self.enricher = _enricher(obs.common_dir)
+        self.collector = Collector(None if settings.paths else repository_salt(obs.root))
+        self.progress = progress
+        self.tips = Tips()
+        self.reflogs = SplitReflogs()
+        self.recorded = Recorded()
+        self.cursor = load_cursor(obs.root)
+        self.frontier = Frontier(())
+        self.unflushed = 0  # commits collected since the last append
+        self.derived_commits: set[str] = set()  # written from reflog lines (counted there)
+        self.log: EventLog | None = None
+        self.log_end: list = []  # the log's end after our last append
+
+    # -- what is there ---------------------------------------------------------------------------
+
+    def prepare(self) -> bool:
+        """Tips, reflogs and the log, read under the lock; False when there is no commit at all."""
+        with exclusive(self.obs.lock, LOCK_WAIT_S) as held:
+            if not held:
+                raise GitobsError("a scan kept the lock for 30 s; try again in a moment")
+            retention.recover(self.obs)
+            self.tips = read_tips(self.enricher.repo, self.obs.common_dir)
+            if not self.tips.commits:
+                return False
+            state = load_state(self.obs.state)
+            if self.settings.reflog:
+                self.reflogs = split(self.obs.common_dir, state)
+            _refuse_if_damaged(EventLog(self.obs.log))
+            self.recorded = Recorded.read(EventLog(self.obs.log))
+        self.frontier = Frontier(self._hidden())
+        return True
+
+    def _hidden(self) -> tuple[str, ...]:
+        """What earlier runs dealt with, as far as it is still in the object store."""
+        repo = self.enricher.repo
+        return tuple(sorted(sha for sha in covered_for(self.cursor, self.since) if sha in repo))
+
+    # -- the reflogs -----------------------------------------------------------------------------
+
+    def reflog_pass(self) -> None:
+        if not self.settings.reflog:
+            return
+        derive(self.reflogs, self.enricher, self._emit_derived, self.settings.undo_window)
+        self.progress.reflog_events = sum(1 for _, event in self.collector.events if event.type != "commit.created")
+        self.progress.imported += len(self.collector.events) - self.progress.reflog_events
+
+    def _emit_derived(self, event_type: str, payload: schema.Payload, *, ts_ns: int, src: str, wt: str,
+                      provenance: str) -> None:
+        """A reflog-derived event, unless the log has it, or it falls where import must not write."""
+        if event_type == "commit.created":
+            facts = self.enricher.commit(payload.sha)
+            ts_ns = facts.commit_time * 10**9 if facts is not None else ts_ns
+            provenance = f"import:{payload.sha}"
+        elif event_type == "history.reset" and payload.from_sha == payload.to_sha:
+            return  # `git stash` logs one too: with its stash gone, the two cannot be told apart
+        if self._write(event_type, payload, ts_ns, wt, provenance) and event_type == "commit.created":
+            self.derived_commits.add(payload.sha)
+
+    def _write(self, event_type: str, payload: schema.Payload, ts_ns: int, wt: str, provenance: str) -> bool:
+        moment = ts_ns / 1e9
+        if (self.since is not None and moment < self.since) or self.recorded.excluded(moment):
+            return False
+        if event_type == "commit.created":  # by far the most: its sha says it all
+            if payload.sha in self.recorded.commits:
+                return False
+            self.recorded.commits.add(payload.sha)
+        else:
+            data = msgspec.to_builtins(payload)
+            if self.recorded.claim(event_type, data, moment):
+                return False
+            self.recorded.add(event_type, data)
+        self.collector.emit(event_type, payload, ts_ns=ts_ns, src="import", wt=wt, provenance=provenance)
+        return True
+
+    # -- the history -----------------------------------------------------------------------------
+
+    def walk(self, count: bool) -> None:
+        hidden = tuple(sorted(self.frontier.covered))
+        walk = gitlog.Walk(self.tips.commits, hidden, self.since)
+        if count:
+            self.progress.total = gitlog.count(self.obs.common_dir, walk)
+        labels = branch_labels(self.obs.common_dir, self.tips, hidden, self.since)
+        flagged = gitlog.Search(self.obs.common_dir, walk, [[f"--grep={marker}" for marker in MESSAGE_MARKERS],
+                                                            [f"--author={GITBUTLER_EMAIL}"]])
+        try:
+            self._walk(walk, labels, flagged)
+        finally:
+            flagged.close()
+
+    def _walk(self, walk: gitlog.Walk, labels: dict[str, str | None], flagged: gitlog.Search) -> None:
+        rework = Rework(self.enricher, self.settings.undo_window)
+        unread, rebased = self.reflogs.unread_commits, self.reflogs.rebased_commits
+        for logged in gitlog.commits(self.obs.common_dir, walk, MAX_FILES):
+            self.progress.walked += 1
+            if logged.sha in self.derived_commits:
+                pass
+            elif logged.sha in self.recorded.commits or logged.sha in unread or logged.sha in rebased:
+                self.progress.recorded += 1
+            elif self._commit(logged, labels.get(logged.sha, self.tips.default), logged.sha in flagged.result(),
+                              rework):
+                self.progress.imported += 1
+                self.unflushed += 1
+            else:
+                self.progress.skipped += 1
+            self.frontier.advance(logged.sha, logged.parents)
+            if self.unflushed >= self.chunk_commits:
+                self.flush()
+            elif self.progress.walked % PROGRESS_EVERY == 0:
+                self.on_progress(self.progress)
+
+    def _commit(self, logged: gitlog.LoggedCommit, branch: str | None, flagged: bool, rework: Rework) -> bool:
+        """`flagged`: its message may say it reverts a commit, or GitButler may have made it."""
+        reverts, synthetic = message_facts(self.enricher.repo.get(logged.sha)) if flagged else (None, False)
+        if synthetic:
+            return False
+        merge = len(logged.parents) > 1
+        payload = schema.CommitCreated(
+            sha=logged.sha, branch=branch, parents=logged.parents, files=logged.files,
+            files_total=logged.files_total, added=logged.added, deleted=logged.deleted, merge=merge,
+            revert=reverts is not None, reverts=reverts, via="merge" if merge else "commit")
+        ts_ns = logged.commit_time * 10**9
+        provenance = f"import:{logged.sha}"
+        if not self._write("commit.created", payload, ts_ns, MAIN_WORKTREE, provenance):
+            return False
+        if reverts:
+            self._write("commit.reverted", rework.reverted(logged.sha, reverts, branch), ts_ns, MAIN_WORKTREE,
+                        provenance)
+        return True
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Append what is collected, numbered, then move the cursor past it."""
+        events = [event for _, event in sorted(self.collector.events, key=lambda pair: pair[0])]
+        self.collector.events = []
+        self.unflushed = 0
+        with exclusive(self.obs.lock, LOCK_WAIT_S) as held:
+            if not held:
+                raise GitobsError("a scan kept the lock for 30 s; run gitobs import again to go on")
+            retention.recover(self.obs)
+            _refuse_if_paused(self.obs)  # paused meanwhile: what this chunk holds waits for the resume
+            if events:
+                self._append(events)
+                self.progress.chunks += 1
+            save_cursor(self.obs.root, self.cursor, self.since, self.frontier.covered)
+        self.on_progress(self.progress)
+
+    def _append(self, events: list[schema.Event]) -> None:
+        """Numbered after the last event; the scanner's state follows when it was in step with the log (if
+        not, a crashed scan left events behind, and the scanner's recovery reads ours with them)."""
+        state = load_state(self.obs.state)
+        log = self._log()
+        in_step = state.seq >= 0 and state.log_end == log.end_mark()  # seq -1: a damaged state, left to scan
+        last = state.seq if in_step else max(state.seq, _last_seq(log), 0)
+        for offset, event in enumerate(events, start=1):
+            event.seq = last + offset
+        log.append([schema.encode(event) for event in events])
+        self.log_end = log.end_mark()
+        if in_step:
+            state.seq = last + len(events)
+            state.log_end = self.log_end
+            save_state(self.obs.state, state)
+
+    def _log(self) -> EventLog:
+        """The writer of the last append while nobody else wrote meanwhile: opening one verifies the whole
+        live segment, which for every chunk would cost more than the chunk."""
+        if self.log is None or self.log.end_mark() != self.log_end:
+            self.log = EventLog(self.obs.log, sealed_level=SEALED_LEVEL)
+        return self.log
+
+
+def _enricher(common_dir: Path) -> Enricher:
+    try:
+        return Enricher(common_dir)
+    except Exception as exc:  # pygit2 cannot open it (an unsupported extension): nothing to read history with
+        raise GitobsError(f"pygit2 cannot open {common_dir}: {exc}") from None
+
+
+def _last_seq(log: EventLog) -> int:
+    tail = log.last_lines(1)
+    try:
+        return schema.decode(tail[0]).seq if tail else 0
+    except msgspec.DecodeError:
+        return 0

@@ -1,0 +1,123 @@
+"""Find and load plugins: every module of the `gitobs` entry-point group, built-in or third-party alike.
+
+A plugin that fails to import, or whose hook raises, is reported by name and left out; the rest load.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+from dataclasses import dataclass, field
+
+import pluggy
+
+from gitobs.replay import hookspecs
+from gitobs.replay.analysis import Analyzer, Enricher, Renderer
+from gitobs.replay.engine import describe_failure
+
+ENTRY_POINT_GROUP = "gitobs"
+
+
+@dataclass
+class PluginInfo:
+    name: str  # the entry point's name
+    module: str
+    distribution: str  # the installed package that declared it
+    version: str
+    location: str  # the module's file
+    error: str | None = None  # why it did not load
+    analyzers: list[str] = field(default_factory=list)
+    enrichers: list[str] = field(default_factory=list)
+    renderers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Provided:
+    """What the loaded plugins provide, each item with the plugin that provided it."""
+
+    plugins: list[PluginInfo]
+    analyzers: list[tuple[type[Analyzer], PluginInfo]]
+    enrichers: list[tuple[type[Enricher], PluginInfo]]
+    renderers: dict[str, tuple[Renderer, PluginInfo]]
+
+    def failures(self) -> list[str]:
+        return [f"plugin {info.name!r} ({info.module}): {info.error}" for info in self.plugins if info.error]
+
+
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    unique = {(ep.name, ep.value): ep for ep in found}  # an editable install can list a distribution twice
+    return sorted(unique.values(), key=lambda ep: (ep.name, ep.value))
+
+
+def _info(entry_point: importlib.metadata.EntryPoint) -> PluginInfo:
+    dist = entry_point.dist
+    return PluginInfo(name=entry_point.name, module=entry_point.value,
+                      distribution=dist.metadata["Name"] if dist else "?", version=dist.version if dist else "?",
+                      location="")
+
+
+def load(extra: list[tuple[str, object]] | None = None) -> Provided:
+    """Load every entry point of the group (and `extra` (name, plugin) pairs, for tests and embedding)."""
+    manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    manager.add_hookspecs(hookspecs)
+    loaded: list[tuple[object, PluginInfo]] = []
+    infos: list[PluginInfo] = []
+    for entry_point in _entry_points():
+        info = _info(entry_point)
+        infos.append(info)
+        try:
+            plugin = entry_point.load()
+            manager.register(plugin, name=entry_point.name)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, the others still load
+            info.error = f"failed to load: {describe_failure(exc)}"
+            continue
+        info.location = (inspect.getsourcefile(plugin) or "") if inspect.ismodule(plugin) else ""
+        loaded.append((plugin, info))
+    for name, plugin in extra or []:
+        info = PluginInfo(name=name, module=getattr(plugin, "__name__", name), distribution="(registered)",
+                          version="", location="")
+        infos.append(info)
+        manager.register(plugin, name=name)
+        loaded.append((plugin, info))
+    return _collect(manager, loaded, infos)
+
+
+def _collect(manager: pluggy.PluginManager, loaded: list[tuple[object, PluginInfo]],
+             infos: list[PluginInfo]) -> Provided:
+    by_name = {manager.get_name(plugin): info for plugin, info in loaded}
+    provided = Provided(plugins=sorted(infos, key=lambda i: i.name), analyzers=[], enrichers=[], renderers={})
+    for hook_name, kind in (("gitobs_analyzers", Analyzer), ("gitobs_enrichers", Enricher),
+                            ("gitobs_renderers", Renderer)):
+        # One call per implementation, not the hook's merged list: each item stays tied to its plugin.
+        implementations = sorted(getattr(manager.hook, hook_name).get_hookimpls(), key=lambda i: i.plugin_name)
+        for implementation in implementations:
+            info = by_name[implementation.plugin_name]
+            try:
+                items = list(implementation.function() or [])
+                _check(items, kind)
+            except Exception as exc:  # noqa: BLE001
+                info.error = f"{hook_name} failed: {describe_failure(exc)}"
+                continue
+            _record(provided, items, kind, info)
+    return provided
+
+
+def _check(items: list, kind: type) -> None:
+    for item in items:
+        ok = isinstance(item, kind) if kind is Renderer else inspect.isclass(item) and issubclass(item, kind)
+        if not ok:
+            raise TypeError(f"{item!r} is not a {kind.__name__}{'' if kind is Renderer else ' subclass'}")
+
+
+def _record(provided: Provided, items: list, kind: type, info: PluginInfo) -> None:
+    for item in items:
+        if kind is Analyzer:
+            provided.analyzers.append((item, info))
+            info.analyzers.append(item.name)
+        elif kind is Enricher:
+            provided.enrichers.append((item, info))
+            info.enrichers.append(item.name)
+        else:
+            provided.renderers.setdefault(item.format, (item, info))
+            info.renderers.append(item.format)
