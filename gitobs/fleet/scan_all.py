@@ -1,25 +1,19 @@
-"""Scanning many repositories: each one on its own (a failure is reported and the others go on), and the
-record of the last `scan --all` (`<data home>/last-run.json`), which `gitobs status` shows for the
-scheduled scan."""
+"""Scanning many repositories: each one on its own (a failure is reported and the others go on); the
+record of the run is gitobs/fleet/last_run.py."""
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from gitobs.capture.ingest import ScanResult
 from gitobs.capture.spool import write_note
-from gitobs.core.files import write_atomic
-from gitobs.core.registry import Entry, data_home
+from gitobs.core.registry import Entry
 from gitobs.core.repo import GitobsError, ObsPaths
 from gitobs.export.otlp.after_scan import after_scan
 from gitobs.export.prometheus import repositories
 from gitobs.upkeep.scan import scan
-
-LAST_RUN = "last-run.json"
 
 
 @dataclass
@@ -61,37 +55,3 @@ def scan_entries(entries: list[Entry]) -> list[Outcome]:
 
 def _scan_for_all(common_dir: Path) -> ScanResult:
     return scan(common_dir, export=False)  # the Prometheus textfile is rewritten once, for all of them
-
-
-@dataclass
-class LastRun:
-    started: str  # UTC, ISO 8601
-    seconds: float
-    repos: int
-    failed: list[str] = field(default_factory=list)  # "label: error"
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-
-def record_run(started: float, outcomes: list[Outcome], directory: Path | None = None) -> LastRun:
-    run = LastRun(started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-                  seconds=round(time.time() - started, 3), repos=len(outcomes),
-                  failed=[f"{o.label}: {o.error}" for o in outcomes if o.error is not None])
-    home = directory or data_home()
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-        write_atomic(home / LAST_RUN, (json.dumps(asdict(run), indent=1) + "\n").encode())
-    except OSError:
-        pass  # the record is a convenience for `gitobs status`; the scans themselves are done
-    return run
-
-
-def last_run(directory: Path | None = None) -> LastRun | None:
-    try:
-        data = json.loads(((directory or data_home()) / LAST_RUN).read_bytes())
-        return LastRun(started=str(data["started"]), seconds=float(data["seconds"]), repos=int(data["repos"]),
-                       failed=[str(item) for item in data.get("failed", [])])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None

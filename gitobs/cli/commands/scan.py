@@ -15,7 +15,8 @@ from gitobs.core.repo import ObsPaths
 from gitobs.core.safe_text import inert
 from gitobs.export.otlp.after_scan import after_scan
 from gitobs.fleet.background import run as run_in_background
-from gitobs.fleet.scan_all import record_run, scan_entries
+from gitobs.fleet.last_run import record_run
+from gitobs.fleet.scan_all import scan_entries
 
 
 def scan(

@@ -10,7 +10,7 @@ from gitobs.core.registry import Registry
 from gitobs.core.safe_text import inert
 from gitobs.core.timespec import parse_duration
 from gitobs.fleet import schedule as scheduler
-from gitobs.fleet.scan_all import last_run
+from gitobs.fleet.last_run import last_run
 
 app = typer.Typer(help="Scan every registered repository periodically, with systemd, cron or launchd.",
                   no_args_is_help=True)

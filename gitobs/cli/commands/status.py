@@ -26,10 +26,10 @@ from gitobs.cli.commands import (
     warn,
 )
 from gitobs.cli.commands.schedule import describe as describe_schedule
+from gitobs.core import config
 from gitobs.core.lock import exclusive
 from gitobs.core.repo import GitobsError, ObsPaths, Repo
 from gitobs.core.safe_text import inert
-from gitobs.export.otlp.delivery import describe as describe_exports
 from gitobs.history.cursor import IMPORT_LOCK, forget_cursor
 from gitobs.log import schema
 from gitobs.log.eventlog import EventLog, Repaired
@@ -58,7 +58,7 @@ def status(repo_dir: Path = RepoOption, no_scan: bool = NoScanOption) -> None:
         say("recording is paused")
     for line in describe_schedule():
         say(Text(line))
-    for line in describe_exports(repo.common_dir, seq=state.seq):
+    for line in _export_lines(repo.common_dir, state.seq):
         say(Text(line))
     for corruption in damage:
         warn(f"damaged log: {corruption.describe()} (run gitobs doctor --repair)")
@@ -175,3 +175,12 @@ def _show_kept(log: EventLog) -> None:
     kept = sorted(log.damaged_dir.glob("*")) if log.damaged_dir.is_dir() else []
     if kept:
         say(Text(f"log: {len(kept)} damaged piece(s) kept from earlier repairs in {inert(log.damaged_dir)}"))
+
+
+def _export_lines(common_dir: Path, seq: int) -> list[str]:
+    """The OTLP export's state where one is configured; its module (HTTP and all) loads only then."""
+    if not config.load(common_dir, config.main_work_tree(common_dir))["export.otlp.endpoint"]:
+        return []
+    from gitobs.export.otlp.delivery import describe
+
+    return describe(common_dir, seq=seq)
