@@ -4,20 +4,28 @@ file or the new one, never a mix (state, cursors, config, the registry)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
+    replace_with(path, path.with_name(f".{path.name}.tmp"), [data])
+
+
+def replace_with(path: Path, temp: Path, pieces: Iterable[bytes],
+                 sync_dir: Callable[[Path], None] | None = None) -> None:
+    """`pieces` as the new content of `path`, written to `temp`, synced, renamed over `path`; then the
+    directory synced (by `sync_dir` where the caller wants its failure raised, as the event log does)."""
+    with open(temp, "wb") as handle:
+        handle.writelines(pieces)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    os.replace(temp, path)
+    (sync_dir or fsync_dir)(path.parent)
 
 
 def fsync_dir(directory: Path) -> None:
+    """Sync a directory so that a new or renamed entry in it is durable; failures are ignored."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:

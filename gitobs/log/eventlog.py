@@ -27,6 +27,8 @@ from pathlib import Path
 import msgspec
 import zstandard
 
+from gitobs.core.files import replace_with
+
 __all__ = ["Corruption", "EventLog", "Repaired", "Selector", "json_objects"]
 
 FRAME_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -261,13 +263,7 @@ def _is_json_object(line: bytes) -> bool:
 
 def _replace_file(path: Path, pieces: list[bytes]) -> None:
     """Write `pieces` as the new content of `path`: a new file, synced, renamed over it."""
-    temp = path.with_name(path.name + _SEAL_TMP_SUFFIX)
-    with open(temp, "wb") as out:
-        out.writelines(pieces)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temp, path)
-    _fsync_directory(path.parent)
+    replace_with(path, path.with_name(path.name + _SEAL_TMP_SUFFIX), pieces, sync_dir=_fsync_directory)
 
 
 def _keep(directory: Path, segment: str, offset: int, region: bytes) -> Path:
