@@ -531,3 +531,21 @@ def test_a_logged_line_with_an_impossible_time_still_names_its_commit(tmp_path):
                                b'"src":"hook","wt":".","data":[1,2]}'])
     recorded = Recorded.read(log)
     assert recorded.commits == {"a" * 40}
+
+
+def test_events_limit_shows_the_latest_by_time_after_an_import(tmp_path):
+    upstream = tmp_path / "upstream"
+    git(tmp_path, "init", "-q", str(upstream))
+    for day in range(1, 4):
+        when = f"2024-01-0{day}T12:00:00Z"
+        commit_file(upstream, f"old{day}.txt", "x\n", f"old {day}", GIT_AUTHOR_DATE=when, GIT_COMMITTER_DATE=when)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(upstream), str(clone))
+    gitobs("install", cwd=clone)
+    commit_file(clone, "new.txt", "n\n", "new")
+    new = git(clone, "rev-parse", "--short=7", "HEAD").stdout.strip()
+    gitobs("scan", cwd=clone)
+    gitobs("import", cwd=clone)  # appends the old history after the new commit
+    listed = gitobs("events", "--no-scan", "--type", "commit.created", "--limit", "2", cwd=clone).stdout
+    lines = listed.splitlines()
+    assert len(lines) == 2 and new in lines[1] and lines[0].startswith("2024-01-03")

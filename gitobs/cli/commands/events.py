@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import collections
+import heapq
 import time
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -49,9 +50,15 @@ def events(
     if not no_scan and repo.obs.is_enabled():
         scan_now(repo.obs)
     stream = read_events(repo.obs, warn, event_filter)
-    selected = collections.deque(stream, maxlen=limit) if limit > 0 else stream
-    for event in selected:
+    for event in most_recent(stream, limit) if limit > 0 else stream:
         plain_write(schema.encode(event).decode() if output == "jsonl" else event_line(event))
+
+
+def most_recent(events: Iterable[schema.Event], limit: int) -> list[schema.Event]:
+    """The `limit` latest events by time, oldest first. Not the log's last lines: `gitobs import` appends
+    old history after newer events."""
+    latest = heapq.nlargest(limit, events, key=lambda event: (event.ts, event.seq))
+    return latest[::-1]
 
 
 def event_line(event: schema.Event) -> str:
