@@ -265,3 +265,18 @@ def test_your_own_file_as_a_fifo_is_a_one_line_error(repo):
         done = run_bounded(*args, cwd=repo)
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert f"{config.user_file()}: not a regular file" in done.stderr
+
+
+@pytest.mark.parametrize("text", [
+    "a = " + "[" * 400_000 + "]" * 400_000 + "\n",  # tomllib recurses: RecursionError
+    "a = " + "{b = " * 100_000 + "1" + "}" * 100_000 + "\n",
+    "a." * 200_000 + "b = 1\n",  # tomllib is quadratic in a dotted key's depth: 40 minutes at 1 MiB
+    "[" + "a." * 200_000 + "b]\n",
+    "a." * 900 + "b = 1\n",  # fast to parse, but nested past what flattening it may recurse
+])
+def test_a_committed_file_nested_without_end_is_reported_and_ignored_at_once(repo, text):
+    (repo / ".gitobs.toml").write_text("[capture]\npaths = false\n" + text)
+    done = run_bounded("config", "get", "capture.paths", cwd=repo)
+    assert done.returncode == 0 and done.stdout == "capture.paths = true\n", done.stderr[-2000:]
+    [warning] = done.stderr.splitlines()
+    assert warning.startswith(f"gitobs: warning: {repo / '.gitobs.toml'}: ") and warning.endswith("; ignored")

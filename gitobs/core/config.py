@@ -47,6 +47,7 @@ MAX_SIZE = 1 << 40  # 1 TiB: beyond any log; a larger size is a typo or a hostil
 _SIZE = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)([kmg])ib$")
 _SIZE_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 MAX_FILE_BYTES = 1 << 20  # a config file is a few hundred bytes
+MAX_LINE_DOTS = 64  # a line of a config file (comments aside) with more is refused: see _toml
 
 
 def _duration(raw: object) -> float:
@@ -209,13 +210,15 @@ def read_file(path: Path, problems: list[str] | None = None) -> dict[str, object
     with `problems`, it is added there instead and the key ignored (for the committed file: a teammate's
     newer gitobs must not stop this one recording)."""
     try:
-        table = _toml(path)
+        flat = flatten(_toml(path))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:  # not a small regular file, not UTF-8, not TOML, an int over 4300 digits
         return _problem(problems, f"{path}: {exc}") or {}
+    except RecursionError:  # arrays or tables nested past what tomllib or flatten() recurse
+        return _problem(problems, f"{path}: nested too deeply, not a config file") or {}
     values = {}
-    for name, raw in flatten(table).items():
+    for name, raw in flat.items():
         key = KEYS.get(name)
         try:
             if key is None:
@@ -227,7 +230,13 @@ def read_file(path: Path, problems: list[str] | None = None) -> dict[str, object
 
 
 def _toml(path: Path) -> dict[str, Any]:
-    return tomllib.loads(read_text(path))
+    text = read_text(path)
+    for line in text.split("\n"):
+        if line.count(".") > MAX_LINE_DOTS and not line.lstrip().startswith("#"):
+            # A key's depth is at most its line's dots + 1, and tomllib takes time quadratic in it (a committed
+            # `a.a.a...b = 1` of 1 MiB: 40 minutes in every command). gitobs's deepest key has 3 parts.
+            raise ValueError(f"a line with more than {MAX_LINE_DOTS} dots, not a config file")
+    return tomllib.loads(text)
 
 
 def read_text(path: Path) -> str:
@@ -355,6 +364,8 @@ def write_key(path: Path, parts: list[str], value: Any | None) -> bool:
         table = {}
     except (OSError, ValueError) as exc:
         raise GitobsError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise GitobsError(f"{path}: nested too deeply, not a config file") from None
     *sections, leaf = parts
     nodes = [table]
     for part in sections:
