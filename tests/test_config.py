@@ -280,3 +280,11 @@ def test_a_committed_file_nested_without_end_is_reported_and_ignored_at_once(rep
     assert done.returncode == 0 and done.stdout == "capture.paths = true\n", done.stderr[-2000:]
     [warning] = done.stderr.splitlines()
     assert warning.startswith(f"gitobs: warning: {repo / '.gitobs.toml'}: ") and warning.endswith("; ignored")
+
+
+def test_a_list_setting_is_shown_on_one_line(watched):
+    gitobs("config", "set", "capture.skip_hooks", "pre-push,post-index-change", cwd=watched)
+    gitobs("config", "set", "--user", "export.otlp.headers", "a=1,b c=2", cwd=watched)
+    done = gitobs("config", "list", cwd=watched)
+    assert 'capture.skip_hooks = ["post-index-change", "pre-push"]\n' in done.stdout
+    assert 'export.otlp.headers = { a = "1", "b c" = "2" }\n' in done.stdout

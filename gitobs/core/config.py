@@ -150,6 +150,8 @@ KEYS = {key.name: key for key in (
     Key("scan.stage_burst_gap", FREE, _duration, 30.0, "index writes closer than this are one staging burst"),
     Key("capture.hooks", NARROW, _boolean, True, "record what hooks see (commit attempts, pushes, ...)", False),
     Key("capture.skip_hooks", NARROW, _names, [], "hooks whose records are dropped, by name", None),
+    Key("capture.all_hooks", USER, _boolean, False,
+        "install also the hooks git runs per ref or per rebased commit (user scope only)"),
     Key("capture.reflog", NARROW, _boolean, True, "record commits, switches, resets, ... from the reflogs", False),
     Key("capture.worktree", NARROW, _boolean, True, "sample the working trees (dirty files, discards)", False),
     Key("capture.gitbutler", NARROW, _boolean, True, "record GitButler's stacks and operations", False),
@@ -351,7 +353,12 @@ def _apply(config: Config, key: Key, value: Any, scope: str, source: str) -> Non
 
 
 def shown(value: Any) -> str:
-    """A value as TOML writes it."""
+    """A value as TOML writes it, on one line (a list or table inline)."""
+    if isinstance(value, list):
+        return "[" + ", ".join(shown(item) for item in value) + "]"
+    if isinstance(value, dict):
+        pairs = [tomli_w.dumps({name: item}).strip() for name, item in value.items()]
+        return "{ " + ", ".join(pairs) + " }" if pairs else "{}"
     return tomli_w.dumps({"v": value})[4:].strip()
 
 
