@@ -5,7 +5,8 @@ member name that is absolute, has `..`, a backslash or a drive, or is not one of
 nothing is ever extracted or written anywhere); a symlink or a directory; a member over its size cap, by
 its header or by what it actually inflates to (read in slices, stopped at the cap); a compression ratio no
 real bundle has; events that inflate past EVENTS_RATIO times their size or EVENTS_CAP (stopped there, as a
-stream), or hold a line over LINE_CAP or nested deeper than MAX_DEPTH; a missing member, or one whose
+stream), hold more than one line per EVENT_LINE_BYTES of that, or a line over LINE_CAP or nested deeper than
+MAX_DEPTH; a missing member, or one whose
 sha256 is not the manifest's; an unknown format version; malformed or too deeply nested JSON. Names inside
 are data: every renderer shows them inert.
 """
@@ -43,6 +44,9 @@ EVENTS_RATIO = 100
 EVENTS_FLOOR = 1 << 20
 EVENTS_CAP = 1 << 30
 LINE_CAP = 1 << 20  # one event line
+# Event lines per byte the events may inflate to: an event is over 100 bytes, and in memory every line costs
+# some 50 bytes besides its own, so a million 2-byte lines would take twenty times what their bytes do.
+EVENT_LINE_BYTES = 64
 MAX_RATIO = 200  # inflated / stored: zstd on event lines gives ~10, deflate on JSON ~20
 MAX_DEPTH = 64  # JSON nesting
 LATEST_NOW = 32503680000  # 3000-01-01: a report's now past this is no real one
@@ -187,6 +191,7 @@ def _lines(blob: bytes, path: Path) -> list[bytes]:
     `blob`, at most EVENTS_CAP), a line passes LINE_CAP or nests deeper than MAX_DEPTH: before any is
     decoded."""
     cap = min(EVENTS_CAP, max(EVENTS_FLOOR, EVENTS_RATIO * len(blob)))
+    most_lines = cap // EVENT_LINE_BYTES
     reader = zstandard.ZstdDecompressor().stream_reader(blob)
     lines: list[bytes] = []
     pending, total = b"", 0
@@ -201,6 +206,9 @@ def _lines(blob: bytes, path: Path) -> list[bytes]:
             complete, pending = pending[:end], pending[end:]
             _check_lines(complete, path)
             lines += complete.split(b"\n")[:-1]
+            if len(lines) > most_lines:
+                raise BundleError(f"{path}: too many event lines for their size (over {most_lines}): "
+                                  "not a bundle")
             if len(pending) > LINE_CAP:
                 raise BundleError(f"{path}: an event line is over {LINE_CAP} bytes")
     except zstandard.ZstdError as exc:
