@@ -315,14 +315,15 @@ def test_new_snapshots_reported_oldest_first_with_safe_trailers(tmp_path):
     moved = snapshot(repo, head, "MoveCommit (2)\n\nVersion: 3\nOperation: MoveCommit")
     other = snapshot(repo, moved, "not a snapshot: no virtual_branches.toml", with_toml=False)
     created = snapshot(repo, other, "CreateCommit\n\nVersion: 3\nOperation: CreateCommit\n"
-                                    "message: fix the secret\\nsauce\nsha: abc\nerror: failed for alice@example\n")
+                                    f"message: fix the secret\\nsauce\nsha: {'c' * 40}\n"
+                                    "error: failed for alice@example\n")
     garbled = snapshot(repo, created, "title\n\nbody line\n\nVersion: 3\nOperation: Not A Kind!\n"
                                       "branch: one\nbranch: two\nfile: src/a b.py\nVersion: 9")
     set_oplog_head(repo, garbled)
     logged = new_events(repo, start, types=OP)
     assert ops(logged) == [
         ("MoveCommit", {}),
-        ("CreateCommit", {"sha": "abc"}),
+        ("CreateCommit", {"sha": "c" * 40}),  # after free text only a commit id is trusted
         ("Unknown", {"branch": "one two", "file": "src/a b.py"}),
     ]
     assert [event.data["sha"] for event in logged] == [moved, created, garbled]
@@ -504,3 +505,228 @@ def test_parse_rejects_cut_files():
     with pytest.raises(ValueError):
         parse_virtual_branches(b'[branches.s1]\nid = "s1')
     assert parse_virtual_branches(b"[branches]\n") == {}
+
+
+# -- issue 21: GitButler's real states, its upgrades, and but.sqlite ---------------------------------
+
+FIX, SPIKE_LANE = "1a2b3c4d-0000-4000-8000-000000000001", "1a2b3c4d-0000-4000-8000-000000000002"
+NEW_TYPES = VB_TYPES + ("vbranch.moved", "vbranch.archived", "vbranch.review", "vbranch.files")
+
+
+def upgrade(repo: Path, stage: str) -> None:
+    """Take the repository of fixtures/repos/gitbutler-upgrade.sh to `stage` (0.11, 0.12, 0.13, sqlite)."""
+    subprocess.run(["sh", str(FIXTURES / "gitbutler-upgrade.sh"), str(repo), stage], check=True,
+                   capture_output=True)
+
+
+def upgraded(tmp_path: Path, *stages: str) -> Path:
+    repo = tmp_path / "up"
+    for stage in stages:
+        upgrade(repo, stage)
+    install(locate(repo))
+    return repo
+
+
+def tips(repo: Path) -> tuple[str, str]:
+    fix, spike = (repo / ".git" / "upgrade-tips").read_text().split()
+    return fix, spike
+
+
+def test_upgrade_path_0_11_to_0_12_to_0_13_to_sqlite_reports_only_what_changed(tmp_path):
+    repo = upgraded(tmp_path, "0.11")
+    fix, spike = tips(repo)
+    assert changes(new_events(repo, types=NEW_TYPES)) == [
+        ("vbranch.created", vb(FIX, "fix: tabs", fix)),
+        ("vbranch.created", vb(SPIKE_LANE, "spike", spike, applied=False)),
+    ]
+    assert ops(new_events(repo, types=OP)) == [("UnapplyBranch", {"name": "spike"})]
+
+    start = last_seq(repo)
+    upgrade(repo, "0.12")  # defect 1: `applied = false` beside the default `in_workspace = true`
+    assert new_events(repo, start, types=NEW_TYPES) == []
+    logged = new_events(repo, start, types=OP)  # defect 7: 0.11.8's unescaped commit message
+    assert ops(logged) == [("CreateCommit", {"sha": fix})]
+    assert "hunter2" not in json.dumps([event.data for event in new_events(repo)])
+    assert "the-secret-plan" not in json.dumps([event.data for event in new_events(repo)])
+
+    start = last_seq(repo)
+    upgrade(repo, "0.13")  # defect 3: lanes become stacks whose heads GitButler named (one by a ChangeId)
+    assert new_events(repo, start, types=NEW_TYPES) == []
+
+    start = last_seq(repo)
+    upgrade(repo, "sqlite")  # read from but.sqlite now: the same stacks, and what only the database knows
+    assert changes(new_events(repo, start, types=NEW_TYPES)) == [
+        ("vbranch.files", {"stack": FIX, "owned_files": 2})]
+    assert new_events(repo, last_seq(repo)) == []
+
+    start = last_seq(repo)
+    new = commit_on(repo, "fix-tabs")  # the tip still moves the same way, seen from the ref
+    assert changes(new_events(repo, start, types=NEW_TYPES)) == [("vbranch.updated", msgspec.to_builtins(
+        VBranchUpdated(stack=FIX, branch="fix-tabs", from_sha=fix, to_sha=new, commits=1)))]
+
+
+def sql(repo: Path, *statements: str) -> None:
+    import sqlite3
+
+    connection = sqlite3.connect(storage(repo) / "but.sqlite", isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        for statement in statements:
+            connection.execute(statement)
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+
+
+def test_sqlite_is_preferred_while_it_is_as_new_as_the_toml(tmp_path):
+    repo = upgraded(tmp_path, "0.11", "0.12", "0.13", "sqlite")
+    _, spike = tips(repo)
+    start = last_seq(repo)
+    sql(repo, f"UPDATE vb_stacks SET in_workspace = 1 WHERE id = '{SPIKE_LANE}'",
+        f"UPDATE vb_stack_heads SET pr_number = 12 WHERE stack_id = '{FIX}'",
+        "DELETE FROM hunk_assignments WHERE path = 'NOTES.md'")  # the TOML untouched: GitButler's mirror
+    assert changes(new_events(repo, start, types=NEW_TYPES)) == [
+        ("vbranch.review", {"stack": FIX, "branch": "fix-tabs", "number": 12}),
+        ("vbranch.files", {"stack": FIX, "owned_files": 1}),
+        ("vbranch.applied", vb(SPIKE_LANE, "spike-1", spike)),
+    ]
+    # A TOML edited after GitButler last synced it is what GitButler imports next: it wins until then.
+    start = last_seq(repo)
+    set_in_workspace(storage(repo) / "virtual_branches.toml", SPIKE_LANE, True)
+    set_in_workspace(storage(repo) / "virtual_branches.toml", FIX, False)
+    [unapplied] = new_events(repo, start, types=NEW_TYPES)
+    assert (unapplied.type, unapplied.data["stack"]) == ("vbranch.unapplied", FIX)
+
+
+def test_sqlite_being_written_during_a_scan(tmp_path):
+    import sqlite3
+
+    repo = upgraded(tmp_path, "0.11", "0.12", "0.13", "sqlite")
+    fix, _ = tips(repo)
+    start = last_seq(repo)
+    writer = sqlite3.connect(storage(repo) / "but.sqlite", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # GitButler mid-write: a write lock held, rows not yet committed
+    writer.execute("INSERT INTO vb_stacks(id, sort_order, in_workspace) VALUES ('s3', 2, 1)")
+    writer.execute("INSERT INTO vb_stack_heads(stack_id, position, name, head_sha) "
+                   f"VALUES ('s3', 0, 'b3', '{fix}')")
+    began = time.perf_counter()
+    assert new_events(repo, start, types=NEW_TYPES) == []  # the last committed state: nothing new
+    assert time.perf_counter() - began < 5
+    writer.execute("COMMIT")  # gitobs held no lock: GitButler's commit goes through
+    writer.execute("INSERT INTO vb_stack_heads(stack_id, position, name, head_sha) VALUES ('s3', 1, 'b4', "
+                   f"'{fix}')")  # autocommit, into the WAL
+    writer.close()
+    assert changes(new_events(repo, start, types=NEW_TYPES)) == [
+        ("vbranch.created", vb("s3", "b3", fix)), ("vbranch.created", vb("s3", "b4", fix, position=1))]
+    assert not (storage(repo) / "but.sqlite-journal").exists()
+
+
+def test_branch_replaced_at_the_same_position_is_not_a_rename(tmp_path):
+    """Defect 2: a branch deleted and another created in its place keep neither name nor tip."""
+    repo = watched_fixture(tmp_path, "2025")
+    start = last_seq(repo)
+    docs = rev(repo, "docs-tweak")
+    git(repo, "branch", "docs-other", "main")
+    edit_toml(repo, 'name = "docs-tweak"\narchived', 'name = "docs-other"\narchived')
+    assert changes(new_events(repo, start, types=NEW_TYPES)) == [
+        ("vbranch.deleted", vb(DOCS, "docs-tweak", docs)),
+        ("vbranch.created", vb(DOCS, "docs-other", rev(repo, "main"))),
+    ]
+    # A rename with a commit on top between two scans: the reflog says it was renamed.
+    start = last_seq(repo)
+    git(repo, "branch", "-m", "docs-other", "docs-final")
+    new = commit_on(repo, "docs-final")
+    edit_toml(repo, 'name = "docs-other"', 'name = "docs-final"')
+    assert changes(new_events(repo, start, types=NEW_TYPES)) == [
+        ("vbranch.renamed", msgspec.to_builtins(VBranchRenamed(stack=DOCS, from_="docs-other", to="docs-final"))),
+        ("vbranch.updated", msgspec.to_builtins(VBranchUpdated(stack=DOCS, branch="docs-final",
+                                                               from_sha=rev(repo, "main"), to_sha=new,
+                                                               commits=1))),
+    ]
+
+
+def test_branch_shared_by_two_stacks_is_updated_once(tmp_path):
+    """Defect 4: GitButler lists a shared segment in several stacks; one ref move is one update."""
+    repo = build(tmp_path, "2026")
+    base = rev(repo, "feature-base")
+    edit_toml(repo, f'[[branches.{EXPERIMENT}.heads]]', f'[[branches.{EXPERIMENT}.heads]]\nname = "feature-base"\n'
+              f'archived = false\n[branches.{EXPERIMENT}.heads.head]\nCommitId = "{base}"\n\n'
+              f'[[branches.{EXPERIMENT}.heads]]')
+    install(locate(repo))
+    start = last_seq(repo)
+    new = commit_on(repo, "feature-base", count=2)
+    assert changes(new_events(repo, start, types=NEW_TYPES)) == [("vbranch.updated", msgspec.to_builtins(
+        VBranchUpdated(stack=FEATURE, branch="feature-base", from_sha=base, to_sha=new, commits=2)))]
+
+
+def test_state_in_a_linked_worktree_git_dir(tmp_path):
+    """Defect 5: `but` run in a linked worktree keeps its state under that worktree's git dir."""
+    repo = build(tmp_path, "2026")
+    git(repo, "worktree", "add", "-q", str(tmp_path / "side"), "-b", "side", "main")
+    private = repo / ".git" / "worktrees" / "side" / "gitbutler"
+    private.mkdir()
+    side = rev(repo, "side")
+    (private / "virtual_branches.toml").write_text(
+        f'[branches.w1]\nid = "w1"\norder = 0\nin_workspace = true\n\n[[branches.w1.heads]]\nname = "side"\n'
+        f'[branches.w1.heads.head]\nCommitId = "{side}"\n')
+    install(locate(repo))
+    found = [event for event in new_events(repo, types=NEW_TYPES) if event.wt == "side"]
+    assert changes(found) == [("vbranch.created", vb("w1", "side", side))]
+    start = last_seq(repo)
+    new = commit_on(repo, "side")
+    [updated] = new_events(repo, start, types=NEW_TYPES)
+    assert (updated.type, updated.wt, updated.data["to_sha"]) == ("vbranch.updated", "side", new)
+
+
+def test_storage_path_set_through_include_if(tmp_path):
+    """Defect 6: git resolves includes and includeIf; so does gitobs, and it notices the included file change."""
+    repo = build(tmp_path, "2026")
+    common = repo / ".git"
+    (common / "gitbutler").rename(common / "gitbutler-inc")
+    included = tmp_path / "gitbutler.inc"
+    included.write_text("[gitbutler]\n\tstoragePath = gitbutler-elsewhere\n")
+    git(repo, "config", f"includeIf.gitdir:{os.path.realpath(common)}.path", str(included))
+    (common / "gitbutler-inc").rename(common / "gitbutler-elsewhere")
+    install(locate(repo))
+    assert len(new_events(repo, types=VB_TYPES)) == 3
+    start = last_seq(repo)
+    (common / "gitbutler-elsewhere").rename(common / "gitbutler-inc")
+    included.write_text("[gitbutler]\n\tstoragePath = gitbutler-inc\n")
+    set_in_workspace(common / "gitbutler-inc" / "virtual_branches.toml", EXPERIMENT, True)
+    assert changes(new_events(repo, start, types=VB_TYPES)) == [
+        ("vbranch.applied", vb(EXPERIMENT, "experiment", rev(repo, "experiment")))]
+
+
+def test_unescaped_message_of_0_11_8_keeps_no_text():
+    """Defect 7: only a paragraph starting with Version is trailers; after free text, only a commit id."""
+    body = "Fix it\n\nVersion: 1\nOperation: CreateCommit\nmessage: Fix it\n\nname: x\nbefore: password=1\n"
+    assert parse_snapshot_message(body) == ("CreateCommit", {})
+    assert parse_snapshot_message(body + f"sha: {'e' * 40}") == ("CreateCommit", {"sha": "e" * 40})
+    one_paragraph = f"T\n\nVersion: 1\nOperation: CreateCommit\nmessage: a\nbefore: password=1\nsha: {'d' * 40}"
+    assert parse_snapshot_message(one_paragraph) == ("CreateCommit", {"sha": "d" * 40})
+    note = "OnDemandSnapshot\n\nname: my own note\n\nVersion: 3\nOperation: OnDemandSnapshot"
+    assert parse_snapshot_message(note) == ("OnDemandSnapshot", {})
+
+
+def test_empty_or_tableless_toml_is_a_partial_write(tmp_path):
+    """Defect 8: GitButler rejects and rewrites these; they are not "every stack deleted"."""
+    repo = watched_fixture(tmp_path, "2025")
+    start = last_seq(repo)
+    toml = storage(repo) / "virtual_branches.toml"
+    whole = toml.read_bytes()
+    for broken in (b"", b"\n", b"branches = 1\n", b'last_pushed_base = "x"\n'):
+        write_atomic(toml, broken)
+        assert new_events(repo, start) == []
+    write_atomic(toml, whole)
+    assert new_events(repo, start) == []
+    with pytest.raises(PartialFile):
+        parse_virtual_branches(b"")
+    assert parse_virtual_branches(b"[branches]\n") == {}
+
+
+def test_names_lose_nul_bytes_and_are_capped():
+    long = "x" * 5000
+    stacks = parse_virtual_branches(
+        f'[branches.s]\nid = "s"\n[[branches.s.heads]]\nname = "a\\u0000b"\n[[branches.s.heads]]\n'
+        f'name = "{long}"\n'.encode())
+    assert [branch.name for branch in stacks["s"].branches] == ["ab", "x" * gitbutler_toml.MAX_NAME]

@@ -22,17 +22,21 @@ from pathlib import Path
 import msgspec
 import pygit2
 
-from gitobs.capture import gitbutler_toml
-from gitobs.capture.gitbutler_toml import Branch, Stack
+from gitobs.capture import gitbutler_db, gitbutler_toml
+from gitobs.capture.gitbutler_toml import Stack
 from gitobs.capture.memory import GitButlerMemory
 from gitobs.core.files import stamp
-from gitobs.core.names import decoded
+from gitobs.core.names import decoded, recorded
 from gitobs.log.schema import (
     Emit,
     GitButlerOp,
     Payload,
     VBranch,
+    VBranchArchived,
+    VBranchFiles,
+    VBranchMoved,
     VBranchRenamed,
+    VBranchReview,
     VBranchUpdated,
 )
 
@@ -45,6 +49,10 @@ STORAGE_KEYS = ("gitbutler.storagePath", "gitbutler.nightly.storagePath", "gitbu
 # (a commit message), `error`, the title, the body and any unknown key are dropped.
 SAFE_TRAILERS = frozenset({"name", "previous_name", "branch", "sha", "before", "after", "restored_from",
                            "restored_operation", "restored_date", "file"})
+FREE_TEXT_TRAILERS = frozenset({"message", "error"})  # 0.11.8 wrote these unescaped: what follows may be text
+MAX_INCLUDES = 16  # config files followed through include.path / includeIf.*.path
+# Operations after which GitButler itself unapplies a stack that no longer applies cleanly.
+BASE_UPDATES = frozenset({"UpdateWorkspaceBase", "MergeUpstream", "SyncWorkspace", "SetBaseBranch"})
 # Errors of reading a file GitButler is writing, or a repository pygit2 cannot read: retried next scan.
 READ_ERRORS = (OSError, ValueError, KeyError, TypeError, pygit2.GitError)
 SRC = "gitbutler"
@@ -55,24 +63,53 @@ def observe(common_dir: Path, memory: GitButlerMemory, emit: Emit, now_ns: int) 
     """Emit vbranch.* and gitbutler.op events for what changed since `memory`; update `memory` in place.
 
     A file that cannot be read or parsed (GitButler is writing it) leaves its part of `memory` as it was,
-    so the next scan tries again; nothing is emitted for it.
+    so the next scan tries again; nothing is emitted for it. `but` run inside a linked worktree keeps its
+    state in that worktree's git dir (`<common>/worktrees/<name>/gitbutler`): each is observed the same way,
+    with its events named after the worktree.
     """
     common = os.fspath(common_dir)  # plain strings: pathlib would cost more than the stats themselves
+    repo = _LazyRepo(common)
     try:
         storage = _storage_dir(common, memory)
     except READ_ERRORS:
-        return
-    if storage is None:
-        return
-    repo = _LazyRepo(common)
+        storage = None
+    if storage is not None:
+        _observe_storage(common, storage, memory, repo, emit, now_ns, WT)
+    _observe_worktrees(common, memory, repo, emit, now_ns)
+
+
+def _observe_storage(common: str, storage: str, memory: GitButlerMemory, repo: _LazyRepo, emit: Emit,
+                     now_ns: int, wt: str) -> None:
     try:
-        _observe_stacks(common, storage, memory, repo, emit, now_ns)
+        oplog = _read_oplog(storage, memory, repo)
+    except READ_ERRORS:
+        oplog = None
+    operations = [payload.operation for _, payload in oplog.entries] if oplog else []
+    try:
+        _observe_stacks(common, storage, memory, repo, emit, now_ns, operations, wt)
     except READ_ERRORS:
         pass
+    if oplog is not None:
+        oplog.send(memory, emit, wt)
+
+
+def _observe_worktrees(common: str, memory: GitButlerMemory, repo: _LazyRepo, emit: Emit, now_ns: int) -> None:
+    """GitButler's state in linked worktrees' git dirs: one listing of <common>/worktrees, a stat each."""
     try:
-        _observe_oplog(storage, memory, repo, emit)
-    except READ_ERRORS:
-        pass
+        entries = sorted(os.scandir(f"{common}/worktrees"), key=lambda entry: entry.name)
+    except OSError:
+        entries = []
+    seen = set()
+    for entry in entries:
+        storage = f"{entry.path}/gitbutler"
+        if not os.path.isdir(storage):
+            continue
+        wt = recorded(entry.name)
+        seen.add(wt)
+        _observe_storage(common, storage, memory.worktrees.setdefault(wt, GitButlerMemory()), repo, emit,
+                         now_ns, wt)
+    for gone in set(memory.worktrees) - seen:
+        del memory.worktrees[gone]
 
 
 # -- where GitButler keeps its files -----------------------------------------------------------------
@@ -85,11 +122,12 @@ def _read(path: str) -> bytes:
 
 def _storage_dir(common: str, memory: GitButlerMemory) -> str | None:
     """GitButler's storage dir, None when there is none: then GitButler has never run here."""
-    files = _config_files(common)
+    files = memory.config_files or _config_files(common)
     stamps = [stamp(path) for path in files]
     if stamps != memory.config:  # git config is read only when one of its files changed
-        memory.storage = _configured_storage(common, [path for path, stamp in zip(files, stamps) if stamp])
-        memory.config = stamps
+        memory.storage = _configured_storage(common)
+        memory.config_files = files = _config_files(common) + _included(common)
+        memory.config = [stamp(path) for path in files]
     storage = memory.storage or os.path.join(common, "gitbutler")
     return storage if os.path.isdir(storage) else None
 
@@ -101,9 +139,32 @@ def _config_files(common: str) -> list[str]:
     return [f"{common}/config", os.environ.get("GIT_CONFIG_GLOBAL") or f"{home}/.gitconfig", f"{xdg}/git/config"]
 
 
-def _configured_storage(common: str, files: list[str]) -> str:
-    """Where `gitbutler.storagePath` puts the storage dir (0.19.6+), "" when it is not set."""
-    value = _config_value(files, STORAGE_KEYS)
+def _included(common: str) -> list[str]:
+    """Files the config files include (include.path, includeIf.<condition>.path), followed a few levels:
+    their stamps too tell when the storage path may have changed."""
+    found: list[str] = []
+    pending = [path for path in _config_files(common) if os.path.isfile(path)]
+    while pending and len(found) < MAX_INCLUDES:
+        path = pending.pop(0)
+        try:
+            entries = list(pygit2.Config(path))
+        except pygit2.GitError:
+            continue
+        for entry in entries:
+            lower = entry.name.lower()
+            if lower == "include.path" or (lower.startswith("includeif.") and lower.endswith(".path")):
+                target = os.path.join(os.path.dirname(path), os.path.expanduser(entry.value or ""))
+                if target not in found and len(found) < MAX_INCLUDES:
+                    found.append(target)
+                    pending.append(target)
+    return found
+
+
+def _configured_storage(common: str) -> str:
+    """Where `gitbutler.storagePath` puts the storage dir (0.19.6+), "" when it is not set.
+
+    Asked of the repository's whole config as git resolves it (includes and `includeIf` conditions too)."""
+    value = _config_value(common, STORAGE_KEYS)
     if not value:
         return ""
     path = Path(os.path.normpath(os.path.join(common, os.path.expanduser(value))))  # relative: to the git dir
@@ -116,17 +177,17 @@ def _configured_storage(common: str, files: list[str]) -> str:
     return str(path / handle)
 
 
-def _config_value(files: list[str], keys: tuple[str, ...]) -> str:
-    configs = []
-    for path in files:
-        try:
-            configs.append(pygit2.Config(path))
-        except pygit2.GitError:  # a config git itself cannot parse: as if absent
-            continue
+def _config_value(common: str, keys: tuple[str, ...]) -> str:
+    try:
+        config = pygit2.Repository(common).config
+    except pygit2.GitError:  # a config git itself cannot parse: as if absent
+        return ""
     for key in keys:
-        for config in configs:
+        try:
             if key in config:
                 return config[key]
+        except (pygit2.GitError, ValueError):
+            continue
     return ""
 
 
@@ -134,13 +195,14 @@ def _config_value(files: list[str], keys: tuple[str, ...]) -> str:
 
 
 def _observe_stacks(common: str, storage: str, memory: GitButlerMemory, repo: _LazyRepo, emit: Emit,
-                    now_ns: int) -> None:
-    toml = os.path.join(storage, "virtual_branches.toml")
-    # REFRESH (0.20.1+) is touched after every metadata write; the TOML itself is replaced on each change.
-    toml_stamps = [stamp(os.path.join(storage, "REFRESH")), stamp(toml)]
+                    now_ns: int, operations: list[str], wt: str) -> None:
+    toml, db = os.path.join(storage, "virtual_branches.toml"), os.path.join(storage, "but.sqlite")
+    # REFRESH (0.20.1+) is touched after every metadata write; the TOML itself is replaced on each change;
+    # but.sqlite (0.19.4+ mirrors the TOML) is written through its -wal, whose stamp moves on every commit.
+    toml_stamps = [stamp(os.path.join(storage, "REFRESH")), stamp(toml), stamp(db), stamp(f"{db}-wal")]
     toml_changed = toml_stamps != memory.toml
     if toml_changed:
-        stacks = gitbutler_toml.parse_virtual_branches(_read(toml))  # stamped first: a newer file is reread
+        stacks = _read_stacks(toml, db, toml_stamps)  # stamped first: a newer file is reread
     elif memory.stacks is None:
         return
     else:
@@ -149,17 +211,39 @@ def _observe_stacks(common: str, storage: str, memory: GitButlerMemory, repo: _L
     if not toml_changed and ref_stamps == memory.refs:
         return
     _resolve_tips(common, stacks)
-    report = _Report(stamps=[toml_stamps, sorted(ref_stamps.items())],
-                     ts_ns=_changed_at(toml_stamps[1], ref_stamps, memory) or now_ns)
-    _diff(memory.stacks or {}, stacks, report, repo)
+    report = _Report(stamps=[toml_stamps[:2], sorted(ref_stamps.items())],
+                     ts_ns=_changed_at(toml_stamps[1], ref_stamps, memory) or now_ns, wt=wt)
+    _diff(memory.stacks, stacks, report, repo, operations, common)
     report.send(emit)
     memory.stacks, memory.toml, memory.refs = stacks, toml_stamps, ref_stamps
 
 
+def _read_stacks(toml: str, db: str, stamps: list[list[int]]) -> dict[str, Stack]:
+    """The stacks from but.sqlite where it mirrors them and is as new as the TOML, else from the TOML.
+
+    GitButler records in the database the TOML's mtime and SHA-256 when it last synced the two: a TOML newer
+    than that (edited by hand, or by an older GitButler) is what GitButler imports next, so it wins here too.
+    """
+    state = gitbutler_db.read(db) if stamps[2] else None
+    if state is not None and _db_is_current(state, toml, stamps[1]):
+        for stack_id, stack in state.stacks.items():
+            stack.files = state.files.get(stack_id, 0)
+        return state.stacks
+    return gitbutler_toml.parse_virtual_branches(_read(toml))
+
+
+def _db_is_current(state: gitbutler_db.DbState, toml: str, toml_stamp: list[int]) -> bool:
+    if not toml_stamp:  # no TOML: GitButler regenerates it from the database
+        return True
+    if state.toml_mtime_ns is None or toml_stamp[2] != state.toml_mtime_ns:
+        return toml_stamp[2] < (state.toml_mtime_ns or 0)
+    return hashlib.sha256(_read(toml)).hexdigest() == state.toml_sha256
+
+
 def _without_tips(stacks: dict[str, Stack]) -> dict[str, Stack]:
     """A copy of the remembered stacks whose live tips are to be read again."""
-    return {stack_id: msgspec.structs.replace(stack, branches=[Branch(b.name, b.stored) for b in stack.branches])
-            for stack_id, stack in stacks.items()}
+    return {stack_id: msgspec.structs.replace(stack, branches=[
+        msgspec.structs.replace(branch, tip="") for branch in stack.branches]) for stack_id, stack in stacks.items()}
 
 
 def _changed_at(toml_stamp: list[int], ref_stamps: dict[str, list[int]], memory: GitButlerMemory) -> int:
@@ -238,7 +322,9 @@ class _Report:
 
     stamps: list
     ts_ns: int
+    wt: str = WT
     pending: list[tuple[str, Payload, str]] = field(default_factory=list)
+    updated: set[tuple[str, str]] = field(default_factory=set)  # (branch, new tip) already reported
 
     def add(self, event_type: str, payload: Payload, key: str) -> None:
         self.pending.append((event_type, payload, key))
@@ -246,89 +332,211 @@ class _Report:
     def send(self, emit: Emit) -> None:
         digest = hashlib.blake2b(msgspec.json.encode(self.stamps), digest_size=8).hexdigest()
         for event_type, payload, key in self.pending:
-            emit(event_type, payload, ts_ns=self.ts_ns, src=SRC, wt=WT,
-                 provenance=f"gitbutler-vb:{key}:{digest}")
+            emit(event_type, payload, ts_ns=self.ts_ns, src=SRC, wt=self.wt,
+                 provenance=f"gitbutler-vb:{key}:{digest}" if self.wt == WT else
+                 f"gitbutler-vb:{self.wt}:{key}:{digest}")
 
 
-def _diff(before: dict[str, Stack], after: dict[str, Stack], report: _Report, repo: _LazyRepo) -> None:
+def _diff(before: dict[str, Stack] | None, after: dict[str, Stack], report: _Report, repo: _LazyRepo,
+          operations: list[str], common: str) -> None:
     """Compare two snapshots. With no snapshot before (the first look), everything present is created."""
+    baseline = before is None
+    before = before or {}
+    moves = _moves(before, after)
+    moved_in = {(stack_id, name) for name, (_, stack_id) in moves.items()}
+    moved_out = {(stack_id, name) for name, (stack_id, _) in moves.items()}
     for stack_id in sorted(after, key=lambda sid: (after[sid].order, sid)):
-        old = before.get(stack_id)
+        old, new = before.get(stack_id), after[stack_id]
+        for branch in new.branches:
+            branch.seen_ns = 0 if baseline else report.ts_ns
         if old is None:
-            for position in range(len(after[stack_id].branches)):
-                _branch_event(report, "vbranch.created", stack_id, after[stack_id], position)
+            for position, branch in enumerate(new.branches):
+                if (stack_id, branch.name) in moved_in:
+                    _moved(report, moves, before, stack_id, new, position, repo)
+                else:
+                    _branch_event(report, "vbranch.created", stack_id, new, position)
         else:
-            _diff_stack(stack_id, old, after[stack_id], report, repo)
+            _diff_stack(stack_id, old, new, report, repo, operations, common, before, moves, moved_in, moved_out)
     for stack_id in sorted(set(before) - set(after)):
-        for position in range(len(before[stack_id].branches)):
-            _branch_event(report, "vbranch.deleted", stack_id, before[stack_id], position)
+        for position, branch in enumerate(before[stack_id].branches):
+            if (stack_id, branch.name) not in moved_out:
+                _branch_event(report, "vbranch.deleted", stack_id, before[stack_id], position)
 
 
-def _diff_stack(stack_id: str, old: Stack, new: Stack, report: _Report, repo: _LazyRepo) -> None:
+def _moves(before: dict[str, Stack], after: dict[str, Stack]) -> dict[str, tuple[str, str]]:
+    """Branch name -> (stack it left, stack it came to): gone from one stack and come into another.
+
+    A branch GitButler lists in several stacks at once (a shared segment) moves nowhere."""
+    old_names = {sid: {b.name for b in stack.branches} for sid, stack in before.items()}
+    new_names = {sid: {b.name for b in stack.branches} for sid, stack in after.items()}
+    gone = {}
+    for sid in sorted(before):
+        for name in old_names[sid] - new_names.get(sid, set()):
+            gone.setdefault(name, sid)
+    moves = {}
+    for sid in sorted(after, key=lambda s: (after[s].order, s)):
+        for name in new_names[sid] - old_names.get(sid, set()):
+            if name in gone and name not in moves and before[gone[name]].lane is False and not after[sid].lane:
+                moves[name] = (gone[name], sid)
+    return moves
+
+
+def _moved(report: _Report, moves: dict[str, tuple[str, str]], before: dict[str, Stack], stack_id: str,
+           new: Stack, position: int, repo: _LazyRepo) -> None:
+    branch = new.branches[position]
+    from_stack = moves[branch.name][0]
+    previous = next(b for b in before[from_stack].branches if b.name == branch.name)
+    branch.tip = branch.tip or previous.tip
+    branch.seen_ns = previous.seen_ns
+    report.add("vbranch.moved", VBranchMoved(branch=branch.name, from_stack=from_stack, to_stack=stack_id,
+                                             position=position, tip=branch.tip),
+               f"{from_stack}:{stack_id}:{branch.name}")
+    _changes(report, stack_id, previous, branch, repo)
+
+
+def _diff_stack(stack_id: str, old: Stack, new: Stack, report: _Report, repo: _LazyRepo, operations: list[str],
+                common: str, before: dict[str, Stack], moves: dict, moved_in: set, moved_out: set) -> None:
     old_by_name = {branch.name: branch for branch in old.branches}
-    renamed = _renames(old, new)
+    renamed = _renames(old, new, common, moved_in | moved_out, stack_id)
     renamed_from = {branch.name for branch in renamed.values()}
     new_names = {branch.name for branch in new.branches}
     for position, branch in enumerate(old.branches):
-        if branch.name not in new_names and branch.name not in renamed_from:
+        if branch.name not in new_names and branch.name not in renamed_from \
+                and (stack_id, branch.name) not in moved_out:
             _branch_event(report, "vbranch.deleted", stack_id, old, position)
     for position, branch in enumerate(new.branches):
+        if (stack_id, branch.name) in moved_in:
+            _moved(report, moves, before, stack_id, new, position, repo)
+            continue
         previous = renamed[branch.name] if branch.name in renamed else old_by_name.get(branch.name)
         if previous is None:
             _branch_event(report, "vbranch.created", stack_id, new, position)
             continue
-        if previous.name != branch.name:
+        branch.seen_ns = previous.seen_ns
+        if previous.name != branch.name and not (old.lane and not new.lane):  # 0.13 named the lane's branch
             report.add("vbranch.renamed", VBranchRenamed(stack=stack_id, from_=previous.name, to=branch.name),
                        f"{stack_id}:{previous.name}:{branch.name}")
-        if previous.tip != branch.tip:
-            report.add("vbranch.updated", VBranchUpdated(
-                stack=stack_id, branch=branch.name, from_sha=previous.tip, to_sha=branch.tip,
-                commits=repo.count_new(previous.tip, branch.tip)), f"{stack_id}:{branch.name}:{branch.tip}")
+        _changes(report, stack_id, previous, branch, repo)
     if old.applied != new.applied:
-        _branch_event(report, "vbranch.applied" if new.applied else "vbranch.unapplied", stack_id, new,
-                      len(new.branches) - 1)
+        top = len(new.branches) - 1
+        by = "" if new.applied else _unapplied_by(new, operations, repo)
+        _branch_event(report, "vbranch.applied" if new.applied else "vbranch.unapplied", stack_id, new, top, by)
+    if new.files < 0:
+        new.files = old.files  # read from the TOML: the database's counts are still the last known
+    elif new.files != old.files and (old.files >= 0 or new.files > 0):
+        report.add("vbranch.files", VBranchFiles(stack=stack_id, owned_files=new.files), f"{stack_id}:files")
 
 
-def _renames(old: Stack, new: Stack) -> dict[str, Branch]:
-    """New name -> old branch, for a branch gone and another come at the same position of the same stack."""
+def _changes(report: _Report, stack_id: str, previous: gitbutler_toml.Branch, branch: gitbutler_toml.Branch,
+             repo: _LazyRepo) -> None:
+    """vbranch.updated, .archived and .review for one branch seen before (under this name or another)."""
+    if not branch.tip:  # a ChangeId, a null sha, a ref not written yet: unknown, not moved
+        branch.tip = previous.tip
+    if previous.tip != branch.tip and (branch.name, branch.tip) not in report.updated:
+        report.updated.add((branch.name, branch.tip))  # one ref move, however many stacks list the branch
+        commits, conflicted = repo.count_new(previous.tip, branch.tip)
+        report.add("vbranch.updated", VBranchUpdated(
+            stack=stack_id, branch=branch.name, from_sha=previous.tip, to_sha=branch.tip, commits=commits,
+            conflicted=conflicted), f"{stack_id}:{branch.name}:{branch.tip}")
+    lived = round((report.ts_ns - branch.seen_ns) / 1e9, 3) if branch.seen_ns else None
+    if branch.archived and not previous.archived:
+        report.add("vbranch.archived", VBranchArchived(stack=stack_id, branch=branch.name, tip=branch.tip,
+                                                       lifetime_s=lived), f"{stack_id}:{branch.name}:archived")
+    if branch.review and branch.review != previous.review:
+        report.add("vbranch.review", VBranchReview(stack=stack_id, branch=branch.name, number=branch.review,
+                                                   after_s=lived), f"{stack_id}:{branch.name}:{branch.review}")
+
+
+def _unapplied_by(stack: Stack, operations: list[str], repo: _LazyRepo) -> str:
+    """Who took a stack out of the workspace: the user (an UnapplyBranch operation logged since the last
+    scan), GitButler on a conflict (its top commit marked conflicted, or a base update with no UnapplyBranch),
+    else "" (not known: the operations log said nothing)."""
+    if "UnapplyBranch" in operations:
+        return "user"
+    if repo.conflicted(stack.branches[-1].tip) or BASE_UPDATES.intersection(operations):
+        return "conflict"
+    return ""
+
+
+def _renames(old: Stack, new: Stack, common: str, moving: set, stack_id: str) -> dict[str, gitbutler_toml.Branch]:
+    """New name -> old branch, for a branch gone and another come at the same position of the same stack,
+    when it is a rename: the tip kept, a lane (the stack is the lane), or a reflog saying so. A branch
+    deleted and another created in its place between two scans is not one."""
     old_names = {branch.name for branch in old.branches}
     new_names = {branch.name for branch in new.branches}
     renamed = {}
     for position, branch in enumerate(new.branches):
-        if branch.name not in old_names and position < len(old.branches):
-            candidate = old.branches[position]
-            if candidate.name not in new_names:
-                renamed[branch.name] = candidate
+        if branch.name in old_names or position >= len(old.branches) or (stack_id, branch.name) in moving:
+            continue
+        candidate = old.branches[position]
+        if candidate.name in new_names or (stack_id, candidate.name) in moving:
+            continue
+        if old.lane or new.lane or (candidate.tip and candidate.tip == (branch.tip or branch.stored)) \
+                or _reflog_renamed(common, candidate.name, branch.name):
+            renamed[branch.name] = candidate
     return renamed
 
 
-def _branch_event(report: _Report, event_type: str, stack_id: str, stack: Stack, position: int) -> None:
+def _reflog_renamed(common: str, old: str, new: str) -> bool:
+    """The new branch's reflog says it was renamed: git's `Branch: renamed refs/heads/<old> to ...`, or
+    GitButler's `rename branch`. Only its last few KiB are read."""
+    if not _safe_ref_name(new):
+        return False
+    try:
+        with open(f"{common}/logs/refs/heads/{new}", "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 8192))
+            tail = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return False
+    return f"renamed refs/heads/{old} to refs/heads/{new}" in tail or "\trename branch" in tail
+
+
+def _branch_event(report: _Report, event_type: str, stack_id: str, stack: Stack, position: int,
+                  by: str = "") -> None:
     """One branch of `stack`; vbranch.applied/unapplied name the stack by its top branch."""
     branch = stack.branches[position]
     report.add(event_type, VBranch(stack=stack_id, branch=branch.name, tip=branch.tip, position=position,
-                                   applied=stack.applied), f"{stack_id}:{branch.name}")
+                                   applied=stack.applied, by=by), f"{stack_id}:{branch.name}")
 
 
 # -- operations log ----------------------------------------------------------------------------------
 
 
-def _observe_oplog(storage: str, memory: GitButlerMemory, repo: _LazyRepo, emit: Emit) -> None:
+@dataclass
+class _Oplog:
+    """New snapshots read from the operations log, emitted after the stacks they explain."""
+
+    stamps: list[list[int]]
+    head: str = ""
+    head_time: int = 0
+    entries: list[tuple[int, GitButlerOp]] = field(default_factory=list)  # (commit time, payload)
+
+    def send(self, memory: GitButlerMemory, emit: Emit, wt: str) -> None:
+        for commit_time, payload in self.entries:
+            emit("gitbutler.op", payload, ts_ns=commit_time * 10**9, src=SRC, wt=wt,
+                 provenance=f"gitbutler-op:{payload.sha}")
+        if self.head:
+            memory.op_head, memory.op_time = self.head, self.head_time
+        memory.oplog = self.stamps
+
+
+def _read_oplog(storage: str, memory: GitButlerMemory, repo: _LazyRepo) -> _Oplog | None:
+    """What is new in the operations log, None when its files did not change."""
     paths = [os.path.join(storage, "operations-log.toml"), os.path.join(storage, "oplog.toml")]  # 0.11.5-7
     stamps = [stamp(path) for path in paths]
     if stamps == memory.oplog:
-        return
+        return None
+    found = _Oplog(stamps)
     path = paths[0] if stamps[0] else paths[1]
     head = gitbutler_toml.parse_oplog_head(_read(path)) if any(stamps) else ""
     if head and head != memory.op_head:
         snapshots = _new_snapshots(repo.get(), head, memory.op_head, memory.op_time)
-        entries = [(commit.commit_time, _op_payload(commit)) for commit in snapshots]  # all read before any emit
+        found.entries = [(commit.commit_time, _op_payload(commit)) for commit in snapshots]  # all read first
         head_commit = repo.get().get(head)
-        for commit_time, payload in entries:
-            emit("gitbutler.op", payload, ts_ns=commit_time * 10**9, src=SRC, wt=WT,
-                 provenance=f"gitbutler-op:{payload.sha}")
-        memory.op_head = head
-        memory.op_time = head_commit.commit_time if isinstance(head_commit, pygit2.Commit) else 0
-    memory.oplog = stamps
+        found.head = head
+        found.head_time = head_commit.commit_time if isinstance(head_commit, pygit2.Commit) else 0
+    return found
 
 
 def _new_snapshots(repo: pygit2.Repository, head: str, last_head: str, last_time: int) -> list[pygit2.Commit]:
@@ -362,25 +570,40 @@ def _op_payload(commit: pygit2.Commit) -> GitButlerOp:
 def parse_snapshot_message(message: str) -> tuple[str, dict[str, str]]:
     """The Operation and the safe trailers of a snapshot commit's message.
 
-    The format (GitButler's SnapshotDetails): title, blank line, optional body, then a last paragraph of
-    `Key: value` lines with `Version` and `Operation` first and newlines in values escaped as `\\n`.
-    Repeated keys (one `branch` per branch of an unapplied stack) are joined with a space, which no ref
-    name or sha contains. `Version` is dropped: it describes the snapshot's format, not the operation.
+    The format (GitButler's SnapshotDetails): title, blank line, optional body, then a paragraph of
+    `Key: value` lines that starts with `Version` and `Operation`, newlines in values escaped as `\\n`
+    since 0.12.0. Only that paragraph is trusted: 0.11.8 wrote a `message` trailer unescaped, so a commit
+    message's own paragraphs can follow it, and within the paragraph the lines after a free-text trailer
+    (`message`, `error`) may be that text: of those only a `sha` holding a commit id is kept (0.11.8's
+    CreateCommit wrote `sha` after `message`, so it may also be the message's very last line). Repeated
+    keys (one `branch` per branch of an unapplied stack) are joined with a space, which no ref name or sha
+    contains. `Version` is dropped: it describes the snapshot's format, not the operation.
     """
-    paragraphs = _paragraphs(message)
-    if len(paragraphs) < 2:
+    paragraphs = _paragraphs(message)[1:]  # never the title
+    blocks = [paragraph for paragraph in paragraphs if paragraph[0].startswith("Version:")]
+    if not blocks:
         return "Unknown", {}
+    unescaped = blocks[-1] is not paragraphs[-1]  # text followed the trailers: a multi-paragraph message
     operation = ""
     trailers: dict[str, str] = {}
-    for line in paragraphs[-1]:
+    in_text = False
+    for line in blocks[-1]:
         key, colon, value = line.partition(":")
         if not colon:
             continue
         key, value = key.strip(), value.strip().replace("\\n", "\n")[:MAX_TRAILER]
-        if key == "Operation" and not operation:
+        if key in FREE_TEXT_TRAILERS:
+            in_text = True
+        elif in_text and (unescaped or key != "sha" or not gitbutler_toml.commit_id(value)):
+            continue
+        elif key == "Operation" and not operation:
             operation = value if value.isascii() and value.isalnum() and len(value) <= 64 else "Unknown"
         elif key in SAFE_TRAILERS:
             trailers[key] = f"{trailers[key]} {value}" if key in trailers else value
+    if in_text and unescaped:  # the message ran on past the block: 0.11.8's `sha` is the last line
+        key, _, value = paragraphs[-1][-1].partition(":")
+        if key == "sha" and gitbutler_toml.commit_id(value.strip()) and "sha" not in trailers:
+            trailers["sha"] = value.strip()
     return operation or "Unknown", trailers
 
 
@@ -409,13 +632,28 @@ class _LazyRepo:
             self._repo = pygit2.Repository(self.common)
         return self._repo
 
-    def count_new(self, old: str, new: str) -> int:
-        """Commits reachable from `new` and not from `old`, up to MAX_COUNTED; 0 when either is unknown."""
+    def count_new(self, old: str, new: str) -> tuple[int, int]:
+        """Commits reachable from `new` and not from `old`, up to MAX_COUNTED, and how many of them GitButler
+        marked conflicted; (0, 0) when either is unknown."""
         if not old or not new:
-            return 0
+            return 0, 0
         try:
             walker = self.get().walk(new, pygit2.GIT_SORT_NONE)
             walker.hide(old)
-            return sum(1 for _, _ in zip(range(MAX_COUNTED), walker))
+            commits = [commit for _, commit in zip(range(MAX_COUNTED), walker)]
+            return len(commits), sum(1 for commit in commits if _conflicted(commit))
         except (KeyError, ValueError, pygit2.GitError):
-            return 0
+            return 0, 0
+
+    def conflicted(self, sha: str) -> bool:
+        """The commit carries GitButler's `gitbutler-conflicted` header."""
+        try:
+            commit = self.get().get(sha) if sha else None
+            return isinstance(commit, pygit2.Commit) and _conflicted(commit)
+        except (KeyError, ValueError, pygit2.GitError):
+            return False
+
+
+def _conflicted(commit: pygit2.Commit) -> bool:
+    raw = commit.read_raw()
+    return b"\ngitbutler-conflicted " in raw[:raw.find(b"\n\n")]

@@ -22,6 +22,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+MAX_NAME = 256  # characters kept of a branch or lane name (git allows longer; nobody types them)
 
 
 class Branch(msgspec.Struct, array_like=True):
@@ -30,6 +31,9 @@ class Branch(msgspec.Struct, array_like=True):
     name: str
     stored: str = ""  # the commit the TOML names; "" when null, a ChangeId, or absent
     tip: str = ""  # the live tip, filled in by the observer: refs/heads/<name>, else `stored`
+    archived: bool = False  # integrated into the target (0.13.9+)
+    review: int = 0  # the pull request's number (0.13.13+), 0 when none
+    seen_ns: int = 0  # when gitobs first saw the branch (filled in by the observer)
 
 
 class Stack(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -37,6 +41,7 @@ class Stack(msgspec.Struct, kw_only=True, omit_defaults=True):
     applied: bool = True  # in the workspace
     lane: bool = False  # a pre-stacking lane: no refs/heads/<name>, its tip lives in the TOML only
     branches: list[Branch] = []  # bottom (nearest the target) first; the last names the stack
+    files: int = -1  # files with hunks assigned to the stack (but.sqlite's hunk_assignments); -1: unknown
 
 
 class PartialFile(ValueError):
@@ -44,10 +49,19 @@ class PartialFile(ValueError):
 
 
 def parse_virtual_branches(data: bytes) -> dict[str, Stack]:
-    """Stacks by id. Raises ValueError (TOMLDecodeError, PartialFile, UnicodeDecodeError) on a bad file."""
+    """Stacks by id. Raises ValueError (TOMLDecodeError, PartialFile, UnicodeDecodeError) on a bad file.
+
+    Every GitButler writes a `branches` table (`[branches]` when there are no stacks): an empty file, or one
+    whose `branches` is missing or not a table, is one GitButler itself rejects and rewrites, not "no stacks".
+    """
+    if not data.strip():
+        raise PartialFile("empty file")
     document = tomllib.loads(data.decode())
+    branches = document.get("branches")
+    if not isinstance(branches, dict):
+        raise PartialFile("no branches table")
     stacks: dict[str, Stack] = {}
-    for stack_id, table in _table(document.get("branches")).items():
+    for stack_id, table in branches.items():
         stack = _stack(stack_id, table)
         if stack.branches:  # a new stack has neither heads nor a name yet: nothing to name it by
             stacks[stack_id] = stack
@@ -58,42 +72,49 @@ def parse_oplog_head(data: bytes) -> str:
     """The newest snapshot commit, "" when the log is empty. Raises ValueError on a bad file."""
     document = tomllib.loads(data.decode())
     head = document.get("head_sha", "")
-    if head and not _sha(head):
+    if head and not commit_id(head):
         raise PartialFile("head_sha is not a commit id")
-    return _sha(head)
+    return commit_id(head)
 
 
 def _stack(stack_id: str, table: object) -> Stack:
     # Every writer puts `id` in each stack table; a table without it is the tail of a cut file.
     if not isinstance(table, dict) or table.get("id") != stack_id:
         raise PartialFile(f"stack {stack_id} has no id")
-    stack = Stack(order=_int(table.get("order")), applied=_applied(table))
+    stack = Stack(order=integer(table.get("order")), applied=_applied(table))
     heads = table.get("heads")
     if isinstance(heads, list) and heads:
         stack.branches = [_head(head) for head in heads]
-    elif _text(table.get("name")):
+    elif name(table.get("name")):
         stack.lane = True
-        stack.branches = [Branch(_text(table.get("name")), _sha(table.get("head")))]
+        stack.branches = [Branch(name(table.get("name")), commit_id(table.get("head")))]
     return stack
 
 
 def _head(head: object) -> Branch:
-    if not isinstance(head, dict) or not _text(head.get("name")):
+    if not isinstance(head, dict) or not name(head.get("name")):
         raise PartialFile("a stacked branch has no name")
     commit = head.get("head", head.get("target"))  # `target` until 0.13.14
-    stored = _sha(commit.get("CommitId")) if isinstance(commit, dict) else _sha(commit)
-    return Branch(_text(head["name"]), stored)
+    stored = commit_id(commit.get("CommitId")) if isinstance(commit, dict) else commit_id(commit)
+    return Branch(name(head["name"]), stored, archived=head.get("archived") is True,
+                  review=max(integer(head.get("pr_number")), 0))
 
 
 def _applied(table: dict) -> bool:
-    """`in_workspace` since 0.12.8, `applied` before (both written in between); absent means applied."""
-    for key in ("in_workspace", "applied"):
-        if isinstance(table.get(key), bool):
-            return table[key]
-    return True
+    """In the workspace: `in_workspace` (0.12.8+) and `applied` (until 0.12.24) when both are written, else
+    whichever is; absent means applied. 0.12.8-0.12.24 wrote `applied = false` with the default
+    `in_workspace = true` for a lane unapplied before the upgrade, and GitButler counts it out of the
+    workspace (`in_workspace && !is_old_unapplied()`)."""
+    flags = [table[key] for key in ("in_workspace", "applied") if isinstance(table.get(key), bool)]
+    return all(flags)
 
 
-def _sha(value: object) -> str:
+def name(value: object) -> str:
+    """A branch or lane name as recorded: NUL bytes dropped, at most MAX_NAME characters; "" if not text."""
+    return value.replace("\0", "")[:MAX_NAME] if isinstance(value, str) else ""
+
+
+def commit_id(value: object) -> str:
     """A commit id, "" for anything else: null shas (placeholders), ChangeIds, wrong types."""
     if not isinstance(value, str):
         return ""
@@ -105,9 +126,5 @@ def _table(value: object) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _int(value: object) -> int:
+def integer(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0

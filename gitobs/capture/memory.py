@@ -12,13 +12,15 @@ class GitButlerMemory(msgspec.Struct, kw_only=True, omit_defaults=True):
     """What the previous scan saw of GitButler's state. Stamps are [inode, size, mtime_ns], [] when absent."""
 
     config: list[list[int]] = []  # stamps of the git config files that can set gitbutler.storagePath
+    config_files: list[str] = []  # those files: the repository's, the user's, and what they include
     storage: str = ""  # the storage dir they set; "" for the default <common dir>/gitbutler
-    toml: list[list[int]] = []  # stamps of REFRESH and virtual_branches.toml when `stacks` was read
+    toml: list[list[int]] = []  # stamps of REFRESH, virtual_branches.toml, but.sqlite and its -wal
     refs: dict[str, list[int]] = {}  # stamps of the tracked branches' loose refs, and of packed-refs
     stacks: dict[str, Stack] | None = None  # by stack id; None until the TOML was first read
     oplog: list[list[int]] = []  # stamps of operations-log.toml and oplog.toml when `op_head` was read
     op_head: str = ""  # the newest snapshot commit reported
     op_time: int = 0  # its committer time (seconds)
+    worktrees: dict[str, GitButlerMemory] = {}  # linked worktree -> GitButler's state kept in its git dir
 
 
 class RememberedFile(msgspec.Struct, array_like=True):

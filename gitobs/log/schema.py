@@ -222,6 +222,42 @@ class VBranch(Payload):
     tip: str = ""  # live tip: refs/heads/<branch>, else the stored CommitId
     position: int = 0  # 0 = bottom of the stack, nearest the target
     applied: bool = True  # the stack is in the workspace
+    by: str = ""  # vbranch.unapplied: "user" (an UnapplyBranch operation), "conflict" (GitButler, on a conflict)
+
+
+class VBranchMoved(Payload):
+    """A branch gone from one stack and come into another (moved, or torn off into a new stack)."""
+
+    branch: str
+    from_stack: str
+    to_stack: str
+    position: int = 0  # in the stack it came to
+    tip: str = ""
+
+
+class VBranchArchived(Payload):
+    """A branch GitButler marked archived: integrated into the target."""
+
+    stack: str
+    branch: str
+    tip: str = ""
+    lifetime_s: float | None = None  # seconds since gitobs saw it created; None when it predates gitobs
+
+
+class VBranchReview(Payload):
+    """A branch got a pull request (or another one): its number, never its title or text."""
+
+    stack: str
+    branch: str
+    number: int
+    after_s: float | None = None  # seconds since gitobs saw the branch created; None when it predates gitobs
+
+
+class VBranchFiles(Payload):
+    """The number of files with uncommitted hunks assigned to a stack (GitButler's hunk_assignments)."""
+
+    stack: str
+    owned_files: int = 0
 
 
 class VBranchRenamed(Payload):
@@ -236,6 +272,7 @@ class VBranchUpdated(Payload):
     from_sha: str = ""
     to_sha: str = ""
     commits: int = 0  # commits added to the branch (reachable from to_sha, not from from_sha)
+    conflicted: int = 0  # of those, commits GitButler marked conflicted (the gitbutler-conflicted header)
 
 
 class GitButlerOp(Payload):
@@ -352,6 +389,10 @@ PAYLOADS: dict[str, type[Payload]] = {
     "vbranch.deleted": VBranch,
     "vbranch.renamed": VBranchRenamed,
     "vbranch.updated": VBranchUpdated,
+    "vbranch.moved": VBranchMoved,
+    "vbranch.archived": VBranchArchived,
+    "vbranch.review": VBranchReview,
+    "vbranch.files": VBranchFiles,
     "gitbutler.op": GitButlerOp,
     "gitobs.installed": GitobsInstalled,
     "gitobs.scan": GitobsScan,

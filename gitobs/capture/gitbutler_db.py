@@ -1,0 +1,91 @@
+"""GitButler's project database, `<storage>/but.sqlite`, read without ever getting in GitButler's way.
+
+Since 0.19.4 GitButler mirrors `virtual_branches.toml` into the tables `vb_state`, `vb_stacks` and
+`vb_stack_heads` on every metadata write, and its own source calls the TOML types legacy. The database also
+holds what the TOML never had: `hunk_assignments` (which uncommitted hunk belongs to which stack).
+
+How it is opened: `file:...?mode=ro` (no write, no create, no journal of our own), `PRAGMA query_only`, a
+busy timeout of a few milliseconds, one read transaction. GitButler keeps the database in WAL mode, where a
+reader takes no lock a writer waits for and sees the last committed state, whatever is being written; a
+read-only connection never checkpoints. A database that is locked, mid-migration or without the mirror
+tables (0.14.27-0.19.3) reads as None: the caller falls back to the TOML, or retries next scan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from gitobs.capture.gitbutler_toml import Branch, Stack, commit_id, integer, name
+
+BUSY_MS = 20  # how long a read waits for a lock before giving up until the next scan
+
+
+@dataclass
+class DbState:
+    stacks: dict[str, Stack]
+    toml_mtime_ns: int | None  # the TOML's mtime when GitButler last synced it with the tables
+    toml_sha256: str | None
+    files: dict[str, int] = field(default_factory=dict)  # stack id -> files with hunks assigned to it
+
+
+def read(path: str) -> DbState | None:
+    """The mirrored state, None when the database has none (yet) or cannot be read now."""
+    import sqlite3  # only where a database exists: most repositories never load it
+
+    try:
+        connection = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=BUSY_MS / 1000,
+                                     isolation_level=None, check_same_thread=False)
+    except sqlite3.Error:
+        return None
+    try:
+        connection.execute("PRAGMA query_only = 1")
+        connection.execute("BEGIN")  # one snapshot for every table read below
+        try:
+            return _read(connection)
+        finally:
+            connection.execute("COMMIT")
+    except sqlite3.Error:  # locked, no such table, not a database, torn: the TOML or the next scan
+        return None
+    finally:
+        connection.close()
+
+
+def _read(connection) -> DbState | None:
+    import sqlite3
+
+    state = connection.execute("SELECT initialized, toml_last_seen_mtime_ns, toml_last_seen_sha256 "
+                               "FROM vb_state WHERE id = 1").fetchone()
+    if not state or not state[0]:
+        return None
+    stacks: dict[str, Stack] = {}
+    lanes: dict[str, tuple[str, str]] = {}
+    for stack_id, order, in_workspace, legacy_name, legacy_head in connection.execute(
+            "SELECT id, sort_order, in_workspace, legacy_name, legacy_head_sha FROM vb_stacks"):
+        if isinstance(stack_id, str):
+            stacks[stack_id] = Stack(order=integer(order), applied=bool(in_workspace))
+            lanes[stack_id] = (name(legacy_name), commit_id(legacy_head))
+    for stack_id, branch, head_sha, pr_number, archived in connection.execute(
+            "SELECT stack_id, name, head_sha, pr_number, archived FROM vb_stack_heads "
+            "ORDER BY stack_id, position"):
+        stack = stacks.get(stack_id)
+        if stack is not None and name(branch):
+            stack.branches.append(Branch(name(branch), commit_id(head_sha), archived=bool(archived),
+                                         review=max(integer(pr_number), 0)))
+    for stack_id, stack in stacks.items():
+        lane_name, lane_head = lanes[stack_id]
+        if not stack.branches and lane_name:  # as the TOML: a stack without heads but named is a lane
+            stack.lane = True
+            stack.branches = [Branch(lane_name, lane_head)]
+    files: dict[str, int] = {}
+    try:
+        for stack_id, count in connection.execute(
+                "SELECT stack_id, COUNT(DISTINCT path_bytes) FROM hunk_assignments "
+                "WHERE stack_id IS NOT NULL GROUP BY stack_id"):
+            if isinstance(stack_id, str):
+                files[stack_id] = integer(count)
+    except sqlite3.OperationalError:  # a schema without the table: no counts
+        files = {}
+    mtime = state[1] if isinstance(state[1], int) else None
+    digest = state[2] if isinstance(state[2], str) else None
+    return DbState({sid: s for sid, s in stacks.items() if s.branches}, mtime, digest, files)
