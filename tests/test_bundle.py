@@ -474,3 +474,15 @@ def test_a_log_line_nested_past_the_decoder_is_skipped_when_bundling(watched, tm
     assert done.returncode == 0 and "1 malformed event line(s)" in done.stderr, done.stderr
     events = gitobs("events", "--no-scan", cwd=watched, ok=False)
     assert events.returncode == 0 and "Traceback" not in events.stderr, events.stderr
+
+
+@pytest.mark.parametrize("name", ["x.lock", "@", "a@{1}", "a/", "a//b", ".hidden", "a/.b", "a.", "HEAD", "a\x7fb"])
+def test_replay_into_takes_a_first_branch_git_refuses_without_a_traceback(tmp_path, name):
+    from gitobs.share import rebuild
+
+    commits = [_event(1, "commit.created", {"sha": "1" * 40, "branch": name, "files": [["a.txt", 1, 0]]}),
+               _event(2, "branch.switch", {"from": name, "to": name + "2"}),
+               _event(3, "commit.created", {"sha": "2" * 40, "branch": name, "files": [["b.txt", 1, 0]]})]
+    built = rebuild.rebuild(commits, tmp_path / "scratch")
+    assert built.done["commit.created"] == 2
+    assert "main" in git(tmp_path / "scratch", "branch", "--format=%(refname:short)").stdout.split()

@@ -235,7 +235,12 @@ def _git_date(ts: object) -> str | None:
 
 
 def _ref_ok(name: str) -> bool:
-    return bool(name) and not name.startswith(("-", "/")) and ".." not in name and all(
+    """Whether git takes `name` as a branch (git check-ref-format --branch): a recorded name that it refuses
+    would fail `git init -b` and the first commit."""
+    parts = name.split("/")
+    return bool(name) and name not in ("@", "HEAD") and not name.startswith("-") and ".." not in name and (
+        "@{" not in name and not name.endswith(".")) and all(
+        part and not part.startswith(".") and not part.endswith(".lock") for part in parts) and all(
         c.isprintable() and c not in " ~^:?*[\\" for c in name)
 
 
