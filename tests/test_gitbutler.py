@@ -27,7 +27,13 @@ from gitobs.capture.gitbutler_toml import (
 from gitobs.capture.install import install
 from gitobs.core.files import write_atomic
 from gitobs.core.repo import locate
-from gitobs.log.schema import VBranch, VBranchRenamed, VBranchUpdated, format_ts
+from gitobs.log.schema import (
+    VBranch,
+    VBranchRenamed,
+    VBranchUpdated,
+    format_ts,
+    parse_ts,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "repos"
 VB_TYPES = ("vbranch.created", "vbranch.deleted", "vbranch.applied", "vbranch.unapplied", "vbranch.renamed",
@@ -730,3 +736,115 @@ def test_names_lose_nul_bytes_and_are_capped():
         f'[branches.s]\nid = "s"\n[[branches.s.heads]]\nname = "a\\u0000b"\n[[branches.s.heads]]\n'
         f'name = "{long}"\n'.encode())
     assert [branch.name for branch in stacks["s"].branches] == ["ab", "x" * gitbutler_toml.MAX_NAME]
+
+
+# -- the events GitButler's users asked for ----------------------------------------------------------
+
+
+def new_stack(stack: str, order: int, name: str, sha: str, extra: str = "") -> str:
+    """A stack table in the current format with one branch."""
+    return (f'\n[branches.{stack}]\nid = "{stack}"\norder = {order}\nin_workspace = true\nname = ""\n'
+            f'\n[[branches.{stack}.heads]]\nname = "{name}"\n{extra}archived = false\n'
+            f'[branches.{stack}.heads.head]\nCommitId = "{sha}"\n')
+
+
+def test_branch_torn_off_into_a_new_stack_and_moved_back(tmp_path):
+    repo = watched_fixture(tmp_path, "2026")
+    start = last_seq(repo)
+    top = rev(repo, "feature-top")
+    toml = storage(repo) / "virtual_branches.toml"
+    text = toml.read_text()
+    head = text.index(f'[[branches.{FEATURE}.heads]]\nname = "feature-top"')
+    own = text[head:text.index(f"[branches.{EXPERIMENT}]")]
+    write_atomic(toml, (text.replace(own, "") + new_stack("torn", 3, "feature-top", top, "pr_number = 7\n")).encode())
+    assert changes(new_events(repo, start, types=NEW_TYPES)) == [("vbranch.moved", {
+        "branch": "feature-top", "from_stack": FEATURE, "to_stack": "torn", "tip": top})]
+    start = last_seq(repo)
+    write_atomic(toml, text.encode())  # and back on top of feature-base: the torn-off stack is gone
+    assert changes(new_events(repo, start, types=NEW_TYPES)) == [("vbranch.moved", {
+        "branch": "feature-top", "from_stack": "torn", "to_stack": FEATURE, "position": 1, "tip": top})]
+
+
+def test_archived_with_its_lifetime_and_review_opened(tmp_path):
+    repo = watched_fixture(tmp_path, "2026")
+    toml = storage(repo) / "virtual_branches.toml"
+    start = last_seq(repo)
+    git(repo, "branch", "fresh", "main")
+    write_atomic(toml, (toml.read_text() + new_stack("s4", 4, "fresh", rev(repo, "main"))).encode())
+    [created] = new_events(repo, start, types=NEW_TYPES)
+    start = last_seq(repo)
+    edit_toml(repo, 'name = "fresh"\narchived = false', 'name = "fresh"\npr_number = 31\narchived = false')
+    [review] = new_events(repo, start, types=NEW_TYPES)
+    assert review.type == "vbranch.review" and review.data["number"] == 31
+    assert review.data["after_s"] == pytest.approx(parse_ts(review.ts) - parse_ts(created.ts), abs=0.01)
+    start = last_seq(repo)
+    edit_toml(repo, 'pr_number = 31\narchived = false', 'pr_number = 31\narchived = true')
+    edit_toml(repo, 'name = "feature-base"\narchived = false', 'name = "feature-base"\narchived = true')
+    archived = new_events(repo, start, types=NEW_TYPES)
+    assert [(event.type, event.data["branch"], event.data.get("lifetime_s") is not None) for event in archived] == [
+        ("vbranch.archived", "feature-base", False),  # it predates gitobs: no lifetime
+        ("vbranch.archived", "fresh", True)]
+    assert archived[1].data["lifetime_s"] == pytest.approx(parse_ts(archived[1].ts) - parse_ts(created.ts),
+                                                           abs=0.01)
+    everything = json.dumps([event.data for event in new_events(repo)])
+    assert "title" not in everything
+
+
+def conflicted_commit(repo: Path, parent: str) -> str:
+    """A commit as GitButler writes one that carries a conflict: the gitbutler-conflicted header."""
+    tree = rev(repo, f"{parent}^{{tree}}")
+    raw = (f"tree {tree}\nparent {parent}\nauthor Demo Developer <dev@example.invalid> 1786400000 +0000\n"
+           f"committer Demo Developer <dev@example.invalid> 1786400000 +0000\ngitbutler-headers-version 2\n"
+           f"gitbutler-conflicted 1\n\nRebased onto the new base\n")
+    return git(repo, "hash-object", "-t", "commit", "-w", "--stdin", input=raw).stdout.strip()
+
+
+def test_unapplied_by_the_user_or_by_gitbutler_on_a_conflict(tmp_path):
+    repo = watched_fixture(tmp_path, "2026")
+    toml = storage(repo) / "virtual_branches.toml"
+    start = last_seq(repo)
+    set_oplog_head(repo, snapshot(repo, oplog_head(repo), "UnapplyBranch\n\nVersion: 3\nOperation: UnapplyBranch\n"
+                                                          "branch: feature-base\nbranch: feature-top"))
+    set_in_workspace(toml, FEATURE, False)
+    [unapplied] = new_events(repo, start, types=NEW_TYPES)
+    assert unapplied.data["by"] == "user"
+
+    start = last_seq(repo)
+    set_in_workspace(toml, FEATURE, True)
+    new_events(repo, start)
+    start = last_seq(repo)
+    top = rev(repo, "feature-top")
+    conflicted = conflicted_commit(repo, top)
+    git(repo, "update-ref", "refs/heads/feature-top", conflicted)
+    set_oplog_head(repo, snapshot(repo, oplog_head(repo), "UpdateWorkspaceBase\n\nVersion: 3\n"
+                                                          "Operation: UpdateWorkspaceBase"))
+    set_in_workspace(toml, FEATURE, False)
+    assert changes(new_events(repo, start, types=NEW_TYPES)) == [
+        ("vbranch.updated", msgspec.to_builtins(VBranchUpdated(stack=FEATURE, branch="feature-top", from_sha=top,
+                                                               to_sha=conflicted, commits=1, conflicted=1))),
+        ("vbranch.unapplied", {**vb(FEATURE, "feature-top", conflicted, 1, False), "by": "conflict"}),
+    ]
+
+
+def test_ci_state_counted_from_sqlite_never_its_text(tmp_path):
+    repo = upgraded(tmp_path, "0.11", "0.12", "0.13", "sqlite")
+    start = last_seq(repo)
+    sql(repo, "CREATE TABLE ci_checks(id BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, "
+              "output_summary TEXT NOT NULL, status_type TEXT NOT NULL, status_conclusion TEXT, "
+              "head_sha TEXT NOT NULL, reference TEXT NOT NULL)",
+        "CREATE TABLE forge_reviews(number BIGINT NOT NULL PRIMARY KEY, title TEXT NOT NULL, "
+        "source_branch TEXT NOT NULL, closed_at TIMESTAMP)",
+        "INSERT INTO forge_reviews VALUES (44, 'Secret launch plan', 'fix-tabs', NULL)",
+        "INSERT INTO ci_checks VALUES (1, 'lint', 'token leaked', 'Queued', NULL, 'x', 'fix-tabs'), "
+        "(2, 'test', '', 'InProgress', NULL, 'x', 'fix-tabs')")
+    assert changes(new_events(repo, start, types=NEW_TYPES + ("vbranch.ci",))) == [
+        ("vbranch.review", {"stack": FIX, "branch": "fix-tabs", "number": 44}),
+        ("vbranch.ci", {"stack": FIX, "branch": "fix-tabs", "pending": 2})]
+    start = last_seq(repo)
+    sql(repo, "UPDATE ci_checks SET status_type = 'Complete', status_conclusion = 'Success' WHERE id = 1",
+        "UPDATE ci_checks SET status_type = 'Complete', status_conclusion = 'Failure' WHERE id = 2")
+    assert changes(new_events(repo, start, types=("vbranch.ci",))) == [
+        ("vbranch.ci", {"stack": FIX, "branch": "fix-tabs", "passed": 1, "failed": 1})]
+    everything = json.dumps([event.data for event in new_events(repo)])
+    for private in ("Secret", "lint", "token"):
+        assert private not in everything

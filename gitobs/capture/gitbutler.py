@@ -33,6 +33,7 @@ from gitobs.log.schema import (
     Payload,
     VBranch,
     VBranchArchived,
+    VBranchCi,
     VBranchFiles,
     VBranchMoved,
     VBranchRenamed,
@@ -228,6 +229,9 @@ def _read_stacks(toml: str, db: str, stamps: list[list[int]]) -> dict[str, Stack
     if state is not None and _db_is_current(state, toml, stamps[1]):
         for stack_id, stack in state.stacks.items():
             stack.files = state.files.get(stack_id, 0)
+            for branch in stack.branches:
+                branch.review = branch.review or state.reviews.get(branch.name, 0)
+                branch.ci = state.ci.get(branch.name, [0, 0, 0])
         return state.stacks
     return gitbutler_toml.parse_virtual_branches(_read(toml))
 
@@ -445,6 +449,12 @@ def _changes(report: _Report, stack_id: str, previous: gitbutler_toml.Branch, br
     if branch.review and branch.review != previous.review:
         report.add("vbranch.review", VBranchReview(stack=stack_id, branch=branch.name, number=branch.review,
                                                    after_s=lived), f"{stack_id}:{branch.name}:{branch.review}")
+    if not branch.ci:  # read from the TOML: the database's counts are still the last known
+        branch.ci = previous.ci
+    elif branch.ci != previous.ci and (previous.ci or any(branch.ci)):
+        pending, passed, failed = branch.ci
+        report.add("vbranch.ci", VBranchCi(stack=stack_id, branch=branch.name, pending=pending, passed=passed,
+                                           failed=failed), f"{stack_id}:{branch.name}:ci:{branch.ci}")
 
 
 def _unapplied_by(stack: Stack, operations: list[str], repo: _LazyRepo) -> str:

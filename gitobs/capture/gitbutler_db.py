@@ -19,6 +19,8 @@ from urllib.parse import quote
 from gitobs.capture.gitbutler_toml import Branch, Stack, commit_id, integer, name
 
 BUSY_MS = 20  # how long a read waits for a lock before giving up until the next scan
+# A check's conclusion (GitButler's CiConclusion) counted as passed; any other completed one failed.
+PASSED = frozenset({"Success", "Neutral", "Skipped"})
 
 
 @dataclass
@@ -27,6 +29,8 @@ class DbState:
     toml_mtime_ns: int | None  # the TOML's mtime when GitButler last synced it with the tables
     toml_sha256: str | None
     files: dict[str, int] = field(default_factory=dict)  # stack id -> files with hunks assigned to it
+    reviews: dict[str, int] = field(default_factory=dict)  # branch -> its review's number (forge_reviews)
+    ci: dict[str, list[int]] = field(default_factory=dict)  # branch -> [pending, passed, failed] checks
 
 
 def read(path: str) -> DbState | None:
@@ -88,4 +92,33 @@ def _read(connection) -> DbState | None:
         files = {}
     mtime = state[1] if isinstance(state[1], int) else None
     digest = state[2] if isinstance(state[2], str) else None
-    return DbState({sid: s for sid, s in stacks.items() if s.branches}, mtime, digest, files)
+    found = DbState({sid: s for sid, s in stacks.items() if s.branches}, mtime, digest, files)
+    _forge(connection, found)
+    return found
+
+
+def _forge(connection, found: DbState) -> None:
+    """The forge's view GitButler caches: each branch's open review (its number only) and its CI checks
+    (their status only; names, titles, output and URLs are not read). Absent tables: nothing."""
+    import sqlite3
+
+    try:
+        for branch, number in connection.execute(
+                "SELECT source_branch, MAX(number) FROM forge_reviews WHERE closed_at IS NULL "
+                "GROUP BY source_branch"):
+            if isinstance(branch, str) and integer(number) > 0:
+                found.reviews[name(branch)] = integer(number)
+    except sqlite3.OperationalError:
+        pass
+    try:
+        for branch, status, conclusion in connection.execute(
+                "SELECT reference, status_type, status_conclusion FROM ci_checks"):
+            if not isinstance(branch, str):
+                continue
+            counts = found.ci.setdefault(name(branch), [0, 0, 0])
+            if status != "Complete":
+                counts[0] += 1
+            else:
+                counts[1 if conclusion in PASSED else 2] += 1
+    except sqlite3.OperationalError:
+        pass

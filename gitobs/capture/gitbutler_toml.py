@@ -34,6 +34,7 @@ class Branch(msgspec.Struct, array_like=True):
     archived: bool = False  # integrated into the target (0.13.9+)
     review: int = 0  # the pull request's number (0.13.13+), 0 when none
     seen_ns: int = 0  # when gitobs first saw the branch (filled in by the observer)
+    ci: list[int] = []  # its CI checks [pending, passed, failed] (but.sqlite's ci_checks); []: unknown
 
 
 class Stack(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -253,6 +253,17 @@ class VBranchReview(Payload):
     after_s: float | None = None  # seconds since gitobs saw the branch created; None when it predates gitobs
 
 
+class VBranchCi(Payload):
+    """A branch's CI checks changed state (GitButler's cache of the forge): counts only, never a check's name,
+    title, output or link."""
+
+    stack: str
+    branch: str
+    pending: int = 0  # queued or running
+    passed: int = 0  # succeeded, neutral or skipped
+    failed: int = 0  # failed, timed out, cancelled or needing action
+
+
 class VBranchFiles(Payload):
     """The number of files with uncommitted hunks assigned to a stack (GitButler's hunk_assignments)."""
 
@@ -393,6 +404,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "vbranch.archived": VBranchArchived,
     "vbranch.review": VBranchReview,
     "vbranch.files": VBranchFiles,
+    "vbranch.ci": VBranchCi,
     "gitbutler.op": GitButlerOp,
     "gitobs.installed": GitobsInstalled,
     "gitobs.scan": GitobsScan,
