@@ -38,6 +38,8 @@ from gitobs.replay.stats import (
     BoundedCounter,
     QuantileSketch,
     Reservoir,
+    ReservoirState,
+    SketchState,
     add_counts,
     add_rows,
     micros,
@@ -55,7 +57,7 @@ __all__ = [
     "Note", "encode_json", "REPORT_FORMAT",
     # statistics
     "percentile", "rounded", "micros", "seconds_of", "top_k", "add_counts", "add_rows", "BoundedCounter",
-    "Reservoir", "QuantileSketch",
+    "Reservoir", "QuantileSketch", "ReservoirState", "SketchState",
     # time, text and the log
     "DAY_S", "utc_text", "inert", "ROLLUP", "HESITATION_COUNTS", "day_start",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from gitobs.core.repo import GitobsError
 from gitobs.core.timespec import parse_duration
@@ -114,7 +114,26 @@ class Analyzer:
     def merge(self, later: Analyzer) -> None:
         """Fold into this instance the state of `later`, an instance of the same class made with the same
         context and fed the events right after this one's (more than horizon() seconds after all of them).
-        Called once, after the last feed and before result(); `later` is not used again."""
+        Called before result(); `later` is not used again. With the report cache (save_state), this instance
+        may be fed more events after it: the state it leaves must feed on as one fed everything would."""
+        raise NotImplementedError
+
+    # Optional: the report cache (gitobs/replay/cache.py, docs/plugins.md). An analyzer that sets
+    # `state_version` (1 or more) and `state_type` and implements save_state() and load_state() has its state
+    # after the log's sealed segments kept under .git/obs/, and a later report feeds it only what came after.
+    # Its feed() must not read context.now, since or until (result() may), unless `state_uses_now` says so.
+    state_version: ClassVar[int] = 0  # 0: never cached; bump it whenever the state's shape or meaning changes
+    state_type: ClassVar[Any] = None  # what save_state() returns, as msgspec decodes it (a Struct, say)
+    state_uses_now: ClassVar[bool] = False  # feed() reads context.now: a state is kept per --now
+
+    def save_state(self) -> Any:
+        """This instance's state, fed so far, as a value of `state_type` (msgspec encodes it: plain types and
+        Structs, nothing that runs code). It may settle caches first; feeding may go on after it."""
+        raise NotImplementedError
+
+    def load_state(self, state: Any) -> None:
+        """Take a state save_state() made (decoded as `state_type`) into this new instance, made with the same
+        context: afterwards it must feed and give results exactly as the instance that saved it would."""
         raise NotImplementedError
 
 

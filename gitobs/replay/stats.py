@@ -8,7 +8,29 @@ import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+import msgspec
+
 RESERVOIR_SIZE = 200_000
+Number = int | float  # kept as it came: an int stays an int (its rendering differs from a float's)
+
+
+class ReservoirState(msgspec.Struct, array_like=True):
+    """A Reservoir as the report cache keeps it (Reservoir.save, Reservoir.load)."""
+
+    capacity: int
+    values: list[Number]
+    beyond: int = 0
+    dropped_max: Number | None = None
+    rng: list[int] | None = None  # the sampler's Mersenne Twister state, once it has sampled
+
+
+class SketchState(msgspec.Struct, array_like=True):
+    """A QuantileSketch as the report cache keeps it."""
+
+    bins: dict[int, int]
+    zeros: int
+    count: int
+    max: Number | None
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -135,6 +157,24 @@ class Reservoir:
         if other.dropped_max is not None and (self.dropped_max is None or other.dropped_max > self.dropped_max):
             self.dropped_max = other.dropped_max
 
+    def save(self) -> ReservoirState:
+        """Its state for the report cache: loaded, it samples on exactly as this one would."""
+        rng = None
+        if self.beyond:
+            version, internal, gauss = self._rng.getstate()
+            rng = [version, *internal] if gauss is None else None
+            if rng is None:  # never: randrange draws no gauss; kept exact all the same by not caching
+                raise ValueError("a reservoir sampler with a pending gauss value")
+        return ReservoirState(self.capacity, list(self.values), self.beyond, self.dropped_max, rng)
+
+    @classmethod
+    def load(cls, state: ReservoirState) -> Reservoir:
+        reservoir = cls(state.capacity)
+        reservoir.values, reservoir.beyond, reservoir.dropped_max = state.values, state.beyond, state.dropped_max
+        if state.rng is not None:
+            reservoir._rng.setstate((state.rng[0], tuple(state.rng[1:]), None))
+        return reservoir
+
     def quantile(self, q: float) -> float | None:
         self.values.sort()  # in place: a report asks several quantiles of one reservoir; sorted, a sort is one pass
         return _ranked(self.values, q)
@@ -164,6 +204,13 @@ class QuantileSketch:
         self.zeros = 0
         self.count = 0
         self.max: float | None = None
+
+    def save(self) -> SketchState:
+        return SketchState(dict(self.bins), self.zeros, self.count, self.max)
+
+    @classmethod
+    def load(cls, state: SketchState) -> QuantileSketch:
+        return cls.from_stored(state)
 
     def add(self, value: float) -> None:
         self.count += 1
