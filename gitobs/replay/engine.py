@@ -277,7 +277,7 @@ def _frames(log: EventLog, decoder: EventDecoder, report: Callable, counts: Read
 
 def read_batches(log: EventLog, decoder: EventDecoder, event_filter: EventFilter, warn: Warn,
                  batch_events: int = BATCH_EVENTS, counts: ReadCounts | None = None, split: Split | None = None,
-                 side: str = "all") -> Iterator[list]:
+                 side: str = "all", warn_malformed: bool = True) -> Iterator[list]:
     """Filtered events of wanted types, in log order, about `batch_events` at a time (a bigger frame cut in
     pieces, smaller ones gathered until a batch is full): of the whole log, or of one side of `split`."""
 
@@ -311,7 +311,7 @@ def read_batches(log: EventLog, decoder: EventDecoder, event_filter: EventFilter
     if pending:
         yield pending
     counts.malformed += decoder.malformed - malformed_before
-    if side == "all" and counts.malformed:
+    if side == "all" and warn_malformed and counts.malformed:
         warn(malformed_warning(counts.malformed))
 
 
@@ -400,14 +400,16 @@ def decoder_for(consumers: list[Consumer], event_filter: EventFilter) -> EventDe
 
 def replay(log: EventLog, analyzers: list[Consumer], enrichers: list[Consumer], event_filter: EventFilter,
            warn: Warn, split: Split | None = None, side: str = "all", decoder: EventDecoder | None = None,
-           ) -> ReadCounts:
+           warn_malformed: bool = True) -> ReadCounts:
     """Feed every analyzer its events (of the whole log, or of one side of `split`); returns the counts,
     `in_window` being how many events of any type the time window holds. A consumer that raises is marked
-    with its error and fed no more; the others go on."""
+    with its error and fed no more; the others go on. `warn_malformed`: say how many lines were malformed
+    (a caller replaying the log in parts says it once, for all of them)."""
     decoder = decoder or decoder_for([*enrichers, *analyzers], event_filter)
     counts = ReadCounts()
     with without_gc():
-        for batch in read_batches(log, decoder, event_filter, warn, counts=counts, split=split, side=side):
+        for batch in read_batches(log, decoder, event_filter, warn, counts=counts, split=split, side=side,
+                                  warn_malformed=warn_malformed):
             for enricher in enrichers:
                 batch = _enrich(enricher, batch)
             dispatch(batch, analyzers)

@@ -104,12 +104,13 @@ def split_point(log: EventLog, horizons: list[float | None]) -> Split | None:
 
 
 def replay_split(log: EventLog, consumers: list[Consumer], horizons: list[float | None], event_filter: EventFilter,
-                 split: Split, warn: Warn) -> ReadCounts:
+                 split: Split, warn: Warn, finish: bool = True, decoder: EventDecoder | None = None) -> ReadCounts:
     """Replay `consumers` over the whole log in two processes cut at `split`; returns the counts, and leaves
     each consumer's sections made or being made (Consumer.outcome). `horizons` are the consumers'
-    (horizon_of), None for those that do not merge."""
+    (horizon_of), None for those that do not merge. Without `finish`, every state is merged here and no
+    section is made: the instances are left fed the whole log, to be fed more (the report cache)."""
     mergeable = [horizon is not None for horizon in horizons]
-    decoder = decoder_for(consumers, event_filter)
+    decoder = decoder or decoder_for(consumers, event_filter)
     child = _fork(lambda handed: _replay_tail(log, consumers, mergeable, event_filter, split, decoder, handed))
     head = replay(log, consumers, [], event_filter, warn, split=split, side="head", decoder=decoder)
     sent = child.receive(len(consumers) + 1)
@@ -117,14 +118,16 @@ def replay_split(log: EventLog, consumers: list[Consumer], horizons: list[float 
     if tail is None:
         child.finish()
         if not head.found:  # no gap after the cut: this process replayed everything
-            return _finish_counts(head, None, warn)
+            return _finish_counts(head, None, warn, finish)
         rest = replay(log, consumers, [], event_filter, warn, split=split, side="tail", decoder=decoder)
-        return _finish_counts(head, rest, warn)
+        return _finish_counts(head, rest, warn, finish)
     for message in tail.warnings:
         warn(message)
     assert sent is not None
     states = sent[1:]
-    handed = _hand_over(consumers, mergeable, tail.errors, states, child)
+    handed = _hand_over(consumers, mergeable, tail.errors, states, child) if finish else set()
+    if not finish:
+        child.done_handing()
     for index, (consumer, merges, error) in enumerate(zip(consumers, mergeable, tail.errors)):
         if index in handed:
             consumer.outcome = _from_child(child, index, consumer, states, decoder)
@@ -132,11 +135,11 @@ def replay_split(log: EventLog, consumers: list[Consumer], horizons: list[float 
         state = pickle.loads(states[index])  # noqa: S301 - from our own forked child, through a private pipe
         states[index] = b""  # one foreign state at a time in memory
         _join(consumer, merges, error, state, decoder)
-        if consumer.error is None:
+        if consumer.error is None and finish:
             consumer.outcome = _made(consumer)
     if not handed:
         child.finish()
-    return _finish_counts(head, tail.counts, warn)
+    return _finish_counts(head, tail.counts, warn, finish)
 
 
 def _hand_over(consumers: list[Consumer], mergeable: list[bool], errors: list[str | None], states: list[bytes],
@@ -212,19 +215,21 @@ def _accepted(sent: list[bytes] | None, head: ReadCounts, horizon_s: float) -> _
     return tail
 
 
-def _finish_counts(head: ReadCounts, tail: ReadCounts | None, warn: Warn) -> ReadCounts:
+def _finish_counts(head: ReadCounts, tail: ReadCounts | None, warn: Warn, say_malformed: bool = True) -> ReadCounts:
     """Both sides' counts as one."""
     tail = tail or ReadCounts()
-    if head.malformed + tail.malformed:
+    if say_malformed and head.malformed + tail.malformed:
         warn(malformed_warning(head.malformed + tail.malformed))
-    return ReadCounts(in_window=head.in_window + tail.in_window, rollup_days=head.rollup_days + tail.rollup_days)
+    return ReadCounts(in_window=head.in_window + tail.in_window, rollup_days=head.rollup_days + tail.rollup_days,
+                      malformed=head.malformed + tail.malformed)
 
 
 def _replay_tail(log: EventLog, consumers: list[Consumer], mergeable: list[bool], event_filter: EventFilter,
                  split: Split, decoder: EventDecoder, handed: Callable[[], Any]) -> Iterator[Any]:
     """The child's job: the tail through the analyzers that merge, the shares of those that do not kept.
     Yields what to send: the _Tail, then each consumer's state; then, for each (index, head state) it is
-    handed, (index, ("blocks", sections) or ("error", why)) of the head merged with its tail."""
+    handed, (index, ("blocks", sections) or ("error", why)) of the head merged with its tail. The instances
+    are as they were before the head was fed (new ones: the report cache splits only a log's start)."""
     stand_ins = [consumer if merges else
                  Consumer(consumer.name, _Collector(), consumer.consumes, consumer.payloads, consumer.fields)
                  for consumer, merges in zip(consumers, mergeable)]
