@@ -8,6 +8,8 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
+import msgspec
+
 from gitobs.plugin import (
     Analyzer,
     AnyBlock,
@@ -16,6 +18,7 @@ from gitobs.plugin import (
     Fact,
     Facts,
     Reservoir,
+    ReservoirState,
     Table,
     add_counts,
     hookimpl,
@@ -31,6 +34,19 @@ DWELL_SAMPLE = 20_000  # dwell values kept per branch for its median (see Reserv
 BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)  # no activity yet
 
 
+class BranchesState(msgspec.Struct, array_like=True):
+    """What the report cache keeps of a BranchesAnalyzer."""
+
+    per_day: dict[int, int]
+    dwell: list[tuple[str, ReservoirState, int]]  # branch, its dwell seconds, their total in microseconds
+    previous: dict[str, tuple[str, str, float]]
+    pairs: list[tuple[str, str, int, float]]
+    per_session: dict[int, int]
+    touched: list[str]
+    last: datetime
+    limit: datetime
+
+
 class BranchesAnalyzer(Analyzer):
     name = "branches"
     title = "Branches"
@@ -41,6 +57,8 @@ class BranchesAnalyzer(Analyzer):
     fields = {"branch.switch": ("from_", "to", "dwell_s", "wt"), "commit.created": ("branch",),
               "commit.amended": ("branch",)}
     order = 20
+    state_version = 1
+    state_type = BranchesState
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)
@@ -137,6 +155,22 @@ class BranchesAnalyzer(Analyzer):
                 self.per_session[len(self.touched)] += 1
             self.touched, self.last, self.limit = later.touched, later.last, later.limit
         self.per_session.update(later.per_session)
+
+    def save_state(self) -> BranchesState:
+        return BranchesState(
+            per_day=self.per_day,
+            dwell=[(branch, sample.save(), self.dwell_total[branch]) for branch, sample in self.dwell.items()],
+            previous=self.previous, pairs=[(home, away, count, first) for (home, away), (count, first) in self.pairs.items()],
+            per_session=dict(self.per_session), touched=sorted(self.touched), last=self.last, limit=self.limit)
+
+    def load_state(self, state: BranchesState) -> None:
+        self.per_day = state.per_day
+        for branch, sample, total in state.dwell:
+            self.dwell[branch], self.dwell_total[branch] = Reservoir.load(sample), total
+        self.previous = state.previous
+        self.pairs = {(home, away): [count, first] for home, away, count, first in state.pairs}
+        self.per_session = Counter(state.per_session)
+        self.touched, self.last, self.limit = set(state.touched), state.last, state.limit
 
     def result(self) -> list[AnyBlock]:
         return [self._summary(), self._per_day(), self._dwell_table(), self._ping_pong(), self._sessions()]

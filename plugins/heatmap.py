@@ -16,6 +16,8 @@ import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
 
+import msgspec
+
 from gitobs.plugin import (
     DAY_S,
     ROLLUP,
@@ -287,12 +289,66 @@ class _Tally:
             _set_buckets(record, _summed(_pairs(record[BUCKETS]), level))
 
 
+# What the report cache keeps of a record: its counts (these slots, settled) and its (bucket, events) pairs.
+SAVED_SLOTS = (COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, FILES, LIMIT)
+
+
+class TallyState(msgspec.Struct, array_like=True):
+    records: list[tuple[str, list[int], list[int]]]  # key, counts (SAVED_SLOTS), buckets
+    other: tuple[list[int], list[int]]
+    folded: bool
+
+
+class HeatmapState(msgspec.Struct, array_like=True):
+    """What the report cache keeps of a HeatmapAnalyzer."""
+
+    level: int
+    first_day: int | None
+    last_day: int | None
+    files: TallyState
+    file_keys: list[tuple[str, str]]  # each file record's directory and type, in the files' order
+    dirs: TallyState
+    types: TallyState
+    seen: list[str]
+    seen_full: bool
+    hours: dict[int, int]
+    file_events: dict[int, int]
+    totals: tuple[list[int], list[int]]
+
+
+def _save_record(record: list) -> tuple[list[int], list[int]]:
+    _settle(record)
+    return [record[slot] for slot in SAVED_SLOTS], record[BUCKETS]
+
+
+def _load_record(saved: tuple[list[int], list[int]], record: list | None = None) -> list:
+    record = _new_record() if record is None else record
+    counts, buckets = saved
+    for slot, value in zip(SAVED_SLOTS, counts, strict=True):
+        record[slot] = value
+    record[BUCKETS] = buckets
+    return record
+
+
+def _save_tally(tally: _Tally) -> TallyState:
+    return TallyState([(key, *_save_record(record)) for key, record in tally.records.items()],
+                      _save_record(tally.other), tally.folded)
+
+
+def _load_tally(tally: _Tally, state: TallyState) -> None:
+    tally.records = {key: _load_record((counts, buckets)) for key, counts, buckets in state.records}
+    tally.other = _load_record(state.other)
+    tally.folded = state.folded
+
+
 class HeatmapAnalyzer(Analyzer):
     name = "heatmap"
     title = "Activity heatmap"
     consumes = (*KINDS, ROLLUP)  # and gitobs gc's daily rollups of older days
     fields = {kind: ("files",) for kind in KINDS}
     order = 10
+    state_version = 1
+    state_type = HeatmapState
 
     capacity = 10000  # files and directories held (see _Tally), and file types
     distinct_capacity = 100000  # paths remembered for the count of distinct files
@@ -508,6 +564,27 @@ class HeatmapAnalyzer(Analyzer):
         if self.dirs.bound():
             for record in self.files.records.values():
                 record[DIR_RECORD] = None
+
+    def save_state(self) -> HeatmapState:
+        return HeatmapState(
+            level=self.level, first_day=self.first_day, last_day=self.last_day, files=_save_tally(self.files),
+            file_keys=[(record[DIR_KEY], record[TYPE_KEY]) for record in self.files.records.values()],
+            dirs=_save_tally(self.dirs), types=_save_tally(self.types), seen=sorted(self.seen),
+            seen_full=self.seen_full, hours=self.hours, file_events=self.file_events,
+            totals=_save_record(self.totals))
+
+    def load_state(self, state: HeatmapState) -> None:
+        if len(state.file_keys) != len(state.files.records):
+            raise ValueError("a heatmap state whose files and their keys differ")
+        self.level, self.first_day, self.last_day = state.level, state.first_day, state.last_day
+        _load_tally(self.files, state.files)
+        for record, (folder, file_type) in zip(self.files.records.values(), state.file_keys):
+            record += [folder, file_type, None]  # DIR_KEY, TYPE_KEY, DIR_RECORD (found again when needed)
+        _load_tally(self.dirs, state.dirs)
+        _load_tally(self.types, state.types)
+        self.seen, self.seen_full = set(state.seen), state.seen_full
+        self.hours, self.file_events = state.hours, state.file_events
+        self.totals = _load_record(state.totals)
 
     def result(self) -> list[AnyBlock]:
         self.files.settle()

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+import msgspec
+
 from gitobs.plugin import (
     HESITATION_COUNTS,
     ROLLUP,
@@ -18,6 +20,8 @@ from gitobs.plugin import (
     Facts,
     QuantileSketch,
     Reservoir,
+    ReservoirState,
+    SketchState,
     Table,
     add_counts,
     add_rows,
@@ -36,6 +40,19 @@ _COLUMN = {kind: index for index, kind in enumerate(COUNTED)}
 CREATED, ABORTED, BLOCKED = 1, 2, 3
 
 
+class HesitationState(msgspec.Struct, array_like=True):
+    """What the report cache keeps of a HesitationAnalyzer."""
+
+    message_edit: ReservoirState
+    staged: ReservoirState
+    by_branch: list[tuple[str | None, list[int]]]
+    by_hour: list[list[int]]
+    aborted_by_stage: dict[str, int]
+    blocked_by_hook: dict[str, int]
+    rolled_edit: SketchState
+    rolled_staged: SketchState
+
+
 class HesitationAnalyzer(Analyzer):
     name = "hesitation"
     title = "Commit hesitation"
@@ -44,6 +61,8 @@ class HesitationAnalyzer(Analyzer):
               "commit.aborted": ("branch", "stage"), "commit.blocked": ("branch", "hook"),
               "commit.message_edit": ("seconds",)}
     order = 30
+    state_version = 1
+    state_type = HesitationState
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)
@@ -112,6 +131,19 @@ class HesitationAnalyzer(Analyzer):
             mine[:] = [a + b for a, b in zip(mine, theirs)]
         add_counts(self.aborted_by_stage, later.aborted_by_stage)
         add_counts(self.blocked_by_hook, later.blocked_by_hook)
+
+    def save_state(self) -> HesitationState:
+        return HesitationState(self.message_edit.save(), self.staged.save(), list(self.by_branch.items()),
+                               self.by_hour, dict(self.aborted_by_stage), dict(self.blocked_by_hook),
+                               self.rolled_edit.save(), self.rolled_staged.save())
+
+    def load_state(self, state: HesitationState) -> None:
+        self.message_edit, self.staged = Reservoir.load(state.message_edit), Reservoir.load(state.staged)
+        self.by_branch = dict(state.by_branch)
+        self.by_hour = state.by_hour
+        self.aborted_by_stage, self.blocked_by_hook = Counter(state.aborted_by_stage), Counter(state.blocked_by_hook)
+        self.rolled_edit = QuantileSketch.load(state.rolled_edit)
+        self.rolled_staged = QuantileSketch.load(state.rolled_staged)
 
     def result(self) -> list[AnyBlock]:
         return [self._summary(), self._durations(), self._stops(), self._branch_table(), self._hour_table()]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import msgspec
+
 from gitobs.plugin import (
     DAY_S,
     Analyzer,
@@ -19,6 +21,7 @@ from gitobs.plugin import (
     Facts,
     Note,
     Reservoir,
+    ReservoirState,
     Table,
     add_rows,
     hookimpl,
@@ -44,6 +47,17 @@ class HookStats:
         self.sample = Reservoir()
 
 
+class HookCostState(msgspec.Struct, array_like=True):
+    """What the report cache keeps of a HookCostAnalyzer."""
+
+    hooks: list[tuple[str, int, int, int, ReservoirState]]  # hook, runs, microseconds, failures, seconds
+    pre_commit_days: dict[int, list[int]]
+    scans: ReservoirState
+    scan_micros: int
+    records: int
+    events_written: int
+
+
 class HookCostAnalyzer(Analyzer):
     name = "hooks"
     title = "Hook cost"
@@ -51,6 +65,8 @@ class HookCostAnalyzer(Analyzer):
     fields = {"hook.ran": ("hook", "seconds", "runs", "exit", "failures", "max_s"),
               "gitobs.scan": ("seconds", "records", "events")}
     order = 70
+    state_version = 1
+    state_type = HookCostState
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)
@@ -113,6 +129,21 @@ class HookCostAnalyzer(Analyzer):
         self.scan_micros += later.scan_micros
         self.records += later.records
         self.events_written += later.events_written
+
+    def save_state(self) -> HookCostState:
+        return HookCostState(
+            hooks=[(hook, s.runs, s.micros, s.failures, s.sample.save()) for hook, s in self.hooks.items()],
+            pre_commit_days={day: list(cell) for day, cell in self.pre_commit_days.items()},
+            scans=self.scans.save(), scan_micros=self.scan_micros, records=self.records,
+            events_written=self.events_written)
+
+    def load_state(self, state: HookCostState) -> None:
+        for hook, runs, total, failures, sample in state.hooks:
+            stats = self.hooks[hook] = HookStats()
+            stats.runs, stats.micros, stats.failures, stats.sample = runs, total, failures, Reservoir.load(sample)
+        self.pre_commit_days = state.pre_commit_days
+        self.scans = Reservoir.load(state.scans)
+        self.scan_micros, self.records, self.events_written = state.scan_micros, state.records, state.events_written
 
     def result(self) -> list[AnyBlock]:
         blocks: list[AnyBlock] = []

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import msgspec
+
 from gitobs.plugin import (
     Analyzer,
     AnyBlock,
@@ -22,6 +24,7 @@ from gitobs.plugin import (
     Fact,
     Facts,
     Reservoir,
+    ReservoirState,
     Table,
     add_counts,
     hookimpl,
@@ -196,6 +199,30 @@ def _fields_read(patterns: tuple[Pattern, ...]) -> dict[str, tuple[str, ...]]:
 
 # -- the analyzer ------------------------------------------------------------------------------------------
 
+class MatcherState(msgspec.Struct, array_like=True):
+    partial: list[tuple[tuple[str, str | None] | None, list[int | float]]]  # scope, [step, events, start]
+    count: int
+    first: float | None
+
+
+class PatternsState(msgspec.Struct, array_like=True):
+    """What the report cache keeps of a PatternsAnalyzer (the matchers in PATTERNS' order)."""
+
+    matchers: list[MatcherState]
+    start: float
+    last: datetime
+    limit: datetime
+    events: int
+    switches: int
+    row: str | None  # the type whose row of followers the open session's last step is
+    durations: ReservoirState
+    sizes: ReservoirState
+    switch_counts: ReservoirState
+    by_weekday: list[list[int]]
+    focused: int
+    follow: dict[str, dict[str, int]]
+
+
 class PatternsAnalyzer(Analyzer):
     name = "patterns"
     title = "Sessions and patterns"
@@ -203,6 +230,8 @@ class PatternsAnalyzer(Analyzer):
                 "hook.*", "vbranch.*", "gitbutler.*", "x.*")  # not gitobs.* nor rollup.*: gitobs's own, not work
     fields = _fields_read(PATTERNS)  # the rest: times only
     order = 60
+    state_version = 1
+    state_type = PatternsState
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)
@@ -289,12 +318,14 @@ class PatternsAnalyzer(Analyzer):
 
     def merge(self, later: PatternsAnalyzer) -> None:
         began = later.start != NEVER  # later saw events: its first one opened a session after a gap
+        # The open session's last step, as a type: its row of followers is merged into this one's below, and
+        # the report cache feeds more events after a merge.
+        row = next((kind for kind, followers in later.follow.items() if followers is later.row), None)
         if began:
             if self.events:
                 self._close(self.last, self.events, self.switches)
             self.start, self.last, self.limit = later.start, later.last, later.limit
             self.events, self.switches = later.events, later.switches
-            self.row = None  # (nothing is fed after a merge)
         for mine, theirs in zip(self.matchers, later.matchers):
             mine.merge(theirs, began)
         self.durations.extend(later.durations)
@@ -304,8 +335,31 @@ class PatternsAnalyzer(Analyzer):
             cell[0] += sessions
             cell[1] += total
         self.focused += later.focused
-        for kind, row in later.follow.items():
-            add_counts(self.follow.setdefault(kind, {}), row)
+        for kind, followers in later.follow.items():
+            add_counts(self.follow.setdefault(kind, {}), followers)
+        if began:
+            self.row = None if row is None else self.follow[row]
+
+    def save_state(self) -> PatternsState:
+        row = next((kind for kind, followers in self.follow.items() if followers is self.row), None)
+        return PatternsState(
+            matchers=[MatcherState(list(m.partial.items()), m.count, m.first) for m in self.matchers],
+            start=self.start, last=self.last, limit=self.limit, events=self.events, switches=self.switches, row=row,
+            durations=self.durations.save(), sizes=self.sizes.save(), switch_counts=self.switch_counts.save(),
+            by_weekday=self.by_weekday, focused=self.focused, follow=self.follow)
+
+    def load_state(self, state: PatternsState) -> None:
+        if len(state.matchers) != len(self.matchers):
+            raise ValueError("a state of other patterns")
+        for matcher, saved in zip(self.matchers, state.matchers):
+            matcher.partial.update((key, list(value)) for key, value in saved.partial)
+            matcher.count, matcher.first = saved.count, saved.first
+        self.start, self.last, self.limit = state.start, state.last, state.limit
+        self.events, self.switches = state.events, state.switches
+        self.durations, self.sizes = Reservoir.load(state.durations), Reservoir.load(state.sizes)
+        self.switch_counts = Reservoir.load(state.switch_counts)
+        self.by_weekday, self.focused, self.follow = state.by_weekday, state.focused, state.follow
+        self.row = None if state.row is None else self.follow[state.row]
 
     def result(self) -> list[AnyBlock]:
         if self.events:  # the session still open at the end of the log

@@ -6,6 +6,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
+import msgspec
+
 from gitobs.plugin import (
     Analyzer,
     AnyBlock,
@@ -14,6 +16,7 @@ from gitobs.plugin import (
     Fact,
     Facts,
     Reservoir,
+    ReservoirState,
     Table,
     add_rows,
     hookimpl,
@@ -26,6 +29,20 @@ OTHER = "(other)"
 PATHS_HELD = 20_000  # discarded paths counted one by one; beyond this the smallest half go to "(other)"
 
 
+class RevertsState(msgspec.Struct, array_like=True):
+    """What the report cache keeps of a RevertsAnalyzer (`recent` in its heap's order)."""
+
+    reverted: int
+    ages: ReservoirState
+    recent: list[tuple[int | float, int, int, str, str, int | float | None, str | None]]
+    abandoned_by: dict[str, list[int]]
+    abandoned_branch: dict[str, list[int]]
+    discarded_how: dict[str, list[int]]
+    files_held: dict[str, list[int]]
+    files_folded: list[int]
+    files_folded_paths: int
+
+
 class RevertsAnalyzer(Analyzer):
     name = "reverts"
     title = "Reverted, abandoned and discarded work"
@@ -33,6 +50,8 @@ class RevertsAnalyzer(Analyzer):
     fields = {"commit.reverted": ("seq", "sha", "reverted", "age_s", "branch"),
               "commit.abandoned": ("count", "shas", "by", "branch"), "edit.discarded": ("files", "how")}
     order = 40
+    state_version = 1
+    state_type = RevertsState
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)
@@ -97,6 +116,18 @@ class RevertsAnalyzer(Analyzer):
         add_rows(self.abandoned_branch, later.abandoned_branch)
         add_rows(self.discarded_how, later.discarded_how)
         self.files.merge(later.files)
+
+    def save_state(self) -> RevertsState:
+        files = self.files
+        return RevertsState(self.reverted, self.ages.save(), self.recent, self.abandoned_by, self.abandoned_branch,
+                            self.discarded_how, files.held, files.folded, files.folded_paths)
+
+    def load_state(self, state: RevertsState) -> None:
+        self.reverted, self.ages, self.recent = state.reverted, Reservoir.load(state.ages), state.recent
+        self.abandoned_by, self.abandoned_branch = state.abandoned_by, state.abandoned_branch
+        self.discarded_how = state.discarded_how
+        self.files.held, self.files.folded, self.files.folded_paths = (state.files_held, state.files_folded,
+                                                                       state.files_folded_paths)
 
     def result(self) -> list[AnyBlock]:
         return [self._summary(), self._recent(), self._abandoned_by(), self._abandoned_by_branch(),

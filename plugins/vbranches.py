@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import msgspec
+
 from gitobs.plugin import (
     DAY_S,
     Analyzer,
@@ -46,6 +48,25 @@ class Stack:
         return sorted(self.branches, key=lambda name: (self.branches[name], name))
 
 
+class StackState(msgspec.Struct, array_like=True):
+    id: str
+    branches: dict[str, int]
+    gone: list[str]
+    deleting: bool
+    state: str
+    counts: list[int]  # created, applied, unapplied, deleted, renames, commits
+    first: float
+    last: float
+
+
+class VBranchesState(msgspec.Struct, array_like=True):
+    """What the report cache keeps of a VBranchesAnalyzer."""
+
+    stacks: list[StackState]
+    per_week: dict[int, list[int]]
+    operations: dict[str, int]
+
+
 class VBranchesAnalyzer(Analyzer):
     name = "vbranches"
     title = "GitButler stacks"
@@ -53,6 +74,8 @@ class VBranchesAnalyzer(Analyzer):
     fields = {"vbranch.*": ("stack", "branch", "position", "applied", "from_", "to", "commits"),
               "gitbutler.op": ("operation",)}
     order = 50
+    state_version = 1
+    state_type = VBranchesState
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)
@@ -128,6 +151,23 @@ class VBranchesAnalyzer(Analyzer):
         stack.commits += data.commits
         if stack.state != DELETED:
             stack.branches.setdefault(data.branch, UNPLACED)
+
+    def save_state(self) -> VBranchesState:
+        return VBranchesState(
+            stacks=[StackState(s.id, s.branches, s.gone, s.deleting, s.state,
+                               [s.created, s.applied, s.unapplied, s.deleted, s.renames, s.commits], s.first, s.last)
+                    for s in self.stacks.values()],
+            per_week=self.per_week, operations=self.operations)
+
+    def load_state(self, state: VBranchesState) -> None:
+        for saved in state.stacks:
+            stack = self.stacks[saved.id] = Stack(saved.id, saved.first)
+            stack.branches, stack.gone, stack.deleting, stack.state = (saved.branches, saved.gone, saved.deleting,
+                                                                      saved.state)
+            (stack.created, stack.applied, stack.unapplied, stack.deleted, stack.renames,
+             stack.commits) = saved.counts
+            stack.last = saved.last
+        self.per_week, self.operations = state.per_week, state.operations
 
     def result(self) -> list[AnyBlock]:
         if not self.stacks and not self.operations:
