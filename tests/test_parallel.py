@@ -89,7 +89,8 @@ class Plugin:
 
 def _json(log: EventLog, workers: int, extra: bool = False) -> bytes:
     provided = plugins.load(extra=[("test", Plugin(SeqDigest))] if extra else None)
-    built = build_report(log, provided, [], Context(now=NOW), lambda _: None, workers=workers)
+    built = build_report(log, provided, [], Context(now=NOW), lambda _: None, workers=workers,
+                         cache=False)
     return encode_json(built)
 
 
@@ -153,7 +154,8 @@ def test_two_processes_make_the_same_report_as_one(generated, joins):
 
 def test_an_analyzer_that_cannot_merge_sees_every_event_once_in_order(generated, joins):
     provided = plugins.load(extra=[("test", Plugin(SeqDigest))])
-    built = build_report(generated, provided, ["seqdigest", "heatmap"], Context(now=NOW), print, workers=2)
+    built = build_report(generated, provided, ["seqdigest", "heatmap"], Context(now=NOW), print, workers=2,
+                         cache=False)
     section = next(s for s in built.sections if s.name == "seqdigest")
     assert sorted(joins) == ["heatmap", "seqdigest"]  # alone it would not be split: nothing to merge
     assert [(f.label, f.value) for f in section.blocks[0].items] == [
@@ -163,7 +165,8 @@ def test_an_analyzer_that_cannot_merge_sees_every_event_once_in_order(generated,
 def test_a_merge_that_raises_fails_its_section_only(generated, joins):
     warnings: list[str] = []
     provided = plugins.load(extra=[("test", Plugin(BadMerge))])
-    built = build_report(generated, provided, ["badmerge", "heatmap"], Context(now=NOW), warnings.append, workers=2)
+    built = build_report(generated, provided, ["badmerge", "heatmap"], Context(now=NOW), warnings.append, workers=2,
+                         cache=False)
     sections = {s.name: s for s in built.sections}
     assert sections["badmerge"].error == "RuntimeError: cannot merge"
     assert sections["heatmap"].error is None and sections["heatmap"].blocks
@@ -225,7 +228,8 @@ def test_a_log_with_no_quiet_gap_after_the_cut_is_replayed_here(tmp_path, joins)
 def test_a_time_window_and_a_branch_give_the_same_report_in_two_processes(generated, joins):
     def windowed(workers: int) -> bytes:
         context = Context(now=NOW, since=at("2023-11-25") / 1e9, until=at("2023-12-20") / 1e9, branch="main")
-        built = build_report(generated, plugins.load(), [], context, lambda _: None, workers=workers)
+        built = build_report(generated, plugins.load(), [], context, lambda _: None, workers=workers,
+                             cache=False)
         return encode_json(built)
 
     serial = windowed(1)

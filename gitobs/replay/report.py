@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from gitobs.core.repo import GitobsError
 from gitobs.log.eventlog import EventLog
 from gitobs.log.read import EventFilter
+from gitobs.replay import cache as replay_cache
 from gitobs.replay import parallel
 from gitobs.replay.analysis import Analyzer, Context, utc_text
 from gitobs.replay.engine import (
@@ -35,8 +36,10 @@ def choose(provided: Provided, only: list[str]) -> list[tuple[type[Analyzer], Pl
 
 
 def build_report(log: EventLog, provided: Provided, only: list[str], context: Context, warn: Warn,
-                 workers: int = 2) -> Report:
-    """`workers` > 1 lets a big log be replayed by two processes (gitobs/replay/parallel.py); the report is the same."""
+                 workers: int = 2, cache: bool = True) -> Report:
+    """`workers` > 1 lets a big log be replayed by two processes (gitobs/replay/parallel.py); `cache` lets the
+    analyzers' states after the sealed segments be kept and reused (gitobs/replay/cache.py). The report is
+    the same either way."""
     warnings: set[str] = set()
 
     def note(message: str) -> None:  # to the user now (once: both processes may see the same damage), and kept
@@ -47,13 +50,13 @@ def build_report(log: EventLog, provided: Provided, only: list[str], context: Co
     # Also while the forked child's states are unpickled and merged and results made: the cyclic collector
     # would walk every analyzer's state again and again.
     with without_gc():
-        report = _build(log, provided, only, context, note, workers)
+        report = _build(log, provided, only, context, note, workers, cache)
     report.warnings = sorted(warnings)  # sorted: the same whichever process noticed what first
     return report
 
 
 def _build(log: EventLog, provided: Provided, only: list[str], context: Context, warn: Warn,
-           workers: int) -> Report:
+           workers: int, cache: bool) -> Report:
     sections: list[Section] = []
     analyzers: list[tuple[Consumer, Section]] = []
     for cls, info in choose(provided, only):
@@ -66,7 +69,11 @@ def _build(log: EventLog, provided: Provided, only: list[str], context: Context,
                  if (c := _make(cls, context, warn, Section(name=cls.name, title=cls.name, plugin=info.name)))]
     event_filter = EventFilter(since=context.since, until=context.until, branch=context.branch, path=context.path)
     consumers = [consumer for consumer, _ in analyzers]
-    counts = _replay(log, consumers, enrichers, event_filter, warn, workers)
+    counts = None
+    if cache and not enrichers:  # an enricher may change any event: its analyzers' states are not kept
+        counts = replay_cache.replay_cached(log, consumers, event_filter, context, warn, workers)
+    if counts is None:
+        counts = _replay(log, consumers, enrichers, event_filter, warn, workers)
     for enricher in enrichers:
         if enricher.error is not None:
             warn(f"enricher {enricher.name!r} failed and was skipped: {enricher.error}")

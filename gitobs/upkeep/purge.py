@@ -20,6 +20,7 @@ from gitobs.core.repo import GitobsError, ObsPaths
 from gitobs.export.otlp import delivery
 from gitobs.export.prometheus import metrics
 from gitobs.log.eventlog import EventLog
+from gitobs.replay import cache as replay_cache
 from gitobs.upkeep.scan import scan
 
 
@@ -41,6 +42,7 @@ def purge(obs: ObsPaths, wait_s: float = 30.0) -> Purged:
         purged = Purged(len(segments), log.size_bytes(), _clear(obs.spool))
         shutil.rmtree(obs.log, ignore_errors=True)
         shutil.rmtree(log.damaged_dir, ignore_errors=True)  # what repairs took out of the log goes too
+        replay_cache.drop(obs.log)  # and the analyzers' states made of it
         metrics.forget(obs)  # the Prometheus counts go with the events
         delivery.forget(obs)  # and so do requests still waiting for a collector
         obs.log.mkdir(parents=True, exist_ok=True)

@@ -206,6 +206,8 @@ def collect_locked(obs: ObsPaths, now_s: float, max_age: float, max_bytes: int) 
     state = load_state(obs.state)
     state.log_end = EventLog(obs.log).end_mark()
     save_state(obs.state, state)
+    # The report cache's states (gitobs/replay/cache.py) go too: they would not match a rewritten log anyway.
+    shutil.rmtree(obs.root / "replay-cache", ignore_errors=True)
     return Collected(before, after, days, rolled, dropped)
 
 

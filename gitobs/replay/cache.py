@@ -1,0 +1,365 @@
+"""The report cache: each analyzer's state after the log's sealed segments, kept under `.git/obs/replay-cache/`,
+so that a report replays only what came after them.
+
+Sealed segments never change (a seal, a repair or `gitobs gc` writes a new file in their place), so the state
+an analyzer reaches at the end of them is a function of their bytes and of what the analyzer is: its name,
+its code, its `state_version`, the report's options, time zone, path, depth and branch (and `--now` for one
+whose feed() reads it). A checkpoint holds, for one such report configuration, the sealed segments it
+covers (name, size, mtime, inode and SHA-256 of each), the counts and warnings of replaying them, and every
+cacheable analyzer's state as `save_state()` gave it, msgpack-encoded and zstd-compressed. A report whose
+configuration has a checkpoint checks that its segments are still the log's first ones (by their stat, and
+by their hash when the stat differs), loads each state into a new instance (decoded as the analyzer's
+declared `state_type`: plain data and msgspec Structs, never pickle, so a file planted there can make a
+report wrong but never run code) and feeds it only the segments after them. When more segments were sealed
+since, it feeds those first and writes a new checkpoint; the live segment is always replayed. Analyzers that
+do not opt in (Analyzer.state_version 0) are fed the whole log, as without the cache.
+
+Not cached (a full replay, as before): reports with --since or --until, with enrichers loaded, of logs with no
+sealed segment, of bundles. A checkpoint that is missing, damaged, of another format or stale is rebuilt;
+`gitobs gc` and `gitobs purge` drop them all. At most MAX_ENTRIES checkpoints (the least recently used go
+first), together at most SHARE_OF_LOG of the log's size (at least MIN_BUDGET).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import zstandard
+
+import gitobs
+from gitobs.log.eventlog import EventLog
+from gitobs.log.read import EventFilter
+from gitobs.replay import parallel
+from gitobs.replay.analysis import Analyzer, Context
+from gitobs.replay.engine import Consumer, EventDecoder, ReadCounts, decoder_for, malformed_warning, replay
+
+CACHE_FORMAT = 1
+MAGIC = b"gitobs replay cache\n"
+DIRECTORY = "replay-cache"
+SUFFIX = ".state"
+MAX_ENTRIES = 4  # report configurations kept (the default report, a --only or two, another time zone)
+SHARE_OF_LOG = 0.10  # all checkpoints together, at most this share of the log's size on disk ...
+MIN_BUDGET = 256 << 10  # ... or this much, for a small log
+MAX_INFLATED = 256 << 20  # a checkpoint that inflates past this is damaged (or hostile): ignored
+LEVEL = 3
+Warn = Callable[[str], None]
+
+
+class SegmentId(msgspec.Struct, array_like=True):
+    name: str
+    size: int
+    mtime_ns: int
+    inode: int
+    sha256: str
+
+
+class Saved(msgspec.Struct, array_like=True):
+    name: str  # the analyzer's
+    error: str | None  # it had failed by then: it stays failed
+    state: msgspec.Raw  # its save_state(), msgpack-encoded, decoded as its state_type
+
+
+class Checkpoint(msgspec.Struct, kw_only=True):
+    format: int
+    key: str
+    segments: list[SegmentId]
+    in_window: int
+    rollup_days: int
+    malformed: int
+    warnings: list[str]
+    states: list[Saved]
+
+
+_CHECKPOINT = msgspec.msgpack.Decoder(Checkpoint)
+
+
+def directory_of(log: Any) -> Path | None:
+    """Where a log's checkpoints live: beside it (`.git/obs/replay-cache/`); None for a log not on disk."""
+    if not isinstance(log, EventLog):
+        return None
+    return log.directory.parent / DIRECTORY
+
+
+def drop(log_directory: Path) -> None:
+    """Forget every checkpoint of the log in `log_directory` (gitobs gc and purge)."""
+    shutil.rmtree(log_directory.parent / DIRECTORY, ignore_errors=True)
+
+
+def cacheable(cls: type) -> bool:
+    """Whether an analyzer class opted in: a state version, a state type, save_state and load_state."""
+    return (isinstance(getattr(cls, "state_version", 0), int) and getattr(cls, "state_version", 0) > 0
+            and getattr(cls, "state_type", None) is not None
+            and getattr(cls, "save_state", Analyzer.save_state) is not Analyzer.save_state
+            and getattr(cls, "load_state", Analyzer.load_state) is not Analyzer.load_state)
+
+
+_SOURCES: dict[str, str] = {}
+
+
+def _source_digest(module_name: str) -> str:
+    """A digest of a module's source: a plugin edited without a new state_version still gets new states."""
+    found = _SOURCES.get(module_name)
+    if found is None:
+        module = sys.modules.get(module_name)
+        path = getattr(module, "__file__", None)
+        try:
+            found = hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else "-"
+        except OSError:
+            found = "-"
+        _SOURCES[module_name] = found
+    return found
+
+
+def report_key(consumers: list[Consumer], context: Context) -> str:
+    """What the states depend on besides the segments: the engine, every consumer (all of them make the
+    decoder, which decides which lines count as malformed), and the report's context but its time window."""
+    parts: list[Any] = [CACHE_FORMAT, gitobs.__version__, _source_digest("gitobs.replay.engine"),
+                        _source_digest("gitobs.log.schema"), _source_digest("gitobs.replay.stats")]
+    uses_now = False
+    for consumer in consumers:
+        cls = type(consumer.instance)
+        parts.append([consumer.name, cls.__module__, cls.__qualname__, getattr(cls, "state_version", 0),
+                      _source_digest(cls.__module__), list(consumer.consumes), consumer.payloads,
+                      None if consumer.fields is None else sorted(consumer.fields.items())])
+        uses_now = uses_now or bool(getattr(cls, "state_uses_now", False))
+    parts.append([context.utc_offset_s, context.path, context.depth, context.branch, sorted(context.options.items()),
+                  context.now if uses_now else None])
+    return hashlib.sha256(msgspec.json.encode(parts)).hexdigest()
+
+
+class Store:
+    """The checkpoints of one log, one file per report configuration."""
+
+    def __init__(self, directory: Path, log_bytes: int) -> None:
+        self.directory = directory
+        self.budget = max(MIN_BUDGET, int(log_bytes * SHARE_OF_LOG))
+
+    def path(self, key: str) -> Path:
+        return self.directory / f"{key[:40]}{SUFFIX}"
+
+    def load(self, key: str) -> Checkpoint | None:
+        """The checkpoint of `key`, or None when it is missing, damaged, of another format or another key."""
+        path = self.path(key)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if not data.startswith(MAGIC):
+            return None
+        try:
+            inflated = zstandard.ZstdDecompressor().decompress(data[len(MAGIC):], max_output_size=MAX_INFLATED)
+            found = _CHECKPOINT.decode(inflated)
+        except (zstandard.ZstdError, msgspec.DecodeError, msgspec.ValidationError, RecursionError, MemoryError):
+            return None
+        if found.format != CACHE_FORMAT or found.key != key:
+            return None
+        try:
+            os.utime(path)  # recently used: evicted last
+        except OSError:
+            pass
+        return found
+
+    def save(self, checkpoint: Checkpoint) -> bool:
+        """Write it (atomically: a reader sees the old file or the new one), then keep within bounds."""
+        data = MAGIC + zstandard.ZstdCompressor(level=LEVEL).compress(msgspec.msgpack.encode(checkpoint))
+        if len(data) > self.budget:
+            return False
+        path = self.path(checkpoint.key)
+        temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            temp.write_bytes(data)
+            os.replace(temp, path)
+        except OSError:
+            temp.unlink(missing_ok=True)
+            return False
+        self._bound(path)
+        return True
+
+    def _bound(self, kept: Path) -> None:
+        """At most MAX_ENTRIES files and `budget` bytes: the least recently used go first (never `kept`)."""
+        entries = []
+        for path in self.directory.glob(f"*{SUFFIX}"):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            entries.append((stat.st_mtime_ns, path, stat.st_size))
+        entries.sort(key=lambda entry: (entry[0] if entry[1] != kept else 1 << 80, entry[1].name), reverse=True)
+        total = 0
+        for count, (_, path, size) in enumerate(entries):
+            total += size
+            if path != kept and (count >= MAX_ENTRIES or total > self.budget):
+                path.unlink(missing_ok=True)
+                total -= size
+
+
+class _Segments:
+    """Segments [start, stop) of a log, as a log of their own: what one pass of replay reads."""
+
+    def __init__(self, log: EventLog, start: int, stop: int, paths: list[Path]) -> None:
+        self.log, self.start, self.stop, self.paths = log, start, stop, paths[start:stop]
+
+    def segments(self) -> list[Path]:
+        return self.paths
+
+    def iter_contents(self, on_corruption=None, start: int = 0, stop: int | None = None):
+        stop = len(self.paths) if stop is None else min(stop, len(self.paths))
+        return self.log.iter_contents(on_corruption, start=self.start + start, stop=self.start + stop)
+
+
+def _identity(path: Path, known: SegmentId | None = None) -> SegmentId | None:
+    """A segment's identity, hashed unless its stat is `known`'s; None if it cannot be read."""
+    try:
+        stat = path.stat()
+        if (known is not None and known.name == path.name and known.size == stat.st_size
+                and known.mtime_ns == stat.st_mtime_ns and known.inode == stat.st_ino):
+            return known
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+    return SegmentId(path.name, stat.st_size, stat.st_mtime_ns, stat.st_ino, digest)
+
+
+def _still_there(saved: list[SegmentId], paths: list[Path]) -> list[SegmentId] | None:
+    """The checkpoint's segments as they are now, if they are still the log's first ones, byte for byte."""
+    if len(saved) > len(paths):
+        return None
+    now = []
+    for known, path in zip(saved, paths):
+        found = _identity(path, known)
+        if found is None or found.name != known.name or found.size != known.size or found.sha256 != known.sha256:
+            return None
+        now.append(found)
+    return now
+
+
+def _restore(checkpoint: Checkpoint, consumers: list[Consumer], context: Context) -> list[tuple[Any, str | None]] | None:
+    """A new instance of each consumer, with its state loaded (or its failure), or None if any will not load."""
+    saved = {entry.name: entry for entry in checkpoint.states}
+    restored = []
+    for consumer in consumers:
+        entry = saved.get(consumer.name)
+        if entry is None:
+            return None
+        cls = type(consumer.instance)
+        try:
+            instance = cls(context)
+            if entry.error is None:
+                instance.load_state(msgspec.msgpack.decode(entry.state, type=cls.state_type))
+        except Exception:  # noqa: BLE001 - a state that will not load (damaged, or from other code): rebuilt
+            return None
+        restored.append((instance, entry.error))
+    return restored
+
+
+def _pass(log: _Segments, consumers: list[Consumer], event_filter: EventFilter, decoder: EventDecoder, warn: Warn,
+          workers: int) -> ReadCounts:
+    """Feed `consumers` these segments, in two processes when it pays (parallel.py); the instances stay fed."""
+    if not consumers or not log.paths:
+        return ReadCounts()
+    if workers > 1:
+        horizons = [parallel.horizon_of(consumer) for consumer in consumers]
+        split = parallel.split_point(log, horizons)
+        if split is not None:
+            return parallel.replay_split(log, consumers, horizons, event_filter, split, warn, finish=False,
+                                         decoder=decoder)
+    return replay(log, consumers, [], event_filter, warn, decoder=decoder, warn_malformed=False)
+
+
+def _add(into: ReadCounts, more: ReadCounts) -> None:
+    into.in_window += more.in_window
+    into.rollup_days += more.rollup_days
+    into.malformed += more.malformed
+
+
+def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter, context: Context, warn: Warn,
+                  workers: int) -> ReadCounts | None:
+    """Replay `consumers` over `log` with the cache: the states after the sealed segments loaded (or made and
+    kept), then the rest fed. Returns the counts, or None when the cache does not apply (replay it all)."""
+    directory = directory_of(log)
+    if directory is None or event_filter.since is not None or event_filter.until is not None:
+        return None
+    chosen = [consumer for consumer in consumers if consumer.error is None and cacheable(type(consumer.instance))]
+    paths = log.segments()
+    if not chosen or len(paths) < 2:
+        return None
+    others = [consumer for consumer in consumers if consumer not in chosen]
+    sealed = len(paths) - 1
+    key = report_key(consumers, context)
+    store = Store(directory, sum(_size(path) for path in paths))
+    decoder = decoder_for(consumers, event_filter)
+    checkpoint = store.load(key)
+    covered: list[SegmentId] = []
+    start = 0
+    if checkpoint is not None:
+        now = _still_there(checkpoint.segments, paths[:sealed])
+        restored = _restore(checkpoint, chosen, context) if now is not None else None
+        if now is not None and restored is not None:
+            for consumer, (instance, error) in zip(chosen, restored):
+                consumer.instance, consumer.error = instance, error
+            covered, start = now, len(now)
+        else:
+            checkpoint = None
+    # What the sealed segments add up to: the checkpoint's counts, or those of a pass of the analyzers that
+    # are not cached over the same segments (the same decoder: the same lines are malformed).
+    counts = ReadCounts()
+    seen: list[str] = []
+
+    def noted(message: str) -> None:
+        seen.append(message)
+        warn(message)
+
+    if checkpoint is not None:
+        if others:
+            _add(counts, _pass(_Segments(log, 0, start, paths), others, event_filter, decoder, noted, workers))
+        else:
+            counts = ReadCounts(in_window=checkpoint.in_window, rollup_days=checkpoint.rollup_days,
+                                malformed=checkpoint.malformed)
+            for message in checkpoint.warnings:
+                noted(message)
+    if start < sealed:
+        # Two processes only from the log's start: a cut is checked against the head part's times alone, and
+        # a state loaded here holds earlier ones (the segments sealed since are few anyway).
+        _add(counts, _pass(_Segments(log, start, sealed, paths), consumers, event_filter, decoder, noted,
+                           workers if start == 0 else 1))
+        covered += [found for path in paths[start:sealed] if (found := _identity(path)) is not None]
+        if len(covered) == sealed:
+            _save(store, key, covered, counts, seen, chosen)
+    rest = replay(_Segments(log, sealed, len(paths), paths), consumers, [], event_filter, warn, decoder=decoder,
+                  warn_malformed=False)
+    _add(counts, rest)
+    if counts.malformed:
+        warn(malformed_warning(counts.malformed))
+    return counts
+
+
+def _save(store: Store, key: str, covered: list[SegmentId], counts: ReadCounts, warnings: list[str],
+          chosen: list[Consumer]) -> None:
+    states = []
+    for consumer in chosen:
+        if consumer.error is not None:
+            states.append(Saved(consumer.name, consumer.error, msgspec.Raw(msgspec.msgpack.encode(None))))
+            continue
+        try:
+            state = msgspec.msgpack.encode(consumer.instance.save_state())
+        except Exception:  # noqa: BLE001 - a state that will not save is not kept: the next report replays it all
+            return
+        states.append(Saved(consumer.name, None, msgspec.Raw(state)))
+    store.save(Checkpoint(format=CACHE_FORMAT, key=key, segments=covered, in_window=counts.in_window,
+                          rollup_days=counts.rollup_days, malformed=counts.malformed, warnings=list(warnings),
+                          states=states))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

@@ -1,0 +1,282 @@
+"""The report cache (gitobs/replay/cache.py): analyzers' states after the sealed segments kept under
+.git/obs/replay-cache/, a report feeding them only what came after. Every report here is compared byte for
+byte with a full replay of the same log (cache=False)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from logfactory import at
+
+from gitobs.core.repo import ObsPaths
+from gitobs.log import schema
+from gitobs.log.eventlog import EventLog
+from gitobs.replay import cache, parallel, plugins
+from gitobs.replay.analysis import Analyzer, Context
+from gitobs.replay.hookspecs import hookimpl
+from gitobs.replay.report import build_report
+from gitobs.replay.sections import Fact, Facts, encode_json
+from gitobs.upkeep import purge, retention
+
+NOW = at("2024-06-01") / 1e9
+
+
+def _eventgen():
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    try:
+        import eventgen
+    finally:
+        sys.path.pop(0)
+    return eventgen
+
+
+LINES = [schema.encode(event) for event in _eventgen().events(7000, seed=3, files=300)]
+
+
+def _append(obs: ObsPaths, lines: list[bytes]) -> None:
+    log = EventLog(obs.log, seal_bytes=32 << 10, sealed_level=3)  # small segments: many sealed ones
+    for start in range(0, len(lines), 200):
+        log.append(lines[start:start + 200])
+
+
+@pytest.fixture
+def obs(tmp_path, monkeypatch) -> ObsPaths:
+    monkeypatch.setenv("GITOBS_CONFIG_HOME", str(tmp_path / "config-home"))
+    monkeypatch.setattr(parallel, "MIN_LOG_BYTES", 0)
+    paths = ObsPaths(tmp_path / ".git")
+    _append(paths, LINES[:5000])
+    assert len(EventLog(paths.log).segments()) >= 5
+    return paths
+
+
+def _report(obs: ObsPaths, use_cache: bool, workers: int = 2, extra=None, only=(), warnings=None, **context) -> bytes:
+    context.setdefault("now", NOW)
+    sink = warnings if warnings is not None else []
+    built = build_report(EventLog(obs.log), plugins.load(extra=extra), list(only), Context(**context), sink.append,
+                         workers=workers, cache=use_cache)
+    return encode_json(built)
+
+
+def _files(obs: ObsPaths) -> list[Path]:
+    return sorted((obs.root / cache.DIRECTORY).glob(f"*{cache.SUFFIX}"))
+
+
+def _same(obs: ObsPaths, workers: int = 2, **context) -> bytes:
+    """A full replay, and the cached report built cold then warm: all three the same bytes."""
+    full = _report(obs, False, workers, **context)
+    assert b'"error": "' not in full
+    assert _report(obs, True, workers, **context) == full  # cold: made and kept
+    assert _report(obs, True, workers, **context) == full  # warm: loaded
+    return full
+
+
+CONTEXTS = [{}, {"utc_offset_s": 3600}, {"utc_offset_s": -19800}, {"path": "src"}, {"branch": "main"},
+            {"depth": 2}, {"options": {"patterns.idle_gap": "10m", "heatmap.bucket": "week", "branches.top": "3"}}]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_cached_report_is_the_full_replay_byte_for_byte(obs, workers):
+    for context in CONTEXTS:
+        _same(obs, workers, **context)
+    assert len(_files(obs)) == cache.MAX_ENTRIES  # one per configuration, the least recently used dropped
+
+
+def test_the_state_does_not_depend_on_now(obs):
+    _same(obs)
+    [kept] = _files(obs)
+    later = NOW + 40 * 86400
+    assert _report(obs, True, now=later) == _report(obs, False, now=later)
+    assert _files(obs) == [kept]  # the same checkpoint served both
+
+
+def test_new_events_and_newly_sealed_segments_are_fed_after_the_states(obs):
+    _same(obs)
+    first = cache.Store(obs.root / cache.DIRECTORY, 0).load(_files(obs)[0].name.split(".")[0] + "x")
+    assert first is None  # another key: nothing
+    before = len(EventLog(obs.log).segments())
+    _append(obs, LINES[5000:5100])  # into the live segment
+    _same(obs)
+    _append(obs, LINES[5100:])  # more segments sealed
+    assert len(EventLog(obs.log).segments()) > before + 1
+    _same(obs, workers=1)
+    _same(obs, workers=2)
+
+
+def test_a_warm_report_reads_only_the_live_segment(obs, monkeypatch):
+    full = _same(obs)
+    read: list[tuple[int, int | None]] = []
+    original = EventLog.iter_contents
+
+    def spy(self, on_corruption=None, start=0, stop=None):
+        read.append((start, stop))
+        return original(self, on_corruption, start=start, stop=stop)
+
+    monkeypatch.setattr(EventLog, "iter_contents", spy)
+    assert _report(obs, True) == full
+    live = len(EventLog(obs.log).segments()) - 1
+    assert read == [(live, live + 1)]
+
+
+def test_time_windows_and_enrichers_replay_the_whole_log(obs):
+    since, until = at("2023-12-01") / 1e9, at("2024-01-15") / 1e9
+    _same(obs, since=since)
+    _same(obs, until=until)
+    _same(obs, since=since, until=until)
+    assert _files(obs) == []  # nothing kept for a window
+
+
+def test_a_damaged_or_planted_cache_file_is_rebuilt_and_runs_nothing(obs, tmp_path):
+    full = _same(obs)
+    [kept] = _files(obs)
+    good = kept.read_bytes()
+    marker = tmp_path / "planted"
+
+    class Plant:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    for damaged in (b"", good[: len(good) // 2], good[:-7] + b"\0" * 7, pickle.dumps(Plant()),
+                    cache.MAGIC + pickle.dumps(Plant()), b"x" * len(good)):
+        kept.write_bytes(damaged)
+        assert _report(obs, True) == full
+        assert kept.read_bytes() == good  # rebuilt
+    assert not marker.exists()
+
+
+def test_a_state_from_other_code_is_not_loaded(obs, monkeypatch):
+    full = _same(obs)
+    [heatmap] = [cls for cls, _ in plugins.load().analyzers if cls.name == "heatmap"]
+
+    def refuse(self, state):
+        raise ValueError("not my state")
+
+    monkeypatch.setattr(heatmap, "load_state", refuse)
+    assert _report(obs, True) == full  # every state rebuilt from the log
+
+
+def test_a_rewritten_sealed_segment_is_noticed(obs):
+    _same(obs)
+    first = EventLog(obs.log).segments()[0]
+    data = first.read_bytes()
+    log = EventLog(obs.log)
+    kept = [line for lines in log.iter_frames() for line in lines][:300]  # segment 1, shorter, same name
+    import zstandard
+    first.write_bytes(zstandard.ZstdCompressor(level=3, write_checksum=True, write_content_size=True)
+                      .compress(b"".join(line + b"\n" for line in kept)))
+    assert first.read_bytes() != data
+    _same(obs)
+    stat = first.stat()
+    first.write_bytes(data)  # back as it was, with another mtime: its hash says it is the same
+    os.utime(first, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    _same(obs)
+
+
+def test_imported_and_rolled_up_history_and_gc_and_purge(obs):
+    _same(obs)
+    # gitobs import appends past commits: events older than the ones before them
+    old = [schema.decode(line) for line in LINES[:800]]
+    for number, event in enumerate(old):
+        event.seq, event.id = 10**6 + number, f"imported-{number}"
+    _append(obs, [schema.encode(event) for event in old])
+    _same(obs)
+    (obs.root / "config.toml").write_text('[retention]\nmax_age = "60d"\n')
+    assert (obs.root / cache.DIRECTORY).is_dir()
+    done = retention.collect(obs, NOW)
+    assert done.days_rolled > 10
+    assert not (obs.root / cache.DIRECTORY).exists()  # gc drops every state
+    rolled = _same(obs)
+    assert b'"rollup_days": 0' not in rolled
+    _same(obs, workers=1)
+    purge.purge(obs)
+    assert not (obs.root / cache.DIRECTORY).exists()
+
+
+class Digest(Analyzer):
+    """A third-party analyzer that does not opt in: fed the whole log, in order, as without the cache."""
+
+    name = "digest"
+    title = "Digest"
+    consumes = ("*",)
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.seqs: list[int] = []
+
+    def feed(self, events) -> None:
+        self.seqs.extend(event.seq for event in events)
+
+    def result(self):
+        return [Facts(id="seen", items=[Fact("events", len(self.seqs)), Fact("sum", sum(self.seqs)),
+                                        Fact("in order", self.seqs == sorted(self.seqs))])]
+
+
+class CachedDigest(Digest):
+    """The same, opted in: its state is a list of ints."""
+
+    name = "cached_digest"
+    state_version = 1
+    state_type = list[int]
+
+    def save_state(self):
+        return self.seqs
+
+    def load_state(self, state) -> None:
+        self.seqs = state
+
+
+class Extra:
+    @staticmethod
+    @hookimpl
+    def gitobs_analyzers():
+        return [Digest, CachedDigest]
+
+
+def test_analyzers_that_do_not_opt_in_are_fed_everything(obs):
+    extra = [("digest", Extra)]
+    full = _report(obs, False, extra=extra)
+    found = {s["name"]: s["blocks"][0]["items"] for s in json.loads(full)["sections"]}
+    assert found["digest"] == found["cached_digest"] and ["in order", True, ""] in found["digest"]
+    for _ in range(2):
+        assert _report(obs, True, extra=extra) == full
+    _append(obs, LINES[5000:6000])
+    full = _report(obs, False, extra=extra)
+    assert _report(obs, True, extra=extra) == full
+    assert _report(obs, True, extra=extra, workers=1) == full
+    assert cache.cacheable(CachedDigest) and not cache.cacheable(Digest)
+
+
+def test_the_cache_stays_within_its_budget(obs, monkeypatch):
+    monkeypatch.setattr(cache, "MIN_BUDGET", 1)
+    monkeypatch.setattr(cache, "SHARE_OF_LOG", 0.0001)
+    full = _report(obs, False)
+    assert _report(obs, True) == full
+    assert _files(obs) == []  # a checkpoint over the budget is not written
+    monkeypatch.setattr(cache, "SHARE_OF_LOG", 0.10)
+    _same(obs)
+    [kept] = _files(obs)
+    log_bytes = EventLog(obs.log).size_bytes()
+    assert kept.stat().st_size <= 0.10 * log_bytes
+
+
+def test_malformed_lines_and_damage_are_warned_about_as_in_a_full_replay(obs):
+    segments = EventLog(obs.log).segments()
+    second = segments[1]
+    data = bytearray(second.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # a damaged frame in a sealed segment
+    second.write_bytes(bytes(data))
+    _append(obs, [b'{"v":1,"seq":1,"type":"commit.created","ts":"2024-01-01T00:00:00Z","data":{"files":7}}',
+                  b"not json", *LINES[5000:6500]])  # sealed among others
+    expected: list[str] = []
+    full = _report(obs, False, warnings=expected)
+    assert any("damaged log" in w for w in expected) and any("malformed" in w for w in expected)
+    shutil.rmtree(obs.root / cache.DIRECTORY, ignore_errors=True)
+    for _ in range(2):
+        seen: list[str] = []
+        assert _report(obs, True, warnings=seen) == full
+        assert sorted(seen) == sorted(expected)
