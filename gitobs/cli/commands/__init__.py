@@ -17,6 +17,7 @@ from gitobs.capture.state import ScanState
 if TYPE_CHECKING:
     from gitobs.capture.ingest import ScanResult
 from gitobs.core.repo import GitobsError, ObsPaths, Repo, locate
+from gitobs.core.safe_text import inert
 
 # soft_wrap: a long path stays on one line (copyable, greppable) instead of being folded by rich
 console = Console(highlight=False, soft_wrap=True)
@@ -61,6 +62,16 @@ def scan_now(obs: ObsPaths) -> ScanResult:
 
     clear_stale_pending(obs)
     return scan(obs.common_dir)
+
+
+def scan_first(obs: ObsPaths) -> None:
+    """scan_now for a reading command: a scan that cannot write (a read-only or full disk, a spool someone
+    else owns) is one warning, and the log is read as it is, as with --no-scan."""
+    try:
+        scan_now(obs)
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        warn(inert(f"could not scan first ({exc.strerror or exc}{where}); reading the log as it is"))
 
 
 def clear_stale_pending(obs: ObsPaths) -> None:

@@ -21,7 +21,7 @@ from gitobs.cli.commands import (
     plain_write,
     reading,
     say,
-    scan_now,
+    scan_first,
     warn,
 )
 from gitobs.cli.commands.events import event_line
@@ -59,7 +59,7 @@ def bundle(
     repo = open_repo(repo_dir)
     reading(repo)
     if not no_scan and repo.obs.is_enabled():
-        scan_now(repo.obs)
+        scan_first(repo.obs)
     now = time.time()
     context = Context(now=now, utc_offset_s=local_offset(now), since=parse_moment(since, now) if since else None,
                       until=parse_moment(until, now) if until else None)

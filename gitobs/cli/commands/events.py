@@ -16,7 +16,7 @@ from gitobs.cli.commands import (
     open_repo,
     plain_write,
     reading,
-    scan_now,
+    scan_first,
     warn,
 )
 from gitobs.core.names import recorded
@@ -48,7 +48,7 @@ def events(
         until=parse_moment(until, now) if until else None, branch=recorded(branch) if branch else None)
     repo = reading(open_repo(repo_dir))
     if not no_scan and repo.obs.is_enabled():
-        scan_now(repo.obs)
+        scan_first(repo.obs)
     stream = read_events(repo.obs, warn, event_filter)
     for event in most_recent(stream, limit) if limit > 0 else stream:
         plain_write(schema.encode(event).decode() if output == "jsonl" else event_line(event))

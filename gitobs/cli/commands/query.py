@@ -18,7 +18,7 @@ from gitobs.cli.commands import (
     open_repo,
     reading,
     say,
-    scan_now,
+    scan_first,
     warn,
 )
 from gitobs.core.names import recorded
@@ -80,7 +80,7 @@ def query(
     repo = open_repo(repo_dir)
     reading(repo)
     if not no_scan and repo.obs.is_enabled():
-        scan_now(repo.obs)
+        scan_first(repo.obs)
     result = query_log(EventLog(repo.obs.log), built, event_filter, warn)
     if as_json:
         # ASCII only: names from the log reach the terminal as \u escapes, never as control characters

@@ -15,7 +15,7 @@ from gitobs.cli.commands import (
     RepoOption,
     open_repo,
     reading,
-    scan_now,
+    scan_first,
     warn,
 )
 from gitobs.core import config
@@ -81,7 +81,7 @@ def report(
     context = _context(now, since, until, path, depth, branch, utc_offset, options, settings["report.options"])
     reading(repo)
     if not no_scan and repo.obs.is_enabled():
-        scan_now(repo.obs)
+        scan_first(repo.obs)
     write_report(EventLog(repo.obs.log), provided, renderer, chosen, context, output)
 
 

@@ -21,7 +21,7 @@ from gitobs.cli.commands import (
     console,
     open_repo,
     say,
-    scan_now,
+    scan_first,
     scan_time_text,
     warn,
 )
@@ -45,7 +45,7 @@ def status(repo_dir: Path = RepoOption, no_scan: bool = NoScanOption) -> None:
         say("gitobs is not installed in this repository (run gitobs install)")
         return
     if not no_scan:
-        scan_now(repo.obs)
+        scan_first(repo.obs)
     _show_hooks(repo)
     damage = EventLog(repo.obs.log).check()
     counts = collections.Counter(event.type for event in read_events(repo.obs, lambda _: None))
