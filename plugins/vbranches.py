@@ -1,5 +1,6 @@
-"""GitButler stacks over time: each stack's life (created, applied, unapplied, deleted, renamed, commits),
-stacks created and applied per week, and the mix of operations in GitButler's operations log."""
+"""GitButler stacks over time: each stack's life (created, applied, unapplied, deleted, renamed, moved,
+commits, conflicts, files it owns), each branch's life (created, reviewed, archived), stacks created and
+applied per week, and the mix of operations in GitButler's operations log."""
 
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ from gitobs.plugin import (
     Note,
     Table,
     hookimpl,
+    percentile,
+    rounded,
     top_k,
     utc_text,
 )
 
 UNPLACED = 1 << 30  # a branch seen only by name (its creation was outside the window): listed last
 APPLIED, UNAPPLIED, DELETED = "applied", "unapplied", "deleted"
+HOUR_S = 3600.0
 
 
 class Stack:
@@ -31,7 +35,7 @@ class Stack:
     names it had before its latest run of deletions, so a deleted stack still has a name in the table."""
 
     __slots__ = ("id", "branches", "gone", "deleting", "state", "created", "applied", "unapplied", "deleted",
-                 "renames", "commits", "first", "last")
+                 "renames", "commits", "first", "last", "moves", "conflicts", "conflicted", "files")
 
     def __init__(self, stack_id: str, t: float) -> None:
         self.id = stack_id
@@ -40,6 +44,10 @@ class Stack:
         self.deleting = False  # within a run of deletions: a whole stack goes one branch at a time
         self.state = APPLIED
         self.created = self.applied = self.unapplied = self.deleted = self.renames = self.commits = 0
+        self.moves = 0  # branches moved into or out of it
+        self.conflicts = 0  # times GitButler unapplied it on a conflict
+        self.conflicted = 0  # commits on it GitButler marked conflicted
+        self.files: int | None = None  # files with hunks assigned to it, latest (GitButler's database)
         self.first = self.last = t
 
     def names(self) -> list[str]:
@@ -57,6 +65,18 @@ class StackState(msgspec.Struct, array_like=True):
     counts: list[int]  # created, applied, unapplied, deleted, renames, commits
     first: float
     last: float
+    more: list[int] = []  # moves, conflicts, conflicted
+    files: int | None = None
+
+
+class LifeState(msgspec.Struct, array_like=True):
+    stack: str
+    name: str
+    created: float | None
+    reviewed: float | None
+    review: int
+    archived: float | None
+    lifetime: float | None
 
 
 class VBranchesState(msgspec.Struct, array_like=True):
@@ -65,16 +85,34 @@ class VBranchesState(msgspec.Struct, array_like=True):
     stacks: list[StackState]
     per_week: dict[int, list[int]]
     operations: dict[str, int]
+    lives: list[LifeState] = []
+    to_review: list[float] = []
+    ci_failures: int = 0
+
+
+class Life:
+    """One branch's life as far as the log tells it: created, first reviewed, archived."""
+
+    __slots__ = ("archived", "created", "lifetime", "name", "review", "reviewed", "stack")
+
+    def __init__(self, stack: str, name: str) -> None:
+        self.stack, self.name = stack, name
+        self.created: float | None = None
+        self.reviewed: float | None = None
+        self.review = 0  # the latest review's number
+        self.archived: float | None = None
+        self.lifetime: float | None = None  # seconds from created to archived, as the scanner measured it
 
 
 class VBranchesAnalyzer(Analyzer):
     name = "vbranches"
     title = "GitButler stacks"
     consumes = ("vbranch.*", "gitbutler.op")
-    fields = {"vbranch.*": ("stack", "branch", "position", "applied", "from_", "to", "commits"),
+    fields = {"vbranch.*": ("stack", "branch", "position", "applied", "from_", "to", "commits", "by", "conflicted",
+                            "from_stack", "to_stack", "lifetime_s", "number", "after_s", "owned_files", "failed"),
               "gitbutler.op": ("operation",)}
     order = 50
-    state_version = 1
+    state_version = 2
     state_type = VBranchesState
 
     def __init__(self, context: Context) -> None:
@@ -84,9 +122,14 @@ class VBranchesAnalyzer(Analyzer):
         self.stacks: dict[str, Stack] = {}
         self.per_week: dict[int, list[int]] = {}  # local Monday (day number) -> [stacks created, applied]
         self.operations: dict[str, int] = {}
+        self.lives: dict[tuple[str, str], Life] = {}  # (stack, branch) -> its life
+        self.to_review: list[float] = []  # seconds from a branch's creation to its first review
+        self.ci_failures = 0  # times a branch's CI checks came back with failures
         self.handlers = {"vbranch.created": self._created, "vbranch.applied": self._applied,
                          "vbranch.unapplied": self._unapplied, "vbranch.deleted": self._deleted,
-                         "vbranch.renamed": self._renamed, "vbranch.updated": self._updated}
+                         "vbranch.renamed": self._renamed, "vbranch.updated": self._updated,
+                         "vbranch.archived": self._archived, "vbranch.review": self._review,
+                         "vbranch.files": self._files, "vbranch.ci": self._ci}
 
     def feed(self, events: Sequence) -> None:
         operations, handlers = self.operations, self.handlers
@@ -96,6 +139,12 @@ class VBranchesAnalyzer(Analyzer):
                 operations[data.operation] = operations.get(data.operation, 0) + 1
                 continue
             t = event.t
+            if event.type == "vbranch.moved":
+                self._moved(data, t)
+                continue
+            handler = handlers.get(event.type)
+            if handler is None:  # a vbranch type of a newer gitobs
+                continue
             stack = self.stacks.get(data.stack)
             if stack is None:
                 stack = self.stacks[data.stack] = Stack(data.stack, t)
@@ -106,7 +155,7 @@ class VBranchesAnalyzer(Analyzer):
             kind = event.type
             if kind != "vbranch.deleted":
                 stack.deleting = False
-            handlers[kind](stack, data, t)
+            handler(stack, data, t)
 
     def _week(self, t: float) -> list[int]:
         day = int((t + self.context.utc_offset_s) // DAY_S)
@@ -116,12 +165,66 @@ class VBranchesAnalyzer(Analyzer):
             cell = self.per_week[monday] = [0, 0]
         return cell
 
+    def _stack(self, stack_id: str, t: float) -> Stack:
+        stack = self.stacks.get(stack_id)
+        if stack is None:
+            stack = self.stacks[stack_id] = Stack(stack_id, t)
+        stack.first, stack.last = min(stack.first, t), max(stack.last, t)
+        return stack
+
+    def _life(self, stack_id: str, branch: str) -> Life:
+        life = self.lives.get((stack_id, branch))
+        if life is None:
+            life = self.lives[(stack_id, branch)] = Life(stack_id, branch)
+        return life
+
     def _created(self, stack: Stack, data, t: float) -> None:
         if not stack.branches:  # the stack (re)appears with its first branch
             self._week(t)[0] += 1
             stack.state = APPLIED if data.applied else UNAPPLIED
         stack.created += 1
         stack.branches[data.branch] = data.position
+        life = self._life(stack.id, data.branch)
+        if life.created is None:
+            life.created = t
+
+    def _moved(self, data, t: float) -> None:
+        """A branch that left one stack for another: its life goes with it."""
+        source, target = self._stack(data.from_stack, t), self._stack(data.to_stack, t)
+        source.moves += 1
+        target.moves += 1
+        source.branches.pop(data.branch, None)
+        if not source.branches:
+            source.gone = source.gone or [data.branch]
+            source.state = DELETED
+        if not target.branches:
+            target.state = APPLIED
+        target.branches[data.branch] = data.position
+        life = self.lives.pop((data.from_stack, data.branch), None)
+        if life is not None and (data.to_stack, data.branch) not in self.lives:
+            life.stack = data.to_stack
+            self.lives[(data.to_stack, data.branch)] = life
+
+    def _archived(self, stack: Stack, data, t: float) -> None:
+        life = self._life(stack.id, data.branch)
+        if life.archived is None:
+            life.archived = t
+            life.lifetime = data.lifetime_s
+
+    def _review(self, stack: Stack, data, t: float) -> None:
+        life = self._life(stack.id, data.branch)
+        if life.reviewed is None:
+            life.reviewed = t
+            if data.after_s is not None:
+                self.to_review.append(data.after_s)
+        life.review = data.number
+
+    def _files(self, stack: Stack, data, t: float) -> None:
+        stack.files = data.owned_files
+
+    def _ci(self, stack: Stack, data, t: float) -> None:
+        if data.failed:
+            self.ci_failures += 1
 
     def _applied(self, stack: Stack, data, t: float) -> None:
         stack.applied += 1
@@ -131,6 +234,8 @@ class VBranchesAnalyzer(Analyzer):
 
     def _unapplied(self, stack: Stack, data, t: float) -> None:
         stack.unapplied += 1
+        if data.by == "conflict":
+            stack.conflicts += 1
         stack.state = UNAPPLIED
         stack.branches.setdefault(data.branch, data.position)
 
@@ -149,15 +254,20 @@ class VBranchesAnalyzer(Analyzer):
 
     def _updated(self, stack: Stack, data, t: float) -> None:
         stack.commits += data.commits
+        stack.conflicted += data.conflicted
         if stack.state != DELETED:
             stack.branches.setdefault(data.branch, UNPLACED)
 
     def save_state(self) -> VBranchesState:
         return VBranchesState(
             stacks=[StackState(s.id, s.branches, s.gone, s.deleting, s.state,
-                               [s.created, s.applied, s.unapplied, s.deleted, s.renames, s.commits], s.first, s.last)
+                               [s.created, s.applied, s.unapplied, s.deleted, s.renames, s.commits], s.first, s.last,
+                               [s.moves, s.conflicts, s.conflicted], s.files)
                     for s in self.stacks.values()],
-            per_week=self.per_week, operations=self.operations)
+            per_week=self.per_week, operations=self.operations,
+            lives=[LifeState(life.stack, life.name, life.created, life.reviewed, life.review, life.archived,
+                             life.lifetime) for life in self.lives.values()],
+            to_review=self.to_review, ci_failures=self.ci_failures)
 
     def load_state(self, state: VBranchesState) -> None:
         for saved in state.stacks:
@@ -167,14 +277,22 @@ class VBranchesAnalyzer(Analyzer):
             (stack.created, stack.applied, stack.unapplied, stack.deleted, stack.renames,
              stack.commits) = saved.counts
             stack.last = saved.last
+            stack.moves, stack.conflicts, stack.conflicted = saved.more or [0, 0, 0]
+            stack.files = saved.files
         self.per_week, self.operations = state.per_week, state.operations
+        for saved_life in state.lives:
+            life = self.lives[(saved_life.stack, saved_life.name)] = Life(saved_life.stack, saved_life.name)
+            (life.created, life.reviewed, life.review, life.archived,
+             life.lifetime) = (saved_life.created, saved_life.reviewed, saved_life.review, saved_life.archived,
+                               saved_life.lifetime)
+        self.to_review, self.ci_failures = state.to_review, state.ci_failures
 
     def result(self) -> list[AnyBlock]:
         if not self.stacks and not self.operations:
             return [Note(id="not_seen", title="GitButler", text=(
                 "GitButler was not seen: the log has no vbranch.* or gitbutler.op events. gitobs reads "
                 "GitButler's files on every scan once the repository has a gitbutler/ storage directory."))]
-        return [self._summary(), self._stacks(), self._per_week(), self._operations(), Note(
+        return [self._summary(), self._stacks(), self._lives(), self._per_week(), self._operations(), Note(
             id="baseline", title="Stacks that existed before", text=(
                 "The first scan that finds GitButler reports every stack that already exists as created, "
                 "and up to 1000 earlier operations: the week of that scan counts them too."))]
@@ -187,6 +305,15 @@ class VBranchesAnalyzer(Analyzer):
             Fact("commits on stacks", sum(s.commits for s in stacks)),
             Fact("renames", sum(s.renames for s in stacks)),
             Fact("operations", sum(self.operations.values())),
+            Fact("branch moves", sum(s.moves for s in stacks) // 2),
+            Fact("unapplied on a conflict", sum(s.conflicts for s in stacks)),
+            Fact("conflicted commits", sum(s.conflicted for s in stacks)),
+            Fact("branches reviewed", sum(1 for life in self.lives.values() if life.reviewed is not None)),
+            Fact("median hours to review", _hours(percentile(self.to_review, 50))),
+            Fact("branches archived", len(lifetimes := [life.lifetime for life in self.lives.values()
+                                                          if life.archived is not None])),
+            Fact("median lifetime hours", _hours(percentile([s for s in lifetimes if s is not None], 50))),
+            Fact("CI failures", self.ci_failures),
         ])
 
     def _stacks(self) -> Table:
@@ -194,11 +321,28 @@ class VBranchesAnalyzer(Analyzer):
         shown = ordered[-self.top:] if self.top > 0 else []
         rows: list[list[Cell]] = [
             [s.id[:8], ", ".join(s.names()), s.state, s.created, s.applied, s.unapplied, s.deleted, s.renames,
-             s.commits, utc_text(s.first), utc_text(s.last)] for s in shown]
+             s.commits, utc_text(s.first), utc_text(s.last), s.moves, s.conflicts, s.files] for s in shown]
         return Table(id="stacks", title="Stacks by first seen, latest (created and deleted count branches; "
-                                        "applied and unapplied, the whole stack)",
+                                        "applied and unapplied, the whole stack; conflicts, the times GitButler "
+                                        "unapplied it on one; files, those it owns uncommitted hunks in)",
                      columns=["stack", "branches", "state", "created", "applied", "unapplied", "deleted",
-                              "renames", "commits", "first_seen", "last_seen"], rows=rows, total_rows=len(ordered))
+                              "renames", "commits", "first_seen", "last_seen", "moves", "conflicts", "files"],
+                     rows=rows, total_rows=len(ordered))
+
+    def _lives(self) -> Table:
+        """Branches that were reviewed or archived: created -> reviewed -> archived."""
+        lives = [life for life in self.lives.values() if life.reviewed is not None or life.archived is not None]
+        lives.sort(key=lambda life: (life.created or life.reviewed or life.archived or 0, life.stack, life.name))
+        shown = lives[-self.top:] if self.top > 0 else []
+        rows: list[list[Cell]] = [
+            [life.stack[:8], life.name, _when(life.created), _when(life.reviewed), life.review or None,
+             _when(life.archived), _hours(_between(life.created, life.reviewed)), _hours(life.lifetime)]
+            for life in shown]
+        return Table(id="lifetimes", title="Branches reviewed or archived, by creation (created as gitobs saw it; "
+                                           "lifetime, from creation to archived, only for branches gitobs saw "
+                                           "created)",
+                     columns=["stack", "branch", "created", "reviewed", "review", "archived", "hours_to_review",
+                              "lifetime_hours"], rows=rows, total_rows=len(lives))
 
     def _per_week(self) -> Table:
         shown = sorted(self.per_week)[-self.weeks:] if self.weeks > 0 else []
@@ -213,6 +357,18 @@ class VBranchesAnalyzer(Analyzer):
                      total_rows=len(self.operations))
 
 
+
+
+def _when(t: float | None) -> str | None:
+    return None if t is None else utc_text(t)
+
+
+def _between(start: float | None, end: float | None) -> float | None:
+    return None if start is None or end is None else end - start
+
+
+def _hours(seconds: float | None) -> float | None:
+    return rounded(None if seconds is None else seconds / HOUR_S, 2)
 
 
 @hookimpl

@@ -281,18 +281,55 @@ def gitbutler_log(tmp_path):
 def test_stacks_over_time_and_operation_mix(tmp_path):
     built = report(gitbutler_log(tmp_path), only=["vbranches"], utc_offset_s=3600)
     assert facts(built, "vbranches", "summary") == {
-        "stacks": 2, "applied at the end": 1, "commits on stacks": 5, "renames": 1, "operations": 6}
+        "stacks": 2, "applied at the end": 1, "commits on stacks": 5, "renames": 1, "operations": 6,
+        "branch moves": 0, "unapplied on a conflict": 0, "conflicted commits": 0, "branches reviewed": 0,
+        "median hours to review": None, "branches archived": 0, "median lifetime hours": None, "CI failures": 0}
     stacks = block(built, "vbranches", "stacks")
     assert stacks.columns == ["stack", "branches", "state", "created", "applied", "unapplied", "deleted", "renames",
-                              "commits", "first_seen", "last_seen"]
+                              "commits", "first_seen", "last_seen", "moves", "conflicts", "files"]
     assert stacks.rows == [
-        ["aaaaaaaa", "api, api-v2", "deleted", 2, 1, 2, 2, 1, 5, "2026-11-02T10:00:00Z", "2026-11-10T10:00:00Z"],
-        ["bbbbbbbb", "spike", "applied", 1, 1, 0, 0, 0, 0, "2026-11-08T23:30:00Z", "2026-11-10T09:00:00Z"]]
+        ["aaaaaaaa", "api, api-v2", "deleted", 2, 1, 2, 2, 1, 5, "2026-11-02T10:00:00Z", "2026-11-10T10:00:00Z", 0, 0,
+         None],
+        ["bbbbbbbb", "spike", "applied", 1, 1, 0, 0, 0, 0, "2026-11-08T23:30:00Z", "2026-11-10T09:00:00Z", 0, 0,
+         None]]
     assert rows(built, "vbranches", "per_week") == [["2026-11-02", 1, 1], ["2026-11-09", 1, 1]]
     assert rows(built, "vbranches", "operations") == [
         ["CreateCommit", 3], ["AmendCommit", 1], ["UnapplyBranch", 1], ["UndoCommit", 1]]
     in_utc = report(gitbutler_log(tmp_path / "utc"), only=["vbranches"])
     assert rows(in_utc, "vbranches", "per_week") == [["2026-11-02", 2, 1], ["2026-11-09", 0, 1]]
+
+
+def test_lanes_lifetimes_moves_conflicts_and_reviews(tmp_path):
+    log = LogBuilder(tmp_path / "log")
+
+    def add(event_type: str, payload: s.Payload, when: str) -> None:
+        log.add(event_type, payload, when, src="gitbutler")
+
+    add("vbranch.created", s.VBranch(stack=STACK_A, branch="api", position=0), "2026-11-02 10:00")
+    add("vbranch.created", s.VBranch(stack=STACK_A, branch="ui", position=1), "2026-11-02 10:00")
+    add("vbranch.files", s.VBranchFiles(stack=STACK_A, owned_files=3), "2026-11-02 10:30")
+    add("vbranch.review", s.VBranchReview(stack=STACK_A, branch="api", number=12, after_s=7200.0),
+        "2026-11-02 12:00")
+    add("vbranch.ci", s.VBranchCi(stack=STACK_A, branch="api", pending=1), "2026-11-02 12:01")
+    add("vbranch.ci", s.VBranchCi(stack=STACK_A, branch="api", failed=1), "2026-11-02 12:10")
+    add("vbranch.moved", s.VBranchMoved(branch="ui", from_stack=STACK_A, to_stack=STACK_B), "2026-11-02 13:00")
+    add("vbranch.updated", s.VBranchUpdated(stack=STACK_B, branch="ui", commits=2, conflicted=1), "2026-11-03 09:00")
+    add("vbranch.unapplied", s.VBranch(stack=STACK_B, branch="ui", applied=False, by="conflict"),
+        "2026-11-03 09:00")
+    add("vbranch.archived", s.VBranchArchived(stack=STACK_A, branch="api", lifetime_s=86400.0), "2026-11-03 10:00")
+    built = report(log.write(), only=["vbranches"])
+    summary = facts(built, "vbranches", "summary")
+    assert {key: summary[key] for key in ("branch moves", "unapplied on a conflict", "conflicted commits",
+                                          "branches reviewed", "median hours to review", "branches archived",
+                                          "median lifetime hours", "CI failures")} == {
+        "branch moves": 1, "unapplied on a conflict": 1, "conflicted commits": 1, "branches reviewed": 1,
+        "median hours to review": 2.0, "branches archived": 1, "median lifetime hours": 24.0, "CI failures": 1}
+    stacks = {row[0]: row for row in block(built, "vbranches", "stacks").rows}
+    assert stacks["aaaaaaaa"][1:3] == ["api", "applied"] and stacks["aaaaaaaa"][-3:] == [1, 0, 3]
+    assert stacks["bbbbbbbb"][1:3] == ["ui", "unapplied"] and stacks["bbbbbbbb"][-3:] == [1, 1, None]
+    assert rows(built, "vbranches", "lifetimes") == [
+        ["aaaaaaaa", "api", "2026-11-02T10:00:00Z", "2026-11-02T12:00:00Z", 12, "2026-11-03T10:00:00Z", 2.0,
+         24.0]]
 
 
 def test_without_gitbutler_a_single_note(tmp_path):
