@@ -92,6 +92,25 @@ ppid $PPID
 wt $gitobs_wt
 head $gitobs_head
 "
+    # pre-commit and commit-msg bracket the message editor. git sets GIT_EDITOR=: for them when no editor
+    # will open (-m, -F, --no-edit); the index it commits tells `commit -a` (index.lock) from a commit of what
+    # was staged (index). The commit HEAD's ref names now is the one its reflog line will leave (read from
+    # the loose ref; a packed one is left out): what ties the commit to this attempt.
+    case $gitobs_hook in
+        pre-commit|commit-msg)
+            [ "${GIT_EDITOR-}" = : ] && gitobs_rec="${gitobs_rec}editor 0
+"
+            gitobs_rec="${gitobs_rec}index ${GIT_INDEX_FILE##*/}
+"
+            gitobs_sha=
+            case $gitobs_head in
+                "ref: refs/"*) IFS= read -r gitobs_sha < "$gitobs_common/${gitobs_head#ref: }" 2>/dev/null ;;
+                *) gitobs_sha=$gitobs_head ;;
+            esac
+            gitobs_rec="${gitobs_rec}headsha $gitobs_sha
+"
+            ;;
+    esac
     # The commit hooks also fire for the commits a rebase, cherry-pick, revert or merge makes.
     case $gitobs_hook in
         pre-commit|prepare-commit-msg|commit-msg|post-commit)
@@ -209,10 +228,12 @@ if [ -f "$gitobs_chained" ] && [ -x "$gitobs_chained" ]; then
 fi
 
 # Keep the log fresh without anyone running a command: one detached scan at a time, started only
-# by hooks that end an operation. The marker file is the throttle; the scan removes it.
+# by hooks that end an operation. The marker file is the throttle; the scan removes it. commit-msg is
+# the last hook of a commit in the default set: the scan sleeps at least half a second first, by when
+# the commit is written (one still being written is read by the next scan).
 if [ -n "$gitobs_file" ] && [ -z "${GITOBS_NO_BACKGROUND:-}" ] && [ -x "$gitobs_exe" ]; then
     case $gitobs_hook in
-        post-commit|post-checkout|post-merge|post-rewrite)
+        commit-msg|post-commit|post-checkout|post-merge|post-rewrite)
             set -C
             # printf, not ":": a failed redirection on a special builtin would exit the shell
             if { printf "" > "$gitobs_obs/scan.pending"; } 2>/dev/null; then

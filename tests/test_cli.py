@@ -28,7 +28,7 @@ def test_install_status_events_uninstall(repo):
     assert "commit.created" in text and "on topic" in text and "branch.switch" not in text
     assert len(gitobs("events", "--limit", "1", "--no-scan", cwd=repo).stdout.splitlines()) == 1
     assert gitobs("events", "--since", "2099-01-01", cwd=repo).stdout == ""
-    assert "removed post-commit" in gitobs("uninstall", cwd=repo).stdout
+    assert "removed post-checkout" in gitobs("uninstall", cwd=repo).stdout
     assert "not installed; nothing changed" in gitobs("uninstall", cwd=repo).stdout
 
 

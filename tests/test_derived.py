@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import git, gitobs, last_seq, new_events
 
-from gitobs.capture.install import install
+from gitobs.capture.install import RECORDED_HOOKS, install
 from gitobs.core.repo import locate
 from gitobs.log.read import read_events
 from gitobs.upkeep.scan import scan
@@ -123,7 +123,8 @@ def test_discarded_edits_name_the_files_lost(session):
         ("reset-hard", [["README.md", 2, 0]]),  # the second reset --hard, on a clean tree, lost nothing
         ("sample", [["docs/notes.md", 1, 0]]),
     ]
-    assert [e.src for e in discarded] == ["hook", "hook", "worktree"]
+    # post-checkout times the checkout; the reset is HEAD's reflog line (no post-index-change by default)
+    assert [e.src for e in discarded] == ["hook", "reflog", "worktree"]
     samples = [e.data.get("files", []) for e in events if e.type == "worktree.sample"]
     assert samples == [[["src/app.py", 1, 0]], [["README.md", 2, 0]], [["docs/notes.md", 1, 0]], []]
 
@@ -211,6 +212,7 @@ def test_background_scan_reports_a_bad_setting(watched):
 
 
 def test_stash_helpers_are_neither_staging_nor_a_reset(watched):
+    install(locate(watched), hooks=RECORDED_HOOKS)  # process grouping: the full hook set's post-index-change
     (watched / "README.md").write_text("stashed away\n")
     scan(locate(watched).common_dir)  # a sample sees the edit
     start = last_seq(watched)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import stat
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from conftest import commit_file, git, new_events, user_hook
 
-from gitobs.capture.install import RECORDED_HOOKS, inspect, install, uninstall
+from gitobs.capture.install import LEAN_HOOKS, RECORDED_HOOKS, inspect, install, uninstall
 from gitobs.capture.spool import read_spool
 from gitobs.core.repo import locate
 
@@ -30,7 +32,7 @@ def snapshot(directory: Path) -> dict[str, tuple]:
 
 def test_install_twice_changes_nothing(repo):
     first = install(locate(repo))
-    assert set(first.changed) == set(RECORDED_HOOKS)
+    assert set(first.changed) == set(LEAN_HOOKS)
     before = snapshot(repo / ".git" / "hooks")
     second = install(locate(repo))
     assert second.changed == {} and second.problems == []
@@ -143,7 +145,7 @@ def test_conflicting_leftover_is_reported_not_overwritten(repo):
     report = install(locate(repo))
     assert any("pre-commit" in problem for problem in report.problems)
     assert (hooks / "pre-commit").read_text() == "#!/bin/sh\nexit 0\n"
-    assert "post-commit" in report.changed
+    assert "post-checkout" in report.changed
 
 
 def test_linked_worktree_records_into_the_common_log(watched, tmp_path):
@@ -185,7 +187,7 @@ def run_hook(repo: Path, name: str, stdin: bytes, *args: str, prefix: str = "") 
 def test_recorded_stdin_reaches_the_chained_hook_and_the_record_exactly(repo, tmp_path, case):
     seen = tmp_path / "seen"
     user_hook(repo, "reference-transaction", f'cat > "{seen}"\nexit 3\n')
-    install(locate(repo))
+    install(locate(repo), hooks=RECORDED_HOOKS)  # reference-transaction: only in the full set
     done = run_hook(repo, "reference-transaction", STDIN_CASES[case], "committed")
     assert done.returncode == 3 and seen.read_bytes() == STDIN_CASES[case]
     [record] = [r for r in read_spool(locate(repo).obs.spool, now_ns=time.time_ns() + 10**12).records
@@ -218,3 +220,83 @@ def test_push_under_a_file_size_limit_still_pushes(repo, tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert len(git(remote, "branch").stdout.splitlines()) == 41
+
+
+def hook_runs(repo: Path, trace: Path, *args: str, input: str | None = None) -> Counter:
+    """The hooks one git command ran, by name, from git's own trace2 (`child_start` of class hook)."""
+    if trace.exists():
+        trace.unlink()
+    git(repo, *args, input=input, GIT_TRACE2_EVENT=str(trace))
+    runs: Counter = Counter()
+    for line in trace.read_text().splitlines():
+        event = json.loads(line)
+        if event.get("event") == "child_start" and event.get("child_class") == "hook":
+            runs[event["hook_name"]] += 1
+    return runs
+
+
+def test_no_git_command_runs_more_than_three_gitobs_hooks(repo, tmp_path):
+    """The lean default: no hook git runs per ref or per replayed commit, however many there are."""
+    install(locate(repo))
+    trace = tmp_path / "trace.json"
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(remote))
+    refs = "".join(f"create refs/heads/b{i} HEAD\n" for i in range(100))
+    git(remote, "update-ref", "--stdin", input=refs)
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "switch", "-q", "-c", "side")
+    for number in range(20):
+        commit_file(repo, f"s{number}.txt", f"{number}\n")
+    git(repo, "switch", "-q", "main")
+    commit_file(repo, "m.txt", "m\n")
+    git(repo, "switch", "-q", "side")
+    counts = {
+        "rebase": hook_runs(repo, trace, "rebase", "-q", "main"),
+        "fetch": hook_runs(repo, trace, "fetch", "-q", "origin"),
+        "update-ref": hook_runs(repo, trace, "update-ref", "--stdin", input=refs),
+        "status": hook_runs(repo, trace, "status"),
+    }
+    (repo / "c.txt").write_text("c\n")
+    git(repo, "add", "c.txt")
+    counts["commit"] = hook_runs(repo, trace, "commit", "-q", "-m", "c")
+    counts["amend"] = hook_runs(repo, trace, "commit", "-q", "--amend", "--no-edit")
+    counts["checkout"] = hook_runs(repo, trace, "checkout", "-q", "main")
+    counts["cherry-pick"] = hook_runs(repo, trace, "cherry-pick", "main..side")
+    assert counts["status"] == Counter() and counts["fetch"] == Counter() and counts["update-ref"] == Counter()
+    assert counts["commit"] == Counter({"pre-commit": 1, "commit-msg": 1})
+    assert counts["checkout"] == Counter({"post-checkout": 1})
+    assert all(sum(runs.values()) <= 3 for runs in counts.values()), counts
+
+
+def test_install_over_an_older_full_install_takes_the_dropped_shims_away(repo):
+    """An install by an older gitobs (every hook) is upgraded: the hooks no longer recorded get back what
+    was there before (the user's own post-commit, chained), and uninstall still restores byte for byte."""
+    hooks = repo / ".git" / "hooks"
+    (hooks / "post-commit").write_bytes(b"#!/bin/sh\necho mine\n")
+    (hooks / "post-commit").chmod(0o700)
+    before = snapshot(hooks)
+    install(locate(repo), hooks=RECORDED_HOOKS)  # what gitobs installed before the lean set
+    assert (hooks / "post-commit.gitobs-chained").exists() and (hooks / "reference-transaction").exists()
+    assert [s.name for s in inspect(hooks) if s.problem] == [
+        "prepare-commit-msg", "post-commit", "pre-rebase", "post-index-change", "reference-transaction"]
+    report = install(locate(repo))
+    assert set(report.changed) == {"prepare-commit-msg", "post-commit", "pre-rebase", "post-index-change",
+                                   "reference-transaction"}
+    assert (hooks / "post-commit").read_bytes() == b"#!/bin/sh\necho mine\n"
+    assert not (hooks / "post-commit.gitobs-chained").exists() and not (hooks / "reference-transaction").exists()
+    assert all(not status.problem for status in inspect(hooks))
+    assert json.loads(locate(repo).obs.manifest.read_text())["hooks"] == list(LEAN_HOOKS)
+    uninstall(locate(repo))
+    assert snapshot(hooks) == before
+
+
+def test_the_users_own_config_opts_into_every_hook(repo, tmp_path, monkeypatch):
+    monkeypatch.setenv("GITOBS_CONFIG_HOME", str(tmp_path / "config"))
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.toml").write_text("[capture]\nall_hooks = true\n")
+    assert set(install(locate(repo)).changed) == set(RECORDED_HOOKS)
+    assert all(not status.problem for status in inspect(repo / ".git" / "hooks"))
+    # a repository cannot ask for them: the key is the user's
+    (tmp_path / "config" / "config.toml").write_text("")
+    locate(repo).obs.config.write_text("[capture]\nall_hooks = true\n")
+    assert set(install(locate(repo)).changed) == set(RECORDED_HOOKS) - set(LEAN_HOOKS)

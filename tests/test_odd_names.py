@@ -72,7 +72,7 @@ def test_a_record_no_handler_foresaw_is_reported_once_and_consumed(watched, monk
     def unforeseen(self, record):
         raise ValueError("a record no handler foresaw")
 
-    monkeypatch.setattr(HookEvents, "_post_commit", unforeseen)
+    monkeypatch.setattr(HookEvents, "_pre_commit", unforeseen)
     commit_file(watched, "x.txt", "x\n", "one")
     scan(locate(watched).common_dir)  # does not raise
     monkeypatch.undo()
@@ -82,7 +82,7 @@ def test_a_record_no_handler_foresaw_is_reported_once_and_consumed(watched, monk
     events = [e for e in read_events(locate(watched).obs, lambda _: None) if e.seq > start]
     [error] = [e for e in events if e.type == "gitobs.error"]
     assert error.data["where"] == "scan"
-    assert "post-commit: ValueError: a record no handler foresaw" in error.data["message"]
+    assert "pre-commit: ValueError: a record no handler foresaw" in error.data["message"]
     assert len([e for e in events if e.type == "commit.created"]) == 2
 
 

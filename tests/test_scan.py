@@ -15,7 +15,7 @@ import pytest
 from conftest import commit_file, git, last_seq, new_events, user_hook
 
 from gitobs.capture import ingest as scan_module
-from gitobs.capture.install import install
+from gitobs.capture.install import LEAN_HOOKS, RECORDED_HOOKS, install
 from gitobs.core.repo import locate
 from gitobs.log.read import read_events
 from gitobs.upkeep.scan import scan
@@ -53,7 +53,10 @@ def test_commit_switch_amend_reset_each_once(watched):
     assert (amend.data["old"], amend.data["new"]) == (head, amended)
     assert reset.data == {"branch": "feat", "from_sha": amended, "to_sha": reset.data["to_sha"]}
     assert (back.data["from"], back.data["to"]) == ("feat", "main")
-    assert all(event.src == "hook" for event in events)  # the hooks saw everything, times exact
+    # the commit hooks and post-checkout time commits, amends and switches exactly; without
+    # reference-transaction (the lean default) the rest has the reflog's seconds, staging the object store's
+    assert {e.type for e in events if e.src != "hook"} == {
+        "branch.created", "index.stage", "history.reset", "commit.undone", "commit.abandoned"}
     assert [e.seq for e in events] == list(range(start + 1, start + 1 + len(events)))
     assert new_events(watched, last_seq(watched)) == []
 
@@ -92,6 +95,7 @@ def test_commit_with_hooks_bypassed_comes_from_the_reflog(watched):
 
 
 def test_rebase_merge_revert_cherry_pick_and_stash(watched):
+    install(locate(watched), hooks=RECORDED_HOOKS)  # stash pop or drop: post-index-change and reference-transaction
     git(watched, "switch", "-q", "-c", "feat")
     commit_file(watched, "f1.txt", "1\n", "f1")
     commit_file(watched, "f2.txt", "2\n", "f2")
@@ -121,6 +125,34 @@ def test_rebase_merge_revert_cherry_pick_and_stash(watched):
     assert reverted.data["sha"] == revert.data["sha"] and reverted.data["reverted"] == revert.data["reverts"]
     assert reverted.data["age_s"] >= 0
     assert not [e for e in events if e.type == "history.reset"]  # the stash's own reset is not one
+
+
+def test_lean_hooks_see_rebase_merge_and_revert_from_the_reflog_and_stashes_between_scans(watched):
+    assert tuple(locate(watched).obs.manifest.read_text().count(f'"{h}"') for h in LEAN_HOOKS) == (1,) * 6
+    git(watched, "switch", "-q", "-c", "feat")
+    commit_file(watched, "f1.txt", "1\n", "f1")
+    commit_file(watched, "f2.txt", "2\n", "f2")
+    git(watched, "switch", "-q", "main")
+    commit_file(watched, "m.txt", "m\n", "m")
+    start = last_seq(watched)
+    git(watched, "switch", "-q", "feat")
+    git(watched, "rebase", "-q", "main")
+    git(watched, "switch", "-q", "main")
+    git(watched, "merge", "-q", "--no-ff", "--no-edit", "feat")
+    git(watched, "revert", "--no-edit", "HEAD~1")
+    events = new_events(watched, start)
+    kinds = [e.type for e in events if e.type not in ("commit.attempt", "branch.switch")]
+    assert kinds == ["history.rebase", "history.merge", "commit.created", "commit.created", "commit.reverted"]
+    rebase = events[[e.type for e in events].index("history.rebase")]
+    assert rebase.data["branch"] == "feat" and rebase.data["steps"] == {"pick": 2}
+    # a stash pushed, then popped, each seen by a scan: the stash reflog tells both, not pop from drop
+    (watched / "f1.txt").write_text("changed\n")
+    start = last_seq(watched)
+    git(watched, "stash", "-q")
+    assert [e.type for e in new_events(watched, start) if e.type != "worktree.sample"] == ["stash.push"]
+    start = last_seq(watched)
+    git(watched, "stash", "pop", "-q")
+    assert [e.type for e in new_events(watched, start) if e.type != "worktree.sample"] == ["stash.drop"]
 
 
 def test_strange_names_in_paths_and_branches(watched):
@@ -217,7 +249,7 @@ def test_queued_background_scan_never_fails_a_hook(repo, monkeypatch):
     """post-checkout's status is `git checkout`'s: the throttle marker being taken must not change it."""
     from gitobs.capture.install import RECORDED_HOOKS, install
 
-    install(locate(repo))
+    install(locate(repo), hooks=RECORDED_HOOKS)  # every hook the shim can be
     monkeypatch.delenv("GITOBS_NO_BACKGROUND")
     locate(repo).obs.scan_pending.touch()
     for name in RECORDED_HOOKS:
@@ -280,7 +312,7 @@ def test_carriage_return_in_a_message_keeps_lines_whole(watched):
 
 def test_a_noisy_chained_hook_is_one_weighted_event_per_git_process(repo):
     user_hook(repo, "reference-transaction", "cat > /dev/null\nexit 0\n")
-    install(locate(repo))
+    install(locate(repo), hooks=RECORDED_HOOKS)  # reference-transaction: only in the full set
     scan(locate(repo).common_dir)
     git(repo, "switch", "-q", "-c", "side")
     for number in range(3):

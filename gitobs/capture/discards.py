@@ -5,7 +5,9 @@ The hooks say when and how, but not which files: post-checkout gets no paths. Th
 taken at the end of the same scan says which files went clean since the previous sample without being
 committed; those files (with the lines they had) go to the last hook-seen discard of that worktree. A
 `reset --hard` is only reported when the samples show it lost something: run on a clean tree it
-discards nothing.
+discards nothing. Without post-index-change and reference-transaction (the lean hook set), a reset is
+seen in HEAD's reflog instead (`reset: moving to`), at the line's time: the sample tells a `--hard` that
+lost files from a `--soft` or `--mixed`, which lose none.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Candidate:
     ts_ns: int
     branch: str | None
     provenance: str
+    src: str = "hook"  # reflog: a reset line (whole seconds)
 
 
 class Discards:
@@ -42,6 +45,11 @@ class Discards:
                     resets_seen.add(key(record))
                     self._add(record, "reset-hard")
 
+    def reset_line(self, wt: str, ts_ns: int, branch: str | None, origin: str) -> None:
+        """A reset in HEAD's reflog (lean hook set): a `reset-hard` candidate, reported only if files were lost."""
+        self.candidates.setdefault(wt, []).append(Candidate("reset-hard", ts_ns, branch, f"{origin}:discard",
+                                                               "reflog"))
+
     def _add(self, record: SpoolRecord, how: str) -> None:
         self.candidates.setdefault(record.wt, []).append(
             Candidate(how, record.ts_ns, record.branch, provenance(record)))
@@ -49,7 +57,7 @@ class Discards:
     def settle(self, wt: str, lost: list[FileChange], sample_ns: int, sample_provenance: str,
                branch: str | None) -> None:
         """Report the hook-seen discards of `wt`, given what its sample found lost since the previous one."""
-        candidates = self.candidates.pop(wt, [])
+        candidates = sorted(self.candidates.pop(wt, []), key=lambda candidate: candidate.ts_ns)
         if not candidates:
             if lost:
                 self._emit(wt, schema.EditDiscarded(how="sample", branch=branch, files=lost), sample_ns,
@@ -58,10 +66,10 @@ class Discards:
         for candidate in candidates[:-1]:
             if candidate.how == "checkout":
                 self._emit(wt, schema.EditDiscarded(how="checkout", branch=candidate.branch), candidate.ts_ns,
-                           "hook", candidate.provenance)
+                           candidate.src, candidate.provenance)
         last = candidates[-1]
         if last.how == "checkout" or lost:
-            self._emit(wt, schema.EditDiscarded(how=last.how, branch=last.branch, files=lost), last.ts_ns, "hook",
+            self._emit(wt, schema.EditDiscarded(how=last.how, branch=last.branch, files=lost), last.ts_ns, last.src,
                        last.provenance)
 
     def settle_rest(self) -> None:

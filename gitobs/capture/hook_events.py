@@ -6,6 +6,10 @@ a hook ran; a hook record only sharpens their time. So an operation is never rep
 The hooks of one `git commit` share a parent process (the git process): its pid ties pre-commit,
 prepare-commit-msg, commit-msg and post-commit together, possibly across several scans while an editor
 is open. An attempt whose git process has exited without a post-commit was aborted.
+
+With the lean hook set (no prepare-commit-msg, no post-commit: git runs them for every commit a rebase
+replays), pre-commit's end opens the editor, commit-msg closes it, and the commit's own reflog line ends
+the attempt (take_attempt): the line that leaves the commit HEAD was at when commit-msg ran.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ REPLAY_OPS = ("rebase", "cherry-pick", "revert")
 MIN_EDIT_S = 0.2
 # An attempt still open after this long is closed as aborted whatever its process does.
 ATTEMPT_TIMEOUT_NS = 24 * 3600 * 10**9
+# How long before its pre-commit a `git commit` may have read the clock its reflog line carries.
+LINE_BEFORE_ATTEMPT_S = 30
 
 
 def provenance(record: SpoolRecord) -> str:
@@ -38,8 +44,9 @@ COALESCED_HOOKS = frozenset({"post-index-change", "reference-transaction"})
 
 
 class HookEvents:
-    def __init__(self, state: ScanState, enricher: Enricher | None, emit: Emit) -> None:
+    def __init__(self, state: ScanState, enricher: Enricher | None, emit: Emit, lean: bool = False) -> None:
         self.state = state
+        self.lean = lean  # prepare-commit-msg and post-commit are not installed
         self.enricher = enricher
         self.emit = emit
         self.handlers: dict[str, Callable[[SpoolRecord], None]] = {
@@ -119,8 +126,17 @@ class HookEvents:
     def _pre_commit(self, record: SpoolRecord) -> None:
         if record.op in REPLAY_OPS:
             return
-        self._attempt(record, verify=True)
+        attempt = self._attempt(record, verify=True)
+        self._commit_facts(attempt, record)
+        if self.lean:
+            attempt.edit_from_ns = record.end_ns or record.ts_ns  # the editor opens once pre-commit is done
+            if record.editor is False:
+                attempt.message_source = "message"  # -m, -F, --no-edit: git said no editor would open
         self._blocked_by(record)
+
+    def _commit_facts(self, attempt: Attempt, record: SpoolRecord) -> None:
+        attempt.head_sha = record.head_sha or attempt.head_sha
+        attempt.index = record.index or attempt.index
 
     def _prepare_commit_msg(self, record: SpoolRecord) -> None:
         if record.op in REPLAY_OPS:
@@ -134,6 +150,8 @@ class HookEvents:
         if attempt is None:
             return
         attempt.msg_ns = record.ts_ns
+        attempt.msg_end_ns = record.end_ns or record.ts_ns
+        self._commit_facts(attempt, record)
         self._report_edit(attempt, record.ts_ns)
         self._blocked_by(record)
 
@@ -156,11 +174,14 @@ class HookEvents:
         self.state.attempts.pop(self._key(record), None)  # `git merge` committed without post-commit
 
     def _report_edit(self, attempt: Attempt, end_ns: int) -> None:
-        if not attempt.prepare_ns or attempt.edit_reported or attempt.message_source == "message":
+        start_ns = attempt.prepare_ns or attempt.edit_from_ns
+        if not start_ns or attempt.edit_reported or attempt.message_source == "message":
             return
-        seconds = max(0, end_ns - attempt.prepare_ns) / 1e9
-        if attempt.message_source and seconds < MIN_EDIT_S:
-            return  # amend --no-edit, merge --no-edit: the message was reused, no editor opened
+        seconds = max(0, end_ns - start_ns) / 1e9
+        if (attempt.message_source or not attempt.prepare_ns) and seconds < MIN_EDIT_S:
+            # amend --no-edit, merge --no-edit: the message was reused, no editor opened; without
+            # prepare-commit-msg, an editor that closed at once (`--amend` keeping the message, GIT_EDITOR=true)
+            return
         attempt.edit_reported = True
         self.emit("commit.message_edit", schema.CommitMessageEdit(seconds=round(seconds, 3), branch=attempt.branch),
                   ts_ns=end_ns, src="hook", wt=attempt.wt, provenance=attempt.provenance)
@@ -177,7 +198,7 @@ class HookEvents:
                 continue  # a record read after the liveness check completed it
             if attempt.msg_ns:
                 stage = "empty-message"  # commit-msg passed, yet no commit
-            elif attempt.prepare_ns:
+            elif attempt.prepare_ns or (attempt.edit_from_ns and attempt.message_source != "message"):
                 stage = "editor"  # the editor failed or was interrupted
             else:
                 stage = "nothing-to-commit"  # pre-commit passed, git stopped before the message
@@ -250,3 +271,21 @@ class HookEvents:
 
     def _emit(self, record: SpoolRecord, event_type: str, payload: schema.Payload, src: str = "hook") -> None:
         self.emit(event_type, payload, ts_ns=record.ts_ns, src=src, wt=record.wt, provenance=provenance(record))
+
+
+def take_attempt(state: ScanState, wt: str, old: str, ts_s: int, lines_from_old: int = 1) -> Attempt | None:
+    """The open attempt that a commit's reflog line of `wt` (from `old`, at whole second `ts_s`) ends, taken
+    out of the open ones: one whose commit-msg ran, with HEAD at `old` (or unknown: an unborn or packed ref).
+    The line's time is the git process's clock, read once early (often before the editor opened): at most a
+    second after commit-msg, and not long before the attempt began (`commit -a` may refresh a large index
+    first). Of several such, in order, with `lines_from_old` commit lines from `old` still to come (this one
+    included): the k-th from the end, so that the last k attempts get the k lines, in order. Attempts at the
+    same commit are serial (git holds the index lock), and one that made no line (an empty message) is
+    followed by the attempt that did; a commit undone by `reset --soft` and made again repeats `old`."""
+    found = sorted(((attempt.start_ns, key) for key, attempt in state.attempts.items()
+                    if attempt.wt == wt and attempt.msg_ns and (not attempt.head_sha or attempt.head_sha == old)
+                    and attempt.start_ns // 10**9 - LINE_BEFORE_ATTEMPT_S <= ts_s <= attempt.msg_end_ns // 10**9 + 1))
+    if not found:
+        return None
+    _, key = found[max(0, len(found) - max(1, lines_from_old))]
+    return state.attempts.pop(key)

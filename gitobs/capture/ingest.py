@@ -24,6 +24,7 @@ from gitobs.capture import gitbutler
 from gitobs.capture.discards import Discards
 from gitobs.capture.enrich import Enricher
 from gitobs.capture.hook_events import HookEvents
+from gitobs.capture.install import installed_hooks
 from gitobs.capture.pause import Pause, end_pause, read_pause
 from gitobs.capture.processes import group
 from gitobs.capture.reflog import (
@@ -36,12 +37,12 @@ from gitobs.capture.reflog import (
     split_lines,
 )
 from gitobs.capture.reflog_events import ReflogEvents
-from gitobs.capture.reflog_twins import ReflogRead, hold_unpaired
+from gitobs.capture.reflog_twins import PAIR_WAIT_S, ReflogRead, hold_unpaired
 from gitobs.capture.rework import Rework
 from gitobs.capture.spool import SpoolBatch, SpoolRecord, process_alive, read_spool
-from gitobs.capture.staging import Staging
+from gitobs.capture.staging import Staging, loose_blob_times
 from gitobs.capture.stash_events import STASH_REF, StashEvents
-from gitobs.capture.state import REF_TIME_TTL_NS, ScanState, load_state, save_state
+from gitobs.capture.state import REF_TIME_TTL_NS, Attempt, ScanState, load_state, save_state
 from gitobs.capture.worktree_sample import sample_worktree
 from gitobs.core.config import ScanSettings
 from gitobs.core.names import recorded
@@ -97,6 +98,7 @@ class _Context:
     worktrees: dict[str, Path]  # worktree -> its git dir, listed once per scan
     pause: Pause | None  # recording paused (active or run out, not yet ended)
     logged_commits: set[str]  # commits the log reports made beyond what the state knows
+    lean: bool = False  # the lean hook set: no prepare-commit-msg, post-commit, post-index-change, ...
 
 
 def ingest_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
@@ -116,12 +118,18 @@ def ingest_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
     _delete(obs.spool, state.consumed)
     salt = None if settings.paths else repository_salt(obs.root)
     ctx = _Context(obs, state, settings, _enricher(obs.common_dir), Collector(salt), now_ns,
-                   worktree_git_dirs(obs.common_dir), pause, recovered.commits)
+                   worktree_git_dirs(obs.common_dir), pause, recovered.commits, _lean(obs))
 
     discards = Discards(ctx.collector.emit)
-    staging = Staging(state, ctx.collector.emit, settings.stage_burst_gap)
-    batch = _read_hooks(ctx, staging, discards)
-    reflog_count = _read_reflogs(ctx, batch.records, staging)
+    blob_times = None
+    if ctx.lean and ctx.enricher is not None:
+        blob_times = loose_blob_times(ctx.enricher.repo, obs.common_dir / "objects")
+    staging = Staging(state, ctx.collector.emit, settings.stage_burst_gap, blob_times)
+    batch, hooks, ended = _read_hooks(ctx, staging, discards)
+    reflog_count, held = _read_reflogs(ctx, batch.records, staging, discards)
+    if held:  # a commit line left for the next scan may be an ended attempt's: it waits with it
+        ended = [key for key in ended if key in state.attempts and not _may_be_held(state.attempts[key], now_ns)]
+    hooks.abort(ended)  # after the reflogs: an attempt whose commit line came there is no abort
     staging.close_quiet(now_ns)
     gitbutler.observe(obs.common_dir, state.gitbutler, ctx.collector.emit if settings.gitbutler else _drop,
                       now_ns)
@@ -209,8 +217,14 @@ def _enricher(common_dir: Path) -> Enricher | None:
         return None
 
 
-def _read_hooks(ctx: _Context, staging: Staging, discards: Discards) -> SpoolBatch:
-    hooks = HookEvents(ctx.state, ctx.enricher, ctx.collector.emit)
+def _lean(obs: ObsPaths) -> bool:
+    """Installed without the hooks git runs per commit or per ref (the default since the lean hook set)."""
+    hooks = installed_hooks(obs.manifest)
+    return bool(hooks) and "post-commit" not in hooks
+
+
+def _read_hooks(ctx: _Context, staging: Staging, discards: Discards) -> tuple[SpoolBatch, HookEvents, list[str]]:
+    hooks = HookEvents(ctx.state, ctx.enricher, ctx.collector.emit, ctx.lean)
     batch = read_spool(ctx.obs.spool, ctx.now_ns)
     batch.records = _captured(ctx.settings, batch.records)
     hooks.feed(batch.records)
@@ -222,11 +236,10 @@ def _read_hooks(ctx: _Context, staging: Staging, discards: Discards) -> SpoolBat
         late.records = _captured(ctx.settings, late.records)
         batch.extend(late)
         hooks.feed(late.records)
-    hooks.abort(ended)
     processes = group(batch.records)
     staging.feed(batch.records, processes)
     discards.feed(batch.records, processes)
-    return batch
+    return batch, hooks, ended
 
 
 def _captured(settings: ScanSettings, records: list[SpoolRecord]) -> list[SpoolRecord]:
@@ -245,10 +258,19 @@ def _resume_expired(ctx: _Context, pause: Pause) -> None:
                        provenance=f"resume:{pause.since_ns}")
 
 
-def _read_reflogs(ctx: _Context, records: list[SpoolRecord], staging: Staging) -> int:
+def _may_be_held(attempt: Attempt, now_ns: int) -> bool:
+    """Could this attempt's commit line be one the twin search left for the next scan?"""
+    return bool(attempt.msg_ns) and now_ns - attempt.msg_end_ns <= PAIR_WAIT_S * 10**9
+
+
+def _read_reflogs(ctx: _Context, records: list[SpoolRecord], staging: Staging,
+                  discards: Discards) -> tuple[int, bool]:
+    """The reflogs' events; returns how many lines were read and whether some were left for the next scan."""
     state = ctx.state
     reads = [_read_reflog(ctx, file) for file in reflog_files(ctx.obs.common_dir, ctx.worktrees)]
+    read_count = sum(len(read.entries) for read in reads)
     hold_unpaired(reads, ctx.worktrees, ctx.obs.common_dir, ctx.now_ns / 1e9)
+    held = sum(len(read.entries) for read in reads) < read_count
     state.cursors = {read.name: read.cursor.to_json() for read in reads}  # those of deleted reflogs go
     heads = [entry for read in reads if read.file.ref == "HEAD" for entry in read.entries]
     branches = [entry for read in reads if read.file.ref != "HEAD" for entry in read.entries]
@@ -256,9 +278,13 @@ def _read_reflogs(ctx: _Context, records: list[SpoolRecord], staging: Staging) -
     stash.from_hooks(records)
     _read_stash_reflog(ctx.obs, state, stash, ctx.now_ns)
     rework = Rework(ctx.enricher, ctx.settings.undo_window)
-    events = ReflogEvents(state, ctx.enricher, ctx.collector.emit, rework, staging, ctx.logged_commits)
+    on_reset = None
+    if ctx.lean:
+        def on_reset(entry: ReflogEntry, branch: str | None, ts_ns: int) -> None:
+            discards.reset_line(entry.wt, ts_ns, branch, entry.key)
+    events = ReflogEvents(state, ctx.enricher, ctx.collector.emit, rework, staging, ctx.logged_commits, on_reset)
     events.feed(heads, branches, stash.is_stash_reset)
-    return len(heads) + len(branches)
+    return len(heads) + len(branches), held
 
 
 def _read_reflog(ctx: _Context, file: ReflogFile) -> ReflogRead:

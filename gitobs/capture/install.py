@@ -20,10 +20,17 @@ from gitobs.capture.interpreter import isolation_flags
 from gitobs.capture.spool import write_note
 from gitobs.core.repo import GitobsError, Repo
 
+# Every hook the shim can record, in the order they are installed.
 RECORDED_HOOKS = (
     "post-checkout", "pre-commit", "prepare-commit-msg", "commit-msg", "post-commit", "post-merge",
     "post-rewrite", "pre-rebase", "pre-push", "post-index-change", "reference-transaction",
 )
+# The default: hooks git runs at most once per command, whatever number of refs or commits it touches.
+# Left out: reference-transaction (per ref update: a fetch of 4000 branches), prepare-commit-msg and
+# post-commit (per commit a rebase or cherry-pick replays), post-index-change (every `git status`) and
+# pre-rebase (nothing to record). What they told is derived from the hooks kept and the reflogs.
+LEAN_HOOKS = ("post-checkout", "pre-commit", "commit-msg", "post-merge", "post-rewrite", "pre-push")
+ALL_HOOKS_KEY = "capture.all_hooks"  # user scope: true installs RECORDED_HOOKS
 SHIM_MARKER = b"# gitobs-shim "
 CHAINED_SUFFIX = ".gitobs-chained"
 GITBUTLER_MARKER = b"# GITBUTLER_MANAGED_HOOK_V1"
@@ -87,10 +94,25 @@ def find_shim(hooks_dir: Path, name: str) -> Path | None:
     return None
 
 
-def inspect(hooks_dir: Path, shim: bytes | None = None) -> list[HookStatus]:
+def chosen_hooks() -> tuple[str, ...]:
+    """The hooks to install: the lean set, or every one where the user's own config asks for it."""
+    from gitobs.core.config import load  # the config module is only needed here, not by the hooks' users
+
+    return RECORDED_HOOKS if load()[ALL_HOOKS_KEY] else LEAN_HOOKS
+
+
+def inspect(hooks_dir: Path, shim: bytes | None = None, hooks: tuple[str, ...] | None = None) -> list[HookStatus]:
+    """Each hook of `hooks` (those install would put in place), then any other shim left by an older gitobs."""
     wanted = {shim} if shim is not None else _current_shims()
+    hooks = chosen_hooks() if hooks is None else hooks
     statuses = []
     for name in RECORDED_HOOKS:
+        if name not in hooks:
+            leftover = find_shim(hooks_dir, name)
+            if leftover is not None:
+                statuses.append(HookStatus(name, leftover, None, False,
+                                           "not recorded any more, left by an older gitobs (run gitobs install)"))
+            continue
         location = find_shim(hooks_dir, name)
         chained = hooks_dir / f"{name}{CHAINED_SUFFIX}"
         status = HookStatus(name, location, chained if os.path.lexists(chained) else None, False)
@@ -106,7 +128,10 @@ def inspect(hooks_dir: Path, shim: bytes | None = None) -> list[HookStatus]:
     return statuses
 
 
-def install(repo: Repo, executable: str | None = None) -> InstallReport:
+def install(repo: Repo, executable: str | None = None, hooks: tuple[str, ...] | None = None) -> InstallReport:
+    """Put the shim in front of `hooks` (by default the chosen set); a shim an older install left in front of
+    another hook is taken away, its chained hook restored."""
+    hooks = chosen_hooks() if hooks is None else hooks
     shim = render_shim(executable)
     hooks_dir = repo.hooks_dir
     report = InstallReport(hooks_dir)
@@ -118,6 +143,15 @@ def install(repo: Repo, executable: str | None = None) -> InstallReport:
     except OSError as exc:
         raise GitobsError(f"cannot create {exc.filename}: {exc.strerror}") from exc
     for name in RECORDED_HOOKS:
+        if name not in hooks:
+            try:
+                outcome = _uninstall_one(hooks_dir, name) if find_shim(hooks_dir, name) else ""
+            except OSError as exc:
+                report.problems.append(f"{name}: {exc.strerror} ({exc.filename})")
+                continue
+            if outcome:
+                report.changed[name] = f"no longer recorded: {outcome}"
+            continue
         try:
             outcome = _install_one(hooks_dir, name, shim)
         except _HookConflict as conflict:
@@ -128,7 +162,7 @@ def install(repo: Repo, executable: str | None = None) -> InstallReport:
             continue
         if outcome:
             report.changed[name] = outcome
-    _write_manifest(repo, created_dir, executable or sys.executable)
+    _write_manifest(repo, created_dir, executable or sys.executable, hooks)
     if report.changed:
         write_note(repo.obs.spool, "gitobs-install", [str(hooks_dir), __version__])
     return report
@@ -236,17 +270,26 @@ def _uninstall_one(hooks_dir: Path, name: str) -> str:
     return f"removed {shim.name}"
 
 
-def _write_manifest(repo: Repo, created_dir: bool, executable: str) -> None:
+def _write_manifest(repo: Repo, created_dir: bool, executable: str, hooks: tuple[str, ...]) -> None:
     previous = _read_manifest(repo)
     manifest = {
         "hooks_dir": str(repo.hooks_dir),
         "created_hooks_dir": bool(previous.get("created_hooks_dir")) or created_dir,
         "executable": executable,
-        "hooks": list(RECORDED_HOOKS),
+        "hooks": [name for name in RECORDED_HOOKS if name in hooks],
     }
     tmp = repo.obs.manifest.with_suffix(".tmp")
     tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, repo.obs.manifest)
+
+
+def installed_hooks(obs_manifest: Path) -> tuple[str, ...]:
+    """The hooks the manifest says were installed (every recorded hook for a manifest older than the lean set)."""
+    try:
+        hooks = json.loads(obs_manifest.read_text(encoding="utf-8")).get("hooks")
+    except (OSError, ValueError, AttributeError):
+        return ()
+    return tuple(name for name in RECORDED_HOOKS if isinstance(hooks, list) and name in hooks)
 
 
 def _read_manifest(repo: Repo) -> dict:

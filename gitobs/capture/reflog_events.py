@@ -12,10 +12,11 @@ import re
 from collections.abc import Callable
 
 from gitobs.capture.enrich import Enricher
+from gitobs.capture.hook_events import take_attempt
 from gitobs.capture.reflog import Kind, ReflogEntry, classify
 from gitobs.capture.rework import Rework
 from gitobs.capture.staging import Staging
-from gitobs.capture.state import RebaseProgress, ScanState
+from gitobs.capture.state import Attempt, RebaseProgress, ScanState
 from gitobs.core.names import recorded
 from gitobs.core.repo import MAIN_WORKTREE, is_null_sha
 from gitobs.log import schema
@@ -23,6 +24,7 @@ from gitobs.log.schema import Emit
 
 _RETURNING = re.compile(r"returning to refs/heads/(.+)$")
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
+_COMMITTING = frozenset({"commit", "merge-commit", "revert", "amend"})  # lines a `git commit` may write
 
 
 def short_branch(ref: str | None) -> str | None:
@@ -31,8 +33,12 @@ def short_branch(ref: str | None) -> str | None:
 
 class ReflogEvents:
     def __init__(self, state: ScanState, enricher: Enricher | None, emit: Emit, rework: Rework,
-                 staging: Staging, logged_commits: set[str] | None = None) -> None:
+                 staging: Staging, logged_commits: set[str] | None = None,
+                 on_reset: Callable[[ReflogEntry, str | None, int], None] | None = None) -> None:
         self.state = state
+        # Without post-index-change and reference-transaction (the lean hook set), HEAD's reset lines are the
+        # `reset --hard` discard candidates: called with the line, its branch and its moment.
+        self.on_reset = on_reset
         self.logged_commits = logged_commits or set()  # reported in the log, though the state may not know
         self.enricher = enricher
         self.emit = emit
@@ -40,11 +46,16 @@ class ReflogEvents:
         self.staging = staging
         self.moment: tuple[int, str] = (0, "reflog")  # (ts_ns, src) of the entry being reported
         self.last_ns: dict[tuple[str, str], int] = {}  # per reflog: the moment of its previous entry
+        self.commits_from: dict[tuple[str, str], int] = {}
 
     def feed(self, heads: list[ReflogEntry], branches: list[ReflogEntry],
              is_stash_reset: Callable[[ReflogEntry], bool]) -> None:
         branch_of = {entry.mirror_key: entry for entry in branches}
         mirrored: set[str] = set()
+        self.commits_from: dict[tuple[str, str], int] = {}  # (worktree, old) -> commit lines still to come
+        for entry in heads:
+            if classify(entry.message).op in _COMMITTING:
+                self.commits_from[(entry.wt, entry.old)] = self.commits_from.get((entry.wt, entry.old), 0) + 1
         for entry in heads:
             twin = branch_of.get(entry.mirror_key)
             if twin is not None:
@@ -116,6 +127,8 @@ class ReflogEvents:
         elif op == "reset":
             if not is_stash_reset(entry):
                 self._reset(entry, branch)
+                if self.on_reset is not None:
+                    self.on_reset(entry, branch, self.moment[0])
         elif op == "rebase":
             self._rebase(entry, kind)
         elif op == "merge":
@@ -135,6 +148,7 @@ class ReflogEvents:
 
     def _commit(self, entry: ReflogEntry, branch: str | None, kind: Kind, via: str = "") -> None:
         sha = entry.new
+        attempt = self._attempt_of(entry)  # even for a line read again: its attempt did end
         if sha in self.state.recent_commits or sha in self.logged_commits:
             return
         facts = self.enricher.commit(sha) if self.enricher else None
@@ -154,6 +168,9 @@ class ReflogEvents:
         payload.merge = payload.merge or kind.op == "merge-commit"
         payload.revert = kind.op == "revert" or payload.reverts is not None
         payload.staged_s = self.staging.committed(entry.wt, self.moment[0])
+        if attempt is not None and self.staging.from_objects:
+            payload.staged_s = self.staging.committed_objects(entry.wt, entry.old, sha, self.moment[0], attempt,
+                                                              branch)
         self._emit(entry, "commit.created", payload)
         if payload.reverts:
             self._emit(entry, "commit.reverted", self.rework.reverted(sha, payload.reverts, branch))
@@ -162,9 +179,25 @@ class ReflogEvents:
         old = self.enricher.commit(entry.old) if self.enricher else None
         since = float(entry.ts - old.commit_time) if old is not None else None
         self.state.remember_commit(entry.new)
+        attempt = self._attempt_of(entry)
         self.staging.committed(entry.wt, self.moment[0])  # what was staged went into the amended commit
+        if attempt is not None and self.staging.from_objects:
+            self.staging.committed_objects(entry.wt, entry.old, entry.new, self.moment[0], attempt, branch)
         self._emit(entry, "commit.amended", schema.CommitAmended(
             old=entry.old, new=entry.new, branch=branch, since_s=since))
+
+    def _attempt_of(self, entry: ReflogEntry) -> Attempt | None:
+        """The `git commit` attempt this HEAD line ends (lean hook set: no post-commit did). Its commit-msg's
+        end is the commit's moment, to the millisecond, where no reference-transaction gave one."""
+        if entry.ref != "HEAD":
+            return None
+        left = self.commits_from.get((entry.wt, entry.old), 1)
+        self.commits_from[(entry.wt, entry.old)] = left - 1
+        attempt = take_attempt(self.state, entry.wt, entry.old, entry.ts, left)
+        if attempt is not None and self.moment[1] != "hook" and attempt.msg_end_ns:
+            self.moment = (attempt.msg_end_ns, "hook")
+            self.last_ns[(entry.wt, entry.ref)] = attempt.msg_end_ns
+        return attempt
 
     def _reset(self, entry: ReflogEntry, branch: str | None) -> None:
         self._emit(entry, "history.reset", schema.HistoryReset(branch=branch, from_sha=entry.old, to_sha=entry.new))

@@ -35,6 +35,10 @@ class SpoolRecord:
     args: list[str] = field(default_factory=list)
     stdin: str | None = None
     op: str = ""  # rebase / cherry-pick / revert / merge in progress while a commit hook ran
+    # pre-commit and commit-msg only (shims since the lean hook set; None or "" before):
+    editor: bool | None = None  # False: git set GIT_EDITOR=: (no editor opens); True: one does
+    index: str = ""  # the index file the commit takes: "index", or "index.lock" for `commit -a`
+    head_sha: str = ""  # the commit HEAD named (the old side of the commit's reflog line), when loose
     status: int | None = None  # the chained hook's exit status; None when there was none
     end_ns: int | None = None  # when the chained hook finished
 
@@ -91,8 +95,10 @@ def parse_record(name: str, ts_ns: int, text: str) -> SpoolRecord | None:
         record = SpoolRecord(
             name=name, ts_ns=ts_ns, hook=fields["hook"], pid=int(fields["pid"]), ppid=int(fields["ppid"]),
             wt=fields.get("wt", "."), head=fields.get("head", ""), args=args,
-            op=fields.get("op", ""),
+            op=fields.get("op", ""), index=fields.get("index", ""), head_sha=fields.get("headsha", ""),
         )
+        if "index" in fields:  # a shim that records the editor: `editor 0` when none opens
+            record.editor = fields.get("editor") != "0"
     except (KeyError, ValueError):
         return None
     if "\nstdin\n" in text:

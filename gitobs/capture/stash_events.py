@@ -53,12 +53,15 @@ class StashEvents:
     def from_reflog(self, entries: list[ReflogEntry], changed_ns: int) -> None:
         """Entries the hooks did not report: pushed ones appear, removed ones disappear."""
         known = self.state.stash
-        for entry in entries:
+        for number, entry in enumerate(entries, start=1):
             if entry.new not in known:
                 match = _STASH_BRANCH.match(entry.message)
                 self.push_seconds.add(entry.ts)
+                ts_ns = entry.ts * 10**9
+                if number == len(entries) and 0 <= changed_ns - ts_ns < 10**9:
+                    ts_ns = changed_ns  # the newest line, written in the second the file last changed: then
                 self.emit("stash.push", schema.StashPush(branch=match.group(1) if match else None, sha=entry.new),
-                          ts_ns=entry.ts * 10**9, src="reflog", wt=MAIN_WORKTREE, provenance=entry.key)
+                          ts_ns=ts_ns, src="reflog", wt=MAIN_WORKTREE, provenance=entry.key)
         present = {entry.new for entry in entries}
         for sha in reversed(known):
             if sha not in present:  # pop or drop without hooks: which one cannot be told

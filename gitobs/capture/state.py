@@ -33,6 +33,12 @@ class Attempt(msgspec.Struct, kw_only=True, omit_defaults=True):
     message_source: str = ""  # prepare-commit-msg's second argument
     msg_ns: int = 0  # commit-msg: the editor has closed
     edit_reported: bool = False
+    # Without prepare-commit-msg and post-commit (the lean hook set): the editor opens once pre-commit is
+    # done, commit-msg ends it, and the commit's reflog line ends the attempt.
+    edit_from_ns: int = 0  # pre-commit's end
+    msg_end_ns: int = 0  # commit-msg's end (its chained hook's): the commit is written right after
+    head_sha: str = ""  # the commit HEAD was at: the reflog line of this attempt's commit leaves it
+    index: str = ""  # "index.lock": `commit -a` staged the files itself
 
 
 class RebaseProgress(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -69,6 +75,7 @@ class ScanState(msgspec.Struct, kw_only=True):
     worktrees: dict[str, WorktreeMemory] = {}  # worktree -> its last sample
     stage_writes: dict[str, list[StageWrite]] = {}  # worktree -> staging not yet cut into bursts
     first_staged: dict[str, int] = {}  # worktree -> first staging since its last commit, once burst
+    committed_ns: dict[str, int] = {}  # worktree -> its last commit's moment (staging from the object store)
     arrivals: dict[str, int] = {}  # worktree -> when HEAD last switched branch (for dwell times)
     born: dict[str, str] = {}  # new worktree -> the commit `git worktree add` started its HEAD at
     rewritten: dict[str, dict[str, int]] = {}  # worktree -> commit a rebase rewrote (post-rewrite) -> when

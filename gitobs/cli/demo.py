@@ -15,7 +15,7 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from gitobs.capture.install import install
+from gitobs.capture.install import RECORDED_HOOKS, install
 from gitobs.core.repo import GitobsError, locate
 
 # The user's own pre-commit hook, installed before gitobs so that gitobs chains it.
@@ -136,6 +136,9 @@ def prepare(target: Path, narrate: Callable[[str], None]) -> Path:
     hook.write_text(USER_PRE_COMMIT)
     hook.chmod(0o755)
     repo = locate(target)
-    report = install(repo, executable=sys.executable)
-    narrate(f"gitobs installed in {target} ({len(report.changed)} hooks, the existing pre-commit chained)")
+    # Every hook, not just the lean default, so that the session shows every event type (stash pop, staging
+    # counts of each `git add`): what `capture.all_hooks = true` installs.
+    report = install(repo, executable=sys.executable, hooks=RECORDED_HOOKS)
+    narrate(f"gitobs installed in {target} ({len(report.changed)} hooks, all of them as capture.all_hooks would,"
+            " the existing pre-commit chained)")
     return target
