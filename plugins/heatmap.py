@@ -317,7 +317,11 @@ class HeatmapState(msgspec.Struct, array_like=True):
 
 
 def _save_record(record: list) -> tuple[list[int], list[int]]:
+    """Settled, and its (bucket, events) pairs added up: smaller kept, and a report that loads it does not
+    add them up again at its first event (two halves' merged pairs can be twice the limit long)."""
     _settle(record)
+    if len(record[BUCKETS]) > HISTORY:
+        _set_buckets(record, _summed(_pairs(record[BUCKETS])))
     return [record[slot] for slot in SAVED_SLOTS], record[BUCKETS]
 
 
