@@ -596,6 +596,12 @@ def test_sqlite_is_preferred_while_it_is_as_new_as_the_toml(tmp_path):
         ("vbranch.files", {"stack": FIX, "owned_files": 1}),
         ("vbranch.applied", vb(SPIKE_LANE, "spike-1", spike)),
     ]
+    start = last_seq(repo)
+    sql(repo, f"INSERT INTO hunk_assignments(hunk_header, path, path_bytes, stack_id) VALUES "
+              f"('@@ -1,0 +1,2 @@', 'NOTES.md', CAST('NOTES.md' AS BLOB), '{FIX}')")
+    sql(repo, f"UPDATE vb_stacks SET in_workspace = 1 WHERE id = '{SPIKE_LANE}'")  # a write that changes nothing
+    [files] = new_events(repo, start, types=NEW_TYPES)  # back to 2: a new event, not taken for the first one
+    assert (files.type, files.data) == ("vbranch.files", {"stack": FIX, "owned_files": 2})
     # A TOML edited after GitButler last synced it is what GitButler imports next: it wins until then.
     start = last_seq(repo)
     set_in_workspace(storage(repo) / "virtual_branches.toml", SPIKE_LANE, True)

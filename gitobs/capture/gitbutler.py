@@ -212,8 +212,8 @@ def _observe_stacks(common: str, storage: str, memory: GitButlerMemory, repo: _L
     if not toml_changed and ref_stamps == memory.refs:
         return
     _resolve_tips(common, stacks)
-    report = _Report(stamps=[toml_stamps[:2], sorted(ref_stamps.items())],
-                     ts_ns=_changed_at(toml_stamps[1], ref_stamps, memory) or now_ns, wt=wt)
+    report = _Report(stamps=[toml_stamps, sorted(ref_stamps.items())],
+                     ts_ns=_changed_at(toml_stamps, ref_stamps, memory) or now_ns, wt=wt)
     _diff(memory.stacks, stacks, report, repo, operations, common)
     report.send(emit)
     memory.stacks, memory.toml, memory.refs = stacks, toml_stamps, ref_stamps
@@ -250,11 +250,13 @@ def _without_tips(stacks: dict[str, Stack]) -> dict[str, Stack]:
         msgspec.structs.replace(branch, tip="") for branch in stack.branches]) for stack_id, stack in stacks.items()}
 
 
-def _changed_at(toml_stamp: list[int], ref_stamps: dict[str, list[int]], memory: GitButlerMemory) -> int:
-    """When the change happened: the newest mtime among the TOML and the refs that changed (0: unknown)."""
+def _changed_at(toml_stamps: list[list[int]], ref_stamps: dict[str, list[int]], memory: GitButlerMemory) -> int:
+    """When the change happened: the newest mtime among the TOML, the database's files and the refs that
+    changed (0: unknown)."""
     changed = [stamp for ref, stamp in ref_stamps.items() if memory.refs.get(ref) != stamp]
-    if not memory.toml or memory.toml[1] != toml_stamp:
-        changed.append(toml_stamp)
+    for index in (1, 2, 3):  # the TOML, but.sqlite, its -wal
+        if len(memory.toml) <= index or memory.toml[index] != toml_stamps[index]:
+            changed.append(toml_stamps[index])
     return max((stamp[2] for stamp in changed if stamp), default=0)
 
 
@@ -428,7 +430,8 @@ def _diff_stack(stack_id: str, old: Stack, new: Stack, report: _Report, repo: _L
     if new.files < 0:
         new.files = old.files  # read from the TOML: the database's counts are still the last known
     elif new.files != old.files and (old.files >= 0 or new.files > 0):
-        report.add("vbranch.files", VBranchFiles(stack=stack_id, owned_files=new.files), f"{stack_id}:files")
+        report.add("vbranch.files", VBranchFiles(stack=stack_id, owned_files=new.files),
+                   f"{stack_id}:files:{new.files}")
 
 
 def _changes(report: _Report, stack_id: str, previous: gitbutler_toml.Branch, branch: gitbutler_toml.Branch,

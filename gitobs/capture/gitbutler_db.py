@@ -39,8 +39,8 @@ def read(path: str) -> DbState | None:
 
     try:
         connection = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=BUSY_MS / 1000,
-                                     isolation_level=None, check_same_thread=False)
-    except sqlite3.Error:
+                                     isolation_level=None)
+    except (sqlite3.Error, UnicodeError):  # UnicodeError: a path not in UTF-8, which no URI can name
         return None
     try:
         connection.execute("PRAGMA query_only = 1")
