@@ -854,3 +854,15 @@ def test_ci_state_counted_from_sqlite_never_its_text(tmp_path):
     everything = json.dumps([event.data for event in new_events(repo)])
     for private in ("Secret", "lint", "token"):
         assert private not in everything
+
+
+def test_applied_false_beside_in_workspace_true_is_out_of_the_workspace():
+    """Defect 1: 0.12.8-0.12.24 kept `applied = false` of a lane unapplied before the upgrade."""
+    def applied(flags: str) -> bool:
+        [stack] = parse_virtual_branches(f'[branches.s]\nid = "s"\nname = "lane"\n{flags}'.encode()).values()
+        return stack.applied
+
+    assert not applied("applied = false\nin_workspace = true\n")
+    assert not applied("applied = true\nin_workspace = false\n")
+    assert applied("applied = true\nin_workspace = true\n")
+    assert not applied("applied = false\n") and not applied("in_workspace = false\n") and applied("")
