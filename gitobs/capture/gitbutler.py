@@ -1,9 +1,11 @@
 """GitButler's virtual branches and operations log, observed from its files: vbranch.* and gitbutler.op events.
 
 GitButler changes branches without running git hooks and often with empty reflog messages, but it keeps
-its state in files: stacks of branches in `<storage>/virtual_branches.toml`, and a log of its operations as
-a chain of snapshot commits whose newest one `<storage>/operations-log.toml` names. Each scan compares
-them with what the previous scan saw (GitButlerMemory) and reports the differences.
+its state in files: stacks of branches in `<storage>/virtual_branches.toml`, mirrored since 0.19.4 in
+`<storage>/but.sqlite` (read read-only by gitbutler_db.py, preferred while it is as new as the TOML), and a
+log of its operations as a chain of snapshot commits whose newest one `<storage>/operations-log.toml`
+names. Each scan compares them with what the previous scan saw (GitButlerMemory) and reports the
+differences.
 
 This runs on every scan of every repository, so it reads as little as it can: without GitButler it costs
 a few stats; with GitButler and nothing changed, a few more (stamps of the files and of the tracked

@@ -66,13 +66,13 @@ def _read(connection) -> DbState | None:
     lanes: dict[str, tuple[str, str]] = {}
     for stack_id, order, in_workspace, legacy_name, legacy_head in connection.execute(
             "SELECT id, sort_order, in_workspace, legacy_name, legacy_head_sha FROM vb_stacks"):
-        if isinstance(stack_id, str):
-            stacks[stack_id] = Stack(order=integer(order), applied=bool(in_workspace))
-            lanes[stack_id] = (name(legacy_name), commit_id(legacy_head))
+        if isinstance(stack_id, str):  # ids are UUIDs: as in the TOML, the cap only bounds a corrupt one
+            stacks[name(stack_id)] = Stack(order=integer(order), applied=bool(in_workspace))
+            lanes[name(stack_id)] = (name(legacy_name), commit_id(legacy_head))
     for stack_id, branch, head_sha, pr_number, archived in connection.execute(
             "SELECT stack_id, name, head_sha, pr_number, archived FROM vb_stack_heads "
             "ORDER BY stack_id, position"):
-        stack = stacks.get(stack_id)
+        stack = stacks.get(name(stack_id)) if isinstance(stack_id, str) else None
         if stack is not None and name(branch):
             stack.branches.append(Branch(name(branch), commit_id(head_sha), archived=bool(archived),
                                          review=max(integer(pr_number), 0)))
@@ -87,7 +87,7 @@ def _read(connection) -> DbState | None:
                 "SELECT stack_id, COUNT(DISTINCT path_bytes) FROM hunk_assignments "
                 "WHERE stack_id IS NOT NULL GROUP BY stack_id"):
             if isinstance(stack_id, str):
-                files[stack_id] = integer(count)
+                files[name(stack_id)] = integer(count)
     except sqlite3.OperationalError:  # a schema without the table: no counts
         files = {}
     mtime = state[1] if isinstance(state[1], int) else None

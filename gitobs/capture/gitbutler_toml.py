@@ -65,7 +65,7 @@ def parse_virtual_branches(data: bytes) -> dict[str, Stack]:
     for stack_id, table in branches.items():
         stack = _stack(stack_id, table)
         if stack.branches:  # a new stack has neither heads nor a name yet: nothing to name it by
-            stacks[stack_id] = stack
+            stacks[name(stack_id)] = stack  # ids are UUIDs: the cap only bounds a corrupt file
     return stacks
 
 
