@@ -40,15 +40,18 @@ from gitobs.replay import parallel
 from gitobs.replay.analysis import Analyzer, Context
 from gitobs.replay.engine import Consumer, EventDecoder, ReadCounts, decoder_for, malformed_warning, replay
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 MAGIC = b"gitobs replay cache\n"
 DIRECTORY = "replay-cache"
 SUFFIX = ".state"
-MAX_ENTRIES = 4  # report configurations kept (the default report, a --only or two, another time zone)
+MAX_ENTRIES = 8  # files: two per report configuration (the default report, a --only or two, another zone)
 SHARE_OF_LOG = 0.10  # all checkpoints together, at most this share of the log's size on disk ...
 MIN_BUDGET = 256 << 10  # ... or this much, for a small log
 MAX_INFLATED = 256 << 20  # a checkpoint that inflates past this is damaged (or hostile): ignored
 LEVEL = 3
+# The live checkpoint is written again once a report has replayed this much of the live segment after it:
+# rarely enough that most reports write nothing, often enough that they replay little.
+LIVE_REWRITE = 256 << 10
 Warn = Callable[[str], None]
 
 
@@ -58,6 +61,18 @@ class SegmentId(msgspec.Struct, array_like=True):
     mtime_ns: int
     inode: int
     sha256: str
+
+
+class LivePrefix(msgspec.Struct, array_like=True):
+    """How much of the live segment a checkpoint covers: its first `size` bytes (whole frames), and the
+    `lines` lines they hold, hashed as text too, so that they are found again once a seal rewrote them."""
+
+    name: str
+    inode: int
+    size: int
+    sha256: str
+    lines: int
+    content_sha256: str
 
 
 class Saved(msgspec.Struct, array_like=True):
@@ -75,6 +90,7 @@ class Checkpoint(msgspec.Struct, kw_only=True):
     malformed: int
     warnings: list[str]
     states: list[Saved]
+    live: LivePrefix | None = None  # the live checkpoint: the segments, then this much of the next one
 
 
 _CHECKPOINT = msgspec.msgpack.Decoder(Checkpoint)
@@ -201,18 +217,49 @@ class Store:
                 total -= size
 
 
-class _Segments:
-    """Segments [start, stop) of a log, as a log of their own: what one pass of replay reads."""
+class _Part:
+    """What one pass of replay reads: segments [first, stop) of a log, the first one from `offset` bytes (whole
+    frames; the live segment only) or without its first `skip` lines. Keeps the place just past the last
+    frame it gave of the live segment."""
 
-    def __init__(self, log: EventLog, start: int, stop: int, paths: list[Path]) -> None:
-        self.log, self.start, self.stop, self.paths = log, start, stop, paths[start:stop]
+    def __init__(self, log: EventLog, paths: list[Path], first: int, stop: int, offset: int = 0, skip: int = 0) -> None:
+        self.log, self.all, self.first, self.stop = log, paths, first, stop
+        self.paths = paths[first:stop]
+        self.offset, self.skip = offset, skip
+        self.place: list | None = None
 
     def segments(self) -> list[Path]:
         return self.paths
 
     def iter_contents(self, on_corruption=None, start: int = 0, stop: int | None = None):
         stop = len(self.paths) if stop is None else min(stop, len(self.paths))
-        return self.log.iter_contents(on_corruption, start=self.start + start, stop=self.start + stop)
+        for index in range(self.first + start, self.first + stop):
+            if index == len(self.all) - 1:
+                place = [self.all[index].name, self.offset if index == self.first else 0]
+                for self.place, content in self.log.iter_contents_from(place, on_corruption):
+                    if index == self.first and self.skip:
+                        content = _skipped(self, content)
+                    if content:
+                        yield content
+                continue
+            for content in self.log.iter_contents(on_corruption, start=index, stop=index + 1):
+                if index == self.first and self.skip:
+                    content = _skipped(self, content)
+                if content:
+                    yield content
+
+
+def _skipped(part: _Part, content: bytes) -> bytes:
+    """What is left of `content` once the part's lines still to skip are taken off its start."""
+    lines = content.count(b"\n")
+    if lines <= part.skip:
+        part.skip -= lines
+        return b""
+    cut = 0
+    for _ in range(part.skip):
+        cut = content.index(b"\n", cut) + 1
+    part.skip = 0
+    return content[cut:]
 
 
 def _identity(path: Path, known: SegmentId | None = None) -> SegmentId | None:
@@ -241,6 +288,74 @@ def _still_there(saved: list[SegmentId], paths: list[Path]) -> list[SegmentId] |
     return now
 
 
+class _Start:
+    """Where a report goes on from a checkpoint: segment `segment`, from byte `offset` or past `skip` lines."""
+
+    def __init__(self, segment: int, offset: int = 0, skip: int = 0) -> None:
+        self.segment, self.offset, self.skip = segment, offset, skip
+
+
+def _resume(checkpoint: Checkpoint, log: EventLog, paths: list[Path]) -> tuple[_Start, list[SegmentId]] | None:
+    """Where the log goes on after what the checkpoint covers, and its segments as they are now; None when
+    the log no longer starts with them."""
+    now = _still_there(checkpoint.segments, paths[:-1])
+    live = checkpoint.live
+    if now is None or (live is not None and len(now) >= len(paths)):
+        return None
+    n = len(now)
+    if live is None:
+        return _Start(n), now
+    path = paths[n]
+    if path.name != live.name:
+        return None
+    if n == len(paths) - 1:  # still the live segment: its first bytes as they were
+        try:
+            with open(path, "rb") as handle:
+                if os.fstat(handle.fileno()).st_ino == live.inode:
+                    head = handle.read(live.size)
+                    if len(head) == live.size and hashlib.sha256(head).hexdigest() == live.sha256:
+                        return _Start(n, offset=live.size), now
+        except OSError:
+            return None
+    # sealed since (rewritten as other frames), or repaired: the same lines at its start, whatever the frames
+    digest, lines = hashlib.sha256(), 0
+    for content in log.iter_contents(None, start=n, stop=n + 1):
+        count = content.count(b"\n")
+        if lines + count >= live.lines:
+            cut = 0
+            for _ in range(live.lines - lines):
+                cut = content.index(b"\n", cut) + 1
+            digest.update(content[:cut])
+            lines = live.lines
+            break
+        digest.update(content)
+        lines += count
+    if lines != live.lines or digest.hexdigest() != live.content_sha256:
+        return None
+    return _Start(n, skip=live.lines), now
+
+
+def _live_prefix(log: EventLog, path: Path, place: list) -> LivePrefix | None:
+    """The live segment up to `place` (past a whole frame), as a LivePrefix; None if it changed meanwhile."""
+    try:
+        with open(path, "rb") as handle:
+            inode = os.fstat(handle.fileno()).st_ino
+            head = handle.read(place[1])
+    except OSError:
+        return None
+    if len(head) != place[1]:
+        return None
+    digest, lines = hashlib.sha256(), 0
+    for found, content in log.iter_contents_from([path.name, 0]):
+        if found[0] != path.name or found[1] > place[1]:
+            break
+        digest.update(content)
+        lines += content.count(b"\n")
+        if found[1] == place[1]:
+            break
+    return LivePrefix(path.name, inode, place[1], hashlib.sha256(head).hexdigest(), lines, digest.hexdigest())
+
+
 def _restore(checkpoint: Checkpoint, consumers: list[Consumer], context: Context) -> list[tuple[Any, str | None]] | None:
     """A new instance of each consumer, with its state loaded (or its failure), or None if any will not load."""
     saved = {entry.name: entry for entry in checkpoint.states}
@@ -260,7 +375,7 @@ def _restore(checkpoint: Checkpoint, consumers: list[Consumer], context: Context
     return restored
 
 
-def _pass(log: _Segments, consumers: list[Consumer], event_filter: EventFilter, decoder: EventDecoder, warn: Warn,
+def _pass(log: _Part, consumers: list[Consumer], event_filter: EventFilter, decoder: EventDecoder, warn: Warn,
           workers: int) -> ReadCounts:
     """Feed `consumers` these segments, in two processes when it pays (parallel.py); the instances stay fed."""
     if not consumers or not log.paths:
@@ -274,16 +389,21 @@ def _pass(log: _Segments, consumers: list[Consumer], event_filter: EventFilter, 
     return replay(log, consumers, [], event_filter, warn, decoder=decoder, warn_malformed=False)
 
 
-def _add(into: ReadCounts, more: ReadCounts) -> None:
+def _add(into: ReadCounts, more: ReadCounts) -> ReadCounts:
     into.in_window += more.in_window
     into.rollup_days += more.rollup_days
     into.malformed += more.malformed
+    return into
+
+
+def _live_key(key: str) -> str:
+    return hashlib.sha256(f"{key} live".encode()).hexdigest()
 
 
 def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter, context: Context, warn: Warn,
                   workers: int) -> ReadCounts | None:
-    """Replay `consumers` over `log` with the cache: the states after the sealed segments loaded (or made and
-    kept), then the rest fed. Returns the counts, or None when the cache does not apply (replay it all)."""
+    """Replay `consumers` over `log` with the cache: the states of a checkpoint loaded (or made and kept), then
+    the rest fed. Returns the counts, or None when the cache does not apply (replay it all)."""
     directory = directory_of(log)
     if directory is None or event_filter.since is not None or event_filter.until is not None:
         return None
@@ -296,20 +416,18 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
     key = report_key(consumers, context)
     store = Store(directory, sum(_size(path) for path in paths))
     decoder = decoder_for(consumers, event_filter)
-    checkpoint = store.load(key)
-    covered: list[SegmentId] = []
-    start = 0
-    if checkpoint is not None:
-        now = _still_there(checkpoint.segments, paths[:sealed])
-        restored = _restore(checkpoint, chosen, context) if now is not None else None
-        if now is not None and restored is not None:
+    # The live checkpoint (sealed segments and part of the live one) first, then the sealed one. Analyzers that
+    # are not cached replay the whole log: they use only the sealed one, whose counts they make again.
+    checkpoint, start, covered = None, _Start(0), []
+    for name in ((key,) if others else (_live_key(key), key)):
+        found = store.load(name)
+        resumed = _resume(found, log, paths) if found is not None else None
+        restored = _restore(found, chosen, context) if resumed is not None else None
+        if found is not None and resumed is not None and restored is not None:
             for consumer, (instance, error) in zip(chosen, restored):
                 consumer.instance, consumer.error = instance, error
-            covered, start = now, len(now)
-        else:
-            checkpoint = None
-    # What the sealed segments add up to: the checkpoint's counts, or those of a pass of the analyzers that
-    # are not cached over the same segments (the same decoder: the same lines are malformed).
+            checkpoint, (start, covered) = found, resumed
+            break
     counts = ReadCounts()
     seen: list[str] = []
 
@@ -319,30 +437,38 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
 
     if checkpoint is not None:
         if others:
-            _add(counts, _pass(_Segments(log, 0, start, paths), others, event_filter, decoder, noted, workers))
+            _add(counts, _pass(_Part(log, paths, 0, start.segment), others, event_filter, decoder, noted, workers))
         else:
             counts = ReadCounts(in_window=checkpoint.in_window, rollup_days=checkpoint.rollup_days,
                                 malformed=checkpoint.malformed)
             for message in checkpoint.warnings:
                 noted(message)
-    if start < sealed:
+    live_from = start if start.segment == sealed else _Start(sealed)
+    if start.segment < sealed:
         # Two processes only from the log's start: a cut is checked against the head part's times alone, and
         # a state loaded here holds earlier ones (the segments sealed since are few anyway).
-        _add(counts, _pass(_Segments(log, start, sealed, paths), consumers, event_filter, decoder, noted,
-                           workers if start == 0 else 1))
-        covered += [found for path in paths[start:sealed] if (found := _identity(path)) is not None]
+        part = _Part(log, paths, start.segment, sealed, skip=start.skip)
+        fresh = start.segment == 0 and not start.skip
+        _add(counts, _pass(part, consumers, event_filter, decoder, noted, workers if fresh else 1))
+        covered += [found for path in paths[len(covered):sealed] if (found := _identity(path)) is not None]
         if len(covered) == sealed:
-            _save(store, key, covered, counts, seen, chosen)
-    rest = replay(_Segments(log, sealed, len(paths), paths), consumers, [], event_filter, warn, decoder=decoder,
-                  warn_malformed=False)
+            _save(store, key, covered, counts, seen, chosen, None)
+    live = _Part(log, paths, sealed, sealed + 1, offset=live_from.offset, skip=live_from.skip)
+    rest = replay(live, consumers, [], event_filter, noted, decoder=decoder, warn_malformed=False)
     _add(counts, rest)
     if counts.malformed:
         warn(malformed_warning(counts.malformed))
+    read = (live.place[1] - live_from.offset) if live.place is not None else 0
+    if (not others and live.place is not None and len(covered) == sealed
+            and (checkpoint is None or checkpoint.live is None or read >= LIVE_REWRITE)):
+        prefix = _live_prefix(log, paths[sealed], live.place)
+        if prefix is not None:
+            _save(store, _live_key(key), covered, counts, seen, chosen, prefix)
     return counts
 
 
 def _save(store: Store, key: str, covered: list[SegmentId], counts: ReadCounts, warnings: list[str],
-          chosen: list[Consumer]) -> None:
+          chosen: list[Consumer], live: LivePrefix | None) -> None:
     states = []
     for consumer in chosen:
         if consumer.error is not None:
@@ -353,9 +479,9 @@ def _save(store: Store, key: str, covered: list[SegmentId], counts: ReadCounts, 
         except Exception:  # noqa: BLE001 - a state that will not save is not kept: the next report replays it all
             return
         states.append(Saved(consumer.name, None, msgspec.Raw(state)))
-    store.save(Checkpoint(format=CACHE_FORMAT, key=key, segments=covered, in_window=counts.in_window,
+    store.save(Checkpoint(format=CACHE_FORMAT, key=key, segments=list(covered), in_window=counts.in_window,
                           rollup_days=counts.rollup_days, malformed=counts.malformed, warnings=list(warnings),
-                          states=states))
+                          states=states, live=live))
 
 
 def _size(path: Path) -> int:
