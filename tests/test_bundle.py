@@ -161,6 +161,9 @@ def _hostile(worked: Path, tmp_path: Path, case: str) -> Path:
         padding = os.urandom(1 << 15).hex().encode() + b"\n"
         lines = zstandard.ZstdCompressor(level=19).compress(padding + b"11\n" * 1_000_000)
         return rezip(target, {**blobs, EVENTS: lines})
+    if case == "report-values":  # 3.6 MB of empty lists, within every cap: a report has a few thousand values,
+        # and each empty list costs 56 bytes in memory (64 MiB of them: 1.7 GB from a 470 kB bundle)
+        return rezip(target, {**blobs, REPORT: b'{"sections": [], "x": [' + b"[]," * 1_200_000 + b"[]]}"})
     if case == "long-line":  # 3 MiB that do not compress: no bomb, one line too long
         long_line = os.urandom(3 << 19).hex().encode() + b"\n"
         return rezip(target, {**blobs, EVENTS: zstandard.ZstdCompressor().compress(long_line)})
@@ -208,6 +211,7 @@ def _deflated(target: Path, blobs: dict[str, bytes]) -> Path:
     ("zstd-bomb", "the events inflate past"),
     ("long-line", "event line is over"),
     ("tiny-lines", "too many event lines"),
+    ("report-values", "report.json holds more than"),
     ("checksum", "does not match its checksum"),
     ("missing", "missing report.json"),
     ("version", "bundle format 99 is not one this gitobs reads"),

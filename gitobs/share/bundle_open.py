@@ -7,7 +7,8 @@ its header or by what it actually inflates to (read in slices, stopped at the ca
 real bundle has; events that inflate past EVENTS_RATIO times their size or EVENTS_CAP (stopped there, as a
 stream), hold more than one line per EVENT_LINE_BYTES of that, or a line over LINE_CAP or nested deeper than
 MAX_DEPTH; a missing member, or one whose
-sha256 is not the manifest's; an unknown format version; malformed or too deeply nested JSON. Names inside
+sha256 is not the manifest's; an unknown format version; malformed or too deeply nested JSON, or JSON of
+more than MAX_JSON_VALUES values. Names inside
 are data: every renderer shows them inert.
 """
 
@@ -49,6 +50,9 @@ LINE_CAP = 1 << 20  # one event line
 EVENT_LINE_BYTES = 64
 MAX_RATIO = 200  # inflated / stored: zstd on event lines gives ~10, deflate on JSON ~20
 MAX_DEPTH = 64  # JSON nesting
+# Values in a JSON member (its commas and brackets, strings' included: errs on the safe side). A report holds a
+# few thousand (30,000 events: 3,200), and in memory a value costs 30 to 60 bytes where `[],` takes 3.
+MAX_JSON_VALUES = 1 << 20
 LATEST_NOW = 32503680000  # 3000-01-01: a report's now past this is no real one
 READ_SLICE = 1 << 16
 
@@ -145,9 +149,14 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
     return b"".join(parts)
 
 
+_NOT_JSON_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+
+
 def _parse(blob: bytes, name: str, path: Path) -> dict:
+    if blob.count(b",") + blob.count(b"[") + blob.count(b"{") > MAX_JSON_VALUES:
+        raise BundleError(f"{path}: {name} holds more than {MAX_JSON_VALUES} values (a report has thousands)")
     depth = deepest = 0
-    for char in blob:  # bytes: ints; brackets inside strings count too, which only errs on the safe side
+    for char in blob.translate(None, _NOT_JSON_BRACKETS):  # ints; brackets in strings too: errs on the safe side
         if char in (0x5B, 0x7B):
             depth += 1
             deepest = max(deepest, depth)
