@@ -866,3 +866,43 @@ def test_applied_false_beside_in_workspace_true_is_out_of_the_workspace():
     assert not applied("applied = true\nin_workspace = false\n")
     assert applied("applied = true\nin_workspace = true\n")
     assert not applied("applied = false\n") and not applied("in_workspace = false\n") and applied("")
+
+
+def test_sqlite_read_while_gitbutler_commits_and_checkpoints(tmp_path):
+    """A writer with no patience at all (busy timeout 0) commits and checkpoints while scans read: it is
+    never refused a lock, every read sees a committed state, and the last one sees the last commit."""
+    import sqlite3
+    import threading
+
+    repo = tmp_path / "up"
+    for stage in ("0.11", "0.12", "0.13", "sqlite"):
+        upgrade(repo, stage)
+    common = repo / ".git"
+    memory, seen, errors = GitButlerMemory(), [], []
+    gitbutler.observe(common, memory, lambda *a, **k: None, time.time_ns())
+    done = threading.Event()
+
+    def write() -> None:
+        writer = sqlite3.connect(storage(repo) / "but.sqlite", timeout=0, isolation_level=None)
+        writer.execute("PRAGMA wal_autocheckpoint = 2")  # checkpoints all the time, as a busy GitButler's do
+        try:
+            for number in range(1, 201):
+                writer.execute(f"UPDATE vb_stack_heads SET pr_number = {number} WHERE stack_id = '{FIX}'")
+        except sqlite3.Error as error:
+            errors.append(error)
+        finally:
+            writer.close()
+            done.set()
+
+    def emit(event_type, payload, **_):
+        if event_type == "vbranch.review":
+            seen.append(payload.number)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    while not done.is_set():
+        gitbutler.observe(common, memory, emit, time.time_ns())
+    thread.join()
+    gitbutler.observe(common, memory, emit, time.time_ns())
+    assert errors == []
+    assert seen == sorted(seen) and seen[-1] == 200

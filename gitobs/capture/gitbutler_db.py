@@ -21,6 +21,7 @@ from gitobs.capture.gitbutler_toml import Branch, Stack, commit_id, integer, nam
 BUSY_MS = 20  # how long a read waits for a lock before giving up until the next scan
 # A check's conclusion (GitButler's CiConclusion) counted as passed; any other completed one failed.
 PASSED = frozenset({"Success", "Neutral", "Skipped"})
+MAX_ROWS = 10_000  # rows read of one table: a workspace holds tens; the cap bounds a runaway database
 
 
 @dataclass
@@ -65,13 +66,13 @@ def _read(connection) -> DbState | None:
     stacks: dict[str, Stack] = {}
     lanes: dict[str, tuple[str, str]] = {}
     for stack_id, order, in_workspace, legacy_name, legacy_head in connection.execute(
-            "SELECT id, sort_order, in_workspace, legacy_name, legacy_head_sha FROM vb_stacks"):
+            "SELECT id, sort_order, in_workspace, legacy_name, legacy_head_sha FROM vb_stacks LIMIT ?", (MAX_ROWS,)):
         if isinstance(stack_id, str):  # ids are UUIDs: as in the TOML, the cap only bounds a corrupt one
             stacks[name(stack_id)] = Stack(order=integer(order), applied=bool(in_workspace))
             lanes[name(stack_id)] = (name(legacy_name), commit_id(legacy_head))
     for stack_id, branch, head_sha, pr_number, archived in connection.execute(
             "SELECT stack_id, name, head_sha, pr_number, archived FROM vb_stack_heads "
-            "ORDER BY stack_id, position"):
+            "ORDER BY stack_id, position LIMIT ?", (MAX_ROWS,)):
         stack = stacks.get(name(stack_id)) if isinstance(stack_id, str) else None
         if stack is not None and name(branch):
             stack.branches.append(Branch(name(branch), commit_id(head_sha), archived=bool(archived),
@@ -85,7 +86,7 @@ def _read(connection) -> DbState | None:
     try:
         for stack_id, count in connection.execute(
                 "SELECT stack_id, COUNT(DISTINCT path_bytes) FROM hunk_assignments "
-                "WHERE stack_id IS NOT NULL GROUP BY stack_id"):
+                "WHERE stack_id IS NOT NULL GROUP BY stack_id LIMIT ?", (MAX_ROWS,)):
             if isinstance(stack_id, str):
                 files[name(stack_id)] = integer(count)
     except sqlite3.OperationalError:  # a schema without the table: no counts
@@ -105,14 +106,14 @@ def _forge(connection, found: DbState) -> None:
     try:
         for branch, number in connection.execute(
                 "SELECT source_branch, MAX(number) FROM forge_reviews WHERE closed_at IS NULL "
-                "GROUP BY source_branch"):
+                "GROUP BY source_branch LIMIT ?", (MAX_ROWS,)):
             if isinstance(branch, str) and integer(number) > 0:
                 found.reviews[name(branch)] = integer(number)
     except sqlite3.OperationalError:
         pass
     try:
         for branch, status, conclusion in connection.execute(
-                "SELECT reference, status_type, status_conclusion FROM ci_checks"):
+                "SELECT reference, status_type, status_conclusion FROM ci_checks LIMIT ?", (MAX_ROWS,)):
             if not isinstance(branch, str):
                 continue
             counts = found.ci.setdefault(name(branch), [0, 0, 0])
