@@ -77,6 +77,7 @@ class LifeState(msgspec.Struct, array_like=True):
     review: int
     archived: float | None
     lifetime: float | None
+    to_review: float | None = None
 
 
 class VBranchesState(msgspec.Struct, array_like=True):
@@ -93,7 +94,7 @@ class VBranchesState(msgspec.Struct, array_like=True):
 class Life:
     """One branch's life as far as the log tells it: created, first reviewed, archived."""
 
-    __slots__ = ("archived", "created", "lifetime", "name", "review", "reviewed", "stack")
+    __slots__ = ("archived", "created", "lifetime", "name", "review", "reviewed", "stack", "to_review")
 
     def __init__(self, stack: str, name: str) -> None:
         self.stack, self.name = stack, name
@@ -102,6 +103,7 @@ class Life:
         self.review = 0  # the latest review's number
         self.archived: float | None = None
         self.lifetime: float | None = None  # seconds from created to archived, as the scanner measured it
+        self.to_review: float | None = None  # seconds from created to the first review, likewise
 
 
 class VBranchesAnalyzer(Analyzer):
@@ -112,7 +114,7 @@ class VBranchesAnalyzer(Analyzer):
                             "from_stack", "to_stack", "lifetime_s", "number", "after_s", "owned_files", "failed"),
               "gitbutler.op": ("operation",)}
     order = 50
-    state_version = 2
+    state_version = 3
     state_type = VBranchesState
 
     def __init__(self, context: Context) -> None:
@@ -214,7 +216,7 @@ class VBranchesAnalyzer(Analyzer):
     def _review(self, stack: Stack, data, t: float) -> None:
         life = self._life(stack.id, data.branch)
         if life.reviewed is None:
-            life.reviewed = t
+            life.reviewed, life.to_review = t, data.after_s
             if data.after_s is not None:
                 self.to_review.append(data.after_s)
         life.review = data.number
@@ -266,7 +268,7 @@ class VBranchesAnalyzer(Analyzer):
                     for s in self.stacks.values()],
             per_week=self.per_week, operations=self.operations,
             lives=[LifeState(life.stack, life.name, life.created, life.reviewed, life.review, life.archived,
-                             life.lifetime) for life in self.lives.values()],
+                             life.lifetime, life.to_review) for life in self.lives.values()],
             to_review=self.to_review, ci_failures=self.ci_failures)
 
     def load_state(self, state: VBranchesState) -> None:
@@ -282,9 +284,9 @@ class VBranchesAnalyzer(Analyzer):
         self.per_week, self.operations = state.per_week, state.operations
         for saved_life in state.lives:
             life = self.lives[(saved_life.stack, saved_life.name)] = Life(saved_life.stack, saved_life.name)
-            (life.created, life.reviewed, life.review, life.archived,
-             life.lifetime) = (saved_life.created, saved_life.reviewed, saved_life.review, saved_life.archived,
-                               saved_life.lifetime)
+            (life.created, life.reviewed, life.review, life.archived, life.lifetime,
+             life.to_review) = (saved_life.created, saved_life.reviewed, saved_life.review, saved_life.archived,
+                                saved_life.lifetime, saved_life.to_review)
         self.to_review, self.ci_failures = state.to_review, state.ci_failures
 
     def result(self) -> list[AnyBlock]:
@@ -336,11 +338,11 @@ class VBranchesAnalyzer(Analyzer):
         shown = lives[-self.top:] if self.top > 0 else []
         rows: list[list[Cell]] = [
             [life.stack[:8], life.name, _when(life.created), _when(life.reviewed), life.review or None,
-             _when(life.archived), _hours(_between(life.created, life.reviewed)), _hours(life.lifetime)]
+             _when(life.archived), _hours(life.to_review), _hours(life.lifetime)]
             for life in shown]
         return Table(id="lifetimes", title="Branches reviewed or archived, by creation (created as gitobs saw it; "
-                                           "lifetime, from creation to archived, only for branches gitobs saw "
-                                           "created)",
+                                           "hours to review and lifetime, from creation to review and to "
+                                           "archived, only for branches gitobs saw created)",
                      columns=["stack", "branch", "created", "reviewed", "review", "archived", "hours_to_review",
                               "lifetime_hours"], rows=rows, total_rows=len(lives))
 
@@ -361,10 +363,6 @@ class VBranchesAnalyzer(Analyzer):
 
 def _when(t: float | None) -> str | None:
     return None if t is None else utc_text(t)
-
-
-def _between(start: float | None, end: float | None) -> float | None:
-    return None if start is None or end is None else end - start
 
 
 def _hours(seconds: float | None) -> float | None:
