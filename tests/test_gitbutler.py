@@ -906,3 +906,23 @@ def test_sqlite_read_while_gitbutler_commits_and_checkpoints(tmp_path):
     gitbutler.observe(common, memory, emit, time.time_ns())
     assert errors == []
     assert seen == sorted(seen) and seen[-1] == 200
+
+
+def test_unreadable_or_foreign_database_falls_back_to_the_toml(tmp_path):
+    import sqlite3
+
+    repo = build(tmp_path, "2026")
+    db = storage(repo) / "but.sqlite"
+    db.write_bytes(b"not a database at all" * 100)
+    install(locate(repo))
+    assert len(new_events(repo, types=VB_TYPES)) == 3  # the TOML's stacks
+    start = last_seq(repo)
+    db.unlink()
+    connection = sqlite3.connect(db)  # 0.14.27-0.19.3: a database without the mirror tables
+    connection.execute("CREATE TABLE hunk_assignments(path TEXT)")
+    connection.execute("CREATE TABLE vb_state(id INTEGER, initialized TEXT)")  # a foreign shape
+    connection.commit()
+    connection.close()
+    set_in_workspace(storage(repo) / "virtual_branches.toml", EXPERIMENT, True)
+    assert changes(new_events(repo, start, types=VB_TYPES)) == [
+        ("vbranch.applied", vb(EXPERIMENT, "experiment", rev(repo, "experiment")))]
