@@ -231,8 +231,14 @@ fi
 # by hooks that end an operation. The marker file is the throttle; the scan removes it. commit-msg is
 # the last hook of a commit in the default set: the scan sleeps at least half a second first, by when
 # the commit is written (one still being written is read by the next scan).
+# A rebase runs post-checkout as it starts: its post-rewrite, at its end, queues the scan instead of one
+# that would compete with the rebase for the CPU.
+gitobs_queue=$gitobs_hook
+if [ "$gitobs_hook" = post-checkout ] && { [ -d "$gitobs_gd/rebase-merge" ] || [ -d "$gitobs_gd/rebase-apply" ]; }; then
+    gitobs_queue=
+fi
 if [ -n "$gitobs_file" ] && [ -z "${GITOBS_NO_BACKGROUND:-}" ] && [ -x "$gitobs_exe" ]; then
-    case $gitobs_hook in
+    case $gitobs_queue in
         commit-msg|post-commit|post-checkout|post-merge|post-rewrite)
             set -C
             # printf, not ":": a failed redirection on a special builtin would exit the shell

@@ -245,6 +245,25 @@ def test_background_scan_keeps_the_log_fresh(repo, monkeypatch):
     assert len(found) == 2
 
 
+def test_a_rebase_queues_its_background_scan_at_its_end_not_its_start(repo, monkeypatch, tmp_path):
+    """post-checkout runs as a rebase starts: a scan queued then would compete with the rebase for the CPU."""
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nexit 0\n")  # takes the queue and, unlike a scan, leaves scan.pending
+    fake.chmod(0o755)
+    install(locate(repo), executable=str(fake))
+    monkeypatch.delenv("GITOBS_NO_BACKGROUND")
+    (repo / ".git" / "rebase-merge").mkdir()
+    pending = locate(repo).obs.scan_pending
+    sha = git(repo, "rev-parse", "HEAD").stdout.strip()
+    for hook, args, queued in (("post-checkout", (sha, sha, "1"), False), ("post-rewrite", ("rebase",), True)):
+        done = subprocess.run(["sh", f".git/hooks/{hook}", *args], cwd=repo, input="", capture_output=True)
+        assert done.returncode == 0 and pending.exists() == queued, hook
+    (repo / ".git" / "rebase-merge").rmdir()
+    pending.unlink()
+    subprocess.run(["sh", ".git/hooks/post-checkout", sha, sha, "1"], cwd=repo, check=True)
+    assert pending.exists()  # a checkout of its own
+
+
 def test_queued_background_scan_never_fails_a_hook(repo, monkeypatch):
     """post-checkout's status is `git checkout`'s: the throttle marker being taken must not change it."""
     from gitobs.capture.install import RECORDED_HOOKS, install
