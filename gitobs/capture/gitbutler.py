@@ -125,12 +125,11 @@ def _read(path: str) -> bytes:
 
 def _storage_dir(common: str, memory: GitButlerMemory) -> str | None:
     """GitButler's storage dir, None when there is none: then GitButler has never run here."""
-    files = memory.config_files or _config_files(common)
-    stamps = [stamp(path) for path in files]
+    stamps = [stamp(path) for path in _config_files(common) + memory.config_files]
     if stamps != memory.config:  # git config is read only when one of its files changed
         memory.storage = _configured_storage(common)
-        memory.config_files = files = _config_files(common) + _included(common)
-        memory.config = [stamp(path) for path in files]
+        memory.config_files = _included(common)
+        memory.config = [stamp(path) for path in _config_files(common) + memory.config_files]
     storage = memory.storage or os.path.join(common, "gitbutler")
     return storage if os.path.isdir(storage) else None
 

@@ -12,7 +12,7 @@ class GitButlerMemory(msgspec.Struct, kw_only=True, omit_defaults=True):
     """What the previous scan saw of GitButler's state. Stamps are [inode, size, mtime_ns], [] when absent."""
 
     config: list[list[int]] = []  # stamps of the git config files that can set gitbutler.storagePath
-    config_files: list[str] = []  # those files: the repository's, the user's, and what they include
+    config_files: list[str] = []  # the files they include (include.path, includeIf.*.path), stamped too
     storage: str = ""  # the storage dir they set; "" for the default <common dir>/gitbutler
     toml: list[list[int]] = []  # stamps of REFRESH, virtual_branches.toml, but.sqlite and its -wal
     refs: dict[str, list[int]] = {}  # stamps of the tracked branches' loose refs, and of packed-refs
