@@ -822,8 +822,9 @@ def test_unapplied_by_the_user_or_by_gitbutler_on_a_conflict(tmp_path):
     top = rev(repo, "feature-top")
     conflicted = conflicted_commit(repo, top)
     git(repo, "update-ref", "refs/heads/feature-top", conflicted)
-    set_oplog_head(repo, snapshot(repo, oplog_head(repo), "UpdateWorkspaceBase\n\nVersion: 3\n"
-                                                          "Operation: UpdateWorkspaceBase"))
+    other = snapshot(repo, oplog_head(repo), "UnapplyBranch\n\nVersion: 3\nOperation: UnapplyBranch\n"
+                                             "branch: experiment")  # another stack's: not this one's cause
+    set_oplog_head(repo, snapshot(repo, other, "UpdateWorkspaceBase\n\nVersion: 3\nOperation: UpdateWorkspaceBase"))
     set_in_workspace(toml, FEATURE, False)
     assert changes(new_events(repo, start, types=NEW_TYPES)) == [
         ("vbranch.updated", msgspec.to_builtins(VBranchUpdated(stack=FEATURE, branch="feature-top", from_sha=top,

@@ -87,7 +87,7 @@ def _observe_storage(common: str, storage: str, memory: GitButlerMemory, repo: _
         oplog = _read_oplog(storage, memory, repo)
     except READ_ERRORS:
         oplog = None
-    operations = [payload.operation for _, payload in oplog.entries] if oplog else []
+    operations = [payload for _, payload in oplog.entries] if oplog else []
     try:
         _observe_stacks(common, storage, memory, repo, emit, now_ns, operations, wt)
     except READ_ERRORS:
@@ -197,7 +197,7 @@ def _config_value(common: str, keys: tuple[str, ...]) -> str:
 
 
 def _observe_stacks(common: str, storage: str, memory: GitButlerMemory, repo: _LazyRepo, emit: Emit,
-                    now_ns: int, operations: list[str], wt: str) -> None:
+                    now_ns: int, operations: list[GitButlerOp], wt: str) -> None:
     toml, db = os.path.join(storage, "virtual_branches.toml"), os.path.join(storage, "but.sqlite")
     # REFRESH (0.20.1+) is touched after every metadata write; the TOML itself is replaced on each change;
     # but.sqlite (0.19.4+ mirrors the TOML) is written through its -wal, whose stamp moves on every commit.
@@ -345,7 +345,7 @@ class _Report:
 
 
 def _diff(before: dict[str, Stack] | None, after: dict[str, Stack], report: _Report, repo: _LazyRepo,
-          operations: list[str], common: str) -> None:
+          operations: list[GitButlerOp], common: str) -> None:
     """Compare two snapshots. With no snapshot before (the first look), everything present is created."""
     baseline = before is None
     before = before or {}
@@ -401,7 +401,8 @@ def _moved(report: _Report, moves: dict[str, tuple[str, str]], before: dict[str,
     _changes(report, stack_id, previous, branch, repo)
 
 
-def _diff_stack(stack_id: str, old: Stack, new: Stack, report: _Report, repo: _LazyRepo, operations: list[str],
+def _diff_stack(stack_id: str, old: Stack, new: Stack, report: _Report, repo: _LazyRepo,
+                operations: list[GitButlerOp],
                 common: str, before: dict[str, Stack], moves: dict, moved_in: set, moved_out: set) -> None:
     old_by_name = {branch.name: branch for branch in old.branches}
     renamed = _renames(old, new, common, moved_in | moved_out, stack_id)
@@ -461,15 +462,22 @@ def _changes(report: _Report, stack_id: str, previous: gitbutler_toml.Branch, br
                                            failed=failed), f"{stack_id}:{branch.name}:ci:{branch.ci}")
 
 
-def _unapplied_by(stack: Stack, operations: list[str], repo: _LazyRepo) -> str:
+def _unapplied_by(stack: Stack, operations: list[GitButlerOp], repo: _LazyRepo) -> str:
     """Who took a stack out of the workspace: the user (an UnapplyBranch operation logged since the last
-    scan), GitButler on a conflict (its top commit marked conflicted, or a base update with no UnapplyBranch),
-    else "" (not known: the operations log said nothing)."""
-    if "UnapplyBranch" in operations:
-        return "user"
-    if repo.conflicted(stack.branches[-1].tip) or BASE_UPDATES.intersection(operations):
+    scan that names one of its branches, or names none), GitButler on a conflict (its top commit marked
+    conflicted, or a base update), else "" (not known: the operations log said nothing)."""
+    names = {branch.name for branch in stack.branches}
+    for op in operations:
+        if op.operation == "UnapplyBranch":
+            named = {value.removeprefix("refs/heads/") for key in ("branch", "name")
+                     for value in op.trailers.get(key, "").split()}
+            if not named or named & names or stack.lane:  # a lane's trailer names its refs/gitbutler/ ref
+                return "user"
+    kinds = {op.operation for op in operations}
+    if repo.conflicted(stack.branches[-1].tip) or BASE_UPDATES & kinds:
         return "conflict"
     return ""
+
 
 
 def _renames(old: Stack, new: Stack, common: str, moving: set, stack_id: str) -> dict[str, gitbutler_toml.Branch]:
