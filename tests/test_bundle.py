@@ -490,3 +490,19 @@ def test_replay_into_takes_a_first_branch_git_refuses_without_a_traceback(tmp_pa
     built = rebuild.rebuild(commits, tmp_path / "scratch")
     assert built.done["commit.created"] == 2
     assert "main" in git(tmp_path / "scratch", "branch", "--format=%(refname:short)").stdout.split()
+
+
+def test_timeline_and_into_decode_one_event_at_a_time(worked, tmp_path):
+    """Within every cap, 50 lines of 1 MB of empty lists take 50 MB as bytes and 1.2 GB decoded all at once
+    (a 10 MiB bundle could ask for 25 GB): --timeline and --into must hold one decoded event at a time."""
+    big = b'{"v": 1, "seq": 1, "id": "e", "ts": "2026-12-01T00:00:00.000Z", "type": "x.big", "src": "hook", ' \
+          b'"wt": ".", "data": {"k": [' + b"[]," * 340_000 + b"[]]}}\n"
+    padding = os.urandom(600_000).hex().encode()  # incompressible: keeps the events under the ratio cap
+    padding = b"\n".join(padding[i:i + 1000] for i in range(0, len(padding), 1000)) + b"\n"
+    blobs = members(make(worked, tmp_path))
+    own = zstandard.ZstdDecompressor().stream_reader(blobs[EVENTS]).read()
+    blobs[EVENTS] = zstandard.ZstdCompressor(level=3).compress(own + padding + big * 50)
+    path = rezip(tmp_path / "wide.zip", blobs)
+    for args in (["--timeline"], ["--into", str(tmp_path / "scratch")]):
+        done = _bounded_gitobs("replay", str(path), *args, cwd=tmp_path)
+        assert done.returncode == 0 and "MemoryError" not in done.stderr, (args, done.stderr[-500:])
