@@ -317,10 +317,10 @@ class HeatmapState(msgspec.Struct, array_like=True):
 
 
 def _save_record(record: list) -> tuple[list[int], list[int]]:
-    """Settled, and its (bucket, events) pairs added up: smaller kept, and a report that loads it does not
-    add them up again at its first event (two halves' merged pairs can be twice the limit long)."""
+    """Settled, and its (bucket, events) pairs added up if past their limit (two halves' merged pairs can be
+    twice as long): a report that loads it does not add them all up at its first events."""
     _settle(record)
-    if len(record[BUCKETS]) > HISTORY:
+    if len(record[BUCKETS]) > record[LIMIT]:
         _set_buckets(record, _summed(_pairs(record[BUCKETS])))
     return [record[slot] for slot in SAVED_SLOTS], record[BUCKETS]
 

@@ -90,7 +90,7 @@ def test_a_cached_report_is_the_full_replay_byte_for_byte(obs, workers):
 def test_the_state_does_not_depend_on_now(obs):
     _same(obs)
     kept = {path: path.read_bytes() for path in _files(obs)}
-    assert len(kept) == 2  # the sealed segments' checkpoint, and the live one
+    assert len(kept) == 1  # the live checkpoint: the sealed segments and part of the live one
     later = NOW + 40 * 86400
     assert _report(obs, True, now=later) == _report(obs, False, now=later)
     assert {path: path.read_bytes() for path in _files(obs)} == kept  # served both, nothing written
@@ -120,11 +120,11 @@ def test_new_events_and_newly_sealed_segments_are_fed_after_the_states(obs):
     assert _live_checkpoint(obs).live == live
     _append(obs, LINES[5030:5100])
     with_more = _report(obs, False)
-    cache.LIVE_REWRITE, rewrite = 1, cache.LIVE_REWRITE
+    cache.LIVE_REWRITE_EVENTS, rewrite = 1, cache.LIVE_REWRITE_EVENTS
     try:
         assert _report(obs, True) == with_more
     finally:
-        cache.LIVE_REWRITE = rewrite
+        cache.LIVE_REWRITE_EVENTS = rewrite
     assert _live_checkpoint(obs).live.size > live.size  # past the threshold: written again, further on
     _append(obs, LINES[5100:5400])  # the live segment sealed: its checkpointed lines found in it again
     assert len(EventLog(obs.log).segments()) > before
@@ -205,6 +205,9 @@ def test_a_damaged_or_planted_cache_file_is_rebuilt_and_runs_nothing(obs, tmp_pa
         def __reduce__(self):
             return (os.system, (f"touch {marker}",))
 
+    extra = [("digest", Extra)]  # with an analyzer not cached: the sealed checkpoint is written too
+    full_with_digest = _report(obs, False, extra=extra)
+    assert _report(obs, True, extra=extra) == full_with_digest
     files = _files(obs)
     assert len(files) == 2
     for kept in files:
@@ -214,6 +217,7 @@ def test_a_damaged_or_planted_cache_file_is_rebuilt_and_runs_nothing(obs, tmp_pa
             for other in files:
                 other.write_bytes(damaged if other == kept else b"")
             assert _report(obs, True) == full
+            assert _report(obs, True, extra=extra) == full_with_digest
             assert kept.read_bytes() == good  # rebuilt
     assert not marker.exists()
 

@@ -1,18 +1,20 @@
-"""The report cache: each analyzer's state after the log's sealed segments, kept under `.git/obs/replay-cache/`,
-so that a report replays only what came after them.
+"""The report cache: each analyzer's state after the log's sealed segments and the part of the live one a report
+read, kept under `.git/obs/replay-cache/`, so that a later report replays only what came after.
 
-Sealed segments never change (a seal, a repair or `gitobs gc` writes a new file in their place), so the state
-an analyzer reaches at the end of them is a function of their bytes and of what the analyzer is: its name,
-its code, its `state_version`, the report's options, time zone, path, depth and branch (and `--now` for one
-whose feed() reads it). A checkpoint holds, for one such report configuration, the sealed segments it
-covers (name, size, mtime, inode and SHA-256 of each), the counts and warnings of replaying them, and every
-cacheable analyzer's state as `save_state()` gave it, msgpack-encoded and zstd-compressed. A report whose
-configuration has a checkpoint checks that its segments are still the log's first ones (by their stat, and
-by their hash when the stat differs), loads each state into a new instance (decoded as the analyzer's
-declared `state_type`: plain data and msgspec Structs, never pickle, so a file planted there can make a
-report wrong but never run code) and feeds it only the segments after them. When more segments were sealed
-since, it feeds those first and writes a new checkpoint; the live segment is always replayed. Analyzers that
-do not opt in (Analyzer.state_version 0) are fed the whole log, as without the cache.
+Sealed segments never change (a seal, a repair or `gitobs gc` writes a new file in their place) and the live
+one only grows, so the state an analyzer reaches at a place in the log is a function of the bytes before it
+and of what the analyzer is: its name, its code, its `state_version`, the report's options, time zone, path,
+depth and branch (and `--now` for one whose feed() reads it). A checkpoint holds, for one such report
+configuration, the sealed segments it covers (name, size, mtime, inode and SHA-256 of each), how far into
+the live segment it goes (bytes and their hash, lines and their hash as text: found again after a seal or a
+repair rewrote the frames), the counts and warnings of replaying all that, and every cacheable analyzer's
+state as `save_state()` gave it, msgpack-encoded and zstd-compressed. A report whose configuration has a
+checkpoint checks that the log still starts with what it covers, loads each state into a new instance
+(decoded as the analyzer's declared `state_type`: plain data and msgspec Structs, never pickle, so a file
+planted there can make a report wrong but never run code) and feeds it only the rest. The checkpoint is
+written again once a report replayed LIVE_REWRITE_EVENTS past it. Analyzers that do not opt in
+(Analyzer.state_version 0) are fed the whole log, as without the cache; a report with any of them keeps its
+checkpoint at the end of the sealed segments instead.
 
 Not cached (a full replay, as before): reports with --since or --until, with enrichers loaded, of logs with no
 sealed segment, of bundles. A checkpoint that is missing, damaged, of another format or stale is rebuilt;
@@ -44,14 +46,14 @@ CACHE_FORMAT = 2
 MAGIC = b"gitobs replay cache\n"
 DIRECTORY = "replay-cache"
 SUFFIX = ".state"
-MAX_ENTRIES = 8  # files: two per report configuration (the default report, a --only or two, another zone)
+MAX_ENTRIES = 4  # files: one per report configuration (the default report, a --only or two, another zone)
 SHARE_OF_LOG = 0.10  # all checkpoints together, at most this share of the log's size on disk ...
 MIN_BUDGET = 256 << 10  # ... or this much, for a small log
 MAX_INFLATED = 256 << 20  # a checkpoint that inflates past this is damaged (or hostile): ignored
 LEVEL = 3
-# The live checkpoint is written again once a report has replayed this much of the live segment after it:
-# rarely enough that most reports write nothing, often enough that they replay little.
-LIVE_REWRITE = 256 << 10
+# The live checkpoint is written again once a report has replayed this many events after it: rarely enough
+# that most reports write nothing, often enough that they replay little.
+LIVE_REWRITE_EVENTS = 8192
 Warn = Callable[[str], None]
 
 
@@ -451,16 +453,16 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
         fresh = start.segment == 0 and not start.skip
         _add(counts, _pass(part, consumers, event_filter, decoder, noted, workers if fresh else 1))
         covered += [found for path in paths[len(covered):sealed] if (found := _identity(path)) is not None]
-        if len(covered) == sealed:
+        if others and len(covered) == sealed:  # theirs is the sealed checkpoint (the others replay it all)
             _save(store, key, covered, counts, seen, chosen, None)
     live = _Part(log, paths, sealed, sealed + 1, offset=live_from.offset, skip=live_from.skip)
     rest = replay(live, consumers, [], event_filter, noted, decoder=decoder, warn_malformed=False)
     _add(counts, rest)
     if counts.malformed:
         warn(malformed_warning(counts.malformed))
-    read = (live.place[1] - live_from.offset) if live.place is not None else 0
+    replayed = counts.in_window - (checkpoint.in_window if checkpoint is not None else 0)
     if (not others and live.place is not None and len(covered) == sealed
-            and (checkpoint is None or checkpoint.live is None or read >= LIVE_REWRITE)):
+            and (checkpoint is None or checkpoint.live is None or replayed >= LIVE_REWRITE_EVENTS)):
         prefix = _live_prefix(log, paths[sealed], live.place)
         if prefix is not None:
             _save(store, _live_key(key), covered, counts, seen, chosen, prefix)
