@@ -927,3 +927,13 @@ def test_unreadable_or_foreign_database_falls_back_to_the_toml(tmp_path):
     set_in_workspace(storage(repo) / "virtual_branches.toml", EXPERIMENT, True)
     assert changes(new_events(repo, start, types=VB_TYPES)) == [
         ("vbranch.applied", vb(EXPERIMENT, "experiment", rev(repo, "experiment")))]
+
+
+def test_upgrade_fixture_makes_the_same_state_every_run(tmp_path):
+    first, second = upgraded(tmp_path / "a", "0.11", "0.12", "0.13", "sqlite"), tmp_path / "b" / "up"
+    for stage in ("0.11", "0.12", "0.13", "sqlite"):
+        upgrade(second, stage)
+    assert git(first, "for-each-ref").stdout == git(second, "for-each-ref").stdout
+    assert oplog_head(first) == oplog_head(second)
+    for repo in (first, second):  # the TOML's mtime as the database recorded it: the database is current
+        assert (storage(repo) / "virtual_branches.toml").stat().st_mtime_ns == 1_772_000_000 * 10**9
