@@ -549,3 +549,24 @@ def test_events_limit_shows_the_latest_by_time_after_an_import(tmp_path):
     listed = gitobs("events", "--no-scan", "--type", "commit.created", "--limit", "2", cwd=clone).stdout
     lines = listed.splitlines()
     assert len(lines) == 2 and new in lines[1] and lines[0].startswith("2024-01-03")
+
+
+def test_commits_with_times_git_keeps_but_no_calendar_has_are_skipped_or_kept_whole(repo):
+    """A clone may carry commits dated 2**64 - 1 (past any time in int64 nanoseconds) or before 1970 (git's %ct is then
+    empty): import skips the one, takes the other as 1970, and gives each commit its own files."""
+    tree = git(repo, "rev-parse", "HEAD^{tree}").stdout.strip()
+    parent = git(repo, "rev-parse", "HEAD").stdout.strip()
+    shas = {}
+    for name, date in (("far", "18446744073709551615 +0000"), ("before", "-5 +0000"), ("after", "1700000000 +0000")):
+        blob = git(repo, "hash-object", "-w", "--stdin", input=f"{name}\n").stdout.strip()
+        tree = git(repo, "mktree", input=f"100644 blob {blob}\t{name}.txt\n").stdout.strip()
+        raw = f"tree {tree}\nparent {parent}\nauthor A <a@e> {date}\ncommitter A <a@e> {date}\n\n{name}\n"
+        parent = shas[name] = git(repo, "hash-object", "-t", "commit", "-w", "--literally", "--stdin",
+                                  input=raw).stdout.strip()
+    git(repo, "update-ref", "refs/heads/main", parent)
+    install(locate(repo))
+    done = gitobs("import", cwd=repo, ok=False)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    files = {e.data["sha"]: {f[0] for f in e.data["files"]} for e in created(repo)}
+    assert shas["far"] not in files  # each tree holds its one file: a commit adds it, deletes the one before
+    assert files[shas["before"]] == {"before.txt", "far.txt"} and files[shas["after"]] == {"after.txt", "before.txt"}

@@ -26,7 +26,8 @@ from gitobs.log.schema import FileChange
 
 _PINNED_CONFIG = ("log.showRoot=true", "log.showSignature=false", "diff.orderFile=/dev/null", "diff.relative=false",
                   "core.quotePath=false")
-_COMMIT = re.compile(rb"^([0-9a-f]{40,64}) (\d+)((?: [0-9a-f]{40,64})*)$")
+# %ct is empty for a commit dated before 1970: taken as 1970, not as a line that is no commit
+_COMMIT = re.compile(rb"^([0-9a-f]{40,64}) (\d*)((?: [0-9a-f]{40,64})*)$")
 WORKERS = 2  # git processes counting at once: on two cores, git keeps both busy while Python reads
 BATCH_COMMITS = 1000  # commits per git process
 FIRST_BATCH_COMMITS = 200
@@ -234,7 +235,7 @@ def _parse(chunks: Iterable[bytes], max_files: int) -> Iterator[LoggedCommit]:
                     if current is not None:
                         yield current
                     sha, stamp, parents = match.groups()
-                    current = LoggedCommit(sha.decode(), int(stamp), parents.decode().split())
+                    current = LoggedCommit(sha.decode(), int(stamp or 0), parents.decode().split())
                     files = current.files
                 continue
             if current is None:

@@ -57,6 +57,7 @@ from gitobs.upkeep.scan import scan
 # cursor) that with smaller chunks would cost more than the parsing; an interruption loses at most this.
 CHUNK_COMMITS = 4000
 PROGRESS_EVERY = 100
+LATEST_COMMIT_TIME = (1 << 63) // 10**9  # 2262-04-11, the last second in int64 nanoseconds: later is skipped
 LOCK_WAIT_S = 30.0
 # Segments an import fills are sealed at this zstd level rather than the log's 19, which costs about a
 # second per MiB sealed and would alone double an import's time; they come out about a quarter bigger.
@@ -252,6 +253,8 @@ class _Run:
         """`flagged`: its message may say it reverts a commit, or GitButler may have made it."""
         reverts, synthetic = message_facts(self.enricher.repo.get(logged.sha)) if flagged else (None, False)
         if synthetic:
+            return False
+        if logged.commit_time > LATEST_COMMIT_TIME:  # git keeps any number; no calendar (nor the log) has it
             return False
         merge = len(logged.parents) > 1
         payload = schema.CommitCreated(
