@@ -852,6 +852,13 @@ def test_ci_state_counted_from_sqlite_never_its_text(tmp_path):
         "UPDATE ci_checks SET status_type = 'Complete', status_conclusion = 'Failure' WHERE id = 2")
     assert changes(new_events(repo, start, types=("vbranch.ci",))) == [
         ("vbranch.ci", {"stack": FIX, "branch": "fix-tabs", "passed": 1, "failed": 1})]
+    # The TOML edited by hand is read until GitButler syncs it again: what only the database knows stands.
+    start = last_seq(repo)
+    toml = storage(repo) / "virtual_branches.toml"
+    write_atomic(toml, toml.read_bytes())
+    assert new_events(repo, start, types=NEW_TYPES + ("vbranch.ci",)) == []
+    sql(repo, f"UPDATE vb_state SET toml_last_seen_mtime_ns = {toml.stat().st_mtime_ns}")
+    assert new_events(repo, start, types=NEW_TYPES + ("vbranch.ci",)) == []
     everything = json.dumps([event.data for event in new_events(repo)])
     for private in ("Secret", "lint", "token"):
         assert private not in everything

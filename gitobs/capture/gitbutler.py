@@ -447,11 +447,13 @@ def _changes(report: _Report, stack_id: str, previous: gitbutler_toml.Branch, br
         report.add("vbranch.updated", VBranchUpdated(
             stack=stack_id, branch=branch.name, from_sha=previous.tip, to_sha=branch.tip, commits=commits,
             conflicted=conflicted), f"{stack_id}:{branch.name}:{branch.tip}")
-    lived = round((report.ts_ns - branch.seen_ns) / 1e9, 3) if branch.seen_ns else None
+    lived = round(max(report.ts_ns - branch.seen_ns, 0) / 1e9, 3) if branch.seen_ns else None
     if branch.archived and not previous.archived:
         report.add("vbranch.archived", VBranchArchived(stack=stack_id, branch=branch.name, tip=branch.tip,
                                                        lifetime_s=lived), f"{stack_id}:{branch.name}:archived")
-    if branch.review and branch.review != previous.review:
+    if not branch.review:  # none, or one only the database knows while the TOML is read: no event either way
+        branch.review = previous.review
+    elif branch.review != previous.review:
         report.add("vbranch.review", VBranchReview(stack=stack_id, branch=branch.name, number=branch.review,
                                                    after_s=lived), f"{stack_id}:{branch.name}:{branch.review}")
     if not branch.ci:  # read from the TOML: the database's counts are still the last known
