@@ -352,3 +352,26 @@ def test_malformed_lines_and_damage_are_warned_about_as_in_a_full_replay(obs):
         seen: list[str] = []
         assert _report(obs, True, warnings=seen) == full
         assert sorted(seen) == sorted(expected)
+
+
+def test_a_live_segment_sealed_while_a_report_reads_it_is_read_again(obs, monkeypatch):
+    import zstandard
+
+    _same(obs)
+    _append(obs, LINES[5000:5010])
+    full = _report(obs, False)
+    original = EventLog.iter_contents_from
+
+    def sealed_meanwhile(self, place, on_corruption=None):
+        if place[1]:  # the checkpoint's place: the file is rewritten as one frame of the same lines first
+            log = EventLog(obs.log)
+            live = log.segments()[-1]
+            lines = b"".join(log.iter_contents(start=len(log.segments()) - 1))
+            fresh = live.with_name("sealing")
+            fresh.write_bytes(zstandard.ZstdCompressor(level=3, write_checksum=True, write_content_size=True)
+                              .compress(lines))
+            os.replace(fresh, live)
+        return original(self, place, on_corruption)
+
+    monkeypatch.setattr(EventLog, "iter_contents_from", sealed_meanwhile)
+    assert _report(obs, True) == full

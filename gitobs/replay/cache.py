@@ -239,6 +239,8 @@ class _Part:
             if index == len(self.all) - 1:
                 place = [self.all[index].name, self.offset if index == self.first else 0]
                 for self.place, content in self.log.iter_contents_from(place, on_corruption):
+                    if place[1] and self.place[0] == place[0] and self.place[1] <= place[1]:
+                        raise _Moved  # sealed or repaired since it was checked: read again from its start
                     if index == self.first and self.skip:
                         content = _skipped(self, content)
                     if content:
@@ -290,11 +292,16 @@ def _still_there(saved: list[SegmentId], paths: list[Path]) -> list[SegmentId] |
     return now
 
 
-class _Start:
-    """Where a report goes on from a checkpoint: segment `segment`, from byte `offset` or past `skip` lines."""
+class _Moved(Exception):
+    """The live segment was replaced while a report read it from a place in it."""
 
-    def __init__(self, segment: int, offset: int = 0, skip: int = 0) -> None:
-        self.segment, self.offset, self.skip = segment, offset, skip
+
+class _Start:
+    """Where a report goes on from a checkpoint: segment `segment`, from byte `offset` of the file `inode` or
+    past `skip` lines."""
+
+    def __init__(self, segment: int, offset: int = 0, skip: int = 0, inode: int = 0) -> None:
+        self.segment, self.offset, self.skip, self.inode = segment, offset, skip, inode
 
 
 def _resume(checkpoint: Checkpoint, log: EventLog, paths: list[Path]) -> tuple[_Start, list[SegmentId]] | None:
@@ -316,7 +323,7 @@ def _resume(checkpoint: Checkpoint, log: EventLog, paths: list[Path]) -> tuple[_
                 if os.fstat(handle.fileno()).st_ino == live.inode:
                     head = handle.read(live.size)
                     if len(head) == live.size and hashlib.sha256(head).hexdigest() == live.sha256:
-                        return _Start(n, offset=live.size), now
+                        return _Start(n, offset=live.size, inode=live.inode), now
         except OSError:
             return None
     # sealed since (rewritten as other frames), or repaired: the same lines at its start, whatever the frames
@@ -456,7 +463,14 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
         if others and len(covered) == sealed:  # theirs is the sealed checkpoint (the others replay it all)
             _save(store, key, covered, counts, seen, chosen, None)
     live = _Part(log, paths, sealed, sealed + 1, offset=live_from.offset, skip=live_from.skip)
-    rest = replay(live, consumers, [], event_filter, noted, decoder=decoder, warn_malformed=False)
+    try:
+        rest = replay(live, consumers, [], event_filter, noted, decoder=decoder, warn_malformed=False)
+        if live_from.offset and _inode(paths[sealed]) != live_from.inode:
+            raise _Moved
+    except _Moved:  # a scan sealed it meanwhile: the whole log again, from new instances
+        for consumer in consumers:
+            consumer.instance, consumer.error = type(consumer.instance)(context), None
+        return None
     _add(counts, rest)
     if counts.malformed:
         warn(malformed_warning(counts.malformed))
@@ -484,6 +498,13 @@ def _save(store: Store, key: str, covered: list[SegmentId], counts: ReadCounts, 
     store.save(Checkpoint(format=CACHE_FORMAT, key=key, segments=list(covered), in_window=counts.in_window,
                           rollup_days=counts.rollup_days, malformed=counts.malformed, warnings=list(warnings),
                           states=states, live=live))
+
+
+def _inode(path: Path) -> int:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return -1
 
 
 def _size(path: Path) -> int:
