@@ -944,3 +944,18 @@ def test_upgrade_fixture_makes_the_same_state_every_run(tmp_path):
     assert oplog_head(first) == oplog_head(second)
     for repo in (first, second):  # the TOML's mtime as the database recorded it: the database is current
         assert (storage(repo) / "virtual_branches.toml").stat().st_mtime_ns == 1_772_000_000 * 10**9
+
+
+def test_unchanged_database_is_not_opened(tmp_path, monkeypatch):
+    repo = tmp_path / "up"
+    for stage in ("0.11", "0.12", "0.13", "sqlite"):
+        upgrade(repo, stage)
+    memory, seen = GitButlerMemory(), []
+    gitbutler.observe(repo / ".git", memory, lambda *a, **k: seen.append(a[0]), time.time_ns())
+    gitbutler.observe(repo / ".git", memory, lambda *a, **k: seen.append(a[0]), time.time_ns())  # our -wal
+    assert seen.count("vbranch.created") == 2
+    monkeypatch.setattr(gitbutler.gitbutler_db, "read", _forbidden)
+    monkeypatch.setattr(pygit2, "Repository", _forbidden)
+    seen.clear()
+    gitbutler.observe(repo / ".git", memory, lambda *a, **k: seen.append(a[0]), time.time_ns())
+    assert seen == []
