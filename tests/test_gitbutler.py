@@ -952,7 +952,6 @@ def test_unchanged_database_is_not_opened(tmp_path, monkeypatch):
         upgrade(repo, stage)
     memory, seen = GitButlerMemory(), []
     gitbutler.observe(repo / ".git", memory, lambda *a, **k: seen.append(a[0]), time.time_ns())
-    gitbutler.observe(repo / ".git", memory, lambda *a, **k: seen.append(a[0]), time.time_ns())  # our -wal
     assert seen.count("vbranch.created") == 2
     monkeypatch.setattr(gitbutler.gitbutler_db, "read", _forbidden)
     monkeypatch.setattr(pygit2, "Repository", _forbidden)

@@ -205,6 +205,9 @@ def _observe_stacks(common: str, storage: str, memory: GitButlerMemory, repo: _L
     toml_changed = toml_stamps != memory.toml
     if toml_changed:
         stacks = _read_stacks(toml, db, toml_stamps)  # stamped first: a newer file is reread
+        wal = stamp(f"{db}-wal")
+        if toml_stamps[2] and not toml_stamps[3] and wal and wal[1] == 0:
+            toml_stamps[3] = wal  # the empty -wal SQLite made for our read: no data, nothing to reread
     elif memory.stacks is None:
         return
     else:
