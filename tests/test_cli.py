@@ -143,3 +143,11 @@ def test_reading_commands_read_the_log_when_a_scan_cannot_write(repo):
         [warning] = done.stderr.splitlines()
         assert warning.startswith("gitobs: warning: could not scan first (") and "scan.lock" in warning
     assert "gitobs.installed" in gitobs("events", cwd=repo).stdout
+
+
+def test_an_error_naming_a_directory_with_terminal_escapes_shows_them_inert(tmp_path):
+    odd = tmp_path / "e\x1b]0;owned\x07\x1b[31mvil\nx"  # a directory anyone may name so, even a clone's
+    odd.mkdir()
+    done = gitobs("status", cwd=odd, ok=False)
+    assert done.returncode == 2 and "\x1b" not in done.stderr and "\x07" not in done.stderr
+    assert done.stderr.count("\n") == 1 and "e\\x1b]0;owned\\x07\\x1b[31mvil\\x0ax" in done.stderr

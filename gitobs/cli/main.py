@@ -57,8 +57,10 @@ def error(message: str, status: int = 2) -> int:
     from rich.text import Text
 
     from gitobs.cli.commands import err_console
+    from gitobs.core.safe_text import inert
 
-    err_console.print(Text(f"gitobs: error: {message}"))
+    # One line, whatever it names: a bundle's file name or a directory may hold newlines and terminal escapes.
+    err_console.print(Text(inert(f"gitobs: error: {message}")))
     return status
 
 

@@ -40,7 +40,7 @@ def scan_time_text(state: ScanState) -> str:
 
 
 def warn(message: str) -> None:
-    err_console.print(Text(f"gitobs: warning: {message}"))
+    err_console.print(Text(inert(f"gitobs: warning: {message}")))  # inert twice is inert once
 
 
 def say(text: str | Text = "") -> None:
