@@ -477,3 +477,40 @@ def test_coalesced_runs_of_a_noisy_hook_count_with_their_weight(tmp_path):
     built = report(log.write(), only=["hooks"])
     assert facts(built, "hooks", "totals")["runs"] == 4 and facts(built, "hooks", "totals")["failures"] == 1
     assert rows(built, "hooks", "by_hook") == [["reference-transaction", 4, 0.7, 0.2, 0.4, 0.4, 1]]
+
+
+def test_vbranches_state_kept_and_fed_on_gives_the_same_sections():
+    """The report cache's round trip: a state saved halfway, encoded, loaded and fed the rest."""
+    from types import SimpleNamespace
+
+    import msgspec
+
+    from gitobs.replay.analysis import Context
+    from gitobs.replay.sections import encode_json
+    from gitobs_plugins.vbranches import VBranchesAnalyzer
+
+    def event(event_type: str, payload: s.Payload, minute: int):
+        return SimpleNamespace(type=event_type, t=1_790_000_000.0 + 60 * minute, data=payload)
+
+    events = [
+        event("vbranch.created", s.VBranch(stack=STACK_A, branch="api"), 0),
+        event("vbranch.created", s.VBranch(stack=STACK_A, branch="ui", position=1), 0),
+        event("vbranch.files", s.VBranchFiles(stack=STACK_A, owned_files=2), 1),
+        event("vbranch.review", s.VBranchReview(stack=STACK_A, branch="api", number=3, after_s=120.0), 2),
+        event("vbranch.moved", s.VBranchMoved(branch="ui", from_stack=STACK_A, to_stack=STACK_B), 3),
+        event("vbranch.updated", s.VBranchUpdated(stack=STACK_B, branch="ui", commits=2, conflicted=1), 4),
+        event("vbranch.unapplied", s.VBranch(stack=STACK_B, branch="ui", applied=False, by="conflict"), 5),
+        event("vbranch.ci", s.VBranchCi(stack=STACK_A, branch="api", failed=2), 6),
+        event("vbranch.archived", s.VBranchArchived(stack=STACK_A, branch="api", lifetime_s=420.0), 7),
+    ]
+    context = Context(now=1_790_100_000.0)
+    whole = VBranchesAnalyzer(context)
+    whole.feed(events)
+    for half in range(len(events) + 1):
+        first = VBranchesAnalyzer(context)
+        first.feed(events[:half])
+        saved = msgspec.json.decode(msgspec.json.encode(first.save_state()), type=VBranchesAnalyzer.state_type)
+        second = VBranchesAnalyzer(context)
+        second.load_state(saved)
+        second.feed(events[half:])
+        assert [encode_json(b) for b in second.result()] == [encode_json(b) for b in whole.result()], half
