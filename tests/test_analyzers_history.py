@@ -330,7 +330,9 @@ def test_report_sections_through_real_git(watched):
 
     hesitation = sections["hesitation"]
     feature = [row for row in hesitation["by_branch"]["rows"] if row[0] == "feature"]
-    assert feature == [["feature", 3, 3, 0, 0, 1, 0]]  # a, b and the revert; the revert undone
+    # attempts: a and b (`git revert` runs no pre-commit: no attempt with the default hooks); commits: a, b
+    # and the revert; the revert undone
+    assert feature == [["feature", 2, 3, 0, 0, 1, 0]]
     assert hesitation["durations"]["rows"][1][:2] == ["stage to commit", 2]  # a and b were staged first
 
     reverts = sections["reverts"]
