@@ -484,10 +484,10 @@ def test_vbranches_state_kept_and_fed_on_gives_the_same_sections():
     from types import SimpleNamespace
 
     import msgspec
+    from gitobs_plugins.vbranches import VBranchesAnalyzer
 
     from gitobs.replay.analysis import Context
     from gitobs.replay.sections import encode_json
-    from gitobs_plugins.vbranches import VBranchesAnalyzer
 
     def event(event_type: str, payload: s.Payload, minute: int):
         return SimpleNamespace(type=event_type, t=1_790_000_000.0 + 60 * minute, data=payload)
