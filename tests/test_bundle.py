@@ -506,3 +506,15 @@ def test_timeline_and_into_decode_one_event_at_a_time(worked, tmp_path):
     for args in (["--timeline"], ["--into", str(tmp_path / "scratch")]):
         done = _bounded_gitobs("replay", str(path), *args, cwd=tmp_path)
         assert done.returncode == 0 and "MemoryError" not in done.stderr, (args, done.stderr[-500:])
+
+
+@pytest.mark.parametrize("path", [".GIT/config", ".Git/hooks/post-checkout", ".git./config", ".git /config",
+                                  ".g\u200cit/config", "GIT~1/config", "sub/.GiT/HEAD"])
+def test_replay_into_never_writes_what_a_case_insensitive_disk_takes_for_dot_git(tmp_path, path):
+    """macOS (and Windows) take .GIT, .git. and .g<zero-width>it for .git, as git's own checks know."""
+    from gitobs.share import rebuild
+
+    commit = _event(1, "commit.created", {"sha": "1" * 40, "branch": "main", "files": [[path, 1, 0], ["ok.txt", 1, 0]]})
+    built = rebuild.rebuild([commit], tmp_path / "scratch")
+    assert built.skipped_paths == 1 and (tmp_path / "scratch" / "ok.txt").exists()
+    assert sorted(p.name for p in (tmp_path / "scratch").iterdir()) == [".git", "ok.txt"]

@@ -9,9 +9,9 @@ there and scanning reads those from the reflogs: the same event types in the sam
 stacks are written as the bundle leaves them (`virtual_branches.toml` in the current format, a branch ref
 for each): their final state, not every step. Everything else is left out and counted.
 
-A bundle is untrusted: a path that is absolute, has `..` or `.git` in it, or cannot be written as a file
-is skipped, so nothing is ever written outside DIR; git runs without hooks and without the user's or the
-system's git config. A few kB can ask for files of 99,999 lines, commit after commit, so what the commits
+A bundle is untrusted: a path that is absolute, has `..` or `.git` in it (in any case or form a case-insensitive
+disk takes for it), or cannot be written as a file is skipped, so nothing is ever written outside DIR; git runs
+without hooks and without the user's or the system's git config. A few kB can ask for files of 99,999 lines, commit after commit, so what the commits
 write is capped (MAX_FILES, MAX_LINES, MAX_BYTES; a commit's files are checked before any is written): past
 a cap the replay is refused and what it built is removed.
 """
@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import subprocess
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -151,8 +152,8 @@ def _count(value: object) -> int:
 def _inside(root: Path, path: str) -> Path | None:
     """Where `path` goes under `root`, or None when it must not be written (absolute, `..`, `.git`, odd)."""
     parts = path.split("/")
-    if not path or path.startswith("/") or any(part in ("", ".", "..", ".git") or "\\" in part or "\0" in part
-                                               for part in parts):
+    if not path or path.startswith("/") or any(part in ("", ".", "..") or _is_dot_git(part) or "\\" in part
+                                               or "\0" in part for part in parts):
         return None
     try:
         path.encode("utf-8", "surrogateescape")
@@ -164,6 +165,13 @@ def _inside(root: Path, path: str) -> Path | None:
     except (ValueError, OSError):
         return None
     return target
+
+
+def _is_dot_git(part: str) -> bool:
+    """`.git` as a case-insensitive disk (macOS, Windows) may take it: any case, trailing dots and spaces,
+    characters HFS+ ignores (format controls such as U+200C), the short name GIT~1 (as git's own checks)."""
+    name = "".join(c for c in part if unicodedata.category(c) != "Cf").casefold().rstrip(". ")
+    return name == ".git" or name.startswith("git~")
 
 
 def rebuild(events: list[bytes], root: Path) -> Rebuilt:
