@@ -958,3 +958,19 @@ def test_unchanged_database_is_not_opened(tmp_path, monkeypatch):
     seen.clear()
     gitbutler.observe(repo / ".git", memory, lambda *a, **k: seen.append(a[0]), time.time_ns())
     assert seen == []
+
+
+def test_lanes_turned_into_stacks_by_0_13_are_no_rename_and_no_move(tmp_path):
+    """Defect 3: 0.13 named each lane's new head after the lane, normalised, one by a ChangeId."""
+    repo = upgraded(tmp_path, "0.11", "0.12")
+    fix, _ = tips(repo)
+    new_events(repo)
+    start = last_seq(repo)
+    upgrade(repo, "0.13")
+    assert [event for event in new_events(repo, start, types=NEW_TYPES)
+            if event.type in ("vbranch.renamed", "vbranch.updated")] == []
+    start = last_seq(repo)  # the branch goes on under its new name, from the lane's tip
+    new = git(repo, "commit-tree", "-p", fix, "-m", "again", f"{fix}^{{tree}}").stdout.strip()
+    edit_toml(repo, 'ChangeId = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"', f'CommitId = "{new}"')  # no refs yet
+    assert changes(new_events(repo, start, types=NEW_TYPES)) == [("vbranch.updated", msgspec.to_builtins(
+        VBranchUpdated(stack=FIX, branch="fix-tabs", from_sha=fix, to_sha=new, commits=1)))]
