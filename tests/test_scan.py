@@ -539,3 +539,11 @@ def test_a_reflog_line_the_scan_cannot_read_is_one_error_not_a_stopped_scan(watc
     assert [e.data["branch"] for e in events if e.type == "commit.created"] == ["main"]  # the next commit
     commit_file(watched, "r.txt", "r\n", "and the next scan")
     assert len(new_events(watched, types=("commit.created",))) >= 1
+
+
+def test_with_the_reflog_not_captured_a_commit_still_ends_its_attempt(watched):
+    """The commit line ends a lean attempt even when capture.reflog keeps the commit itself out of the log."""
+    locate(watched).obs.config.write_text("[capture]\nreflog = false\n")
+    start = last_seq(watched)
+    commit_file(watched, "n.txt", "n\n", "not recorded")
+    assert types_of(new_events(watched, start)) == ["commit.attempt"]

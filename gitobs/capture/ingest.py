@@ -23,7 +23,7 @@ import msgspec
 from gitobs.capture import gitbutler
 from gitobs.capture.discards import Discards
 from gitobs.capture.enrich import Enricher
-from gitobs.capture.hook_events import HookEvents
+from gitobs.capture.hook_events import HookEvents, take_attempt
 from gitobs.capture.install import installed_hooks
 from gitobs.capture.pause import Pause, end_pause, read_pause
 from gitobs.capture.processes import group
@@ -31,18 +31,25 @@ from gitobs.capture.reflog import (
     Cursor,
     ReflogEntry,
     ReflogFile,
+    classify,
     parse_line,
     read_new,
     reflog_files,
     split_lines,
 )
-from gitobs.capture.reflog_events import ReflogEvents
+from gitobs.capture.reflog_events import COMMITTING, ReflogEvents
 from gitobs.capture.reflog_twins import PAIR_WAIT_S, ReflogRead, hold_unpaired
 from gitobs.capture.rework import Rework
 from gitobs.capture.spool import SpoolBatch, SpoolRecord, process_alive, read_spool
 from gitobs.capture.staging import Staging, loose_blob_times
 from gitobs.capture.stash_events import STASH_REF, StashEvents
-from gitobs.capture.state import REF_TIME_TTL_NS, Attempt, ScanState, load_state, save_state
+from gitobs.capture.state import (
+    REF_TIME_TTL_NS,
+    Attempt,
+    ScanState,
+    load_state,
+    save_state,
+)
 from gitobs.capture.worktree_sample import sample_worktree
 from gitobs.core.config import ScanSettings
 from gitobs.core.names import recorded
@@ -293,7 +300,17 @@ def _read_reflog(ctx: _Context, file: ReflogFile) -> ReflogRead:
     entries, cursor, _ = read_new(file, Cursor.from_json(ctx.state.cursors.get(name)))
     if not known:
         entries = since_rename(entries)
+    if ctx.lean and not ctx.settings.reflog and file.ref == "HEAD":
+        _end_attempts(ctx.state, entries)  # the commits are not recorded, but they did end their attempts
     return ReflogRead(file, name, _recorded(ctx, entries), cursor)
+
+
+def _end_attempts(state: ScanState, entries: list[ReflogEntry]) -> None:
+    """With capture.reflog off, the attempts (lean hook set) that HEAD's commit lines end, without a word."""
+    committing = [entry for entry in entries if classify(entry.message).op in COMMITTING]
+    for number, entry in enumerate(committing):
+        left = sum(1 for later in committing[number:] if later.old == entry.old)
+        take_attempt(state, entry.wt, entry.old, entry.ts, left)
 
 
 def _recorded(ctx: _Context, entries: list[ReflogEntry]) -> list[ReflogEntry]:

@@ -24,7 +24,7 @@ from gitobs.log.schema import Emit
 
 _RETURNING = re.compile(r"returning to refs/heads/(.+)$")
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
-_COMMITTING = frozenset({"commit", "merge-commit", "revert", "amend"})  # lines a `git commit` may write
+COMMITTING = frozenset({"commit", "merge-commit", "revert", "amend"})  # lines a `git commit` may write
 
 
 def short_branch(ref: str | None) -> str | None:
@@ -54,7 +54,7 @@ class ReflogEvents:
         mirrored: set[str] = set()
         self.commits_from: dict[tuple[str, str], int] = {}  # (worktree, old) -> commit lines still to come
         for entry in heads:
-            if classify(entry.message).op in _COMMITTING:
+            if classify(entry.message).op in COMMITTING:
                 self.commits_from[(entry.wt, entry.old)] = self.commits_from.get((entry.wt, entry.old), 0) + 1
         for entry in heads:
             twin = branch_of.get(entry.mirror_key)
