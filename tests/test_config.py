@@ -288,3 +288,13 @@ def test_a_list_setting_is_shown_on_one_line(watched):
     done = gitobs("config", "list", cwd=watched)
     assert 'capture.skip_hooks = ["post-index-change", "pre-push"]\n' in done.stdout
     assert 'export.otlp.headers = { a = "1", "b c" = "2" }\n' in done.stdout
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_moment_past_what_a_date_in_utc_can_hold_is_a_one_line_error(watched, text):
+    with pytest.raises(GitobsError, match="not a time"):
+        parse_moment(text, 1e9)
+    for command in ("report", "query", "events", "bundle"):
+        done = gitobs(command, "--no-scan", "--since", text, cwd=watched, ok=False)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, (command, done.stderr[-300:])
+        assert done.stderr.startswith("gitobs: error: not a time")

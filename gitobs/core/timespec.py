@@ -34,4 +34,8 @@ def parse_moment(text: str, now: float) -> float:
         raise GitobsError(f"not a time: {text!r} (use a duration like 2h or 7d, or a date like 2026-11-20)") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
+    try:  # 9999-12-31 at -14:00 is in year 10000 in UTC, where no date goes (nor the log's times)
+        moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise GitobsError(f"not a time: {text!r} (out of the range of dates)") from None
     return moment.timestamp()
