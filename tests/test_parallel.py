@@ -187,7 +187,7 @@ def test_a_failed_child_has_its_part_done_here(generated, joins, monkeypatch):
 def test_a_child_that_dies_while_making_sections_has_them_made_here(generated, joins, monkeypatch):
     serial = _json(generated, workers=1)
 
-    def dies(head, later):  # the child's part after it sent its states: merging what it was handed
+    def dies(head, later, keep=False):  # the child's part after it sent its states: merging what it was handed
         import os
         os._exit(3)
 

@@ -347,11 +347,20 @@ def test_malformed_lines_and_damage_are_warned_about_as_in_a_full_replay(obs):
     expected: list[str] = []
     full = _report(obs, False, warnings=expected)
     assert any("damaged log" in w for w in expected) and any("malformed" in w for w in expected)
-    shutil.rmtree(obs.root / cache.DIRECTORY, ignore_errors=True)
-    for _ in range(2):
-        seen: list[str] = []
-        assert _report(obs, True, warnings=seen) == full
-        assert sorted(seen) == sorted(expected)
+    for workers in (1, 2):  # the checkpoint the last leaves is made in two processes
+        shutil.rmtree(obs.root / cache.DIRECTORY, ignore_errors=True)
+        for _ in range(2):
+            seen: list[str] = []
+            assert _report(obs, True, workers, warnings=seen) == full
+            assert sorted(seen) == sorted(expected)
+    [before] = [w for w in expected if "malformed" in w]
+    EventLog(obs.log).append([b"not json either"])  # one more, after the checkpoint
+    expected = []
+    full = _report(obs, False, warnings=expected)
+    seen = []
+    assert _report(obs, True, warnings=seen) == full and sorted(seen) == sorted(expected)
+    [said] = [w for w in seen if "malformed" in w]  # one count, of them all: not the checkpoint's too
+    assert said != before
 
 
 def test_a_live_segment_sealed_while_a_report_reads_it_is_read_again(obs, monkeypatch):

@@ -104,11 +104,17 @@ def split_point(log: EventLog, horizons: list[float | None]) -> Split | None:
 
 
 def replay_split(log: EventLog, consumers: list[Consumer], horizons: list[float | None], event_filter: EventFilter,
-                 split: Split, warn: Warn, finish: bool = True, decoder: EventDecoder | None = None) -> ReadCounts:
+                 split: Split, warn: Warn, finish: bool = True, decoder: EventDecoder | None = None,
+                 keep: list[bool] | None = None, saved: dict[int, bytes] | None = None) -> ReadCounts:
     """Replay `consumers` over the whole log in two processes cut at `split`; returns the counts, and leaves
     each consumer's sections made or being made (Consumer.outcome). `horizons` are the consumers'
     (horizon_of), None for those that do not merge. Without `finish`, every state is merged here and no
-    section is made: the instances are left fed the whole log, to be fed more (the report cache)."""
+    section is made: the instances are left fed the whole log, to be fed more (the report cache). With
+    `keep`, the consumers it marks have their merged state saved (Analyzer.save_state, msgpack) into `saved`
+    before their sections are made, by whichever process makes them (a handed one's when its outcome is
+    taken)."""
+    keep = keep or [False] * len(consumers)
+    saved = saved if saved is not None else {}
     mergeable = [horizon is not None for horizon in horizons]
     decoder = decoder or decoder_for(consumers, event_filter)
     child = _fork(lambda handed: _replay_tail(log, consumers, mergeable, event_filter, split, decoder, handed))
@@ -125,25 +131,39 @@ def replay_split(log: EventLog, consumers: list[Consumer], horizons: list[float 
         warn(message)
     assert sent is not None
     states = sent[1:]
-    handed = _hand_over(consumers, mergeable, tail.errors, states, child) if finish else set()
+    handed = _hand_over(consumers, mergeable, tail.errors, states, child, keep) if finish else set()
     if not finish:
         child.done_handing()
     for index, (consumer, merges, error) in enumerate(zip(consumers, mergeable, tail.errors)):
         if index in handed:
-            consumer.outcome = _from_child(child, index, consumer, states, decoder)
+            consumer.outcome = _from_child(child, index, consumer, states, decoder, keep[index], saved)
             continue
         state = pickle.loads(states[index])  # noqa: S301 - from our own forked child, through a private pipe
         states[index] = b""  # one foreign state at a time in memory
         _join(consumer, merges, error, state, decoder)
         if consumer.error is None and finish:
+            _keep_state(consumer.instance, keep[index], index, saved)
             consumer.outcome = _made(consumer)
     if not handed:
         child.finish()
     return _finish_counts(head, tail.counts, warn, finish)
 
 
+def saved_state(instance: Any) -> bytes | None:
+    """An analyzer's save_state(), msgpack-encoded (the report cache); None if it fails."""
+    try:
+        return msgspec.msgpack.encode(instance.save_state())
+    except Exception:  # noqa: BLE001 - a state that will not save is not kept
+        return None
+
+
+def _keep_state(instance: Any, keep: bool, index: int, saved: dict[int, bytes]) -> None:
+    if keep and (state := saved_state(instance)) is not None:
+        saved[index] = state
+
+
 def _hand_over(consumers: list[Consumer], mergeable: list[bool], errors: list[str | None], states: list[bytes],
-               child: _Child) -> set[int]:
+               child: _Child, keep: list[bool]) -> set[int]:
     """Send the child this process's head state of some merging consumers, for it to merge with its tail and
     make their sections: by the size of the child's states, the largest stays here and each next one goes
     to the side with less so far. Returns their indexes."""
@@ -154,7 +174,7 @@ def _hand_over(consumers: list[Consumer], mergeable: list[bool], errors: list[st
     for index in sorted(candidates, key=lambda index: -len(states[index])):
         if theirs < mine:
             try:
-                child.hand((index, consumers[index].instance))
+                child.hand((index, consumers[index].instance, keep[index]))
             except Exception:  # noqa: BLE001 - a state that will not pickle is merged here
                 continue
             handed.add(index)
@@ -180,7 +200,7 @@ def _made(consumer: Consumer) -> Callable[[], list]:
 
 
 def _from_child(child: _Child, index: int, consumer: Consumer, states: list[bytes], decoder: EventDecoder,
-                ) -> Callable[[], list]:
+                keep: bool = False, saved: dict[int, bytes] | None = None) -> Callable[[], list]:
     """The sections the child makes of the consumer handed to it; if the child fails, merged and made here."""
 
     def outcome() -> list:
@@ -189,8 +209,11 @@ def _from_child(child: _Child, index: int, consumer: Consumer, states: list[byte
             _join(consumer, True, None, pickle.loads(states[index]), decoder)  # noqa: S301 - as above
             if consumer.error is not None:
                 raise Failed(consumer.error)
+            _keep_state(consumer.instance, keep, index, saved if saved is not None else {})
             return list(consumer.instance.result())
-        kind, value = made
+        kind, value, state = made
+        if state is not None and saved is not None:
+            saved[index] = state
         if kind == "error":
             raise Failed(value)
         return value
@@ -239,19 +262,22 @@ def _replay_tail(log: EventLog, consumers: list[Consumer], mergeable: list[bool]
     for consumer, merges in zip(stand_ins, mergeable):
         yield consumer.instance if merges else consumer.instance.batches
     # All of them first: this process writes them into a pipe, and would wait while each is being merged.
-    for index, head in list(iter(handed, None)):
-        yield index, _merged_sections(head, stand_ins[index].instance)
+    for index, head, keep in list(iter(handed, None)):
+        yield index, _merged_sections(head, stand_ins[index].instance, keep)
 
 
-def _merged_sections(head: Any, later: Any) -> tuple[str, Any]:
+def _merged_sections(head: Any, later: Any, keep: bool = False) -> tuple[str, Any, bytes | None]:
+    """("blocks", sections) or ("error", why) of `head` merged with `later`, and with `keep` its merged state
+    (saved_state) as it was before result()."""
     try:
         head.merge(later)
     except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, not fatal
-        return "error", describe_failure(exc)
+        return "error", describe_failure(exc), None
+    state = saved_state(head) if keep else None
     try:
-        return "blocks", list(head.result())
+        return "blocks", list(head.result()), state
     except Exception as exc:  # noqa: BLE001
-        return "error", describe_failure(exc)
+        return "error", describe_failure(exc), state
 
 
 def _join(consumer: Consumer, merges: bool, error: str | None, state: Any, decoder: EventDecoder) -> None:
