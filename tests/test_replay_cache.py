@@ -384,3 +384,13 @@ def test_a_live_segment_sealed_while_a_report_reads_it_is_read_again(obs, monkey
 
     monkeypatch.setattr(EventLog, "iter_contents_from", sealed_meanwhile)
     assert _report(obs, True) == full
+
+
+def test_a_checkpoint_is_kept_while_the_live_segment_is_empty(obs):
+    log = EventLog(obs.log, seal_bytes=1)  # every append seals: the live segment is always a new, empty one
+    log.append(LINES[5000:5010])
+    assert EventLog(obs.log).segments()[-1].stat().st_size == 0
+    for workers in (1, 2):
+        shutil.rmtree(obs.root / cache.DIRECTORY, ignore_errors=True)
+        _same(obs, workers)
+        assert len(_files(obs)) == 1

@@ -487,9 +487,11 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
     if counts.malformed:
         warn(malformed_warning(counts.malformed))
     replayed = counts.in_window - (checkpoint.in_window if checkpoint is not None else 0)
-    if (not others and live.place is not None and len(covered) == sealed
+    if (not others and len(covered) == sealed
             and (checkpoint is None or checkpoint.live is None or replayed >= LIVE_REWRITE_EVENTS)):
-        prefix = _live_prefix(log, paths[sealed], live.place)
+        # (nothing read of it: where it began, an empty live segment's start say)
+        place = live.place if live.place is not None else [paths[sealed].name, live_from.offset]
+        prefix = _live_prefix(log, paths[sealed], place)
         if prefix is not None:
             _save(store, _live_key(key), covered, counts, seen, chosen, prefix)
     return counts
