@@ -394,3 +394,16 @@ def test_a_checkpoint_is_kept_while_the_live_segment_is_empty(obs):
         shutil.rmtree(obs.root / cache.DIRECTORY, ignore_errors=True)
         _same(obs, workers)
         assert len(_files(obs)) == 1
+
+
+def test_a_cache_file_that_is_a_link_or_too_big_is_not_read(obs, monkeypatch):
+    full = _same(obs)
+    [kept] = _files(obs)
+    kept.unlink()
+    kept.symlink_to("/dev/zero")
+    assert _report(obs, True) == full
+    assert not kept.is_symlink() and kept.read_bytes().startswith(cache.MAGIC)  # replaced by a real one
+    monkeypatch.setattr(cache, "MIN_BUDGET", 1)
+    monkeypatch.setattr(cache, "SHARE_OF_LOG", 1e-9)
+    loaded = cache.Store(kept.parent, 0).load(_key_of(kept))
+    assert loaded is None  # bigger than the budget: not even read

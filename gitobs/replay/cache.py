@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -165,10 +166,20 @@ class Store:
     def load(self, key: str) -> Checkpoint | None:
         """The checkpoint of `key`, or None when it is missing, damaged, of another format or another key."""
         path = self.path(key)
-        try:
-            data = path.read_bytes()
+        try:  # a regular file within the budget, never followed through a link (not /dev/zero, say)
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         except OSError:
             return None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > self.budget:
+                return None
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                data = handle.read(self.budget + 1)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
         if not data.startswith(MAGIC):
             return None
         try:
