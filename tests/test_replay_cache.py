@@ -407,3 +407,28 @@ def test_a_cache_file_that_is_a_link_or_too_big_is_not_read(obs, monkeypatch):
     monkeypatch.setattr(cache, "SHARE_OF_LOG", 1e-9)
     loaded = cache.Store(kept.parent, 0).load(_key_of(kept))
     assert loaded is None  # bigger than the budget: not even read
+
+
+# What each built-in analyzer's instance holds besides what its context decides: all of it must be in its
+# saved state. A new attribute fails this test until save_state/load_state keep it (and state_version moves).
+KEPT = {
+    "heatmap": {"bucket_of", "dirs", "file_events", "files", "first_day", "hours", "last_day", "level", "seen",
+                "seen_full", "totals", "types"},
+    "branches": {"dwell", "dwell_total", "last", "limit", "pairs", "per_day", "per_session", "previous", "touched"},
+    "hesitation": {"aborted_by_stage", "blocked_by_hook", "by_branch", "by_hour", "message_edit", "rolled_edit",
+                   "rolled_staged", "staged"},
+    "reverts": {"abandoned_branch", "abandoned_by", "ages", "discarded_how", "files", "recent", "reverted"},
+    "hooks": {"events_written", "hooks", "pre_commit_days", "records", "scan_micros", "scans"},
+    "patterns": {"by_weekday", "durations", "events", "focused", "follow", "kinds", "last", "limit", "matchers",
+                 "row", "sizes", "start", "switch_counts", "switches"},
+    "vbranches": {"ci_failures", "lives", "operations", "per_week", "stacks", "to_review"},
+}
+FROM_CONTEXT = {"context", "top", "top_k", "days", "weeks", "window", "idle_gap", "idle_gap_delta", "gap",
+                "gap_delta", "dir_levels", "fixed_level", "handlers"}
+
+
+def test_every_built_in_keeps_all_it_holds():
+    for cls, _ in plugins.load().analyzers:
+        assert cache.cacheable(cls), cls.name
+        held = set(vars(cls(Context(now=NOW)))) - FROM_CONTEXT
+        assert held == KEPT[cls.name], f"{cls.name}: keep {held - KEPT[cls.name]} in its state too"
