@@ -20,6 +20,9 @@ pair, so that it weighs on the run that queued it, if it overlaps it, and never 
 Each prints its median ratio with/without, and how many hook runs git's own trace2 counted in one run of
 it (the target: at most three gitobs hooks per git command, and none for `git status`).
 
+A third repository with every hook installed (`capture.all_hooks`, as gitobs did before the lean set)
+is timed against the same baseline, recorder only ("all hooks").
+
 Runs alternate between the repositories (without, with, without, with, ...) after a few warm-up runs,
 so machine noise falls on both alike. Git runs in a hermetic environment: a scratch global config,
 GIT_CONFIG_NOSYSTEM=1 and none of the caller's GIT_* variables. Two variants are measured, each against
@@ -304,9 +307,10 @@ def light_hook_counts(with_: Scratch, env: dict[str, str], tmp: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40, help="timed runs per repository, operation and variant")
-    parser.add_argument("--heavy-runs", type=int, default=3, help="timed runs of each rebase, fetch, update-ref")
+    parser.add_argument("--heavy-runs", type=int, default=3,
+                        help="timed runs of each rebase, fetch, update-ref (0: skip them)")
     arguments = parser.parse_args()
-    runs, heavy_runs = max(2, arguments.runs), max(1, arguments.heavy_runs)
+    runs, heavy_runs = max(2, arguments.runs), max(0, arguments.heavy_runs)
 
     with tempfile.TemporaryDirectory(prefix="gitobs-bench-", ignore_cleanup_errors=True) as tmp:
         env = hermetic_env(Path(tmp))
@@ -320,6 +324,9 @@ def main() -> None:
               f" times in ms\n\n{HEADER}")
 
         compare_git(without, with_, "recorder only", dict(env, GITOBS_NO_BACKGROUND="1"), runs)
+        every = build_repo(Path(tmp, "every"), env)  # what an install before the lean set put in place
+        install(locate(every.path), hooks=RECORDED_HOOKS)
+        compare_git(without, every, "all hooks", dict(env, GITOBS_NO_BACKGROUND="1"), runs)
         spool_after_recorder = spool_summary(repo.obs.spool)
 
         queued_scans: set[tuple[int, int]] = set()  # scan.pending markers seen, by inode and mtime
@@ -340,7 +347,8 @@ def main() -> None:
         print(f"background scans queued during the default runs: {len(queued_scans)} (at least; seen between runs)")
         print(f"spool after the default runs, once their scans ingested it: {spool_after_default}")
         light_hook_counts(with_, env, Path(tmp))
-        compare_heavy(Path(tmp), env, heavy_runs)
+        if heavy_runs:
+            compare_heavy(Path(tmp), env, heavy_runs)
         print(f"\nfailed runs, warm-up included (timed all the same): {sum(FAILED_RUNS.values()) or 'none'}")
         for failure, count in FAILED_RUNS.most_common():
             print(f"  {count:>4} x {failure}")

@@ -138,6 +138,43 @@ head $gitobs_head
     gitobs_write "" "$gitobs_rec"
 fi
 
+# Keep the log fresh without anyone running a command: one detached scan at a time, started only
+# by hooks that end an operation. The marker file is the throttle; the scan removes it. commit-msg is
+# the last hook of a commit in the default set: the scan sleeps at least half a second first, by when
+# the commit is written (one still being written is read by the next scan).
+# A rebase runs post-checkout as it starts: its post-rewrite, at its end, queues the scan instead of one
+# that would compete with the rebase for the CPU.
+gitobs_queue_scan() {
+    gitobs_queue=$gitobs_hook
+    if [ "$gitobs_hook" = post-checkout ] && { [ -d "$gitobs_gd/rebase-merge" ] || [ -d "$gitobs_gd/rebase-apply" ]; }; then
+        gitobs_queue=
+    fi
+    if [ -n "$gitobs_file" ] && [ -z "${GITOBS_NO_BACKGROUND:-}" ] && [ -x "$gitobs_exe" ]; then
+        case $gitobs_queue in
+            commit-msg|post-commit|post-checkout|post-merge|post-rewrite)
+                set -C
+                # printf, not ":": a failed redirection on a special builtin would exit the shell
+                if { printf "" > "$gitobs_obs/scan.pending"; } 2>/dev/null; then
+                    # From /, never from the work tree: `python -m` imports from its current directory, and a
+                    # repository may ship a gitobs.py of its own.
+                    case $gitobs_common in /*) ;; *) gitobs_common=$PWD/$gitobs_common ;; esac
+                    # shellcheck disable=SC2086 # no flag or one
+                    (cd / && exec "$gitobs_exe" $gitobs_exe_flags -m gitobs scan --background --git-dir "$gitobs_common") \
+                        </dev/null >/dev/null 2>&1 &
+                fi
+                set +C
+                ;;
+        esac
+    fi
+}
+
+# The common case, a hook with no stdin and nothing chained, is done: the rest of this file (stdin copying,
+# running the chained hook) is not even parsed.
+if [ -z "$gitobs_has_in" ] && { [ ! -f "$gitobs_chained" ] || [ ! -x "$gitobs_chained" ]; }; then
+    gitobs_queue_scan
+    exit 0
+fi
+
 # stdin goes straight into the record, a line at a time through one open file: linear in its size (8000
 # refs of a fetch). A line that could not be written (disk full, ulimit) and all after it stay in memory.
 gitobs_copied=  # stdin is in the record: its first $gitobs_written lines, then $gitobs_rest
@@ -227,32 +264,5 @@ if [ -f "$gitobs_chained" ] && [ -x "$gitobs_chained" ]; then
     fi
 fi
 
-# Keep the log fresh without anyone running a command: one detached scan at a time, started only
-# by hooks that end an operation. The marker file is the throttle; the scan removes it. commit-msg is
-# the last hook of a commit in the default set: the scan sleeps at least half a second first, by when
-# the commit is written (one still being written is read by the next scan).
-# A rebase runs post-checkout as it starts: its post-rewrite, at its end, queues the scan instead of one
-# that would compete with the rebase for the CPU.
-gitobs_queue=$gitobs_hook
-if [ "$gitobs_hook" = post-checkout ] && { [ -d "$gitobs_gd/rebase-merge" ] || [ -d "$gitobs_gd/rebase-apply" ]; }; then
-    gitobs_queue=
-fi
-if [ -n "$gitobs_file" ] && [ -z "${GITOBS_NO_BACKGROUND:-}" ] && [ -x "$gitobs_exe" ]; then
-    case $gitobs_queue in
-        commit-msg|post-commit|post-checkout|post-merge|post-rewrite)
-            set -C
-            # printf, not ":": a failed redirection on a special builtin would exit the shell
-            if { printf "" > "$gitobs_obs/scan.pending"; } 2>/dev/null; then
-                # From /, never from the work tree: `python -m` imports from its current directory, and a
-                # repository may ship a gitobs.py of its own.
-                case $gitobs_common in /*) ;; *) gitobs_common=$PWD/$gitobs_common ;; esac
-                # shellcheck disable=SC2086 # no flag or one
-                (cd / && exec "$gitobs_exe" $gitobs_exe_flags -m gitobs scan --background --git-dir "$gitobs_common") \
-                    </dev/null >/dev/null 2>&1 &
-            fi
-            set +C
-            ;;
-    esac
-fi
-
+gitobs_queue_scan
 exit "$gitobs_status"
