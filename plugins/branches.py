@@ -58,6 +58,7 @@ class BranchesAnalyzer(Analyzer):
               "commit.amended": ("branch",)}
     order = 20
     state_version = 1
+    result_uses_now = False  # its sections are kept with its state
     state_type = BranchesState
 
     def __init__(self, context: Context) -> None:

@@ -62,6 +62,7 @@ class HesitationAnalyzer(Analyzer):
               "commit.message_edit": ("seconds",)}
     order = 30
     state_version = 1
+    result_uses_now = False  # its sections are kept with its state
     state_type = HesitationState
 
     def __init__(self, context: Context) -> None:

@@ -66,6 +66,7 @@ class HookCostAnalyzer(Analyzer):
               "gitobs.scan": ("seconds", "records", "events")}
     order = 70
     state_version = 1
+    result_uses_now = False  # its sections are kept with its state
     state_type = HookCostState
 
     def __init__(self, context: Context) -> None:

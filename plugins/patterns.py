@@ -231,6 +231,7 @@ class PatternsAnalyzer(Analyzer):
     fields = _fields_read(PATTERNS)  # the rest: times only
     order = 60
     state_version = 1
+    result_uses_now = False  # its sections are kept with its state
     state_type = PatternsState
 
     def __init__(self, context: Context) -> None:

@@ -51,6 +51,7 @@ class RevertsAnalyzer(Analyzer):
               "commit.abandoned": ("count", "shas", "by", "branch"), "edit.discarded": ("files", "how")}
     order = 40
     state_version = 1
+    result_uses_now = False  # its sections are kept with its state
     state_type = RevertsState
 
     def __init__(self, context: Context) -> None:

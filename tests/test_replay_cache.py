@@ -331,9 +331,10 @@ def test_the_cache_stays_within_its_budget(obs, monkeypatch):
     assert _report(obs, True) == full
     assert _files(obs) == []  # a checkpoint over the budget is not written
     monkeypatch.setattr(cache, "SHARE_OF_LOG", 0.10)
+    monkeypatch.setattr(cache, "MIN_BUDGET", 256 << 10)
     _same(obs)
     log_bytes = EventLog(obs.log).size_bytes()
-    assert 0 < sum(path.stat().st_size for path in _files(obs)) <= 0.10 * log_bytes
+    assert 0 < sum(path.stat().st_size for path in _files(obs)) <= max(0.10 * log_bytes, 256 << 10)
 
 
 def test_malformed_lines_and_damage_are_warned_about_as_in_a_full_replay(obs):
@@ -432,3 +433,25 @@ def test_every_built_in_keeps_all_it_holds():
         assert cache.cacheable(cls), cls.name
         held = set(vars(cls(Context(now=NOW)))) - FROM_CONTEXT
         assert held == KEPT[cls.name], f"{cls.name}: keep {held - KEPT[cls.name]} in its state too"
+
+
+def test_sections_are_kept_and_shown_when_nothing_came_after(obs, monkeypatch):
+    full = _same(obs)
+    made: list[str] = []
+    classes = {cls.name: cls for cls, _ in plugins.load().analyzers}
+    for name, cls in classes.items():
+        original = cls.result
+
+        def spy(self, original=original, name=name):
+            made.append(name)
+            return original(self)
+
+        monkeypatch.setattr(cls, "result", spy)
+    assert _report(obs, True) == full
+    # the heatmap's calendar ends at --now, and vbranches does not say: theirs are made; the others are kept
+    assert sorted(made) == ["heatmap", "vbranches"]
+    made.clear()
+    _append(obs, LINES[5000:5005])
+    cached = _report(obs, True)
+    assert sorted(made) == sorted(classes)  # something new: all made again
+    assert cached == _report(obs, False)

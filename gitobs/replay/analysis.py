@@ -125,6 +125,10 @@ class Analyzer:
     state_version: ClassVar[int] = 0  # 0: never cached; bump it whenever the state's shape or meaning changes
     state_type: ClassVar[Any] = None  # what save_state() returns, as msgspec decodes it (a Struct, say)
     state_uses_now: ClassVar[bool] = False  # feed() reads context.now: a state is kept per --now
+    # result() reads context.now (or anything but the state and the rest of the context): its sections are
+    # not kept. When False, the sections it gave at a checkpoint are kept with it, and a report with nothing
+    # new after the checkpoint shows them without loading the state.
+    result_uses_now: ClassVar[bool] = True
 
     def save_state(self) -> Any:
         """This instance's state, fed so far, as a value of `state_type` (msgspec encodes it: plain types and

@@ -42,8 +42,9 @@ from gitobs.log.read import EventFilter
 from gitobs.replay import parallel
 from gitobs.replay.analysis import Analyzer, Context
 from gitobs.replay.engine import Consumer, EventDecoder, ReadCounts, decoder_for, malformed_warning, replay
+from gitobs.replay.sections import AnyBlock
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 MAGIC = b"gitobs replay cache\n"
 DIRECTORY = "replay-cache"
 SUFFIX = ".state"
@@ -84,6 +85,11 @@ class Saved(msgspec.Struct, array_like=True):
     state: msgspec.Raw  # its save_state(), msgpack-encoded, decoded as its state_type
 
 
+class Kept(msgspec.Struct, array_like=True):
+    name: str  # the analyzer's (Analyzer.result_uses_now False)
+    blocks: msgspec.Raw  # the sections its result() gave at the checkpoint, msgpack-encoded
+
+
 class Checkpoint(msgspec.Struct, kw_only=True):
     format: int
     key: str
@@ -94,9 +100,11 @@ class Checkpoint(msgspec.Struct, kw_only=True):
     warnings: list[str]
     states: list[Saved]
     live: LivePrefix | None = None  # the live checkpoint: the segments, then this much of the next one
+    sections: list[Kept] = []  # of the analyzers whose results read only their state and the context
 
 
 _CHECKPOINT = msgspec.msgpack.Decoder(Checkpoint)
+_BLOCKS = msgspec.msgpack.Decoder(list[AnyBlock])
 
 
 def directory_of(log: Any) -> Path | None:
@@ -384,8 +392,10 @@ def _live_prefix(log: EventLog, path: Path, place: list) -> LivePrefix | None:
     return LivePrefix(path.name, inode, place[1], hashlib.sha256(head).hexdigest(), lines, digest.hexdigest())
 
 
-def _restore(checkpoint: Checkpoint, consumers: list[Consumer], context: Context) -> list[tuple[Any, str | None]] | None:
-    """A new instance of each consumer, with its state loaded (or its failure), or None if any will not load."""
+def _restore(checkpoint: Checkpoint, consumers: list[Consumer], context: Context, shown: frozenset[str] = frozenset(),
+             ) -> list[tuple[Any, str | None]] | None:
+    """A new instance of each consumer, with its state loaded (or its failure), or None if any will not load.
+    Those `shown` (their sections kept, nothing new) get a new instance alone."""
     saved = {entry.name: entry for entry in checkpoint.states}
     restored = []
     for consumer in consumers:
@@ -395,7 +405,7 @@ def _restore(checkpoint: Checkpoint, consumers: list[Consumer], context: Context
         cls = type(consumer.instance)
         try:
             instance = cls(context)
-            if entry.error is None:
+            if entry.error is None and consumer.name not in shown:
                 instance.load_state(msgspec.msgpack.decode(entry.state, type=cls.state_type))
         except Exception:  # noqa: BLE001 - a state that will not load (damaged, or from other code): rebuilt
             return None
@@ -446,16 +456,20 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
     decoder = decoder_for(consumers, event_filter)
     # The live checkpoint (sealed segments and part of the live one) first, then the sealed one. Analyzers that
     # are not cached replay the whole log: they use only the sealed one, whose counts they make again.
-    checkpoint, start, covered = None, _Start(0), []
+    checkpoint, start, covered, shown = None, _Start(0), [], {}
     for name in ((key,) if others else (_live_key(key), key)):
         found = store.load(name)
         resumed = _resume(found, log, paths) if found is not None else None
-        restored = _restore(found, chosen, context) if resumed is not None else None
-        if found is not None and resumed is not None and restored is not None:
-            for consumer, (instance, error) in zip(chosen, restored):
-                consumer.instance, consumer.error = instance, error
-            checkpoint, (start, covered) = found, resumed
-            break
+        if found is not None and resumed is not None:
+            shown = _shown(found, resumed[0], paths)
+            restored = _restore(found, chosen, context, frozenset(shown))
+            if restored is not None:
+                for consumer, (instance, error) in zip(chosen, restored):
+                    consumer.instance, consumer.error = instance, error
+                    if consumer.name in shown and error is None:
+                        consumer.outcome = _given(shown[consumer.name])
+                checkpoint, (start, covered) = found, resumed
+                break
     counts = ReadCounts()
     seen: list[str] = []
 
@@ -490,9 +504,12 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
         rest = replay(live, consumers, [], event_filter, noted, decoder=decoder, warn_malformed=False)
         if live_from.offset and _inode(paths[sealed]) != live_from.inode:
             raise _Moved
+        if shown and live.place is not None:  # events came after all: the kept sections are not theirs
+            raise _Moved
     except _Moved:  # a scan sealed it meanwhile: the whole log again, from new instances
         for consumer in consumers:
             consumer.instance, consumer.error = type(consumer.instance)(context), None
+            consumer.outcome = None
         return None
     _add(counts, rest)
     if counts.malformed:
@@ -504,8 +521,44 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
         place = live.place if live.place is not None else [paths[sealed].name, live_from.offset]
         prefix = _live_prefix(log, paths[sealed], place)
         if prefix is not None:
-            _save(store, _live_key(key), covered, counts, seen, chosen, prefix)
+            _save(store, _live_key(key), covered, counts, seen, chosen, prefix, finished=True)
     return counts
+
+
+def _shown(checkpoint: Checkpoint, start: _Start, paths: list[Path]) -> dict[str, list]:
+    """The kept sections of the checkpoint, by analyzer, when nothing came after it: it covers the live segment
+    to its end. (Empty otherwise, or for any that will not decode: those are made again.)"""
+    if checkpoint.live is None or not start.offset or start.segment != len(paths) - 1:
+        return {}
+    if _size(paths[-1]) != start.offset:
+        return {}
+    shown = {}
+    for kept in checkpoint.sections:
+        try:
+            shown[kept.name] = _BLOCKS.decode(kept.blocks)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            continue
+    return shown
+
+
+def _given(blocks: list) -> Callable[[], list]:
+    return lambda: blocks
+
+
+def _sections(consumers: list[Consumer]) -> list[Kept]:
+    """The sections of the consumers whose results read only their state and the context, to keep: made now
+    (their outcome from then on) unless made already."""
+    kept = []
+    for consumer in consumers:
+        if consumer.error is not None or getattr(type(consumer.instance), "result_uses_now", True):
+            continue
+        if consumer.outcome is None:
+            consumer.outcome = _taken(consumer.instance.result)
+        try:
+            kept.append(Kept(consumer.name, msgspec.Raw(msgspec.msgpack.encode(consumer.outcome()))))
+        except Exception:  # noqa: BLE001 - result() failed, or gave what will not encode: made again next time
+            continue
+    return kept
 
 
 def _cold(log: EventLog, paths: list[Path], consumers: list[Consumer], chosen: list[Consumer],
@@ -541,7 +594,7 @@ def _cold(log: EventLog, paths: list[Path], consumers: list[Consumer], chosen: l
         store.save(Checkpoint(format=CACHE_FORMAT, key=key, segments=covered, in_window=counts.in_window,
                               rollup_days=counts.rollup_days, malformed=counts.malformed,
                               warnings=[w for w in seen if w != malformed_warning(counts.malformed)],  # said anew
-                              states=states, live=prefix))
+                              states=states, live=prefix, sections=_sections(chosen)))
     return counts
 
 
@@ -559,7 +612,8 @@ def _taken(outcome: Callable[[], list]) -> Callable[[], list]:
 
 
 def _save(store: Store, key: str, covered: list[SegmentId], counts: ReadCounts, warnings: list[str],
-          chosen: list[Consumer], live: LivePrefix | None) -> None:
+          chosen: list[Consumer], live: LivePrefix | None, finished: bool = False) -> None:
+    """Keep the checkpoint; `finished`: nothing more is fed, and the sections that can be are kept too."""
     states = []
     for consumer in chosen:
         if consumer.error is not None:
@@ -572,7 +626,7 @@ def _save(store: Store, key: str, covered: list[SegmentId], counts: ReadCounts, 
         states.append(Saved(consumer.name, None, msgspec.Raw(state)))
     store.save(Checkpoint(format=CACHE_FORMAT, key=key, segments=list(covered), in_window=counts.in_window,
                           rollup_days=counts.rollup_days, malformed=counts.malformed, warnings=list(warnings),
-                          states=states, live=live))
+                          states=states, live=live, sections=_sections(chosen) if finished else []))
 
 
 def _inode(path: Path) -> int:
