@@ -260,7 +260,7 @@ class Heavy:
         return time.perf_counter_ns() - start
 
 
-def compare_heavy(tmp: Path, env: dict[str, str], runs: int) -> None:
+def compare_heavy(tmp: Path, env: dict[str, str], runs: int, variants: list[str]) -> None:
     remote = tmp / "remote.git"
     git_in(tmp, env, "init", "-q", "--bare", str(remote))
     seed = Heavy(tmp / "seed", env, remote)
@@ -270,6 +270,8 @@ def compare_heavy(tmp: Path, env: dict[str, str], runs: int) -> None:
     without = Heavy(tmp / "heavy-without", env, remote)
     print(f"\n{'work':<26}{'hooks':<7}{'without':>9}{'with':>9}{'ratio':>8}{'hook runs':>11}{'target':>8}  result")
     for variant, hooks in (("lean", LEAN_HOOKS), ("all", RECORDED_HOOKS)):
+        if variant not in variants:
+            continue
         with_ = Heavy(tmp / f"heavy-{variant}", env, remote)
         install(locate(with_.path), hooks=hooks)
         for operation, label in (("rebase", f"rebase of {REBASE_COMMITS} commits"),
@@ -277,7 +279,11 @@ def compare_heavy(tmp: Path, env: dict[str, str], runs: int) -> None:
                                  ("update-ref", f"update-ref --stdin, {UPDATE_REFS}")):
             times_without, times_with = [], []
             for run in range(1 + runs):  # the first pair warms the caches up
-                first, second = without.run(operation), with_.run(operation)
+                # each goes first in turn: the second of a pair finds the remote's packs and refs cached
+                if run % 2:
+                    second, first = with_.run(operation), without.run(operation)
+                else:
+                    first, second = without.run(operation), with_.run(operation)
                 # a background scan the hooks queued runs with the command that queued it, never into the next
                 wait_for_background_scans(locate(with_.path).obs)
                 if run:
@@ -307,8 +313,10 @@ def light_hook_counts(with_: Scratch, env: dict[str, str], tmp: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40, help="timed runs per repository, operation and variant")
-    parser.add_argument("--heavy-runs", type=int, default=3,
+    parser.add_argument("--heavy-runs", type=int, default=4,
                         help="timed runs of each rebase, fetch, update-ref (0: skip them)")
+    parser.add_argument("--heavy-hooks", choices=("lean", "all", "both"), default="both",
+                        help="the hook sets the rebase, fetch and update-ref runs compare (all: slow)")
     arguments = parser.parse_args()
     runs, heavy_runs = max(2, arguments.runs), max(0, arguments.heavy_runs)
 
@@ -348,7 +356,8 @@ def main() -> None:
         print(f"spool after the default runs, once their scans ingested it: {spool_after_default}")
         light_hook_counts(with_, env, Path(tmp))
         if heavy_runs:
-            compare_heavy(Path(tmp), env, heavy_runs)
+            chosen = arguments.heavy_hooks
+            compare_heavy(Path(tmp), env, heavy_runs, ["lean", "all"] if chosen == "both" else [chosen])
         print(f"\nfailed runs, warm-up included (timed all the same): {sum(FAILED_RUNS.values()) or 'none'}")
         for failure, count in FAILED_RUNS.most_common():
             print(f"  {count:>4} x {failure}")
