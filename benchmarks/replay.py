@@ -6,9 +6,9 @@ times, each run in a fresh interpreter so that its peak memory is its own, by tu
 
 - the raw I/O floor: decompress every frame and split it into lines (EventLog.iter_frames), nothing else;
 - the replay engine alone: every event type decoded and handed to one analyzer that does nothing;
-- the full report: every loaded analyzer, JSON, as `gitobs report --format json` builds it, cold (no report
-  cache: it replays everything and writes the analyzers' states after the sealed segments);
-- the same report warm: the states loaded from the cache, only the live segment replayed;
+- the full report: every loaded analyzer, JSON, as `gitobs report --format json` builds it, without the
+  report cache (as before it), and cold (no cache yet: it replays everything and writes the checkpoint);
+- the same report warm: the checkpoint loaded, nothing new to replay;
 - the same report warm after 1,000 new events (appended to a copy of the log whose cache was made before);
 - the heatmap alone (`--only heatmap`, without the cache);
 - DuckDB's read_ndjson over the same segment files, computing the heatmap's core (per-file commits, lines,
@@ -248,10 +248,16 @@ def run_duckdb_one_thread(log_dir: Path, now: float) -> dict:
     return run_duckdb(log_dir, now, threads=1)
 
 
-RUNS = {"startup": run_startup, "floor": run_floor, "engine": run_engine, "report": run_report, "warm": run_report,
+def run_nocache(log_dir: Path, now: float) -> dict:
+    return run_report(log_dir, now, cache=False)
+
+
+RUNS = {"startup": run_startup, "floor": run_floor, "engine": run_engine, "nocache": run_nocache,
+        "report": run_report, "warm": run_report,
         "warm_new": run_report, "heatmap": run_heatmap, "duckdb": run_duckdb, "duckdb1": run_duckdb_one_thread}
 LABELS = {"startup": "interpreter start + exit only", "floor": "decompress + split (floor)", "engine": "replay engine, no-op analyzer",
-          "report": "full report, JSON, cold", "warm": "full report, warm cache",
+          "nocache": "full report, JSON, no cache", "report": "full report, JSON, cold",
+          "warm": "full report, warm cache",
           "warm_new": f"warm, {NEW_EVENTS:,} new events", "heatmap": "heatmap alone, JSON",
           "duckdb": "DuckDB, default threads", "duckdb1": "DuckDB, threads=1"}
 
@@ -551,6 +557,9 @@ def print_cache(figures: dict[str, Figures], log_dir: Path) -> None:
         cold = f", {report.wall / figure.wall:.1f}x faster than cold" if report is not None and report.walls else ""
         print(f"  {LABELS[kind]} <= {target} s: {figure.wall:.3f} s = {figure.wall / target:.2f} of target{cold}  "
               f"{verdict(figure.wall <= target)}")
+    nocache = figures.get("nocache")
+    if report is not None and report.walls and nocache is not None and nocache.walls:
+        print(f"  cold (writes the cache) / no cache: {report.wall / nocache.wall:.2f}")
     kept, log_bytes = cache_share(log_dir)
     if kept:
         share = kept / log_bytes
@@ -610,7 +619,7 @@ def parent(args: argparse.Namespace) -> None:
     now = report_now(log_dir)
     describe_log(log_dir, events)
     byte_compile()
-    kinds = (["startup", "floor", "engine", "report", "warm", "warm_new", "heatmap"]
+    kinds = (["startup", "floor", "engine", "nocache", "report", "warm", "warm_new", "heatmap"]
              + (["duckdb", "duckdb1"] if duckdb_available() else []))
     load_before = machine_load()
     figures = measure(kinds, log_dir, now, args.repeat)
