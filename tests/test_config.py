@@ -298,3 +298,17 @@ def test_a_moment_past_what_a_date_in_utc_can_hold_is_a_one_line_error(watched, 
         done = gitobs(command, "--no-scan", "--since", text, cwd=watched, ok=False)
         assert done.returncode == 2 and "Traceback" not in done.stderr, (command, done.stderr[-300:])
         assert done.stderr.startswith("gitobs: error: not a time")
+
+
+def test_setting_your_own_config_writes_through_its_symlink(repo, tmp_path):
+    """Dotfile managers (stow, chezmoi, home-manager) link ~/.config/gitobs/config.toml to a file they keep:
+    a set goes to that file, as git config --global does, and the link stays."""
+    kept = tmp_path / "dotfiles" / "gitobs.toml"
+    kept.parent.mkdir()
+    kept.write_text("[scan]\nundo_window = \"10m\"\n")
+    config.user_file().parent.mkdir(parents=True)
+    config.user_file().symlink_to(kept)
+    gitobs("config", "set", "--user", "capture.paths", "false", cwd=repo)
+    gitobs("config", "unset", "--user", "scan.undo_window", cwd=repo)
+    assert config.user_file().is_symlink()
+    assert kept.read_text() == "[capture]\npaths = false\n"

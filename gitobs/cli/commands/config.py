@@ -3,6 +3,7 @@ it came from."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -104,8 +105,8 @@ def _parts(name: str) -> tuple[str, list[str]]:
 
 def _file(repo_dir: Path | None, user: bool, parts: list[str]) -> Path:
     key = layered.KEYS.get(".".join(parts))
-    if user:
-        return layered.user_file()
+    if user:  # through a link (a dotfile manager's), as git config --global does; a repository's file is not
+        return Path(os.path.realpath(layered.user_file()))
     if key is not None and key.kind == layered.USER:
         raise GitobsError(f"{key.name} can only be set in your own config (a repository may never send data "
                           "anywhere): add --user")
