@@ -111,7 +111,7 @@ def inspect(hooks_dir: Path, shim: bytes | None = None, hooks: tuple[str, ...] |
             leftover = find_shim(hooks_dir, name)
             if leftover is not None:
                 statuses.append(HookStatus(name, leftover, None, False,
-                                           "not recorded any more, left by an older gitobs (run gitobs install)"))
+                                           "not recorded now, its shim left over (run gitobs install)"))
             continue
         location = find_shim(hooks_dir, name)
         chained = hooks_dir / f"{name}{CHAINED_SUFFIX}"
