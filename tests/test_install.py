@@ -300,3 +300,18 @@ def test_the_users_own_config_opts_into_every_hook(repo, tmp_path, monkeypatch):
     (tmp_path / "config" / "config.toml").write_text("")
     locate(repo).obs.config.write_text("[capture]\nall_hooks = true\n")
     assert set(install(locate(repo)).changed) == set(RECORDED_HOOKS) - set(LEAN_HOOKS)
+
+
+def test_install_never_writes_through_a_symlink_planted_in_the_hooks_directory(repo, tmp_path):
+    """A committed hooks directory (core.hooksPath in the work tree) may carry links named like install's
+    temporary files: install replaces the link, never the file it points at."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    hooks = repo / ".githooks"
+    hooks.mkdir()
+    for name in RECORDED_HOOKS:
+        (hooks / f".{name}.gitobs-tmp").symlink_to(victim)
+    git(repo, "config", "core.hooksPath", ".githooks")
+    install(locate(repo))
+    assert victim.read_text() == "precious\n"
+    assert all(not (hooks / name).is_symlink() for name in os.listdir(hooks) if not name.startswith("."))

@@ -547,3 +547,24 @@ def test_with_the_reflog_not_captured_a_commit_still_ends_its_attempt(watched):
     start = last_seq(watched)
     commit_file(watched, "n.txt", "n\n", "not recorded")
     assert types_of(new_events(watched, start)) == ["commit.attempt"]
+
+
+def test_a_spool_that_will_not_let_go_of_its_records_never_stops_or_doubles_a_scan(watched, monkeypatch):
+    from gitobs.capture import ingest
+
+    real_unlink = os.unlink
+
+    def read_only_spool(path, *args, **kwargs):
+        if "/obs/spool/" in str(path):
+            raise PermissionError(13, "Read-only file system", str(path))
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(ingest.os, "unlink", read_only_spool)
+    start = last_seq(watched)
+    commit_file(watched, "ro.txt", "x\n", "on a read-only spool")
+    first = new_events(watched, start)
+    again = new_events(watched, first[-1].seq)  # the same records still there: read no more
+    assert any(e.type == "commit.created" for e in first) and again == []
+    monkeypatch.setattr(ingest.os, "unlink", real_unlink)
+    scan(locate(watched).common_dir)
+    assert [n for n in os.listdir(locate(watched).obs.spool) if not n.startswith(".")] == []

@@ -106,6 +106,7 @@ class _Context:
     pause: Pause | None  # recording paused (active or run out, not yet ended)
     logged_commits: set[str]  # commits the log reports made beyond what the state knows
     lean: bool = False  # the lean hook set: no prepare-commit-msg, post-commit, post-index-change, ...
+    stuck: frozenset[str] = frozenset()  # consumed records the spool would not let go: never read again
 
 
 def ingest_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
@@ -122,10 +123,10 @@ def ingest_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
     log = EventLog(obs.log)
     recovered = _recover(state, log)
     last_seq = recovered.last_seq
-    _delete(obs.spool, state.consumed)
+    stuck = frozenset(_delete(obs.spool, state.consumed))
     salt = None if settings.paths else repository_salt(obs.root)
     ctx = _Context(obs, state, settings, _enricher(obs.common_dir), Collector(salt), now_ns,
-                   worktree_git_dirs(obs.common_dir), pause, recovered.commits, _lean(obs))
+                   worktree_git_dirs(obs.common_dir), pause, recovered.commits, _lean(obs), stuck)
 
     discards = Discards(ctx.collector.emit)
     blob_times = None
@@ -162,7 +163,7 @@ def ingest_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
 
     state.seq = last_seq + len(events)
     state.log_end = log.end_mark()
-    state.consumed = [path.name for path in batch.consumed]
+    state.consumed = [path.name for path in batch.consumed] + sorted(stuck)
     state.last_scan_ns = now_ns
     state.forget_ref_times_before(now_ns - REF_TIME_TTL_NS)
     state.last_scan_s = round(time.perf_counter() - started, 4)
@@ -232,13 +233,13 @@ def _lean(obs: ObsPaths) -> bool:
 
 def _read_hooks(ctx: _Context, staging: Staging, discards: Discards) -> tuple[SpoolBatch, HookEvents, list[str]]:
     hooks = HookEvents(ctx.state, ctx.enricher, ctx.collector.emit, ctx.lean)
-    batch = read_spool(ctx.obs.spool, ctx.now_ns)
+    batch = read_spool(ctx.obs.spool, ctx.now_ns, skip=ctx.stuck)
     batch.records = _captured(ctx.settings, batch.records)
     hooks.feed(batch.records)
     ended = hooks.open_attempts(process_alive, ctx.now_ns)
     if ended:
         # Their git processes are gone now, so every record they wrote exists: read the late ones too.
-        seen = {path.name for path in batch.consumed}
+        seen = {path.name for path in batch.consumed} | ctx.stuck
         late = read_spool(ctx.obs.spool, time.time_ns(), skip=seen)
         late.records = _captured(ctx.settings, late.records)
         batch.extend(late)
@@ -371,9 +372,15 @@ def _digest(memory: object) -> str:
     return hashlib.blake2b(msgspec.json.encode(memory), digest_size=8).hexdigest()
 
 
-def _delete(spool: Path, names: list[str]) -> None:
+def _delete(spool: Path, names: list[str]) -> list[str]:
+    """Consumed records go. Those that cannot (a read-only spool) are returned: they stay listed in the state,
+    unread, and the next scan tries again, instead of every scan failing on them."""
+    stuck = []
     for name in names:
         try:
             os.unlink(spool / name)
         except FileNotFoundError:
             pass
+        except OSError:
+            stuck.append(name)
+    return stuck

@@ -218,10 +218,21 @@ def _link_aside(target: Path, chained: Path) -> None:
 
 def _write_executable(path: Path, content: bytes) -> None:
     tmp = path.with_name(f".{path.name}.gitobs-tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(content)
-    os.chmod(tmp, 0o755)
+    _write_new(tmp, content, 0o755)
     os.replace(tmp, path)
+
+
+def _write_new(tmp: Path, content: bytes, mode: int) -> None:
+    """A fresh file at `tmp`, never through what was there: a hooks directory in the work tree (core.hooksPath)
+    may hold a committed symlink of that name pointing at any file of the user's."""
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+        os.fchmod(handle.fileno(), mode)  # exactly `mode`, whatever the umask
 
 
 def uninstall(repo: Repo) -> InstallReport:
@@ -279,7 +290,7 @@ def _write_manifest(repo: Repo, created_dir: bool, executable: str, hooks: tuple
         "hooks": [name for name in RECORDED_HOOKS if name in hooks],
     }
     tmp = repo.obs.manifest.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    _write_new(tmp, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"), 0o644)
     os.replace(tmp, repo.obs.manifest)
 
 
