@@ -567,11 +567,12 @@ def print_cache(figures: dict[str, Figures], log_dir: Path) -> None:
               f"{log_bytes / 2**20:.1f} MiB  {verdict(share <= TARGET_CACHE_SHARE)}")
     else:
         print("  report cache: none written")
-    warm = figures.get("warm")
-    if report is not None and warm is not None and report.digests and report.digests == warm.digests:
-        print("  cold and warm reports: the same bytes")
-    elif report is not None and warm is not None and report.digests and warm.digests:
-        print("  NOTE: cold and warm reports DIFFER")
+    compared = [figures[kind] for kind in ("nocache", "report", "warm") if kind in figures and figures[kind].digests]
+    if len(compared) > 1:
+        same = all(figure.digests == compared[0].digests for figure in compared)
+        names = ", ".join(LABELS[kind].removeprefix("full report, ") for kind in ("nocache", "report", "warm")
+                          if kind in figures and figures[kind].digests)
+        print(f"  {names}: {'the same bytes' if same else 'DIFFERENT OUTPUT'}")
 
 
 def duckdb_available() -> bool:
