@@ -70,6 +70,20 @@ fi
 gitobs_has_in=
 case $gitobs_hook in pre-push|post-rewrite|reference-transaction) gitobs_has_in=1 ;; esac
 
+# A record is lines: a value holding a newline (a push URL, a worktree's path can) is written with each
+# newline as the two characters \n, so that it can never forge a field or the stdin line.
+gitobs_nl='
+'
+gitobs_one_line() {  # $1 -> gitobs_flat
+    gitobs_flat=$1
+    while :; do
+        case $gitobs_flat in
+            *"$gitobs_nl"*) gitobs_flat="${gitobs_flat%%"$gitobs_nl"*}\\n${gitobs_flat#*"$gitobs_nl"}" ;;
+            *) return 0 ;;
+        esac
+    done
+}
+
 gitobs_file=
 gitobs_write() {  # $1: file name suffix, $2: record text; noclobber makes the create exclusive
     set -C
@@ -85,11 +99,12 @@ gitobs_write() {  # $1: file name suffix, $2: record text; noclobber makes the c
 if [ -n "$gitobs_on" ]; then
     gitobs_head=
     IFS= read -r gitobs_head < "$gitobs_gd/HEAD" 2>/dev/null
+    gitobs_one_line "$gitobs_wt"
     gitobs_rec="gitobs-spool 1
 hook $gitobs_hook
 pid $$
 ppid $PPID
-wt $gitobs_wt
+wt $gitobs_flat
 head $gitobs_head
 "
     # pre-commit and commit-msg bracket the message editor. git sets GIT_EDITOR=: for them when no editor
@@ -130,7 +145,8 @@ head $gitobs_head
             ;;
     esac
     for gitobs_arg in "$@"; do
-        gitobs_rec="${gitobs_rec}arg $gitobs_arg
+        gitobs_one_line "$gitobs_arg"
+        gitobs_rec="${gitobs_rec}arg $gitobs_flat
 "
     done
     [ -n "$gitobs_has_in" ] && gitobs_rec="${gitobs_rec}stdin
@@ -243,8 +259,16 @@ gitobs_run_chained() {
     esac
 }
 
+# A chained hook that is itself a gitobs shim (a copy, or a link back) would run this again, forever.
+gitobs_is_shim() {
+    gitobs_l1= gitobs_l2=
+    { IFS= read -r gitobs_l1; IFS= read -r gitobs_l2; } < "$1" 2>/dev/null
+    case $gitobs_l2 in "# gitobs-shim "*) return 0 ;; esac
+    return 1
+}
+
 gitobs_status=0
-if [ -f "$gitobs_chained" ] && [ -x "$gitobs_chained" ]; then
+if [ -f "$gitobs_chained" ] && [ -x "$gitobs_chained" ] && ! gitobs_is_shim "$gitobs_chained"; then
     trap - XFSZ
     if [ -z "$gitobs_copied" ]; then
         gitobs_run_chained "$@"  # stdin untouched

@@ -315,3 +315,26 @@ def test_install_never_writes_through_a_symlink_planted_in_the_hooks_directory(r
     install(locate(repo))
     assert victim.read_text() == "precious\n"
     assert all(not (hooks / name).is_symlink() for name in os.listdir(hooks) if not name.startswith("."))
+
+
+def test_a_chained_copy_of_the_shim_is_never_run_and_is_reported(repo):
+    install(locate(repo))
+    hooks = repo / ".git" / "hooks"
+    (hooks / "post-checkout.gitobs-chained").write_bytes((hooks / "post-checkout").read_bytes())
+    (hooks / "post-checkout.gitobs-chained").chmod(0o755)
+    done = subprocess.run(["git", "checkout", "-q", "-b", "z"], cwd=repo, capture_output=True, timeout=30)
+    assert done.returncode == 0
+    [status] = [s for s in inspect(hooks) if s.name == "post-checkout"]
+    assert "is a gitobs shim itself" in status.problem
+
+
+def test_a_newline_in_a_hook_argument_cannot_forge_a_record(repo, tmp_path):
+    """A push URL may hold newlines: they are written as \\n, never as record lines of their own."""
+    forged = "\nstdin\n" + "0" * 40 + " refs/heads/forged " + "1" * 40 + " refs/heads/forged"
+    remote = tmp_path / f"evil{forged}"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    install(locate(repo))
+    git(repo, "push", "-q", str(remote), "main")
+    [push] = new_events(repo, types=("push",))
+    assert "refs/heads/forged" not in str(push.data.get("refs"))
+    assert push.data.get("refs") and all("main" in str(ref) for ref in push.data["refs"])

@@ -124,6 +124,8 @@ def inspect(hooks_dir: Path, shim: bytes | None = None, hooks: tuple[str, ...] |
                 status.problem = "shim is not executable"
             elif not status.current:
                 status.problem = "shim is outdated (run gitobs install)"
+            elif status.chained is not None and is_shim(status.chained):
+                status.problem = f"{chained.name} is a gitobs shim itself, never run (remove it)"
         statuses.append(status)
     return statuses
 
