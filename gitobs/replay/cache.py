@@ -147,8 +147,8 @@ def _source_digest(module_name: str) -> str:
 def report_key(consumers: list[Consumer], context: Context) -> str:
     """What the states depend on besides the segments: the engine, every consumer (all of them make the
     decoder, which decides which lines count as malformed), and the report's context but its time window."""
-    parts: list[Any] = [CACHE_FORMAT, gitobs.__version__, _source_digest("gitobs.replay.engine"),
-                        _source_digest("gitobs.log.schema"), _source_digest("gitobs.replay.stats")]
+    parts: list[Any] = [CACHE_FORMAT, gitobs.__version__, *map(_source_digest, (
+        "gitobs.replay.engine", "gitobs.log.schema", "gitobs.log.read", "gitobs.replay.stats"))]
     uses_now = False
     for consumer in consumers:
         cls = type(consumer.instance)
