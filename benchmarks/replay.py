@@ -570,9 +570,10 @@ def print_cache(figures: dict[str, Figures], log_dir: Path) -> None:
     compared = [figures[kind] for kind in ("nocache", "report", "warm") if kind in figures and figures[kind].digests]
     if len(compared) > 1:
         same = all(figure.digests == compared[0].digests for figure in compared)
-        names = ", ".join(LABELS[kind].removeprefix("full report, ") for kind in ("nocache", "report", "warm")
-                          if kind in figures and figures[kind].digests)
-        print(f"  {names}: {'the same bytes' if same else 'DIFFERENT OUTPUT'}")
+        names = [name for kind, name in (("nocache", "without the cache"), ("report", "cold"), ("warm", "warm"))
+                 if kind in figures and figures[kind].digests]
+        print(f"  full reports {', '.join(names[:-1])} and {names[-1]}: "
+              f"{'the same bytes' if same else 'DIFFERENT OUTPUT'}")
 
 
 def duckdb_available() -> bool:
