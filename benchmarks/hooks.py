@@ -1,7 +1,8 @@
 """What the gitobs hooks cost a git command: `python benchmarks/hooks.py [--runs N] [--heavy-runs N]`.
 
 Two scratch repositories are built in a temporary directory, identical except that one has gitobs
-installed. In the same process the script times, with `time.perf_counter_ns` around `subprocess.run`:
+installed (the heavy work below uses one repository per hook set, run by turns with its hooks and with
+none: `git -c core.hooksPath=<an empty directory>`). In the same process the script times, with `time.perf_counter_ns` around `subprocess.run`:
 
 - `git commit --allow-empty -q -m x`;
 - `git checkout -q <the other branch>` (the two branches differ in one file, so every run switches);
@@ -17,8 +18,9 @@ Then the work that grows with refs and commits, by turns with and without gitobs
 Background scans are allowed there; a scan one of them queued is waited for (untimed) before the next
 pair, so that it weighs on the run that queued it, if it overlaps it, and never on a later one.
 
-Each prints its median ratio with/without, and how many hook runs git's own trace2 counted in one run of
-it (the target: at most three gitobs hooks per git command, and none for `git status`).
+Each prints its median ratio with/without (wall time, and the CPU time of git and the hooks it waited for,
+which other work on the machine disturbs less), and how many hook runs git's own trace2 counted in one
+run of it (the target: at most three gitobs hooks per git command, and none for `git status`).
 
 A third repository with every hook installed (`capture.all_hooks`, as gitobs did before the lean set)
 is timed against the same baseline, recorder only ("all hooks").
@@ -29,6 +31,8 @@ GIT_CONFIG_NOSYSTEM=1 and none of the caller's GIT_* variables. Two variants are
 its own interleaved baseline:
 
 - "recorder only": GITOBS_NO_BACKGROUND=1, so the shims just write their spool records;
+- "same repo": the same, against the WITH repository itself run with no hook (`-c core.hooksPath=<an
+  empty directory>`), which rules out two repositories drifting apart;
 - "default": post-commit/post-checkout may also start a detached background scan, at most one at a
   time (the `<git dir>/obs/scan.pending` marker throttles it), so most runs do not start one.
 
@@ -44,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -85,13 +90,15 @@ class Scratch:
         self.path = path
         self.branch = BRANCHES[0]
 
-    def run(self, operation: str, env: dict[str, str]) -> int:
+    def run(self, operation: str, env: dict[str, str], hooks_off: Path | None = None) -> int:
+        """One timed command; with `hooks_off` (an empty directory) as core.hooksPath, git runs no hook."""
+        git = ["git", "-c", f"core.hooksPath={hooks_off}"] if hooks_off is not None else ["git"]
         if operation == "commit":
-            return timed(["git", "commit", "--allow-empty", "-q", "-m", "x"], self.path, env)
+            return timed([*git, "commit", "--allow-empty", "-q", "-m", "x"], self.path, env)
         if operation == "status":
-            return timed(["git", "status", "--porcelain"], self.path, env)
+            return timed([*git, "status", "--porcelain"], self.path, env)
         self.branch = BRANCHES[1] if self.branch == BRANCHES[0] else BRANCHES[0]
-        return timed(["git", "checkout", "-q", self.branch], self.path, env)
+        return timed([*git, "checkout", "-q", self.branch], self.path, env)
 
 
 def hermetic_env(scratch_dir: Path) -> dict[str, str]:
@@ -172,9 +179,11 @@ def wait_for_background_scans(obs: ObsPaths) -> None:
 
 
 def compare_git(without: Scratch, with_: Scratch, variant: str, env: dict[str, str], runs: int,
-                after_each: Callable[[], None] = lambda: None) -> None:
+                after_each: Callable[[], None] = lambda: None, hooks_off: Path | None = None) -> None:
+    """`with_` against `without`; with `hooks_off`, against itself with no hook run."""
     for operation in ("commit", "checkout", "status"):
-        times = interleave(partial(without.run, operation, env), partial(with_.run, operation, env), runs, after_each)
+        first = partial(without.run, operation, env, hooks_off)
+        times = interleave(first, partial(with_.run, operation, env), runs, after_each)
         print(row(operation, variant, *times))
 
 
@@ -252,12 +261,19 @@ class Heavy:
             subprocess.run(["git", "update-ref", "--stdin"], cwd=self.path, env=env, input=self.deletes,
                            capture_output=True, check=False)
 
-    def run(self, operation: str) -> int:
+    def run(self, operation: str, hooks_off: Path | None = None) -> tuple[int, float]:
+        """Wall time in ns and CPU seconds of git and the hooks it waited for (not of a detached scan); with
+        `hooks_off`, an empty directory, git runs no hook (`-c core.hooksPath=<it>`)."""
         self.prepare(operation)
         argv, stdin = self.command(operation)
+        if hooks_off is not None:
+            argv = [argv[0], "-c", f"core.hooksPath={hooks_off}", *argv[1:]]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter_ns()
         subprocess.run(argv, cwd=self.path, env=self.env, input=stdin, capture_output=True, check=False)
-        return time.perf_counter_ns() - start
+        elapsed = time.perf_counter_ns() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return elapsed, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def compare_heavy(tmp: Path, env: dict[str, str], runs: int, variants: list[str]) -> None:
@@ -267,11 +283,15 @@ def compare_heavy(tmp: Path, env: dict[str, str], runs: int, variants: list[str]
     git_in(seed.path, env, "push", "-q", str(remote), "main")
     branches = "".join(f"create refs/heads/b{number:04} refs/heads/main\n" for number in range(FETCH_BRANCHES))
     git_in(remote, env, "update-ref", "--stdin", input=branches.encode())
-    without = Heavy(tmp / "heavy-without", env, remote)
-    print(f"\n{'work':<26}{'hooks':<7}{'without':>9}{'with':>9}{'ratio':>8}{'hook runs':>11}{'target':>8}  result")
+    no_hooks = tmp / "no-hooks"
+    no_hooks.mkdir(exist_ok=True)
+    print(f"\n{'work':<26}{'hooks':<7}{'without':>9}{'with':>9}{'ratio':>8}{'cpu ratio':>11}{'hook runs':>11}"
+          f"{'target':>8}  result")
     for variant, hooks in (("lean", LEAN_HOOKS), ("all", RECORDED_HOOKS)):
         if variant not in variants:
             continue
+        # One repository, run with its hooks and without any (core.hooksPath on an empty directory) by turns:
+        # two repositories built alike drifted apart here (packs, ref directories) by more than 2x
         with_ = Heavy(tmp / f"heavy-{variant}", env, remote)
         install(locate(with_.path), hooks=hooks)
         for operation, label in (("rebase", f"rebase of {REBASE_COMMITS} commits"),
@@ -281,9 +301,9 @@ def compare_heavy(tmp: Path, env: dict[str, str], runs: int, variants: list[str]
             for run in range(1 + runs):  # the first pair warms the caches up
                 # each goes first in turn: the second of a pair finds the remote's packs and refs cached
                 if run % 2:
-                    second, first = with_.run(operation), without.run(operation)
+                    second, first = with_.run(operation), with_.run(operation, no_hooks)
                 else:
-                    first, second = without.run(operation), with_.run(operation)
+                    first, second = with_.run(operation, no_hooks), with_.run(operation)
                 # a background scan the hooks queued runs with the command that queued it, never into the next
                 wait_for_background_scans(locate(with_.path).obs)
                 if run:
@@ -292,9 +312,11 @@ def compare_heavy(tmp: Path, env: dict[str, str], runs: int, variants: list[str]
             with_.prepare(operation)
             argv, stdin = with_.command(operation)
             hooks_run = hook_count(argv, with_.path, dict(env, GITOBS_NO_BACKGROUND="1"), stdin, tmp)
-            ratio = statistics.median(times_with) / statistics.median(times_without)
-            print(f"{label:<26}{variant:<7}{statistics.median(times_without) / 1e6:>9.0f}"
-                  f"{statistics.median(times_with) / 1e6:>9.0f}{ratio:>7.2f}x{hooks_run:>11}"
+            wall_without, wall_with = [t for t, _ in times_without], [t for t, _ in times_with]
+            ratio = statistics.median(wall_with) / statistics.median(wall_without)
+            cpu_ratio = statistics.median(c for _, c in times_with) / statistics.median(c for _, c in times_without)
+            print(f"{label:<26}{variant:<7}{statistics.median(wall_without) / 1e6:>9.0f}"
+                  f"{statistics.median(wall_with) / 1e6:>9.0f}{ratio:>7.2f}x{cpu_ratio:>10.2f}x{hooks_run:>11}"
                   f"{format(TARGET_RATIO, '.2f') + 'x':>8}  {'PASS' if ratio <= TARGET_RATIO else 'FAIL'}")
         wait_for_background_scans(locate(with_.path).obs)
 
@@ -332,6 +354,9 @@ def main() -> None:
               f" times in ms\n\n{HEADER}")
 
         compare_git(without, with_, "recorder only", dict(env, GITOBS_NO_BACKGROUND="1"), runs)
+        no_hooks = Path(tmp, "no-hooks")
+        no_hooks.mkdir()
+        compare_git(with_, with_, "same repo", dict(env, GITOBS_NO_BACKGROUND="1"), runs, hooks_off=no_hooks)
         every = build_repo(Path(tmp, "every"), env)  # what an install before the lean set put in place
         install(locate(every.path), hooks=RECORDED_HOOKS)
         compare_git(without, every, "all hooks", dict(env, GITOBS_NO_BACKGROUND="1"), runs)
