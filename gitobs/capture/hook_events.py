@@ -129,7 +129,11 @@ class HookEvents:
         attempt = self._attempt(record, verify=True)
         self._commit_facts(attempt, record)
         if self.lean:
-            attempt.edit_from_ns = record.end_ns or record.ts_ns  # the editor opens once pre-commit is done
+            # The editor opens once pre-commit is done: in the whole milliseconds of the events' times and of
+            # its hook.ran, so that the editing never seems to start before the pre-commit it follows.
+            attempt.edit_from_ns = _whole_ms(record.ts_ns)
+            if record.end_ns is not None:
+                attempt.edit_from_ns += round(round(record.duration_s or 0.0, 3) * 1e9)
             if record.editor is False:
                 attempt.message_source = "message"  # -m, -F, --no-edit: git said no editor would open
         self._blocked_by(record)
@@ -177,7 +181,8 @@ class HookEvents:
         start_ns = attempt.prepare_ns or attempt.edit_from_ns
         if not start_ns or attempt.edit_reported or attempt.message_source == "message":
             return
-        seconds = max(0, end_ns - start_ns) / 1e9
+        # without prepare-commit-msg, both ends in the milliseconds the events show
+        seconds = max(0, (end_ns if attempt.prepare_ns else _whole_ms(end_ns)) - start_ns) / 1e9
         if (attempt.message_source or not attempt.prepare_ns) and seconds < MIN_EDIT_S:
             # amend --no-edit, merge --no-edit: the message was reused, no editor opened; without
             # prepare-commit-msg, an editor that closed at once (`--amend` keeping the message, GIT_EDITOR=true)
@@ -271,6 +276,11 @@ class HookEvents:
 
     def _emit(self, record: SpoolRecord, event_type: str, payload: schema.Payload, src: str = "hook") -> None:
         self.emit(event_type, payload, ts_ns=record.ts_ns, src=src, wt=record.wt, provenance=provenance(record))
+
+
+def _whole_ms(ns: int) -> int:
+    """A time as an event shows it: whole milliseconds (schema.format_ts)."""
+    return ns // 10**6 * 10**6
 
 
 def take_attempt(state: ScanState, wt: str, old: str, ts_s: int, lines_from_old: int = 1) -> Attempt | None:
