@@ -41,7 +41,14 @@ from gitobs.log.eventlog import EventLog
 from gitobs.log.read import EventFilter
 from gitobs.replay import parallel
 from gitobs.replay.analysis import Analyzer, Context
-from gitobs.replay.engine import Consumer, EventDecoder, ReadCounts, decoder_for, malformed_warning, replay
+from gitobs.replay.engine import (
+    Consumer,
+    EventDecoder,
+    ReadCounts,
+    decoder_for,
+    malformed_warning,
+    replay,
+)
 from gitobs.replay.sections import AnyBlock
 
 CACHE_FORMAT = 3
@@ -553,7 +560,7 @@ def _sections(consumers: list[Consumer]) -> list[Kept]:
         if consumer.error is not None or getattr(type(consumer.instance), "result_uses_now", True):
             continue
         if consumer.outcome is None:
-            consumer.outcome = _taken(consumer.instance.result)
+            consumer.outcome = parallel.made_now(consumer.instance.result)
         try:
             kept.append(Kept(consumer.name, msgspec.Raw(msgspec.msgpack.encode(consumer.outcome()))))
         except Exception:  # noqa: BLE001 - result() failed, or gave what will not encode: made again next time
@@ -580,7 +587,7 @@ def _cold(log: EventLog, paths: list[Path], consumers: list[Consumer], chosen: l
     states = []
     for index, consumer in enumerate(consumers):
         if consumer.outcome is not None:  # made, or being made in the child: taken now, with its state
-            consumer.outcome = _taken(consumer.outcome)
+            consumer.outcome = parallel.made_now(consumer.outcome)
         elif consumer.error is None and index not in saved:  # fed it all here: not finished yet
             if (state := parallel.saved_state(consumer.instance)) is not None:
                 saved[index] = state
@@ -596,19 +603,6 @@ def _cold(log: EventLog, paths: list[Path], consumers: list[Consumer], chosen: l
                               warnings=[w for w in seen if w != malformed_warning(counts.malformed)],  # said anew
                               states=states, live=prefix, sections=_sections(chosen)))
     return counts
-
-
-def _taken(outcome: Callable[[], list]) -> Callable[[], list]:
-    """The outcome's blocks, or what it raised, as an outcome that gives them again."""
-    try:
-        blocks = outcome()
-    except Exception as exc:  # noqa: BLE001 - raised again where report.py asks for them
-        failure = exc
-
-        def failed() -> list:
-            raise failure
-        return failed
-    return lambda: blocks
 
 
 def _save(store: Store, key: str, covered: list[SegmentId], counts: ReadCounts, warnings: list[str],

@@ -187,9 +187,14 @@ def _hand_over(consumers: list[Consumer], mergeable: list[bool], errors: list[st
 
 
 def _made(consumer: Consumer) -> Callable[[], list]:
-    """Its sections made now, while the child works: what result() returned, or raises what it raised."""
+    """Its sections made now, while the child works."""
+    return made_now(consumer.instance.result)
+
+
+def made_now(outcome: Callable[[], list]) -> Callable[[], list]:
+    """The outcome's blocks made now, or what it raised, as an outcome that gives them again."""
     try:
-        blocks = list(consumer.instance.result())
+        blocks = list(outcome())
     except Exception as exc:  # noqa: BLE001 - raised again where report.py asks for them
         failure = exc
 
