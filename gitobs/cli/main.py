@@ -44,12 +44,13 @@ def run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # typer's click: its exceptions are not a public class across versions
-        if not _is_click_error(exc):
+        found = _click_error(exc)
+        if found is None:
             raise
-        message = " ".join(exc.format_message().split())
+        message, status = found
         if not message:  # no command given: the help is already out
-            return exc.exit_code
-        return error(message + suggestion(message), exc.exit_code)
+            return status
+        return error(message + suggestion(message), status)
     return status if isinstance(status, int) else 0
 
 
@@ -64,10 +65,12 @@ def error(message: str, status: int = 2) -> int:
     return status
 
 
-def _is_click_error(exc: Exception) -> bool:
-    """A usage error (exit 2) or another ClickException, or click's Abort (exit 1)."""
+def _click_error(exc: Exception) -> tuple[str, int] | None:
+    """The message and exit status of one of click's exceptions: a usage error (2), another ClickException,
+    or Abort (1); None for anything else."""
     names = {cls.__name__ for cls in type(exc).__mro__}
     if "Abort" in names:
-        exc.format_message, exc.exit_code = (lambda: "aborted"), 1
-        return True
-    return "ClickException" in names and hasattr(exc, "format_message")
+        return "aborted", 1
+    if "ClickException" in names and hasattr(exc, "format_message"):
+        return " ".join(exc.format_message().split()), exc.exit_code
+    return None
