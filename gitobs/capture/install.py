@@ -96,7 +96,9 @@ def find_shim(hooks_dir: Path, name: str) -> Path | None:
 
 def chosen_hooks() -> tuple[str, ...]:
     """The hooks to install: the lean set, or every one where the user's own config asks for it."""
-    from gitobs.core.config import load  # the config module is only needed here, not by the hooks' users
+    from gitobs.core.config import (
+        load,  # the config module is only needed here, not by the hooks' users
+    )
 
     return RECORDED_HOOKS if load()[ALL_HOOKS_KEY] else LEAN_HOOKS
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from typing import Any
 
 import tomli_w
 
-from gitobs.core.files import write_atomic
+from gitobs.core.files import open_regular, read_at_most, write_atomic
 from gitobs.core.repo import GitobsError
 from gitobs.core.timespec import MAX_DURATION_S, parse_duration
 
@@ -244,32 +243,15 @@ def _toml(path: Path) -> dict[str, Any]:
 def read_text(path: Path) -> str:
     """The text of a config file that is a regular file of at most MAX_FILE_BYTES, else ValueError: a
     committed `.gitobs.toml` may be a symlink to /dev/zero, a FIFO or a huge file, and no command may
-    block on it or read it without end. A device or FIFO is never opened (opening one may do something);
-    O_NONBLOCK and fstat cover a swap between the stat and the open."""
-    if not stat.S_ISREG(os.stat(path).st_mode):
-        raise ValueError("not a regular file")
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    block on it or read it without end (core.files.open_regular)."""
+    fd, found = open_regular(path)
     try:
-        found = os.fstat(fd)
-        if not stat.S_ISREG(found.st_mode):
-            raise ValueError("not a regular file")
-        data = b"" if found.st_size > MAX_FILE_BYTES else _read_at_most(fd, MAX_FILE_BYTES + 1)
+        data = b"" if found.st_size > MAX_FILE_BYTES else read_at_most(fd, MAX_FILE_BYTES + 1)
     finally:
         os.close(fd)
     if found.st_size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:  # +1 above: a file that grew is seen
         raise ValueError("larger than 1 MiB, not a config file")
     return data.decode("utf-8")
-
-
-def _read_at_most(fd: int, limit: int) -> bytes:
-    chunks, size = [], 0
-    while size < limit:
-        chunk = os.read(fd, limit - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 def _problem(problems: list[str] | None, message: str) -> None:

@@ -4,6 +4,7 @@ file or the new one, never a mix (state, cursors, config, the registry)."""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -46,3 +47,31 @@ def stamp(path: str) -> list[int]:
     except OSError:
         return []
     return [info.st_ino, info.st_size, info.st_mtime_ns]
+
+
+def open_regular(path: Path, follow_links: bool = True) -> tuple[int, os.stat_result]:
+    """A descriptor to read `path` and its fstat, when it is a regular file; ValueError when it is not.
+    A name that may come from a repository or a bundle can be a symlink to /dev/zero, a FIFO or a device:
+    one is never opened when the name says so (opening a device may do something), and the open neither
+    waits (a FIFO with no writer) nor takes a terminal; what was opened is checked again, not the name."""
+    if not stat.S_ISREG(os.stat(path, follow_symlinks=follow_links).st_mode):
+        raise ValueError("not a regular file")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags if follow_links else flags | getattr(os, "O_NOFOLLOW", 0))
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise ValueError("not a regular file")
+    os.set_blocking(fd, True)
+    return fd, info
+
+
+def read_at_most(fd: int, limit: int) -> bytes:
+    chunks, size = [], 0
+    while size < limit:
+        chunk = os.read(fd, limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)

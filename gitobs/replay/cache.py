@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +36,7 @@ import msgspec
 import zstandard
 
 import gitobs
+from gitobs.core.files import open_regular, read_at_most
 from gitobs.log.eventlog import EventLog
 from gitobs.log.read import EventFilter
 from gitobs.replay import parallel
@@ -182,15 +182,13 @@ class Store:
         """The checkpoint of `key`, or None when it is missing, damaged, of another format or another key."""
         path = self.path(key)
         try:  # a regular file within the budget, never followed through a link (not /dev/zero, say)
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-        except OSError:
+            fd, info = open_regular(path, follow_links=False)
+        except (OSError, ValueError):
             return None
         try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_size > self.budget:
+            if info.st_size > self.budget:
                 return None
-            with os.fdopen(os.dup(fd), "rb") as handle:
-                data = handle.read(self.budget + 1)
+            data = read_at_most(fd, self.budget + 1)
         except OSError:
             return None
         finally:

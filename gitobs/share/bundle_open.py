@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 import zstandard
 
+from gitobs.core.files import open_regular
 from gitobs.core.repo import GitobsError
 from gitobs.share.bundle import (
     BUNDLE_MEMBERS,
@@ -94,18 +95,15 @@ def _checked(archive: zipfile.ZipFile, path: Path) -> Bundle:
 
 def _regular_file(path: Path) -> BinaryIO:
     """`path` opened to read, if it is a regular file: a device (/dev/zero) or a pipe has no end a zip reader
-    can seek to, and would be read without bound or waited on forever. Opened without waiting (a FIFO with
-    no writer) and checked on what was opened, not on the name."""
+    can seek to, and would be read without bound or waited on forever (core.files.open_regular)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        fd, _ = open_regular(path)
     except FileNotFoundError:
         raise BundleError(f"no such bundle: {path}") from None
     except OSError as exc:
         raise BundleError(f"{path}: cannot be read ({exc.strerror})") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise BundleError(f"{path} is not a regular file: a bundle is a .zip file")
-    os.set_blocking(fd, True)
+    except ValueError:
+        raise BundleError(f"{path} is not a regular file: a bundle is a .zip file") from None
     return os.fdopen(fd, "rb")
 
 
