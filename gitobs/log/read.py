@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-import msgspec
-
 from gitobs.core.repo import ObsPaths
 from gitobs.log import schema
 from gitobs.log.eventlog import EventLog
@@ -103,7 +101,7 @@ def read_events(obs: ObsPaths, warn: Warn, event_filter: EventFilter | None = No
     for line in log.iter_lines(on_corruption=report):
         try:
             event = schema.decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):  # nested past the decoder's limit
+        except schema.UNDECODABLE:
             malformed += 1
             continue
         if event_filter is None or event_filter.accepts(event):

@@ -442,6 +442,11 @@ def format_ts(ts_ns: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+# What decoding a line that is no event raises; RecursionError: nested deeper than the decoder goes (a bundle's
+# lines are bounded before that, bundle_open.MAX_DEPTH; a log's line is counted malformed like any other).
+UNDECODABLE = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
+
+
 def day_start(day: str) -> int:
     """Seconds since the epoch of a rollup's UTC day ("2026-12-06")."""
     return calendar.timegm(time.strptime(day, "%Y-%m-%d"))

@@ -39,6 +39,7 @@ import gitobs
 from gitobs.core.files import open_regular, read_at_most
 from gitobs.log.eventlog import EventLog
 from gitobs.log.read import EventFilter
+from gitobs.log.schema import UNDECODABLE
 from gitobs.replay import parallel
 from gitobs.replay.analysis import Analyzer, Context
 from gitobs.replay.engine import (
@@ -541,7 +542,7 @@ def _shown(checkpoint: Checkpoint, start: _Start, paths: list[Path]) -> dict[str
     for kept in checkpoint.sections:
         try:
             shown[kept.name] = _BLOCKS.decode(kept.blocks)
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        except UNDECODABLE:
             continue
     return shown
 

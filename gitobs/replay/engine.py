@@ -96,9 +96,6 @@ def _narrowed(payload: type, read: frozenset[str]) -> type:
 
 
 SKIP, HEAD, FULL = 0, 1, 2
-# What a line that is no event raises; RecursionError: nested deeper than the decoder goes (a bundle's lines
-# are bounded before this, bundle_open.MAX_DEPTH; a log's line is counted malformed like any other)
-_UNDECODABLE = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 
 class EventDecoder:
@@ -125,7 +122,7 @@ class EventDecoder:
         """The events of whole lines (a frame, or a piece of one)."""
         try:
             return self._line.decode_lines(content)
-        except _UNDECODABLE:
+        except schema.UNDECODABLE:
             # An unknown type or a bad line somewhere in the frame: sort it out line by line.
             lines = bytes(content).split(b"\n")[:-1]
             return [event for line in lines if (event := self.decode_line(line)) is not None]
@@ -162,11 +159,11 @@ class EventDecoder:
     def decode_line(self, line: bytes) -> Any:
         try:
             return self._line.decode(line)
-        except _UNDECODABLE:
+        except schema.UNDECODABLE:
             pass
         try:
             event = self._generic.decode(line)
-        except _UNDECODABLE:
+        except schema.UNDECODABLE:
             self.malformed += 1
             return None
         if event.type in schema.PAYLOADS:  # a declared type whose payload does not fit its declaration
