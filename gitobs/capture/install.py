@@ -18,6 +18,7 @@ from pathlib import Path
 from gitobs import __version__
 from gitobs.capture.interpreter import isolation_flags
 from gitobs.capture.spool import write_note
+from gitobs.core import config
 from gitobs.core.repo import GitobsError, Repo
 
 # Every hook the shim can record, in the order they are installed.
@@ -96,11 +97,7 @@ def find_shim(hooks_dir: Path, name: str) -> Path | None:
 
 def chosen_hooks() -> tuple[str, ...]:
     """The hooks to install: the lean set, or every one where the user's own config asks for it."""
-    from gitobs.core.config import (
-        load,  # the config module is only needed here, not by the hooks' users
-    )
-
-    return RECORDED_HOOKS if load()[ALL_HOOKS_KEY] else LEAN_HOOKS
+    return RECORDED_HOOKS if config.load()[ALL_HOOKS_KEY] else LEAN_HOOKS
 
 
 def inspect(hooks_dir: Path, shim: bytes | None = None, hooks: tuple[str, ...] | None = None) -> list[HookStatus]:
@@ -300,15 +297,17 @@ def _write_manifest(repo: Repo, created_dir: bool, executable: str, hooks: tuple
 
 def installed_hooks(obs_manifest: Path) -> tuple[str, ...]:
     """The hooks the manifest says were installed (every recorded hook for a manifest older than the lean set)."""
-    try:
-        hooks = json.loads(obs_manifest.read_text(encoding="utf-8")).get("hooks")
-    except (OSError, ValueError, AttributeError):
-        return ()
+    hooks = _manifest_at(obs_manifest).get("hooks")
     return tuple(name for name in RECORDED_HOOKS if isinstance(hooks, list) and name in hooks)
 
 
 def _read_manifest(repo: Repo) -> dict:
+    return _manifest_at(repo.obs.manifest)
+
+
+def _manifest_at(path: Path) -> dict:
     try:
-        return json.loads(repo.obs.manifest.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return manifest if isinstance(manifest, dict) else {}

@@ -1,6 +1,7 @@
 """SIGINT and SIGTERM held from the first instruction of `gitobs watch`, while the command line loads.
 
-Loading it (typer, rich, pygit2, every command module) takes about half a second, more on a busy machine.
+Loading it (typer, rich, the watch command's modules and pygit2) takes a good part of a second on a busy
+machine.
 A signal in that time would kill the process (SIGTERM: status 143) or end it with a KeyboardInterrupt
 traceback (SIGINT), before `watch` installs the handlers that stop it cleanly. So the entries call `hold`
 before anything else, and the watch loop, once its own handlers are in place, takes a held signal as one
