@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import sys
 from dataclasses import dataclass
 
 import typer
 import typer.core
 import typer.main
 
-from gitobs import __version__
+from gitobs.cli.main import version
 
 HELP = "Ambient observability for your own git work: hooks and a reflog scanner record, reports replay."
 
@@ -67,11 +66,6 @@ COMMANDS = {
     "metrics": Entry("metrics", "app", "Prometheus metrics of the log, served over HTTP on 127.0.0.1."),
     "version": Entry("", "", "Print the gitobs version."),
 }
-
-
-def version() -> None:
-    """Print the gitobs version."""
-    sys.stdout.write(f"gitobs {__version__}\n")
 
 
 class LazyGroup(typer.core.TyperGroup):

@@ -15,11 +15,16 @@ def main() -> None:
     argv = sys.argv[1:]
     hold(argv)  # before the app's imports: half a second in which a signal would kill `watch`
     if argv in (["--version"], ["-V"]):
-        from gitobs import __version__
-
-        sys.stdout.write(f"gitobs {__version__}\n")
+        version()
         return
     sys.exit(run(argv))
+
+
+def version() -> None:
+    """Print the gitobs version."""
+    from gitobs import __version__
+
+    sys.stdout.write(f"gitobs {__version__}\n")
 
 
 def background_git_dir(argv: list[str]) -> Path | None:
