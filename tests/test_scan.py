@@ -94,8 +94,8 @@ def test_commit_with_hooks_bypassed_comes_from_the_reflog(watched):
     assert types_of(events) == ["commit.created"] and events[0].src == "reflog"
 
 
-def test_rebase_merge_revert_cherry_pick_and_stash(watched):
-    install(locate(watched), hooks=RECORDED_HOOKS)  # stash pop or drop: post-index-change and reference-transaction
+def rebase_merge_and_revert(watched) -> int:
+    """feat rebased onto main, merged with --no-ff, the merge reverted; the log's last seq before the rebase."""
     git(watched, "switch", "-q", "-c", "feat")
     commit_file(watched, "f1.txt", "1\n", "f1")
     commit_file(watched, "f2.txt", "2\n", "f2")
@@ -107,6 +107,12 @@ def test_rebase_merge_revert_cherry_pick_and_stash(watched):
     git(watched, "switch", "-q", "main")
     git(watched, "merge", "-q", "--no-ff", "--no-edit", "feat")
     git(watched, "revert", "--no-edit", "HEAD~1")
+    return start
+
+
+def test_rebase_merge_revert_cherry_pick_and_stash(watched):
+    install(locate(watched), hooks=RECORDED_HOOKS)  # stash pop or drop: post-index-change and reference-transaction
+    start = rebase_merge_and_revert(watched)
     (watched / "f1.txt").write_text("changed\n")
     git(watched, "stash", "-q")
     git(watched, "stash", "pop", "-q")
@@ -129,17 +135,7 @@ def test_rebase_merge_revert_cherry_pick_and_stash(watched):
 
 def test_lean_hooks_see_rebase_merge_and_revert_from_the_reflog_and_stashes_between_scans(watched):
     assert tuple(locate(watched).obs.manifest.read_text().count(f'"{h}"') for h in LEAN_HOOKS) == (1,) * 6
-    git(watched, "switch", "-q", "-c", "feat")
-    commit_file(watched, "f1.txt", "1\n", "f1")
-    commit_file(watched, "f2.txt", "2\n", "f2")
-    git(watched, "switch", "-q", "main")
-    commit_file(watched, "m.txt", "m\n", "m")
-    start = last_seq(watched)
-    git(watched, "switch", "-q", "feat")
-    git(watched, "rebase", "-q", "main")
-    git(watched, "switch", "-q", "main")
-    git(watched, "merge", "-q", "--no-ff", "--no-edit", "feat")
-    git(watched, "revert", "--no-edit", "HEAD~1")
+    start = rebase_merge_and_revert(watched)
     events = new_events(watched, start)
     kinds = [e.type for e in events if e.type not in ("commit.attempt", "branch.switch")]
     assert kinds == ["history.rebase", "history.merge", "commit.created", "commit.created", "commit.reverted"]
