@@ -236,8 +236,7 @@ gitobs_replay_stdin() {  # when a write failed: the lines written, then the ones
 # Shell scripts are sourced with $0 set to this hook's own path, because some (husky) find their
 # helpers and their hook name from $0; anything else is executed directly.
 gitobs_run_chained() {
-    gitobs_first=
-    IFS= read -r gitobs_first < "$gitobs_chained" 2>/dev/null
+    gitobs_first=$gitobs_l1  # read by gitobs_is_shim, which always runs first
     gitobs_first=${gitobs_first#\#!}
     gitobs_first=${gitobs_first# }
     gitobs_interp=${gitobs_first%% *}
