@@ -96,9 +96,10 @@ def test_a_late_event_joins_the_open_session_without_moving_it(tmp_path):
 
 
 def test_patterns_consume_every_type_but_gitobs_own():
-    # gitobs's own life and its daily rollups (sessions need raw events) are not work
+    # gitobs's own life and its daily rollups (sessions need raw events) are not work, nor is a git process by
+    # itself (an editor's background `git status` every few seconds would make one endless session)
     for event_type in [*s.PAYLOADS, "x.myplugin.thing"]:
-        own = event_type.startswith(("gitobs.", "rollup."))
+        own = event_type.startswith(("gitobs.", "rollup.", "git."))
         assert matches(event_type, PatternsAnalyzer.consumes) == (not own), event_type
 
 

@@ -18,7 +18,7 @@ import msgspec
 from gitobs.core.names import recorded
 
 SCHEMA_VERSION = 1
-SOURCES = ("hook", "reflog", "worktree", "gitbutler", "import", "gitobs")
+SOURCES = ("hook", "reflog", "worktree", "gitbutler", "import", "gitobs", "trace2")
 Emit = Callable[..., None]  # emit(type, payload, *, ts_ns, src, wt, provenance): how producers hand events on
 
 
@@ -294,6 +294,30 @@ class GitButlerOp(Payload):
     trailers: dict[str, str] = {}  # only keys that never carry free text (no message, no error)
 
 
+class HookRun(msgspec.Struct, array_like=True):
+    """One run of a user hook inside a git command, stored compactly as [hook, seconds, exit]."""
+
+    hook: str
+    seconds: float
+    exit: int
+
+
+class GitCommand(Payload):
+    """One git process as git's own trace2 told it (`gitobs trace2 enable`). Nothing of argv is kept but the
+    command, its mode and the --no-verify flag: no paths, messages, remotes or revisions."""
+
+    command: str  # git's command name (checkout, commit, status, ...), "other" beyond git's own list
+    mode: str = ""  # git's cmd_mode where it gives one: checkout "branch" | "path", ...
+    exit: int = 0
+    duration_s: float = 0.0
+    hooks: list[HookRun] = []  # the hooks that ran in it, gitobs's own shims left out
+    editor_s: float | None = None  # seconds in the editor, when git ran one
+    no_verify: bool = False  # --no-verify / -n on commit, --no-verify on push and merge
+    actor: str = "terminal"  # terminal | ide | agent | gitbutler | ci | script | git (docs/events.md)
+    weight: int = 1  # a sampled reading command stands for this many; every other command is kept with 1
+    nested: bool = False  # run by another git process (a child of git), not by the actor directly
+
+
 class GitobsInstalled(Payload):
     hooks_dir: str
     version: str
@@ -406,6 +430,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "vbranch.files": VBranchFiles,
     "vbranch.ci": VBranchCi,
     "gitbutler.op": GitButlerOp,
+    "git.command": GitCommand,
     "gitobs.installed": GitobsInstalled,
     "gitobs.scan": GitobsScan,
     "gitobs.paused": GitobsPaused,
