@@ -134,6 +134,13 @@ def _options(raw: object) -> dict[str, str]:
     return options
 
 
+def _budgets(raw: object) -> dict[str, float]:
+    """`budgets.hooks = {"pre-commit" = "2s"}`: each hook's p90 budget in seconds (the hooks section)."""
+    if not isinstance(raw, dict) or not all(isinstance(hook, str) and hook.strip() for hook in raw):
+        raise ValueError('a table of hook = duration, like {"pre-commit" = "2s"}')
+    return {hook.strip(): _duration(value) for hook, value in raw.items()}
+
+
 @dataclass(frozen=True)
 class Key:
     name: str  # dotted: section.key
@@ -165,6 +172,7 @@ KEYS = {key.name: key for key in (
     Key("export.prometheus.redact", NARROW, _boolean, True, "metric labels hash branch names", True),
     Key("retention.max_age", WIDEN, _duration, 90 * 86400.0, "raw events older than this are rolled up"),
     Key("retention.max_bytes", WIDEN, _size, 64 << 20, "the log's size cap on disk"),
+    Key("budgets.hooks", FREE, _budgets, {"pre-commit": 2.0}, "p90 budget per hook for the report's burn alert"),
     Key("report.options", FREE, _options, {}, 'defaults for -O, e.g. "patterns.idle_gap" = "45m"'),
 )}
 
