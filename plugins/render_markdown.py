@@ -14,6 +14,7 @@ from gitobs_plugins.render_text import (
     calendar_layout,
     calendar_summary,
     cell_text,
+    for_reading,
     grid_summary,
     header_items,
     is_number,
@@ -70,7 +71,7 @@ class MarkdownRenderer(Renderer):
     def render(self, report: Report, color: bool) -> str:
         lines = ["# gitobs report", ""]
         lines += [f"- **{label}:** {md_text(value)}" for label, value in header_items(report)]
-        for section in report.sections:
+        for section in for_reading(report.sections):
             lines += [""] + _section(section)
         if report.warnings:
             lines += ["", "## Warnings", ""] + [f"- {md_text(warning)}" for warning in report.warnings]

@@ -114,6 +114,15 @@ def header_items(report: Report) -> list[tuple[str, str]]:
     return items
 
 
+DATASET = "dataset"  # a block id: rows for programs (the HTML dashboard's filters), not for reading
+
+
+def for_reading(sections: list[Section]) -> list[Section]:
+    """Text and markdown leave out a section made only of datasets; JSON and HTML keep it."""
+    return [section for section in sections
+            if not (section.blocks and all(block.id == DATASET for block in section.blocks))]
+
+
 def grid_top(block: Grid) -> float:
     return max((max(row, default=0) for row in block.cells), default=0)
 
@@ -238,7 +247,7 @@ class _Heat:
 
 def _document(report: Report, heat: _Heat) -> list[RenderableType]:
     items: list[RenderableType] = [Text("gitobs report", style="bold"), _pairs(header_items(report)), Text()]
-    for section in report.sections:
+    for section in for_reading(report.sections):
         items += _section(section, heat)
         items.append(Text())
     if report.warnings:
