@@ -114,13 +114,13 @@ def header_items(report: Report) -> list[tuple[str, str]]:
     return items
 
 
-DATASET = "dataset"  # a block id: rows for programs (the HTML dashboard's filters), not for reading
+DATASET = "dataset"  # a block id's start: rows for programs (the HTML dashboard's filters), not for reading
 
 
 def for_reading(sections: list[Section]) -> list[Section]:
     """Text and markdown leave out a section made only of datasets; JSON and HTML keep it."""
     return [section for section in sections
-            if not (section.blocks and all(block.id == DATASET for block in section.blocks))]
+            if not (section.blocks and all(block.id.startswith(DATASET) for block in section.blocks))]
 
 
 def grid_top(block: Grid) -> float:
