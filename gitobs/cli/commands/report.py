@@ -78,7 +78,8 @@ def report(
     settings = config.load(repo.common_dir, repo.work_tree)
     for message in settings.warnings:
         warn(inert(message))
-    context = _context(now, since, until, path, depth, branch, utc_offset, options, settings["report.options"])
+    configured = {**budget_options(settings["budgets.hooks"]), **settings["report.options"]}
+    context = _context(now, since, until, path, depth, branch, utc_offset, options, configured)
     reading(repo)
     if not no_scan and repo.obs.is_enabled():
         scan_first(repo.obs)
@@ -133,6 +134,11 @@ def _context(now: str | None, since: str | None, until: str | None, path: str | 
         since=parse_moment(since, moment) if since else None, until=parse_moment(until, moment) if until else None,
         path=normalize_path(path) if path else None, depth=depth, branch=recorded(branch) if branch else None,
         options={**(configured or {}), **parse_options(options)})
+
+
+def budget_options(budgets: dict[str, float]) -> dict[str, str]:
+    """budgets.hooks as the hooks section reads it: -O hooks.budget.<hook>=<seconds> (plugins/hook_cost.py)."""
+    return {f"hooks.budget.{hook}": repr(seconds) for hook, seconds in budgets.items()}
 
 
 def parse_options(items: list[str]) -> dict[str, str]:
