@@ -1,0 +1,278 @@
+"""Built-in analyzer `summary`: the report's first section, the last 7 days against the 7 before.
+
+Commits, branch switches, ping-pongs, blocked and aborted commits, discards, the median time in the commit
+message editor and the busiest files, as a few sentences a developer reads in ten seconds and as a table
+of the same numbers (for JSON). The weeks are local days: the report's day (its --now, or the last day
+before --until) and the six before it, against the seven before those.
+
+Imported history (`src: import`) is the user's past, not what they did this week: it is counted where
+commits and switches are counted and labelled there ("12 of them imported"), and never in the
+hesitation-like figures (ping-pongs, blocked and aborted commits, message times).
+
+The state is per local day, so it does not depend on --now (the report cache keeps it across reports):
+counts for every day, message times for every day (tenths of a second: bounded by the commits), and
+per-file counts only for the FILE_DAYS newest days seen (enough for two weeks up to the newest event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from gitobs.plugin import (
+    Analyzer,
+    AnyBlock,
+    Context,
+    Fact,
+    Facts,
+    Note,
+    Table,
+    hookimpl,
+)
+
+# Counts per day, by index.
+COMMITS, IMPORTED_COMMITS, SWITCHES, IMPORTED_SWITCHES, PING_PONGS, BLOCKED, ABORTED = range(7)
+DISCARDS, DISCARDED_LINES, DISCARDED_FILES, UNSAMPLED = range(7, 11)
+COUNTS = 11
+# The rows of the week_over_week table: (label, count index); message time is its own row.
+ROWS = (("commits", COMMITS), ("imported commits", IMPORTED_COMMITS), ("branch switches", SWITCHES),
+        ("imported switches", IMPORTED_SWITCHES), ("ping-pongs", PING_PONGS), ("blocked commits", BLOCKED),
+        ("aborted commits", ABORTED), ("discards", DISCARDS), ("discarded lines", DISCARDED_LINES),
+        ("discarded files", DISCARDED_FILES), ("discards never sampled", UNSAMPLED))
+WEEK = 7
+FILE_DAYS = 28  # per-file counts are kept for the newest days seen, this many
+PATHS_PER_DAY = 5000  # per-file counts of one day beyond this many paths go to OTHER
+BUSIEST = 3  # files named in the sentences; the table shows up to BUSIEST_ROWS
+BUSIEST_ROWS = 10
+OTHER = "(other)"
+IMPORT = "import"
+TENTHS = 10
+
+
+class SummaryState(msgspec.Struct, array_like=True):
+    """What the report cache keeps of a SummaryAnalyzer."""
+
+    days: dict[int, list[int]]  # local day -> counts by index
+    message: dict[int, dict[int, int]]  # local day -> message editor time in tenths of a second -> count
+    files: dict[int, dict[str, list[int]]]  # local day -> path -> [commits, lines], the FILE_DAYS newest days
+    newest: int | None  # the newest local day with a commit seen
+    previous: dict[str, tuple[str, str, float]]  # worktree -> its last switch (from, to, t): ping-pongs
+
+
+class SummaryAnalyzer(Analyzer):
+    name = "summary"
+    title = "Summary: the last 7 days"
+    consumes = ("commit.created", "branch.switch", "commit.blocked", "commit.aborted", "edit.discarded",
+                "commit.message_edit")
+    fields = {"commit.created": ("files", "src"), "branch.switch": ("from_", "to", "wt", "src"),
+              "commit.blocked": ("src",), "commit.aborted": ("src",), "edit.discarded": ("files", "src"),
+              "commit.message_edit": ("seconds", "src")}
+    order = 0  # first: the summary opens the report
+    state_version = 1
+    state_type = SummaryState
+
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        # The same window as the branches section's ping-pongs, so the two agree.
+        self.window = context.duration("branches", "ping_pong_window", 600)
+        self.days: dict[int, list[int]] = {}
+        self.message: dict[int, dict[int, int]] = {}
+        self.files: dict[int, dict[str, list[int]]] = {}
+        self.newest: int | None = None
+        self.previous: dict[str, tuple[str, str, float]] = {}
+
+    def feed(self, events: Sequence) -> None:
+        local_day = self.context.local_day
+        for event in events:
+            t = event.t
+            day = local_day(t)
+            counts = self.days.get(day) or self.days.setdefault(day, [0] * COUNTS)
+            kind, imported = event.type, event.src == IMPORT
+            data = event.data
+            if kind == "commit.created":
+                counts[COMMITS] += 1
+                counts[IMPORTED_COMMITS] += imported
+                self._files(day, data.files)
+            elif kind == "branch.switch":
+                counts[SWITCHES] += 1
+                counts[IMPORTED_SWITCHES] += imported
+                if not imported:
+                    counts[PING_PONGS] += self._returned(event.wt, data, t)
+            elif imported:
+                continue  # hesitation-like: only what was recorded live
+            elif kind == "commit.blocked":
+                counts[BLOCKED] += 1
+            elif kind == "commit.aborted":
+                counts[ABORTED] += 1
+            elif kind == "edit.discarded":
+                counts[DISCARDS] += 1
+                counts[DISCARDED_FILES] += len(data.files)
+                counts[DISCARDED_LINES] += sum(change.added + change.deleted for change in data.files)
+                counts[UNSAMPLED] += not data.files
+            else:  # commit.message_edit
+                times = self.message.get(day) or self.message.setdefault(day, {})
+                tenths = round(data.seconds * TENTHS)
+                times[tenths] = times.get(tenths, 0) + 1
+
+    def _returned(self, worktree: str, data, t: float) -> int:
+        """1 when this switch goes back to the branch left by the worktree's previous switch within the
+        window (A -> B -> A), as the branches section counts ping-pongs."""
+        left, entered = data.from_ or "", data.to or ""
+        before = self.previous.get(worktree)
+        self.previous[worktree] = (left, entered, t)
+        return int(before is not None and before[1] == left and before[0] == entered != left
+                   and t - before[2] <= self.window)
+
+    def _files(self, day: int, changes: list) -> None:
+        """Per-file counts of the newest FILE_DAYS days: older days are dropped, whatever the batches."""
+        if self.newest is None or day > self.newest:
+            self.newest = day
+            for old in [key for key in self.files if key <= day - FILE_DAYS]:
+                del self.files[old]
+        if day <= self.newest - FILE_DAYS:
+            return
+        paths = self.files.get(day) or self.files.setdefault(day, {})
+        for change in changes:
+            key = change.path if change.path in paths or len(paths) < PATHS_PER_DAY else OTHER
+            record = paths.get(key) or paths.setdefault(key, [0, 0])
+            record[0] += 1
+            record[1] += change.added + change.deleted
+
+    def save_state(self) -> SummaryState:
+        return SummaryState(days=self.days, message=self.message, files=self.files, newest=self.newest,
+                            previous=self.previous)
+
+    def load_state(self, state: SummaryState) -> None:
+        self.days, self.message, self.files = state.days, state.message, state.files
+        self.newest = state.newest
+        self.previous = {wt: tuple(last) for wt, last in state.previous.items()}
+
+    def result(self) -> list[AnyBlock]:
+        context = self.context
+        end = context.now if context.until is None else min(context.now, context.until - 0.001)
+        last = context.local_day(end)
+        this, before = self._week(last), self._week(last - WEEK)
+        return [Note(id="brief", text=brief(this, before)),
+                Facts(id="period", items=[Fact("last 7 days", span_text(last)),
+                                          Fact("the 7 before", span_text(last - WEEK))]),
+                week_table(this, before), busiest_table(this)]
+
+    def _week(self, last: int) -> Week:
+        """The counts, message times and files of the seven days ending with `last`."""
+        week = Week()
+        for day in range(last - WEEK + 1, last + 1):
+            for index, value in enumerate(self.days.get(day, ())):
+                week.counts[index] += value
+            for tenths, count in self.message.get(day, {}).items():
+                week.message[tenths] = week.message.get(tenths, 0) + count
+            for path, (commits, lines) in self.files.get(day, {}).items():
+                record = week.files.get(path) or week.files.setdefault(path, [0, 0])
+                record[0] += commits
+                record[1] += lines
+        # per-file counts are known when their days were kept, i.e. within FILE_DAYS of the newest commit
+        week.files_known = self.newest is None or last > self.newest - FILE_DAYS
+        return week
+
+
+class Week:
+    """Seven days added up."""
+
+    def __init__(self) -> None:
+        self.counts = [0] * COUNTS
+        self.message: dict[int, int] = {}
+        self.files: dict[str, list[int]] = {}
+        self.files_known = True
+
+    def median_message_s(self) -> float | None:
+        """The median time in the message editor, in seconds to a tenth (the lower middle of an even count)."""
+        total = sum(self.message.values())
+        if not total:
+            return None
+        rank, seen = (total + 1) // 2, 0
+        for tenths in sorted(self.message):
+            seen += self.message[tenths]
+            if seen >= rank:
+                return tenths / TENTHS
+        return None  # not reached
+
+    def busiest(self, limit: int) -> list[tuple[str, int, int]]:
+        """(path, commits, lines): most commits first, then most lines, then the path; "(other)" left out."""
+        ranked = sorted(((path, c, n) for path, (c, n) in self.files.items() if path != OTHER),
+                        key=lambda row: (-row[1], -row[2], row[0]))
+        return ranked[:limit]
+
+
+def span_text(last: int) -> str:
+    return f"{Context.day_text(last - WEEK + 1)} to {Context.day_text(last)}"
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "none"
+    return f"{value:g} s" if value < 60 else f"{value / 60:.1f} min"
+
+
+def brief(this: Week, before: Week) -> str:
+    """The sentences: this week's figure, last week's in parentheses."""
+    now, then = this.counts, before.counts
+    if not any(now) and not any(then) and not this.message and not before.message:
+        return "Nothing recorded in the last 14 days."
+    commits = f"This week: {_plural(now[COMMITS], 'commit')} (last week {then[COMMITS]})"
+    if now[IMPORTED_COMMITS]:
+        commits += f", {now[IMPORTED_COMMITS]} of them imported"
+    switches = f"{_plural(now[SWITCHES], 'branch switch', 'branch switches')} ({then[SWITCHES]})"
+    if now[IMPORTED_SWITCHES]:
+        switches += f", {now[IMPORTED_SWITCHES]} of them imported"
+    lines = [f"{commits}; {switches}, {_plural(now[PING_PONGS], 'ping-pong')} ({then[PING_PONGS]})."]
+    lines.append(f"{_plural(now[BLOCKED], 'commit')} blocked by a hook ({then[BLOCKED]}), "
+                 f"{now[ABORTED]} aborted ({then[ABORTED]}); median time writing a message "
+                 f"{_seconds(this.median_message_s())} (last week {_seconds(before.median_message_s())}).")
+    lines.append(_discards(now, then))
+    lines.append(_busiest(this))
+    return "\n".join(lines)
+
+
+def _discards(now: list[int], then: list[int]) -> str:
+    text = f"{_plural(now[DISCARDS], 'discard')} of uncommitted work ({then[DISCARDS]})"
+    sampled = now[DISCARDS] - now[UNSAMPLED]
+    if sampled:
+        text += (f": {_plural(now[DISCARDED_LINES], 'line')} in {_plural(now[DISCARDED_FILES], 'file')} "
+                 f"lost")
+    if now[UNSAMPLED]:
+        text += (f"; {now[UNSAMPLED]} of them never sampled, so what was lost is not known"
+                 if sampled or now[UNSAMPLED] > 1 else ", never sampled, so what was lost is not known")
+    return text + "."
+
+
+def _busiest(this: Week) -> str:
+    if not this.files_known:
+        return "Busiest files: not known for this week (per-file counts are kept for the newest 4 weeks)."
+    rows = this.busiest(BUSIEST)
+    if not rows:
+        return "Busiest files: none this week."
+    named = ", ".join(f"{path} ({_plural(commits, 'commit')}, {_plural(lines, 'line')})"
+                      for path, commits, lines in rows)
+    return f"Busiest files: {named}."
+
+
+def week_table(this: Week, before: Week) -> Table:
+    rows: list[list] = [[label, this.counts[index], before.counts[index]] for label, index in ROWS]
+    rows.append(["median message time (s)", this.median_message_s(), before.median_message_s()])
+    return Table(id="week_over_week", title="Last 7 days and the 7 before",
+                 columns=["figure", "last 7 days", "the 7 before"], rows=rows)
+
+
+def busiest_table(this: Week) -> Table:
+    rows = [[path, commits, lines] for path, commits, lines in this.busiest(BUSIEST_ROWS)]
+    return Table(id="busiest_files", title="Busiest files, last 7 days", columns=["file", "commits", "lines"],
+                 rows=rows, total_rows=held if (held := len(set(this.files) - {OTHER})) > len(rows) else None)
+
+
+@hookimpl
+def gitobs_analyzers() -> list[type[Analyzer]]:
+    return [SummaryAnalyzer]
