@@ -174,6 +174,8 @@ KEYS = {key.name: key for key in (
     Key("retention.max_bytes", WIDEN, _size, 64 << 20, "the log's size cap on disk"),
     Key("budgets.hooks", FREE, _budgets, {"pre-commit": 2.0}, "p90 budget per hook for the report's burn alert"),
     Key("report.options", FREE, _options, {}, 'defaults for -O, e.g. "patterns.idle_gap" = "45m"'),
+    Key("import.identities", USER, _names, [],
+        "your other author emails: gitobs import takes their commits too (user scope only)"),
 )}
 
 
