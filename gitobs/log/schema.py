@@ -34,6 +34,13 @@ class FileChange(msgspec.Struct, array_like=True):
     deleted: int
 
 
+class Rename(msgspec.Struct, array_like=True):
+    """A file a commit renamed (git's similarity detection), stored compactly as [old path, new path]."""
+
+    old: str
+    new: str
+
+
 class BranchSwitch(Payload):
     from_: str | None = msgspec.field(default=None, name="from")  # branch left; None when detached
     to: str | None = None  # branch entered; None when detached
@@ -55,6 +62,7 @@ class CommitCreated(Payload):
     reverts: str | None = None  # the sha named by "This reverts commit <sha>"
     via: str = "commit"  # commit | am | merge
     staged_s: float | None = None  # seconds from the first staging after the previous commit to this one
+    renames: list[Rename] = []  # gitobs import: [old, new] renamed here; `files` holds newest paths
 
 
 class CommitAmended(Payload):
