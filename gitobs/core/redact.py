@@ -129,6 +129,9 @@ class Redactor:
             elif key == "files" and isinstance(value, list):
                 value = [[hash_path(f[0], self.salt), *f[1:]] if isinstance(f, list) and f and isinstance(f[0], str)
                          else f for f in value]
+            elif key == "renames" and isinstance(value, list):  # [old path, new path] pairs
+                value = [[hash_path(p, self.salt) if isinstance(p, str) else p for p in pair]
+                         if isinstance(pair, list) else pair for pair in value]
             elif key == "refs" and isinstance(value, list):
                 value = [self.ref(ref) if isinstance(ref, str) else ref for ref in value]
             elif key == "ref" and isinstance(value, str):
