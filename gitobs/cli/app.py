@@ -63,6 +63,7 @@ COMMANDS = {
     "config": Entry("config", "app", "Settings: defaults < your own (--user) < this repository's < the committed "
                                      ".gitobs.toml."),
     "export": Entry("export", "app", "Export events and metrics to OpenTelemetry or Prometheus."),
+    "trace2": Entry("trace2", "app", "git's own trace2 as a second source, for your user: on, off, or how it stands."),
     "metrics": Entry("metrics", "app", "Prometheus metrics of the log, served over HTTP on 127.0.0.1."),
     "version": Entry("", "", "Print the gitobs version."),
 }
