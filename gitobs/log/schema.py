@@ -303,11 +303,13 @@ class GitButlerOp(Payload):
 
 
 class HookRun(msgspec.Struct, array_like=True):
-    """One run of a user hook inside a git command, stored compactly as [hook, seconds, exit]."""
+    """The runs of one hook inside a git command, stored compactly as [hook, seconds, exit, runs]: a rebase
+    runs prepare-commit-msg once per pick, so its runs are one entry (seconds summed, the first failure's exit)."""
 
     hook: str
     seconds: float
     exit: int
+    runs: int = 1
 
 
 class GitCommand(Payload):
@@ -318,7 +320,7 @@ class GitCommand(Payload):
     mode: str = ""  # git's cmd_mode where it gives one: checkout "branch" | "path", ...
     exit: int = 0
     duration_s: float = 0.0
-    hooks: list[HookRun] = []  # the hooks that ran in it, gitobs's own shims left out
+    hooks: list[HookRun] = []  # the hooks git ran in it, in order of first run (a gitobs shim's time included)
     editor_s: float | None = None  # seconds in the editor, when git ran one
     no_verify: bool = False  # --no-verify / -n on commit, --no-verify on push and merge
     actor: str = "terminal"  # terminal | ide | agent | gitbutler | ci | script | git (docs/events.md)
