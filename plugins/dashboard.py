@@ -1,0 +1,176 @@
+"""Built-in analyzer `dashboard`: the rows the HTML report's filters work on, per local day, hour and branch
+(commits, lines, discards) and per day, branch and file (commits, lines).
+
+Its blocks are datasets (ids starting with "dataset"): text and markdown leave the section out, JSON keeps it
+as data, and `--format html` embeds it in the page for the period and branch filters. Bounded: the state
+keeps at most HELD_ROWS rows of each kind (the oldest days go first, and the section says from which day it
+is complete); the page gets the TOP_PATHS busiest files by name, the others summed per day and branch in
+rows whose path is null, and at most SHOWN_ROWS rows of each kind, newest days first.
+
+Merge commits count as commits of 0 lines (code-maat's convention: the changes they bring were counted
+where they were made).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from gitobs.plugin import (
+    Analyzer,
+    AnyBlock,
+    Context,
+    Fact,
+    Facts,
+    Table,
+    hookimpl,
+    top_k,
+)
+
+HELD_ROWS = 60_000  # rows of each kind kept in the state before the oldest days are dropped
+SHOWN_ROWS = 15_000  # rows of each kind put in the page (about 40 bytes each in the page's JSON)
+TOP_PATHS = 200  # files shown by name; the others are one null-path row per day and branch
+
+ACTIVITY_COLUMNS = ["day", "hour", "branch", "commits", "lines", "discards", "lines discarded"]
+PATH_COLUMNS = ["day", "branch", "path", "commits", "lines"]
+COMMITS, LINES, DISCARDS, DISCARDED = range(4)
+
+
+class DashboardState(msgspec.Struct, array_like=True):
+    activity: list[tuple[int, int, str | None, list[int]]]  # (local hour, branch, [commits, lines, ...])
+    paths: list[tuple[int, str | None, str, list[int]]]  # (local day, branch, path, [commits, lines])
+    complete_from: int | None  # the first local day whose rows are all kept (None: nothing dropped)
+
+
+class DashboardAnalyzer(Analyzer):
+    name = "dashboard"
+    title = "Dashboard data"
+    order = 95  # after the built-in sections, before third-party ones
+    consumes = ("commit.created", "edit.discarded")
+    fields = {"commit.created": ("branch", "files", "merge"), "edit.discarded": ("branch", "files")}
+    state_version = 1
+    state_type = DashboardState
+    result_uses_now = False
+
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        self.activity: dict[tuple[int, str | None], list[int]] = {}  # (local hour, branch) -> counts
+        self.paths: dict[tuple[int, str | None, str], list[int]] = {}  # (local day, branch, path) -> counts
+        self.complete_from: int | None = None
+
+    def feed(self, events: Sequence) -> None:
+        offset = self.context.utc_offset_s
+        activity, paths = self.activity, self.paths
+        for event in events:
+            data = event.data
+            hour = int((event.ts.timestamp() + offset) // 3600)
+            counts = activity.get((hour, data.branch))
+            if counts is None:
+                counts = activity[(hour, data.branch)] = [0, 0, 0, 0]
+            if event.type == "edit.discarded":
+                counts[DISCARDS] += 1
+                counts[DISCARDED] += sum(change.added + change.deleted for change in data.files)
+                continue
+            counts[COMMITS] += 1
+            day = hour // 24
+            for change in data.files:
+                lines = 0 if data.merge else change.added + change.deleted
+                counts[LINES] += lines
+                row = paths.get((day, data.branch, change.path))
+                if row is None:
+                    row = paths[(day, data.branch, change.path)] = [0, 0]
+                row[COMMITS] += 1
+                row[LINES] += lines
+        self._bound()
+
+    def _bound(self) -> None:
+        """Past HELD_ROWS rows of a kind, the oldest days go (down to three quarters of it): a dashboard
+        is about recent work, and which rows go depends on the events alone."""
+        for rows, day_of in ((self.activity, _hour_day), (self.paths, _first)):
+            if len(rows) <= HELD_ROWS:
+                continue
+            by_day: dict[int, int] = {}
+            for key in rows:
+                by_day[day_of(key)] = by_day.get(day_of(key), 0) + 1
+            left, cut = len(rows), None
+            for day in sorted(by_day):
+                if left <= HELD_ROWS * 3 // 4:
+                    break
+                left, cut = left - by_day[day], day + 1
+            for key in [key for key in rows if day_of(key) < cut]:
+                del rows[key]
+            self.complete_from = cut if self.complete_from is None else max(self.complete_from, cut)
+
+    def save_state(self) -> DashboardState:
+        return DashboardState(activity=[(hour, branch, counts) for (hour, branch), counts in self.activity.items()],
+                              paths=[(day, branch, path, counts) for (day, branch, path), counts in self.paths.items()],
+                              complete_from=self.complete_from)
+
+    def load_state(self, state: DashboardState) -> None:
+        self.activity = {(hour, branch): counts for hour, branch, counts in state.activity}
+        self.paths = {(day, branch, path): counts for day, branch, path, counts in state.paths}
+        self.complete_from = state.complete_from
+
+    def result(self) -> list[AnyBlock]:
+        day_text = Context.day_text
+        activity = sorted(self.activity.items(), key=_activity_order)
+        activity_rows = [[day_text(hour // 24), hour % 24, branch, *counts] for (hour, branch), counts in activity]
+        path_rows, named, folded = self._path_rows()
+        shown_activity, shown_paths = activity_rows[-SHOWN_ROWS:], path_rows[-SHOWN_ROWS:]
+        notes = [Fact("activity rows", len(shown_activity), "rows"),
+                 Fact("activity rows left out (oldest days)", len(activity_rows) - len(shown_activity), "rows"),
+                 Fact("file rows", len(shown_paths), "rows"),
+                 Fact("file rows left out (oldest days)", len(path_rows) - len(shown_paths), "rows"),
+                 Fact("files by name", named, "files"),
+                 Fact("files summed in null-path rows", folded, "files")]
+        if self.complete_from is not None:
+            notes.append(Fact("complete from", day_text(self.complete_from)))
+        return [Facts(id="dataset_notes", title="What the dashboard's rows hold", items=notes),
+                Table(id="dataset_activity", title="Per day, hour and branch", columns=ACTIVITY_COLUMNS,
+                      rows=shown_activity, total_rows=len(activity_rows) if activity_rows[:-SHOWN_ROWS] else None),
+                Table(id="dataset_paths", title="Per day, branch and file", columns=PATH_COLUMNS, rows=shown_paths,
+                      total_rows=len(path_rows) if path_rows[:-SHOWN_ROWS] else None)]
+
+    def _path_rows(self) -> tuple[list[list], int, int]:
+        """Rows of the TOP_PATHS busiest files (commits and lines over every row), then per day and branch
+        the rest summed under a null path; oldest day first. Also how many files are named and summed."""
+        busy: dict[str, int] = {}
+        for (_, _, path), (commits, lines) in self.paths.items():
+            busy[path] = busy.get(path, 0) + commits + lines
+        top = {path for path, _ in top_k(busy, TOP_PATHS)[0]}
+        merged: dict[tuple[int, str | None, str | None], list[int]] = {}
+        for (day, branch, path), counts in self.paths.items():
+            key = (day, branch, path if path in top else None)
+            row = merged.get(key)
+            if row is None:
+                merged[key] = list(counts)
+            else:
+                row[COMMITS] += counts[COMMITS]
+                row[LINES] += counts[LINES]
+        ordered = sorted(merged.items(), key=_path_order)
+        day_text = Context.day_text
+        return [[day_text(day), branch, path, *counts] for (day, branch, path), counts in ordered], len(top), len(busy) - len(top)
+
+
+def _hour_day(key: tuple) -> int:
+    return key[0] // 24
+
+
+def _first(key: tuple) -> int:
+    return key[0]
+
+
+def _activity_order(item: tuple) -> tuple:
+    (hour, branch), _ = item
+    return hour, branch is not None, branch or ""
+
+
+def _path_order(item: tuple) -> tuple:
+    (day, branch, path), _ = item
+    return day, branch is not None, branch or "", path is not None, path or ""
+
+
+@hookimpl
+def gitobs_analyzers() -> list[type[Analyzer]]:
+    return [DashboardAnalyzer]
