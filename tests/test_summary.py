@@ -1,0 +1,133 @@
+"""The summary section (plugins/summary.py): the last 7 days against the 7 before, on logs built with known
+events, imported history labelled, and the same bytes with and without the report cache."""
+
+from __future__ import annotations
+
+from logfactory import LogBuilder, at, block, report
+
+from gitobs.core.repo import ObsPaths
+from gitobs.log import schema
+from gitobs.log.eventlog import EventLog
+from gitobs.log.schema import (
+    BranchSwitch,
+    CommitAborted,
+    CommitBlocked,
+    CommitCreated,
+    CommitMessageEdit,
+    EditDiscarded,
+    FileChange,
+)
+from gitobs.replay import cache, plugins
+from gitobs.replay.analysis import Context
+from gitobs.replay.report import build_report
+from gitobs.replay.sections import encode_json
+
+NOW = "2026-11-30 23:00"  # a Monday; the last 7 days are 2026-11-24 .. 2026-11-30 (UTC)
+
+
+def commit(builder: LogBuilder, when: str, *paths: str, src: str = "hook", lines: int = 3) -> None:
+    files = [FileChange(path, lines, 0) for path in paths]
+    builder.add("commit.created", CommitCreated(sha=f"{len(builder.events):040x}", branch="main", files=files,
+                                                files_total=len(files), added=lines * len(files)), when, src=src)
+
+
+def switch(builder: LogBuilder, when: str, left: str, entered: str, src: str = "hook") -> None:
+    builder.add("branch.switch", BranchSwitch(from_=left, to=entered), when, src=src)
+
+
+def known_weeks(tmp_path) -> LogBuilder:
+    builder = LogBuilder(tmp_path / "log")
+    # the 7 before (2026-11-17 .. 2026-11-23): 2 commits, 1 switch, 1 aborted, message times 30 s and 50 s
+    commit(builder, "2026-11-17 10:00", "a.py")
+    commit(builder, "2026-11-23 10:00", "b.py")
+    switch(builder, "2026-11-18 10:00", "main", "topic")
+    builder.add("commit.aborted", CommitAborted(branch="main", stage="editor"), "2026-11-19 10:00")
+    builder.add("commit.message_edit", CommitMessageEdit(seconds=30.0), "2026-11-17 09:59")
+    builder.add("commit.message_edit", CommitMessageEdit(seconds=50.0), "2026-11-23 09:59")
+    # the last 7 days: 4 live commits and 2 imported, 3 switches (one ping-pong), 1 blocked, 2 discards (one
+    # never sampled), message times 10, 20 and 40 s
+    commit(builder, "2026-11-24 09:00", "src/app.py", "src/util.py")
+    commit(builder, "2026-11-25 09:00", "src/app.py")
+    commit(builder, "2026-11-26 09:00", "src/app.py", "README.md")
+    commit(builder, "2026-11-30 09:00", "README.md")
+    commit(builder, "2026-11-27 09:00", "old.py", src="import")
+    commit(builder, "2026-11-28 09:00", "old.py", src="import")
+    switch(builder, "2026-11-25 10:00", "main", "fix")
+    switch(builder, "2026-11-25 10:04", "fix", "main")  # back within 10 minutes: a ping-pong
+    switch(builder, "2026-11-29 10:00", "main", "topic", src="import")
+    builder.add("commit.blocked", CommitBlocked(hook="pre-commit", exit=1), "2026-11-26 08:00")
+    builder.add("commit.blocked", CommitBlocked(hook="pre-commit", exit=1), "2026-11-26 08:00", src="import")
+    builder.add("edit.discarded", EditDiscarded(how="checkout", files=[FileChange("src/app.py", 5, 2)]),
+                "2026-11-27 12:00")
+    builder.add("edit.discarded", EditDiscarded(how="reset-hard"), "2026-11-28 12:00")
+    for seconds, when in ((10.0, "2026-11-24 08:59"), (20.0, "2026-11-25 08:59"), (40.0, "2026-11-26 08:59")):
+        builder.add("commit.message_edit", CommitMessageEdit(seconds=seconds), when)
+    # three weeks back: outside both weeks
+    commit(builder, "2026-11-10 10:00", "ancient.py")
+    return builder
+
+
+def figures(built) -> dict[str, tuple]:
+    return {label: (this, before) for label, this, before in block(built, "summary", "week_over_week").rows}
+
+
+def test_week_over_week_figures_from_known_events(tmp_path):
+    built = report(known_weeks(tmp_path).write(), ["summary"], now=NOW)
+    got = figures(built)
+    assert got["commits"] == (6, 2)
+    assert got["imported commits"] == (2, 0)
+    assert got["branch switches"] == (3, 1)
+    assert got["imported switches"] == (1, 0)
+    assert got["ping-pongs"] == (1, 0)
+    assert got["blocked commits"] == (1, 0)  # the imported one is not the user's live activity
+    assert got["aborted commits"] == (0, 1)
+    assert got["discards"] == (2, 0)
+    assert got["discarded lines"] == (7, 0)
+    assert got["discards never sampled"] == (1, 0)
+    assert got["median message time (s)"] == (20.0, 30.0)
+    busiest = block(built, "summary", "busiest_files").rows
+    assert busiest[:2] == [["src/app.py", 3, 9], ["README.md", 2, 6]]
+    assert {fact.label: fact.value for fact in block(built, "summary", "period").items} == {
+        "last 7 days": "2026-11-24 to 2026-11-30", "the 7 before": "2026-11-17 to 2026-11-23"}
+
+
+def test_the_brief_reads_as_sentences(tmp_path):
+    text = block(report(known_weeks(tmp_path).write(), ["summary"], now=NOW), "summary", "brief").text
+    assert text.startswith("This week: 6 commits (last week 2), 2 of them imported; 3 branch switches (1), "
+                           "1 of them imported, 1 ping-pong (0).")
+    assert "1 commit blocked by a hook (0), 0 aborted (1)" in text
+    assert "median time writing a message 20 s (last week 30 s)" in text
+    assert "2 discards of uncommitted work (0): 7 lines in 1 file lost; 1 of them never sampled" in text
+    assert "Busiest files: src/app.py (3 commits, 9 lines), README.md (2 commits, 6 lines), old.py" in text
+
+
+def test_the_summary_is_the_first_section_and_moves_with_now(tmp_path):
+    log = known_weeks(tmp_path).write()
+    built = report(log, [], now=NOW)
+    assert built.sections[0].name == "summary"
+    later = figures(report(log, ["summary"], now="2026-12-07 23:00"))
+    assert later["commits"] == (0, 6)
+    quiet = block(report(log, ["summary"], now="2027-03-01"), "summary", "brief").text
+    assert quiet == "Nothing recorded in the last 14 days."
+
+
+def test_cached_and_uncached_summaries_are_the_same_bytes(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITOBS_CONFIG_HOME", str(tmp_path / "config-home"))
+    events = known_weeks(tmp_path / "built").events
+    obs = ObsPaths(tmp_path / ".git")
+    log = EventLog(obs.log, seal_bytes=256, sealed_level=3)  # small segments: some sealed ones
+    lines = [schema.encode(event) for event in events]
+    for start in range(0, len(lines), 4):
+        log.append(lines[start:start + 4])
+    assert len(EventLog(obs.log).segments()) >= 2
+
+    def made(use_cache: bool) -> bytes:
+        context = Context(now=at(NOW) / 1e9)
+        return encode_json(build_report(EventLog(obs.log), plugins.load(), ["summary"], context, [].append,
+                                        cache=use_cache))
+
+    full = made(False)
+    assert made(True) == full  # cold: states made and kept
+    assert list((obs.root / cache.DIRECTORY).glob(f"*{cache.SUFFIX}"))
+    assert made(True) == full  # warm: loaded
+    assert b"of them imported" in full
