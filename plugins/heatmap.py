@@ -61,6 +61,7 @@ AUTO_DAY_SPAN = 31  # days from the first event's local day to the last one's: d
 AUTO_WEEK_SPAN = 366  # week buckets up to a (leap) year, month buckets beyond
 
 OTHER = "(other)"
+BEYOND = "(files beyond the cap)"  # a commit's files past the capped list: counted, never named
 ROOT_DIR = "."
 NO_TYPE = "(none)"
 # Files without an extension that are a type of their own. Any other such file is "(none)", so that
@@ -314,6 +315,7 @@ class HeatmapState(msgspec.Struct, array_like=True):
     hours: dict[int, int]
     file_events: dict[int, int]
     totals: tuple[list[int], list[int]]
+    beyond: tuple[list[int], list[int]]  # the files of commits past their capped lists (BEYOND)
 
 
 def _save_record(record: list) -> tuple[list[int], list[int]]:
@@ -349,9 +351,10 @@ class HeatmapAnalyzer(Analyzer):
     name = "heatmap"
     title = "Activity heatmap"
     consumes = (*KINDS, ROLLUP)  # and gitobs gc's daily rollups of older days
-    fields = {kind: ("files",) for kind in KINDS}
+    # a commit's list of files is capped; files_total, added and deleted stay exact (the BEYOND row)
+    fields = {**{kind: ("files",) for kind in KINDS}, "commit.created": ("files", "files_total", "added", "deleted")}
     order = 10
-    state_version = 1
+    state_version = 2
     state_type = HeatmapState
 
     capacity = 10000  # files and directories held (see _Tally), and file types
@@ -384,6 +387,9 @@ class HeatmapAnalyzer(Analyzer):
         self.first_day: int | None = None  # local days of the first and last event: the span
         self.last_day: int | None = None
         self.totals = _new_record()  # events by kind (their lines are sums of the file tally)
+        # The files commits touched past their capped file lists: their count (as COMMITS: one event per file,
+        # as on a named file) and lines, per bucket; shown as the BEYOND row of the files' views.
+        self.beyond = _new_record()
 
     def _bucket_option(self) -> int | None:
         text = self.option("bucket", "auto")
@@ -404,13 +410,15 @@ class HeatmapAnalyzer(Analyzer):
         hour, run, entries, bucket = None, 0, 0, 0
         hour_start = hour_end = BEFORE_ALL
         rollups = []
+        capped = self.context.path is None  # --path cuts file lists, not files_total: no remainder is known
         for event in events:
             kind = KINDS.get(event.type)
             if kind is None:
                 rollups.append(event.data)
                 continue
             total, counter, liner = kind
-            files = event.data.files
+            data = event.data
+            files = data.files
             if not files and counter == RUN_SAMPLES:
                 continue  # a clean tree: nothing is being edited
             totals[total] += 1
@@ -427,6 +435,8 @@ class HeatmapAnalyzer(Analyzer):
                     bucket = self._bucket(hour // 24)
             run += 1
             entries += len(files)  # each file of the event counts one event on it
+            if counter == RUN_COMMITS and capped and data.files_total > len(files):
+                self._beyond_cap(data, bucket)
             if counter == RUN_SAMPLES:  # most events: the same loop without lines
                 for change in files:
                     record = find_file(change.path) or self._new_file(change.path)
@@ -460,6 +470,17 @@ class HeatmapAnalyzer(Analyzer):
         for rollup in rollups:
             self._rollup(rollup)
         self._bound()
+
+    def _beyond_cap(self, data, bucket: int) -> None:
+        """A commit whose file list was capped: the files and lines past the list go to the BEYOND row."""
+        files = data.files_total - len(data.files)
+        lines = data.added + data.deleted - sum(change.added + change.deleted for change in data.files)
+        record = self.beyond
+        if record[OPEN] != bucket:
+            _enter(record, bucket)
+        record[RUN_COMMITS] += files
+        record[LINES] += max(0, lines)
+        self.file_events[bucket] = self.file_events.get(bucket, 0) + files
 
     def _rollup(self, data) -> None:
         """A day of gitobs gc's rollups (gitobs/upkeep/retention.py): its counts go to its local day (that of its UTC
@@ -505,6 +526,8 @@ class HeatmapAnalyzer(Analyzer):
             self.bucket_of.clear()
             self.files.regroup(level)
             self.dirs.regroup(level)
+            _settle(self.beyond)
+            _set_buckets(self.beyond, _summed(_pairs(self.beyond[BUCKETS]), level))
             coarse = _summed(self.file_events.items(), level)
             self.file_events.clear()  # in place: feed() holds it
             self.file_events.update(coarse)
@@ -531,6 +554,7 @@ class HeatmapAnalyzer(Analyzer):
         add_counts(self.hours, later.hours)
         add_counts(self.file_events, later.file_events)
         _add_counts(self.totals, later.totals)
+        _merge(self.beyond, later.beyond)
         self.bucket_of.clear()
         self._bound()
 
@@ -575,7 +599,7 @@ class HeatmapAnalyzer(Analyzer):
             file_keys=[(record[DIR_KEY], record[TYPE_KEY]) for record in self.files.records.values()],
             dirs=_save_tally(self.dirs), types=_save_tally(self.types), seen=sorted(self.seen),
             seen_full=self.seen_full, hours=self.hours, file_events=self.file_events,
-            totals=_save_record(self.totals))
+            totals=_save_record(self.totals), beyond=_save_record(self.beyond))
 
     def load_state(self, state: HeatmapState) -> None:
         if len(state.file_keys) != len(state.files.records):
@@ -589,16 +613,19 @@ class HeatmapAnalyzer(Analyzer):
         self.seen, self.seen_full = set(state.seen), state.seen_full
         self.hours, self.file_events = state.hours, state.file_events
         self.totals = _load_record(state.totals)
+        self.beyond = _load_record(state.beyond)
 
     def result(self) -> list[AnyBlock]:
         self.files.settle()
         self.dirs.settle()
+        _settle(self.beyond)
+        beyond = [(BEYOND, self.beyond)] if self.beyond[COMMITS] else []
         blocks: list[AnyBlock] = [self._totals()]
-        blocks.append(self._table("by_file", "Most edited files", "file", self.files.records, self.files))
+        blocks.append(self._table("by_file", "Most edited files", "file", self.files.records, self.files, extra=beyond))
         blocks.append(self._table("by_dir", "Directories", "directory", self.dirs.records, self.dirs))
         if self.first_day is not None:
             unit = LEVEL_NAMES[self.level]
-            blocks.append(self._grid("by_file_time", f"Files by {unit}", self.files, self.file_events))
+            blocks.append(self._grid("by_file_time", f"Files by {unit}", self.files, self.file_events, beyond))
             blocks.append(self._grid("by_dir_time", f"Directories by {unit}", self.dirs))
         blocks.append(self._calendar())
         blocks.append(self._punchcard())
@@ -607,7 +634,7 @@ class HeatmapAnalyzer(Analyzer):
 
     def _totals(self) -> Facts:
         # The file tally's columns plus its "(other)" are exact sums over every file of every event.
-        records = [*self.files.records.values(), self.files.other]
+        records = [*self.files.records.values(), self.files.other, self.beyond]
         entries, lines, discarded = (sum(r[index] for r in records) for index in (COMMITS, LINES, DISCARDED))
         # Exact while fewer than distinct_capacity paths were seen; past that, a lower bound.
         distinct = "distinct files, at least" if self.seen_full else "distinct files"
@@ -620,8 +647,9 @@ class HeatmapAnalyzer(Analyzer):
         return Facts(id="totals", title="Totals", items=items)
 
     def _table(self, block_id: str, title: str, name: str, records: dict[str, list], tally: _Tally,
-               files: bool = False) -> Table:
-        """The top rows of `records` and "(other)"; total_rows counts the keys held (not those folded away)."""
+               files: bool = False, extra: Sequence[tuple[str, list]] = ()) -> Table:
+        """The top rows of `records`, "(other)" and the `extra` rows (BEYOND); total_rows counts the keys held
+        (not those folded away)."""
         shown, other = _top(records, tally.other, tally.folded, self.top_k, buckets=False)
 
         def row(key: str, record: list) -> list:
@@ -631,6 +659,7 @@ class HeatmapAnalyzer(Analyzer):
         rows = [row(key, record) for key, record in shown]
         if other is not None:
             rows.append(row(OTHER, other))
+        rows += [row(key, record) for key, record in extra]
         columns = [name, "files", *COLUMNS] if files else [name, *COLUMNS]
         return Table(id=block_id, title=title, columns=columns, rows=rows,
                      total_rows=len(records) if len(records) > len(shown) else None)
@@ -643,9 +672,10 @@ class HeatmapAnalyzer(Analyzer):
             _add_counts(records.get(key) or records.setdefault(key, _new_record()), record)  # files have FILES 0
         return self._table("file_types", "File types (sums over their files)", "type", records, self.types, files=True)
 
-    def _grid(self, block_id: str, title: str, tally: _Tally, events: dict[int, int] | None = None) -> Grid:
-        """The top rows' events per bucket and "(other)"'s: all `events` (per bucket) less the rows shown when
-        given, else the sum of the others' buckets."""
+    def _grid(self, block_id: str, title: str, tally: _Tally, events: dict[int, int] | None = None,
+              extra: Sequence[tuple[str, list]] = ()) -> Grid:
+        """The top rows' events per bucket, the `extra` rows' (BEYOND) and "(other)"'s: all `events` (per
+        bucket) less the rows shown when given, else the sum of the others' buckets. "(other)" comes last."""
         level = self.level
         columns = _columns(self.first_day, self.last_day, level)
         index = {key: position for position, key in enumerate(columns)}
@@ -658,6 +688,7 @@ class HeatmapAnalyzer(Analyzer):
 
         tally.settle()
         shown, other = _top(tally.records, tally.other, tally.folded, self.top_k, buckets=events is None)
+        shown = [*shown, *extra]
         labels, cells = [key for key, _ in shown], [line(_pairs(record[BUCKETS])) for _, record in shown]
         if other is not None:
             labels.append(OTHER)

@@ -311,3 +311,31 @@ def test_report_through_real_git_shows_a_committed_file(watched):
     assert ["src/app.py", 1, 2, 0, 0, 0] in by_file["rows"]
     by_dir = next(b for b in section["blocks"] if b["id"] == "by_dir")
     assert ["src", 1, 2, 0, 0, 0] in by_dir["rows"]
+
+
+def capped_commits(tmp_path) -> Log:
+    log = Log(tmp_path).commit("2026-11-02 09:30", ("a.py", 1, 0))
+    # 3 files listed of 503, 1,000 lines in all: 500 files and 994 lines are past the cap
+    listed = [FileChange("a.py", 2, 0), FileChange("b.py", 2, 0), FileChange("c.py", 2, 0)]
+    log.builder.add("commit.created", CommitCreated(sha="b" * 40, branch="main", files=listed, files_total=503,
+                                                    added=900, deleted=100), "2026-11-03 10:00")
+    return log
+
+
+def test_commits_past_their_capped_file_list_keep_exact_totals_in_a_remainder_row(tmp_path):
+    built = capped_commits(tmp_path).report()
+    totals = facts(built)
+    assert totals["files touched by commits"] == 1 + 503
+    assert totals["lines changed in commits"] == 1 + 1000
+    by_file = {row[0]: row[1:3] for row in rows(built, "by_file")}
+    assert by_file["(files beyond the cap)"] == [500, 994]
+    labels, columns, cells = grid(built, "by_file_time")
+    assert cells[labels.index("(files beyond the cap)")] == [0, 500]
+    assert sum(map(sum, cells)) == 1 + 503  # every file event of the commits, in some row
+
+
+def test_with_a_path_no_remainder_is_guessed(tmp_path):
+    # --path cuts the file lists to it, but not files_total: the files past the cap may be anywhere
+    built = capped_commits(tmp_path).report(path="a.py")
+    assert [row[0] for row in rows(built, "by_file")] == ["a.py"]
+    assert facts(built)["files touched by commits"] == 2
