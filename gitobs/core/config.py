@@ -141,6 +141,22 @@ def _budgets(raw: object) -> dict[str, float]:
     return {hook.strip(): _duration(value) for hook, value in raw.items()}
 
 
+_ACTORS = ("terminal", "ide", "agent", "gitbutler", "ci", "script", "git")  # capture/actors.py's ACTORS
+_RULE_TEXT = re.compile(r"[A-Za-z0-9_.+ ()*=-]{1,64}")
+
+
+def _actor_rules(raw: object) -> list[dict[str, str]]:
+    """`actors.rules`: [{actor = "agent", ancestor = "my-bot"}, {actor = "ci", env = "MY_CI=1"}, ...]."""
+    rules = raw if isinstance(raw, list) and len(raw) <= 100 else None
+    for rule in rules if rules is not None else [None]:
+        if not (isinstance(rule, dict) and rule.get("actor") in _ACTORS and len(rule) == 2
+                and any(isinstance(rule.get(kind), str) and _RULE_TEXT.fullmatch(rule[kind])
+                        for kind in ("ancestor", "env"))):
+            raise ValueError("a list of at most 100 tables {actor = one of " + ", ".join(_ACTORS)
+                             + ', ancestor = "process name" or env = "NAME" / "NAME=value"}')
+    return [dict(rule) for rule in rules or []]
+
+
 @dataclass(frozen=True)
 class Key:
     name: str  # dotted: section.key
@@ -162,6 +178,7 @@ KEYS = {key.name: key for key in (
     Key("capture.worktree", NARROW, _boolean, True, "sample the working trees (dirty files, discards)", False),
     Key("capture.gitbutler", NARROW, _boolean, True, "record GitButler's stacks and operations", False),
     Key("capture.paths", NARROW, _boolean, True, "store file paths (false: salted hashes instead)", False),
+    Key("actors.rules", USER, _actor_rules, [], "who ran a git command (trace2): rules before the built-in ones"),
     Key("bundle.redact", NARROW, _boolean, True, "bundles hash paths, branches, remotes and emails", True),
     Key("export.otlp.endpoint", USER, _url, "", "OTLP/HTTP collector base URL; set: scans export (user scope only)"),
     Key("export.otlp.encoding", USER, _encoding, "protobuf", "OTLP body encoding: protobuf or json"),
