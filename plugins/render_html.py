@@ -1,39 +1,24 @@
-"""`--format html`: the report as one self-contained page: inline CSS and inline SVG heat maps, no scripts,
-nothing loaded from anywhere (a Content-Security-Policy says so to the browser too).
+"""`--format html`: the report as a dashboard in one self-contained file: summary cards, a table of contents,
+filters by period and branch over the dashboard section's rows (embedded as JSON), the calendar,
+hour-of-week and churn charts they drive, then every section with sortable tables and heat grids.
 
-Names from the log are data: every string is made inert and goes through html.escape.
+Nothing is loaded from anywhere: one inline stylesheet, one inline script admitted by its hash in the
+page's Content-Security-Policy, which forbids everything else (images, fonts, connections, frames, forms).
+Names from the log are data: made inert and escaped in the HTML (html_blocks.esc); in the embedded JSON
+made inert too, with <, >, & and U+2028/9 written as \\u escapes so no name can end the script element.
 """
 
 from __future__ import annotations
 
-import html
-import math
-from collections.abc import Sequence
+import json
+from datetime import date, datetime, timedelta
 
-from gitobs_plugins.render_text import (
-    LEVELS,
-    WEEKDAYS,
-    calendar_day,
-    calendar_layout,
-    calendar_summary,
-    cell_text,
-    grid_summary,
-    grid_top,
-    header_items,
-    heat_level,
-    numeric_columns,
-    place_labels,
-    row_cells,
-    shown_rows_text,
-    with_unit,
-)
+from gitobs_plugins.html_assets import SCRIPT, STYLE, script_hash
+from gitobs_plugins.html_blocks import block_html, cell_text, esc, facts_html, with_unit
 
 from gitobs.plugin import (
     AnyBlock,
-    Calendar,
     Facts,
-    Grid,
-    Note,
     Renderer,
     Report,
     Section,
@@ -42,40 +27,22 @@ from gitobs.plugin import (
     inert,
 )
 
-PALETTE = ("#ebedf0", "#9be9a8", "#40c463", "#30a14e", "#216e39")  # GitHub's light ramp, level 0..4
-CELL = 11  # px: a heat cell
-STEP = 13  # px: cell plus gap
-CHAR = 6.2  # px: estimated width of a 10px label character, to lay labels out without a browser
-TOP = 16  # px: room for the column labels
-LABEL_MAX = 40  # row labels (paths) are cut to this, keeping their end; the full one is in a tooltip
-
-CSS = """
-:root { color-scheme: light; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328; background: #fff;
-       max-width: 1100px; margin: 2em auto; padding: 0 1em; }
-h1 { font-size: 1.6em; margin: 0 0 .4em; }
-h2 { font-size: 1.25em; border-bottom: 1px solid #d1d9e0; padding-bottom: .25em; margin-top: 2em; }
-h3 { font-size: 1em; margin: 1.2em 0 .4em; }
-dl.facts { display: grid; grid-template-columns: max-content auto; gap: .15em 1.5em; margin: 0; }
-dl.facts dt { color: #59636e; }
-dl.facts dd { margin: 0; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { padding: .25em .75em; border-bottom: 1px solid #d1d9e0; text-align: left; vertical-align: top; }
-th { border-bottom: 2px solid #d1d9e0; }
-td.num, th.num { text-align: right; }
-.scroll { overflow-x: auto; }
-.heatmap text { font: 10px system-ui, sans-serif; fill: #59636e; }
-.muted { color: #59636e; }
-.failed { color: #d1242f; font-weight: 600; }
-.legend span { display: inline-block; width: 10px; height: 10px; border-radius: 2px; vertical-align: middle; }
-.warnings { margin-top: 2em; color: #9a6700; }
-code { word-break: break-all; }
-"""
+DASHBOARD = "dashboard"  # the analyzer whose dataset blocks the filters work on (plugins/dashboard.py)
+SUMMARY = "summary"  # the analyzer drawn as the overview's sentences and cards, when it ran
+DATASET = "dataset"  # the start of a block id holding rows for programs, not for reading
+MAX_CARDS = 12
+PERIODS = (("all", "everything"), ("7", "last 7 days"), ("30", "last 30 days"), ("90", "last 90 days"),
+           ("365", "last 365 days"))
+DASHBOARD_CARDS = (("commits", "commits"), ("lines", "lines changed in commits"), ("discards", "discards"),
+                   ("discarded", "lines discarded"), ("days", "active days"), ("branches", "branches"),
+                   ("files", "files (by name)"))
+JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+                              "\u2029": "\\u2029"})
 
 
-def esc(value: object) -> str:
-    """Inert (control characters visible), then escaped for text and attribute values alike."""
-    return html.escape(inert(value), quote=True)
+def csp() -> str:
+    return (f"default-src 'none'; script-src {script_hash()}; style-src 'unsafe-inline'; base-uri 'none'; "
+            "form-action 'none'")
 
 
 class HtmlRenderer(Renderer):
@@ -83,137 +50,196 @@ class HtmlRenderer(Renderer):
     suffix = ".html"
 
     def render(self, report: Report, color: bool) -> str:
-        parts = [_head(), "<body>", "<header>", "<h1>gitobs report</h1>", _pairs(header_items(report)),
-                 "</header>", "<main>"]
-        parts += [_section(section) for section in report.sections]
-        parts.append("</main>")
+        dashboard = next((s for s in report.sections if s.name == DASHBOARD and s.error is None and s.blocks), None)
+        dataset = _safe_dataset(dashboard, report) if dashboard is not None else None
+        summary = next((s for s in report.sections if s.name == SUMMARY and s.error is None and s.blocks), None)
+        shown = [section for section in report.sections
+                 if section is not summary and (section is not dashboard or dataset is None)]
+        main = [_overview(report, summary)]
+        if dataset is not None:
+            main.append(_dashboard(dashboard))
+        main += [_section(section) for section in shown]
         if report.warnings:
             items = "".join(f"<li>{esc(warning)}</li>" for warning in report.warnings)
-            parts.append(f'<footer class="warnings"><h2>Warnings</h2><ul>{items}</ul></footer>')
-        parts.append("</body>\n</html>\n")
+            main.append(f'<section id="warnings" class="warnings"><h2>Warnings</h2><ul>{items}</ul></section>')
+        parts = [_head(), "<body>", '<div class="page">', _toc(report, shown, dataset is not None),
+                 "<main>", *main, "</main>", "</div>"]
+        if dataset is not None:
+            parts.append(f'<script type="application/json" id="gitobs-data">{_embed(dataset)}</script>')
+        parts += [f"<script>{SCRIPT}</script>", "</body>\n</html>\n"]
         return "\n".join(parts)
 
 
 def _head() -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
+            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{csp()}\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>gitobs report</title>\n<style>{CSS}</style>\n</head>")
+            f"<title>gitobs report</title>\n<style>{STYLE}</style>\n</head>")
 
 
-def _pairs(pairs: Sequence[tuple[str, str]]) -> str:
-    items = "".join(f"<dt>{esc(label)}</dt><dd>{esc(value)}</dd>" for label, value in pairs)
-    return f'<dl class="facts">{items}</dl>'
+def _toc(report: Report, sections: list[Section], dashboard: bool) -> str:
+    entries = [("overview", "Overview")] + ([("dashboard", "Dashboard")] if dashboard else [])
+    entries += [(_anchor(section), section.title or section.name) for section in sections]
+    if report.warnings:
+        entries.append(("warnings", "Warnings"))
+    items = "".join(f'<li><a href="#{esc(anchor)}">{esc(title)}</a></li>' for anchor, title in entries)
+    return f'<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>{items}</ol></nav>'
+
+
+def _anchor(section: Section) -> str:
+    return f"section-{section.name}"
+
+
+def _overview(report: Report, summary: Section | None) -> str:
+    """The header's facts, then the summary section (when it ran) as its sentences, facts and cards (a
+    comparison table's rows: figure, now, before); else cards of the first facts of each section."""
+    parts = ['<section id="overview">', "<h1>gitobs report</h1>", facts_html(_header_items(report))]
+    if summary is None:
+        facts = [fact for section in report.sections if section.error is None
+                 for block in _first_facts(section) for fact in block.items if fact.value is not None]
+        parts.append(_cards([(with_unit(fact.value, fact.unit), fact.label, "") for fact in facts[:MAX_CARDS]]))
+    else:
+        parts.append(f"<h2>{esc(summary.title or summary.name)}</h2>")
+        for block in summary.blocks:
+            if _comparison(block):
+                parts.append(_cards([(cell_text(row[1]), cell_text(row[0]), f"{block.columns[2]}: {cell_text(row[2])}")
+                                     for row in block.rows]))
+            else:
+                title = f"<h3>{esc(block.title)}</h3>" if block.title and isinstance(block, Table) else ""
+                parts.append(f'<div class="block" data-block="{esc(block.id)}">{title}{block_html(block)}</div>')
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _comparison(block: AnyBlock) -> bool:
+    """A table of (figure, this period, the one before): drawn as cards."""
+    return isinstance(block, Table) and len(block.columns) == 3 and bool(block.rows) and \
+        all(len(row) == 3 and isinstance(row[0], str) for row in block.rows)
+
+
+def _cards(cards: list[tuple[str, str, str]]) -> str:
+    """Cards of (value, label, a line under it)."""
+    items = "".join(f'<div class="card"><div class="value">{esc(value)}</div><div class="label">{esc(label)}</div>'
+                    + (f'<div class="before">{esc(under)}</div>' if under else "") + "</div>"
+                    for value, label, under in cards)
+    return f'<div class="cards">{items}</div>' if items else ""
+
+
+def _first_facts(section: Section) -> list[Facts]:
+    found = [block for block in section.blocks if isinstance(block, Facts) and not block.id.startswith(DATASET)]
+    return found[:1]
+
+
+def _header_items(report: Report) -> list[tuple[str, str]]:
+    window = report.window
+    parts = [f"{name} {inert(value)}" for name, value in (("since", window.since), ("until", window.until),
+                                                           ("path", window.path), ("branch", window.branch))
+             if value is not None]
+    items = [("now", inert(report.now)), ("local times", f"UTC{inert(report.utc_offset)}"),
+             ("window", ", ".join(parts) or "everything recorded"), ("events", str(report.events))]
+    if report.rollup_days:
+        items.append(("rollups", f"{report.rollup_days} days from daily rollups: the heatmap, hesitation and "
+                                 "counts include them, the other sections see raw events only"))
+    return items
+
+
+def _dashboard(section: Section) -> str:
+    periods = "".join(f'<option value="{value}">{label}</option>' for value, label in PERIODS)
+    cards = "".join(f'<div class="card" data-card="{key}"><div class="value">-</div><div class="label">{label}'
+                    "</div></div>" for key, label in DASHBOARD_CARDS)
+    notes = [block for block in section.blocks if isinstance(block, Facts)]
+    capped = [f"{inert(f.label)}: {with_unit(f.value, f.unit)}" for block in notes for f in block.items
+              if ("left out" in f.label or "summed" in f.label or f.label == "complete from") and f.value]
+    limit = f'<p class="muted" id="dash-capped">{esc("; ".join(capped))}</p>' if capped else ""
+    return f"""<section id="dashboard">
+<h2>Dashboard</h2>
+<div class="filters" id="filters">
+<label>Period<select id="filter-period">{periods}</select></label>
+<label>Branch<select id="filter-branch"><option value="all">all branches</option></select></label>
+<label>Churn by<select id="filter-metric"><option value="lines">lines</option>
+<option value="commits">commits</option></select></label>
+</div>
+<p class="muted">The filters apply to this panel (commits and discards); the sections below cover the whole
+report window.</p>{limit}
+<div class="cards">{cards}</div>
+<div class="panes">
+<div><h3>Commits per day</h3><div class="scroll" id="dash-calendar"></div>
+<p class="legend muted" id="dash-calendar-summary"></p></div>
+<div><h3>Commits by hour of the week</h3><div class="scroll" id="dash-hours"></div>
+<p class="legend muted" id="dash-hours-summary"></p></div>
+</div>
+<h3>Churn by directory and file</h3>
+<p class="crumbs" id="dash-crumbs"></p>
+<div id="dash-churn"></div>
+<p class="muted" id="dash-churn-summary"></p>
+</section>"""
 
 
 def _section(section: Section) -> str:
-    parts = [f'<section id="section-{esc(section.name)}">', f"<h2>{esc(section.title or section.name)}</h2>"]
+    parts = [f'<section id="{esc(_anchor(section))}">', f"<h2>{esc(section.title or section.name)}</h2>"]
     if section.error is not None:
         parts.append(f'<p class="failed">failed: {esc(section.error)}</p>')
     elif not section.blocks:
         parts.append('<p class="muted">nothing in this window</p>')
     for block in section.blocks:
         title = f"<h3>{esc(block.title)}</h3>" if block.title else ""
-        parts.append(f'<div class="block" data-block="{esc(block.id)}">{title}{_safe_block(block)}</div>')
+        parts.append(f'<div class="block" data-block="{esc(block.id)}">{title}{block_html(block)}</div>')
     parts.append("</section>")
     return "\n".join(parts)
 
 
-def _safe_block(block: AnyBlock) -> str:
-    """One malformed block from a plugin shows as a failed line; the rest of the report still renders."""
+def _safe_dataset(section: Section, report: Report) -> dict | None:
+    """A dashboard section a plugin malformed (or a report time that is no time) leaves the page without
+    the dashboard; its section is drawn with the others."""
     try:
-        return _block(block)
-    except (ValueError, TypeError, IndexError, KeyError) as exc:
-        return (f'<p class="failed">failed: block {esc(repr(block.id))} could not be drawn: '
-                f"{esc(type(exc).__name__)}: {esc(exc)}</p>")
+        return _dataset(section, report)
+    except (ValueError, TypeError, IndexError, AttributeError):
+        return None
 
 
-def _block(block: AnyBlock) -> str:
-    if isinstance(block, Facts):
-        return _pairs([(fact.label, with_unit(fact.value, fact.unit)) for fact in block.items])
-    if isinstance(block, Table):
-        return _table(block)
-    if isinstance(block, Grid):
-        return _grid(block)
-    if isinstance(block, Calendar):
-        return _calendar(block)
-    if isinstance(block, Note):
-        return "<p>" + "<br>".join(esc(line) for line in block.text.split("\n")) + "</p>"
-    return f'<p class="muted">(a {esc(type(block).__name__)} block: not drawn as HTML)</p>'
+def _dataset(section: Section, report: Report) -> dict | None:
+    """The dashboard's rows made compact for the page: days as numbers (days since 1970-01-01), branches
+    and paths as indexes into lists of their inert names. None when its tables are not there."""
+    tables = {block.id: block for block in section.blocks if isinstance(block, Table)}
+    activity, files = tables.get("dataset_activity"), tables.get("dataset_paths")
+    if activity is None or files is None:
+        return None
+    branches: dict[str | None, int] = {}
+    paths: dict[str, int] = {}
+
+    def branch(name: object) -> int:
+        return branches.setdefault(None if name is None else str(name), len(branches))
+
+    def path(name: object) -> int:
+        return -1 if name is None else paths.setdefault(str(name), len(paths))
+
+    return {
+        "today": _report_day(report),
+        "activity": [[_day(row[0]), int(row[1]), branch(row[2]), *map(int, row[3:7])] for row in activity.rows],
+        "files": [[_day(row[0]), branch(row[1]), path(row[2]), int(row[3]), int(row[4])] for row in files.rows],
+        "branches": ["(no branch)" if name is None else inert(name) for name in branches],
+        "paths": [inert(name) for name in paths],
+    }
 
 
-def _table(block: Table) -> str:
-    right = numeric_columns(block)
-    head = "".join(f"<th{_num(flag)}>{esc(name)}</th>" for name, flag in zip(block.columns, right))
-    body = "".join("<tr>" + "".join(f"<td{_num(flag)}>{esc(cell_text(value))}</td>"
-                                    for value, flag in zip(row_cells(block, row), right)) + "</tr>"
-                   for row in block.rows)
-    parts = [f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>']
-    if not block.rows:
-        parts.append('<p class="muted">no rows</p>')
-    if (shown := shown_rows_text(block)) is not None:
-        parts.append(f'<p class="muted">{esc(shown)}</p>')
-    return "".join(parts)
+def _day(text: object) -> int:
+    return (date.fromisoformat(str(text)) - date(1970, 1, 1)).days
 
 
-def _num(flag: bool) -> str:
-    return ' class="num"' if flag else ""
+def _report_day(report: Report) -> int:
+    """The report's now as a local day: where the periods end."""
+    now = datetime.fromisoformat(report.now.replace("Z", "+00:00"))
+    sign = -1 if report.utc_offset.startswith("-") else 1
+    hours, _, minutes = report.utc_offset.lstrip("+-").partition(":")
+    local = now + sign * timedelta(hours=int(hours or 0), minutes=int(minutes or 0))
+    return (local.date() - date(1970, 1, 1)).days
 
 
-def _grid(block: Grid) -> str:
-    top = grid_top(block)
-    unit = f" {block.unit}" if block.unit else ""
-    cells = [[(col, heat_level(value, top), f"{row_label} · {col_label}: {cell_text(value)}{unit}")
-              for col, (col_label, value) in enumerate(zip(block.column_labels, row))]
-             for row_label, row in zip(block.row_labels, block.cells)]
-    columns = [(i, label) for i, label in enumerate(block.column_labels)]
-    return _heatmap(block.id, list(block.row_labels), columns, len(block.column_labels), cells) + \
-        _legend(grid_summary(block))
-
-
-def _calendar(block: Calendar) -> str:
-    layout = calendar_layout(block)
-    top = max(block.counts, default=0)
-    unit = f" {block.unit}" if block.unit else ""
-    rows: list[list[tuple[int, int, str]]] = [[] for _ in range(7)]
-    for index, count in enumerate(block.counts):
-        position = layout.lead + index
-        tip = f"{calendar_day(block, index)} {WEEKDAYS[position % 7]}: {count}{unit}"
-        rows[position % 7].append((position // 7, heat_level(count, top), tip))
-    return _heatmap(block.id, list(WEEKDAYS), layout.months, layout.weeks, rows) + _legend(calendar_summary(block))
-
-
-def _heatmap(block_id: str, row_labels: list[str], column_labels: Sequence[tuple[int, str]], columns: int,
-             rows: list[list[tuple[int, int, str]]]) -> str:
-    """An SVG of rows of cells (column, level, tooltip) under column labels; every size is explicit so the
-    page lays out without scripts."""
-    shown = [_cut(inert(label)) for label in row_labels]
-    left = math.ceil(max((len(label) for label in shown), default=0) * CHAR) + 8
-    column_labels = [(i * STEP, inert(text)) for i, text in column_labels]
-    span = max([columns * STEP] + [x + len(text) * CHAR for x, text in column_labels[-1:]])
-    width, height = left + math.ceil(span), TOP + len(row_labels) * STEP
-    parts = [(f'<div class="scroll"><svg class="heatmap" data-block="{esc(block_id)}" width="{width}" '
-              f'height="{height}" viewBox="0 0 {width} {height}" role="img">')]
-    for x, text in place_labels(column_labels, span, CHAR, CHAR):
-        parts.append(f'<text x="{left + x:g}" y="{TOP - 5}">{esc(text)}</text>')
-    for index, (label, full) in enumerate(zip(shown, row_labels)):
-        y = TOP + index * STEP
-        tooltip = f"<title>{esc(full)}</title>" if label != inert(full) else ""
-        parts.append(f'<text x="{left - 6}" y="{y + CELL - 2}" text-anchor="end">{esc(label)}{tooltip}</text>')
-        parts += [f'<rect x="{left + column * STEP}" y="{y}" width="{CELL}" height="{CELL}" rx="2" '
-                  f'fill="{PALETTE[level]}"><title>{esc(tip)}</title></rect>' for column, level, tip in rows[index]]
-    parts.append("</svg></div>")
-    return "".join(parts)
-
-
-def _legend(summary: str) -> str:
-    swatches = "".join(f'<span style="background:{PALETTE[level]}"></span> ' for level in range(LEVELS))
-    return f'<p class="legend muted">less {swatches}more &nbsp; {esc(summary)}</p>'
-
-
-def _cut(label: str) -> str:
-    """Paths keep their end, where the file name is."""
-    return label if len(label) <= LABEL_MAX else "…" + label[len(label) - LABEL_MAX + 1:]
+def _embed(data: dict) -> str:
+    """JSON that cannot end its script element nor be read as markup: <, >, & and the line separators JS
+    once choked on are \\u escapes (valid JSON, the same strings after JSON.parse)."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.translate(JSON_ESCAPES)
 
 
 @hookimpl

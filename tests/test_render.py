@@ -1,16 +1,13 @@
-"""The built-in renderers (text, md, html): every block kind, failed sections, hostile names, and the HTML
-heat maps as a real browser draws them."""
+"""The built-in renderers (text, md; html where it shares their rules): every block kind, failed sections,
+hostile names. The HTML page itself: tests/test_html_dashboard.py."""
 
 from __future__ import annotations
 
 import re
-import time
-from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
-from conftest import commit_file, git, gitobs, require_system_package
-from gitobs_plugins.render_html import PALETTE, HtmlRenderer
+from conftest import commit_file, git, gitobs
+from gitobs_plugins.render_html import HtmlRenderer
 from gitobs_plugins.render_markdown import MarkdownRenderer
 from gitobs_plugins.render_text import TextRenderer, heat_level, place_labels
 
@@ -26,9 +23,6 @@ from gitobs.replay.sections import (
     Table,
     Window,
 )
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 
 HOSTILE = ["\x1b[31mred", "\x1b]8;;http://evil\x07x", "[bold]x[/bold]", "<script>alert(1)</script>", "a|b"]
 INERT = ["\\x1b[31mred", "\\x1b]8;;http://evil\\x07x", "[bold]x[/bold]", "<script>alert(1)</script>", "a|b"]
@@ -249,130 +243,7 @@ def test_markdown_shows_hostile_names_inert():
     assert "<" not in out and ">" not in out
 
 
-# ---- html -----------------------------------------------------------------------------------------------
-
-class Page(HTMLParser):
-    """Tags, attributes and text of a page, with each rect's fill keyed by its heat map's data-block."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.data: list[str] = []
-        self.fills: dict[str, list[str | None]] = {}
-        self.svg: str | None = None
-        self.feed(text)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        self.tags.append((tag, found))
-        if tag == "svg" and found.get("class") == "heatmap":
-            self.svg = found["data-block"]
-            self.fills[self.svg] = []
-        elif tag == "rect" and self.svg is not None:
-            self.fills[self.svg].append(found.get("fill"))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "svg":
-            self.svg = None
-
-    def handle_data(self, data: str) -> None:
-        self.data.append(data)
-
-    def ids(self, tag: str) -> list[str | None]:
-        return [attrs.get("id") for name, attrs in self.tags if name == tag]
-
-
-def assert_self_contained(page: Page) -> None:
-    assert all(name not in ("script", "link", "img", "iframe", "object", "embed") for name, _ in page.tags)
-    for name, attrs in page.tags:
-        assert not {"src", "href", "xlink:href", "srcset", "action"} & attrs.keys(), name
-        assert all(not key.startswith("on") for key in attrs), name
-    [csp] = [a["content"] for n, a in page.tags if n == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
-    assert csp == "default-src 'none'; style-src 'unsafe-inline'"
-
-
-def test_html_document():
-    text = HtmlRenderer().render(sample(branch="main"), color=False)
-    page = Page(text)
-    assert text.startswith("<!DOCTYPE html>") and not re.search("https?:|url[(]", text)
-    assert_self_contained(page)
-    assert page.ids("section") == ["section-demo", "section-broken", "section-after"]
-    levels = {"punchcard": [0, 1, 2, 3, 4, 0, 0, 1],
-              # row by row, Monday first: weeks of 2026-10-26, 2026-11-02, 2026-11-09 (three days)
-              "days": [0, 4, 0, 1, 0, 0, 1, 0, 1, 2, 0, 2, 0, 3, 0, 3, 0]}
-    assert page.fills == {block: [PALETTE[level] for level in found] for block, found in levels.items()}
-    assert "<title>2026-11-02 Mon: 8 commits</title>" in text and "<title>Tue · 9: 8 commits</title>" in text
-    data = [chunk.strip() for chunk in page.data if chunk.strip()]
-    assert data[data.index("window") + 1] == "branch main"
-    assert ["path", "commits", "share", "src/a.py", "7", "0.583"] == data[data.index("By file") + 1:][:6]
-    assert "showing 2 of 3 rows" in data and "two" in data and "lines" in data
-    assert data.index("failed: ValueError: boom") < data.index("still here")
-    assert data[-2:] == ["Warnings", "analyzer 'broken' failed"]
-
-
-def test_html_shows_hostile_names_escaped():
-    text = HtmlRenderer().render(hostile(), color=False)
-    assert "\x1b" not in text and "\x07" not in text and "<script>" not in text
-    page = Page(text)
-    assert_self_contained(page)
-    data = "\n".join(page.data)
-    for name in INERT:
-        assert name in data, name
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "failed: \\x1b]8;;http://evil\\x07x" in data
-
-
-# ---- the HTML as a browser draws it ---------------------------------------------------------------------
-
-MEASURE = """
-return Array.from(document.querySelectorAll('svg.heatmap')).map(svg => {
-  const box = svg.getBoundingClientRect();
-  const rects = Array.from(svg.querySelectorAll('rect'));
-  return {block: svg.dataset.block, width: box.width, height: box.height,
-          widths: rects.map(r => r.getBoundingClientRect().width),
-          fills: rects.map(r => getComputedStyle(r).fill)};
-});
-"""
-
-
-def browser():
-    """Headless Chromium through chromedriver (skipped where Debian's packages are missing, but not in CI)."""
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.fail("selenium is not installed: pip install -e '.[test]' (.ci/run does)")
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists()]
-    require_system_package(not missing, " and ".join(missing), "apt-get install chromium chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,900"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(10)
-    return driver
-
-
-def rgb(colour: str) -> str:
-    return "rgb({}, {}, {})".format(*(int(colour[i:i + 2], 16) for i in (1, 3, 5)))
-
-
-def test_html_heatmaps_render_in_headless_chromium(tmp_path):
-    page = tmp_path / "report.html"
-    page.write_text(HtmlRenderer().render(sample(), color=False), encoding="utf-8")
-    started = time.monotonic()
-    driver = browser()
-    try:
-        driver.get(page.as_uri())
-        drawn = driver.execute_script(MEASURE)
-    finally:
-        driver.quit()
-    assert time.monotonic() - started < 10
-    assert [(svg["block"], len(svg["widths"])) for svg in drawn] == [("punchcard", 8), ("days", 17)]
-    for svg in drawn:
-        assert svg["width"] > 0 and svg["height"] > 0, svg
-        assert all(width > 0 for width in svg["widths"]), svg
-    assert drawn[0]["fills"] == [rgb(PALETTE[level]) for level in (0, 1, 2, 3, 4, 0, 0, 1)]
+# The HTML page's tests: tests/test_html_dashboard.py.
 
 
 # ---- end to end -----------------------------------------------------------------------------------------
