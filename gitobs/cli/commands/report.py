@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import sys
@@ -33,11 +34,12 @@ from gitobs.share.bundle_open import open_bundle
 
 _TS_FIELD = re.compile(rb'"ts":"([^"]*)"')
 # The sections the issue names have their own flags; --only takes any analyzer, third-party ones too.
-SECTION_FLAGS = ("heatmap", "branches", "hesitation", "reverts", "vbranches", "patterns", "hooks")
+SECTION_FLAGS = ("summary", "heatmap", "branches", "hesitation", "reverts", "vbranches", "patterns", "hooks")
 
 
 def report(
     repo_dir: Path = RepoOption,
+    summary: bool = typer.Option(False, "--summary", help="The last 7 days against the 7 before."),
     heatmap: bool = typer.Option(False, "--heatmap", help="Activity by file, directory, day and hour."),
     branches: bool = typer.Option(False, "--branches", help="Switches, dwell time, ping-pong."),
     hesitation: bool = typer.Option(False, "--hesitation", help="Message editing, staging, aborted commits."),
@@ -53,6 +55,8 @@ def report(
     branch: str = typer.Option(None, help="Only events on this branch.", show_default=False),
     output_format: str = typer.Option("text", "--format", "-f", help="text, json, md or html."),
     output: Path = typer.Option(None, "-o", "--output", help="Write to this file.", show_default=False),
+    width: int = typer.Option(None, "--width", min=20, help="Text width in characters (default: COLUMNS, else "
+                              "the terminal's, else 100 when piped).", show_default=False),
     now: str = typer.Option(None, help="The report's now (default: the current time).", show_default=False),
     utc_offset: str = typer.Option(None, help="Show local times at this offset, e.g. +01:00 (default: this "
                                    "machine's).", show_default=False),
@@ -64,8 +68,8 @@ def report(
     bundles: list[Path] = typer.Argument(None, help="With --from: the bundles (.zip).", show_default=False),
 ) -> None:
     """Replay the log into a report: all sections, or the ones asked for."""
-    provided, renderer = load_plugins(output_format)
-    flags = dict(zip(SECTION_FLAGS, (heatmap, branches, hesitation, reverts, vbranches, patterns, hooks)))
+    provided, renderer = load_plugins(output_format, width)
+    flags = dict(zip(SECTION_FLAGS, (summary, heatmap, branches, hesitation, reverts, vbranches, patterns, hooks)))
     chosen = [name for name, on in flags.items() if on] + [name for name in only if not flags.get(name)]
     if from_bundles or bundles:
         if not (from_bundles and bundles):
@@ -101,15 +105,22 @@ def merged_bundles(paths: list[Path]) -> tuple[MemoryLog, float]:
     return MemoryLog([line for _, _, line in lines]), latest
 
 
-def load_plugins(output_format: str) -> tuple[plugins.Provided, Renderer]:
-    """The loaded plugins (those that failed named in warnings) and the renderer of `output_format`."""
+def load_plugins(output_format: str, width: int | None = None) -> tuple[plugins.Provided, Renderer]:
+    """The loaded plugins (those that failed named in warnings) and the renderer of `output_format`, set to
+    `width` characters when given (a renderer that draws to a width has a `width` attribute)."""
     provided = plugins.load()
     for failure in provided.failures():
         warn(f"{failure}; left out")
     found = provided.renderers.get(output_format)
     if found is None:
         raise GitobsError(f"unknown format {output_format!r} (available: {', '.join(sorted(provided.renderers))})")
-    return provided, found[0]
+    if width is None:
+        return provided, found[0]
+    if not hasattr(found[0], "width"):
+        raise GitobsError(f"--width is for formats drawn to a width (text), not {output_format!r}")
+    renderer = copy.copy(found[0])
+    renderer.width = width
+    return provided, renderer
 
 
 def write_report(log: EventLog, provided: plugins.Provided, renderer: Renderer, chosen: list[str],
@@ -138,7 +149,7 @@ def _context(now: str | None, since: str | None, until: str | None, path: str | 
 
 def budget_options(budgets: dict[str, float]) -> dict[str, str]:
     """budgets.hooks as the hooks section reads it: -O hooks.budget.<hook>=<seconds> (plugins/hook_cost.py)."""
-    return {f"hooks.budget.{hook}": repr(seconds) for hook, seconds in budgets.items()}
+    return {f"hooks.budget.{hook}": f"{seconds:.3f}".rstrip("0").rstrip(".") + "s" for hook, seconds in budgets.items()}
 
 
 def parse_options(items: list[str]) -> dict[str, str]:
