@@ -1,0 +1,82 @@
+"""The commands section (plugins/commands.py): git commands as trace2 tells them, from logs of real
+`git.command` events written by the real writer and replayed by the real engine."""
+
+from __future__ import annotations
+
+import pytest
+from logfactory import LogBuilder, block, report
+
+from gitobs.core.repo import GitobsError
+from gitobs.log import schema as s
+
+
+def command(name: str, seconds: float, mode: str = "", exit: int = 0, **fields) -> s.GitCommand:
+    return s.GitCommand(command=name, mode=mode, exit=exit, duration_s=seconds, **fields)
+
+
+def facts(built, block_id: str) -> dict:
+    return {fact.label: fact.value for fact in block(built, "commands", block_id).items}
+
+
+def table(built, block_id: str) -> list:
+    return block(built, "commands", block_id).rows
+
+
+def test_counts_failures_quantiles_and_weights(tmp_path):
+    log = LogBuilder(tmp_path / "log")
+    for minute, seconds in enumerate([0.1, 0.2, 0.3, 0.4, 2.0]):
+        log.add("git.command", command("status", seconds), f"2026-11-20 10:{minute:02d}", src="trace2")
+    log.add("git.command", command("status", 0.5, weight=5), "2026-11-20 10:10", src="trace2")
+    log.add("git.command", command("checkout", 0.2, mode="path"), "2026-11-20 10:11", src="trace2")
+    log.add("git.command", command("checkout", 0.3, mode="branch"), "2026-11-20 10:12", src="trace2")
+    log.add("git.command", command("checkout", 0.1, mode="branch", exit=1), "2026-11-20 10:13", src="trace2")
+    log.add("git.command", command("push", 3.0, exit=128), "2026-11-20 10:14", src="trace2")
+    # 40 s in the editor is the user's time, not git's: the commit took 0.25 s
+    log.add("git.command", command("commit", 40.25, editor_s=40.0), "2026-11-20 10:15", src="trace2")
+    log.add("git.command", command("fetch", 9.0, nested=True), "2026-11-20 10:16", src="trace2")
+    built = report(log.write(), ["commands"])
+
+    assert facts(built, "totals") == {"commands": 15, "failed": 2, "time in git": 9.35,
+                                      "run by git itself (nested, not counted)": 1}
+    rows = {(row[0], row[1]): row for row in table(built, "by_command")}
+    # the five timed runs and five at 0.5 s: p50 is 0.5, p90 0.5, the slowest 2.0 (within the sketch's 1 %)
+    status = rows[("status", "")]
+    assert status[2:4] == [10, 0]
+    assert abs(status[4] - 0.5) < 0.01 and abs(status[5] - 0.5) < 0.01 and status[7] == 2.0
+    assert rows[("checkout", "branch")][2:4] == [2, 1]
+    assert abs(rows[("commit", "")][7] - 0.25) < 1e-9
+    assert ("fetch", "") not in rows
+    assert table(built, "by_command")[0][0] == "status"  # most run first
+    assert table(built, "failures") == [["checkout", "branch", 1, 1], ["push", "", 128, 1]]
+    slowest = table(built, "slowest")
+    assert [row[0] for row in slowest[:2]] == ["push", "status"]
+    assert "pre-push" in slowest[0][5] and "core.fsmonitor" in slowest[1][5]
+
+
+def test_trend_compares_the_last_period_with_the_one_before(tmp_path):
+    log = LogBuilder(tmp_path / "log")
+    for day in (10, 12):  # two statuses in the period before (Nov 16-22 is "last"; Nov 9-15 "before")
+        log.add("git.command", command("status", 1.0), f"2026-11-{day} 09:00", src="trace2")
+    for day in (17, 18, 19, 20):
+        log.add("git.command", command("status", 0.5, exit=1 if day == 20 else 0), f"2026-11-{day} 09:00",
+                src="trace2")
+    log.add("git.command", command("status", 0.5), "2026-11-02 09:00", src="trace2")  # older: in neither
+    written = log.write()
+    built = report(written, ["commands"], now="2026-11-22 12:00")
+    assert table(built, "trend") == [["status", "", 4, 2, 100.0, 1, 0, 0.5, 1.0]]
+    fortnight = report(written, ["commands"], now="2026-11-22 12:00", options={"commands.period": "14d"})
+    assert table(fortnight, "trend")[0][2:4] == [6, 1]
+
+
+def test_no_commands_says_how_to_turn_trace2_on(tmp_path):
+    log = LogBuilder(tmp_path / "log")
+    log.add("commit.attempt", s.CommitAttempt(branch="main"), "2026-11-20 10:00")
+    built = report(log.write(), ["commands"])
+    assert "gitobs trace2 enable" in block(built, "commands", "no_commands").text
+
+
+def test_a_period_under_a_day_is_a_one_line_error(tmp_path):
+    log = LogBuilder(tmp_path / "log")
+    log.add("git.command", command("status", 1.0), "2026-11-20 10:00", src="trace2")
+    with pytest.raises(GitobsError, match="a day or more"):
+        report(log.write(), ["commands"], options={"commands.period": "1h"})
