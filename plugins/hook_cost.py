@@ -1,8 +1,21 @@
-"""Hook cost: what the user's own hooks (chained by gitobs) cost them, and what gitobs itself added.
+"""Hook cost: what the user's own hooks cost them, whether they keep to their budgets, the hooks skipped with
+--no-verify, and what gitobs itself added.
 
-The user's hooks are timed by the shim around each run (`hook.ran`); gitobs's own work is its background
-scans (`gitobs.scan`). The shim's synchronous cost cannot be timed from inside it (it forks no clock), so
-it is measured by benchmarks/hooks.py instead, and the report says so.
+The user's hooks are timed two ways: by the shim around each run of a hook gitobs chains (`hook.ran`), and
+by git's own trace2 (`git.command`'s `hooks`). One run seen both ways is counted once, as `hook.ran` has it
+(it times the user's hook alone): a trace2 run pairs with a `hook.ran` of the same hook whose time lies in
+the command's span [start - SLACK_S, start + duration + SLACK_S] (the span taken at most MAX_SPAN_S long),
+the earliest such one in the log; a trace2 run waits for its pair until the stream is past that span.
+
+Budgets (`budgets.hooks` in the config, reaching here as -O hooks.budget.<hook>=<seconds>; by default
+pre-commit 2 s) are objectives on p90: at most 10 % of a hook's runs may take longer than its budget (the
+error budget). The burn rate of a window is the share of runs over budget divided by that 10 %; 1.0 spends
+the error budget exactly. As in the SRE workbook's multi-window alerts, the section raises an alert when the
+last 7 days burn faster than 1.0 and the last day does too (so a hook made fast again stops alerting within
+a day), with at least MIN_RUNS runs in the 7 days.
+
+gitobs's own work is its background scans (`gitobs.scan`). The shim's synchronous cost cannot be timed from
+inside it (it forks no clock), so it is measured by benchmarks/hooks.py instead, and the report says so.
 """
 
 from __future__ import annotations
@@ -23,6 +36,7 @@ from gitobs.plugin import (
     Reservoir,
     ReservoirState,
     Table,
+    add_counts,
     add_rows,
     hookimpl,
     micros,
@@ -32,6 +46,14 @@ from gitobs.plugin import (
 
 PRE_COMMIT = "pre-commit"
 DAYS_SHOWN = 14  # the latest days with any pre-commit run
+COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")  # what a commit waits for
+SLACK_S = 2.0  # a hook's record is taken a moment after git's start; the two clocks round differently
+MAX_SPAN_S = 3600.0
+DEFAULT_BUDGETS = {PRE_COMMIT: 2.0}
+ALLOWED_OVER = 0.10  # a p90 objective: one run in ten may exceed the budget
+LONG_S, SHORT_S = 7 * DAY_S, DAY_S  # the burn windows
+MIN_RUNS = 5  # fewer runs in the long window make no alert
+HOUR_S = 3600
 
 
 class HookStats:
@@ -47,6 +69,24 @@ class HookStats:
         self.sample = Reservoir()
 
 
+class Trace2Run(msgspec.Struct, array_like=True):
+    """A hook run trace2 saw, waiting for the stream to pass its command's span (a `hook.ran` may pair)."""
+
+    hook: str
+    seconds: float
+    exit: int
+    start: float  # its command's span
+    end: float
+    t: float  # its command's time, where it is counted
+
+
+class ChainedRun(msgspec.Struct, array_like=True):
+    """A `hook.ran` not yet paired, which a later command's trace2 run may still pair with."""
+
+    hook: str
+    t: float
+
+
 class HookCostState(msgspec.Struct, array_like=True):
     """What the report cache keeps of a HookCostAnalyzer."""
 
@@ -56,57 +96,152 @@ class HookCostState(msgspec.Struct, array_like=True):
     scan_micros: int
     records: int
     events_written: int
+    hours: dict[str, list[int]]  # "hook\thour" -> [runs, over budget]
+    sources: list[int]  # runs from hook.ran, from trace2 alone, seen both ways
+    commits: int
+    commit_hook_micros: int
+    bypasses: dict[str, int]  # "actor\tcommand" -> --no-verify runs
+    waiting: list[Trace2Run]
+    chained: list[ChainedRun]
+    clock: float
 
 
 class HookCostAnalyzer(Analyzer):
     name = "hooks"
     title = "Hook cost"
-    consumes = ("hook.ran", "gitobs.scan")
+    consumes = ("hook.ran", "gitobs.scan", "git.command", "commit.created")
     fields = {"hook.ran": ("hook", "seconds", "runs", "exit", "failures", "max_s"),
-              "gitobs.scan": ("seconds", "records", "events")}
+              "gitobs.scan": ("seconds", "records", "events"),
+              "git.command": ("command", "duration_s", "hooks", "no_verify", "actor"),
+              "commit.created": ("src",)}
     order = 70
-    state_version = 1
-    result_uses_now = False  # its sections are kept with its state
-    state_type = HookCostState
+    state_version = 2
+    state_type = HookCostState  # its result reads `now` (the burn windows end there): sections are not kept
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)
+        self.budgets = _budgets(context)
         self.hooks: dict[str, HookStats] = {}
         self.pre_commit_days: dict[int, list] = {}  # local day -> [runs, microseconds]
         self.scans = Reservoir()
         self.scan_micros = 0
         self.records = 0
         self.events_written = 0
+        self.hours: dict[tuple[str, int], list[int]] = {}  # (hook, UTC hour) -> [runs, over budget]
+        self.sources = [0, 0, 0]
+        self.commits = 0
+        self.commit_hook_micros = 0
+        self.bypasses: dict[tuple[str, str], int] = {}
+        self.waiting: list[Trace2Run] = []
+        self.chained: list[ChainedRun] = []
+        self.clock = float("-inf")
+
+    def horizon(self) -> float:
+        return MAX_SPAN_S + 2 * SLACK_S  # a trace2 run and its hook.ran are never further apart
 
     def feed(self, events: Sequence) -> None:
-        hooks, days, offset = self.hooks, self.pre_commit_days, self.context.utc_offset_s
         for event in events:
-            data = event.data
-            if event.type == "gitobs.scan":
+            kind, data, t = event.type, event.data, event.t
+            if t > self.clock:
+                self.clock = t
+                if self.waiting or self.chained:
+                    self._settle(t)
+            if kind == "hook.ran":
+                self._chained(data, t)
+            elif kind == "git.command":
+                self._command(data, t)
+            elif kind == "commit.created":
+                self.commits += event.src != "import"
+            else:
                 self._scan(data)
-                continue
-            stats = hooks.get(data.hook)
-            if stats is None:
-                stats = hooks[data.hook] = HookStats()
-            seconds, runs = data.seconds, data.runs
-            stats.runs += runs
-            stats.micros += micros(seconds)
-            if runs == 1:
-                stats.sample.add(seconds)
-                stats.failures += data.exit != 0
-            else:  # coalesced runs (schema.HookRan): each counts at their mean, the longest as it was
-                stats.failures += data.failures
-                for _ in range(runs - 1):
-                    stats.sample.add(seconds / runs)
-                stats.sample.add(data.max_s if data.max_s is not None else seconds / runs)
-            if data.hook == PRE_COMMIT:
-                day = int((event.ts.timestamp() + offset) // DAY_S)  # event.t, without the property's call
-                cell = days.get(day)
-                if cell is None:
-                    days[day] = [1, micros(seconds)]
-                else:
-                    cell[0] += 1
-                    cell[1] += micros(seconds)
+
+    def _chained(self, data, t: float) -> None:
+        runs, seconds = data.runs, data.seconds
+        if runs == 1:
+            self._add(data.hook, seconds, data.exit, t)
+        else:  # coalesced runs (schema.HookRan): each counts at their mean, the longest as it was
+            self._add_coalesced(data, t)
+        self.sources[0] += runs
+        for index, run in enumerate(self.waiting):  # seen by trace2 too: that one is not counted again
+            if run.hook == data.hook and run.start - SLACK_S <= t <= run.end + SLACK_S:
+                del self.waiting[index]
+                self.sources[2] += 1
+                return
+        self.chained.append(ChainedRun(data.hook, t))
+
+    def _command(self, data, t: float) -> None:
+        if data.no_verify:
+            key = (data.actor, data.command)
+            self.bypasses[key] = self.bypasses.get(key, 0) + 1
+        if not data.hooks:
+            return
+        end = t + min(data.duration_s, MAX_SPAN_S)
+        for run in data.hooks:
+            found = next((index for index, seen in enumerate(self.chained)
+                          if seen.hook == run.hook and t - SLACK_S <= seen.t <= end + SLACK_S), None)
+            if found is not None:  # its hook.ran came first and was counted
+                del self.chained[found]
+                self.sources[2] += 1
+            else:
+                self.waiting.append(Trace2Run(run.hook, run.seconds, run.exit, t, end, t))
+
+    def _settle(self, now: float) -> None:
+        """Count the trace2 runs no later hook.ran can pair with; forget hook.ran runs no later command can."""
+        limit = now - SLACK_S
+        if self.waiting and any(run.end < limit for run in self.waiting):
+            for run in [run for run in self.waiting if run.end < limit]:
+                self._add(run.hook, run.seconds, run.exit, run.t)
+                self.sources[1] += 1
+            self.waiting = [run for run in self.waiting if run.end >= limit]
+        if self.chained and self.chained[0].t < now - MAX_SPAN_S - 2 * SLACK_S:
+            self.chained = [seen for seen in self.chained if seen.t >= now - MAX_SPAN_S - 2 * SLACK_S]
+
+    def _add(self, hook: str, seconds: float, status: int, t: float) -> None:
+        stats = self._stats(hook)
+        stats.runs += 1
+        stats.micros += micros(seconds)
+        stats.sample.add(seconds)
+        stats.failures += status != 0
+        self._timed(hook, t, 1, micros(seconds), 1 if seconds > self.budgets.get(hook, float("inf")) else 0)
+
+    def _add_coalesced(self, data, t: float) -> None:
+        stats, runs, seconds = self._stats(data.hook), data.runs, data.seconds
+        stats.runs += runs
+        stats.micros += micros(seconds)
+        stats.failures += data.failures
+        for _ in range(runs - 1):
+            stats.sample.add(seconds / runs)
+        longest = data.max_s if data.max_s is not None else seconds / runs
+        stats.sample.add(longest)
+        budget = self.budgets.get(data.hook, float("inf"))
+        over = (runs - 1) * (seconds / runs > budget) + (longest > budget)
+        self._timed(data.hook, t, runs, micros(seconds), over)
+
+    def _stats(self, hook: str) -> HookStats:
+        stats = self.hooks.get(hook)
+        if stats is None:
+            stats = self.hooks[hook] = HookStats()
+        return stats
+
+    def _timed(self, hook: str, t: float, runs: int, spent: int, over: int) -> None:
+        if hook in COMMIT_HOOKS:
+            self.commit_hook_micros += spent
+        if hook in self.budgets:
+            key = (hook, int(t // HOUR_S))
+            cell = self.hours.get(key)
+            if cell is None:
+                self.hours[key] = [runs, over]
+            else:
+                cell[0] += runs
+                cell[1] += over
+        if hook == PRE_COMMIT:
+            day = int((t + self.context.utc_offset_s) // DAY_S)
+            cell = self.pre_commit_days.get(day)
+            if cell is None:
+                self.pre_commit_days[day] = [runs, spent]
+            else:
+                cell[0] += runs
+                cell[1] += spent
 
     def _scan(self, data) -> None:
         self.scans.add(data.seconds)
@@ -115,7 +250,9 @@ class HookCostAnalyzer(Analyzer):
         self.events_written += data.events
 
     def merge(self, later: HookCostAnalyzer) -> None:
-        # Sums and distributions only (horizon 0).
+        # Every event of `later` is past this one's spans (horizon): this one's waiting runs are counted as
+        # one instance would count them on the next event, then the sums and distributions are added.
+        self._settle(float("inf"))
         for hook, theirs in later.hooks.items():
             mine = self.hooks.get(hook)
             if mine is None:
@@ -130,13 +267,23 @@ class HookCostAnalyzer(Analyzer):
         self.scan_micros += later.scan_micros
         self.records += later.records
         self.events_written += later.events_written
+        add_rows(self.hours, later.hours)
+        self.sources = [mine + theirs for mine, theirs in zip(self.sources, later.sources)]
+        self.commits += later.commits
+        self.commit_hook_micros += later.commit_hook_micros
+        add_counts(self.bypasses, later.bypasses)
+        self.waiting, self.chained, self.clock = later.waiting, later.chained, max(self.clock, later.clock)
 
     def save_state(self) -> HookCostState:
         return HookCostState(
             hooks=[(hook, s.runs, s.micros, s.failures, s.sample.save()) for hook, s in self.hooks.items()],
             pre_commit_days={day: list(cell) for day, cell in self.pre_commit_days.items()},
             scans=self.scans.save(), scan_micros=self.scan_micros, records=self.records,
-            events_written=self.events_written)
+            events_written=self.events_written,
+            hours={f"{hook}\t{hour}": list(cell) for (hook, hour), cell in self.hours.items()},
+            sources=list(self.sources), commits=self.commits, commit_hook_micros=self.commit_hook_micros,
+            bypasses={f"{actor}\t{command}": count for (actor, command), count in self.bypasses.items()},
+            waiting=list(self.waiting), chained=list(self.chained), clock=self.clock)
 
     def load_state(self, state: HookCostState) -> None:
         for hook, runs, total, failures, sample in state.hooks:
@@ -145,21 +292,96 @@ class HookCostAnalyzer(Analyzer):
         self.pre_commit_days = state.pre_commit_days
         self.scans = Reservoir.load(state.scans)
         self.scan_micros, self.records, self.events_written = state.scan_micros, state.records, state.events_written
+        for text, cell in state.hours.items():
+            hook, hour = text.rsplit("\t", 1)
+            self.hours[(hook, int(hour))] = cell
+        self.sources, self.commits, self.commit_hook_micros = state.sources, state.commits, state.commit_hook_micros
+        for text, count in state.bypasses.items():
+            actor, command = text.split("\t", 1)
+            self.bypasses[(actor, command)] = count
+        self.waiting, self.chained, self.clock = state.waiting, state.chained, state.clock
 
     def result(self) -> list[AnyBlock]:
+        if self.waiting:  # the log's end: count them in a copy, the kept state leaves them open
+            final = HookCostAnalyzer(self.context)
+            final.load_state(self.save_state())
+            final._settle(float("inf"))
+            return final._blocks()
+        return self._blocks()
+
+    def _blocks(self) -> list[AnyBlock]:
         blocks: list[AnyBlock] = []
         if self.hooks:
-            blocks += [self._totals(), self._by_hook(), self._pre_commit_days()]
+            blocks += [self._totals(), self._by_hook(), self._pre_commit_days(), self._per_commit(),
+                       self._budgets()]
+            blocks += self._alerts()
         else:
             blocks.append(Note(id="no_hooks", title="Your hooks", text=(
-                "None of your own hooks ran (no hook.ran events). When it is installed, gitobs chains the hooks "
-                "a repository already has and times each of their runs; this repository had none, or they "
-                "have not run since.")))
+                "None of your own hooks ran (no hook.ran events, and no hooks in git's trace2). When it is "
+                "installed, gitobs chains the hooks a repository already has and times each of their runs; "
+                "this repository had none, or they have not run since.")))
+        if self.bypasses:
+            blocks.append(self._bypasses())
         blocks += [self._gitobs_cost(), Note(id="shim_cost", title="The hook shim", text=(
             "The synchronous cost of gitobs's own hook shim is not measured at run time: the shim forks no "
             "clock, so that it stays a few hundred microseconds of shell. benchmarks/hooks.py measures it "
             "(what gitobs adds to git commit and git checkout)."))]
         return blocks
+
+    def _per_commit(self) -> Facts:
+        chained, traced, both = self.sources
+        per_commit = rounded(seconds_of(self.commit_hook_micros) / self.commits) if self.commits else None
+        return Facts(id="per_commit", title="What your hooks add to a commit, and where their runs were seen",
+                     items=[Fact("commits", self.commits), Fact("commit hooks' time per commit", per_commit, "s"),
+                            Fact("runs timed by gitobs's shim", chained),
+                            Fact("runs seen by git's trace2 alone", traced),
+                            Fact("runs seen both ways (counted once)", both)])
+
+    def _burn(self, hook: str, window_s: float) -> tuple[int, int, float | None]:
+        """Runs, runs over budget and the burn rate of the window ending at the report's end."""
+        end = self.context.until if self.context.until is not None else self.context.now
+        first, last = int((end - window_s) // HOUR_S), int(end // HOUR_S)
+        runs = over = 0
+        for (name, hour), cell in self.hours.items():
+            if name == hook and first < hour <= last:
+                runs += cell[0]
+                over += cell[1]
+        return runs, over, (round(over / runs / ALLOWED_OVER, 2) if runs else None)
+
+    def _budgets(self) -> Table:
+        rows: list[list[Cell]] = []
+        for hook, budget in sorted(self.budgets.items()):
+            stats = self.hooks.get(hook)
+            long_runs, long_over, long_burn = self._burn(hook, LONG_S)
+            short_runs, _, short_burn = self._burn(hook, SHORT_S)
+            rows.append([hook, rounded(budget), rounded(stats.sample.quantile(90)) if stats else None, long_runs,
+                         long_over, long_burn, short_runs, short_burn,
+                         "burning" if self._alerting(hook) else "ok"])
+        return Table(id="budgets", title="Budgets (p90), the error budget's burn over 7 days and 1 day",
+                     columns=["hook", "budget_s", "p90_s", "runs_7d", "over_7d", "burn_7d", "runs_1d", "burn_1d",
+                              "state"], rows=rows, total_rows=len(rows))
+
+    def _alerting(self, hook: str) -> bool:
+        long_runs, _, long_burn = self._burn(hook, LONG_S)
+        _, _, short_burn = self._burn(hook, SHORT_S)
+        return long_runs >= MIN_RUNS and long_burn is not None and long_burn > 1 and (short_burn or 0) > 1
+
+    def _alerts(self) -> list[AnyBlock]:
+        alerts: list[AnyBlock] = []
+        for hook, budget in sorted(self.budgets.items()):
+            if self._alerting(hook):
+                runs, over, burn = self._burn(hook, LONG_S)
+                alerts.append(Note(id=f"budget_alert_{hook.replace('-', '_')}", title="Budget alert", text=(
+                    f"{hook} is over its budget: {over} of its {runs} runs in the last 7 days took longer than "
+                    f"{rounded(budget)} s, burning the error budget (one run in ten) {burn} times as fast as "
+                    f"it allows, and it still did in the last day.")))
+        return alerts
+
+    def _bypasses(self) -> Table:
+        ranked = sorted(self.bypasses.items(), key=lambda item: (-item[1], item[0]))
+        rows: list[list[Cell]] = [[actor, command, count] for (actor, command), count in ranked]
+        return Table(id="no_verify", title="Hooks skipped with --no-verify, by actor",
+                     columns=["actor", "command", "runs"], rows=rows, total_rows=len(rows))
 
     def _totals(self) -> Facts:
         stats = self.hooks.values()
@@ -198,6 +420,15 @@ class HookCostAnalyzer(Analyzer):
             Fact("records consumed", self.records),
             Fact("events written", self.events_written),
         ])
+
+
+def _budgets(context: Context) -> dict[str, float]:
+    """The hooks' budgets in seconds: the -O hooks.budget.<hook> options (budgets.hooks), else the default."""
+    prefix = "hooks.budget."
+    named = [key[len(prefix):] for key in context.options if key.startswith(prefix) and key != prefix]
+    if not named:
+        return dict(DEFAULT_BUDGETS)
+    return {hook: context.duration("hooks", f"budget.{hook}", 0.0) for hook in sorted(named)}
 
 
 @hookimpl

@@ -363,7 +363,7 @@ def hook_log(tmp_path):
 def test_hook_cost_per_hook_per_day_and_gitobs_scans(tmp_path):
     built = report(hook_log(tmp_path), only=["hooks"], utc_offset_s=-5 * 3600)
     assert [b.id for b in report(hook_log(tmp_path / "again"), only=["hooks"]).sections[0].blocks] == [
-        "totals", "by_hook", "pre_commit_by_day", "gitobs_scans", "shim_cost"]
+        "totals", "by_hook", "pre_commit_by_day", "per_commit", "budgets", "gitobs_scans", "shim_cost"]
     assert facts(built, "hooks", "totals") == {
         "runs": 7, "time in your hooks": 8.65, "failures": 2, "time in pre-commit": 4.25}
     assert rows(built, "hooks", "by_hook") == [
