@@ -14,13 +14,18 @@ from gitobs_plugins.render_text import (
     calendar_layout,
     calendar_summary,
     cell_text,
+    fact_text,
     for_reading,
     grid_summary,
     header_items,
+    hidden_rows_text,
     is_number,
     numeric_columns,
     row_cells,
+    shown_grid_rows,
     shown_rows_text,
+    zero_columns,
+    zero_columns_text,
 )
 
 from gitobs.plugin import (
@@ -104,7 +109,7 @@ def _safe_block(block: AnyBlock) -> list[str]:
 
 def _block(block: AnyBlock) -> list[str]:
     if isinstance(block, Facts):
-        return [f"- {md_text(fact.label)}: {_value(fact.value, fact.unit)}" for fact in block.items]
+        return [f"- {md_text(fact.label)}: {_fact(fact.label, fact.value, fact.unit)}" for fact in block.items]
     if isinstance(block, Table):
         return _table(block)
     if isinstance(block, Grid):
@@ -116,15 +121,23 @@ def _block(block: AnyBlock) -> list[str]:
     return [f"_(a {md_text(type(block).__name__)} block: not drawn as Markdown)_"]
 
 
-def _value(value: Cell, unit: str) -> str:
-    return f"{md_cell(value)} {md_text(unit)}" if unit and value is not None else md_cell(value)
+def _fact(label: str, value: Cell, unit: str) -> str:
+    """The value, and its unit unless the label already says it (as in text)."""
+    shown = fact_text(label, value, unit)
+    text = cell_text(value)
+    return md_cell(value) + (md_text(shown[len(text):]) if len(shown) > len(text) else "")
 
 
 def _table(block: Table) -> list[str]:
-    rows = [[md_cell(value) for value in row_cells(block, row)] for row in block.rows]
-    lines = md_table([md_text(name) for name in block.columns], numeric_columns(block), rows)
+    hidden = zero_columns(block)
+    kept = [index for index in range(len(block.columns)) if index not in hidden]
+    numeric = numeric_columns(block)
+    rows = [[md_cell(cells[index]) for index in kept] for cells in (row_cells(block, row) for row in block.rows)]
+    lines = md_table([md_text(block.columns[index]) for index in kept], [numeric[index] for index in kept], rows)
     if not rows:
         lines += ["", "_no rows_"]
+    if (zeros := zero_columns_text(block, hidden)) is not None:
+        lines += ["", f"_{md_text(zeros)}_"]
     if (shown := shown_rows_text(block)) is not None:
         lines += ["", f"_{shown}_"]
     return lines
@@ -134,10 +147,12 @@ def _grid(block: Grid) -> list[str]:
     """A table of the numbers themselves: Markdown has no colour."""
     header = [""] + [md_text(label) for label in block.column_labels]
     right = [False] + [True] * len(block.column_labels)
-    rows = [[md_text(label)] + [cell_text(row[i]) if i < len(row) else cell_text(None)
-                                for i in range(len(block.column_labels))]
-            for label, row in zip(block.row_labels, block.cells)]
-    return md_table(header, right, rows) + ["", f"_{md_text(grid_summary(block))}_"]
+    shown = shown_grid_rows(block)
+    rows = [[md_text(block.row_labels[index])] + [cell_text(row[i]) if i < len(row) else cell_text(None)
+                                                  for i in range(len(block.column_labels))]
+            for index, row in ((index, block.cells[index]) for index in shown)]
+    notes = [f"_{md_text(note)}_" for note in [hidden_rows_text(block, shown), grid_summary(block)] if note]
+    return md_table(header, right, rows) + ["", "  \n".join(notes)]
 
 
 def _calendar(block: Calendar) -> list[str]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,6 +76,12 @@ def with_unit(value: Cell, unit: str) -> str:
     return f"{text} {inert(unit)}" if unit and value is not None else text
 
 
+def fact_text(label: str, value: Cell, unit: str) -> str:
+    """A fact's value beside its label: the unit is left out when the label already says it ("commits  11",
+    not "commits  11 commits")."""
+    return cell_text(value) if unit and unit in label.split() else with_unit(value, unit)
+
+
 def is_number(value: Cell) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -92,6 +100,20 @@ def row_cells(block: Table, row: Sequence[Cell]) -> list[Cell]:
     return [row[i] if i < len(row) else None for i in range(len(block.columns))]
 
 
+def zero_columns(block: Table) -> list[int]:
+    """Numeric columns that hold 0 in every row: text and Markdown leave them out (and say so); JSON keeps them."""
+    if not block.rows:
+        return []
+    return [index for index, numeric in enumerate(numeric_columns(block))
+            if numeric and all(cell in (0, None) for cell in (row_cells(block, row)[index] for row in block.rows))]
+
+
+def zero_columns_text(block: Table, hidden: list[int]) -> str | None:
+    if not hidden:
+        return None
+    return f"not shown, 0 in every row: {', '.join(inert(block.columns[index]) for index in hidden)}"
+
+
 def shown_rows_text(block: Table) -> str | None:
     if block.total_rows is not None and block.total_rows > len(block.rows):
         return f"showing {len(block.rows)} of {block.total_rows} rows"
@@ -106,8 +128,11 @@ def window_text(window: Window) -> str:
 
 
 def header_items(report: Report) -> list[tuple[str, str]]:
+    # `gitobs scan` says how many events it recorded; each scan that recorded some also writes one gitobs.scan
+    # event of its own, which the report counts like any other.
     items = [("now", inert(report.now)), ("local times", f"UTC{inert(report.utc_offset)}"),
-             ("window", window_text(report.window)), ("events", str(report.events))]
+             ("window", window_text(report.window)),
+             ("events", f"{report.events} (with gitobs's own scan records, which gitobs scan does not count)")]
     if report.rollup_days:
         items.append(("rollups", f"{report.rollup_days} days from daily rollups: the heatmap, hesitation and "
                                  "counts include them, the other sections see raw events only"))
@@ -123,8 +148,81 @@ def for_reading(sections: list[Section]) -> list[Section]:
             if not (section.blocks and all(block.id.startswith(DATASET) for block in section.blocks))]
 
 
+# Rows that sum many files: they are drawn against the scale of the others and never set it, or every real
+# row would be the palest shade. Their cells above the scale's top are drawn at the top level.
+SCALE_LEFT_OUT = ("(other)", "(files beyond the cap)")
+
+
 def grid_top(block: Grid) -> float:
-    return max((max(row, default=0) for row in block.cells), default=0)
+    """The largest cell of the rows that set the scale (all rows, when only left-out ones have cells)."""
+    rows = [row for label, row in zip(block.row_labels, block.cells) if label not in SCALE_LEFT_OUT]
+    top = max((max(row, default=0) for row in rows), default=0)
+    return top if top > 0 else max((max(row, default=0) for row in block.cells), default=0)
+
+
+def shown_grid_rows(block: Grid) -> list[int]:
+    """The rows with something in them: a row that is 0 everywhere is left out of text and Markdown."""
+    return [index for index, row in enumerate(block.cells) if index < len(block.row_labels) and any(row)]
+
+
+def hidden_rows_text(block: Grid, shown: list[int]) -> str | None:
+    hidden = len(block.row_labels) - len(shown)
+    return f"{hidden} row{'s' if hidden > 1 else ''} with nothing in any column not shown" if hidden > 0 else None
+
+
+# Time columns a grid may be coarsened to, finest first: a label's form says its period.
+PERIODS = (("day", re.compile(r"\d{4}-\d{2}-\d{2}")), ("week", re.compile(r"\d{4}-W\d{2}")),
+           ("month", re.compile(r"\d{4}-\d{2}")), ("quarter", re.compile(r"\d{4}-Q[1-4]")),
+           ("year", re.compile(r"\d{4}")))
+
+
+def period_of(labels: Sequence[str]) -> int | None:
+    """The index in PERIODS of the period every label names, None when they are not all one period's."""
+    for index, (_, pattern) in enumerate(PERIODS):
+        if labels and all(pattern.fullmatch(label) for label in labels):
+            return index
+    return None
+
+
+def coarser_label(label: str, period: int) -> str:
+    """The label of the next coarser period holding this one (a week goes to its Monday's month)."""
+    if period == 0:
+        year, week, _ = date.fromisoformat(label).isocalendar()
+        return f"{year}-W{week:02d}"
+    if period == 1:
+        monday = date.fromisocalendar(int(label[:4]), int(label[6:]), 1)
+        return f"{monday.year}-{monday.month:02d}"
+    if period == 2:
+        return f"{label[:4]}-Q{(int(label[5:]) - 1) // 3 + 1}"
+    return label[:4]
+
+
+def coarsened(block: Grid, period: int) -> Grid:
+    """The grid with its time columns summed into the next coarser period (columns stay in time order)."""
+    labels: list[str] = []
+    groups: list[list[int]] = []
+    for index, label in enumerate(block.column_labels):
+        key = coarser_label(label, period)
+        if not labels or labels[-1] != key:
+            labels.append(key)
+            groups.append([])
+        groups[-1].append(index)
+    cells = [[sum(row[i] for i in group if i < len(row)) for group in groups] for row in block.cells]
+    return Grid(id=block.id, title=block.title, row_labels=block.row_labels, column_labels=labels, cells=cells,
+                unit=block.unit)
+
+
+def fit_period(block: Grid, room: int) -> tuple[Grid, str | None]:
+    """A time grid whose columns do not fit `room` characters (one each) summed into coarser periods (day,
+    week, month, quarter, year) until they do, and a sentence saying so; other grids as they are."""
+    period = period_of(block.column_labels)
+    if period is None or len(block.column_labels) <= room:
+        return block, None
+    first, count = period, len(block.column_labels)
+    while len(block.column_labels) > room and period < len(PERIODS) - 1:
+        block, period = coarsened(block, period), period + 1
+    return block, (f"by {PERIODS[period][0]}: {count} {PERIODS[first][0]}s do not fit {room} columns, "
+                   f"summed into {len(block.column_labels)} (a wider --width or COLUMNS shows finer ones)")
 
 
 def grid_summary(block: Grid) -> str:
@@ -199,12 +297,27 @@ CELL_MAX = 11  # a grid cell widens up to this to fit its column label ("2026-11
 PLAIN_WIDTH = 100
 
 
+MIN_WIDTH = 20
+
+
+def text_width(explicit: int | None, terminal: bool) -> int:
+    """--width, else COLUMNS when set (piped too), else the terminal's width, else PLAIN_WIDTH (piped output
+    is no terminal: its width is not asked)."""
+    if explicit is not None:
+        return max(MIN_WIDTH, explicit)
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return max(MIN_WIDTH, int(columns))
+    return max(MIN_WIDTH, shutil.get_terminal_size((PLAIN_WIDTH, 24)).columns) if terminal else PLAIN_WIDTH
+
+
 class TextRenderer(Renderer):
     format = "text"
     suffix = ".txt"
+    width: int | None = None  # `gitobs report --width N` sets it on its own copy
 
     def render(self, report: Report, color: bool) -> str:
-        width = shutil.get_terminal_size((PLAIN_WIDTH, 24)).columns if color else PLAIN_WIDTH
+        width = text_width(self.width, color)
         out = io.StringIO()
         console = Console(file=out, force_terminal=color, no_color=not color, width=width, markup=False,
                           highlight=False, emoji=False, color_system="auto" if color else None,
@@ -283,7 +396,7 @@ def _safe_block(block: AnyBlock, heat: _Heat) -> list[RenderableType]:
 
 def _block(block: AnyBlock, heat: _Heat) -> list[RenderableType]:
     if isinstance(block, Facts):
-        return [_pairs([(inert(f.label), with_unit(f.value, f.unit)) for f in block.items])]
+        return [_pairs([(inert(f.label), fact_text(f.label, f.value, f.unit)) for f in block.items])]
     if isinstance(block, Table):
         return _table(block)
     if isinstance(block, Grid):
@@ -307,13 +420,19 @@ def _pairs(pairs: list[tuple[str, str]]) -> RichTable:
 
 def _table(block: Table) -> list[RenderableType]:
     table = RichTable(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
-    for name, numeric in zip(block.columns, numeric_columns(block)):
-        table.add_column(Text(inert(name)), justify="right" if numeric else "left")
+    hidden = zero_columns(block)
+    kept = [index for index in range(len(block.columns)) if index not in hidden]
+    numeric = numeric_columns(block)
+    for index in kept:
+        table.add_column(Text(inert(block.columns[index])), justify="right" if numeric[index] else "left")
     for row in block.rows:
-        table.add_row(*(Text(cell_text(value)) for value in row_cells(block, row)))
+        cells = row_cells(block, row)
+        table.add_row(*(Text(cell_text(cells[index])) for index in kept))
     items: list[RenderableType] = [table]
     if not block.rows:
         items.append(Text("no rows", style="dim"))
+    if (zeros := zero_columns_text(block, hidden)) is not None:
+        items.append(Text(zeros, style="dim"))
     if (shown := shown_rows_text(block)) is not None:
         items.append(Text(shown, style="dim"))
     return items
@@ -321,11 +440,18 @@ def _table(block: Table) -> list[RenderableType]:
 
 def _grid(block: Grid, heat: _Heat) -> list[RenderableType]:
     top = grid_top(block)
+    shown = shown_grid_rows(block)
+    notes = [note for note in [hidden_rows_text(block, shown)] if note]
+    block = Grid(id=block.id, title=block.title, row_labels=[block.row_labels[i] for i in shown],
+                 column_labels=block.column_labels, cells=[block.cells[i] for i in shown], unit=block.unit)
+    label_width = _label_width(block.row_labels)
+    block, fitted = fit_period(block, max(1, heat.width - label_width - 1))
+    notes += [fitted] if fitted else []
     levels = [[heat_level(value, top) for value in row] for row in block.cells]
     labels = [(i, inert(label)) for i, label in enumerate(block.column_labels)]
     widest = max((len(text) for _, text in labels), default=1)
     return _heat_lines([inert(label) for label in block.row_labels], labels, levels, len(block.column_labels),
-                       heat, grid_summary(block), "columns", widest + 1)
+                       heat, grid_summary(block), "columns", widest + 1, notes)
 
 
 def _calendar(block: Calendar, heat: _Heat) -> list[RenderableType]:
@@ -335,34 +461,60 @@ def _calendar(block: Calendar, heat: _Heat) -> list[RenderableType]:
     return _heat_lines(list(WEEKDAYS), layout.months, levels, layout.weeks, heat, calendar_summary(block), "weeks")
 
 
+def _label_width(row_labels: Sequence[str]) -> int:
+    return min(LABEL_MAX, max((len(label) for label in row_labels), default=0))
+
+
 def _heat_lines(row_labels: list[str], column_labels: Sequence[tuple[int, str]], levels: list[list[int | None]],
-                columns: int, heat: _Heat, summary: str, unit: str, wanted: int = 2) -> list[RenderableType]:
+                columns: int, heat: _Heat, summary: str, unit: str, wanted: int = 2,
+                notes: Sequence[str] = ()) -> list[RenderableType]:
     """A heat map: labelled rows of cells under a line of column labels. Cells are `wanted` characters wide
-    (up to CELL_MAX: room for every column label) when the terminal allows, else 2 or 1; when even 1 is too
-    wide the map keeps its latest columns (and says so)."""
-    label_width = min(LABEL_MAX, max((len(label) for label in row_labels), default=0))
+    (up to CELL_MAX: room for every column label) when the width allows, else 2 or 1. When even 1 is too
+    wide the map wraps into bands, the oldest first, so the latest column is always at the right edge of
+    the last band: no column is ever dropped."""
+    label_width = _label_width(row_labels)
     room = max(1, heat.width - label_width - 1)
     cell_width = max(1, min(max(2, min(wanted, CELL_MAX)), room // max(1, columns)))
-    start = max(0, columns - room)
-    header = _axis(column_labels, start, columns, cell_width, room)
+    per_band = max(1, room // cell_width)
+    bands = max(1, math.ceil(columns / per_band))  # the same count as the spans below
+    items: list[RenderableType] = []
+    # cut from the right, so the first band holds what is left over: (start, stop) per band, oldest first
+    spans = [(max(0, stop - per_band), stop) for stop in range(columns, 0, -per_band)][::-1] or [(0, 0)]
+    for band, (start, stop) in enumerate(spans):
+        if band:
+            items.append(Text())
+        items += _band(row_labels, column_labels, levels, (start, stop), heat, label_width, cell_width, room)
+    if bands > 1:
+        items.append(Text(f"{columns} {unit} in {bands} bands, oldest first: the latest is at the right end "
+                          "of the last", style="dim"))
+    items += [Text(note, style="dim") for note in notes]
+    items.append(heat.legend(summary))
+    return items
+
+
+def _band(row_labels: list[str], column_labels: Sequence[tuple[int, str]], levels: list[list[int | None]],
+          span: tuple[int, int], heat: _Heat, label_width: int, cell_width: int, room: int) -> list[RenderableType]:
+    """The rows of the columns from span[0] up to span[1], under their labels."""
+    start, stop = span
+    header = _axis(column_labels, start, stop, cell_width, room)
     items: list[RenderableType] = []
     if header:
         items.append(Text(" " * (label_width + 1) + header, style="dim", no_wrap=True, overflow="crop"))
     for label, row in zip(row_labels, levels):
         line = Text(no_wrap=True, overflow="crop")
         line.append(_cut(label, label_width).ljust(label_width) + " ", style="dim")
-        for column in range(start, columns):
+        for column in range(start, stop):
             line.append_text(heat.cell(row[column] if column < len(row) else 0, cell_width))
         items.append(line)
-    if start:
-        items.append(Text(f"the first {start} {unit} do not fit this terminal and are not shown", style="dim"))
-    items.append(heat.legend(summary))
     return items
 
 
-def _axis(labels: Sequence[tuple[int, str]], start: int, columns: int, cell_width: int, room: int) -> str:
+def _axis(labels: Sequence[tuple[int, str]], start: int, stop: int, cell_width: int, room: int) -> str:
     """Column labels over their columns; the last may run past the cells, up to the terminal's edge."""
-    shown = [((column - start) * cell_width, text) for column, text in labels if column >= start]
+    shown = [((column - start) * cell_width, text) for column, text in labels if start <= column < stop]
+    earlier = [text for column, text in labels if column < start]
+    if earlier and not any(column == start for column, _ in labels):  # a band begun part way into a label's span
+        shown.insert(0, (0, earlier[-1]))
     line = [" "] * room
     for position, text in place_labels(shown, room):
         line[int(position):int(position) + len(text)] = text

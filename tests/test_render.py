@@ -96,8 +96,8 @@ def test_text_without_colour_is_plain():
     assert "\x1b" not in out
     got = lines(out)
     assert got[:5] == ["gitobs report", "  now          2026-11-30T00:00:00Z", "  local times  UTC+01:00",
-                       "  window       since 2026-11-01T00:00:00Z, branch main", "  events       42"]
-    assert ["  commits     12 commits", "  median gap  1.5 s", "  unknown     -"] == got[got.index("Totals") + 1:][:3]
+                       "  window       since 2026-11-01T00:00:00Z, branch main", "  events       42 (with gitobs's own scan records, which gitobs scan does not count)"]
+    assert ["  commits     12", "  median gap  1.5 s", "  unknown     -"] == got[got.index("Totals") + 1:][:3]
 
 
 def test_text_table_rows_in_order_with_numbers_right_aligned():
@@ -132,14 +132,15 @@ def test_text_grid_and_calendar_as_heat_characters():
         "less ·░▒▓█ more   total 31 commits on 8 of 17 days; busiest 2026-11-02 (8 commits)"]
 
 
-def test_text_wide_calendar_keeps_its_latest_weeks():
+def test_text_wide_calendar_wraps_into_bands_and_drops_no_week():
     calendar = Calendar(id="year", first_day="2024-01-01", counts=[1] * (120 * 7))
     report = Report(now="x", utc_offset="+00:00", window=Window(), events=0,
                     sections=[Section(name="s", title="S", blocks=[calendar])])
     got = lines(TextRenderer().render(report, color=False))
-    mon = next(line for line in got if line.startswith("Mon "))
-    assert mon == "Mon " + "█" * 96  # 100 columns: 4 for the label, 96 one-character weeks
-    assert "the first 24 weeks do not fit this terminal and are not shown" in got
+    mondays = [line for line in got if line.startswith("Mon ")]
+    # 100 columns: 4 for the label, 96 one-character weeks a band; the first band holds the 24 oldest
+    assert mondays == ["Mon " + "█" * 24, "Mon " + "█" * 96]
+    assert "120 weeks in 2 bands, oldest first: the latest is at the right end of the last" in got
 
 
 def test_text_failed_section_notes_and_warnings():
@@ -194,9 +195,9 @@ def test_text_shows_hostile_names_inert(color, monkeypatch):
 def test_markdown_document():
     got = lines(MarkdownRenderer().render(sample(since="2026-11-01T00:00:00Z"), color=False))
     assert got[:6] == ["# gitobs report", "", "- **now:** 2026-11-30T00:00:00Z", "- **local times:** UTC+01:00",
-                       "- **window:** since 2026-11-01T00:00:00Z", "- **events:** 42"]
+                       "- **window:** since 2026-11-01T00:00:00Z", "- **events:** 42 (with gitobs's own scan records, which gitobs scan does not count)"]
     totals = got.index("### Totals")
-    assert got[totals + 2:totals + 5] == ["- commits: 12 commits", "- median gap: 1.5 s", "- unknown: -"]
+    assert got[totals + 2:totals + 5] == ["- commits: 12", "- median gap: 1.5 s", "- unknown: -"]
     table = got.index("### By file")
     assert got[table + 2:table + 8] == ["| path | commits | share |", "| --- | ---: | ---: |",
                                         "| src/a.py | 7 | 0.583 |", "| docs/b.md | 5 | 0.4 |", "",
