@@ -1,0 +1,260 @@
+"""Actors: who drives git in this repository (the terminal, an editor or IDE, an AI agent, GitButler, CI, a
+script) and what each does differently, from the `actor` trace2 gives each `git.command`.
+
+Commits, amends, undos and discards come from the reflog and the hooks, which do not know who ran git; each
+is given the actor of the git command that made it, by this rule (deterministic, whatever the batches):
+
+- an act pairs with a command of its kind (ACTS: a commit with `commit`, `merge`, `cherry-pick`, ...; a
+  discard with `checkout`/`restore` of paths or a hard `reset`), not nested, whose time span
+  [start - SLACK_S, start + duration + SLACK_S] holds the act's time. Either end may be the event's time (the
+  reflog's whole second, the hook's record), hence the slack on both sides; a span is never taken longer
+  than MAX_SPAN_S.
+- of several such commands, the one whose span's end is nearest the act's time, then the earliest in
+  the log; a command may pair with any number of acts (an `am` of five patches).
+- an act no command holds (trace2 was off, or the command's record is lost) counts under UNKNOWN.
+
+An act waits until the stream has passed its time by MAX_SPAN_S + SLACK_S (within one scan events are
+written in time order, docs/events.md), or until the report's end. Sessions are an actor's commands with
+less than `actors.idle_gap` (30 minutes) between them. A commit is "reworked by a human" when a later amend
+or undo, paired with the terminal or the IDE, takes it off its branch, and it was not made by them.
+
+The analyzer does not merge (a pairing and a commit's later rework can cross any cut): it is fed the whole
+log in one process; its state is kept by the report cache, open pairings included.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import msgspec
+
+from gitobs.plugin import (
+    Analyzer,
+    AnyBlock,
+    Cell,
+    Context,
+    Note,
+    Table,
+    hookimpl,
+    rounded,
+)
+
+SLACK_S = 2.0  # a reflog time is a whole second; a hook's record is taken a moment after git's start
+MAX_SPAN_S = 3600.0
+UNKNOWN = "(unpaired)"
+HUMANS = ("terminal", "ide")
+KEPT_SHAS = 20_000  # commits remembered for a later human amend or undo, the newest kept
+COLUMNS = ("commands", "failures", "commits", "amends", "undos", "discards", "no_verify")
+COMMANDS, FAILURES, COMMITS, AMENDS, UNDOS, DISCARDS, NO_VERIFY = range(len(COLUMNS))
+
+# The act a payload records -> (its column, the commands (and modes: "" for any) that make it)
+ACTS = {
+    "commit.created": (COMMITS, {"commit": "", "merge": "", "cherry-pick": "", "revert": "", "am": "", "pull": "",
+                                 "rebase": "", "stash": ""}),
+    "commit.amended": (AMENDS, {"commit": "", "rebase": ""}),
+    "commit.undone": (UNDOS, {"reset": ""}),
+    "edit.discarded": (DISCARDS, {"checkout": "path", "restore": "", "reset": "hard", "stash": ""}),
+}
+
+
+class Act(msgspec.Struct, array_like=True):
+    """An act waiting for its command: its type, time, the commit it names and the best command so far."""
+
+    type: str
+    t: float
+    sha: str = ""  # commit.created: the new commit; amended: the old one; undone: the tip taken off
+    actor: str = ""
+    distance: float = 0.0
+
+
+class Command(msgspec.Struct, array_like=True):
+    """A command still able to hold a later act."""
+
+    command: str
+    mode: str
+    start: float
+    end: float
+    actor: str
+
+
+class ActorsState(msgspec.Struct, array_like=True):
+    counts: dict[str, list[int]]
+    sessions: dict[str, int]
+    last_seen: dict[str, float]
+    made_by: list[tuple[str, str]]
+    reworked: dict[str, int]
+    waiting: list[Act]
+    recent: list[Command]
+    clock: float
+
+
+class ActorsAnalyzer(Analyzer):
+    name = "actors"
+    title = "Who drives git"
+    consumes = ("git.command", *ACTS)
+    fields = {"git.command": ("command", "mode", "exit", "duration_s", "no_verify", "actor", "weight", "nested"),
+              "commit.created": ("sha",), "commit.amended": ("old",), "commit.undone": ("sha",),
+              "edit.discarded": ()}
+    order = 74
+    state_version = 1
+    result_uses_now = False  # its sections are kept with its state
+    state_type = ActorsState
+
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        self.idle_gap = context.duration(self.name, "idle_gap", 30 * 60.0)
+        self.counts: dict[str, list[int]] = {}
+        self.sessions: dict[str, int] = {}
+        self.last_seen: dict[str, float] = {}
+        self.made_by: OrderedDict[str, str] = OrderedDict()  # sha -> actor, for commits not made by a human
+        self.reworked: dict[str, int] = {}  # actor -> its commits amended or undone by a human later
+        self.waiting: list[Act] = []
+        self.recent: list[Command] = []
+        self.clock = float("-inf")  # the latest time the stream has shown
+
+    def _row(self, actor: str) -> list[int]:
+        row = self.counts.get(actor)
+        if row is None:
+            row = self.counts[actor] = [0] * len(COLUMNS)
+        return row
+
+    def feed(self, events: Sequence) -> None:
+        for event in events:
+            t = event.t
+            if t > self.clock:
+                self.clock = t
+                self._settle(t)
+            if event.type == "git.command":
+                self._command(event.data, t)
+            else:
+                self._act(event.type, event.data, t)
+
+    def _command(self, data, t: float) -> None:
+        if data.nested:
+            return
+        actor, weight = data.actor, data.weight
+        row = self._row(actor)
+        row[COMMANDS] += weight
+        row[FAILURES] += weight if data.exit else 0
+        row[NO_VERIFY] += data.no_verify
+        last = self.last_seen.get(actor)
+        if last is None or t - last > self.idle_gap:
+            self.sessions[actor] = self.sessions.get(actor, 0) + 1
+        self.last_seen[actor] = max(t, last) if last is not None else t
+        if any(data.command in makers for _, makers in ACTS.values()):
+            held = Command(data.command, data.mode, t, t + min(data.duration_s, MAX_SPAN_S), actor)
+            self.recent.append(held)
+            for act in self.waiting:
+                self._offer(act, held)
+
+    def _act(self, kind: str, data, t: float) -> None:
+        sha = getattr(data, "sha", None) or getattr(data, "old", None) or ""
+        act = Act(kind, t, sha)
+        for held in self.recent:
+            self._offer(act, held)
+        self.waiting.append(act)
+
+    @staticmethod
+    def _offer(act: Act, held: Command) -> None:
+        wanted = ACTS[act.type][1].get(held.command)
+        if wanted is None or (wanted and wanted != held.mode):
+            return
+        if not held.start - SLACK_S <= act.t <= held.end + SLACK_S:
+            return
+        distance = abs(held.end - act.t)
+        if not act.actor or distance < act.distance:  # equal: the earlier command keeps it
+            act.actor, act.distance = held.actor, distance
+
+    def _settle(self, now: float) -> None:
+        """Count the acts no later command can hold any more, and forget commands no later act can pair with."""
+        horizon = MAX_SPAN_S + SLACK_S
+        if self.waiting and self.waiting[0].t < now - horizon:
+            due = [act for act in self.waiting if act.t < now - horizon]
+            self.waiting = [act for act in self.waiting if act.t >= now - horizon]
+            for act in due:
+                self._count(act)
+        if self.recent and self.recent[0].end < now - horizon:
+            self.recent = [held for held in self.recent if held.end >= now - horizon]
+
+    def _count(self, act: Act) -> None:
+        count(act, self.counts, self.made_by, self.reworked)
+
+    def save_state(self) -> ActorsState:
+        return ActorsState(counts={actor: list(row) for actor, row in self.counts.items()},
+                           sessions=dict(self.sessions), last_seen=dict(self.last_seen),
+                           made_by=list(self.made_by.items()), reworked=dict(self.reworked),
+                           waiting=[msgspec.structs.replace(act) for act in self.waiting],
+                           recent=list(self.recent), clock=self.clock)
+
+    def load_state(self, state: ActorsState) -> None:
+        self.counts, self.sessions, self.last_seen = state.counts, state.sessions, state.last_seen
+        self.made_by = OrderedDict(state.made_by)
+        self.reworked, self.waiting, self.recent, self.clock = state.reworked, state.waiting, state.recent, state.clock
+
+    def result(self) -> list[AnyBlock]:
+        # The log's end: nothing later can pair with the waiting acts. Counted on copies: the kept state
+        # leaves them open for the events a later report feeds.
+        counts = {actor: list(row) for actor, row in self.counts.items()}
+        made_by, reworked = OrderedDict(self.made_by), dict(self.reworked)
+        for act in self.waiting:
+            count(act, counts, made_by, reworked)
+        if not any(row[COMMANDS] for row in counts.values()):
+            return [Note(id="no_actors", text=(
+                "No git commands were recorded (no git.command events), so who ran git is not known. gitobs "
+                "reads it from git's own trace2 telemetry once it is turned on: gitobs trace2 enable."))]
+        ranked = sorted(counts.items(), key=lambda item: (-item[1][COMMANDS], item[0]))
+        return [_shares(ranked), self._differences(ranked, reworked)]
+
+    def _differences(self, ranked: list[tuple[str, list[int]]], reworked_by: dict[str, int]) -> Table:
+        rows: list[list[Cell]] = []
+        for actor, row in ranked:
+            sessions = self.sessions.get(actor, 0)
+            commits = row[COMMITS]
+            reworked = reworked_by.get(actor, 0) if actor not in HUMANS else None
+            rows.append([actor, sessions, rounded(commits / sessions, 2) if sessions else None,
+                         _share(row[FAILURES], row[COMMANDS]), reworked,
+                         _share(reworked, commits) if reworked is not None else None])
+        return Table(id="habits", title="What each actor does differently", columns=[
+            "actor", "sessions", "commits_per_session", "failed_pct", "reworked_by_human", "reworked_pct"],
+            rows=rows, total_rows=len(rows))
+
+
+def count(act: Act, counts: dict[str, list[int]], made_by: OrderedDict[str, str], reworked: dict[str, int]) -> None:
+    """An act settled: counted for its actor; a commit not made by a human remembered, a human's rework of
+    one counted for its maker."""
+    actor = act.actor or UNKNOWN
+    row = counts.get(actor)
+    if row is None:
+        row = counts[actor] = [0] * len(COLUMNS)
+    row[ACTS[act.type][0]] += 1
+    if act.type == "commit.created":
+        if actor not in HUMANS and act.sha:
+            made_by[act.sha] = actor
+            if len(made_by) > KEPT_SHAS:
+                made_by.popitem(last=False)
+    elif act.sha and actor in HUMANS:
+        maker = made_by.pop(act.sha, None)
+        if maker is not None:
+            reworked[maker] = reworked.get(maker, 0) + 1
+
+
+def _shares(ranked: list[tuple[str, list[int]]]) -> Table:
+    totals = [sum(row[column] for _, row in ranked) for column in range(len(COLUMNS))]
+    rows: list[list[Cell]] = []
+    for actor, row in ranked:
+        cells: list[Cell] = [actor]
+        for column in range(len(COLUMNS)):
+            cells += [row[column], _share(row[column], totals[column])]
+        rows.append(cells)
+    columns = ["actor"] + [name for column in COLUMNS for name in (column, f"{column}_pct")]
+    return Table(id="shares", title="Share of each by actor", columns=columns, rows=rows, total_rows=len(rows))
+
+
+def _share(part: int, whole: int) -> float | None:
+    return None if not whole else round(part * 100 / whole, 1)
+
+
+@hookimpl
+def gitobs_analyzers() -> list[type]:
+    return [ActorsAnalyzer]

@@ -1,0 +1,86 @@
+"""The actors section (plugins/actors.py): who ran git, and commits, amends, undos and discards given the
+actor of the command that made them (the pairing rule in the module's docstring)."""
+
+from __future__ import annotations
+
+from logfactory import LogBuilder, block, report
+
+from gitobs.log import schema as s
+
+SHA_A, SHA_B, SHA_C = "a" * 40, "b" * 40, "c" * 40
+
+
+def command(name: str, actor: str, seconds: float = 0.2, mode: str = "", **fields) -> s.GitCommand:
+    return s.GitCommand(command=name, mode=mode, duration_s=seconds, actor=actor, **fields)
+
+
+def shares(built) -> dict:
+    table = block(built, "actors", "shares")
+    return {row[0]: dict(zip(table.columns[1:], row[1:])) for row in table.rows}
+
+
+def habits(built) -> dict:
+    table = block(built, "actors", "habits")
+    return {row[0]: dict(zip(table.columns[1:], row[1:])) for row in table.rows}
+
+
+def agent_log(tmp_path):
+    log = LogBuilder(tmp_path / "log")
+    # an agent's session: status, a commit (its reflog line a second after the command's start), another
+    log.add("git.command", command("status", "agent"), "2026-11-20 10:00:00", src="trace2")
+    log.add("git.command", command("commit", "agent", 0.4), "2026-11-20 10:00:10", src="trace2")
+    log.add("commit.created", s.CommitCreated(sha=SHA_A, branch="main"), "2026-11-20 10:00:11", src="reflog")
+    log.add("commit.created", s.CommitCreated(sha=SHA_B, branch="main"), "2026-11-20 10:00:30", src="reflog")
+    log.add("git.command", command("commit", "agent", 0.4), "2026-11-20 10:00:29", src="trace2")  # after it
+    log.add("git.command", command("push", "agent", 3.0, exit=128), "2026-11-20 10:01:00", src="trace2")
+    # the human amends the agent's second commit in the terminal; the editor took 50 s
+    log.add("git.command", command("commit", "terminal", 51.0, editor_s=50.0), "2026-11-20 10:20:00", src="trace2")
+    log.add("commit.amended", s.CommitAmended(old=SHA_B, new=SHA_C, branch="main"), "2026-11-20 10:20:51",
+            src="reflog")
+    # ... and throws a file's edits away (checkout -- f) from the IDE, then commits with --no-verify
+    log.add("git.command", command("checkout", "ide", mode="path"), "2026-11-20 10:25:00", src="trace2")
+    log.add("edit.discarded", s.EditDiscarded(how="checkout", branch="main"), "2026-11-20 10:25:00", src="hook")
+    log.add("git.command", command("commit", "ide", no_verify=True), "2026-11-20 10:26:00", src="trace2")
+    # a commit with no command near it (trace2 off for that one), and a nested git that counts for no one
+    log.add("commit.created", s.CommitCreated(sha="d" * 40, branch="main"), "2026-11-20 11:00:00", src="reflog")
+    log.add("git.command", command("fetch", "git", nested=True), "2026-11-20 11:30:00", src="trace2")
+    # the agent again, the next day: a second session
+    log.add("git.command", command("commit", "agent"), "2026-11-21 09:00:00", src="trace2")
+    log.add("commit.created", s.CommitCreated(sha="e" * 40, branch="main"), "2026-11-21 09:00:00", src="reflog")
+    return log.write()
+
+
+def test_acts_take_the_actor_of_the_command_that_made_them(tmp_path):
+    built = report(agent_log(tmp_path), ["actors"])
+    found = shares(built)
+    assert list(found) == ["agent", "ide", "terminal", "(unpaired)"]  # most commands first
+    assert found["agent"]["commands"] == 5 and found["agent"]["commits"] == 3 and found["agent"]["failures"] == 1
+    assert found["agent"]["commits_pct"] == 75.0 and found["agent"]["commands_pct"] == 62.5
+    assert found["terminal"]["amends"] == 1 and found["terminal"]["commits"] == 0
+    assert found["ide"]["discards"] == 1 and found["ide"]["no_verify"] == 1
+    assert found["(unpaired)"]["commits"] == 1 and found["(unpaired)"]["commands"] == 0
+    assert "git" not in found  # nested: run by git, not by an actor
+    agent = habits(built)["agent"]
+    assert agent["sessions"] == 2 and agent["commits_per_session"] == 1.5
+    assert agent["reworked_by_human"] == 1 and agent["reworked_pct"] == 33.3
+    assert habits(built)["terminal"]["reworked_by_human"] is None
+
+
+def test_of_two_commands_that_hold_an_act_the_nearest_end_wins(tmp_path):
+    log = LogBuilder(tmp_path / "log")
+    log.add("git.command", command("commit", "script", 30.0), "2026-11-20 10:00:00", src="trace2")  # ends 10:00:30
+    log.add("git.command", command("commit", "ci", 0.5), "2026-11-20 10:00:29", src="trace2")  # ends 10:00:29.5
+    log.add("commit.created", s.CommitCreated(sha=SHA_A), "2026-11-20 10:00:30", src="reflog")
+    # a status holds no commit, however near
+    log.add("git.command", command("status", "agent"), "2026-11-20 11:00:00", src="trace2")
+    log.add("commit.created", s.CommitCreated(sha=SHA_B), "2026-11-20 11:00:00", src="reflog")
+    found = shares(report(log.write(), ["actors"]))
+    assert found["script"]["commits"] == 1 and found["ci"]["commits"] == 0
+    assert found["(unpaired)"]["commits"] == 1
+
+
+def test_without_git_commands_a_note_says_how_to_get_them(tmp_path):
+    log = LogBuilder(tmp_path / "log")
+    log.add("commit.created", s.CommitCreated(sha=SHA_A), "2026-11-20 10:00", src="reflog")
+    built = report(log.write(), ["actors"])
+    assert "gitobs trace2 enable" in block(built, "actors", "no_actors").text
