@@ -7,14 +7,26 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from conftest import commit_file, git, gitobs, new_events
-from test_gitbutler import FEATURE, set_in_workspace, storage, watched_fixture
+from test_gitbutler import (
+    FEATURE,
+    FIX,
+    NEW_TYPES,
+    set_in_workspace,
+    storage,
+    upgraded,
+    watched_fixture,
+)
 
 from gitobs.core.lock import exclusive
 from gitobs.core.registry import Registry, data_home
@@ -104,6 +116,25 @@ def test_a_gitbutler_state_change_is_seen_once(tmp_path):
     assert len(events_of(repo, "vbranch.unapplied")) == before + 1
 
 
+def test_a_gitbutler_write_only_in_the_sqlite_wal_is_seen(tmp_path):
+    repo = upgraded(tmp_path, "0.11", "0.12", "0.13", "sqlite")
+    watcher = watcher_of(repo)
+    watcher.tick()
+    database = storage(repo) / "but.sqlite"
+    stamped = [path.stat().st_mtime_ns for path in (database, storage(repo) / "virtual_branches.toml")]
+    writer = sqlite3.connect(database, isolation_level=None)  # GitButler, running: its WAL stays
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint = 0")  # no checkpoint: the write is in the WAL alone
+        writer.execute(f"UPDATE vb_stack_heads SET pr_number = 31 WHERE stack_id = '{FIX}'")
+        assert [path.stat().st_mtime_ns for path in (database, storage(repo) / "virtual_branches.toml")] == stamped
+        assert len(watcher.tick().scanned) == 1
+    finally:
+        writer.close()
+    [review] = events_of(repo, "vbranch.review")
+    assert review.data == {"stack": FIX, "branch": "fix-tabs", "number": 31}
+    assert [e for e in events_of(repo, *NEW_TYPES) if e.seq > review.seq] == []
+
+
 def test_watch_all_sees_repositories_installed_after_it_started(repo, tmp_path):
     other = tmp_path / "other"
     git(tmp_path, "init", "-q", str(other))
@@ -127,6 +158,137 @@ def test_an_unreadable_registry_mid_watch_keeps_the_repositories_known(watched):
     tick = watcher.tick()
     assert "cannot read the repository list" in tick.error
     assert [o.label for o in tick.scanned] == [str(watched)]
+
+
+# -- file-system notifications ------------------------------------------------------------------------
+# `watch --interval 1h`: after its first tick only a notification can bring a look, so a sample seen after
+# the first one came from the notification path. The waits are generous (a busy machine); no timing is
+# asserted, only that the sample came at all.
+
+WAIT_S = 30
+
+
+def notified_watch(*repos: Path) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-m", "gitobs", "watch", "--interval", "1h", *map(str, repos)],
+                               cwd=repos[0], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().startswith("watching 1 repository as files change" if len(repos) == 1
+                                                else f"watching {len(repos)} repositories as files change")
+    return process
+
+
+def wait_for(repo: Path, kind: str, count: int) -> list:
+    """The events of `kind` once there are `count` of them (read from the log, never scanned from here)."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        found = events_of(repo, kind)
+        if len(found) >= count:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"no {count}th {kind} in {repo} within {WAIT_S} s")
+
+
+def first_sample(repo: Path) -> None:
+    """An edit sampled by the first tick or a notification: either way the first tick has run, so the
+    notifications are on from here."""
+    (repo / "first.txt").write_text("first\n")
+    wait_for(repo, "worktree.sample", 1)
+
+
+def stop(process: subprocess.Popen) -> tuple[str, str]:
+    process.send_signal(signal.SIGTERM)
+    try:
+        out, err = process.communicate(timeout=60)  # an hour's sleep ends at once
+    finally:
+        process.kill()
+    assert process.returncode == 0 and out.splitlines()[-1] == "stopped", err
+    assert "Traceback" not in err
+    return out, err
+
+
+def test_a_save_is_sampled_from_a_notification_and_its_discard_keeps_files_and_lines(watched):
+    process = notified_watch(watched)
+    try:
+        first_sample(watched)
+        (watched / "README.md").write_text("hello\nan idea\nand another\n")  # an editor's save
+        [_, sample] = wait_for(watched, "worktree.sample", 2)
+        assert ["README.md", 2, 0] in sample.data["files"]
+        git(watched, "checkout", "--", "README.md")  # thrown away: its lines are known from the sample
+        [discard] = wait_for(watched, "edit.discarded", 1)
+    finally:
+        stop(process)
+    assert discard.data["how"] == "checkout"
+    assert discard.data["files"] == [["README.md", 2, 0]]
+    assert new_events(watched, discard.seq, types=("edit.discarded",)) == []
+
+
+def test_notifications_for_several_repositories_and_one_removed_while_watched(watched, tmp_path):
+    other, doomed = tmp_path / "other", tmp_path / "doomed"
+    for path in (other, doomed):
+        git(tmp_path, "init", "-q", str(path))
+        commit_file(path, "b.txt", "b\n")
+        gitobs("install", cwd=path)
+    process = notified_watch(watched, other, doomed)
+    try:
+        for repo in (watched, other, doomed):
+            first_sample(repo)
+        shutil.rmtree(doomed)  # its notifications end with a last look, which fails: one line
+        guard = threading.Timer(WAIT_S, process.kill)
+        guard.start()
+        said = process.stderr.readline()
+        guard.cancel()
+        assert said.startswith("gitobs: warning: ") and f"{doomed}: gitobs is not installed" in said
+        (other / "b.txt").write_text("b\nmore\n")  # the others go on
+        (watched / "README.md").write_text("hello\nmore\n")
+        for repo, path in ((other, "b.txt"), (watched, "README.md")):
+            assert [path, 1, 0] in wait_for(repo, "worktree.sample", 2)[-1].data["files"]
+    finally:
+        stop(process)
+
+
+def test_notifications_ignore_the_git_dir_and_the_scans_own_writes(watched):
+    watcher = Watcher(lambda: [(locate(watched).obs, str(watched))], notify=True)
+    assert watcher.notifier.start()
+    try:
+        watcher.tick()  # follows the work tree, then scans
+        settle(watcher)
+        scan(locate(watched).common_dir)  # writes the log and the state
+        (watched / ".git" / "objects" / "scratch").write_bytes(b"x")  # git's objects: nothing a scan reads
+        (watched / ".git" / "index.lock").write_bytes(b"x")
+        time.sleep(2.0)  # their notifications, had they counted, would be pending by now
+        assert watcher.notifier.next_due() == float("inf") and watcher.notified() is None
+        (watched / "README.md").write_text("hello\nnotified\n")
+        deadline = time.monotonic() + WAIT_S
+        while watcher.notifier.next_due() == float("inf") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        while (tick := watcher.notified()) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert tick is not None and [o.label for o in tick.scanned] == [str(watched)]
+    finally:
+        watcher.notifier.close()
+    [sample] = events_of(watched, "worktree.sample")
+    assert sample.data["files"] == [["README.md", 1, 0]]
+
+
+def settle(watcher: Watcher) -> None:
+    """Let the notifications of what was just written arrive, then take them."""
+    time.sleep(1.0)
+    while watcher.notifier.next_due() != float("inf"):
+        time.sleep(0.2)
+        watcher.notified()
+
+
+def test_sigterm_ends_a_long_sleep_at_once(watched):
+    process = notified_watch(watched)
+    first_sample(watched)
+    stop(process)
+
+
+def test_no_notify_looks_only_every_interval(watched):
+    process = subprocess.Popen([sys.executable, "-m", "gitobs", "watch", "--no-notify", "--interval", "1h",
+                                str(watched)], cwd=watched, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    assert process.stdout.readline().startswith("watching 1 repository every 3600 s")
+    stop(process)
 
 
 def start_watch(repo: Path, *python_options: str) -> subprocess.Popen:

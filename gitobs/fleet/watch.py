@@ -9,11 +9,17 @@ Each tick looks at every watched repository in two cheap stages:
 A repository whose stamps are all as after its last scan costs that and nothing else: no lock, no log,
 no state written. Any change means a full scan, which is crash-safe as always, so a signal between two
 repositories, or even inside a scan, loses nothing: the next scan picks up where the last one stopped.
+
+Between ticks, file-system notifications (fleet/notify.py) bring a look at one repository about a second
+after its files change, so an edit is sampled before it can be thrown away: a discard then carries its
+files and lines. The ticks stay, for what notifications miss (a storage outside the repository, a platform
+or a limit without them).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -27,12 +33,21 @@ from gitobs.capture.state import load_state
 from gitobs.capture.worktree_sample import look_signature
 from gitobs.core import early_signals
 from gitobs.core.files import stamp
-from gitobs.core.repo import GitobsError, ObsPaths, worktree_git_dirs
+from gitobs.core.repo import MAIN_WORKTREE, GitobsError, ObsPaths, worktree_git_dirs
+from gitobs.fleet.notify import Notifier
 from gitobs.fleet.scan_all import Outcome, scan_one
 from gitobs.upkeep.scan import scan
 
-GITBUTLER_FILES = ("REFRESH", "virtual_branches.toml", "operations-log.toml", "oplog.toml")
+# GitButler's state: the TOMLs, and but.sqlite with its write-ahead log, where a commit lands first (the
+# main file changes only at a checkpoint, so stamping it alone misses a write until something else changes).
+GITBUTLER_FILES = ("REFRESH", "virtual_branches.toml", "operations-log.toml", "oplog.toml", "but.sqlite",
+                   "but.sqlite-wal")
 Stamp = list[int]  # core.files.stamp
+# The paths under a git dir that git_signature stamps, relative to it: a notification for any other (objects,
+# gitobs's own log and state, lock files) is no reason to look.
+GIT_SIDE = re.compile(r"(?:worktrees/[^/]+/)?(?:HEAD|index|logs/HEAD)$|packed-refs$|config$|obs/spool/"
+                      r"|logs/refs/(?:heads/|stash$)|refs/heads/"
+                      rf"|gitbutler/(?:{'|'.join(re.escape(name) for name in GITBUTLER_FILES)})$")
 
 
 def git_signature(common_dir: Path, worktrees: dict[str, Path], gitbutler_storage: str) -> list[Stamp]:
@@ -53,6 +68,25 @@ def git_signature(common_dir: Path, worktrees: dict[str, Path], gitbutler_storag
     return [stamp(path) for path in paths]
 
 
+def watch_roots(dirs: dict[str, Path]) -> list[Path]:
+    """The directories to watch for notifications: each work tree, and the common git dir when it is in none
+    of them (bare, or --separate-git-dir)."""
+    import pygit2
+    from pygit2.enums import RepositoryOpenFlag
+
+    trees = []
+    for git_dir in dirs.values():
+        try:
+            workdir = pygit2.Repository(str(git_dir), RepositoryOpenFlag.NO_SEARCH).workdir
+        except (pygit2.GitError, OSError, KeyError, ValueError):  # a worktree half removed: polled
+            continue
+        if workdir:
+            trees.append(Path(workdir))
+    common = dirs[MAIN_WORKTREE]
+    roots = sorted(set(trees) | ({common} if not any(common.is_relative_to(tree) for tree in trees) else set()))
+    return [root for root in roots if not any(root != other and root.is_relative_to(other) for other in roots)]
+
+
 @dataclass
 class RepoWatch:
     """One watched repository and what it looked like after its last scan."""
@@ -62,6 +96,7 @@ class RepoWatch:
     git: list[Stamp] | None = None  # None: not scanned yet (or its last scan failed)
     worktrees: dict[str, str] = field(default_factory=dict)  # wt -> its work tree's look signature
     gitbutler_storage: str = ""  # where GitButler keeps its state, as the last scan found it
+    followed: list[Path] | None = None  # the git dirs whose work trees the notifier watches
 
     def changed(self) -> bool:
         if self.git is None:
@@ -87,17 +122,22 @@ class Tick:
     scanned: list[Outcome] = field(default_factory=list)  # repositories that changed, and what their scan did
     idle: int = 0  # repositories looked at and left alone
     error: str | None = None  # the list of repositories could not be had: the previous one was watched
+    notices: list[str] = field(default_factory=list)  # about notifications: unavailable, a limit reached
 
 
 class Watcher:
-    """The repositories to watch come from `sources` at every tick (so `watch --all` sees new installs)."""
+    """The repositories to watch come from `sources` at every tick (so `watch --all` sees new installs).
+    With `notify`, `run` also looks at a repository soon after its files change."""
 
     def __init__(self, sources: Callable[[], list[tuple[ObsPaths, str]]],
-                 scanner: Callable[[Path], ScanResult] = scan) -> None:
+                 scanner: Callable[[Path], ScanResult] = scan, notify: bool = False) -> None:
         self.sources = sources
         self.scanner = scanner
+        self.notify = notify
         self.repos: dict[Path, RepoWatch] = {}
         self.stop = threading.Event()
+        self.wake = threading.Event()  # the loop's sleep ends: a notification, or a signal (with stop)
+        self.notifier = Notifier(self.wake, GIT_SIDE)
 
     def tick(self) -> Tick:
         tick = Tick()
@@ -106,15 +146,39 @@ class Watcher:
         except GitobsError as exc:  # the registry mid-edit, say: a loop that runs for days goes on
             tick.error = str(exc)
         else:
+            for key in self.repos.keys() - current.keys():
+                self.notifier.drop(key)
             self.repos = {key: self.repos.get(key) or RepoWatch(obs, label) for key, (obs, label) in current.items()}
-        for watch in self.repos.values():
+        return self._look_at(list(self.repos.values()), tick)
+
+    def notified(self) -> Tick | None:
+        """Look at the repositories whose notifications are due; None when none is."""
+        due = [self.repos[key] for key in self.notifier.due() if key in self.repos]
+        return self._look_at(due, Tick()) if due else None
+
+    def _look_at(self, watches: list[RepoWatch], tick: Tick) -> Tick:
+        for watch in watches:
             if self.stop.is_set():
                 break  # between two repositories: nothing is half done
+            self._follow(watch)
             if self._changed(watch):
                 tick.scanned.append(self._look(watch))
             else:
                 tick.idle += 1
+        tick.notices, self.notifier.notices = self.notifier.notices, []
         return tick
+
+    def _follow(self, watch: RepoWatch) -> None:
+        """Have the notifier watch the repository's work trees, again when its worktrees changed."""
+        if not self.notifier.active:
+            return
+        try:
+            dirs = worktree_git_dirs(watch.obs.common_dir)
+        except OSError:  # gone: its look says so
+            return
+        if list(dirs.values()) != watch.followed:
+            watch.followed = list(dirs.values())
+            self.notifier.follow(watch.obs.common_dir, watch_roots(dirs), watch.obs.common_dir, watch.label)
 
     def _changed(self, watch: RepoWatch) -> bool:
         try:
@@ -134,27 +198,45 @@ class Watcher:
         return outcome
 
     def run(self, interval_s: float, report: Callable[[Tick], None], ticks: int | None = None) -> None:
-        """Tick, then sleep until the next tick is due (or a signal stops it), `ticks` times or forever."""
-        done = 0
+        """Tick, then sleep until the next tick is due, looking at notified repositories meanwhile, until a
+        signal stops it, `ticks` times or forever."""
+        if self.notify:
+            self.notifier.start()
+        try:
+            self._loop(interval_s, report, ticks)
+        finally:
+            self.notifier.close()
+
+    def _loop(self, interval_s: float, report: Callable[[Tick], None], ticks: int | None) -> None:
+        done, next_tick = 0, time.monotonic()
         while not self.stop.is_set():
-            started = time.monotonic()
-            report(self.tick())
-            done += 1
-            if ticks is not None and done >= ticks:
-                break
-            self.stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
+            if time.monotonic() >= next_tick:
+                started = time.monotonic()
+                report(self.tick())
+                done += 1
+                if ticks is not None and done >= ticks:
+                    break
+                next_tick = started + interval_s
+            else:
+                looked = self.notified()
+                if looked is not None:
+                    report(looked)
+            self.wake.wait(max(0.0, min(next_tick, self.notifier.next_due()) - time.monotonic()))
+            self.wake.clear()  # before the next look at what is due: a change noted from now on wakes it again
 
 
 @contextmanager
-def stopped_by_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM set `stop`: the tick in progress finishes its repository, then the loop ends. One
-    that came while the command line was loading (early_signals) sets it at once: no tick starts."""
+def stopped_by_signals(*events: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set `events` (the loop's stop, and what its sleep waits on): the tick in progress
+    finishes its repository, then the loop ends. One that came while the command line was loading
+    (early_signals) sets them at once: no tick starts."""
     def handler(signum, frame) -> None:
-        stop.set()
+        for event in events:
+            event.set()
 
     previous = {sig: signal.signal(sig, handler) for sig in early_signals.HELD}
     if early_signals.came():  # asked after the handler is in: a signal now is caught either way
-        stop.set()
+        handler(0, None)
     try:
         yield
     finally:

@@ -24,21 +24,24 @@ def watch(
     every: bool = typer.Option(False, "--all", help="Every repository gitobs is installed in, as it is "
                                                     "installed (gitobs repos)."),
     interval: str = typer.Option("60s", "--interval", help="Time between two looks: 30s, 5m, ..."),
+    notify: bool = typer.Option(True, "--notify/--no-notify",
+                                help="Also look at a repository about a second after its files change "
+                                     "(file-system notifications); --no-notify: every --interval only."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Say nothing unless something failed."),
     ticks: int = typer.Option(0, "--ticks", hidden=True, help="Stop after this many ticks (tests)."),
 ) -> None:
-    """Scan whatever changed, every --interval, until Ctrl-C or SIGTERM."""
+    """Scan whatever changed, as files change and every --interval, until Ctrl-C or SIGTERM."""
     interval_s = parse_duration(interval)
     if interval_s <= 0:
         raise GitobsError(f"the interval must be more than zero, not {interval!r}")
     if every and paths:
         raise GitobsError("give repositories or --all, not both")
     sources = _registered if every else _fixed([open_repo(path) for path in paths or [None]])
-    watcher = Watcher(sources)
-    with stopped_by_signals(watcher.stop):
+    watcher = Watcher(sources, notify=notify)
+    with stopped_by_signals(watcher.stop, watcher.wake):
         if not quiet:  # said once the handlers are in: from here on, Ctrl-C does stop it
-            say(f"watching {'every registered repository' if every else _count(len(paths or [None]))} every "
-                f"{interval_s:g} s; Ctrl-C stops")
+            say(f"watching {'every registered repository' if every else _count(len(paths or [None]))} "
+                f"{'as files change and ' if notify else ''}every {interval_s:g} s; Ctrl-C stops")
         watcher.run(interval_s, lambda tick: _show(tick, quiet), ticks=ticks or None)
     if not quiet:
         say("stopped")
@@ -60,6 +63,8 @@ def _show(tick: Tick, quiet: bool) -> None:
     moment = time.strftime("%H:%M:%S")
     if tick.error is not None:
         warn(f"{moment} {inert(tick.error)}; watching the repositories known before")
+    for notice in tick.notices:
+        warn(f"{moment} {inert(notice)}")
     for outcome in tick.scanned:
         if outcome.error is not None:
             warn(f"{moment} {inert(outcome.label)}: {inert(outcome.error)}")
