@@ -8,7 +8,6 @@ from collections import Counter
 import pytest
 from conftest import commit_file, git, gitobs, last_seq
 
-from gitobs.capture.enrich import Enricher
 from gitobs.capture.install import install
 from gitobs.core.lock import exclusive
 from gitobs.core.redact import hash_path, repository_salt
@@ -44,11 +43,11 @@ def run_import(repo, **options):
     return import_history(locate(repo).common_dir, **options)
 
 
-def numstat(repo) -> dict[str, list[list]]:
-    """sha -> [[path, added, deleted], ...] as git log --numstat prints them (no renames, merges against
-    their first parent, binary files as 0)."""
-    out = git(repo, "log", "--branches", "HEAD", "--numstat", "--no-renames", "--diff-merges=first-parent",
-              "--format=@%H").stdout
+def numstat(repo, *options: str) -> dict[str, list[list]]:
+    """sha -> [[path, added, deleted], ...] as `git log --numstat` prints them (renames detected, the new
+    path taken from either of git's forms, `old => new` or `dir/{old => new}/file`; merges without a
+    diff unless `options` ask for one; binary files as 0)."""
+    out = git(repo, "log", "--branches", "HEAD", "--numstat", "-M", *options, "--format=@%H").stdout
     found: dict[str, list[list]] = {}
     sha = None
     for line in out.splitlines():
@@ -57,8 +56,19 @@ def numstat(repo) -> dict[str, list[list]]:
             found[sha] = []
         elif line.strip():
             added, deleted, path = line.split("\t", 2)
-            found[sha].append([path, 0 if added == "-" else int(added), 0 if deleted == "-" else int(deleted)])
+            found[sha].append([new_path(path), 0 if added == "-" else int(added), 0 if deleted == "-" else int(deleted)])
     return found
+
+
+def new_path(shown: str) -> str:
+    """The path after a rename as git's numstat shows it without -z: `a => b` or `dir/{a => b}/file`."""
+    if " => " not in shown:
+        return shown
+    if "{" in shown:
+        head, rest = shown.split("{", 1)
+        middle, tail = rest.split("}", 1)
+        return (head + middle.split(" => ", 1)[1] + tail).replace("//", "/")
+    return shown.split(" => ", 1)[1]
 
 
 def varied_history(repo) -> None:
@@ -95,36 +105,16 @@ def test_each_commit_has_the_files_and_counts_git_log_numstat_gives(repo):
     expected = numstat(repo)
     imported = {e.data["sha"]: e for e in created(repo)}
     assert result.imported == len(expected) == len(imported) == 11
+    newest = {"src/app/main.py": "src/app/entry.py"}  # the move: one file, under its newest path
     for sha, files in expected.items():
         data = imported[sha].data
-        assert data.get("files", []) == files, sha
+        assert data.get("files", []) == [[newest.get(path, path), *counts] for path, *counts in files], sha
         assert data.get("files_total", 0) == len(files)
         assert (data.get("added", 0), data.get("deleted", 0)) == (sum(f[1] for f in files), sum(f[2] for f in files))
-    assert any(f == ["docs/logo.bin", 0, 0] for e in imported.values() for f in e.data["files"])
-
-
-def test_payloads_are_the_ones_a_scan_makes(repo, monkeypatch):
-    varied_history(repo)
-    monkeypatch.setattr(importer, "MAX_FILES", 3)  # the cap too, and which files it keeps
-    commit_file(repo, "many/a.txt", "1\n", "one")
-    for name in "bcdef":
-        (repo / "many" / f"{name}.txt").write_text(f"{name}\n" * 3)
-    git(repo, "add", "many")
-    git(repo, "commit", "-q", "-m", "many files")
-    forget_reflogs(repo)
-    install(locate(repo))
-    run_import(repo)
-    enricher = Enricher(locate(repo).common_dir)
-    monkeypatch.setattr("gitobs.capture.enrich.MAX_FILES", 3)
-    for event in created(repo):
-        facts = enricher.commit(event.data["sha"])
-        data = event.data
-        assert data.get("parents", []) == facts.parents
-        assert data.get("files", []) == [[f.path, f.added, f.deleted] for f in facts.files]
-        assert data.get("files_total", 0) == facts.files_total
-        assert (data.get("added", 0), data.get("deleted", 0)) == (facts.added, facts.deleted)
-    capped = [e for e in created(repo) if e.data.get("files_total") == 5]
-    assert len(capped) == 1 and len(capped[0].data["files"]) == 3
+    assert any(f == ["docs/logo.bin", 0, 0] for e in imported.values() for f in e.data.get("files", []))
+    [moved] = [e for e in imported.values() if e.data.get("renames")]
+    assert moved.data["renames"] == [["src/app/main.py", "src/app/entry.py"]]
+    assert moved.data["files"] == [["src/app/entry.py", 0, 0]]  # a pure rename: no lines changed
 
 
 def test_merges_reverts_times_and_source(repo):
@@ -141,7 +131,7 @@ def test_merges_reverts_times_and_source(repo):
     merge = by_sha[git(repo, "rev-parse", "HEAD~1").stdout.strip()]
     revert = by_sha[git(repo, "rev-parse", "HEAD").stdout.strip()]
     assert merge.data["merge"] is True and len(merge.data["parents"]) == 2 and merge.data["via"] == "merge"
-    assert merge.data["files"] == [["side.txt", 1, 0]]  # against its first parent, as the scanner counts
+    assert "files" not in merge.data and "added" not in merge.data  # 0 lines: the merged commits carry them
     assert merge.ts == "2024-03-03T10:00:00.000Z"
     assert revert.data["revert"] is True and revert.data["reverts"] == git(repo, "rev-parse", "HEAD~2").stdout.strip()
     assert revert.ts == "2024-03-04T10:00:00.000Z"
@@ -227,7 +217,8 @@ def test_an_interrupted_import_goes_on_where_it_stopped(repo):
     resumed = run_import(repo, chunk_commits=5)
     shas = Counter(e.data["sha"] for e in created(repo))
     assert len(shas) == 31 and set(shas.values()) == {1}
-    assert resumed.walked == 31 - len(partial)  # what reached the log is not walked again
+    assert resumed.walked == 31 and resumed.recorded == len(partial)  # walked again, what reached the log skipped
+    assert run_import(repo).walked == 0  # complete now: the cursor hides it all
     assert [e.seq for e in events(repo)] == list(range(1, len(events(repo)) + 1))
 
 
@@ -565,7 +556,7 @@ def test_commits_with_times_git_keeps_but_no_calendar_has_are_skipped_or_kept_wh
                                   input=raw).stdout.strip()
     git(repo, "update-ref", "refs/heads/main", parent)
     install(locate(repo))
-    done = gitobs("import", cwd=repo, ok=False)
+    done = gitobs("import", "--all-authors", cwd=repo, ok=False)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     files = {e.data["sha"]: {f[0] for f in e.data["files"]} for e in created(repo)}
     assert shas["far"] not in files  # each tree holds its one file: a commit adds it, deletes the one before

@@ -1,11 +1,14 @@
-"""How far `gitobs import` got, in `.git/obs/import.json`, replaced atomically after each chunk is in the log.
+"""How far `gitobs import` got, in `.git/obs/import.json`, replaced atomically when an import completes.
 
-The cursor is a set of commits whose whole ancestry (from `since` on) has been dealt with: imported, or
-found already recorded. Commits are imported parents first, so after each one the set is updated by
-adding it and dropping its parents; it stays about as small as the number of branches. A later import
-hides these commits from its walk: it walks only history that is new since, and an interrupted one goes on
-after the last chunk that reached the log. A chunk in the log but not yet in the cursor (a crash between
-the two writes) is walked again and found recorded, so nothing is written twice.
+The cursor is a set of commits whose whole ancestry (from `since` on, by the authors the run took) has
+been dealt with: imported, or found already recorded, or left out. A later import hides these commits
+from its walk: it walks only history that is new since. An import walks children before parents (renames
+first), so it is complete only at its end: an interrupted one walks again, and finds what its chunks put
+in the log recorded, so nothing is written twice.
+
+Runs are told apart by `since` and by whose commits they took: a run of everyone's (`authors` None)
+covers any later run; a run of some authors covers a later run of the same authors or fewer, so
+`--all-authors` after an own-only import walks everything again and adds only the others' commits.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ MAX_RUNS = 8
 class Coverage(msgspec.Struct):
     since: int | None = None  # seconds since the epoch; None: the whole history
     covered: list[str] = []
+    authors: list[str] | None = None  # the emails whose commits it took; None: everyone's
 
 
 class ImportCursor(msgspec.Struct):
@@ -44,11 +48,14 @@ def load_cursor(obs_root: Path) -> ImportCursor:
         return ImportCursor()  # walked again from the start: what is recorded is still skipped
 
 
-def covered_for(cursor: ImportCursor, since: int | None) -> set[str]:
-    """Commits whose ancestry a walk from `since` on may skip: those of runs that went at least as far back."""
+def covered_for(cursor: ImportCursor, since: int | None, authors: list[str] | None = None) -> set[str]:
+    """Commits whose ancestry a walk from `since` on, of `authors`' commits (None: everyone's), may skip:
+    those of runs that went at least as far back and took at least these authors' commits."""
     found: set[str] = set()
     for run in cursor.runs:
-        if run.since is None or (since is not None and run.since <= since):
+        far_enough = run.since is None or (since is not None and run.since <= since)
+        took = run.authors is None or (authors is not None and set(authors) <= set(run.authors))
+        if far_enough and took:
             found.update(run.covered)
     return found
 
@@ -59,20 +66,12 @@ def forget_cursor(obs_root: Path) -> None:
     (obs_root / IMPORT_FILE).unlink(missing_ok=True)
 
 
-def save_cursor(obs_root: Path, cursor: ImportCursor, since: int | None, covered: Iterable[str]) -> None:
-    """Record `covered` as what a run from `since` has dealt with (it includes what it was allowed to skip)."""
+def save_cursor(obs_root: Path, cursor: ImportCursor, since: int | None, covered: Iterable[str],
+                authors: list[str] | None = None) -> None:
+    """Record `covered` as what a run from `since` of `authors`' commits has dealt with (it includes what
+    it was allowed to skip)."""
     kept = sorted(covered)[-MAX_COVERED:]
-    runs = [run for run in cursor.runs if run.since != since] + [Coverage(since, kept)]
+    same = (since, None if authors is None else sorted(authors))
+    runs = [run for run in cursor.runs if (run.since, run.authors) != same] + [Coverage(since, kept, same[1])]
     cursor.runs = runs[-MAX_RUNS:]
     write_atomic(obs_root / IMPORT_FILE, msgspec.json.encode(cursor))
-
-
-class Frontier:
-    """The covered set as a walk (parents before children) extends it."""
-
-    def __init__(self, start: Iterable[str]) -> None:
-        self.covered = set(start)
-
-    def advance(self, sha: str, parents: Iterable[str]) -> None:
-        self.covered.add(sha)
-        self.covered.difference_update(parents)

@@ -1,22 +1,19 @@
-"""A history's commits with per-file line counts, from `git log --numstat -z`.
+"""A history's commits with per-file line counts, from one streaming `git log --numstat -z`.
 
-git computes the counts (about three times faster than pygit2's per-file patches) in processes of its
-own, batch after batch of the walk's commits, while Python parses the batch before. The options pin down
-what a user's configuration could change, so the counts are the scanner's (gitobs/capture/enrich.py): no rename
-detection, merges against their first parent, the root against the empty tree, myers, no textconv.
-Only shas, times, paths and counts are read; messages never pass through here.
+One git process walks the history newest first (children before parents, so that a rename is seen before
+the older commits that name the file by its old path) while Python parses its output as it comes. The
+options pin down what a user's configuration could change: rename detection on (-M, as `git log`'s
+default), merges without a diff (0 changed lines, code-maat's convention) unless their first-parent diff
+is asked for, the root against the empty tree, myers, no textconv, no external diff.
+Only shas, times, author emails, paths and counts are read; messages never pass through here.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 import subprocess
-import threading
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,12 +22,10 @@ from gitobs.core.repo import GitobsError
 from gitobs.log.schema import FileChange
 
 _PINNED_CONFIG = ("log.showRoot=true", "log.showSignature=false", "diff.orderFile=/dev/null", "diff.relative=false",
-                  "core.quotePath=false")
+                  "core.quotePath=false", "log.follow=false")
 # %ct is empty for a commit dated before 1970: taken as 1970, not as a line that is no commit
 _COMMIT = re.compile(rb"^([0-9a-f]{40,64}) (\d*)((?: [0-9a-f]{40,64})*)$")
-WORKERS = 2  # git processes counting at once: on two cores, git keeps both busy while Python reads
-BATCH_COMMITS = 1000  # commits per git process
-FIRST_BATCH_COMMITS = 200
+READ_SIZE = 1 << 16
 
 
 @dataclass
@@ -38,8 +33,9 @@ class LoggedCommit:
     sha: str
     commit_time: int
     parents: list[str]
-    files: list[FileChange] = field(default_factory=list)  # the first `max_files`
-    files_total: int = 0
+    email: str = ""  # the author's, as git has it
+    files: list[FileChange] = field(default_factory=list)  # every file, by the path it has after the commit
+    renames: list[tuple[str, str]] = field(default_factory=list)  # (old, new) paths git found renamed
     added: int = 0
     deleted: int = 0
 
@@ -72,29 +68,27 @@ def _environment() -> dict[str, str]:
             if not key.startswith("GIT_") or key in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")}
 
 
-def commits(common_dir: Path, walk: Walk, max_files: int) -> Iterator[LoggedCommit]:
-    """The commits of `walk`, parents before children, each with its files (the first `max_files` of
-    them) and exact totals."""
-    listing = _start(_git(common_dir, ["rev-list", "--stdin", "--topo-order", "--reverse", *walk.limits()]),
-                     walk.revisions())
-    counts = _Counts(common_dir)
+def commits(common_dir: Path, walk: Walk, merge_churn: bool = False) -> Iterator[LoggedCommit]:
+    """The commits of `walk`, children before parents, each with every file and exact totals. Merges have
+    no files unless `merge_churn` (then their diff against the first parent, as `git log -m --first-parent`)."""
+    args = _git(common_dir, ["log", "--stdin", "--topo-order", "--numstat", "-z", "-M",
+                             f"--diff-merges={'first-parent' if merge_churn else 'off'}", "--diff-algorithm=myers",
+                             "--no-textconv", "--no-ext-diff", "--no-color", "--format=tformat:%H %ct %P%x00%ae",
+                             *walk.limits()])
+    process = _start(args, walk.revisions())
     complete = False
     try:
-        for output in counts.outputs(_batches(listing.stdout)):
-            yield from _parse((output,), max_files)
+        yield from _parse(iter(lambda: process.stdout.read1(READ_SIZE), b""))
         complete = True
     finally:
-        counts.stop()
-        _finish(listing, complete)
+        _finish(process, complete)
 
 
-def _batches(lines: Iterable[bytes]) -> Iterator[bytes]:
-    """A small first batch (Python starts reading sooner), then full ones."""
-    lines = iter(lines)
-    size = FIRST_BATCH_COMMITS
-    while batch := list(itertools.islice(lines, size)):
-        yield b"".join(batch)
-        size = BATCH_COMMITS
+def config_values(common_dir: Path, key: str) -> list[str]:
+    """Every value git's configuration has for `key` as this repository sees it (includeIf applies)."""
+    process = _spawn(_git(common_dir, ["config", "--get-all", key]))
+    out, _ = process.communicate(b"")
+    return [line for line in out.decode("utf-8", "replace").splitlines() if line.strip()]
 
 
 class Search:
@@ -119,52 +113,6 @@ class Search:
         for process in self.processes:
             _finish(process, complete=False)
         self.processes = []
-
-
-class _Counts:
-    """`git log --numstat` over consecutive batches of commits, WORKERS processes at a time, their outputs
-    handed on in order: git counts the next batches on the other core while Python reads one. At most
-    WORKERS + 1 batches' output is held."""
-
-    def __init__(self, common_dir: Path) -> None:
-        self.args = _git(common_dir, ["log", "--no-walk=unsorted", "--stdin", "--numstat", "-z", "--no-renames",
-                                      "--diff-merges=first-parent", "--diff-algorithm=myers", "--no-textconv",
-                                      "--no-ext-diff", "--no-color", "--format=tformat:%H %ct %P"])
-        self.pool = ThreadPoolExecutor(max_workers=WORKERS)
-        self.running: set[subprocess.Popen] = set()
-        self.guard = threading.Lock()
-        self.stopped = False
-
-    def outputs(self, batches: Iterator[bytes]) -> Iterator[bytes]:
-        ahead = deque(self.pool.submit(self._count, batch) for batch in itertools.islice(batches, WORKERS))
-        while ahead:
-            output = ahead.popleft().result()
-            following = next(batches, None)
-            if following is not None:
-                ahead.append(self.pool.submit(self._count, following))
-            yield output
-
-    def _count(self, batch: bytes) -> bytes:
-        process = _spawn(self.args)
-        with self.guard:
-            if self.stopped:
-                process.kill()
-            self.running.add(process)
-        out, err = process.communicate(batch)
-        with self.guard:
-            self.running.discard(process)
-        if process.returncode != 0 and not self.stopped:
-            message = err.decode("utf-8", "replace").strip().splitlines()
-            raise GitobsError(f"git log failed: {message[-1] if message else process.returncode}")
-        return out
-
-    def stop(self) -> None:
-        """After the last batch, or on an interrupt: no git left running."""
-        with self.guard:
-            self.stopped = True
-            for process in self.running:
-                process.kill()
-        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def count(common_dir: Path, walk: Walk) -> int:
@@ -220,35 +168,48 @@ def _run(args: list[str], stdin: bytes) -> str:
     return out
 
 
-def _parse(chunks: Iterable[bytes], max_files: int) -> Iterator[LoggedCommit]:
-    """-z output: a commit's header line, NUL, then (after a newline) one `added TAB deleted TAB path` per
-    file, each NUL-terminated. A header never holds a tab and a file entry always does."""
-    current: LoggedCommit | None = None
+def _tokens(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The NUL-terminated fields of -z output, across read boundaries."""
     rest = b""
     for chunk in chunks:
-        tokens = (rest + chunk).split(b"\0")
-        rest = tokens.pop()
-        for token in tokens:
-            if b"\t" not in token:
-                match = _COMMIT.match(token.strip())
-                if match:
-                    if current is not None:
-                        yield current
-                    sha, stamp, parents = match.groups()
-                    current = LoggedCommit(sha.decode(), int(stamp or 0), parents.decode().split())
-                    files = current.files
+        fields = (rest + chunk).split(b"\0")
+        rest = fields.pop()
+        yield from fields
+    if rest:
+        yield rest
+
+
+def _count(text: bytes) -> int:
+    return int(text) if text != b"-" else 0  # "-": binary, as pygit2 counts it
+
+
+def _parse(chunks: Iterable[bytes]) -> Iterator[LoggedCommit]:
+    """-z output: per commit `sha time parents` NUL `email` NUL, then (the first after a newline) one
+    `added TAB deleted TAB path` NUL per file, or for a rename `added TAB deleted TAB` NUL old NUL new NUL.
+    Fields are taken by position, so no path is ever read as a header; a header never holds a tab."""
+    tokens = _tokens(chunks)
+    current: LoggedCommit | None = None
+    for token in tokens:
+        if b"\t" not in token:
+            match = _COMMIT.match(token.strip())
+            if match is None:
                 continue
-            if current is None:
-                continue
-            added, deleted, path = token.split(b"\t", 2)
-            if added[:1] == b"\n":  # the commit's first file comes after a newline
-                added = added[1:]
-            lines_added = int(added) if added != b"-" else 0  # "-": binary, as pygit2 counts it
-            lines_deleted = int(deleted) if deleted != b"-" else 0
-            current.files_total += 1
-            current.added += lines_added
-            current.deleted += lines_deleted
-            if len(files) < max_files:
-                files.append(FileChange(decoded(path), lines_added, lines_deleted))  # as the scanner names it
+            if current is not None:
+                yield current
+            sha, stamp, parents = match.groups()
+            email = next(tokens, b"")
+            current = LoggedCommit(sha.decode(), int(stamp or 0), parents.decode().split(),
+                                   email.decode("utf-8", "replace").strip().lower())
+            continue
+        if current is None:
+            continue
+        added, deleted, path = token.lstrip(b"\n").split(b"\t", 2)
+        lines_added, lines_deleted = _count(added), _count(deleted)
+        if not path:  # a rename: the old path and the new follow
+            old, path = decoded(next(tokens, b"")), next(tokens, b"")
+            current.renames.append((old, decoded(path)))
+        current.added += lines_added
+        current.deleted += lines_deleted
+        current.files.append(FileChange(decoded(path), lines_added, lines_deleted))  # as the scanner names it
     if current is not None:
         yield current

@@ -6,11 +6,13 @@
    (gitobs/history/recorded.py). Tips come first: a commit made later is not reachable from them, and its
    reflog line, if the scanner has not read it, is among those it will report.
 3. Events for the reflog lines the scanner has read but the log does not hold, made by the scanner's code.
-4. `commit.created` for every commit the tips reach that no event names yet, streamed from
-   `git log --numstat` (gitobs/history/gitlog.py), parents first, with its committer time: appended in chunks,
-   each under the lock and numbered then, each followed by the import cursor (gitobs/history/cursor.py).
+4. `commit.created` for every commit of the user's (gitobs/history/authors.py; everyone's with
+   `all_authors`) that the tips reach and no event names yet, streamed from one `git log --numstat -M`
+   (gitobs/history/gitlog.py) children first, every file under its newest path (gitobs/history/renames.py),
+   with its committer time: appended in chunks, each under the lock and numbered then. Merges count no
+   lines unless `merge_churn`. The import cursor (gitobs/history/cursor.py) moves when the walk is complete.
 
-Nothing is held for the whole history: one chunk of events, the shas the log names, the cursor.
+Nothing is held for the whole history: one chunk of events, the shas the log names, the rename map.
 """
 
 from __future__ import annotations
@@ -21,33 +23,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
+import pygit2
 
 from gitobs.capture.enrich import (
     GITBUTLER_EMAIL,
-    MAX_FILES,
     MESSAGE_MARKERS,
     Enricher,
     message_facts,
 )
 from gitobs.capture.ingest import Collector
 from gitobs.capture.pause import read_pause
-from gitobs.capture.rework import Rework
 from gitobs.capture.state import load_state, save_state
 from gitobs.core.config import ScanSettings
 from gitobs.core.lock import exclusive
-from gitobs.core.redact import repository_salt
+from gitobs.core.redact import hash_path, repository_salt
 from gitobs.core.repo import MAIN_WORKTREE, GitobsError, ObsPaths
 from gitobs.history import gitlog
+from gitobs.history.authors import own_emails
 from gitobs.history.branch_tips import Tips, branch_labels, read_tips
-from gitobs.history.cursor import (
-    IMPORT_LOCK,
-    Frontier,
-    covered_for,
-    load_cursor,
-    save_cursor,
-)
+from gitobs.history.cursor import IMPORT_LOCK, covered_for, load_cursor, save_cursor
 from gitobs.history.recorded import Recorded
 from gitobs.history.reflog import SplitReflogs, derive, split
+from gitobs.history.renames import Follower
 from gitobs.log import schema
 from gitobs.log.eventlog import EventLog
 from gitobs.upkeep import retention
@@ -70,6 +67,7 @@ class ImportProgress:
     imported: int = 0  # commit.created written
     recorded: int = 0  # commits the log already had (or the scanner will report), left out
     skipped: int = 0  # commits left out otherwise: GitButler's own, in a paused interval or a rolled-up day
+    others: int = 0  # commits by other authors, left out (all_authors takes them)
     reflog_events: int = 0  # events from reflog lines written
     chunks: int = 0  # appends done
     total: int | None = None  # commits to look at, when counted
@@ -79,33 +77,37 @@ class ImportProgress:
 class ImportResult(ImportProgress):
     seconds: float = 0.0
     empty: bool = False  # the repository has no commits
+    authors: list[str] | None = None  # the emails whose commits were taken; None: everyone's
 
 
 Report = Callable[[ImportProgress], None]
 
 
 def import_history(common_dir: Path, since: float | None = None, count: bool = False,
-                   on_progress: Report | None = None, chunk_commits: int = CHUNK_COMMITS) -> ImportResult:
-    """Backfill the log from history. `count`: count the commits first (for a progress bar);
-    `on_progress` is called as the walk goes and after every append."""
+                   on_progress: Report | None = None, chunk_commits: int = CHUNK_COMMITS,
+                   all_authors: bool = False, merge_churn: bool = False) -> ImportResult:
+    """Backfill the log from history: the user's own commits, or everyone's with `all_authors`; merges
+    with 0 changed lines, or their first-parent diff with `merge_churn`. `count`: count the commits first
+    (for a progress bar); `on_progress` is called as the walk goes and after every append."""
     started = time.perf_counter()
     obs = ObsPaths(common_dir)
     if not obs.is_enabled():
         raise GitobsError(f"gitobs is not installed in {obs.common_dir} (run gitobs install)")
     _refuse_if_paused(obs)
+    authors = None if all_authors else own_emails(common_dir)
     with exclusive(obs.root / IMPORT_LOCK, 0) as alone:
         if not alone:
             raise GitobsError("another gitobs import is running in this repository")
         scan(common_dir)
         pause = read_pause(obs.root)
         settings = ScanSettings.load(common_dir, pause is not None and pause.active(time.time()))
-        result = ImportResult()
+        result = ImportResult(authors=authors)
         run = _Run(obs, settings, None if since is None else int(since), result, on_progress or _quiet,
-                   chunk_commits)
+                   chunk_commits, authors, merge_churn)
         if run.prepare():
             run.reflog_pass()
             run.walk(count)
-            run.flush()
+            run.flush(complete=True)
         else:
             result.empty = True
     result.seconds = round(time.perf_counter() - started, 3)
@@ -133,12 +135,14 @@ def _quiet(progress: ImportProgress) -> None:
 
 class _Run:
     def __init__(self, obs: ObsPaths, settings: ScanSettings, since: int | None, progress: ImportProgress,
-                 on_progress: Report, chunk_commits: int) -> None:
+                 on_progress: Report, chunk_commits: int, authors: list[str] | None, merge_churn: bool) -> None:
         self.obs = obs
         self.settings = settings
         self.since = since
         self.on_progress = on_progress
         self.chunk_commits = chunk_commits
+        self.authors = None if authors is None else frozenset(authors)
+        self.merge_churn = merge_churn
         self.enricher = _enricher(obs.common_dir)
         self.collector = Collector(None if settings.paths else repository_salt(obs.root))
         self.progress = progress
@@ -146,8 +150,9 @@ class _Run:
         self.reflogs = SplitReflogs()
         self.recorded = Recorded()
         self.cursor = load_cursor(obs.root)
-        self.frontier = Frontier(())
-        self.unflushed = 0  # commits collected since the last append
+        self.hidden: tuple[str, ...] = ()  # what earlier runs dealt with
+        self.pending: list[_Pending] = []  # commits of this chunk, their events made when it is appended
+        self.flagged: gitlog.Search | None = None
         self.derived_commits: set[str] = set()  # written from reflog lines (counted there)
         self.log: EventLog | None = None
         self.log_end: list = []  # the log's end after our last append
@@ -168,13 +173,14 @@ class _Run:
                 self.reflogs = split(self.obs.common_dir, state)
             _refuse_if_damaged(EventLog(self.obs.log))
             self.recorded = Recorded.read(EventLog(self.obs.log))
-        self.frontier = Frontier(self._hidden())
+        self.hidden = self._hidden()
         return True
 
     def _hidden(self) -> tuple[str, ...]:
-        """What earlier runs dealt with, as far as it is still in the object store."""
+        """What earlier runs of these authors dealt with, as far as it is still in the object store."""
         repo = self.enricher.repo
-        return tuple(sorted(sha for sha in covered_for(self.cursor, self.since) if sha in repo))
+        authors = None if self.authors is None else sorted(self.authors)
+        return tuple(sorted(sha for sha in covered_for(self.cursor, self.since, authors) if sha in repo))
 
     # -- the reflogs -----------------------------------------------------------------------------
 
@@ -198,6 +204,13 @@ class _Run:
             self.derived_commits.add(payload.sha)
 
     def _write(self, event_type: str, payload: schema.Payload, ts_ns: int, wt: str, provenance: str) -> bool:
+        if not self._admit(event_type, payload, ts_ns):
+            return False
+        self.collector.emit(event_type, payload, ts_ns=ts_ns, src="import", wt=wt, provenance=provenance)
+        return True
+
+    def _admit(self, event_type: str, payload: schema.Payload, ts_ns: int) -> bool:
+        """Not recorded yet, and at a time import may write: then it counts as recorded from now on."""
         moment = ts_ns / 1e9
         if (self.since is not None and moment < self.since) or self.recorded.excluded(moment):
             return False
@@ -210,73 +223,103 @@ class _Run:
             if self.recorded.claim(event_type, data, moment):
                 return False
             self.recorded.add(event_type, data)
-        self.collector.emit(event_type, payload, ts_ns=ts_ns, src="import", wt=wt, provenance=provenance)
         return True
 
     # -- the history -----------------------------------------------------------------------------
 
     def walk(self, count: bool) -> None:
-        hidden = tuple(sorted(self.frontier.covered))
-        walk = gitlog.Walk(self.tips.commits, hidden, self.since)
+        walk = gitlog.Walk(self.tips.commits, self.hidden, self.since)
         if count:
             self.progress.total = gitlog.count(self.obs.common_dir, walk)
-        labels = branch_labels(self.obs.common_dir, self.tips, hidden, self.since)
-        flagged = gitlog.Search(self.obs.common_dir, walk, [[f"--grep={marker}" for marker in MESSAGE_MARKERS],
-                                                            [f"--author={GITBUTLER_EMAIL}"]])
+        labels = branch_labels(self.obs.common_dir, self.tips, self.hidden, self.since)
+        self.flagged = gitlog.Search(self.obs.common_dir, walk, [[f"--grep={marker}" for marker in MESSAGE_MARKERS]])
         try:
-            self._walk(walk, labels, flagged)
+            self._walk(walk, labels)
+            self._emit_pending()  # while the search is open: the last chunk's reverts
         finally:
-            flagged.close()
+            self.flagged.close()
 
-    def _walk(self, walk: gitlog.Walk, labels: dict[str, str | None], flagged: gitlog.Search) -> None:
-        rework = Rework(self.enricher, self.settings.undo_window)
+    def _walk(self, walk: gitlog.Walk, labels: dict[str, str | None]) -> None:
         unread, rebased = self.reflogs.unread_commits, self.reflogs.rebased_commits
-        for logged in gitlog.commits(self.obs.common_dir, walk, MAX_FILES):
+        follower = Follower()
+        for logged in gitlog.commits(self.obs.common_dir, walk, self.merge_churn):
             self.progress.walked += 1
+            logged.files = follower.name(logged.files, logged.renames)  # every commit's renames, taken or not
             if logged.sha in self.derived_commits:
                 pass
             elif logged.sha in self.recorded.commits or logged.sha in unread or logged.sha in rebased:
                 self.progress.recorded += 1
-            elif self._commit(logged, labels.get(logged.sha, self.tips.default), logged.sha in flagged.result(),
-                              rework):
+            elif self.authors is not None and logged.email not in self.authors:
+                if logged.email == GITBUTLER_EMAIL:
+                    self.progress.skipped += 1  # GitButler's own: nobody's work
+                else:
+                    self.progress.others += 1
+            elif self._commit(logged, labels.get(logged.sha, self.tips.default)):
                 self.progress.imported += 1
-                self.unflushed += 1
             else:
                 self.progress.skipped += 1
-            self.frontier.advance(logged.sha, logged.parents)
-            if self.unflushed >= self.chunk_commits:
+            if len(self.pending) >= self.chunk_commits:
                 self.flush()
             elif self.progress.walked % PROGRESS_EVERY == 0:
                 self.on_progress(self.progress)
 
-    def _commit(self, logged: gitlog.LoggedCommit, branch: str | None, flagged: bool, rework: Rework) -> bool:
-        """`flagged`: its message may say it reverts a commit, or GitButler may have made it."""
-        reverts, synthetic = message_facts(self.enricher.repo.get(logged.sha)) if flagged else (None, False)
-        if synthetic:
-            return False
+    def _commit(self, logged: gitlog.LoggedCommit, branch: str | None) -> bool:
+        """Held for the chunk's append, when what git's message search found is known."""
         if logged.commit_time > LATEST_COMMIT_TIME:  # git keeps any number; no calendar (nor the log) has it
             return False
         merge = len(logged.parents) > 1
         payload = schema.CommitCreated(
             sha=logged.sha, branch=branch, parents=logged.parents, files=logged.files,
-            files_total=logged.files_total, added=logged.added, deleted=logged.deleted, merge=merge,
-            revert=reverts is not None, reverts=reverts, via="merge" if merge else "commit")
+            files_total=len(logged.files), added=logged.added, deleted=logged.deleted, merge=merge,
+            via="merge" if merge else "commit", renames=self._renames(logged.renames))
         ts_ns = logged.commit_time * 10**9
-        provenance = f"import:{logged.sha}"
-        if not self._write("commit.created", payload, ts_ns, MAIN_WORKTREE, provenance):
+        if not self._admit("commit.created", payload, ts_ns):
             return False
-        if reverts:
-            self._write("commit.reverted", rework.reverted(logged.sha, reverts, branch), ts_ns, MAIN_WORKTREE,
-                        provenance)
+        self.pending.append(_Pending(payload, ts_ns, logged.email == GITBUTLER_EMAIL))
         return True
+
+    def _renames(self, renames: list[tuple[str, str]]) -> list[schema.Rename]:
+        """As git found them; hashed like the files when paths are not stored."""
+        salt = self.collector.salt
+        if salt is None:
+            return [schema.Rename(old, new) for old, new in renames]
+        return [schema.Rename(hash_path(old, salt), hash_path(new, salt)) for old, new in renames]
+
+    def _emit_pending(self) -> None:
+        """The chunk's commits as events; a commit whose message names a reverted commit gets its
+        commit.reverted too, and GitButler's workspace commits are left out."""
+        found = self.flagged.result() if self.pending and self.flagged is not None else set()
+        for pending in reversed(self.pending):  # parents first, as far as one chunk goes
+            payload = pending.payload
+            if payload.sha in found or pending.gitbutler:
+                reverts, synthetic = message_facts(self.enricher.repo.get(payload.sha))
+                if synthetic:
+                    self.progress.imported -= 1
+                    self.progress.skipped += 1
+                    continue
+                payload.revert, payload.reverts = reverts is not None, reverts
+            provenance = f"import:{payload.sha}"
+            self.collector.emit("commit.created", payload, ts_ns=pending.ts_ns, src="import", wt=MAIN_WORKTREE,
+                                provenance=provenance)
+            if payload.reverts:
+                self._write("commit.reverted", self._reverted(payload), pending.ts_ns, MAIN_WORKTREE, provenance)
+        self.pending = []
+
+    def _reverted(self, payload: schema.CommitCreated) -> schema.CommitReverted:
+        """Its age from the two commit times (objects read, nothing diffed)."""
+        theirs = self.enricher.repo.get(payload.reverts)
+        age = None
+        if isinstance(theirs, pygit2.Commit):
+            age = float(self.enricher.repo.get(payload.sha).commit_time - theirs.commit_time)
+        return schema.CommitReverted(sha=payload.sha, reverted=payload.reverts, age_s=age, branch=payload.branch)
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def flush(self) -> None:
-        """Append what is collected, numbered, then move the cursor past it."""
+    def flush(self, complete: bool = False) -> None:
+        """Append what is collected, numbered; when the walk is `complete`, the cursor covers it all."""
+        self._emit_pending()
         events = [event for _, event in sorted(self.collector.events, key=lambda pair: pair[0])]
         self.collector.events = []
-        self.unflushed = 0
         with exclusive(self.obs.lock, LOCK_WAIT_S) as held:
             if not held:
                 raise GitobsError("a scan kept the lock for 30 s; run gitobs import again to go on")
@@ -285,7 +328,9 @@ class _Run:
             if events:
                 self._append(events)
                 self.progress.chunks += 1
-            save_cursor(self.obs.root, self.cursor, self.since, self.frontier.covered)
+            if complete:
+                authors = None if self.authors is None else sorted(self.authors)
+                save_cursor(self.obs.root, self.cursor, self.since, {*self.hidden, *self.tips.commits}, authors)
         self.on_progress(self.progress)
 
     def _append(self, events: list[schema.Event]) -> None:
@@ -310,6 +355,13 @@ class _Run:
         if self.log is None or self.log.end_mark() != self.log_end:
             self.log = EventLog(self.obs.log, sealed_level=SEALED_LEVEL)
         return self.log
+
+
+@dataclass
+class _Pending:
+    payload: schema.CommitCreated
+    ts_ns: int
+    gitbutler: bool  # GitButler authored it: its message says whether it is a workspace commit
 
 
 def _enricher(common_dir: Path) -> Enricher:
