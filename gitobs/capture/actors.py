@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gitobs.core import config
+
 ACTORS = ("terminal", "ide", "agent", "gitbutler", "ci", "script", "git")
 
 # Variables the built-in rules read: `gitobs trace2 enable` lists them (and the user's) in trace2.envVars,
@@ -55,6 +57,12 @@ class ActorRules:
             if isinstance(entry, dict) and entry.get("actor") in ACTORS:
                 rules.append(Rule(entry["actor"], str(entry.get("env", "")), str(entry.get("ancestor", ""))))
         return cls(tuple(rules[:MAX_USER_RULES]))
+
+    @classmethod
+    def from_user_config(cls) -> ActorRules:
+        """The rules of the user's own config file (actors.rules is a user-scope key); GitobsError when that
+        file is broken, as for every command."""
+        return cls.from_config(config.load()["actors.rules"])
 
     def env_vars(self) -> list[str]:
         """Every variable a rule reads: what trace2.envVars must list."""

@@ -171,7 +171,8 @@ def _events(process: Process, rules: ActorRules) -> list[tuple[str, Payload, int
         found.append(("git.command", payload, process.start_ns, origin))
     discard = _discard(process, command, args)
     if discard is not None:
-        found.append(("edit.discarded", discard, process.end_ns or process.start_ns, origin))
+        end_ns = process.end_ns or process.start_ns + int(process.duration_s * 1e9)  # brief records have no time
+        found.append(("edit.discarded", discard, end_ns, origin))
     return found
 
 
