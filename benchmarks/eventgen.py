@@ -22,6 +22,14 @@ _DIRS = ["src/core", "src/api", "src/api/v2", "src/ui/components", "src/ui/pages
 _EXTS = [".py", ".py", ".py", ".ts", ".tsx", ".md", ".sql", ".toml", ".sh", ".json"]
 _BRANCHES = ["main"] + [f"feature/{n}" for n in ("parser", "cache", "login-redirect", "docs", "search")] + [
     f"fix/{n}" for n in ("crash-on-empty", "timeout", "unicode")]
+# git.command events (git's trace2): command, mode, typical seconds, weight (a sampled reading command)
+_COMMANDS = [("status", "", 0.05, 40, 4), ("diff", "", 0.08, 15, 1), ("add", "", 0.06, 12, 1),
+             ("commit", "", 0.3, 10, 1), ("log", "", 0.1, 8, 4), ("checkout", "branch", 0.4, 5, 1),
+             ("checkout", "path", 0.05, 2, 1), ("switch", "branch", 0.3, 2, 1), ("fetch", "", 1.5, 4, 1),
+             ("push", "", 2.0, 3, 1), ("pull", "", 2.5, 2, 1), ("rebase", "", 1.0, 1, 1), ("reset", "hard", 0.1, 1, 1),
+             ("restore", "", 0.05, 1, 1), ("stash", "", 0.2, 1, 1), ("rev-parse", "", 0.005, 10, 4),
+             ("gc", "", 8.0, 0.2, 1), ("other", "", 0.1, 1, 1)]
+_ACTORS = [("terminal", 50), ("ide", 25), ("agent", 15), ("script", 5), ("ci", 3), ("gitbutler", 2)]
 _OPS = ["CreateCommit", "UpdateWorkspaceBase", "MoveHunk", "UndoCommit", "CreateBranch", "SquashCommit",
         "AmendCommit", "RestoreFromSnapshot"]
 
@@ -33,6 +41,27 @@ _MIX = [("commit.attempt", 90), ("commit.created", 80), ("commit.message_edit", 
         ("history.reset", 6), ("history.merge", 6), ("push", 30), ("hook.ran", 60), ("vbranch.updated", 12),
         ("vbranch.created", 2), ("vbranch.applied", 2), ("vbranch.unapplied", 2), ("gitbutler.op", 25),
         ("gitobs.scan", 40)]
+
+
+def _git_command(rng: random.Random) -> schema.GitCommand:
+    name, mode, typical, _, weight = rng.choices(_COMMANDS, [entry[3] for entry in _COMMANDS])[0]
+    actor = rng.choices(*zip(*_ACTORS))[0]
+    seconds = round(rng.lognormvariate(0, 0.9) * typical, 4)
+    hooks, editor = [], None
+    if name == "commit":
+        if rng.random() < 0.9:
+            hooks.append(schema.HookRun("pre-commit", round(rng.lognormvariate(0, 0.8), 3),
+                                        0 if rng.random() > 0.05 else 1))
+        if actor in ("terminal", "ide") and rng.random() < 0.6:
+            editor = round(rng.lognormvariate(2.5, 1.0), 3)
+    elif name == "push" and rng.random() < 0.5:
+        hooks.append(schema.HookRun("pre-push", round(rng.lognormvariate(0.5, 0.8), 3), 0))
+    took = seconds + sum(run.seconds for run in hooks) + (editor or 0.0)
+    failed = rng.random() < (0.15 if name in ("fetch", "push", "pull") else 0.03)
+    return schema.GitCommand(command=name, mode=mode, exit=(128 if name in ("fetch", "push") else 1) if failed else 0,
+                             duration_s=round(took, 4), hooks=hooks, editor_s=editor,
+                             no_verify=name == "commit" and rng.random() < 0.04, actor=actor,
+                             weight=weight if rng.random() < 0.9 else 1, nested=name == "fetch" and rng.random() < 0.2)
 
 
 class _Developer:
@@ -142,8 +171,9 @@ def _source(kind: str) -> str:
     return "gitobs" if kind.startswith("gitobs.") else "hook"
 
 
-def events(count: int, seed: int = 1, files: int = 3000) -> Iterator[schema.Event]:
-    """`count` events in time order, numbered from 1, deterministic for a seed."""
+def events(count: int, seed: int = 1, files: int = 3000, git_commands: float = 0.0) -> Iterator[schema.Event]:
+    """`count` events in time order, numbered from 1, deterministic for a seed. `git_commands`: the share of
+    them that are `git.command` events (git's trace2); 0 draws nothing for them, so the stream is as before."""
     rng = random.Random(seed)
     developer = _Developer(rng, files)
     kinds, weights = zip(*_MIX)
@@ -154,6 +184,12 @@ def events(count: int, seed: int = 1, files: int = 3000) -> Iterator[schema.Even
         if rng.random() < 0.004 or ts - day_start > WORKDAY_END_NS:  # the day (or a session) is over
             day_start += DAY_NS * (3 if (day_start // DAY_NS) % 7 == 1 else 1)  # weekends off
             ts = max(ts, day_start + int(rng.uniform(8, 11) * 3600 * 10**9))
+        if git_commands and rng.random() < git_commands:
+            event = schema.make_event("git.command", _git_command(rng), ts_ns=ts, src="trace2",
+                                      wt="." if rng.random() > 0.1 else "hotfix", provenance=f"gen:{seed}:{seq}")
+            event.seq = seq
+            yield event
+            continue
         kind = rng.choices(kinds, weights)[0]
         event = schema.make_event(kind, developer.payload(kind), ts_ns=ts, src=_source(kind),
                                   wt="." if rng.random() > 0.1 else "hotfix", provenance=f"gen:{seed}:{seq}")

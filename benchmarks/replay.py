@@ -1,7 +1,9 @@
-"""Replay speed and memory: `python benchmarks/replay.py [--events N | --quick] [--seed S] [--repeat R]`.
+"""Replay speed and memory: `python benchmarks/replay.py [--events N | --quick] [--seed S] [--repeat R]
+[--git-commands SHARE]`.
 
 Writes N seeded, realistic events (benchmarks/eventgen.py) through the real log writer in scan-sized appends
-of 5..200 lines into a cache directory (reused by later runs with the same count, seed and generator), then
+of 5..200 lines into a cache directory (reused by later runs with the same count, seed and generator; with
+`--git-commands 0.3`, 30% of them are git.command events, as git's trace2 gives them), then
 times, each run in a fresh interpreter so that its peak memory is its own, by turns:
 
 - the raw I/O floor: decompress every frame and split it into lines (EventLog.iter_frames), nothing else;
@@ -54,26 +56,27 @@ SAMPLE_S = 0.01
 
 # ----- the log ------------------------------------------------------------------------------------------
 
-def log_directory(cache: Path, count: int, seed: int) -> Path:
+def log_directory(cache: Path, count: int, seed: int, git_commands: float = 0.0) -> Path:
     """The cached log for these settings; the generator's source is part of the name, so a change to it
     never reuses a stale log."""
     digest = hashlib.sha256((HERE / "eventgen.py").read_bytes()).hexdigest()[:10]
-    return cache / f"replay-{count}-{seed}-{digest}" / "log"
+    share = f"-git{git_commands:g}" if git_commands else ""
+    return cache / f"replay-{count}-{seed}-{digest}{share}" / "log"
 
 
-def ensure_log(log_dir: Path, count: int, seed: int) -> None:
+def ensure_log(log_dir: Path, count: int, seed: int, git_commands: float = 0.0) -> None:
     """Write the log unless a complete one is cached (written aside, then renamed into place)."""
     if log_dir.is_dir():
         return
     partial = log_dir.parent.with_name(log_dir.parent.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     started = time.perf_counter()
-    write_log(partial / "log", count, seed)
+    write_log(partial / "log", count, seed, git_commands)
     os.replace(partial, log_dir.parent)
     print(f"wrote {count:,} events in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
-def write_log(log_dir: Path, count: int, seed: int) -> None:
+def write_log(log_dir: Path, count: int, seed: int, git_commands: float = 0.0) -> None:
     sys.path.insert(0, str(HERE))
     import eventgen
 
@@ -84,7 +87,7 @@ def write_log(log_dir: Path, count: int, seed: int) -> None:
     sizes = random.Random(seed)  # scan-sized appends, one frame each, like a real scanner's
     pending: list[bytes] = []
     want = sizes.randint(5, 200)
-    for event in eventgen.events(count, seed):
+    for event in eventgen.events(count, seed, git_commands=git_commands):
         pending.append(schema.encode(event))
         if len(pending) == want:
             log.append(pending)
@@ -616,8 +619,10 @@ def byte_compile() -> None:
 
 def parent(args: argparse.Namespace) -> None:
     events = QUICK_EVENTS if args.quick else args.events
-    log_dir = log_directory(Path(args.cache), events, args.seed)
-    ensure_log(log_dir, events, args.seed)
+    if not 0 <= args.git_commands < 1:
+        raise SystemExit("--git-commands takes a share from 0 to 1, like 0.3")
+    log_dir = log_directory(Path(args.cache), events, args.seed, args.git_commands)
+    ensure_log(log_dir, events, args.seed, args.git_commands)
     now = report_now(log_dir)
     describe_log(log_dir, events)
     byte_compile()
@@ -647,6 +652,8 @@ def main() -> None:
     size.add_argument("--events", type=int, default=1_000_000)
     size.add_argument("--quick", action="store_true", help=f"{QUICK_EVENTS:,} events: about a minute (another to write the log the first time)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--git-commands", type=float, default=0.0, metavar="SHARE",
+                        help="this share of the events are git.command (trace2) events, e.g. 0.3 (default: none)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; medians are shown")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "gitobs-bench"),
                         help="where generated logs are kept for later runs (default: %(default)s)")
