@@ -73,8 +73,9 @@ class Trace2Run(msgspec.Struct, array_like=True):
     """A hook run trace2 saw, waiting for the stream to pass its command's span (a `hook.ran` may pair)."""
 
     hook: str
-    seconds: float
-    exit: int
+    seconds: float  # with runs > 1, their total
+    exit: int  # the first failing run's exit
+    runs: int
     start: float  # its command's span
     end: float
     t: float  # its command's time, where it is counted
@@ -85,6 +86,7 @@ class ChainedRun(msgspec.Struct, array_like=True):
 
     hook: str
     t: float
+    runs: int
 
 
 class HookCostState(msgspec.Struct, array_like=True):
@@ -115,7 +117,7 @@ class HookCostAnalyzer(Analyzer):
               "git.command": ("command", "duration_s", "hooks", "no_verify", "actor"),
               "commit.created": ("src",)}
     order = 70
-    state_version = 2
+    state_version = 3
     state_type = HookCostState  # its result reads `now` (the burn windows end there): sections are not kept
 
     def __init__(self, context: Context) -> None:
@@ -160,14 +162,14 @@ class HookCostAnalyzer(Analyzer):
         if runs == 1:
             self._add(data.hook, seconds, data.exit, t)
         else:  # coalesced runs (schema.HookRan): each counts at their mean, the longest as it was
-            self._add_coalesced(data, t)
+            self._add_coalesced(data.hook, runs, seconds, data.failures, data.max_s, t)
         self.sources[0] += runs
         for index, run in enumerate(self.waiting):  # seen by trace2 too: that one is not counted again
             if run.hook == data.hook and run.start - SLACK_S <= t <= run.end + SLACK_S:
                 del self.waiting[index]
-                self.sources[2] += 1
+                self.sources[2] += runs
                 return
-        self.chained.append(ChainedRun(data.hook, t))
+        self.chained.append(ChainedRun(data.hook, t, runs))
 
     def _command(self, data, t: float) -> None:
         if data.no_verify:
@@ -180,18 +182,21 @@ class HookCostAnalyzer(Analyzer):
             found = next((index for index, seen in enumerate(self.chained)
                           if seen.hook == run.hook and t - SLACK_S <= seen.t <= end + SLACK_S), None)
             if found is not None:  # its hook.ran came first and was counted
+                self.sources[2] += self.chained[found].runs
                 del self.chained[found]
-                self.sources[2] += 1
             else:
-                self.waiting.append(Trace2Run(run.hook, run.seconds, run.exit, t, end, t))
+                self.waiting.append(Trace2Run(run.hook, run.seconds, run.exit, run.runs, t, end, t))
 
     def _settle(self, now: float) -> None:
         """Count the trace2 runs no later hook.ran can pair with; forget hook.ran runs no later command can."""
         limit = now - SLACK_S
         if self.waiting and any(run.end < limit for run in self.waiting):
             for run in [run for run in self.waiting if run.end < limit]:
-                self._add(run.hook, run.seconds, run.exit, run.t)
-                self.sources[1] += 1
+                if run.runs == 1:
+                    self._add(run.hook, run.seconds, run.exit, run.t)
+                else:  # one hook run many times in one command: each at their mean, as trace2 sums them
+                    self._add_coalesced(run.hook, run.runs, run.seconds, int(run.exit != 0), None, run.t)
+                self.sources[1] += run.runs
             self.waiting = [run for run in self.waiting if run.end >= limit]
         if self.chained and self.chained[0].t < now - MAX_SPAN_S - 2 * SLACK_S:
             self.chained = [seen for seen in self.chained if seen.t >= now - MAX_SPAN_S - 2 * SLACK_S]
@@ -204,18 +209,19 @@ class HookCostAnalyzer(Analyzer):
         stats.failures += status != 0
         self._timed(hook, t, 1, micros(seconds), 1 if seconds > self.budgets.get(hook, float("inf")) else 0)
 
-    def _add_coalesced(self, data, t: float) -> None:
-        stats, runs, seconds = self._stats(data.hook), data.runs, data.seconds
+    def _add_coalesced(self, hook: str, runs: int, seconds: float, failures: int, max_s: float | None,
+                       t: float) -> None:
+        stats = self._stats(hook)
         stats.runs += runs
         stats.micros += micros(seconds)
-        stats.failures += data.failures
+        stats.failures += failures
         for _ in range(runs - 1):
             stats.sample.add(seconds / runs)
-        longest = data.max_s if data.max_s is not None else seconds / runs
+        longest = max_s if max_s is not None else seconds / runs
         stats.sample.add(longest)
-        budget = self.budgets.get(data.hook, float("inf"))
+        budget = self.budgets.get(hook, float("inf"))
         over = (runs - 1) * (seconds / runs > budget) + (longest > budget)
-        self._timed(data.hook, t, runs, micros(seconds), over)
+        self._timed(hook, t, runs, micros(seconds), over)
 
     def _stats(self, hook: str) -> HookStats:
         stats = self.hooks.get(hook)

@@ -91,3 +91,14 @@ def test_no_verify_bypasses_are_counted_by_actor(tmp_path):
     log.add("git.command", commit(0.1, ("pre-commit", 0.05, 0)), "2026-11-20 10:03", src="trace2")
     built = report(log.write(), ["hooks"])
     assert block(built, "hooks", "no_verify").rows == [["agent", "commit", 2], ["terminal", "push", 1]]
+
+
+def test_a_hook_trace2_saw_run_many_times_in_one_command_counts_each_run(tmp_path):
+    log = LogBuilder(tmp_path / "log")
+    rebase = s.GitCommand(command="rebase", duration_s=2.0, hooks=[s.HookRun("prepare-commit-msg", 0.6, 0, 3),
+                                                                   s.HookRun("post-commit", 0.3, 1, 3)])
+    log.add("git.command", rebase, "2026-11-20 10:00", src="trace2")
+    built = report(log.write(), ["hooks"])
+    assert by_hook(built)["prepare-commit-msg"] == [3, 0.6, 0.2, 0.2, 0.2, 0]
+    assert by_hook(built)["post-commit"][0] == 3 and by_hook(built)["post-commit"][-1] == 1
+    assert facts(built, "per_commit")["runs seen by git's trace2 alone"] == 6
