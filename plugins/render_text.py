@@ -101,11 +101,14 @@ def row_cells(block: Table, row: Sequence[Cell]) -> list[Cell]:
 
 
 def zero_columns(block: Table) -> list[int]:
-    """Numeric columns that hold 0 in every row: text and Markdown leave them out (and say so); JSON keeps them."""
+    """Numeric columns that hold 0 in every row: text and Markdown leave them out (and say so); JSON keeps them.
+    Only while two numeric columns stay: a figure against another (this week, last week) keeps both."""
     if not block.rows:
         return []
-    return [index for index, numeric in enumerate(numeric_columns(block))
-            if numeric and all(cell in (0, None) for cell in (row_cells(block, row)[index] for row in block.rows))]
+    numeric = numeric_columns(block)
+    zero = [index for index, flag in enumerate(numeric)
+            if flag and all(cell in (0, None) for cell in (row_cells(block, row)[index] for row in block.rows))]
+    return zero if sum(numeric) - len(zero) >= 2 else []
 
 
 def zero_columns_text(block: Table, hidden: list[int]) -> str | None:

@@ -229,10 +229,14 @@ def brief(this: Week, before: Week) -> str:
     if now[IMPORTED_SWITCHES]:
         switches += f", {now[IMPORTED_SWITCHES]} of them imported"
     lines = [f"{commits}; {switches}, {_plural(now[PING_PONGS], 'ping-pong')} ({then[PING_PONGS]})."]
-    lines.append(f"{_plural(now[BLOCKED], 'commit')} blocked by a hook ({then[BLOCKED]}), "
-                 f"{now[ABORTED]} aborted ({then[ABORTED]}); median time writing a message "
-                 f"{_seconds(this.median_message_s())} (last week {_seconds(before.median_message_s())}).")
-    lines.append(_discards(now, then))
+    if now[BLOCKED] or then[BLOCKED] or now[ABORTED] or then[ABORTED]:
+        lines.append(f"{_plural(now[BLOCKED], 'commit')} blocked by a hook ({then[BLOCKED]}), "
+                     f"{now[ABORTED]} aborted ({then[ABORTED]}).")
+    if this.message or before.message:
+        lines.append(f"Median time writing a commit message: {_seconds(this.median_message_s())} "
+                     f"(last week {_seconds(before.median_message_s())}).")
+    if now[DISCARDS] or then[DISCARDS]:
+        lines.append(_discards(now, then))
     lines.append(_busiest(this))
     return "\n".join(lines)
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
+import re
+import subprocess
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
-from conftest import commit_file, gitobs
+from conftest import commit_file, git, gitobs
 from gitobs_plugins.heatmap import HeatmapAnalyzer, type_of
 from logfactory import LogBuilder, block, report
 
@@ -339,3 +343,79 @@ def test_with_a_path_no_remainder_is_guessed(tmp_path):
     built = capped_commits(tmp_path).report(path="a.py")
     assert [row[0] for row in rows(built, "by_file")] == ["a.py"]
     assert facts(built)["files touched by commits"] == 2
+
+
+# ---- the text report of a real repository with seven years of history ----------------------------------
+
+LONG_HISTORY = Path(__file__).parent.parent / "fixtures" / "repos" / "long-history.sh"
+NOT_FIT = re.compile(r"by (\w+): (\d+) \w+ do not fit (\d+) columns, summed into (\d+)")
+
+
+@pytest.fixture
+def long_history(tmp_path) -> Path:
+    """fixtures/repos/long-history.sh, installed and imported: commits from 2020-01 to 2026-11."""
+    repo = tmp_path / "long"
+    subprocess.run(["sh", str(LONG_HISTORY), str(repo)], check=True)
+    gitobs("install", cwd=repo)
+    gitobs("import", cwd=repo)
+    return repo
+
+
+def period_of(month: str, period: str) -> tuple[int, int]:
+    """A commit's "YYYY-MM" as the (year, number) of its month, quarter or year."""
+    year, number = int(month[:4]), int(month[5:])
+    return {"month": (year, number), "quarter": (year, (number - 1) // 3 + 1), "year": (year, 0)}[period]
+
+
+def periods_between(first: tuple[int, int], last: tuple[int, int], period: str) -> list[tuple[int, int]]:
+    per_year = {"month": 12, "quarter": 4, "year": 1}[period]
+    start = (first[0], first[1] or 1)
+    count = (last[0] - first[0]) * per_year + (last[1] or 1) - start[1] + 1
+    return [(start[0] + (start[1] - 1 + i) // per_year, (start[1] - 1 + i) % per_year + 1 if per_year > 1 else 0)
+            for i in range(count)]
+
+
+def file_grid_marks(text: str, labels: list[str]) -> tuple[str, list[list[str]]]:
+    """The files' time grid of a text report: its period and, per row, the mark drawn in each column."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Files by "))
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("less "))
+    body = lines[start + 1:end]
+    fitted = next((NOT_FIT.search(line) for line in body if NOT_FIT.search(line)), None)
+    width = min(24, max(map(len, labels)))
+    rows = [line[width + 1:].rstrip() for line in body if line[:width].rstrip() in labels]
+    return (fitted.group(1) if fitted else "month"), rows
+
+
+def cells_of(row: str, columns: int) -> list[str]:
+    step = math.ceil(len(row) / columns)  # cells wider than 2 end in a blank, stripped from the last
+    return [row[column * step] for column in range(columns)]
+
+
+@pytest.mark.parametrize("how", ["--width 80", "--width 200", "COLUMNS=80", "COLUMNS=250", "piped"])
+def test_text_heatmap_shows_every_commits_period_at_any_width(long_history, monkeypatch, how):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    base = ["report", "--heatmap", "--no-scan", "--now", "2026-12-01", "--utc-offset", "UTC"]
+    args = list(base)
+    if how.startswith("--width"):
+        args += how.split()
+    elif how.startswith("COLUMNS"):
+        monkeypatch.setenv("COLUMNS", how.split("=")[1])
+    text = gitobs(*args, cwd=long_history).stdout  # piped: stdout is no terminal
+    assert "do not fit this terminal" not in text and "\x1b" not in text
+    width = {"--width 80": 80, "--width 200": 200, "COLUMNS=80": 80, "COLUMNS=250": 250, "piped": 100}[how]
+    assert max(map(len, text.splitlines())) <= width
+    found = json.loads(gitobs(*base, "--format", "json", cwd=long_history).stdout)
+    [heatmap] = [s for s in found["sections"] if s["name"] == "heatmap"]
+    [files] = [b for b in heatmap["blocks"] if b["id"] == "by_file_time"]
+    period, rows = file_grid_marks(text, files["row_labels"])
+    months = git(long_history, "log", "--all", "--format=%cd", "--date=format-local:%Y-%m",
+                 TZ="UTC").stdout.split()
+    wanted = sorted({period_of(month, period) for month in months})
+    columns = periods_between(wanted[0], wanted[-1], period)
+    assert period == ("quarter" if width == 80 else "month")
+    marks = [cells_of(row, len(columns)) for row in rows]
+    for key in wanted:  # every period with a commit has a mark above the lowest level in some row
+        assert any(row[columns.index(key)] != "·" for row in marks), (period, key)
+    for key in set(columns) - set(wanted):  # and the periods without one show none
+        assert all(row[columns.index(key)] == "·" for row in marks), (period, key)

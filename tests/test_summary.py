@@ -95,8 +95,8 @@ def test_the_brief_reads_as_sentences(tmp_path):
     text = block(report(known_weeks(tmp_path).write(), ["summary"], now=NOW), "summary", "brief").text
     assert text.startswith("This week: 6 commits (last week 2), 2 of them imported; 3 branch switches (1), "
                            "1 of them imported, 1 ping-pong (0).")
-    assert "1 commit blocked by a hook (0), 0 aborted (1)" in text
-    assert "median time writing a message 20 s (last week 30 s)" in text
+    assert "1 commit blocked by a hook (0), 0 aborted (1)." in text
+    assert "Median time writing a commit message: 20 s (last week 30 s)." in text
     assert "2 discards of uncommitted work (0): 7 lines in 1 file lost; 1 of them never sampled" in text
     assert "Busiest files: src/app.py (3 commits, 9 lines), README.md (2 commits, 6 lines), old.py" in text
 
@@ -109,6 +109,12 @@ def test_the_summary_is_the_first_section_and_moves_with_now(tmp_path):
     assert later["commits"] == (0, 6)
     quiet = block(report(log, ["summary"], now="2027-03-01"), "summary", "brief").text
     assert quiet == "Nothing recorded in the last 14 days."
+    # a week with commits alone says nothing of blocks, aborts, message times or discards
+    alone = LogBuilder(tmp_path / "alone")
+    commit(alone, "2026-11-30 10:00", "a.py")
+    assert block(report(alone.write(), ["summary"], now=NOW), "summary", "brief").text == (
+        "This week: 1 commit (last week 0); 0 branch switches (0), 0 ping-pongs (0).\n"
+        "Busiest files: a.py (1 commit, 3 lines).")
 
 
 def test_cached_and_uncached_summaries_are_the_same_bytes(tmp_path, monkeypatch):
