@@ -110,7 +110,7 @@ def _nearest(names: list[str]) -> str | None:
 
 def _process_name(name: object) -> str:
     text = name.strip().lower() if isinstance(name, str) else ""
-    return text[:-4] if text.endswith(".exe") else text
+    return text.removesuffix(".exe")
 
 
 def _name_matches(pattern: str, name: str) -> bool:

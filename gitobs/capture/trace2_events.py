@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -126,7 +127,7 @@ def _def_param(process: Process, record: dict) -> None:
 
 def _child_start(process: Process, record: dict) -> None:
     child_id = record.get("child_id")
-    if isinstance(child_id, int):
+    if isinstance(child_id, int) and not isinstance(child_id, bool):
         hook = record.get("hook_name")
         process.children[child_id] = Child(str(record.get("child_class", "")),
                                            hook if isinstance(hook, str) and _HOOK.fullmatch(hook) else "")
@@ -135,13 +136,13 @@ def _child_start(process: Process, record: dict) -> None:
 def _child_exit(process: Process, record: dict) -> None:
     child = process.children.get(record.get("child_id"))  # type: ignore[arg-type]
     code = record.get("code")
-    if child is not None and isinstance(code, int):
+    if child is not None and isinstance(code, int) and not isinstance(code, bool):
         child.code, child.seconds = code, max(0.0, _number(record.get("t_rel")))
 
 
 def _exit(process: Process, record: dict) -> None:
     code = record.get("signo") if record.get("event") == "signal" else record.get("code")
-    if process.exit is not None or not isinstance(code, int):
+    if process.exit is not None or not isinstance(code, int) or isinstance(code, bool):
         return  # atexit repeats exit's code
     process.exit = 128 + code if record.get("event") == "signal" else code
     process.duration_s = max(0.0, _number(record.get("t_abs")))
@@ -246,7 +247,7 @@ def _discard(process: Process, command: str, args: list[str]) -> schema.EditDisc
 
 
 def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         return 0.0
     return float(min(value, 1e9))
 
