@@ -4,13 +4,21 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import git, gitobs
+from conftest import commit_file, git, gitobs
 
-from gitobs.capture import trace2_setup
+from gitobs.capture import trace2_setup, trace2_spool
+from gitobs.capture.install import install
+from gitobs.core.repo import locate
+from gitobs.log.read import read_events
+from gitobs.upkeep.scan import scan
 
 
 @pytest.fixture
@@ -116,3 +124,122 @@ def test_status_says_on_off_and_what_waits(user, tmp_path):
     shown = gitobs("trace2", "status").stdout
     assert "trace2: on" in shown and str(target(user)) in shown
     assert "files waiting for a scan: 0" not in shown
+
+
+# --- the drain: what real git writes, into the logs of the repositories where gitobs is installed ---
+
+
+@pytest.fixture
+def traced(user, tmp_path) -> Path:
+    """trace2 enabled for the test's user; returns the directory git writes into."""
+    (user / ".gitconfig").write_text("[user]\n\tname = Test Dev\n\temail = dev@example.invalid\n"
+                                     "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
+    trace2_setup.enable()
+    return target(user)
+
+
+def make_repo(path: Path, installed: bool) -> Path:
+    git(path.parent, "init", "-q", str(path))
+    commit_file(path, "README.md", "hello\n", "initial")
+    if installed:
+        install(locate(path))
+        scan(locate(path).common_dir)
+    return path
+
+
+def commands(repo: Path) -> list[tuple[str, str, int]]:
+    obs = locate(repo).obs
+    return [(e.data["command"], e.data.get("mode", ""), e.data.get("exit", 0)) for e in read_events(obs, lambda m: None)
+            if e.type == "git.command"]
+
+
+def test_data_of_a_repository_without_gitobs_never_reaches_a_log(traced, tmp_path):
+    mine = make_repo(tmp_path / "mine", installed=True)
+    other = make_repo(tmp_path / "other", installed=True)
+    left = make_repo(tmp_path / "left", installed=True)
+    never = make_repo(tmp_path / "never", installed=False)
+    gitobs("uninstall", cwd=left)
+    for repo in (left, never):  # git works as ever, with trace2 on and gitobs gone
+        commit_file(repo, "a.txt", "a\n", "a")
+        assert git(repo, "switch", "-q", "-c", "side").returncode == 0
+    git(mine, "switch", "-q", "-c", "feat")
+    git(other, "switch", "-q", "-c", "topic")
+    left_log = [e.id for e in read_events(locate(left).obs, lambda m: None)]
+
+    mine_dir, other_obs = locate(mine).common_dir, locate(other).obs
+    scan(mine_dir)
+    assert os.listdir(traced) == []  # all routed or dropped: nothing waits (before any other git runs)
+    assert ("switch", "branch", 0) in commands(mine)
+    # the other installed repository's files wait in its own spool (private), for its own scan
+    waiting = trace2_spool.spool_dir(other_obs)
+    assert stat.S_IMODE(waiting.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE((waiting / name).stat().st_mode) == 0o600 for name in os.listdir(waiting))
+    assert "switch" not in [command for command, _, _ in commands(other)]
+    scan(locate(other).common_dir)
+    assert ("switch", "branch", 0) in commands(other) and not os.listdir(waiting)
+    # the uninstalled and the never-installed repositories: nothing anywhere
+    assert [e.id for e in read_events(locate(left).obs, lambda m: None)] == left_log
+    assert not (locate(never).common_dir / "obs").exists()
+    assert not os.listdir(trace2_spool.spool_dir(locate(left).obs))  # its scans while installed took theirs
+    every = [e for repo in (mine, other) for e in read_events(locate(repo).obs, lambda m: None)
+             if e.type == "git.command"]
+    assert every and all(e.src == "trace2" for e in every)
+    assert len({e.id for e in every}) == len(every)
+
+
+def test_git_stops_at_max_files_and_a_scan_lets_it_write_again(user, tmp_path, monkeypatch):
+    monkeypatch.setattr(trace2_setup, "MAX_FILES", 6)
+    (user / ".gitconfig").write_text("[user]\n\tname = T\n\temail = t@example.invalid\n")
+    trace2_setup.enable()
+    repo = make_repo(tmp_path / "r", installed=True)
+    for _ in range(20):
+        git(repo, "rev-parse", "HEAD")
+    names = os.listdir(target(user))
+    assert trace2_setup.SENTINEL in names and len(names) <= 6
+    assert trace2_setup.status().full
+    scan(locate(repo).common_dir)
+    assert os.listdir(target(user)) == []
+    git(repo, "rev-parse", "HEAD")
+    assert len(os.listdir(target(user))) == 1  # writing again
+
+
+def test_a_file_git_is_still_writing_is_left_for_the_next_scan(traced, tmp_path):
+    repo = make_repo(tmp_path / "r", installed=True)
+    scan(locate(repo).common_dir)
+    before = [e.id for e in read_events(locate(repo).obs, lambda m: None) if e.type == "git.command"
+              and e.data["command"] == "commit"]
+    editor = subprocess.Popen(["git", "commit", "--allow-empty", "-q"], cwd=repo,
+                              env={**os.environ, "GIT_EDITOR": "sh -c 'sleep 2; echo msg > \"$1\"' editor"})
+    deadline = time.monotonic() + 10
+    while not any(trace2_spool.pid_of(name) == editor.pid for name in os.listdir(traced)):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    scan(locate(repo).common_dir)
+    assert any(trace2_spool.pid_of(name) == editor.pid for name in os.listdir(traced))  # not taken
+    assert editor.wait() == 0
+    scan(locate(repo).common_dir)
+    [commit] = [e for e in read_events(locate(repo).obs, lambda m: None)
+                if e.type == "git.command" and e.data["command"] == "commit" and e.id not in before]
+    assert commit.data["editor_s"] >= 1.5
+
+
+def test_kill_9_during_drains_loses_and_repeats_nothing(traced, tmp_path):
+    repo = make_repo(tmp_path / "r", installed=True)
+    other = make_repo(tmp_path / "o", installed=True)
+    for i in range(20):
+        commit_file(repo, f"k{i}.txt", f"{i}\n", f"commit {i}")
+        git(other, "commit", "-q", "--allow-empty", "-m", f"o{i}")
+    script = "from gitobs.upkeep.scan import scan; from pathlib import Path; scan(Path({!r}))"
+    for delay in (0.05, 0.1, 0.15, 0.2, 0.3, 0.4):
+        for where in (repo, other):
+            child = subprocess.Popen([sys.executable, "-c", script.format(str(locate(where).common_dir))])
+            time.sleep(delay)
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+    for where in (repo, other):
+        scan(locate(where).common_dir)
+        events = [e for e in read_events(locate(where).obs, lambda m: None) if e.type == "git.command"]
+        assert len({e.id for e in events}) == len(events)
+        commits = [e for e in events if e.data["command"] == "commit"]
+        assert len(commits) == 21  # the initial commit and 20 more, each once
+        assert not os.listdir(trace2_spool.spool_dir(locate(where).obs))

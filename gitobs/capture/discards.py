@@ -1,7 +1,7 @@
 """Uncommitted edits thrown away: `checkout -- f` / `restore f`, `reset --hard` on a dirty tree, and
 changes that simply vanished between two working-tree samples.
 
-The hooks say when and how, but not which files: post-checkout gets no paths. The working-tree sample
+The hooks (and git's trace2, when on: see from_trace2) say when and how, but not which files: post-checkout gets no paths. The working-tree sample
 taken at the end of the same scan says which files went clean since the previous sample without being
 committed; those files (with the lines they had) go to the last hook-seen discard of that worktree. A
 `reset --hard` is only reported when the samples show it lost something: run on a clean tree it
@@ -27,7 +27,8 @@ class Candidate:
     ts_ns: int
     branch: str | None
     provenance: str
-    src: str = "hook"  # reflog: a reset line (whole seconds)
+    src: str = "hook"  # reflog: a reset line (whole seconds); trace2: a file discard git's trace2 saw
+    pid: int = 0  # the git process (a hook record's parent), to know trace2's view of it
 
 
 class Discards:
@@ -50,9 +51,22 @@ class Discards:
         self.candidates.setdefault(wt, []).append(Candidate("reset-hard", ts_ns, branch, f"{origin}:discard",
                                                                "reflog"))
 
+    def from_trace2(self, wt: str, discarded: schema.EditDiscarded, ts_ns: int, origin: str, pid: int) -> None:
+        """A discard in git's trace2 (gitobs trace2 enable). What the hooks and reflogs saw wins, so that a
+        discard counts once and the events are those of the hooks alone: a `reset --hard` is always in
+        HEAD's reflog (or post-index-change's record), and a `checkout -- f` that post-checkout recorded
+        (the same git process) is the hook's. `restore f` runs no hook: trace2 gives its discard an exact
+        time, where hooks alone leave it to the sample. Either way the sample gives the files and lines."""
+        if discarded.how != "checkout":
+            return
+        known = self.candidates.setdefault(wt, [])
+        if pid and any(candidate.src == "hook" and candidate.pid == pid for candidate in known):
+            return
+        known.append(Candidate("checkout", ts_ns, discarded.branch, origin, "trace2", pid))
+
     def _add(self, record: SpoolRecord, how: str) -> None:
         self.candidates.setdefault(record.wt, []).append(
-            Candidate(how, record.ts_ns, record.branch, provenance(record)))
+            Candidate(how, record.ts_ns, record.branch, provenance(record), pid=record.ppid))
 
     def settle(self, wt: str, lost: list[FileChange], sample_ns: int, sample_provenance: str,
                branch: str | None) -> None:

@@ -50,6 +50,9 @@ from gitobs.capture.state import (
     load_state,
     save_state,
 )
+from gitobs.capture.trace2_events import events_of, repo_of
+from gitobs.capture.trace2_setup import actor_rules
+from gitobs.capture.trace2_spool import home_of, read_routed
 from gitobs.capture.worktree_sample import sample_worktree
 from gitobs.core.config import ScanSettings
 from gitobs.core.names import recorded
@@ -134,6 +137,7 @@ def ingest_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
         blob_times = loose_blob_times(ctx.enricher.repo, obs.common_dir / "objects")
     staging = Staging(state, ctx.collector.emit, settings.stage_burst_gap, blob_times)
     batch, hooks, ended = _read_hooks(ctx, staging, discards)
+    trace2_read = _read_trace2(ctx, discards)
     reflog_count, held = _read_reflogs(ctx, batch.records, staging, discards)
     if held:  # a commit line left for the next scan may be an ended attempt's: it waits with it
         ended = [key for key in ended if key in state.attempts and not _may_be_held(state.attempts[key], now_ns)]
@@ -163,7 +167,7 @@ def ingest_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
 
     state.seq = last_seq + len(events)
     state.log_end = log.end_mark()
-    state.consumed = [path.name for path in batch.consumed] + sorted(stuck)
+    state.consumed = [path.name for path in batch.consumed] + trace2_read + sorted(stuck)
     state.last_scan_ns = now_ns
     state.forget_ref_times_before(now_ns - REF_TIME_TTL_NS)
     state.last_scan_s = round(time.perf_counter() - started, 4)
@@ -248,6 +252,25 @@ def _read_hooks(ctx: _Context, staging: Staging, discards: Discards) -> tuple[Sp
     staging.feed(batch.records, processes)
     discards.feed(batch.records, processes)
     return batch, hooks, ended
+
+
+def _read_trace2(ctx: _Context, discards: Discards) -> list[str]:
+    """git's trace2 files routed to this repository (gitobs/capture/trace2_spool.py): their git.command events,
+    and their file discards handed to the discards (where the hooks' view of the same git process wins).
+    Stored only where the hooks' are (capture.hooks, not paused); consumed all the same. Returns their names."""
+    files = read_routed(ctx.obs, ctx.stuck)
+    rules = actor_rules() if files else None
+    for file in files:
+        home = home_of(repo_of(file.records))
+        wt = home[1] if home is not None else MAIN_WORKTREE
+        for event_type, payload, ts_ns, origin in events_of(file.records, rules):
+            if not ctx.settings.hooks or (ctx.pause is not None and ctx.pause.covers(ts_ns)):
+                continue
+            if event_type == "edit.discarded":
+                discards.from_trace2(wt, payload, ts_ns, origin, file.pid)
+            else:
+                ctx.collector.emit(event_type, payload, ts_ns=ts_ns, src="trace2", wt=wt, provenance=origin)
+    return [file.name for file in files]
 
 
 def _captured(settings: ScanSettings, records: list[SpoolRecord]) -> list[SpoolRecord]:

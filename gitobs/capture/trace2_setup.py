@@ -24,17 +24,13 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitobs.capture.actors import ActorRules
+from gitobs.core import config
 from gitobs.core.files import write_atomic
 from gitobs.core.repo import GitobsError
 
 MAX_FILES = 5000
 SENTINEL = "git-trace2-discard"  # git's own name for it
-# The variables git copies into each process's trace (def_param) for the actor rules; nothing else of the
-# environment is written. Kept in one place: the actor rules read what this list lets through.
-ENV_VARS = ("CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT", "CURSOR_TRACE_ID", "AIDER_MODEL", "CODEX_SANDBOX",
-            "TERM_PROGRAM", "VSCODE_PID", "VSCODE_GIT_IPC_HANDLE", "JETBRAINS_IDE", "INSIDE_EMACS",
-            "GITBUTLER_PROJECT", "GITBUTLER_CLI", "CI", "GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE",
-            "JENKINS_URL")
 RECORD_FORMAT = 1
 
 
@@ -55,10 +51,17 @@ def record_path() -> Path:
     return state_home() / "trace2-enabled.json"
 
 
+def actor_rules() -> ActorRules:
+    """The built-in actor rules and the user's own (`actors.rules`, user scope)."""
+    return ActorRules.from_config(config.load()["actors.rules"])
+
+
 def settings(target: Path) -> dict[str, str]:
-    """gitobs's trace2 keys, as `git config` names them, and their values."""
+    """gitobs's trace2 keys, as `git config` names them, and their values. trace2.envVars lists the variables
+    the actor rules read (capture/actors.py): git copies those into each process's trace, nothing else of
+    the environment."""
     return {"trace2.eventTarget": os.fspath(target), "trace2.eventBrief": "true", "trace2.eventNesting": "1",
-            "trace2.maxFiles": str(MAX_FILES), "trace2.envVars": ",".join(ENV_VARS)}
+            "trace2.maxFiles": str(MAX_FILES), "trace2.envVars": ",".join(actor_rules().env_vars())}
 
 
 def global_config_path() -> Path:
@@ -191,7 +194,7 @@ def enable() -> str:
     if others:
         raise GitobsError("; ".join(others) + ": there is one trace2 event target, gitobs leaves it alone")
     if is_enabled():
-        return f"trace2 is already on: git writes into {target}"
+        return _refresh_env_vars(target)
     private_dir(target)
     path = Path(os.path.realpath(global_config_path()))  # git writes through a symlinked config file
     before = _read(path)
@@ -206,6 +209,22 @@ def enable() -> str:
         raise
     Record(os.fspath(path), before is not None, before or b"", _read(path) or b"", prior).save(record_path())
     return f"trace2 on: git writes one file per process into {target} (at most {MAX_FILES}), drained by scans"
+
+
+def _refresh_env_vars(target: Path) -> str:
+    """Enabled already: only trace2.envVars follows the actor rules, if the user changed them since."""
+    said = f"trace2 is already on: git writes into {target}"
+    record = Record.load(record_path())
+    wanted = settings(target)["trace2.envVars"]
+    if record is None or _git_config("--file", record.config, "--get-all", "trace2.envVars")[-1:] == [wanted]:
+        return said
+    path = Path(record.config)
+    unchanged = _read(path) == record.after
+    _set(path, "trace2.envVars", wanted)
+    if unchanged:  # still gitobs's own edit: disable can still give the old bytes back
+        record.after = _read(path) or b""
+        record.save(record_path())
+    return said + "; trace2.envVars now lists what the actor rules read"
 
 
 def disable() -> str:

@@ -1,0 +1,226 @@
+"""git's trace2 directory (gitobs/capture/trace2_setup.py) drained into each repository's own spool.
+
+git writes one file per process into the user's trace2 directory, for every repository. Every scan drains
+it under a lock: a file git has finished writing (its last record is `atexit`, or its process is gone) is
+read only as far as its `def_repo` line, which names the worktree. A file of a repository where gitobs is
+installed is moved into that repository's `.git/obs/spool/trace2/` (0700), where that repository's scan
+turns it into events like a hook record (ingest lists it as consumed, deletes it once the events are
+durable). Every other file (a repository without gitobs, or no repository) is deleted unread beyond that
+line. Last, git's maxFiles sentinel is removed so git writes again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitobs.capture.spool import process_alive
+from gitobs.capture.trace2_events import repo_of
+from gitobs.capture.trace2_setup import SENTINEL, private_dir, state_home, trace2_dir
+from gitobs.core.lock import exclusive
+from gitobs.core.repo import MAIN_WORKTREE, GitobsError, ObsPaths
+
+SUBDIR = "trace2"  # under a repository's .git/obs/spool/: names in the scan state are "trace2/<file>"
+HEAD_BYTES = 16384  # def_repo comes within the first few records (version, start, cmd_ancestry, def_repo)
+HEAD_RECORDS = 8
+TAIL_BYTES = 4096
+MAX_WAIT_NS = 24 * 3600 * 10**9  # a file still growing after a day: its process is hung, take it
+LOCK_WAIT_S = 10.0
+
+
+@dataclass
+class Drained:
+    routed: int = 0  # moved into an installed repository's spool
+    dropped: int = 0  # deleted, unread beyond the repository line
+    waiting: int = 0  # still being written: left for the next scan
+
+
+def drain(now_ns: int | None = None, directory: Path | None = None) -> Drained:
+    """Route every finished file of the trace2 directory. Never raises: a scan does not fail on it."""
+    directory = directory or trace2_dir()
+    done = Drained()
+    try:
+        info = os.lstat(directory)
+    except OSError:
+        return done  # trace2 was never enabled
+    if info.st_uid != os.getuid():
+        return done  # not gitobs's: never read
+    if stat.S_ISREG(info.st_mode):  # the directory was deleted, so git appended every process to one file
+        return _replace_file(directory, done)
+    if not stat.S_ISDIR(info.st_mode):
+        return done
+    with exclusive(state_home() / "trace2.lock", LOCK_WAIT_S) as held:
+        if held:
+            _drain_locked(directory, now_ns or time.time_ns(), done)
+    return done
+
+
+def _replace_file(directory: Path, done: Drained) -> Drained:
+    """All repositories mixed in one file: dropped unread, and the directory made again."""
+    try:
+        os.unlink(directory)
+        private_dir(directory)
+        done.dropped += 1
+    except (OSError, GitobsError):
+        pass
+    return done
+
+
+def _drain_locked(directory: Path, now_ns: int, done: Drained) -> None:
+    try:
+        entries = [entry for entry in os.scandir(directory) if entry.name != SENTINEL]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            _route(Path(entry.path), now_ns, done)
+        except OSError:
+            continue  # vanished, or a repository that cannot take it now: the next scan tries again
+    try:
+        os.unlink(directory / SENTINEL)
+    except OSError:
+        pass
+
+
+def _route(path: Path, now_ns: int, done: Drained) -> None:
+    info = os.lstat(path)
+    if not stat.S_ISREG(info.st_mode):
+        return
+    if not finished(path, info.st_mtime_ns, now_ns):
+        done.waiting += 1
+        return
+    home = home_of(repo_of(head_records(path)))
+    if home is None or not ObsPaths(home[0]).is_enabled():
+        os.unlink(path)
+        done.dropped += 1
+        return
+    _move(path, spool_dir(ObsPaths(home[0])))
+    done.routed += 1
+
+
+def spool_dir(obs: ObsPaths) -> Path:
+    return obs.spool / SUBDIR
+
+
+def finished(path: Path, mtime_ns: int, now_ns: int) -> bool:
+    """Has git finished writing this file? Its last record is atexit, or the process that wrote it is gone."""
+    if now_ns - mtime_ns > MAX_WAIT_NS:
+        return True
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - TAIL_BYTES))
+        tail = handle.read()
+    if tail.endswith(b"\n") and _event(tail.rstrip(b"\n").rpartition(b"\n")[2]) == "atexit":
+        return True
+    pid = pid_of(path.name)
+    return pid is None or not process_alive(pid, mtime_ns)
+
+
+def pid_of(name: str) -> int | None:
+    """The writing process, from git's file name `<time>-H<host>-P<pid in hex>`."""
+    _, found, tail = name.rpartition("-P")
+    try:
+        return int(tail, 16) if found else None
+    except ValueError:
+        return None
+
+
+def _event(line: bytes) -> str | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record.get("event") if isinstance(record, dict) else None
+
+
+def head_records(path: Path) -> list[dict]:
+    """The first records of a file, enough to name its repository: the rest is not read."""
+    with open(path, "rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    return decode_lines(head.split(b"\n")[:HEAD_RECORDS])
+
+
+def decode_lines(lines: list[bytes]) -> list[dict]:
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a killed process
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def home_of(worktree: str | None) -> tuple[Path, str] | None:
+    """The common git dir and the worktree name (as events record it) of a worktree path, from its `.git`."""
+    if not worktree:
+        return None
+    dotgit = Path(worktree) / ".git"
+    try:
+        info = os.lstat(dotgit)
+        if stat.S_ISDIR(info.st_mode):
+            return Path(os.path.realpath(dotgit)), MAIN_WORKTREE
+        text = dotgit.read_text(encoding="utf-8", errors="replace") if stat.S_ISREG(info.st_mode) else ""
+        if not text.startswith("gitdir: "):
+            return None
+        git_dir = Path(os.path.realpath(Path(worktree) / text[len("gitdir: "):].strip()))
+        common = git_dir / "commondir"
+        if not common.is_file():
+            return git_dir, MAIN_WORKTREE  # a submodule: its own repository
+        common_dir = Path(os.path.realpath(git_dir / common.read_text(encoding="utf-8").strip()))
+        return common_dir, git_dir.name
+    except OSError:
+        return None
+
+
+def _move(path: Path, target_dir: Path) -> None:
+    """Into an installed repository's spool: a rename, or a copy then a rename where they are on two
+    file systems (a crash in between leaves the same file twice, and the second move overwrites it)."""
+    try:
+        os.mkdir(target_dir, 0o700)
+    except FileExistsError:
+        pass
+    target = target_dir / path.name
+    try:
+        os.rename(path, target)
+    except OSError as exc:
+        if exc.errno != 18:  # EXDEV: another file system
+            raise
+        temp = target_dir / f".{path.name}"
+        shutil.copyfile(path, temp)
+        os.replace(temp, target)
+        os.unlink(path)
+    os.chmod(target, 0o600)
+
+
+@dataclass
+class Trace2File:
+    name: str  # "trace2/<git's file name>", as the scan state lists consumed spool files
+    pid: int  # the git process
+    records: list[dict]
+
+
+def read_routed(obs: ObsPaths, skip: frozenset[str] = frozenset()) -> list[Trace2File]:
+    """This repository's trace2 files, oldest first, each whole."""
+    directory = spool_dir(obs)
+    try:
+        names = sorted(name for name in os.listdir(directory) if not name.startswith("."))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        key = f"{SUBDIR}/{name}"
+        if key in skip:
+            continue
+        try:
+            data = (directory / name).read_bytes()
+        except OSError:
+            continue
+        found.append(Trace2File(key, pid_of(name) or 0, decode_lines(data.split(b"\n"))))
+    return found
