@@ -4,6 +4,7 @@ hostile names. The HTML page itself: tests/test_html_dashboard.py."""
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 import pytest
 from conftest import commit_file, git, gitobs
@@ -259,3 +260,68 @@ def test_report_command_renders_a_hostile_branch_name_inert(watched, tmp_path, o
     expected = {"text": "branch feat<b>|x", "md": "branch feat&lt;b&gt;\\|x", "html": "branch feat&lt;b&gt;|x"}
     assert expected[output_format] in text
     assert "\x1b" not in text
+
+
+# ---- what text and markdown leave out, and the scale ----------------------------------------------------
+
+def one_section(*blocks) -> Report:
+    return Report(now="x", utc_offset="+00:00", window=Window(), events=0,
+                  sections=[Section(name="s", title="S", blocks=list(blocks))])
+
+
+def test_other_rows_do_not_set_the_scale():
+    grid = Grid(id="g", row_labels=["a.py", "b.py", "(other)", "(files beyond the cap)"],
+                column_labels=["1", "2"], cells=[[4, 2], [1, 0], [400, 0], [0, 900]], unit="events")
+    got = lines(TextRenderer().render(one_section(grid), color=False))
+    rows = {line[:22].strip(): line[23:] for line in got if line[:1] in ("a", "b", "(")}
+    # a.py's 4 is the top of the scale, not 900: "(other)" and the cap's row are drawn against it
+    assert rows == {"a.py": "██▒▒", "b.py": "░░··", "(other)": "██··", "(files beyond the cap)": "··██"}
+    assert "max 4 events" in TextRenderer().render(one_section(grid), color=False)
+
+
+def test_rows_and_columns_zero_everywhere_are_left_out_and_said():
+    grid = Grid(id="g", row_labels=["busy", "idle"], column_labels=["1", "2"], cells=[[1, 2], [0, 0]])
+    table = Table(id="t", columns=["file", "commits", "lines", "discards"], rows=[["a", 1, 3, 0], ["b", 2, 0, 0]])
+    for out in (TextRenderer().render(one_section(grid, table), color=False),
+                MarkdownRenderer().render(one_section(grid, table), color=False)):
+        assert "idle" not in out and "1 row with nothing in any column not shown" in out
+        assert "discards" not in out.replace("0 in every row: discards", "")
+        assert "not shown, 0 in every row: discards" in out
+        assert "lines" in out  # 0 in one row only: shown
+    # a figure against another keeps both columns, even when one is 0 everywhere
+    weeks = Table(id="w", columns=["figure", "last 7 days", "the 7 before"], rows=[["commits", 3, 0]])
+    assert "the 7 before" in TextRenderer().render(one_section(weeks), color=False)
+
+
+def test_a_unit_the_label_already_says_is_not_repeated():
+    facts = Facts(id="f", items=[Fact("commits", 11, "commits"), Fact("files touched by commits", 5, "files"),
+                                 Fact("window", 600, "s")])
+    text = lines(TextRenderer().render(one_section(facts), color=False))
+    assert "  commits                   11" in text and "  window                    600 s" in text
+    assert "commits commits" not in "\n".join(text)
+    md = MarkdownRenderer().render(one_section(facts), color=False)
+    assert "- commits: 11\n" in md and "- files touched by commits: 5\n" in md and "- window: 600 s" in md
+
+
+def test_width_comes_from_the_option_then_columns_then_the_terminal(monkeypatch):
+    from gitobs_plugins.render_text import PLAIN_WIDTH, text_width
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert text_width(None, False) == PLAIN_WIDTH == 100  # piped: no terminal to ask
+    monkeypatch.setenv("COLUMNS", "250")
+    assert text_width(None, False) == 250 and text_width(None, True) == 250
+    assert text_width(120, False) == 120
+    monkeypatch.setenv("COLUMNS", "junk")
+    assert text_width(None, False) == 100
+
+
+def test_a_long_time_grid_is_summed_into_coarser_periods_and_says_so():
+    days = [(date(2024, 1, 1) + timedelta(days=n)).isoformat() for n in range(400)]
+    grid = Grid(id="g", row_labels=["a.py"], column_labels=days, cells=[[1 if n in (0, 399) else 0 for n in range(400)]])
+    renderer = TextRenderer()
+    renderer.width = 60
+    out = renderer.render(one_section(grid), color=False)
+    got = lines(out)
+    # 58 weeks do not fit either: months
+    assert "by month: 400 days do not fit 55 columns, summed into 14 (a" in got
+    row = next(line for line in got if line.startswith("a.py "))
+    assert row.startswith("a.py █") and row.endswith("█")  # the first and the last day's weeks both show
