@@ -9,11 +9,21 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from gitobs.log.eventlog import FRAME_MAGIC, Corruption, EventLog, Repaired
+from gitobs.log import eventlog
+from gitobs.log.eventlog import (
+    FRAME_MAGIC,
+    INDEX_MAGIC,
+    Corruption,
+    EventLog,
+    Repaired,
+    window_micros,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,12 +49,12 @@ def corruptions(repaired: list[Repaired]) -> list[Corruption]:
 
 
 def frame_offsets(path: Path) -> list[int]:
-    """Offsets of the frames we wrote (our small test lines never contain the magic)."""
+    """Offsets of the frames we wrote, each behind its time index (our small test lines never contain a magic)."""
     data = path.read_bytes()
-    offsets, at = [], data.find(FRAME_MAGIC)
+    offsets, at = [], data.find(INDEX_MAGIC)
     while at >= 0:
         offsets.append(at)
-        at = data.find(FRAME_MAGIC, at + 1)
+        at = data.find(INDEX_MAGIC, at + 1)
     return offsets
 
 
@@ -246,7 +256,7 @@ def test_a_frame_whose_checksum_alone_is_damaged_is_salvaged_whole(tmp_path: Pat
 def test_repair_hands_the_selector_the_good_lines_around_a_frame_whose_magic_was_hit(tmp_path: Path) -> None:
     log, written = sealed_log(tmp_path / "log", frame_lines=100, frames=3)
     sealed = log.segments()[0]
-    middle = frame_offsets(sealed)[1]
+    middle = sealed.read_bytes().find(FRAME_MAGIC, frame_offsets(sealed)[1])  # the data frame, past its index
     damage(sealed, middle, middle + 1)
     seen = []
 
@@ -352,10 +362,12 @@ from gitobs.log.eventlog import EventLog
 
 directory, run = Path(sys.argv[1]), int(sys.argv[2])
 log = EventLog(directory, seal_bytes=3000, frame_lines=16)
+stamp = lambda i: b"20%02d-01-01T00:00:00.000Z" % ((i * 7919) % 90 + 10)  # times out of order, frame to frame
 i = 0
 print("ready", flush=True)
 while True:
-    batch = [b'{"run":%d,"i":%d,"pad":"%s"}' % (run, i + k, b"x" * (i % 23)) for k in range(1 + i % 3)]
+    batch = [b'{"run":%d,"i":%d,"pad":"%s","ts":"%s"}' % (run, i + k, b"x" * (i % 23), stamp(i + k))
+             for k in range(1 + i % 3)]
     log.append(batch)
     i += len(batch)
 """
@@ -381,7 +393,7 @@ def test_sigkill_during_appends_loses_nothing_but_a_torn_tail(tmp_path: Path) ->
     keys = [(entry["run"], entry["i"]) for entry in seen]
     assert keys == sorted(set(keys)), f"seed {seed}: out of order or duplicated"
     for entry in seen:  # every line is exactly one the child wrote
-        assert set(entry) == {"run", "i", "pad"} and entry["pad"] in {"x" * k for k in range(23)}
+        assert set(entry) == {"run", "i", "pad", "ts"} and entry["pad"] in {"x" * k for k in range(23)}
     for run in range(5):
         numbers = [i for r, i in keys if r == run]
         assert numbers == list(range(len(numbers))), f"seed {seed}: gap in run {run}"
@@ -389,3 +401,119 @@ def test_sigkill_during_appends_loses_nothing_but_a_torn_tail(tmp_path: Path) ->
     assert all(c.reason.startswith("torn frame") for c in found), (seed, found)
     assert all(c.torn_tail for c in found)
     assert len(log.segments()) > 2, "the children should have sealed segments"
+    # The time index of every frame written or sealed before the kill still tells a window's lines true.
+    window = (at("2040-01-01"), at("2050-01-01"))
+    assert in_window(log.iter_lines(window=window_micros(*window)), *window) == in_window(lines, *window)
+
+
+# ----- time index ------------------------------------------------------------------------------
+
+
+def at(day: str) -> float:
+    return datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp()
+
+
+def stamped(i: int, day: str) -> bytes:
+    return json.dumps({"seq": i, "ts": f"{day}T12:00:00.000Z"}).encode()
+
+
+def in_window(lines, since: float, until: float) -> list[bytes]:
+    return [line for line in lines if since <= at(json.loads(line)["ts"][:10]) + 43200 < until]
+
+
+def timed_log(directory: Path) -> tuple[EventLog, list[bytes]]:
+    """Sealed frames of 10 lines whose times are out of order from frame to frame (an import, a late spool),
+    and one frame whose lines span years."""
+    log = EventLog(directory, seal_bytes=1 << 30, frame_lines=10)
+    days = ["2024-03-01", "2021-05-01", "2024-03-02", "2019-01-01", "2024-03-03"]
+    written = [stamped(10 * f + k, day) for f, day in enumerate(days) for k in range(10)]
+    written += [stamped(50, "2010-01-01"), stamped(51, "2030-01-01")]
+    for start in range(0, len(written), 10):
+        log.append(written[start : start + 10])
+    log._seal(log.segments()[-1])
+    return log, written
+
+
+def without_index(path: Path) -> bytes:
+    """The segment as gitobs wrote it before the time index: its data frames alone."""
+    data, kept, at_ = path.read_bytes(), [], 0
+    while at_ < len(data):
+        assert data.startswith(INDEX_MAGIC, at_)
+        size = int.from_bytes(data[at_ + 4 : at_ + 8], "little")
+        length = int.from_bytes(data[at_ + 28 : at_ + 32], "little")
+        kept.append(data[at_ + 8 + size : at_ + 8 + size + length])
+        at_ += 8 + size + length
+    return b"".join(kept)
+
+
+WINDOWS = [("2024-03-02", "2024-03-03"), ("2021-01-01", "2022-01-01"), ("2025-01-01", "2026-01-01"),
+           ("2000-01-01", "2100-01-01"), ("2029-01-01", "2031-01-01")]
+
+
+def test_a_window_reads_only_the_frames_it_overlaps_out_of_order_times_and_all(tmp_path: Path, monkeypatch) -> None:
+    log, written = timed_log(tmp_path / "log")
+    inflated = []
+    original = eventlog._decode_frame
+    monkeypatch.setattr(eventlog, "_decode_frame", lambda data, start: inflated.append(start) or original(data, start))
+    for since, until in WINDOWS:
+        inflated.clear()
+        read = list(log.iter_lines(window=window_micros(at(since), at(until))))
+        assert in_window(read, at(since), at(until)) == in_window(written, at(since), at(until))
+        assert len(inflated) < 6 or until == "2100-01-01"
+    inflated.clear()
+    assert len(list(log.iter_lines(window=window_micros(at("2024-03-02"), at("2024-03-03"))))) == 12
+    assert len(inflated) == 2  # the frame of that day and the one spanning years: the others jumped over
+    assert list(log.iter_lines(window=window_micros(at("2025-01-01"), at("2026-01-01")))) == written[50:]
+
+
+def test_segments_without_an_index_are_read_whole(tmp_path: Path) -> None:
+    log, written = timed_log(tmp_path / "log")
+    segment = log.segments()[0]
+    segment.write_bytes(without_index(segment))  # a segment written before the index
+    for since, until in WINDOWS:
+        assert list(log.iter_lines(window=window_micros(at(since), at(until)))) == written
+    assert log.check() == []
+    log.append([stamped(60, "2024-03-02")])  # later appends are indexed; the old frames stay as they are
+    assert list(log.iter_lines(window=window_micros(at("2026-01-01"), at("2027-01-01")))) == written
+
+
+@pytest.mark.parametrize("where", [0, 5, 9, 13, 20, 27, 30, 33])
+def test_a_damaged_index_hides_no_event(tmp_path: Path, where: int) -> None:
+    log, written = timed_log(tmp_path / "log")
+    segment = log.segments()[0]
+    second = frame_offsets(segment)[1]
+    damage(segment, second + where, second + where + 1)  # magic, size, tag, times, length or CRC
+    window = window_micros(at("2021-01-01"), at("2022-01-01"))  # the second frame's
+    assert in_window(log.iter_lines(window=window), at("2021-01-01"), at("2022-01-01")) == written[10:20]
+    assert [c.offset for c in log.check()] == [second]  # reported, and repair takes out the index alone
+    log.repair()
+    assert list(log.iter_lines()) == written and log.check() == []
+
+
+def test_an_index_that_does_not_fit_its_frame_or_is_newer_is_not_used(tmp_path: Path) -> None:
+    log, written = timed_log(tmp_path / "log")
+    segment = log.segments()[0]
+    second = frame_offsets(segment)[1]
+    data = bytearray(segment.read_bytes())
+    payload = bytearray(data[second + 8 : second + 32])
+    payload[20:24] = (int.from_bytes(payload[20:24], "little") - 1).to_bytes(4, "little")  # a wrong length
+    data[second + 8 : second + 36] = bytes(payload) + zlib.crc32(payload).to_bytes(4, "little")
+    segment.write_bytes(bytes(data))
+    window = window_micros(at("1990-01-01"), at("1991-01-01"))  # outside every frame
+    assert list(log.iter_lines(window=window)) == written[10:20]  # its frame decoded, never skipped
+    payload[3] = 9  # a version this gitobs does not know: its range is not trusted
+    payload[20:24] = (int.from_bytes(payload[20:24], "little") + 1).to_bytes(4, "little")
+    data[second + 8 : second + 36] = bytes(payload) + zlib.crc32(payload).to_bytes(4, "little")
+    segment.write_bytes(bytes(data))
+    assert list(log.iter_lines(window=window)) == written[10:20]
+    assert list(log.iter_lines()) == written and log.check() == []
+
+
+def test_a_line_without_a_readable_time_keeps_its_frame_in_every_window(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "log")
+    log.append([stamped(0, "2024-01-01"), b'{"seq": 1, "ts": "yesterday"}'])
+    log.append([stamped(2, "2024-01-01"), b"not json"])
+    log.append([stamped(3, "2024-01-01")])
+    window = window_micros(at("2025-01-01"), None)
+    read = [json.loads(line)["seq"] for line in log.iter_lines(window=window) if line.startswith(b"{")]
+    assert read == [0, 1, 2]  # not the third frame's

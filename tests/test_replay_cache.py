@@ -40,7 +40,8 @@ LINES = [schema.encode(event) for event in _eventgen().events(7000, seed=3, file
 
 
 def _append(obs: ObsPaths, lines: list[bytes]) -> None:
-    log = EventLog(obs.log, seal_bytes=32 << 10, sealed_level=3)  # small segments: many sealed ones
+    # Small segments: many sealed ones, and a live one that is not empty when the fixture's lines are in.
+    log = EventLog(obs.log, seal_bytes=31 << 10, sealed_level=3)
     for start in range(0, len(lines), 200):
         log.append(lines[start:start + 200])
 
@@ -172,9 +173,9 @@ def test_a_warm_report_reads_only_the_live_segment(obs, monkeypatch):
     read: list[tuple[int, int | None]] = []
     original = EventLog.iter_contents
 
-    def spy(self, on_corruption=None, start=0, stop=None):
+    def spy(self, on_corruption=None, start=0, stop=None, window=None):
         read.append((start, stop))
-        return original(self, on_corruption, start=start, stop=stop)
+        return original(self, on_corruption, start=start, stop=stop, window=window)
 
     original_from = EventLog.iter_contents_from
 

@@ -11,6 +11,12 @@ live segment's torn tail off; other damage (a flipped bit in a sealed frame) is 
 segment alone, with the lines that still decode from it written back. Every byte repair removes is
 kept first, in ``log.damaged/`` next to the log.
 
+Time index: each frame is written behind a small zstd skippable frame (zstd's own readers pass over it)
+holding the true [min, max] of its lines' times and the data frame's length, under a CRC. A reader given a
+time window jumps over the frames it excludes without inflating them. Nothing trusts an index blindly: one
+that is damaged, of an unknown version, or does not end where a frame starts is not used, and its frame is
+decoded as any other; frames without one (segments written before it) are always read.
+
 Writers are assumed to be serialised by the caller (one appending process at a time).
 """
 
@@ -19,9 +25,12 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import struct
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import msgspec
@@ -32,6 +41,18 @@ from gitobs.core.files import replace_with
 __all__ = ["Corruption", "EventLog", "Repaired", "Selector", "json_objects"]
 
 FRAME_MAGIC = b"\x28\xb5\x2f\xfd"
+INDEX_MAGIC = b"\x5a\x2a\x4d\x18"  # a zstd skippable frame (0x184D2A5A), little-endian as zstd writes it
+_SKIPPABLE = re.compile(rb"[\x50-\x5f]\x2a\x4d\x18")  # any of zstd's sixteen skippable magics
+_MAGICS = re.compile(rb"\x28\xb5\x2f\xfd|[\x50-\x5f]\x2a\x4d\x18")
+# tag, format version, min and max time (microseconds since the epoch), data frame length, CRC32 of the rest.
+_INDEX = struct.Struct("<3sBqqI")
+_INDEX_TAG = b"gto"
+_INDEX_VERSION = 1
+_INDEX_SIZE = 8 + _INDEX.size + 4  # skippable header (magic, size) + payload + CRC
+_MAX_SKIPPABLE = 1 << 16  # a foreign skippable frame bigger than this is taken for damage, not jumped over
+UNBOUNDED = (-(1 << 63), (1 << 63) - 1)  # a frame with a line whose time cannot be read: never skipped
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
 MAX_FRAME_CONTENT = 256 << 20  # refuse to inflate more than this per frame (garbage or bombs)
 _SEGMENT_NAME = re.compile(r"^(\d{8})\.jsonl\.zst$")
 _SEAL_TMP_SUFFIX = ".seal-tmp"  # a seal's or a repair's rewrite before its rename
@@ -156,26 +177,122 @@ def _decode_frame(data: memoryview, start: int) -> _Frame | str:
     return _Frame(start, end, content)
 
 
-def _scan(data: bytes, segment: str, unsealed: bool) -> Iterator[_Frame | Corruption]:
+class _Stamp(msgspec.Struct):
+    ts: datetime
+
+
+_STAMPS = msgspec.json.Decoder(_Stamp)
+
+
+def time_range(content: bytes) -> tuple[int, int]:
+    """The true [min, max] of the times of a frame's lines, in microseconds (UNBOUNDED when one cannot be read:
+    such a frame is always decoded, so its bad line is counted as it was before)."""
+    try:
+        stamps = [(stamp.ts - _EPOCH) // _MICROSECOND for stamp in _STAMPS.decode_lines(content)]
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, TypeError, OverflowError):
+        return UNBOUNDED
+    return (min(stamps), max(stamps)) if stamps else UNBOUNDED
+
+
+def indexed_frame(frame: bytes, content: bytes) -> bytes:
+    """`frame` (the compressed `content`) behind its time index."""
+    low, high = time_range(content)
+    payload = _INDEX.pack(_INDEX_TAG, _INDEX_VERSION, low, high, len(frame))
+    return INDEX_MAGIC + struct.pack("<I", len(payload) + 4) + payload + struct.pack("<I", zlib.crc32(payload)) + frame
+
+
+@dataclass(frozen=True)
+class _Index:
+    end: int  # where the skippable frame ends (its data frame starts)
+    low: int
+    high: int
+    frame_end: int  # where its data frame ends
+    known: bool  # ours, intact, of this version: the range can be trusted
+
+
+def _read_index(data: memoryview, start: int) -> _Index | str:
+    """The skippable frame at `start`, or why it is damage. A foreign or newer one is passed over, unused."""
+    if len(data) - start < 8:
+        return _TORN
+    size = int.from_bytes(data[start + 4 : start + 8], "little")
+    end = start + 8 + size
+    if end > len(data):
+        return _TORN if size <= _MAX_SKIPPABLE else "bad skippable frame size"
+    if data[start : start + 4] != INDEX_MAGIC or size != _INDEX.size + 4:
+        if size > _MAX_SKIPPABLE or not _at_frame_edge(data, end):
+            return "bad skippable frame"
+        return _Index(end, *UNBOUNDED, end, known=False)
+    payload = data[start + 8 : end - 4]
+    if zlib.crc32(payload) != int.from_bytes(data[end - 4 : end], "little"):
+        return "time index checksum mismatch"
+    tag, version, low, high, length = _INDEX.unpack(payload)
+    if tag != _INDEX_TAG or version != _INDEX_VERSION:  # another writer's, or a later format: not used
+        return _Index(end, *UNBOUNDED, end, known=False)
+    return _Index(end, low, high, end + length, known=True)
+
+
+def _at_frame_edge(data: memoryview, position: int) -> bool:
+    return position == len(data) or _MAGICS.match(data, position) is not None
+
+
+def _next_magic(data: bytes, position: int) -> int:
+    found = _MAGICS.search(data, position)
+    return -1 if found is None else found.start()
+
+
+def window_micros(since: float | None, until: float | None) -> tuple[int, int] | None:
+    """A time window ([since, until) in seconds, None: open) in microseconds, widened by one against rounding."""
+    if since is None and until is None:
+        return None
+    low = UNBOUNDED[0] if since is None else int(since * 1e6) - 1
+    high = UNBOUNDED[1] if until is None else int(until * 1e6) + 2
+    return low, high
+
+
+def _outside(index: _Index, window: tuple[int, int] | None) -> bool:
+    return window is not None and index.known and (index.high < window[0] or index.low >= window[1])
+
+
+def _scan(data: bytes, segment: str, unsealed: bool, window: tuple[int, int] | None = None
+          ) -> Iterator[_Frame | Corruption]:
     """Yield the valid frames and the damaged regions of one segment, in file order. `unsealed`: the live
-    segment, or one a writer left damaged (only there can damage at the end be a crash mid-append)."""
+    segment, or one a writer left damaged (only there can damage at the end be a crash mid-append). Frames
+    whose time index puts them wholly outside `window` (window_micros) are passed over, not even inflated."""
     view = memoryview(data)
     position = 0
     bad_start: int | None = None  # start of the damaged region being skipped
     bad_reason = ""
     while position < len(data):
-        decoded = _decode_frame(view, position)
+        decoded: _Frame | _Index | str
+        index: _Index | None = None
+        if _SKIPPABLE.match(data, position):
+            index = decoded = _read_index(view, position)
+            if isinstance(index, _Index):
+                if _outside(index, window) and _at_frame_edge(view, index.frame_end):
+                    decoded = _Frame(position, index.frame_end, b"")  # passed over: no lines
+                elif index.known or _SKIPPABLE.match(data, index.end) is None:
+                    decoded = _decode_frame(view, index.end)
+                    if isinstance(decoded, _Frame):
+                        decoded = replace(decoded, start=position)
+                        if index.known and decoded.end != index.frame_end:
+                            decoded = "time index does not match its frame"
+                else:  # a foreign skippable frame followed by another: go on from there
+                    position = index.end
+                    continue
+        else:
+            decoded = _decode_frame(view, position)
         if isinstance(decoded, _Frame):
             if bad_start is not None:
                 yield Corruption(segment, bad_start, bad_reason, torn_tail=False)
                 bad_start = None
-            yield decoded
+            if decoded.content:
+                yield decoded
             position = decoded.end
             continue
         # Candidates that fail while resynchronising belong to the same damaged region.
         if bad_start is None:
             bad_start, bad_reason = position, decoded
-        position = data.find(FRAME_MAGIC, position + 1)
+        position = _next_magic(data, position + 1)
         if position < 0:
             break
     if bad_start is not None:
@@ -211,6 +328,9 @@ def _around(items: list[_Span | Corruption], index: int) -> tuple[_Span | None, 
 
 def _salvage(region: bytes) -> list[bytes]:
     """The whole lines inflated from each frame start in a damaged region, up to where each fails."""
+    if _SKIPPABLE.match(region) and len(region) >= 8:  # its time index, intact or not, holds no lines
+        size = int.from_bytes(region[4:8], "little")
+        region = region[8 + size :] if size <= _MAX_SKIPPABLE else region
     region = FRAME_MAGIC + region[4:]  # it starts where a frame should: the damage may be in its magic
     lines: list[bytes] = []
     start = 0
@@ -336,7 +456,7 @@ class EventLog:
                 raise ValueError("an event line must not contain a newline")
         live = self._live if self._live is not None else self._open_for_first_append()
         content = b"".join(line + b"\n" for line in lines)
-        frame = self._compressor(self.level).compress(content)
+        frame = indexed_frame(self._compressor(self.level).compress(content), content)
         created = not live.exists()
         fd = os.open(live, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -395,9 +515,9 @@ class EventLog:
                 pending.extend(lines)
                 while len(pending) >= self.frame_lines:
                     batch, pending = pending[: self.frame_lines], pending[self.frame_lines :]
-                    out.write(compressor.compress(b"".join(line + b"\n" for line in batch)))
+                    out.write(_sealed_frame(compressor, batch))
             if pending:
-                out.write(compressor.compress(b"".join(line + b"\n" for line in pending)))
+                out.write(_sealed_frame(compressor, pending))
             out.flush()
             os.fsync(out.fileno())
         os.replace(temp, segment)
@@ -405,17 +525,20 @@ class EventLog:
 
     # ----- reading ------------------------------------------------------------------------
 
-    def _scan_all(self, start: int = 0, stop: int | None = None) -> Iterator[_Frame | Corruption]:
+    def _scan_all(self, start: int = 0, stop: int | None = None, window: tuple[int, int] | None = None
+                  ) -> Iterator[_Frame | Corruption]:
         # One segment in memory at a time; each frame is decoded on demand.
         segments = self.segments()
         for index in range(len(segments))[start:stop]:
-            yield from _scan(segments[index].read_bytes(), segments[index].name, _unsealed(segments, index))
+            yield from _scan(segments[index].read_bytes(), segments[index].name, _unsealed(segments, index), window)
 
     def iter_contents(self, on_corruption: CorruptionHandler | None = None, start: int = 0,
-                      stop: int | None = None) -> Iterator[bytes]:
+                      stop: int | None = None, window: tuple[int, int] | None = None) -> Iterator[bytes]:
         """Each valid frame's text, undivided: for readers that parse many lines in one call. `start` and
-        `stop` pick segments by position, as in a slice of segments()."""
-        for item in self._scan_all(start, stop):
+        `stop` pick segments by position, as in a slice of segments(). With `window` (window_micros), frames
+        whose time index puts them wholly outside it are left out: the lines that remain are a superset of
+        the window's, and readers still filter each line."""
+        for item in self._scan_all(start, stop, window):
             if isinstance(item, _Frame):
                 yield item.content
             elif on_corruption is not None:
@@ -436,7 +559,7 @@ class EventLog:
             with open(segments[index], "rb") as handle:
                 handle.seek(start)
                 data = handle.read()
-            if start and not data.startswith(FRAME_MAGIC) and data:
+            if start and data and not _MAGICS.match(data):
                 start, data = 0, segments[index].read_bytes()  # truncated or replaced since: from its start
             for item in _scan(data, names[index], _unsealed(segments, index)):
                 if isinstance(item, _Frame):
@@ -444,12 +567,14 @@ class EventLog:
                 elif on_corruption is not None:
                     on_corruption(Corruption(item.segment, start + item.offset, item.reason, item.torn_tail))
 
-    def iter_frames(self, on_corruption: CorruptionHandler | None = None) -> Iterator[list[bytes]]:
-        for content in self.iter_contents(on_corruption):
+    def iter_frames(self, on_corruption: CorruptionHandler | None = None, window: tuple[int, int] | None = None
+                    ) -> Iterator[list[bytes]]:
+        for content in self.iter_contents(on_corruption, window=window):
             yield content.split(b"\n")[:-1]
 
-    def iter_lines(self, on_corruption: CorruptionHandler | None = None) -> Iterator[bytes]:
-        for lines in self.iter_frames(on_corruption):
+    def iter_lines(self, on_corruption: CorruptionHandler | None = None, window: tuple[int, int] | None = None
+                   ) -> Iterator[bytes]:
+        for lines in self.iter_frames(on_corruption, window):
             yield from lines
 
     def last_lines(self, n: int) -> list[bytes]:
@@ -515,10 +640,15 @@ class EventLog:
             salvaged = [] if item.torn_tail else select(_salvage(region), *around)
             if salvaged:
                 content = b"".join(line + b"\n" for line in salvaged)
-                pieces.append(self._compressor(self.sealed_level).compress(content))
+                pieces.append(indexed_frame(self._compressor(self.sealed_level).compress(content), content))
             repaired.append(Repaired(item, len(salvaged), kept))
         _replace_file(segment, pieces)
         return repaired
+
+
+def _sealed_frame(compressor: zstandard.ZstdCompressor, lines: list[bytes]) -> bytes:
+    content = b"".join(line + b"\n" for line in lines)
+    return indexed_frame(compressor.compress(content), content)
 
 
 def _unsealed(segments: list[Path], index: int) -> bool:

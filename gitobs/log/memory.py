@@ -20,9 +20,10 @@ class MemoryLog:
     def size_bytes(self) -> int:
         return sum(map(len, self.frames))
 
-    def iter_contents(self, on_corruption=None, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
-        yield from self.frames
+    def iter_contents(self, on_corruption=None, start: int = 0, stop: int | None = None,
+                      window: tuple[int, int] | None = None) -> Iterator[bytes]:
+        yield from self.frames  # no time index: every frame, which readers filter line by line
 
-    def iter_lines(self, on_corruption=None) -> Iterator[bytes]:
+    def iter_lines(self, on_corruption=None, window: tuple[int, int] | None = None) -> Iterator[bytes]:
         for frame in self.frames:
             yield from frame.split(b"\n")[:-1]

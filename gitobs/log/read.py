@@ -10,7 +10,7 @@ from typing import Any
 
 from gitobs.core.repo import ObsPaths
 from gitobs.log import schema
-from gitobs.log.eventlog import EventLog
+from gitobs.log.eventlog import EventLog, window_micros
 
 Warn = Callable[[str], None]
 
@@ -98,7 +98,8 @@ def read_events(obs: ObsPaths, warn: Warn, event_filter: EventFilter | None = No
     def report(corruption) -> None:
         warn(f"damaged log: {corruption.describe()}; skipped (gitobs doctor --repair)")
 
-    for line in log.iter_lines(on_corruption=report):
+    window = window_micros(event_filter.since, event_filter.until) if event_filter is not None else None
+    for line in log.iter_lines(on_corruption=report, window=window):
         try:
             event = schema.decode(line)
         except schema.UNDECODABLE:

@@ -260,7 +260,8 @@ class _Part:
     def segments(self) -> list[Path]:
         return self.paths
 
-    def iter_contents(self, on_corruption=None, start: int = 0, stop: int | None = None):
+    def iter_contents(self, on_corruption=None, start: int = 0, stop: int | None = None, window=None):
+        # `window` is never set: windowed reports are not cached (read_cached)
         stop = len(self.paths) if stop is None else min(stop, len(self.paths))
         for index in range(self.first + start, self.first + stop):
             if index == len(self.all) - 1:

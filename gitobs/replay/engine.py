@@ -26,7 +26,7 @@ import msgspec
 
 from gitobs.core.names import recorded
 from gitobs.log import schema
-from gitobs.log.eventlog import EventLog
+from gitobs.log.eventlog import EventLog, window_micros
 from gitobs.log.read import EventFilter, matches
 
 # Events decoded and handed on at a time: the objects of this many (about 60 KiB of log text) stay in a
@@ -247,20 +247,20 @@ def _oldest(moment: datetime | None, events: list) -> datetime | None:
 
 
 def _frames(log: EventLog, decoder: EventDecoder, report: Callable, counts: ReadCounts, split: Split | None,
-            side: str, lines: int) -> Iterator[tuple[list, bool]]:
+            side: str, lines: int, window: tuple[int, int] | None) -> Iterator[tuple[list, bool]]:
     """Every frame's decoded events, of any type, about `lines` at a time (EventDecoder.decode_pieces), for one
-    side of a split: "all" (no split), "head" or "tail"."""
+    side of a split: "all" (no split), "head" or "tail". Frames wholly outside `window` are not even read."""
     pieces = decoder.decode_pieces
     if side == "all":
-        for content in log.iter_contents(report):
+        for content in log.iter_contents(report, window=window):
             yield from pieces(content, lines)
         return
     assert split is not None
     if side == "head":
-        for content in log.iter_contents(report, stop=split.segment):
+        for content in log.iter_contents(report, stop=split.segment, window=window):
             yield from pieces(content, lines)
     finder = _SplitFinder(split.horizon_s)
-    for content in log.iter_contents(report, start=split.segment):
+    for content in log.iter_contents(report, start=split.segment, window=window):
         for events, piece in pieces(content, lines):
             if not counts.found and (cut := finder.cut(events, decoder.skipped)) is not None:
                 counts.found = True
@@ -286,7 +286,8 @@ def read_batches(log: EventLog, decoder: EventDecoder, event_filter: EventFilter
     skipped = decoder.skipped
     malformed_before = decoder.malformed
     rollup_class = decoder.rollup_class
-    for events, piece in _frames(log, decoder, report, counts, split, side, batch_events):
+    window = window_micros(event_filter.since, event_filter.until)
+    for events, piece in _frames(log, decoder, report, counts, split, side, batch_events, window):
         events = event_filter.in_window(events)
         counts.in_window += len(events)
         present = set(map(type, events))
