@@ -247,7 +247,9 @@ def _discard(process: Process, command: str, args: list[str]) -> schema.EditDisc
 
 
 def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    if isinstance(value, float) and math.isnan(value):
         return 0.0
     return float(min(value, 1e9))
 
