@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import commit_file, git, gitobs
+from conftest import commit_file, git, gitobs, last_seq, user_hook
 
 from gitobs.capture import trace2_setup, trace2_spool
 from gitobs.capture.install import install
@@ -243,3 +243,64 @@ def test_kill_9_during_drains_loses_and_repeats_nothing(traced, tmp_path):
         commits = [e for e in events if e.data["command"] == "commit"]
         assert len(commits) == 21  # the initial commit and 20 more, each once
         assert not os.listdir(trace2_spool.spool_dir(locate(where).obs))
+
+
+def play_scenario(repo: Path) -> list:
+    """tests/test_scan.py's story: a commit through the editor, one a hook blocks, one aborted in the editor,
+    an amend, branch checkouts and a path checkout that throws an edit away. Returns the events it gave."""
+    user_hook(repo, "pre-commit", 'test -e BLOCK && exit 1\nexit 0\n')
+    install(locate(repo))
+    scan(locate(repo).common_dir)
+    start = last_seq(repo)
+    (repo / "a.txt").write_text("a\n")
+    git(repo, "add", "a.txt")
+    git(repo, "commit", "-q", GIT_EDITOR="sh -c 'echo msg > \"$1\"' editor")
+    (repo / "BLOCK").write_text("")
+    (repo / "b.txt").write_text("b\n")
+    git(repo, "add", "b.txt")
+    git(repo, "commit", "-q", "-m", "blocked", ok=False)
+    (repo / "BLOCK").unlink()
+    git(repo, "commit", "-q", ok=False, GIT_EDITOR="false")
+    git(repo, "commit", "-q", "-m", "b")
+    git(repo, "commit", "-q", "--amend", "--no-edit")
+    git(repo, "checkout", "-q", "-b", "feat")
+    git(repo, "checkout", "-q", "main")
+    (repo / "a.txt").write_text("a\nmore\n")
+    scan(locate(repo).common_dir)  # the sample that sees the edit
+    git(repo, "checkout", "--", "a.txt")
+    scan(locate(repo).common_dir)
+    return [e for e in read_events(locate(repo).obs, lambda m: None) if e.seq > start]
+
+
+def facts(events: list) -> list[tuple]:
+    """What both modes must agree on: every event but git.command, gitobs's own and the staging bursts
+    (whose grouping depends on where second boundaries fall)."""
+    return [(e.type, e.src, e.data.get("stage"), e.data.get("how"), e.data.get("files"), e.data.get("branch"))
+            for e in events if e.type not in ("git.command", "index.stage") and not e.type.startswith("gitobs.")]
+
+
+def test_the_scenario_gives_the_same_events_with_trace2_on_plus_git_commands(user, tmp_path):
+    (user / ".gitconfig").write_text("[user]\n\tname = T\n\temail = t@example.invalid\n[init]\n\tdefaultBranch = main\n")
+    hooks_only = play_scenario(make_repo(tmp_path / "hooks-only", installed=False))
+    trace2_setup.enable()
+    both = play_scenario(make_repo(tmp_path / "both", installed=False))
+    assert facts(both) == facts(hooks_only)
+    assert "edit.discarded" in [fact[0] for fact in facts(both)] and "commit.aborted" in [f[0] for f in facts(both)]
+    assert not [e for e in hooks_only if e.type == "git.command"]
+    commits = [e.data for e in both if e.type == "git.command" and e.data["command"] == "commit"]
+    assert [data.get("exit", 0) for data in commits] == [0, 1, 1, 0, 0]
+    assert commits[0]["editor_s"] > 0 and "editor_s" not in commits[3]
+    assert [hook[:3:2] for hook in commits[1]["hooks"]] == [["pre-commit", 1]]  # the blocking hook and its exit
+    checkouts = [e.data.get("mode") for e in both if e.type == "git.command" and e.data["command"] == "checkout"]
+    assert checkouts == ["branch", "branch", "path"]
+
+
+def test_a_discard_no_hook_saw_takes_trace2s_time_and_the_samples_lines(traced, tmp_path):
+    repo = make_repo(tmp_path / "r", installed=True)
+    (repo / "README.md").write_text("hello\nthere\n")
+    scan(locate(repo).common_dir)
+    start = last_seq(repo)
+    git(repo, "-c", "core.hooksPath=/dev/null", "restore", "README.md")  # post-checkout does not run
+    [discarded] = [e for e in read_events(locate(repo).obs, lambda m: None)
+                   if e.seq > start and e.type == "edit.discarded"] if scan(locate(repo).common_dir) else []
+    assert (discarded.src, discarded.data["how"], discarded.data["files"]) == ("trace2", "checkout", [["README.md", 1, 0]])

@@ -55,8 +55,9 @@ class Discards:
         """A discard in git's trace2 (gitobs trace2 enable). What the hooks and reflogs saw wins, so that a
         discard counts once and the events are those of the hooks alone: a `reset --hard` is always in
         HEAD's reflog (or post-index-change's record), and a `checkout -- f` that post-checkout recorded
-        (the same git process) is the hook's. `restore f` runs no hook: trace2 gives its discard an exact
-        time, where hooks alone leave it to the sample. Either way the sample gives the files and lines."""
+        (the same git process) is the hook's (`restore` runs post-checkout too). A discard no gitobs hook saw
+        (hooks bypassed with core.hooksPath) gets trace2's exact time, where hooks alone leave it to the
+        sample (`how` sample). Either way the sample gives the files and lines."""
         if discarded.how != "checkout":
             return
         known = self.candidates.setdefault(wt, [])
