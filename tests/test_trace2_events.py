@@ -338,6 +338,9 @@ HOSTILE = [
     {"event": "child_exit", "child_id": 7, "code": 0, "t_rel": -5},
     {"event": "def_param", "param": "CLAUDECODE", "value": 1}, {"event": "def_repo", "worktree": 7},
     {"event": "signal", "signo": "9"}, {"event": "time", "time": "not a time"},
+    {"event": "exit", "code": 10**30, "t_abs": 10**400}, {"event": "start", "time": "9999-99-99T99:99:99Z"},
+    {"event": "child_start", "child_id": 8, "child_class": "editor"},
+    {"event": "child_exit", "child_id": 8, "code": -10**30, "t_rel": float("inf")},
 ]
 
 
@@ -350,6 +353,8 @@ def test_a_malformed_record_never_raises(bad):
         for kind, payload, ts_ns, origin in found:
             assert kind in ("git.command", "edit.discarded") and ts_ns > 0 and origin.startswith("trace2|")
             assert "\x1b" not in msgspec.json.encode(payload).decode()
+            if kind == "git.command":
+                assert -1 <= payload.exit <= 255 and 0 <= payload.duration_s <= 1e9
     assert repo_of([bad]) is None  # type: ignore[list-item]
 
 

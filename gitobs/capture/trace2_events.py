@@ -135,14 +135,14 @@ def _child_start(process: Process, record: dict) -> None:
 
 def _child_exit(process: Process, record: dict) -> None:
     child = process.children.get(record.get("child_id"))  # type: ignore[arg-type]
-    code = record.get("code")
-    if child is not None and isinstance(code, int) and not isinstance(code, bool):
+    code = _code(record.get("code"))
+    if child is not None and code is not None:
         child.code, child.seconds = code, max(0.0, _number(record.get("t_rel")))
 
 
 def _exit(process: Process, record: dict) -> None:
-    code = record.get("signo") if record.get("event") == "signal" else record.get("code")
-    if process.exit is not None or not isinstance(code, int) or isinstance(code, bool):
+    code = _code(record.get("signo") if record.get("event") == "signal" else record.get("code"))
+    if process.exit is not None or code is None:
         return  # atexit repeats exit's code
     process.exit = 128 + code if record.get("event") == "signal" else code
     process.duration_s = max(0.0, _number(record.get("t_abs")))
@@ -244,6 +244,13 @@ def _discard(process: Process, command: str, args: list[str]) -> schema.EditDisc
     if paths is None:
         return None
     return schema.EditDiscarded(how="checkout", files=[schema.FileChange(path, 0, 0) for path in paths])
+
+
+def _code(value: object) -> int | None:
+    """An exit code or signal number as git writes them (-1: a child that could not start), else None."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= 255:
+        return None
+    return value
 
 
 def _number(value: object) -> float:
