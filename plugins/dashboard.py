@@ -14,6 +14,7 @@ where they were made).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 
 import msgspec
 
@@ -35,6 +36,8 @@ TOP_PATHS = 200  # files shown by name; the others are one null-path row per day
 ACTIVITY_COLUMNS = ["day", "hour", "branch", "commits", "lines", "discards", "lines discarded"]
 PATH_COLUMNS = ["day", "branch", "path", "commits", "lines"]
 COMMITS, LINES, DISCARDS, DISCARDED = range(4)
+BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)
+ONE_HOUR = timedelta(hours=1)
 
 
 class DashboardState(msgspec.Struct, array_like=True):
@@ -60,28 +63,40 @@ class DashboardAnalyzer(Analyzer):
         self.complete_from: int | None = None
 
     def feed(self, events: Sequence) -> None:
+        # The hour is worked out only when an event falls outside the one being counted (events come in
+        # time order): two datetime comparisons cost far less than event.t.
         offset = self.context.utc_offset_s
         activity, paths = self.activity, self.paths
+        hour = day = 0
+        start = end = BEFORE_ALL
         for event in events:
+            ts = event.ts
+            if not start <= ts < end:
+                hour = int((ts.timestamp() + offset) // 3600)
+                day = hour // 24
+                start = datetime.fromtimestamp(hour * 3600 - offset, timezone.utc)
+                end = start + ONE_HOUR
             data = event.data
-            hour = int((event.ts.timestamp() + offset) // 3600)
-            counts = activity.get((hour, data.branch))
+            branch = data.branch
+            counts = activity.get((hour, branch))
             if counts is None:
-                counts = activity[(hour, data.branch)] = [0, 0, 0, 0]
+                counts = activity[(hour, branch)] = [0, 0, 0, 0]
             if event.type == "edit.discarded":
                 counts[DISCARDS] += 1
                 counts[DISCARDED] += sum(change.added + change.deleted for change in data.files)
                 continue
             counts[COMMITS] += 1
-            day = hour // 24
+            merge = data.merge
             for change in data.files:
-                lines = 0 if data.merge else change.added + change.deleted
+                lines = 0 if merge else change.added + change.deleted
                 counts[LINES] += lines
-                row = paths.get((day, data.branch, change.path))
+                key = (day, branch, change.path)
+                row = paths.get(key)
                 if row is None:
-                    row = paths[(day, data.branch, change.path)] = [0, 0]
-                row[COMMITS] += 1
-                row[LINES] += lines
+                    paths[key] = [1, lines]
+                else:
+                    row[COMMITS] += 1
+                    row[LINES] += lines
         self._bound()
 
     def _bound(self) -> None:
