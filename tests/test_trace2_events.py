@@ -381,3 +381,16 @@ def test_missing_fields_give_what_can_be_known():
                              {"event": "child_exit", "child_id": n, "code": 1 if n == 30 else 0, "t_rel": 0.5})]])
     hook = only(only(events_of(hooked))[1].hooks)
     assert (hook.hook, hook.runs, hook.exit, hook.seconds) == ("prepare-commit-msg", 60, 1, 30.0)
+
+
+@pytest.mark.parametrize("hierarchy,ancestry,nested,actor", [
+    ("_run_dashed_/_run_git_alias_/checkout", ["git", "zsh"], False, "terminal"),  # `git co`, an alias
+    ("_run_dashed_/checkout", ["git-lfs", "git", "zsh"], True, "git"),  # a git that git-lfs ran
+    ("commit/_run_dashed_/_run_git_alias_/checkout", ["git", "sh", "git"], True, "git"),  # an alias in a hook
+])
+def test_a_git_an_alias_ran_is_the_persons_command(hierarchy, ancestry, nested, actor):
+    sid = "20261206T040613.064644Z-H0a7c9cdf-P0000313f/20261206T040613.074644Z-H0a7c9cdf-P00003140"
+    records = base(sid=sid, ancestry=ancestry, name="checkout")
+    records[3]["hierarchy"] = hierarchy
+    command = only(events_of(records))[1]
+    assert (command.nested, command.actor) == (nested, actor)

@@ -203,11 +203,12 @@ def sample_weight(sid: str, *, reading: bool, exit: int, duration_s: float) -> i
 
 def _nesting(process: Process) -> tuple[bool, list[str]]:
     """Whether git ran this git (a hook's git, maintenance, a rebase's helpers), and the ancestry that tells
-    the actor. A git an alias ran is the person's command: its alias wrapper is left out of both."""
+    the actor. A git an alias ran is the person's command: its alias wrapper is left out of both; a git
+    that `git-foo` (an external command, `_run_dashed_`) ran is nested like any other."""
     parents = process.hierarchy.split("/")[:-1]
     if "/" not in process.sid:
         return False, process.ancestry
-    if parents and all(parent in _WRAPPERS for parent in parents):
+    if parents[-1:] == ["_run_git_alias_"] and all(parent in _WRAPPERS for parent in parents):
         ancestry = process.ancestry
         return False, ancestry[1:] if ancestry[:1] == ["git"] else ancestry
     return True, process.ancestry
