@@ -35,6 +35,7 @@ from gitobs.core.files import write_atomic
 from gitobs.core.lock import exclusive
 from gitobs.core.redact import kept_extension
 from gitobs.core.repo import GitobsError, ObsPaths
+from gitobs.export.prometheus import commands
 from gitobs.export.prometheus.exposition import Family, Labels, Sample, histogram
 from gitobs.log import schema
 from gitobs.log.eventlog import EventLog
@@ -139,6 +140,7 @@ class MetricsState(msgspec.Struct):
     lines: Histogram = msgspec.field(default_factory=lambda: Histogram.over(LINE_BOUNDS))
     message_edit: Histogram = msgspec.field(default_factory=lambda: Histogram.over(EDIT_BOUNDS))
     sessions: Sessions = msgspec.field(default_factory=Sessions)
+    git: commands.GitMetrics = msgspec.field(default_factory=commands.GitMetrics)  # git.command (trace2)
 
 
 def seconds(ts: str) -> float:
@@ -173,7 +175,7 @@ _envelope = msgspec.json.Decoder(_Envelope)
 _seq = msgspec.json.Decoder(_Seq)
 _payloads = {kind: msgspec.json.Decoder(schema.PAYLOADS[kind]) for kind in (
     "commit.created", "edit.discarded", "worktree.sample", "commit.message_edit", "commit.aborted",
-    "commit.blocked", schema.ROLLUP)}
+    "commit.blocked", "git.command", schema.ROLLUP)}
 
 
 def new_events(log: EventLog, state: MetricsState, warn: Warn) -> Iterator[_Envelope]:
@@ -212,7 +214,7 @@ class Folder:
         self.handlers = {"commit.created": self._commit, "edit.discarded": self._files,
                          "worktree.sample": self._files, "commit.message_edit": self._message_edit,
                          "commit.aborted": self._aborted, "commit.blocked": self._blocked,
-                         schema.ROLLUP: self._rollup}
+                         "git.command": self._git_command, schema.ROLLUP: self._rollup}
 
     def add(self, event: _Envelope) -> None:
         if event.src == "import":
@@ -262,6 +264,9 @@ class Folder:
 
     def _blocked(self, data: schema.CommitBlocked, ts: str, kind: str) -> None:
         _count(self.state.blocked, data.hook if data.hook in BLOCKING_HOOKS else OTHER)
+
+    def _git_command(self, data: schema.GitCommand, ts: str, kind: str) -> None:
+        self.state.git.add(data)
 
     def _rollup(self, day: schema.RollupDay, ts: str, kind: str) -> None:
         """What a day rolled up before this state saw it kept of what is counted here."""
@@ -444,7 +449,7 @@ def families(state: MetricsState, obs: ObsPaths, labels: Labels, branch_label: C
     put("gitobs_log_bytes", EventLog(obs.log).size_bytes())
     put("gitobs_last_scan_timestamp_seconds", round(scanned.last_scan_ns / 1e9, 3))
     put("gitobs_last_scan_duration_seconds", scanned.last_scan_s)
-    return list(out.values())
+    return [*out.values(), *commands.families(state.git, labels)]
 
 
 class _ScanTimes(msgspec.Struct):
