@@ -30,6 +30,7 @@ from gitobs.plugin import (
 DASHBOARD = "dashboard"  # the analyzer whose dataset blocks the filters work on (plugins/dashboard.py)
 SUMMARY = "summary"  # the analyzer drawn as the overview's sentences and cards, when it ran
 DATASET = "dataset"  # the start of a block id holding rows for programs, not for reading
+COMPARISON = "week_over_week"  # the summary's block drawn as cards
 MAX_CARDS = 12
 PERIODS = (("all", "everything"), ("7", "last 7 days"), ("30", "last 30 days"), ("90", "last 90 days"),
            ("365", "last 365 days"))
@@ -112,9 +113,9 @@ def _overview(report: Report, summary: Section | None) -> str:
 
 
 def _comparison(block: AnyBlock) -> bool:
-    """A table of (figure, this period, the one before): drawn as cards."""
-    return isinstance(block, Table) and len(block.columns) == 3 and bool(block.rows) and \
-        all(len(row) == 3 and isinstance(row[0], str) for row in block.rows)
+    """The summary's table of (figure, this week, the week before): drawn as cards."""
+    return isinstance(block, Table) and block.id == COMPARISON and len(block.columns) == 3 and \
+        all(len(row) == 3 for row in block.rows)
 
 
 def _cards(cards: list[tuple[str, str, str]]) -> str:

@@ -279,7 +279,8 @@ def test_the_summary_section_is_the_overview():
     summary = Section(name="summary", title="Summary", blocks=[
         Note(id="brief", text="This week: 3 commits (last week 1)."),
         Table(id="week_over_week", columns=["figure", "last 7 days", "the 7 before"],
-              rows=[["commits", 3, 1], ["median message time (s)", None, 2.5]])])
+              rows=[["commits", 3, 1], ["median message time (s)", None, 2.5]]),
+        Table(id="busiest_files", title="Busiest files", columns=["file", "commits", "lines"], rows=[["a.py", 2, 9]])])
     built = sample()
     built.sections.insert(0, summary)
     text = HtmlRenderer().render(built, color=False)
@@ -288,6 +289,7 @@ def test_the_summary_section_is_the_overview():
     assert re.findall(r'<div class="value">([^<]*)</div><div class="label">([^<]*)</div>'
                       r'<div class="before">([^<]*)</div>', overview) == [
         ("3", "commits", "the 7 before: 1"), ("-", "median message time (s)", "the 7 before: 2.5")]
+    assert '<h3>Busiest files</h3><div class="scroll"><table class="sortable">' in overview  # a table stays one
     assert 'id="section-summary"' not in text  # shown once, as the overview
 
 
