@@ -11,8 +11,10 @@ Only shas, times, author emails, paths and counts are read; messages never pass 
 from __future__ import annotations
 
 import os
+import queue
 import re
 import subprocess
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,12 +78,61 @@ def commits(common_dir: Path, walk: Walk, merge_churn: bool = False) -> Iterator
                              "--no-textconv", "--no-ext-diff", "--no-color", "--format=tformat:%H %ct %P%x00%ae",
                              *walk.limits()])
     process = _start(args, walk.revisions())
+    pump = _Pump(process)
     complete = False
     try:
-        yield from _parse(iter(lambda: process.stdout.read1(READ_SIZE), b""))
+        yield from _parse(pump.chunks())
         complete = True
     finally:
-        _finish(process, complete)
+        pump.finish(complete)
+
+
+class _Pump:
+    """git's output read on threads as fast as git writes it: git never waits on a full pipe while Python
+    parses or appends a chunk to the log (reading releases the GIL; on two cores both go on at once), nor
+    on its warnings (one per commit beyond diff.renameLimit)."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
+        self.queue: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self.errors = b""
+        self.threads = [threading.Thread(target=target, name="gitobs-git-log", daemon=True)
+                        for target in (self._read, self._read_errors)]
+        for thread in self.threads:
+            thread.start()
+
+    def _read(self) -> None:
+        try:
+            while data := self.process.stdout.read1(READ_SIZE):
+                self.queue.put(data)
+        except (OSError, ValueError):
+            pass  # the pipe closed under us: the walk was stopped
+        finally:
+            self.queue.put(b"")
+
+    def _read_errors(self) -> None:
+        try:
+            while data := self.process.stderr.read1(READ_SIZE):
+                self.errors = (self.errors + data)[-READ_SIZE:]  # the last lines say why it failed
+        except (OSError, ValueError):
+            pass
+
+    def chunks(self) -> Iterator[bytes]:
+        while data := self.queue.get():
+            yield data
+
+    def finish(self, complete: bool) -> None:
+        """Check git succeeded; when the reader stopped early (an interrupt), stop git instead."""
+        if not complete:
+            self.process.kill()
+        status = self.process.wait()
+        for thread in self.threads:
+            thread.join()
+        self.process.stdout.close()
+        self.process.stderr.close()
+        if complete and status != 0:
+            lines = self.errors.decode("utf-8", "replace").strip().splitlines()
+            raise GitobsError(f"git log failed: {lines[-1] if lines else status}")
 
 
 def config_values(common_dir: Path, key: str) -> list[str]:
