@@ -1,8 +1,10 @@
-"""A seeded git history for `git fast-import`: a developer's repository, years of commits.
+"""A seeded git history for `git fast-import`: a team's repository, years of commits.
 
 Many files across nested directories, files added, edited (hunks of varying size), deleted and moved,
 a few binary files, feature branches merged back with --no-ff (some merges resolving a file both sides
-touched), and a few branches left unmerged. The same commits, seed and generator give the same history.
+touched), and a few branches left unmerged. Several authors (the first, dev@example.invalid, makes most
+commits); now and then a sweep: a whole directory renamed, or one edit across hundreds of files (beyond
+the 500 files a live commit event keeps). The same commits, seed and generator give the same history.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ WORDS = ("alpha beta gamma delta parse render cache index value count item node 
 TOP_DIRS = ("src", "lib", "tests", "docs", "tools", "web", "api", "core")
 EXTENSIONS = (".py", ".py", ".py", ".js", ".ts", ".md", ".toml", ".c", ".h", ".go")
 START = 1_600_000_000
+AUTHORS = (b"Dev <dev@example.invalid>",) * 6 + (b"Ana <ana@example.invalid>", b"Bo <bo@example.invalid>",
+                                                  b"Cy <cy@example.invalid>")
+SWEEP_FILES = 640
 
 
 class _History:
@@ -78,7 +83,7 @@ def _commit(history: _History, ref: str, parents: list[int], changes: list[bytes
     mark = history.next_mark()
     stamp = history.tick()
     message = f"{title}\n".encode()
-    person = b"Dev <dev@example.invalid> %d +0000\n" % stamp
+    person = b"%s %d +0000\n" % (history.rng.choice(AUTHORS), stamp)
     head = [b"commit %s\nmark :%d\n" % (ref.encode(), mark), b"author " + person, b"committer " + person,
             b"data %d\n%s" % (len(message), message)]
     if parents:
@@ -90,6 +95,8 @@ def _commit(history: _History, ref: str, parents: list[int], changes: list[bytes
 def _changes(history: _History, tree: dict[str, list[str]], touched: set[str]) -> list[bytes]:
     """One commit's edits to `tree` (in place); the paths written go into `touched`."""
     rng, out = history.rng, []
+    if rng.random() < 0.003 and len(tree) > 50:
+        return _sweep(history, tree, touched)
     count = min(int(rng.paretovariate(1.3)), 120)
     for _ in range(count):
         roll = rng.random()
@@ -116,6 +123,26 @@ def _changes(history: _History, tree: dict[str, list[str]], touched: set[str]) -
     if rng.random() < 0.005:
         path = history.new_path().rsplit(".", 1)[0] + ".bin"
         out.append(_blob(path, bytes(rng.randrange(256) for _ in range(rng.randint(64, 4096))) + b"\0"))
+    return out
+
+
+def _sweep(history: _History, tree: dict[str, list[str]], touched: set[str]) -> list[bytes]:
+    """A directory renamed whole (git shows `dir/{old => new}/file`), or one line added to many files."""
+    rng, out = history.rng, []
+    if rng.random() < 0.5:
+        folder = rng.choice(sorted({path.rsplit("/", 1)[0] for path in tree}))
+        renamed = f"{folder}_{history.next_mark()}"
+        for path in sorted(p for p in tree if p.rsplit("/", 1)[0] == folder):
+            new = f"{renamed}/{path.rsplit('/', 1)[1]}"
+            tree[new] = tree.pop(path)
+            touched.update((path, new))
+            out.append(b"D %s\n" % path.encode())
+            out.append(_blob(new, "".join(tree[new]).encode()))
+        return out
+    for path in rng.sample(sorted(tree), min(SWEEP_FILES, len(tree))):
+        tree[path] = [*tree[path], "# swept\n"]
+        touched.add(path)
+        out.append(_blob(path, "".join(tree[path]).encode()))
     return out
 
 
