@@ -11,6 +11,7 @@ made inert too, with <, >, & and U+2028/9 written as \\u escapes so no name can 
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime, timedelta
 
 from gitobs_plugins.html_assets import SCRIPT, STYLE, script_hash
@@ -59,7 +60,7 @@ class HtmlRenderer(Renderer):
         main = [_overview(report, summary)]
         if dataset is not None:
             main.append(_dashboard(dashboard))
-        main += [_section(section) for section in shown]
+        main += [_section(section, anchor) for section, anchor in zip(shown, _anchors(shown))]
         if report.warnings:
             items = "".join(f"<li>{esc(warning)}</li>" for warning in report.warnings)
             main.append(f'<section id="warnings" class="warnings"><h2>Warnings</h2><ul>{items}</ul></section>')
@@ -80,15 +81,27 @@ def _head() -> str:
 
 def _toc(report: Report, sections: list[Section], dashboard: bool) -> str:
     entries = [("overview", "Overview")] + ([("dashboard", "Dashboard")] if dashboard else [])
-    entries += [(_anchor(section), section.title or section.name) for section in sections]
+    entries += [(anchor, section.title or section.name) for anchor, section in zip(_anchors(sections), sections)]
     if report.warnings:
         entries.append(("warnings", "Warnings"))
     items = "".join(f'<li><a href="#{esc(anchor)}">{esc(title)}</a></li>' for anchor, title in entries)
     return f'<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>{items}</ol></nav>'
 
 
-def _anchor(section: Section) -> str:
-    return f"section-{section.name}"
+def _anchors(sections: list[Section]) -> list[str]:
+    """An id per section from its name, in letters, digits, _ and - (a plugin's name could hold anything),
+    unique in the page."""
+    taken = {"overview", "dashboard", "warnings"}
+    anchors = []
+    for section in sections:
+        anchor = base = "section-" + re.sub(r"[^A-Za-z0-9_-]+", "-", section.name)
+        number = 1
+        while anchor in taken:
+            number += 1
+            anchor = f"{base}-{number}"
+        taken.add(anchor)
+        anchors.append(anchor)
+    return anchors
 
 
 def _overview(report: Report, summary: Section | None) -> str:
@@ -176,8 +189,8 @@ report window.</p>{limit}
 </section>"""
 
 
-def _section(section: Section) -> str:
-    parts = [f'<section id="{esc(_anchor(section))}">', f"<h2>{esc(section.title or section.name)}</h2>"]
+def _section(section: Section, anchor: str) -> str:
+    parts = [f'<section id="{anchor}">', f"<h2>{esc(section.title or section.name)}</h2>"]
     if section.error is not None:
         parts.append(f'<p class="failed">failed: {esc(section.error)}</p>')
     elif not section.blocks:

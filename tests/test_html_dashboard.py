@@ -293,6 +293,33 @@ def test_the_summary_section_is_the_overview():
     assert 'id="section-summary"' not in text  # shown once, as the overview
 
 
+HOSTILE = ["\x1b[31mred", "\x1b]8;;http://evil\x07x", "[bold]x[/bold]", "<script>alert(1)</script>", "a|b",
+           '"onerror=alert(1) x="', "rtl\u202egnp.exe"]
+INERT = ["\\x1b[31mred", "\\x1b]8;;http://evil\\x07x", "[bold]x[/bold]", "<script>alert(1)</script>", "a|b",
+         '"onerror=alert(1) x="', "rtl\\u202egnp.exe"]
+
+
+def test_hostile_names_everywhere_a_name_can_go_are_text():
+    blocks = [Facts(id="facts", items=[Fact(HOSTILE[0], HOSTILE[4], HOSTILE[2])]),
+              Table(id="names", title=HOSTILE[3], columns=["name", HOSTILE[5]], rows=[[name, 1] for name in HOSTILE]),
+              Grid(id="grid", row_labels=HOSTILE, column_labels=[HOSTILE[5]], cells=[[1.0]] * len(HOSTILE)),
+              Note(id="note", text="\n".join(HOSTILE))]
+    built = Report(now="2026-11-30T00:00:00Z", utc_offset="+00:00", window=Window(branch=HOSTILE[1], path=HOSTILE[0]),
+                   events=1, sections=[Section(name=HOSTILE[5], title=HOSTILE[2], blocks=blocks),
+                                       Section(name="bad", title=HOSTILE[3], error=HOSTILE[1])], warnings=HOSTILE)
+    text = HtmlRenderer().render(built, color=False)
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert text.count("<script") == 1 and "<script>alert" not in text
+    page = Page(text)
+    assert_self_contained(page)
+    data = "\n".join(page.data)
+    for name in INERT:
+        assert name in data, name
+    assert "failed: \\x1b]8;;http://evil\\x07x" in data
+    assert [attrs["id"] for name, attrs in page.tags if name == "section"] == [
+        "overview", "section--onerror-alert-1-x-", "section-bad", "warnings"]
+
+
 def test_the_dashboard_page_embeds_its_rows_as_inert_escaped_json(tmp_path):
     text = HtmlRenderer().render(known_report(tmp_path), color=False)
     page = Page(text)
