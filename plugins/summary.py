@@ -53,7 +53,7 @@ TENTHS = 10
 class SummaryState(msgspec.Struct, array_like=True):
     """What the report cache keeps of a SummaryAnalyzer."""
 
-    days: dict[int, list[int]]  # local day -> counts by index
+    per_day: dict[int, list[int]]  # local day -> counts by index
     message: dict[int, dict[int, int]]  # local day -> message editor time in tenths of a second -> count
     files: dict[int, dict[str, list[int]]]  # local day -> path -> [commits, lines], the FILE_DAYS newest days
     newest: int | None  # the newest local day with a commit seen
@@ -76,7 +76,7 @@ class SummaryAnalyzer(Analyzer):
         super().__init__(context)
         # The same window as the branches section's ping-pongs, so the two agree.
         self.window = context.duration("branches", "ping_pong_window", 600)
-        self.days: dict[int, list[int]] = {}
+        self.per_day: dict[int, list[int]] = {}
         self.message: dict[int, dict[int, int]] = {}
         self.files: dict[int, dict[str, list[int]]] = {}
         self.newest: int | None = None
@@ -87,7 +87,7 @@ class SummaryAnalyzer(Analyzer):
         for event in events:
             t = event.t
             day = local_day(t)
-            counts = self.days.get(day) or self.days.setdefault(day, [0] * COUNTS)
+            counts = self.per_day.get(day) or self.per_day.setdefault(day, [0] * COUNTS)
             kind, imported = event.type, event.src == IMPORT
             data = event.data
             if kind == "commit.created":
@@ -139,12 +139,38 @@ class SummaryAnalyzer(Analyzer):
             record[0] += 1
             record[1] += change.added + change.deleted
 
+    def horizon(self) -> float:
+        return self.window  # a ping-pong is two switches within it
+
+    def merge(self, later: SummaryAnalyzer) -> None:
+        for day, counts in later.per_day.items():
+            mine = self.per_day.setdefault(day, [0] * COUNTS)
+            for index, value in enumerate(counts):
+                mine[index] += value
+        for day, times in later.message.items():
+            mine = self.message.setdefault(day, {})
+            for tenths, count in times.items():
+                mine[tenths] = mine.get(tenths, 0) + count
+        for day, paths in later.files.items():
+            mine = self.files.setdefault(day, {})
+            for path, (commits, lines) in paths.items():
+                key = path if path in mine or len(mine) < PATHS_PER_DAY else OTHER
+                record = mine.get(key) or mine.setdefault(key, [0, 0])
+                record[0] += commits
+                record[1] += lines
+        if later.newest is not None and (self.newest is None or later.newest > self.newest):
+            self.newest = later.newest
+        if self.newest is not None:  # as one instance fed everything: only the newest FILE_DAYS days
+            for old in [key for key in self.files if key <= self.newest - FILE_DAYS]:
+                del self.files[old]
+        self.previous.update(later.previous)
+
     def save_state(self) -> SummaryState:
-        return SummaryState(days=self.days, message=self.message, files=self.files, newest=self.newest,
+        return SummaryState(per_day=self.per_day, message=self.message, files=self.files, newest=self.newest,
                             previous=self.previous)
 
     def load_state(self, state: SummaryState) -> None:
-        self.days, self.message, self.files = state.days, state.message, state.files
+        self.per_day, self.message, self.files = state.per_day, state.message, state.files
         self.newest = state.newest
         self.previous = {wt: tuple(last) for wt, last in state.previous.items()}
 
@@ -162,7 +188,7 @@ class SummaryAnalyzer(Analyzer):
         """The counts, message times and files of the seven days ending with `last`."""
         week = Week()
         for day in range(last - WEEK + 1, last + 1):
-            for index, value in enumerate(self.days.get(day, ())):
+            for index, value in enumerate(self.per_day.get(day, ())):
                 week.counts[index] += value
             for tenths, count in self.message.get(day, {}).items():
                 week.message[tenths] = week.message.get(tenths, 0) + count

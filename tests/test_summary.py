@@ -3,6 +3,7 @@ events, imported history labelled, and the same bytes with and without the repor
 
 from __future__ import annotations
 
+from gitobs_plugins.summary import SummaryAnalyzer
 from logfactory import LogBuilder, at, block, report
 
 from gitobs.core.repo import ObsPaths
@@ -17,7 +18,7 @@ from gitobs.log.schema import (
     EditDiscarded,
     FileChange,
 )
-from gitobs.replay import cache, plugins
+from gitobs.replay import cache, parallel, plugins
 from gitobs.replay.analysis import Context
 from gitobs.replay.report import build_report
 from gitobs.replay.sections import encode_json
@@ -117,23 +118,44 @@ def test_the_summary_is_the_first_section_and_moves_with_now(tmp_path):
         "Busiest files: a.py (1 commit, 3 lines).")
 
 
-def test_cached_and_uncached_summaries_are_the_same_bytes(tmp_path, monkeypatch):
+def split_log(tmp_path, monkeypatch) -> ObsPaths:
+    """The known weeks in a log of many small segments, a report's two processes allowed on it."""
     monkeypatch.setenv("GITOBS_CONFIG_HOME", str(tmp_path / "config-home"))
-    events = known_weeks(tmp_path / "built").events
+    monkeypatch.setattr(parallel, "MIN_LOG_BYTES", 0)
+    events = sorted(known_weeks(tmp_path / "built").events, key=lambda event: event.ts)
+    for seq, event in enumerate(events, start=1):
+        event.seq = seq
     obs = ObsPaths(tmp_path / ".git")
     log = EventLog(obs.log, seal_bytes=256, sealed_level=3)  # small segments: some sealed ones
     lines = [schema.encode(event) for event in events]
     for start in range(0, len(lines), 4):
         log.append(lines[start:start + 4])
     assert len(EventLog(obs.log).segments()) >= 2
+    return obs
 
-    def made(use_cache: bool) -> bytes:
-        context = Context(now=at(NOW) / 1e9)
-        return encode_json(build_report(EventLog(obs.log), plugins.load(), ["summary"], context, [].append,
-                                        cache=use_cache))
 
-    full = made(False)
-    assert made(True) == full  # cold: states made and kept
+def made(obs: ObsPaths, use_cache: bool, workers: int = 2) -> bytes:
+    context = Context(now=at(NOW) / 1e9)
+    return encode_json(build_report(EventLog(obs.log), plugins.load(), ["summary"], context, [].append,
+                                    workers=workers, cache=use_cache))
+
+
+def test_two_processes_make_the_same_summary_as_one(tmp_path, monkeypatch):
+    obs = split_log(tmp_path, monkeypatch)
+    merged: list[int] = []
+    original = SummaryAnalyzer.merge
+    monkeypatch.setattr(SummaryAnalyzer, "merge", lambda self, later: merged.append(1) or original(self, later))
+    assert made(obs, False, workers=2) == made(obs, False, workers=1)
+    assert merged  # the log was cut in two and the halves merged
+
+
+def test_cached_and_uncached_summaries_are_the_same_bytes(tmp_path, monkeypatch):
+    obs = split_log(tmp_path, monkeypatch)
+    loaded: list[int] = []
+    original = SummaryAnalyzer.load_state
+    monkeypatch.setattr(SummaryAnalyzer, "load_state", lambda self, state: loaded.append(1) or original(self, state))
+    full = made(obs, False)
+    assert made(obs, True) == full  # cold: states made and kept
     assert list((obs.root / cache.DIRECTORY).glob(f"*{cache.SUFFIX}"))
-    assert made(True) == full  # warm: loaded
-    assert b"of them imported" in full
+    assert made(obs, True) == full  # warm: loaded
+    assert loaded and b"of them imported" in full
