@@ -13,7 +13,7 @@ where they were made).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 
 import msgspec
@@ -128,7 +128,7 @@ class DashboardAnalyzer(Analyzer):
         self.complete_from = state.complete_from
 
     def result(self) -> list[AnyBlock]:
-        day_text = Context.day_text
+        day_text = _day_texts()
         activity = sorted(self.activity.items(), key=_activity_order)
         activity_rows = [[day_text(hour // 24), hour % 24, branch, *counts] for (hour, branch), counts in activity]
         path_rows, named, folded = self._path_rows()
@@ -164,8 +164,20 @@ class DashboardAnalyzer(Analyzer):
                 row[COMMITS] += counts[COMMITS]
                 row[LINES] += counts[LINES]
         ordered = sorted(merged.items(), key=_path_order)
-        day_text = Context.day_text
+        day_text = _day_texts()
         return [[day_text(day), branch, path, *counts] for (day, branch, path), counts in ordered], len(top), len(busy) - len(top)
+
+
+def _day_texts() -> Callable[[int], str]:
+    """Context.day_text, remembered: thousands of rows share a few hundred days."""
+    texts: dict[int, str] = {}
+
+    def text(day: int) -> str:
+        found = texts.get(day)
+        if found is None:
+            found = texts[day] = Context.day_text(day)
+        return found
+    return text
 
 
 def _hour_day(key: tuple) -> int:
