@@ -148,7 +148,7 @@ def test_two_processes_make_the_same_report_as_one(generated, joins):
     assert not joins
     assert _json(generated, workers=2, extra=True) == serial
     # The built-ins merge; the analyzer without merge() was fed the shipped tail after its head.
-    assert set(joins) == {"heatmap", "branches", "hesitation", "reverts", "vbranches", "patterns", "hooks",
+    assert set(joins) == {"summary", "heatmap", "branches", "hesitation", "reverts", "vbranches", "patterns", "hooks",
                           "seqdigest"}
 
 
