@@ -28,6 +28,7 @@ from gitobs.plugin import (
     utc_text,
 )
 
+IMPORTED = "import"  # the src of gitobs import's events: history, not a session at work
 DETACHED = "(detached)"
 OTHER = "(other)"
 DWELL_SAMPLE = 20_000  # dwell values kept per branch for its median (see Reservoir)
@@ -55,9 +56,9 @@ class BranchesAnalyzer(Analyzer):
     consumes = ("branch.*", "commit.*", "worktree.sample", "index.stage", "stash.*", "history.*")
     # the rest only need their time
     fields = {"branch.switch": ("from_", "to", "dwell_s", "wt"), "commit.created": ("branch",),
-              "commit.amended": ("branch",)}
+              "commit.amended": ("branch",), "*": ("src",)}
     order = 20
-    state_version = 1
+    state_version = 2  # 2: imported history left out
     result_uses_now = False  # its sections are kept with its state
     state_type = BranchesState
 
@@ -85,6 +86,8 @@ class BranchesAnalyzer(Analyzer):
         # runs about once per idle gap of activity rather than once per event.
         gap, touched, last, limit = self.idle_gap_delta, self.touched, self.last, self.limit
         for event in events:
+            if event.src == IMPORTED:  # history backfilled: no session, switch or dwell of its own
+                continue
             ts = event.ts
             if ts > limit:
                 limit = last + gap

@@ -30,6 +30,7 @@ from gitobs.plugin import (
     rounded,
 )
 
+IMPORTED = "import"  # the src of gitobs import's events: history, not how its commits were made
 DETACHED = "(detached)"
 OTHER = "(other)"
 
@@ -59,9 +60,9 @@ class HesitationAnalyzer(Analyzer):
     consumes = (*COUNTED, "commit.message_edit", ROLLUP)  # ROLLUP: gitobs gc's days
     fields = {**{kind: ("branch",) for kind in COUNTED}, "commit.created": ("branch", "staged_s"),
               "commit.aborted": ("branch", "stage"), "commit.blocked": ("branch", "hook"),
-              "commit.message_edit": ("seconds",)}
+              "commit.message_edit": ("seconds",), "*": ("src",)}
     order = 30
-    state_version = 1
+    state_version = 2  # 2: imported history left out
     result_uses_now = False  # its sections are kept with its state
     state_type = HesitationState
 
@@ -86,6 +87,8 @@ class HesitationAnalyzer(Analyzer):
         offset_min, whole_minutes = self.context.utc_offset_s // 60, self.context.utc_offset_s % 60 == 0
         local_hour = self.context.local_hour
         for event in events:
+            if event.src == IMPORTED:
+                continue
             data = event.data
             column = column_of.get(event.type)
             if column is None:

@@ -34,6 +34,7 @@ from gitobs.plugin import (
     utc_text,
 )
 
+IMPORTED = "import"  # the src of gitobs import's events: history, not a session at work
 NEVER = -math.inf
 BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)  # no activity yet
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -228,9 +229,9 @@ class PatternsAnalyzer(Analyzer):
     title = "Sessions and patterns"
     consumes = ("branch.*", "commit.*", "edit.*", "worktree.*", "history.*", "stash.*", "push", "ref.*", "index.*",
                 "hook.*", "vbranch.*", "gitbutler.*", "x.*")  # not gitobs.* nor rollup.*: gitobs's own, not work
-    fields = _fields_read(PATTERNS)  # the rest: times only
+    fields = {**_fields_read(PATTERNS), "*": ("src",)}  # the rest: times, and src to leave imports out
     order = 60
-    state_version = 1
+    state_version = 2  # 2: imported history left out
     result_uses_now = False  # its sections are kept with its state
     state_type = PatternsState
 
@@ -260,6 +261,8 @@ class PatternsAnalyzer(Analyzer):
         gap, last, limit, n, switches, row = self.gap_delta, self.last, self.limit, self.events, self.switches, self.row
         kinds_get = self.kinds.get
         for event in events:
+            if event.src == IMPORTED:  # history backfilled: no session of its own
+                continue
             ts = event.ts
             kind = event.type
             if ts > limit:
