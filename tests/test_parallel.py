@@ -148,8 +148,8 @@ def test_two_processes_make_the_same_report_as_one(generated, joins):
     assert not joins
     assert _json(generated, workers=2, extra=True) == serial
     # The built-ins merge; the analyzer without merge() was fed the shipped tail after its head.
-    assert set(joins) == {"summary", "heatmap", "branches", "hesitation", "reverts", "vbranches", "patterns", "hooks",
-                          "seqdigest"}
+    assert set(joins) == {"summary", "heatmap", "branches", "hesitation", "reverts", "vbranches", "patterns",
+                          "hooks", "seqdigest"}
 
 
 def test_an_analyzer_that_cannot_merge_sees_every_event_once_in_order(generated, joins):

@@ -27,6 +27,7 @@ from gitobs.replay.sections import (
 
 HOSTILE = ["\x1b[31mred", "\x1b]8;;http://evil\x07x", "[bold]x[/bold]", "<script>alert(1)</script>", "a|b"]
 INERT = ["\\x1b[31mred", "\\x1b]8;;http://evil\\x07x", "[bold]x[/bold]", "<script>alert(1)</script>", "a|b"]
+EVENTS = "42 (with gitobs's own scan records, which gitobs scan does not count)"
 SGR = re.compile(r"\x1b\[[0-9;]*m")  # rich's own styling, the only escapes allowed in coloured output
 
 
@@ -97,7 +98,7 @@ def test_text_without_colour_is_plain():
     assert "\x1b" not in out
     got = lines(out)
     assert got[:5] == ["gitobs report", "  now          2026-11-30T00:00:00Z", "  local times  UTC+01:00",
-                       "  window       since 2026-11-01T00:00:00Z, branch main", "  events       42 (with gitobs's own scan records, which gitobs scan does not count)"]
+                       "  window       since 2026-11-01T00:00:00Z, branch main", f"  events       {EVENTS}"]
     assert ["  commits     12", "  median gap  1.5 s", "  unknown     -"] == got[got.index("Totals") + 1:][:3]
 
 
@@ -196,7 +197,7 @@ def test_text_shows_hostile_names_inert(color, monkeypatch):
 def test_markdown_document():
     got = lines(MarkdownRenderer().render(sample(since="2026-11-01T00:00:00Z"), color=False))
     assert got[:6] == ["# gitobs report", "", "- **now:** 2026-11-30T00:00:00Z", "- **local times:** UTC+01:00",
-                       "- **window:** since 2026-11-01T00:00:00Z", "- **events:** 42 (with gitobs's own scan records, which gitobs scan does not count)"]
+                       "- **window:** since 2026-11-01T00:00:00Z", f"- **events:** {EVENTS}"]
     totals = got.index("### Totals")
     assert got[totals + 2:totals + 5] == ["- commits: 12", "- median gap: 1.5 s", "- unknown: -"]
     table = got.index("### By file")
@@ -275,7 +276,8 @@ def test_other_rows_do_not_set_the_scale():
     got = lines(TextRenderer().render(one_section(grid), color=False))
     rows = {line[:22].strip(): line[23:] for line in got if line[:1] in ("a", "b", "(")}
     # a.py's 4 is the top of the scale, not 900: "(other)" and the cap's row are drawn against it
-    assert rows == {"a.py": "██▒▒", "b.py": "░░··", "(other)": "██··", "(files beyond the cap)": "··██"}
+    assert rows == {"a.py": "██▒▒", "b.py": "░░··", "(other)": "██··",
+                    "(files beyond the cap)": "··██"}
     assert "max 4 events" in TextRenderer().render(one_section(grid), color=False)
 
 
@@ -316,7 +318,8 @@ def test_width_comes_from_the_option_then_columns_then_the_terminal(monkeypatch)
 
 def test_a_long_time_grid_is_summed_into_coarser_periods_and_says_so():
     days = [(date(2024, 1, 1) + timedelta(days=n)).isoformat() for n in range(400)]
-    grid = Grid(id="g", row_labels=["a.py"], column_labels=days, cells=[[1 if n in (0, 399) else 0 for n in range(400)]])
+    grid = Grid(id="g", row_labels=["a.py"], column_labels=days,
+                cells=[[1 if n in (0, 399) else 0 for n in range(400)]])
     renderer = TextRenderer()
     renderer.width = 60
     out = renderer.render(one_section(grid), color=False)
