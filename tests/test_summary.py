@@ -159,3 +159,23 @@ def test_cached_and_uncached_summaries_are_the_same_bytes(tmp_path, monkeypatch)
     assert list((obs.root / cache.DIRECTORY).glob(f"*{cache.SUFFIX}"))
     assert made(obs, True) == full  # warm: loaded
     assert loaded and b"of them imported" in full
+
+
+def test_the_json_schema_is_the_one_report_md_documents(tmp_path):
+    import json
+    import re
+    from pathlib import Path
+
+    found = json.loads(encode_json(report(known_weeks(tmp_path).write(), [], now=NOW)))
+    summary = found["sections"][0]
+    assert (summary["name"], summary["plugin"]) == ("summary", "summary")
+    blocks = {b["id"]: b for b in summary["blocks"]}
+    assert [(b["kind"], b["id"]) for b in summary["blocks"]] == [
+        ("note", "brief"), ("facts", "period"), ("table", "week_over_week"), ("table", "busiest_files")]
+    assert blocks["week_over_week"]["columns"] == ["figure", "last 7 days", "the 7 before"]
+    assert blocks["busiest_files"]["columns"] == ["file", "commits", "lines"]
+    docs = (Path(__file__).parent.parent / "docs" / "report.md").read_text()
+    section = docs[docs.index("### summary:"):docs.index("### heatmap:")]
+    assert re.findall(r"^\| `(\w+)` \| (\w+) \|", section, re.M) == [(b["id"], b["kind"]) for b in summary["blocks"]]
+    documented = re.findall(r"`([^`]+)`", section[section.index("in this order:"):].split("|")[0])
+    assert documented == [row[0] for row in blocks["week_over_week"]["rows"]]
