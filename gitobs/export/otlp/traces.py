@@ -10,8 +10,15 @@ and one for the message editing. A phase no event measured gets no span: nothing
 seen only in the reflog (no hooks: GitButler, or `core.hooksPath` pointing elsewhere) or imported from
 history (`gitobs import`) is a one-span trace at its commit time.
 
-The state between exports (an editor still open, a post-commit still running) is plain JSON, kept with the
-export cursor. Ids are hashes of event ids, so a rebuilt trace has the same ids.
+Each `git.command` (git's trace2, command_spans.py) is a span with its hooks and editor as children. A
+`git commit` command joins the commit trace its span holds: the first commit trace of its worktree to start
+within [the command's start - SLACK_NS, its end + SLACK_NS] takes the command's spans under its root (and the
+command's trace id, which the command's log record already named); a commit command no trace joins, and every
+other command, is a trace of its own.
+
+The state between exports (an editor still open, a post-commit still running, a commit command waiting for
+its trace) is plain JSON, kept with the export cursor. Ids are hashes of event ids, so a rebuilt trace has the
+same ids.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from gitobs.export.otlp.command_spans import command_record, command_span_id_name
+from gitobs.export.otlp.command_spans import spans as command_spans
 from gitobs.log import schema
 
 COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
@@ -28,6 +37,8 @@ SETTLE_NS = 60 * 10**9
 GIVE_UP_NS = 25 * 3600 * 10**9
 SPAN_INTERNAL = 1
 STATUS_ERROR = 2
+SLACK_NS = 2 * 10**9  # a hook's record is taken a moment after git's start; times are whole milliseconds
+PENDING = "\x00commands"  # the state's key for commit commands waiting for their trace: no worktree's name
 
 
 def trace_id(first_event_id: str) -> bytes:
@@ -66,6 +77,8 @@ class TraceBuilder:
         if kind == "branch.switch":
             return self._start(event, "checkout", {"from": data.get("from"), "to": data.get("to"),
                                                    "dwell_s": data.get("dwell_s")})
+        if kind == "git.command":
+            return self._command(event, data)
         if kind == "hook.ran":
             return self._hook(event, data)
         if kind == "commit.message_edit":
@@ -80,9 +93,50 @@ class TraceBuilder:
         self._flush(event.wt)
         trace = trace_id(event.id)
         start = _ns(event)
+        command = self._pending().get(event.wt)
+        if command is not None and what == "commit" and command["start"] - SLACK_NS <= start <= command["end"] + SLACK_NS:
+            del self._pending()[event.wt]
+            trace = bytes.fromhex(command.pop("trace"))
+        else:
+            command = None
+            self._flush_command(event.wt, start)
         self.open[event.wt] = {"what": what, "trace": trace.hex(), "start": start, "end": None, "last": start,
-                               "attributes": attributes, "hooks": [], "edit": None, "outcome": None}
+                               "attributes": attributes, "hooks": [], "edit": None, "outcome": None,
+                               "command": command}
         return trace, span_id(trace, "root")
+
+    def _command(self, event: schema.Event, data: dict) -> tuple[bytes, bytes]:
+        record = command_record(data, _ns(event))
+        own = span_id(trace_id(event.id), command_span_id_name(record))
+        if record["command"] != "commit" or record["nested"]:
+            trace = trace_id(event.id)
+            self.finished.append(command_spans(record, trace, b"", span_id))
+            return trace, own
+        current = self.open.get(event.wt)
+        if (current is not None and current["what"] == "commit" and current["outcome"] is None
+                and current.get("command") is None
+                and record["start"] - SLACK_NS <= current["start"] <= record["end"] + SLACK_NS):
+            current["command"] = record  # its attempt came first in the log
+            current["last"] = max(current["last"], record["end"])
+            trace = bytes.fromhex(current["trace"])
+            return trace, span_id(trace, command_span_id_name(record))
+        self._flush_command(event.wt, None)
+        trace = trace_id(event.id)
+        self._pending()[event.wt] = {**record, "trace": trace.hex()}
+        return trace, own
+
+    def _pending(self) -> dict:
+        return self.open.setdefault(PENDING, {})
+
+    def _flush_command(self, wt: str, before_ns: int | None) -> None:
+        """A commit command no trace joined, as a trace of its own (all of them, or those ended before_ns)."""
+        pending = self.open.get(PENDING, {})
+        command = pending.get(wt)
+        if command is None or (before_ns is not None and before_ns <= command["end"] + SLACK_NS):
+            return
+        del pending[wt]
+        trace = bytes.fromhex(command.pop("trace"))
+        self.finished.append(command_spans(command, trace, b"", span_id))
 
     def _hook(self, event: schema.Event, data: dict) -> tuple[bytes, bytes] | None:
         current = self.open.get(event.wt)
@@ -137,7 +191,14 @@ class TraceBuilder:
 
     def settle(self, now_ns: int) -> None:
         """Finish what can no longer grow: commits and checkouts quiet for SETTLE_NS, attempts given up."""
+        for wt, command in list(self.open.get(PENDING, {}).items()):
+            if now_ns - command["end"] > SETTLE_NS:
+                self._flush_command(wt, None)
+        if not self.open.get(PENDING, True):
+            del self.open[PENDING]
         for wt in list(self.open):
+            if wt == PENDING:
+                continue
             current = self.open[wt]
             quiet = now_ns - current["last"]
             done = current["outcome"] is not None or current["what"] == "checkout"
@@ -161,6 +222,9 @@ def _spans(current: dict) -> list[dict]:
     if current["edit"]:
         start, end = current["edit"]
         children.append(_span(trace, span_id(trace, "message editing"), root, "message editing", start, end, {}))
+    command = current.get("command")
+    if command:
+        children += command_spans(command, trace, root, span_id)
     attributes = current["attributes"]
     blocking = attributes.get("hook") if current["outcome"] == "blocked" else None
     if blocking and not any(child["name"] == blocking for child in children):
@@ -173,7 +237,8 @@ def _spans(current: dict) -> list[dict]:
     status = {"code": STATUS_ERROR, "message": f"blocked by {blocking}"} if blocking else None
     name = "git commit" if current["what"] == "commit" else "git checkout"
     attributes = {**attributes, "outcome": current["outcome"] or ("unfinished" if name == "git commit" else "")}
-    return [_span(trace, root, b"", name, current["start"], max(ends), attributes, status), *children]
+    first = min([current["start"], *(child["start_time_unix_nano"] for child in children)])
+    return [_span(trace, root, b"", name, first, max(ends), attributes, status), *children]
 
 
 def _span(trace: bytes, span: bytes, parent: bytes, name: str, start: int, end: int, attributes: dict,
