@@ -134,15 +134,22 @@ SCRIPT = r"""
   var periodSelect = document.getElementById('filter-period');
   var branchSelect = document.getElementById('filter-branch');
   var metricSelect = document.getElementById('filter-metric');
+  var fromInput = document.getElementById('filter-from'), toInput = document.getElementById('filter-to');
   var directory = '';
 
   data.branches.forEach(function (name, index) { branchSelect.appendChild(new Option(name, String(index))); });
 
+  function dayOf(text) { return Math.floor(Date.parse(text + 'T00:00:00Z') / DAY_MS); }
   function chosen() {
     var period = periodSelect.value, branch = branchSelect.value;
-    var first = period === 'all' ? -Infinity : data.today - parseInt(period, 10) + 1;
-    var wanted = branch === 'all' ? -1 : parseInt(branch, 10);
-    return {first: first, last: data.today, branch: wanted};
+    var first = -Infinity, last = data.today;
+    if (period === 'dates') {
+      first = fromInput.value ? dayOf(fromInput.value) : -Infinity;
+      last = toInput.value ? dayOf(toInput.value) : data.today;
+    } else if (period !== 'all') {
+      first = data.today - parseInt(period, 10) + 1;
+    }
+    return {first: first, last: last, branch: branch === 'all' ? -1 : parseInt(branch, 10)};
   }
   function keep(filter, day, branch) {
     return day >= filter.first && day <= filter.last && (filter.branch < 0 || branch === filter.branch);
@@ -201,35 +208,34 @@ SCRIPT = r"""
   }
 
   function calendar(activity, filter) {
-    var counts = {}, earliest = data.today;
+    var counts = {}, last = filter.last, earliest = last;
     activity.forEach(function (r) {
       counts[r[A_DAY]] = (counts[r[A_DAY]] || 0) + r[A_COMMITS];
       earliest = Math.min(earliest, r[A_DAY]);
     });
-    var first = Math.max(isFinite(filter.first) ? filter.first : earliest, data.today - 370);
-    var start = first - weekday(first), weeks = Math.floor((data.today - start) / 7) + 1;
+    var wanted = isFinite(filter.first) ? filter.first : earliest;
+    var first = Math.max(wanted, last - 370);  /* at most the latest 53 weeks */
+    var start = first - weekday(first), weeks = Math.max(0, Math.floor((last - start) / 7) + 1);
     var rows = WEEKDAYS.map(function (label) { return {label: label, cells: []}; });
     var columns = [], top = 0, total = 0, active = 0, previous = '';
     for (var week = 0; week < weeks; week++) {
-      var month = MONTHS[new Date((start + week * 7 + (week === 0 ? weekday(first) : 0)) * DAY_MS).getUTCMonth()];
+      var month = MONTHS[new Date(Math.max(first, start + week * 7) * DAY_MS).getUTCMonth()];
       columns.push({text: month !== previous ? month : '', month: true});
       previous = month;
       for (var d = 0; d < 7; d++) {
         var day = start + week * 7 + d;
-        var inside = day >= first && day <= data.today;
+        var inside = day >= first && day <= last;
         var value = counts[day] || 0;
         rows[d].cells.push(inside ? {day: day, value: value} : null);
         if (inside) { top = Math.max(top, value); total += value; active += value > 0 ? 1 : 0; }
       }
     }
-    var place = document.getElementById('dash-calendar');
-    place.replaceChildren(heatTable('calendar', columns, rows, top, function (cell) {
+    document.getElementById('dash-calendar').replaceChildren(heatTable('calendar', columns, rows, top, function (cell) {
       return dayText(cell.day) + ' ' + WEEKDAYS[weekday(cell.day)] + ': ' + cell.value + ' commits';
     }));
-    var days = data.today - first + 1;
-    document.getElementById('dash-calendar-summary').textContent = total + ' commits on ' + active + ' of ' + days +
-      ' days, ' + dayText(first) + ' to ' + dayText(data.today) +
-      (first > (isFinite(filter.first) ? filter.first : earliest) ? ' (the latest 53 weeks)' : '');
+    document.getElementById('dash-calendar-summary').textContent = last < first ? 'no days in this period'
+      : total + ' commits on ' + active + ' of ' + (last - first + 1) + ' days, ' + dayText(first) + ' to ' +
+        dayText(last) + (first > wanted ? ' (the latest 53 weeks)' : '');
   }
 
   function hours(activity) {
@@ -306,7 +312,13 @@ SCRIPT = r"""
     place.replaceChildren.apply(place, items);
   }
 
-  periodSelect.addEventListener('change', render);
+  periodSelect.addEventListener('change', function () {
+    if (periodSelect.value !== 'dates') { fromInput.value = ''; toInput.value = ''; }
+    render();
+  });
+  [fromInput, toInput].forEach(function (input) {
+    input.addEventListener('change', function () { periodSelect.value = 'dates'; render(); });
+  });
   branchSelect.addEventListener('change', render);
   metricSelect.addEventListener('change', render);
   render();

@@ -161,14 +161,14 @@ def _dashboard(section: Section) -> str:
     periods = "".join(f'<option value="{value}">{label}</option>' for value, label in PERIODS)
     cards = "".join(f'<div class="card" data-card="{key}"><div class="value">-</div><div class="label">{label}'
                     "</div></div>" for key, label in DASHBOARD_CARDS)
-    notes = [block for block in section.blocks if isinstance(block, Facts)]
-    capped = [f"{inert(f.label)}: {with_unit(f.value, f.unit)}" for block in notes for f in block.items
-              if ("left out" in f.label or "summed" in f.label or f.label == "complete from") and f.value]
-    limit = f'<p class="muted" id="dash-capped">{esc("; ".join(capped))}</p>' if capped else ""
+    limit = " ".join(_limits({fact.label: fact.value for block in section.blocks if isinstance(block, Facts)
+                              for fact in block.items}))
+    limit = f'<p class="muted" id="dash-capped">{esc(limit)}</p>' if limit else ""
     return f"""<section id="dashboard">
 <h2>Dashboard</h2>
 <div class="filters" id="filters">
-<label>Period<select id="filter-period">{periods}</select></label>
+<label>Period<select id="filter-period">{periods}<option value="dates">from - to</option></select></label>
+<label>from<input type="date" id="filter-from"></label><label>to<input type="date" id="filter-to"></label>
 <label>Branch<select id="filter-branch"><option value="all">all branches</option></select></label>
 <label>Churn by<select id="filter-metric"><option value="lines">lines</option>
 <option value="commits">commits</option></select></label>
@@ -187,6 +187,22 @@ report window.</p>{limit}
 <div id="dash-churn"></div>
 <p class="muted" id="dash-churn-summary"></p>
 </section>"""
+
+
+def _limits(notes: dict[str, object]) -> list[str]:
+    """What the dashboard's rows leave out, in sentences (its dataset_notes facts, by label)."""
+    said = []
+    if notes.get("files summed in null-path rows"):
+        said.append(f"The {notes.get('files by name')} busiest files are named; "
+                    f"{notes['files summed in null-path rows']} others are summed as one.")
+    left = [f"{notes[label]} {kind} rows" for label, kind in (("activity rows left out (oldest days)", "activity"),
+                                                              ("file rows left out (oldest days)", "file"))
+            if notes.get(label)]
+    if left:
+        said.append(f"Left out, the oldest days first: {' and '.join(left)}.")
+    if notes.get("complete from"):
+        said.append(f"Complete from {notes['complete from']}: older days were dropped to keep the data bounded.")
+    return said
 
 
 def _section(section: Section, anchor: str) -> str:

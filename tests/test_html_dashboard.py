@@ -177,7 +177,7 @@ def test_the_page_gets_the_newest_rows_and_is_told_how_many_were_left_out(tmp_pa
     assert notes["activity rows"] == 2 and notes["activity rows left out (oldest days)"] == 4
     assert notes["file rows"] == 2 and notes["file rows left out (oldest days)"] == 4
     page = HtmlRenderer().render(built, color=False)
-    assert "activity rows left out (oldest days): 4 rows; file rows left out (oldest days): 4 rows" in page
+    assert "Left out, the oldest days first: 4 activity rows and 4 file rows." in page
 
 
 def test_files_beyond_the_busiest_are_summed_per_day_and_branch(tmp_path, monkeypatch):
@@ -397,6 +397,7 @@ def churn(driver) -> list[tuple[str, str]]:
 
 
 def test_the_filters_change_what_the_dashboard_shows(browser, tmp_path):
+    from selenium.webdriver.common.by import By
     open_page(browser, tmp_path / "report.html", HtmlRenderer().render(known_report(tmp_path), color=False))
     everything = {"commits": "5", "lines": "37", "discards": "1", "discarded": "4", "days": "5", "branches": "3",
                   "files": "4"}
@@ -416,8 +417,15 @@ def test_the_filters_change_what_the_dashboard_shows(browser, tmp_path):
         .filter(td => td.title).map(td => td.title + ' ' + td.className);""")
     assert len(calendar) == 7 and "2026-11-27 Fri: 1 commits l4" in calendar and "2026-11-28 Sat: 0 commits l0" in calendar
     choose(browser, "filter-branch", "all branches")
+    browser.execute_script("""for (const [id, day] of [['filter-from', '2026-11-27'], ['filter-to', '2026-11-28']]) {
+        const input = document.getElementById(id); input.value = day; input.dispatchEvent(new Event('change')); }""")
+    assert cards(browser) == {"commits": "2", "lines": "30", "discards": "0", "discarded": "0", "days": "2",
+                              "branches": "2", "files": "2"}
+    assert browser.find_element(By.ID, "dash-calendar-summary").text == \
+        "2 commits on 2 of 2 days, 2026-11-27 to 2026-11-28"
     choose(browser, "filter-period", "everything")
     assert cards(browser) == everything
+    assert browser.execute_script("return document.getElementById('filter-from').value") == ""
     assert console_errors(browser) == []
     assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
 
