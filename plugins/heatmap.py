@@ -50,6 +50,9 @@ HISTORY = 128  # the least LIMIT: 64 (bucket, events) pairs
 COUNTS = (COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, FILES)
 # a rollup's five counts per file or directory, and where they go
 ROLLED = (RUN_COMMITS, LINES, RUN_DISCARDS, DISCARDED, RUN_SAMPLES)
+# The totals record counts no distinct files: its FILES slot holds the discards whose content was never
+# sampled (no file list: what they lost is not known).
+UNSAMPLED = FILES
 
 # (index of the events' total, of their count in the open bucket, of their lines) per consumed type.
 KINDS = {"commit.created": (COMMITS, RUN_COMMITS, LINES), "edit.discarded": (DISCARDS, RUN_DISCARDS, DISCARDED),
@@ -419,8 +422,11 @@ class HeatmapAnalyzer(Analyzer):
             total, counter, liner = kind
             data = event.data
             files = data.files
-            if not files and counter == RUN_SAMPLES:
-                continue  # a clean tree: nothing is being edited
+            if not files:
+                if counter == RUN_SAMPLES:
+                    continue  # a clean tree: nothing is being edited
+                if counter == RUN_DISCARDS:
+                    totals[UNSAMPLED] += 1
             totals[total] += 1
             ts = event.ts
             if not hour_start <= ts < hour_end:
@@ -640,7 +646,9 @@ class HeatmapAnalyzer(Analyzer):
         distinct = "distinct files, at least" if self.seen_full else "distinct files"
         items = [Fact("commits", self.totals[COMMITS], "commits"), Fact("files touched by commits", entries, "files"),
                  Fact("lines changed in commits", lines, "lines"), Fact("discards", self.totals[DISCARDS], "discards"),
-                 Fact("lines discarded", discarded, "lines"), Fact("dirty samples", self.totals[SAMPLES], "samples"),
+                 Fact("lines discarded", discarded, "lines"),
+                 Fact("discards never sampled (what they lost is not known)", self.totals[UNSAMPLED], "discards"),
+                 Fact("dirty samples", self.totals[SAMPLES], "samples"),
                  Fact(distinct, len(self.seen), "files")]
         if self.first_day is not None:
             items.append(Fact("time bucket", LEVEL_NAMES[self.level]))

@@ -19,6 +19,7 @@ from gitobs.log.schema import CommitCreated, EditDiscarded, FileChange, Worktree
 from gitobs.replay.sections import encode_json
 
 COLUMNS = ["commits", "lines", "discards", "discarded lines", "samples"]
+UNSAMPLED = "discards never sampled (what they lost is not known)"
 
 
 class Log:
@@ -85,8 +86,8 @@ def test_per_file_and_per_directory_tables_count_each_kind_separately(tmp_path):
     assert block(built, "heatmap", "by_dir").columns == ["directory", *COLUMNS]
     assert rows(built, "by_dir") == [["src", 2, 23, 1, 10, 2], ["docs", 1, 7, 0, 0, 0], [".", 1, 2, 0, 0, 0]]
     assert facts(built) == {"commits": 2, "files touched by commits": 5, "lines changed in commits": 32,
-                            "discards": 2, "lines discarded": 10, "dirty samples": 2, "distinct files": 5,
-                            "time bucket": "day"}
+                            "discards": 2, "lines discarded": 10, UNSAMPLED: 1, "dirty samples": 2,
+                            "distinct files": 5, "time bucket": "day"}  # the discard on 11-05 had no files
     assert block(built, "heatmap", "by_file").total_rows is None
 
 
@@ -272,7 +273,7 @@ def test_paths_past_capacity_are_folded_into_other_and_totals_stay_exact(tmp_pat
     # Five files over a capacity of four: the busiest two are kept, the rest folded.
     assert rows(built, "by_file") == [["a.py", 2, 6, 1, 4, 0], ["e.txt", 1, 4, 1, 1, 0], ["(other)", 4, 8, 0, 0, 1]]
     assert facts(built) == {"commits": 2, "files touched by commits": 7, "lines changed in commits": 18,
-                            "discards": 1, "lines discarded": 5, "dirty samples": 1,
+                            "discards": 1, "lines discarded": 5, UNSAMPLED: 0, "dirty samples": 1,
                             "distinct files, at least": 3, "time bucket": "day"}
     # Folded files still count for their types. Only the first three paths were remembered as distinct.
     assert rows(built, "file_types") == [[".py", 2, 5, 12, 1, 4, 0], [".txt", 0, 1, 4, 1, 1, 0],
@@ -299,7 +300,8 @@ def test_file_types_by_extension_or_name(tmp_path):
 def test_no_activity_gives_totals_and_empty_views(tmp_path):
     built = Log(tmp_path).sample("2026-11-02 09:00").report()
     assert facts(built) == {"commits": 0, "files touched by commits": 0, "lines changed in commits": 0,
-                            "discards": 0, "lines discarded": 0, "dirty samples": 0, "distinct files": 0}
+                            "discards": 0, "lines discarded": 0, UNSAMPLED: 0, "dirty samples": 0,
+                            "distinct files": 0}
     ids = [b.id for b in built.sections[0].blocks]
     assert ids == ["totals", "by_file", "by_dir", "calendar", "punchcard", "file_types"]
     assert rows(built, "by_file") == [] and sum(block(built, "heatmap", "calendar").counts) == 0
