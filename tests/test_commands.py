@@ -8,6 +8,8 @@ from logfactory import LogBuilder, block, report
 
 from gitobs.core.repo import GitobsError
 from gitobs.log import schema as s
+from gitobs.log.read import EventFilter
+from gitobs.replay.query import build_query, key_labels, query_log
 
 
 def command(name: str, seconds: float, mode: str = "", exit: int = 0, **fields) -> s.GitCommand:
@@ -80,3 +82,22 @@ def test_a_period_under_a_day_is_a_one_line_error(tmp_path):
     log.add("git.command", command("status", 1.0), "2026-11-20 10:00", src="trace2")
     with pytest.raises(GitobsError, match="a day or more"):
         report(log.write(), ["commands"], options={"commands.period": "1h"})
+
+
+def test_gitobs_query_groups_git_commands_by_actor_and_command(tmp_path):
+    log = LogBuilder(tmp_path / "log")
+    for actor, name, seconds, weight in [("agent", "commit", 0.5, 1), ("agent", "status", 0.1, 10),
+                                         ("terminal", "commit", 1.5, 1), ("agent", "commit", 0.7, 1)]:
+        log.add("git.command", command(name, seconds, actor=actor, weight=weight), "2026-11-20 10:00", src="trace2")
+    written = log.write()
+    counted = query_log(written, build_query(["type=git.command"], ["data.actor", "data.command"], [], 0),
+                        EventFilter(), print)
+    assert [(*key_labels(counted.query, row.key), row.value) for row in counted.rows] == [
+        ("agent", "commit", 2), ("agent", "status", 1), ("terminal", "commit", 1)]
+    weighted = query_log(written, build_query(["data.actor=agent"], ["data.command"], ["sum", "data.weight"], 0),
+                         EventFilter(), print)
+    assert [(*key_labels(weighted.query, row.key), row.value) for row in weighted.rows] == [
+        ("commit", 2), ("status", 10)]
+    slow = query_log(written, build_query(["data.command=commit"], ["data.actor"], ["max", "data.duration_s"], 0),
+                     EventFilter(), print)
+    assert [(*key_labels(slow.query, row.key), row.value) for row in slow.rows] == [("agent", 0.7), ("terminal", 1.5)]
