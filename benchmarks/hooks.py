@@ -25,6 +25,11 @@ run of it (the target: at most three gitobs hooks per git command, and none for 
 A third repository with every hook installed (`capture.all_hooks`, as gitobs did before the lean set)
 is timed against the same baseline, recorder only ("all hooks").
 
+`--trace2 also|only|skip`: git's trace2 as gitobs enables it (`gitobs trace2 enable`: a directory target,
+one file per git process, brief, nesting 1), by turns on and off in the WITH repository: the cost per git
+process of `git status` and `git rev-parse HEAD` (target +0.5 ms), then how long a scan takes to drain N
+process files (the routing alone, and the whole scan that turns them into events).
+
 Runs alternate between the repositories (without, with, without, with, ...) after a few warm-up runs,
 so machine noise falls on both alike. Git runs in a hermetic environment: a scratch global config,
 GIT_CONFIG_NOSYSTEM=1 and none of the caller's GIT_* variables. Two variants are measured, each against
@@ -58,11 +63,15 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from gitobs.capture import trace2_setup, trace2_spool
 from gitobs.capture.install import LEAN_HOOKS, RECORDED_HOOKS, install
 from gitobs.core.lock import exclusive
 from gitobs.core.repo import ObsPaths, locate
+from gitobs.upkeep.scan import scan
 
 TARGET_MS = {"commit": 4.0, "checkout": 2.0, "status": 0.0}
+TARGET_TRACE2_MS = 0.5  # trace2 on: added per git process
+DRAIN_FILES = (100, 1000)
 TARGET_RATIO = 1.10  # rebase, fetch, update-ref: with gitobs at most this times the same without
 REBASE_COMMITS, FETCH_BRANCHES, UPDATE_REFS = 300, 4000, 8000
 WARMUP_RUNS = 5
@@ -332,6 +341,71 @@ def light_hook_counts(with_: Scratch, env: dict[str, str], tmp: Path) -> None:
           + f"  (git status: {'PASS' if counts['status'] == 0 else 'FAIL'}, no gitobs hook)")
 
 
+def trace2_env(tmp: Path, env: dict[str, str]) -> dict[str, str]:
+    """`env` with gitobs's trace2 keys in a copy of its global config, and a state home of its own."""
+    env_on = dict(env, GITOBS_STATE_HOME=str(tmp / "state"))
+    config = tmp / "gitconfig-trace2"
+    config.write_bytes(Path(env["GIT_CONFIG_GLOBAL"]).read_bytes())
+    target = tmp / "state" / "trace2"
+    trace2_setup.private_dir(target)
+    for key, value in trace2_setup.settings(target).items():
+        subprocess.run(["git", "config", "--file", str(config), key, value], check=True, env=env)
+    env_on["GIT_CONFIG_GLOBAL"] = str(config)
+    return env_on
+
+
+def cpu_timed(argv: list[str], cwd: Path, env: dict[str, str], cpu: list[int]) -> int:
+    """timed(), also appending the CPU time (user + sys, ns) the command took to `cpu`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    elapsed = timed(argv, cwd, env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu.append(int((after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1e9))
+    return elapsed
+
+
+def clear(directory: Path) -> None:
+    for name in os.listdir(directory):
+        os.unlink(directory / name)
+
+
+def compare_trace2(tmp: Path, env: dict[str, str], runs: int) -> None:
+    """The cost per git process with trace2 on, by turns; then draining N files in a scan."""
+    repo = build_repo(tmp / "trace2", env)
+    common = locate(repo.path).common_dir
+    install(locate(repo.path), hooks=LEAN_HOOKS)
+    env_off = dict(env, GITOBS_NO_BACKGROUND="1")
+    env_on = dict(trace2_env(tmp, env), GITOBS_NO_BACKGROUND="1")
+    target = tmp / "state" / "trace2"
+    print(f"\ntrace2 on (a file per git process into {target.name}/) against off, same repository, by turns;"
+          f" {runs * 3} runs each; wall and CPU (git's user+sys) medians")
+    for argv in (["git", "status"], ["git", "rev-parse", "HEAD"]):
+        cpu: dict[str, list[int]] = {"off": [], "on": []}
+        off, on = interleave(partial(cpu_timed, argv, repo.path, env_off, cpu["off"]),
+                             partial(cpu_timed, argv, repo.path, env_on, cpu["on"]), runs * 3, lambda: clear(target))
+        diff = (statistics.median(on) - statistics.median(off)) / 1e6
+        cpu_diff = (statistics.median(cpu["on"]) - statistics.median(cpu["off"])) / 1e6
+        print(f"  {' '.join(argv):<20} off {statistics.median(off) / 1e6:6.2f} ms  on {statistics.median(on) / 1e6:6.2f}"
+              f" ms  diff {diff:+.2f} ms (CPU {cpu_diff:+.2f} ms) per git process, target +{TARGET_TRACE2_MS}"
+              f"  {'PASS' if min(diff, cpu_diff) <= TARGET_TRACE2_MS else 'FAIL'}")
+    os.environ["GITOBS_STATE_HOME"] = env_on["GITOBS_STATE_HOME"]
+    for count in DRAIN_FILES:
+        clear(target)
+        scan(common)
+        for _ in range(count):
+            subprocess.run(["git", "status", "--short"], cwd=repo.path, env=env_on, check=False, capture_output=True)
+        size = sum(entry.stat().st_size for entry in os.scandir(target))
+        started = time.perf_counter_ns()
+        drained = trace2_spool.drain()
+        routed_ms = (time.perf_counter_ns() - started) / 1e6
+        started = time.perf_counter_ns()
+        result = scan(common)
+        scan_ms = (time.perf_counter_ns() - started) / 1e6
+        print(f"  drain {count} files ({size / count / 1024:.1f} KB each): routing {routed_ms:.0f} ms"
+              f" ({routed_ms * 1000 / count:.0f} us a file, {drained.routed} routed), then the scan that ingests"
+              f" them {scan_ms:.0f} ms ({result.events} events)")
+    os.environ.pop("GITOBS_STATE_HOME")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40, help="timed runs per repository, operation and variant")
@@ -339,6 +413,8 @@ def main() -> None:
                         help="timed runs of each rebase, fetch, update-ref (0: skip them)")
     parser.add_argument("--heavy-hooks", choices=("lean", "all", "both"), default="both",
                         help="the hook sets the rebase, fetch and update-ref runs compare (all: slow)")
+    parser.add_argument("--trace2", choices=("also", "only", "skip"), default="also",
+                        help="measure git's trace2 on against off (only: nothing else)")
     arguments = parser.parse_args()
     runs, heavy_runs = max(2, arguments.runs), max(0, arguments.heavy_runs)
 
@@ -346,6 +422,9 @@ def main() -> None:
         env = hermetic_env(Path(tmp))
         os.environ.clear()
         os.environ.update(env)  # gitobs's own git calls (locate) run hermetic too
+        if arguments.trace2 == "only":
+            compare_trace2(Path(tmp), env, runs)
+            return
         without, with_ = build_repo(Path(tmp, "without"), env), build_repo(Path(tmp, "with"), env)
         repo = locate(with_.path)
         install(repo, hooks=LEAN_HOOKS)  # the default, whatever the user running this configured
@@ -383,6 +462,8 @@ def main() -> None:
         if heavy_runs:
             chosen = arguments.heavy_hooks
             compare_heavy(Path(tmp), env, heavy_runs, ["lean", "all"] if chosen == "both" else [chosen])
+        if arguments.trace2 == "also":
+            compare_trace2(Path(tmp), env, runs)
         print(f"\nfailed runs, warm-up included (timed all the same): {sum(FAILED_RUNS.values()) or 'none'}")
         for failure, count in FAILED_RUNS.most_common():
             print(f"  {count:>4} x {failure}")

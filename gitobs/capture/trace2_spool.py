@@ -76,9 +76,10 @@ def _drain_locked(directory: Path, now_ns: int, done: Drained) -> None:
         entries = [entry for entry in os.scandir(directory) if entry.name != SENTINEL]
     except OSError:
         return
+    homes: dict[str | None, Path | None] = {}  # worktree -> the spool its files go to (None: dropped)
     for entry in entries:
         try:
-            _route(Path(entry.path), now_ns, done)
+            _route(Path(entry.path), now_ns, done, homes)
         except OSError:
             continue  # vanished, or a repository that cannot take it now: the next scan tries again
     try:
@@ -87,19 +88,23 @@ def _drain_locked(directory: Path, now_ns: int, done: Drained) -> None:
         pass
 
 
-def _route(path: Path, now_ns: int, done: Drained) -> None:
+def _route(path: Path, now_ns: int, done: Drained, homes: dict[str | None, Path | None]) -> None:
     info = os.lstat(path)
     if not stat.S_ISREG(info.st_mode):
         return
     if not finished(path, info.st_mtime_ns, now_ns):
         done.waiting += 1
         return
-    home = home_of(repo_of(head_records(path)))
-    if home is None or not ObsPaths(home[0]).is_enabled():
+    worktree = repo_of(head_records(path))
+    if worktree not in homes:
+        home = home_of(worktree)
+        homes[worktree] = spool_dir(ObsPaths(home[0])) if home and ObsPaths(home[0]).is_enabled() else None
+    target = homes[worktree]
+    if target is None:
         os.unlink(path)
         done.dropped += 1
         return
-    _move(path, spool_dir(ObsPaths(home[0])))
+    _move(path, target)
     done.routed += 1
 
 
@@ -142,7 +147,12 @@ def head_records(path: Path) -> list[dict]:
     """The first records of a file, enough to name its repository: the rest is not read."""
     with open(path, "rb") as handle:
         head = handle.read(HEAD_BYTES)
-    return decode_lines(head.split(b"\n")[:HEAD_RECORDS])
+    records: list[dict] = []
+    for line in head.split(b"\n")[:HEAD_RECORDS]:
+        records += decode_lines([line])
+        if records and records[-1].get("event") == "def_repo":
+            break  # what follows is never read
+    return records
 
 
 def decode_lines(lines: list[bytes]) -> list[dict]:
