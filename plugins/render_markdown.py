@@ -26,6 +26,8 @@ from gitobs_plugins.render_text import (
     shown_rows_text,
     zero_columns,
     zero_columns_text,
+    zero_rows,
+    zero_rows_text,
 )
 
 from gitobs.plugin import (
@@ -132,12 +134,15 @@ def _table(block: Table) -> list[str]:
     hidden = zero_columns(block)
     kept = [index for index in range(len(block.columns)) if index not in hidden]
     numeric = numeric_columns(block)
-    rows = [[md_cell(cells[index]) for index in kept] for cells in (row_cells(block, row) for row in block.rows)]
+    empty = zero_rows(block)
+    rows = [[md_cell(cells[index]) for index in kept]
+            for cells in (row_cells(block, row) for number, row in enumerate(block.rows) if number not in empty)]
     lines = md_table([md_text(block.columns[index]) for index in kept], [numeric[index] for index in kept], rows)
-    if not rows:
+    if not block.rows:
         lines += ["", "_no rows_"]
-    if (zeros := zero_columns_text(block, hidden)) is not None:
-        lines += ["", f"_{md_text(zeros)}_"]
+    for said in (zero_rows_text(empty), zero_columns_text(block, hidden)):
+        if said is not None:
+            lines += ["", f"_{md_text(said)}_"]
     if (shown := shown_rows_text(block)) is not None:
         lines += ["", f"_{shown}_"]
     return lines

@@ -111,6 +111,21 @@ def zero_columns(block: Table) -> list[int]:
     return zero if sum(numeric) - len(zero) >= 2 else []
 
 
+def zero_rows(block: Table) -> list[int]:
+    """Rows whose numeric cells are all 0 or empty (and that have some): text and Markdown leave them out."""
+    numeric = [index for index, flag in enumerate(numeric_columns(block)) if flag]
+    if not numeric:
+        return []
+    return [number for number, row in enumerate(block.rows)
+            if all(cell in (0, None) for cell in (row_cells(block, row)[index] for index in numeric))]
+
+
+def zero_rows_text(hidden: list[int]) -> str | None:
+    if not hidden:
+        return None
+    return f"{len(hidden)} row{'s' if len(hidden) > 1 else ''} with 0 in every column not shown"
+
+
 def zero_columns_text(block: Table, hidden: list[int]) -> str | None:
     if not hidden:
         return None
@@ -428,14 +443,17 @@ def _table(block: Table) -> list[RenderableType]:
     numeric = numeric_columns(block)
     for index in kept:
         table.add_column(Text(inert(block.columns[index])), justify="right" if numeric[index] else "left")
-    for row in block.rows:
-        cells = row_cells(block, row)
-        table.add_row(*(Text(cell_text(cells[index])) for index in kept))
+    empty = zero_rows(block)
+    for number, row in enumerate(block.rows):
+        if number not in empty:
+            cells = row_cells(block, row)
+            table.add_row(*(Text(cell_text(cells[index])) for index in kept))
     items: list[RenderableType] = [table]
     if not block.rows:
         items.append(Text("no rows", style="dim"))
-    if (zeros := zero_columns_text(block, hidden)) is not None:
-        items.append(Text(zeros, style="dim"))
+    for said in (zero_rows_text(empty), zero_columns_text(block, hidden)):
+        if said is not None:
+            items.append(Text(said, style="dim"))
     if (shown := shown_rows_text(block)) is not None:
         items.append(Text(shown, style="dim"))
     return items

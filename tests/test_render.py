@@ -290,9 +290,13 @@ def test_rows_and_columns_zero_everywhere_are_left_out_and_said():
         assert "discards" not in out.replace("0 in every row: discards", "")
         assert "not shown, 0 in every row: discards" in out
         assert "lines" in out  # 0 in one row only: shown
-    # a figure against another keeps both columns, even when one is 0 everywhere
-    weeks = Table(id="w", columns=["figure", "last 7 days", "the 7 before"], rows=[["commits", 3, 0]])
-    assert "the 7 before" in TextRenderer().render(one_section(weeks), color=False)
+    # a figure against another keeps both columns, even when one is 0 everywhere; a row of nothing goes
+    weeks = Table(id="w", columns=["figure", "last 7 days", "the 7 before"],
+                  rows=[["commits", 3, 0], ["discards", 0, 0], ["median (s)", None, None]])
+    for out in (TextRenderer().render(one_section(weeks), color=False),
+                MarkdownRenderer().render(one_section(weeks), color=False)):
+        assert "the 7 before" in out and "commits" in out
+        assert "discards" not in out and "median" not in out and "2 rows with 0 in every column not shown" in out
 
 
 def test_a_unit_the_label_already_says_is_not_repeated():
