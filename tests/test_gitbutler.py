@@ -771,6 +771,35 @@ def test_branch_torn_off_into_a_new_stack_and_moved_back(tmp_path):
         "branch": "feature-top", "from_stack": "torn", "to_stack": FEATURE, "position": 1, "tip": top})]
 
 
+def test_replay_into_rebuilds_a_branch_where_it_moved(tmp_path):
+    """share/rebuild.py follows vbranch.moved: the torn-off branch is in its new stack in the rebuilt TOML."""
+    from conftest import gitobs
+
+    repo = watched_fixture(tmp_path, "2026")
+    start = last_seq(repo)
+    top = rev(repo, "feature-top")
+    toml = storage(repo) / "virtual_branches.toml"
+    text = toml.read_text()
+    head = text.index(f'[[branches.{FEATURE}.heads]]\nname = "feature-top"')
+    own = text[head:text.index(f"[branches.{EXPERIMENT}]")]
+    write_atomic(toml, (text.replace(own, "") + new_stack("torn", 3, "feature-top", top)).encode())
+    assert [e.type for e in new_events(repo, start, types=NEW_TYPES)] == ["vbranch.moved"]
+    bundle, scratch = tmp_path / "bug.zip", tmp_path / "scratch"
+    gitobs("bundle", "-o", str(bundle), "--no-redact", cwd=repo)
+    gitobs("replay", str(bundle), "--into", str(scratch), cwd=tmp_path)
+    install(locate(scratch))
+
+    def lanes(where: Path) -> set[tuple[str, str]]:
+        """(stack, branch) of every branch GitButler's state holds now."""
+        stacks = gitbutler_toml.parse_virtual_branches((storage(where) / "virtual_branches.toml").read_bytes())
+        return {(stack_id, branch.name) for stack_id, stack in stacks.items() for branch in stack.branches}
+
+    assert ("torn", "feature-top") in lanes(scratch) and (FEATURE, "feature-top") not in lanes(scratch)
+    assert lanes(scratch) == lanes(repo)
+    assert [e.data["stack"] for e in new_events(scratch, types=("vbranch.created",))
+            if e.data["branch"] == "feature-top"] == ["torn"]
+
+
 def test_archived_with_its_lifetime_and_review_opened(tmp_path):
     repo = watched_fixture(tmp_path, "2026")
     toml = storage(repo) / "virtual_branches.toml"

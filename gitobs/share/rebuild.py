@@ -346,6 +346,9 @@ STEPS = {"commit.created": _commit, "commit.amended": _amend, "branch.created": 
 
 
 def _stack(stacks: dict[str, dict], kind: str, data: dict) -> None:
+    if kind == "vbranch.moved":
+        _move(stacks, data)
+        return
     stack_id, branch = data.get("stack"), data.get("branch")
     if not isinstance(stack_id, str):
         return
@@ -364,6 +367,18 @@ def _stack(stacks: dict[str, dict], kind: str, data: dict) -> None:
     stack["heads"][branch] = position
     if kind in ("vbranch.created", "vbranch.applied", "vbranch.unapplied"):
         stack["applied"] = kind != "vbranch.unapplied" and data.get("applied", True) is not False
+
+
+def _move(stacks: dict[str, dict], data: dict) -> None:
+    """A branch gone from one stack into another (a new one when torn off); the stack it left, if now
+    empty, is not written."""
+    branch, source, target = data.get("branch"), data.get("from_stack"), data.get("to_stack")
+    if not all(isinstance(value, str) for value in (branch, source, target)):
+        return
+    if source in stacks:
+        stacks[source]["heads"].pop(branch, None)
+    position = data.get("position") if isinstance(data.get("position"), int) else 0
+    stacks.setdefault(target, {"heads": {}, "applied": True})["heads"][branch] = position
 
 
 def _write_stacks(scratch: _Scratch, stacks: dict[str, dict]) -> None:
