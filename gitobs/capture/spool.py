@@ -218,9 +218,11 @@ def _boot_time_s() -> float | None:
 
 
 def backlog(spool_dir: Path) -> int:
-    """Records waiting for the next scan."""
+    """Records waiting for the next scan: the hooks' files, and git's trace2 files in `trace2/`."""
     try:
-        return sum(1 for name in os.listdir(spool_dir) if not name.endswith(".end") and name[0] != ".")
+        with os.scandir(spool_dir) as entries:
+            names = [entry.name for entry in entries if entry.is_file()]
+        return sum(1 for name in names if not name.endswith(".end") and name[0] != ".") + backlog(spool_dir / "trace2")
     except OSError:
         return 0
 
