@@ -59,7 +59,7 @@ class HtmlRenderer(Renderer):
                  if section is not summary and (section is not dashboard or dataset is None)]
         main = [_overview(report, summary)]
         if dataset is not None:
-            main.append(_dashboard(dashboard))
+            main.append(_dashboard(dashboard, report.rollup_days))
         main += [_section(section, anchor) for section, anchor in zip(shown, _anchors(shown))]
         if report.warnings:
             items = "".join(f"<li>{esc(warning)}</li>" for warning in report.warnings)
@@ -157,12 +157,16 @@ def _header_items(report: Report) -> list[tuple[str, str]]:
     return items
 
 
-def _dashboard(section: Section) -> str:
+def _dashboard(section: Section, rollup_days: int) -> str:
     periods = "".join(f'<option value="{value}">{label}</option>' for value, label in PERIODS)
     cards = "".join(f'<div class="card" data-card="{key}"><div class="value">-</div><div class="label">{label}'
                     "</div></div>" for key, label in DASHBOARD_CARDS)
-    limit = " ".join(_limits({fact.label: fact.value for block in section.blocks if isinstance(block, Facts)
-                              for fact in block.items}))
+    said = _limits({fact.label: fact.value for block in section.blocks if isinstance(block, Facts)
+                    for fact in block.items})
+    if rollup_days:
+        said.append(f"{rollup_days} days of the window come from daily rollups (gitobs gc), which keep no branch or "
+                    "hour: they are not in this panel.")
+    limit = " ".join(said)
     limit = f'<p class="muted" id="dash-capped">{esc(limit)}</p>' if limit else ""
     return f"""<section id="dashboard">
 <h2>Dashboard</h2>

@@ -339,6 +339,15 @@ def test_the_dashboard_page_embeds_its_rows_as_inert_escaped_json(tmp_path):
     assert text.count("<script") == 2 and text.count("</script>") == 2
 
 
+def test_the_dashboard_says_rolled_up_days_are_not_in_it(tmp_path):
+    built = known_report(tmp_path)
+    assert "daily rollups (gitobs gc)" not in HtmlRenderer().render(built, color=False)
+    built.rollup_days = 3
+    text = HtmlRenderer().render(built, color=False)
+    assert ('<p class="muted" id="dash-capped">3 days of the window come from daily rollups (gitobs gc), which keep '
+            "no branch or hour: they are not in this panel.</p>") in text
+
+
 def test_the_same_log_and_now_give_the_same_page(tmp_path):
     log = known_log(tmp_path)
     pages = {HtmlRenderer().render(report(log, []), color=False) for _ in range(2)}
