@@ -273,10 +273,12 @@ class VBranchCi(Payload):
 
 
 class VBranchFiles(Payload):
-    """The number of files with uncommitted hunks assigned to a stack (GitButler's hunk_assignments)."""
+    """The files with uncommitted hunks assigned to a stack (GitButler's hunk_assignments): their number,
+    and their paths (capped at 500) as [path, 0, 0]: no lines are read from the assignments."""
 
     stack: str
     owned_files: int = 0
+    files: list[FileChange] = []
 
 
 class VBranchRenamed(Payload):
