@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -307,3 +308,37 @@ def test_a_discard_no_hook_saw_takes_trace2s_time_and_the_samples_lines(traced, 
     [discarded] = [e for e in read_events(locate(repo).obs, lambda m: None)
                    if e.seq > start and e.type == "edit.discarded"] if scan(locate(repo).common_dir) else []
     assert (discarded.src, discarded.data["how"], discarded.data["files"]) == ("trace2", "checkout", [["README.md", 1, 0]])
+
+
+def test_a_git_that_a_hook_runs_is_read_as_nested(traced, tmp_path):
+    repo = make_repo(tmp_path / "r", installed=False)
+    user_hook(repo, "pre-commit", "git rev-parse --verify -q no-such-ref\nexit 0\n")  # failing: never sampled out
+    install(locate(repo))
+    commit_file(repo, "n.txt", "n\n", "n")
+    scan(locate(repo).common_dir)
+    nested = [e.data for e in read_events(locate(repo).obs, lambda m: None)
+              if e.type == "git.command" and e.data.get("nested")]
+    [rev_parse] = [data for data in nested if data["command"] == "rev-parse"]
+    assert rev_parse["exit"] == 1 and rev_parse["actor"] == "git"
+
+
+def test_with_the_directory_deleted_git_still_works_and_a_scan_makes_it_again(traced, tmp_path):
+    repo = make_repo(tmp_path / "r", installed=True)
+    shutil.rmtree(traced)
+    assert git(repo, "status").returncode == 0
+    assert traced.is_file()  # git appends every process to one file of that name
+    scan(locate(repo).common_dir)
+    assert traced.is_dir() and stat.S_IMODE(traced.stat().st_mode) == 0o700
+    shutil.rmtree(traced.parent)
+    done = git(repo, "status")
+    assert done.returncode == 0 and done.stderr == ""
+
+
+def test_while_paused_trace2_files_are_consumed_and_nothing_stored(traced, tmp_path):
+    repo = make_repo(tmp_path / "r", installed=True)
+    gitobs("pause", cwd=repo)
+    git(repo, "switch", "-q", "-c", "hidden")
+    before = commands(repo)
+    scan(locate(repo).common_dir)
+    assert ("switch", "branch", 0) not in commands(repo) and len(commands(repo)) == len(before)
+    assert not os.listdir(trace2_spool.spool_dir(locate(repo).obs))
