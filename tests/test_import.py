@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from conftest import commit_file, git, gitobs, last_seq
@@ -561,3 +564,165 @@ def test_commits_with_times_git_keeps_but_no_calendar_has_are_skipped_or_kept_wh
     files = {e.data["sha"]: {f[0] for f in e.data["files"]} for e in created(repo)}
     assert shas["far"] not in files  # each tree holds its one file: a commit adds it, deletes the one before
     assert files[shas["before"]] == {"before.txt", "far.txt"} and files[shas["after"]] == {"after.txt", "before.txt"}
+
+
+# -- a team's history (fixtures/repos/multi-author.sh): own work, merges, renames, a big commit --------------
+
+TEAM_SCRIPT = Path(__file__).parent.parent / "fixtures" / "repos" / "multi-author.sh"
+ME, ANA, BO = "me@example.invalid", "ana@example.invalid", "bo@example.invalid"
+
+
+def team(tmp_path, reflogs: bool = False) -> Path:
+    """The team's repository with gitobs installed; without its reflogs, history alone shows its commits."""
+    repo = tmp_path / "team"
+    subprocess.run(["sh", str(TEAM_SCRIPT), str(repo)], check=True, capture_output=True)
+    if not reflogs:
+        forget_reflogs(repo)
+    install(locate(repo))
+    return repo
+
+
+def authored(repo, *emails: str) -> set[str]:
+    out = git(repo, "log", "--branches", "HEAD", "--format=%H %ae").stdout
+    return {sha for sha, email in (line.split() for line in out.splitlines()) if email in emails}
+
+
+def test_own_commits_by_default_then_all_authors_adds_only_the_others(tmp_path):
+    repo = team(tmp_path)
+    own = run_import(repo)
+    assert {e.data["sha"] for e in created(repo)} == authored(repo, ME)
+    assert own.imported == 8 and own.others == 8 and ME in own.authors
+    everyone = run_import(repo, all_authors=True)
+    shas = Counter(e.data["sha"] for e in created(repo))
+    assert set(shas) == authored(repo, ME, ANA, BO) and set(shas.values()) == {1}  # never twice
+    assert everyone.imported == 8 and everyone.recorded == 8
+    assert run_import(repo, all_authors=True).walked == 0 and run_import(repo).walked == 0  # everyone's covers own
+    said = gitobs("import", cwd=repo).stdout
+    assert "imported 0 commit(s) by " in said and ME in said
+
+
+def test_without_user_email_import_says_so_and_writes_nothing(tmp_path, monkeypatch):
+    repo = team(tmp_path)
+    git(repo, "config", "--unset", "user.email")
+    empty = tmp_path / "empty.gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    done = gitobs("import", cwd=repo, ok=False)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "user.email is not set" in line and "--all-authors" in line and "import.identities" in line
+    assert created(repo) == []
+    assert "imported 16 commit(s)" in gitobs("import", "--all-authors", cwd=repo).stdout
+
+
+def test_user_email_is_read_through_git_so_include_if_applies(tmp_path, monkeypatch):
+    repo = team(tmp_path)
+    git(repo, "config", "--unset", "user.email")
+    work = tmp_path / "work.gitconfig"
+    work.write_text(f"[user]\n\temail = {BO}\n")
+    main = tmp_path / "main.gitconfig"
+    main.write_text(f'[includeIf "gitdir:{repo}/"]\n\tpath = {work}\n')
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(main))
+    run_import(repo)
+    assert {e.data["sha"] for e in created(repo)} == authored(repo, BO)
+
+
+def test_import_identities_add_your_other_addresses(tmp_path):
+    repo = team(tmp_path)
+    gitobs("config", "set", "--user", "import.identities", ANA.upper(), cwd=repo)  # emails compare caselessly
+    result = run_import(repo)
+    assert {e.data["sha"] for e in created(repo)} == authored(repo, ME, ANA)
+    assert {ME, ANA} <= set(result.authors) and result.others == 3
+
+
+def test_merges_count_no_lines_unless_merge_churn_asks_for_the_first_parent_diff(tmp_path):
+    repo = team(tmp_path)
+    merge = git(repo, "rev-parse", ":/Merge feature").stdout.strip()
+    run_import(repo)
+    [event] = [e for e in created(repo) if e.data["sha"] == merge]
+    assert event.data["merge"] is True and len(event.data["parents"]) == 2
+    assert "files" not in event.data and "added" not in event.data and "deleted" not in event.data
+
+    again = team(tmp_path / "again")
+    run_import(again, merge_churn=True)
+    [event] = [e for e in created(again) if e.data["sha"] == merge]
+    first_parent = numstat(again, "-m", "--first-parent")[merge]
+    assert event.data["files"] == first_parent == [["src/engine/feature.py", 9, 0]]
+    assert event.data["added"] == 9
+
+
+def test_renames_are_followed_to_each_files_newest_path(tmp_path):
+    repo = team(tmp_path)
+    run_import(repo, all_authors=True)
+    by_sha = {e.data["sha"]: e.data for e in created(repo)}
+    renames = {sha: data["renames"] for sha, data in by_sha.items() if data.get("renames")}
+    assert sorted(pair for pairs in renames.values() for pair in pairs) == [
+        ["README.md", "README.rst"],  # git's `old => new`
+        ["docs/guide.txt", "docs/manual.txt"], ["docs/notes.txt", "docs/guide.txt"],  # `docs/{old => new}`
+        ["src/app/core.py", "src/engine/core.py"], ["src/app/helpers.py", "src/engine/helpers.py"],  # a directory
+        ["src/app/util.py", "src/app/helpers.py"]]
+    paths = {f[0] for data in by_sha.values() for f in data.get("files", [])}
+    assert not paths & {"README.md", "src/app/core.py", "src/app/util.py", "src/app/helpers.py", "docs/notes.txt",
+                        "docs/guide.txt"}
+    for newest in ("src/engine/core.py", "src/engine/helpers.py", "docs/manual.txt", "README.rst"):
+        followed = set(git(repo, "log", "--follow", "--format=%H", "--", newest).stdout.split())
+        named = {sha for sha, data in by_sha.items() if any(f[0] == newest for f in data.get("files", []))}
+        assert named == followed, newest  # git's own --follow finds the same commits
+
+
+def test_totals_are_exact_and_every_file_of_a_big_commit_is_kept(tmp_path):
+    repo = team(tmp_path)
+    run_import(repo, all_authors=True)
+    expected = numstat(repo)
+    imported = {e.data["sha"]: e.data for e in created(repo)}
+    assert set(imported) == set(expected)
+    for sha, files in expected.items():
+        data = imported[sha]
+        assert data.get("files_total", 0) == len(data.get("files", [])) == len(files), sha
+        assert data.get("added", 0) == sum(f[1] for f in files) == sum(f[1] for f in data.get("files", []))
+        assert data.get("deleted", 0) == sum(f[2] for f in files) == sum(f[2] for f in data.get("files", []))
+    [big] = [data for data in imported.values() if data.get("files_total", 0) > 500]
+    assert len(big["files"]) == 600 and big["added"] == 600
+    report = json.loads(gitobs("report", "--heatmap", "--no-scan", "--format", "json", "--now", "2025-02-01",
+                               cwd=repo).stdout)
+    [heatmap] = [section for section in report["sections"] if section["name"] == "heatmap"]
+    totals = {item[0]: item[1] for block in heatmap["blocks"] if block["id"] == "totals" for item in block["items"]}
+    assert totals["files touched by commits"] == sum(len(files) for files in expected.values()) == 621
+    assert totals["lines changed in commits"] == sum(f[1] + f[2] for files in expected.values() for f in files)
+
+
+def test_the_heatmap_shows_one_row_per_file_under_its_newest_path(tmp_path):
+    repo = team(tmp_path)
+    run_import(repo, all_authors=True)
+    report = gitobs("report", "--heatmap", "--no-scan", "--now", "2025-02-01", cwd=repo).stdout
+    rows: dict[str, list[str]] = {}
+    for line in report.splitlines():  # the first table, "Most edited files": commits, lines
+        if line.startswith(("src/", "docs/", "README")):
+            rows.setdefault(line.split()[0], line.split()[1:3])
+    assert rows["src/engine/core.py"] == ["7", str(40 + 1 + 1 + 1 + 1 + 1)]
+    assert rows["src/engine/helpers.py"] == ["4", str(30 + 6 + 1)]
+    assert "src/app/core.py" not in report and "src/app/util.py" not in report and "README.md" not in report
+
+
+def test_a_revert_is_read_with_its_age_from_commit_times(tmp_path):
+    repo = team(tmp_path)
+    run_import(repo, all_authors=True)
+    [reverted] = events(repo, ("commit.reverted",))
+    assert reverted.src == "import" and reverted.data["age_s"] == 86400.0
+    assert reverted.data["reverted"] == git(repo, "rev-parse", ":/^Logo, and a change").stdout.strip()
+
+
+def test_imported_history_feeds_no_hesitation_sessions_patterns_or_branch_dwell(tmp_path):
+    repo = team(tmp_path, reflogs=True)
+    scan(locate(repo).common_dir)
+    gitobs("purge", "--yes", cwd=repo)  # what the scan read is gone: import takes it from history and reflogs
+    run_import(repo, all_authors=True)
+    imported = [e for e in events(repo) if e.src == "import"]
+    assert {"commit.created", "branch.switch"} <= {e.type for e in imported}
+    report = json.loads(gitobs("report", "--no-scan", "--format", "json", "--now", "2025-02-01", cwd=repo).stdout)
+    facts = {(section["name"], block["id"]): {item[0]: item[1] for item in block["items"]}
+             for section in report["sections"] for block in section["blocks"] if block["kind"] == "facts"}
+    assert facts[("hesitation", "summary")]["commits"] == 0
+    assert facts[("branches", "summary")]["switches"] == 0 and facts[("branches", "sessions")]["sessions"] == 0
+    assert facts[("patterns", "sessions")]["sessions"] == 0
+    assert facts[("heatmap", "totals")]["commits"] == 16  # counted where history belongs
