@@ -332,3 +332,13 @@ def test_a_long_time_grid_is_summed_into_coarser_periods_and_says_so():
     assert "by month: 400 days do not fit 55 columns, summed into 14 (a" in got
     row = next(line for line in got if line.startswith("a.py "))
     assert row.startswith("a.py █") and row.endswith("█")  # the first and the last day's weeks both show
+
+
+def test_report_width_and_summary_flags(watched):
+    out = gitobs("report", "--summary", "--no-scan", "--width", "60", cwd=watched).stdout
+    assert "Summary: the last 7 days" in out and "Activity heatmap" not in out
+    assert max(map(len, out.splitlines())) <= 60
+    refused = gitobs("report", "--format", "json", "--width", "60", "--no-scan", cwd=watched, ok=False)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "gitobs: error: --width is for formats drawn to a width (text), not 'json'"]
