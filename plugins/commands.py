@@ -11,6 +11,7 @@ process ran (`nested`: `git pull`'s fetch and merge, maintenance) are counted ap
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import msgspec
@@ -31,7 +32,6 @@ from gitobs.plugin import (
     add_counts,
     add_rows,
     hookimpl,
-    micros,
     rounded,
     seconds_of,
 )
@@ -63,9 +63,10 @@ PERIOD_S = 7 * DAY_S  # the trend's period, by default
 
 
 class CommandStats:
-    """One (command, mode): weighted runs and failures, exit codes, seconds (a sketch, exact count and max)."""
+    """One (command, mode): weighted runs and failures, exit codes, seconds (a sketch: exact count and max,
+    quantiles within 1%), and per UTC day [runs, failures, microseconds] for the trend."""
 
-    __slots__ = ("runs", "failures", "exits", "micros", "sketch")
+    __slots__ = ("runs", "failures", "exits", "micros", "sketch", "days")
 
     def __init__(self) -> None:
         self.runs = 0
@@ -73,6 +74,7 @@ class CommandStats:
         self.exits: dict[int, int] = {}
         self.micros = 0
         self.sketch = QuantileSketch()
+        self.days: dict[int, list[int]] = {}
 
     def merge(self, other: CommandStats) -> None:
         self.runs += other.runs
@@ -80,14 +82,14 @@ class CommandStats:
         add_counts(self.exits, other.exits)
         self.micros += other.micros
         self.sketch.merge(other.sketch)
+        add_rows(self.days, other.days)
 
 
 class CommandsState(msgspec.Struct, array_like=True):
     """What the report cache keeps of a CommandsAnalyzer."""
 
-    # command, mode, runs, failures, exits, microseconds, seconds
-    stats: list[tuple[str, str, int, int, dict[int, int], int, SketchState]]
-    days: dict[str, list[int]]  # "command\tmode\tday" -> [runs, failures, microseconds]
+    # command, mode, runs, failures, exits, microseconds, seconds, days
+    stats: list[tuple[str, str, int, int, dict[int, int], int, SketchState, dict[int, list[int]]]]
     nested: int
 
 
@@ -106,66 +108,71 @@ class CommandsAnalyzer(Analyzer):
         self.period = context.duration(self.name, "period", PERIOD_S)
         if self.period < DAY_S:
             raise GitobsError("option commands.period must be a day or more, like 7d")
-        self.stats: dict[tuple[str, str], CommandStats] = {}
-        self.days: dict[tuple[str, str, int], list[int]] = {}  # UTC day -> [runs, failures, microseconds]
+        self.by_command: dict[str, dict[str, CommandStats]] = {}  # command -> mode -> its stats
         self.nested = 0
 
     def feed(self, events: Sequence) -> None:
-        stats, days = self.stats, self.days
+        by_command, add = self.by_command, weighted_add
         for event in events:
             data = event.data
+            weight = data.weight
             if data.nested:
-                self.nested += data.weight
+                self.nested += weight
                 continue
-            key = (data.command, data.mode)
-            found = stats.get(key)
+            modes = by_command.get(data.command)
+            if modes is None:
+                modes = by_command[data.command] = {}
+            found = modes.get(data.mode)
             if found is None:
-                found = stats[key] = CommandStats()
-            weight, failed = data.weight, data.exit != 0
-            seconds = max(0.0, data.duration_s - (data.editor_s or 0.0))  # git's time, the editor's taken out
-            spent = micros(seconds) * weight
+                found = modes[data.mode] = CommandStats()
+            editor = data.editor_s
+            seconds = data.duration_s - editor if editor else data.duration_s  # git's time, not the editor's
+            if seconds < 0.0:
+                seconds = 0.0
+            spent = round(seconds * 1_000_000) * weight  # gitobs.plugin.micros, without its call
             found.runs += weight
             found.micros += spent
+            failed = weight if data.exit else 0
             if failed:
                 found.failures += weight
                 found.exits[data.exit] = found.exits.get(data.exit, 0) + weight
-            for _ in range(weight):  # a sampled command stands for `weight` alike
-                found.sketch.add(seconds)
+            add(found.sketch, seconds, weight)
             day = int(event.ts.timestamp() // DAY_S)
-            cell = days.get((*key, day))
+            cell = found.days.get(day)
             if cell is None:
-                days[(*key, day)] = [weight, weight if failed else 0, spent]
+                found.days[day] = [weight, failed, spent]
             else:
                 cell[0] += weight
-                cell[1] += weight if failed else 0
+                cell[1] += failed
                 cell[2] += spent
+
+    @property
+    def stats(self) -> dict[tuple[str, str], CommandStats]:
+        return {(command, mode): found for command, modes in self.by_command.items() for mode, found in modes.items()}
 
     def merge(self, later: CommandsAnalyzer) -> None:
         # Sums and mergeable sketches only (horizon 0).
-        for key, theirs in later.stats.items():
-            mine = self.stats.get(key)
-            if mine is None:
-                self.stats[key] = theirs
-            else:
-                mine.merge(theirs)
-        add_rows(self.days, later.days)
+        for command, modes in later.by_command.items():
+            mine = self.by_command.setdefault(command, {})
+            for mode, theirs in modes.items():
+                if mode in mine:
+                    mine[mode].merge(theirs)
+                else:
+                    mine[mode] = theirs
         self.nested += later.nested
 
     def save_state(self) -> CommandsState:
         return CommandsState(
-            stats=[(command, mode, s.runs, s.failures, dict(s.exits), s.micros, s.sketch.save())
+            stats=[(command, mode, s.runs, s.failures, dict(s.exits), s.micros, s.sketch.save(),
+                    {day: list(cell) for day, cell in s.days.items()})
                    for (command, mode), s in self.stats.items()],
-            days={f"{command}\t{mode}\t{day}": list(cell) for (command, mode, day), cell in self.days.items()},
             nested=self.nested)
 
     def load_state(self, state: CommandsState) -> None:
-        for command, mode, runs, failures, exits, total, sketch in state.stats:
-            stats = self.stats[(command, mode)] = CommandStats()
-            stats.runs, stats.failures, stats.exits, stats.micros = runs, failures, exits, total
-            stats.sketch = QuantileSketch.load(sketch)
-        for text, cell in state.days.items():
-            command, mode, day = text.split("\t")
-            self.days[(command, mode, int(day))] = cell
+        for command, mode, runs, failures, exits, total, sketch, days in state.stats:
+            found = self.by_command.setdefault(command, {})[mode] = CommandStats()
+            found.runs, found.failures, found.exits, found.micros = runs, failures, exits, total
+            found.sketch, found.days = QuantileSketch.load(sketch), days
         self.nested = state.nested
 
     def result(self) -> list[AnyBlock]:
@@ -209,12 +216,13 @@ class CommandsAnalyzer(Analyzer):
         days = max(1, round(self.period / DAY_S))
         current: dict[tuple[str, str], list[int]] = {}
         previous: dict[tuple[str, str], list[int]] = {}
-        for (command, mode, day), cell in self.days.items():
-            age = last_day - day
-            if 0 <= age < days:
-                add_rows(current, {(command, mode): list(cell)})
-            elif days <= age < 2 * days:
-                add_rows(previous, {(command, mode): list(cell)})
+        for key, found in self.stats.items():
+            for day, cell in found.days.items():
+                age = last_day - day
+                if 0 <= age < days:
+                    add_rows(current, {key: list(cell)})
+                elif days <= age < 2 * days:
+                    add_rows(previous, {key: list(cell)})
         keys = sorted(set(current) | set(previous),
                       key=lambda key: (-current.get(key, [0])[0], -previous.get(key, [0])[0], key))
         rows: list[list[Cell]] = []
@@ -242,6 +250,25 @@ def _change(current: int, before: int) -> float | None:
 
 def _mean(cell: list[int]) -> float | None:
     return None if cell[0] == 0 else rounded(seconds_of(cell[2]) / cell[0])
+
+
+# QuantileSketch's bucket index (gitobs/replay/stats.py), to add one value `weight` times in one step
+_LOG_GAMMA = math.log((1 + QuantileSketch.RELATIVE_ERROR) / (1 - QuantileSketch.RELATIVE_ERROR))
+
+
+def weighted_add(sketch: QuantileSketch, value: float, weight: int) -> None:
+    """sketch.add(value) `weight` times, in one step: a sampled command stands for `weight` alike."""
+    if weight == 1:
+        sketch.add(value)
+        return
+    sketch.count += weight
+    if sketch.max is None or value > sketch.max:
+        sketch.max = value
+    if value < QuantileSketch.MIN_VALUE:
+        sketch.zeros += weight
+        return
+    index = math.ceil(math.log(value) / _LOG_GAMMA)
+    sketch.bins[index] = sketch.bins.get(index, 0) + weight
 
 
 @hookimpl

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import pytest
+from gitobs_plugins.commands import weighted_add
 from logfactory import LogBuilder, block, report
 
 from gitobs.core.repo import GitobsError
 from gitobs.log import schema as s
 from gitobs.log.read import EventFilter
+from gitobs.plugin import QuantileSketch
 from gitobs.replay.query import build_query, key_labels, query_log
 
 
@@ -101,3 +103,12 @@ def test_gitobs_query_groups_git_commands_by_actor_and_command(tmp_path):
     slow = query_log(written, build_query(["data.command=commit"], ["data.actor"], ["max", "data.duration_s"], 0),
                      EventFilter(), print)
     assert [(*key_labels(slow.query, row.key), row.value) for row in slow.rows] == [("agent", 0.7), ("terminal", 1.5)]
+
+
+def test_a_weighted_add_is_the_same_sketch_as_adding_one_at_a_time():
+    one_by_one, at_once = QuantileSketch(), QuantileSketch()
+    for value, weight in [(0.25, 10), (0.0, 3), (1e-9, 2), (3.5, 1), (0.25, 4)]:
+        for _ in range(weight):
+            one_by_one.add(value)
+        weighted_add(at_once, value, weight)
+    assert at_once.save() == one_by_one.save()
