@@ -342,3 +342,11 @@ def test_while_paused_trace2_files_are_consumed_and_nothing_stored(traced, tmp_p
     scan(locate(repo).common_dir)
     assert ("switch", "branch", 0) not in commands(repo) and len(commands(repo)) == len(before)
     assert not os.listdir(trace2_spool.spool_dir(locate(repo).obs))
+
+
+def test_gitobs_own_git_processes_write_no_trace(traced, tmp_path):
+    repo = make_repo(tmp_path / "r", installed=True)
+    scan(locate(repo).common_dir)
+    gitobs("status", "--no-scan", cwd=repo)
+    gitobs("events", "--no-scan", cwd=repo)
+    assert os.listdir(traced) == []

@@ -91,11 +91,18 @@ class Repo:
         return self.work_tree is None
 
 
+def untraced_env() -> dict[str, str]:
+    """The environment for gitobs's own git processes: git's trace2 event target off (`gitobs trace2
+    enable`), so that gitobs does not record itself."""
+    return {**os.environ, "GIT_TRACE2_EVENT": "0"}
+
+
 def run_git(args: list[str], cwd: Path | None = None, check: bool = True) -> str:
     """Run git for the non-hot paths (install, demo); hooks never call this."""
     try:
         done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, errors="replace", check=False
+            ["git", *args], cwd=cwd, capture_output=True, text=True, errors="replace", check=False,
+            env=untraced_env(),
         )
     except FileNotFoundError as exc:
         raise GitobsError("git is not installed or not on PATH") from exc
@@ -113,7 +120,7 @@ def locate(start: Path | None = None) -> Repo:
     done = subprocess.run(
         ["git", "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir",
          "--is-bare-repository", "--git-path", "hooks"],
-        cwd=where, capture_output=True, text=True, errors="replace", check=False,
+        cwd=where, capture_output=True, text=True, errors="replace", check=False, env=untraced_env(),
     )
     if done.returncode != 0:
         raise NotARepository(f"not a git repository: {where}")
