@@ -87,6 +87,12 @@ def test_disable_keeps_what_the_user_changed_meanwhile(user, tmp_path):
     assert b"eventTarget" not in (user / ".gitconfig").read_bytes()
 
 
+def test_git_trace2_event_set_to_off_is_no_target(user, monkeypatch):
+    monkeypatch.setenv("GIT_TRACE2_EVENT", "0")
+    trace2_setup.enable()
+    assert trace2_setup.is_enabled()
+
+
 @pytest.mark.parametrize("where", ["system", "environment", "global"])
 def test_enable_refuses_when_another_target_is_set_and_changes_nothing(user, tmp_path, monkeypatch, where):
     (user / ".gitconfig").write_bytes(ODD)

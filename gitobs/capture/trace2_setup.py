@@ -108,7 +108,7 @@ def other_targets(ours: Path) -> list[str]:
     """Event targets set by someone else, each described for the user."""
     found = []
     env = os.environ.get("GIT_TRACE2_EVENT")
-    if env:
+    if env and env.lower() not in ("0", "false"):  # git's own words for "off"
         found.append(f"the environment sets GIT_TRACE2_EVENT={env}")
     for line in _git_config("--system", "--includes", "--show-origin", "--get-all", "trace2.eventtarget"):
         origin, _, value = line.partition("\t")
