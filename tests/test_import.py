@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import zipfile
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import zstandard
 from conftest import commit_file, git, gitobs, last_seq
 
 from gitobs.capture.install import install
@@ -726,3 +728,25 @@ def test_imported_history_feeds_no_hesitation_sessions_patterns_or_branch_dwell(
     assert facts[("branches", "summary")]["switches"] == 0 and facts[("branches", "sessions")]["sessions"] == 0
     assert facts[("patterns", "sessions")]["sessions"] == 0
     assert facts[("heatmap", "totals")]["commits"] == 16  # counted where history belongs
+
+
+def test_renames_are_hashed_like_files_when_paths_are_not_stored(tmp_path):
+    repo = team(tmp_path)
+    gitobs("config", "set", "capture.paths", "false", cwd=repo)
+    run_import(repo, all_authors=True)
+    salt = repository_salt(locate(repo).obs.root)
+    pairs = [pair for e in created(repo) for pair in e.data.get("renames", [])]
+    assert ["README.md", "README.rst"] not in pairs
+    assert [hash_path("README.md", salt), hash_path("README.rst", salt)] in pairs
+    assert "README" not in json.dumps([e.data for e in created(repo)])
+
+
+def test_a_bundle_hashes_the_paths_of_renames(tmp_path):
+    repo = team(tmp_path)
+    run_import(repo, all_authors=True)
+    bundle = tmp_path / "team.zip"
+    gitobs("bundle", "-o", str(bundle), cwd=repo)
+    with zipfile.ZipFile(bundle) as opened:
+        events_text = zstandard.ZstdDecompressor().stream_reader(opened.read("events.jsonl.zst")).read()
+        text = events_text + b"".join(opened.read(name) for name in opened.namelist() if name.endswith(".json"))
+    assert b'"renames"' in events_text and b"README" not in text and b"src/engine" not in text
