@@ -59,7 +59,10 @@ class DashboardAnalyzer(Analyzer):
     def __init__(self, context: Context) -> None:
         super().__init__(context)
         self.activity: dict[tuple[int, str | None], list[int]] = {}  # (local hour, branch) -> counts
-        self.paths: dict[tuple[int, str | None, str], list[int]] = {}  # (local day, branch, path) -> counts
+        # (local day, branch) -> path -> [commits, lines]: one lookup per event, then one per file by its
+        # name (a str hashes once; a tuple key per file would hash again every time)
+        self.paths: dict[tuple[int, str | None], dict[str, list[int]]] = {}
+        self.path_rows = 0  # rows in self.paths, kept as they are made
         self.complete_from: int | None = None
 
     def feed(self, events: Sequence) -> None:
@@ -69,6 +72,7 @@ class DashboardAnalyzer(Analyzer):
         activity, paths = self.activity, self.paths
         hour = day = 0
         start = end = BEFORE_ALL
+        made = 0
         for event in events:
             ts = event.ts
             if not start <= ts < end:
@@ -86,52 +90,60 @@ class DashboardAnalyzer(Analyzer):
                 counts[DISCARDED] += sum(change.added + change.deleted for change in data.files)
                 continue
             counts[COMMITS] += 1
+            files = data.files
+            if not files:
+                continue
+            rows = paths.get((day, branch))
+            if rows is None:
+                rows = paths[(day, branch)] = {}
             merge = data.merge
-            for change in data.files:
+            for change in files:
                 lines = 0 if merge else change.added + change.deleted
                 counts[LINES] += lines
-                key = (day, branch, change.path)
-                row = paths.get(key)
+                row = rows.get(change.path)
                 if row is None:
-                    paths[key] = [1, lines]
+                    rows[change.path] = [1, lines]
+                    made += 1
                 else:
                     row[COMMITS] += 1
                     row[LINES] += lines
+        self.path_rows += made
         self._bound()
 
     def _bound(self) -> None:
         """Past HELD_ROWS rows of a kind, the oldest days go (down to three quarters of it): a dashboard
         is about recent work, and which rows go depends on the events alone."""
-        for rows, day_of in ((self.activity, _hour_day), (self.paths, _first)):
-            if len(rows) <= HELD_ROWS:
-                continue
-            by_day: dict[int, int] = {}
-            for key in rows:
-                by_day[day_of(key)] = by_day.get(day_of(key), 0) + 1
-            left, cut = len(rows), None
-            for day in sorted(by_day):
-                if left <= HELD_ROWS * 3 // 4:
-                    break
-                left, cut = left - by_day[day], day + 1
-            for key in [key for key in rows if day_of(key) < cut]:
-                del rows[key]
-            self.complete_from = cut if self.complete_from is None else max(self.complete_from, cut)
+        if len(self.activity) > HELD_ROWS:
+            self._drop_before(_cut({key: 1 for key in self.activity}, lambda key: key[0] // 24, len(self.activity)))
+        if self.path_rows > HELD_ROWS:
+            self._drop_before(_cut({key: len(rows) for key, rows in self.paths.items()}, lambda key: key[0],
+                                   self.path_rows))
+
+    def _drop_before(self, cut: int) -> None:
+        for key in [key for key in self.activity if key[0] // 24 < cut]:
+            del self.activity[key]
+        for key in [key for key in self.paths if key[0] < cut]:
+            self.path_rows -= len(self.paths.pop(key))
+        self.complete_from = cut if self.complete_from is None else max(self.complete_from, cut)
 
     def save_state(self) -> DashboardState:
         return DashboardState(activity=[(hour, branch, counts) for (hour, branch), counts in self.activity.items()],
-                              paths=[(day, branch, path, counts) for (day, branch, path), counts in self.paths.items()],
+                              paths=[(day, branch, path, counts) for (day, branch), rows in self.paths.items()
+                                     for path, counts in rows.items()],
                               complete_from=self.complete_from)
 
     def load_state(self, state: DashboardState) -> None:
         self.activity = {(hour, branch): counts for hour, branch, counts in state.activity}
-        self.paths = {(day, branch, path): counts for day, branch, path, counts in state.paths}
+        for day, branch, path, counts in state.paths:
+            self.paths.setdefault((day, branch), {})[path] = counts
+        self.path_rows = len(state.paths)
         self.complete_from = state.complete_from
 
     def result(self) -> list[AnyBlock]:
         day_text = _day_texts()
         activity = sorted(self.activity.items(), key=_activity_order)
         activity_rows = [[day_text(hour // 24), hour % 24, branch, *counts] for (hour, branch), counts in activity]
-        path_rows, named, folded = self._path_rows()
+        path_rows, named, folded = self._path_rows(day_text)
         shown_activity, shown_paths = activity_rows[-SHOWN_ROWS:], path_rows[-SHOWN_ROWS:]
         notes = [Fact("activity rows", len(shown_activity), "rows"),
                  Fact("activity rows left out (oldest days)", len(activity_rows) - len(shown_activity), "rows"),
@@ -147,25 +159,44 @@ class DashboardAnalyzer(Analyzer):
                 Table(id="dataset_paths", title="Per day, branch and file", columns=PATH_COLUMNS, rows=shown_paths,
                       total_rows=len(path_rows) if path_rows[:-SHOWN_ROWS] else None)]
 
-    def _path_rows(self) -> tuple[list[list], int, int]:
+    def _path_rows(self, day_text: Callable[[int], str]) -> tuple[list[list], int, int]:
         """Rows of the TOP_PATHS busiest files (commits and lines over every row), then per day and branch
         the rest summed under a null path; oldest day first. Also how many files are named and summed."""
         busy: dict[str, int] = {}
-        for (_, _, path), (commits, lines) in self.paths.items():
-            busy[path] = busy.get(path, 0) + commits + lines
+        for rows in self.paths.values():
+            for path, (commits, lines) in rows.items():
+                busy[path] = busy.get(path, 0) + commits + lines
         top = {path for path, _ in top_k(busy, TOP_PATHS)[0]}
-        merged: dict[tuple[int, str | None, str | None], list[int]] = {}
-        for (day, branch, path), counts in self.paths.items():
-            key = (day, branch, path if path in top else None)
-            row = merged.get(key)
-            if row is None:
-                merged[key] = list(counts)
-            else:
-                row[COMMITS] += counts[COMMITS]
-                row[LINES] += counts[LINES]
-        ordered = sorted(merged.items(), key=_path_order)
-        day_text = _day_texts()
-        return [[day_text(day), branch, path, *counts] for (day, branch, path), counts in ordered], len(top), len(busy) - len(top)
+        found: list[list] = []
+        for day, branch in sorted(self.paths, key=_day_branch_order):
+            rows = self.paths[(day, branch)]
+            text = day_text(day)
+            other: list[int] | None = None
+            for path in sorted(rows):
+                commits, lines = rows[path]
+                if path in top:
+                    found.append([text, branch, path, commits, lines])
+                elif other is None:
+                    other = [commits, lines]
+                else:
+                    other[COMMITS] += commits
+                    other[LINES] += lines
+            if other is not None:
+                found.append([text, branch, None, *other])
+        return found, len(top), len(busy) - len(top)
+
+
+def _cut(rows_by_key: dict[tuple, int], day_of: Callable[[tuple], int], total: int) -> int:
+    """The first day to keep so that at most three quarters of HELD_ROWS rows are left."""
+    by_day: dict[int, int] = {}
+    for key, rows in rows_by_key.items():
+        by_day[day_of(key)] = by_day.get(day_of(key), 0) + rows
+    left, cut = total, 0
+    for day in sorted(by_day):
+        if left <= HELD_ROWS * 3 // 4:
+            break
+        left, cut = left - by_day[day], day + 1
+    return cut
 
 
 def _day_texts() -> Callable[[int], str]:
@@ -180,22 +211,14 @@ def _day_texts() -> Callable[[int], str]:
     return text
 
 
-def _hour_day(key: tuple) -> int:
-    return key[0] // 24
-
-
-def _first(key: tuple) -> int:
-    return key[0]
+def _day_branch_order(key: tuple) -> tuple:
+    day, branch = key
+    return day, branch is not None, branch or ""
 
 
 def _activity_order(item: tuple) -> tuple:
     (hour, branch), _ = item
     return hour, branch is not None, branch or ""
-
-
-def _path_order(item: tuple) -> tuple:
-    (day, branch, path), _ = item
-    return day, branch is not None, branch or "", path is not None, path or ""
 
 
 @hookimpl

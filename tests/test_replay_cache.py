@@ -425,7 +425,7 @@ KEPT = {
     "patterns": {"by_weekday", "durations", "events", "focused", "follow", "kinds", "last", "limit", "matchers",
                  "row", "sizes", "start", "switch_counts", "switches"},
     "vbranches": {"ci_failures", "lives", "operations", "per_week", "stacks", "to_review"},
-    "dashboard": {"activity", "paths", "complete_from"},
+    "dashboard": {"activity", "paths", "path_rows", "complete_from"},
 }
 FROM_CONTEXT = {"context", "top", "top_k", "days", "weeks", "window", "idle_gap", "idle_gap_delta", "gap",
                 "gap_delta", "dir_levels", "fixed_level", "handlers"}
