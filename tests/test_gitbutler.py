@@ -13,7 +13,7 @@ from pathlib import Path
 import msgspec
 import pygit2
 import pytest
-from conftest import git, last_seq, new_events
+from conftest import git, gitobs, last_seq, new_events
 
 from gitobs.capture import gitbutler, gitbutler_toml
 from gitobs.capture.enrich import Enricher
@@ -562,7 +562,7 @@ def test_upgrade_path_0_11_to_0_12_to_0_13_to_sqlite_reports_only_what_changed(t
     start = last_seq(repo)
     upgrade(repo, "sqlite")  # read from but.sqlite now: the same stacks, and what only the database knows
     assert changes(new_events(repo, start, types=NEW_TYPES)) == [
-        ("vbranch.files", {"stack": FIX, "owned_files": 2})]
+        ("vbranch.files", {"stack": FIX, "owned_files": 2, "files": [["NOTES.md", 0, 0], ["table.txt", 0, 0]]})]
     assert new_events(repo, last_seq(repo)) == []
 
     start = last_seq(repo)
@@ -593,7 +593,7 @@ def test_sqlite_is_preferred_while_it_is_as_new_as_the_toml(tmp_path):
         "DELETE FROM hunk_assignments WHERE path = 'NOTES.md'")  # the TOML untouched: GitButler's mirror
     assert changes(new_events(repo, start, types=NEW_TYPES)) == [
         ("vbranch.review", {"stack": FIX, "branch": "fix-tabs", "number": 12}),
-        ("vbranch.files", {"stack": FIX, "owned_files": 1}),
+        ("vbranch.files", {"stack": FIX, "owned_files": 1, "files": [["table.txt", 0, 0]]}),
         ("vbranch.applied", vb(SPIKE_LANE, "spike-1", spike)),
     ]
     start = last_seq(repo)
@@ -601,13 +601,40 @@ def test_sqlite_is_preferred_while_it_is_as_new_as_the_toml(tmp_path):
               f"('@@ -1,0 +1,2 @@', 'NOTES.md', CAST('NOTES.md' AS BLOB), '{FIX}')")
     sql(repo, f"UPDATE vb_stacks SET in_workspace = 1 WHERE id = '{SPIKE_LANE}'")  # a write that changes nothing
     [files] = new_events(repo, start, types=NEW_TYPES)  # back to 2: a new event, not taken for the first one
-    assert (files.type, files.data) == ("vbranch.files", {"stack": FIX, "owned_files": 2})
+    assert (files.type, files.data) == ("vbranch.files", {"stack": FIX, "owned_files": 2,
+                                                          "files": [["NOTES.md", 0, 0], ["table.txt", 0, 0]]})
+    start = last_seq(repo)  # as many files as before, other ones: a new event
+    sql(repo, "UPDATE hunk_assignments SET path = 'src/new.py', path_bytes = CAST('src/new.py' AS BLOB) "
+              "WHERE path = 'NOTES.md'")
+    [files] = new_events(repo, start, types=NEW_TYPES)
+    assert files.data == {"stack": FIX, "owned_files": 2, "files": [["src/new.py", 0, 0], ["table.txt", 0, 0]]}
     # A TOML edited after GitButler last synced it is what GitButler imports next: it wins until then.
     start = last_seq(repo)
     set_in_workspace(storage(repo) / "virtual_branches.toml", SPIKE_LANE, True)
     set_in_workspace(storage(repo) / "virtual_branches.toml", FIX, False)
     [unapplied] = new_events(repo, start, types=NEW_TYPES)
     assert (unapplied.type, unapplied.data["stack"]) == ("vbranch.unapplied", FIX)
+
+
+def test_lane_files_keep_no_hunk_and_follow_path_privacy(tmp_path):
+    """vbranch.files names a lane's files, never their hunk ranges; capture.paths=false hashes the names as
+    every files list (and a name not in UTF-8 is recorded as names are)."""
+    repo = upgraded(tmp_path, "0.11", "0.12", "0.13", "sqlite")
+    gitobs("config", "set", "capture.paths", "false", cwd=repo)
+    start = last_seq(repo)
+    sql(repo, "UPDATE hunk_assignments SET path_bytes = X'6e6f7465e92e6d64' WHERE path = 'NOTES.md'",
+        f"INSERT INTO hunk_assignments(hunk_header, path, path_bytes, stack_id) VALUES "
+        f"('@@ -9,0 +9,1 @@', 'secret-plan.md', CAST('secret-plan.md' AS BLOB), '{FIX}')")
+    [files] = new_events(repo, start, types=("vbranch.files",))
+    assert files.data["owned_files"] == 3 and len(files.data["files"]) == 3
+    everything = msgspec.json.encode(new_events(repo)).decode()  # whole events, envelopes too
+    for private in ("secret-plan", "table.txt", "note", "@@"):
+        assert private not in everything
+    gitobs("config", "unset", "capture.paths", cwd=repo)
+    start = last_seq(repo)
+    sql(repo, "DELETE FROM hunk_assignments WHERE path = 'table.txt'")
+    [files] = new_events(repo, start, types=("vbranch.files",))
+    assert files.data["files"] == [["note\\xe9.md", 0, 0], ["secret-plan.md", 0, 0]]
 
 
 def test_sqlite_being_written_during_a_scan(tmp_path):
@@ -773,8 +800,6 @@ def test_branch_torn_off_into_a_new_stack_and_moved_back(tmp_path):
 
 def test_replay_into_rebuilds_a_branch_where_it_moved(tmp_path):
     """share/rebuild.py follows vbranch.moved: the torn-off branch is in its new stack in the rebuilt TOML."""
-    from conftest import gitobs
-
     repo = watched_fixture(tmp_path, "2026")
     start = last_seq(repo)
     top = rev(repo, "feature-top")

@@ -31,6 +31,7 @@ from gitobs.core.files import stamp
 from gitobs.core.names import decoded, recorded
 from gitobs.log.schema import (
     Emit,
+    FileChange,
     GitButlerOp,
     Payload,
     VBranch,
@@ -233,6 +234,7 @@ def _read_stacks(toml: str, db: str, stamps: list[list[int]]) -> dict[str, Stack
     if state is not None and _db_is_current(state, toml, stamps[1]):
         for stack_id, stack in state.stacks.items():
             stack.files = state.files.get(stack_id, 0)
+            stack.paths = state.paths.get(stack_id, [])
             for branch in stack.branches:
                 branch.review = branch.review or state.reviews.get(branch.name, 0)
                 branch.ci = state.ci.get(branch.name, [0, 0, 0])
@@ -432,11 +434,12 @@ def _diff_stack(stack_id: str, old: Stack, new: Stack, report: _Report, repo: _L
         top = len(new.branches) - 1
         by = "" if new.applied else _unapplied_by(new, operations, repo)
         _branch_event(report, "vbranch.applied" if new.applied else "vbranch.unapplied", stack_id, new, top, by)
-    if new.files < 0:
-        new.files = old.files  # read from the TOML: the database's counts are still the last known
-    elif new.files != old.files and (old.files >= 0 or new.files > 0):
-        report.add("vbranch.files", VBranchFiles(stack=stack_id, owned_files=new.files),
-                   f"{stack_id}:files:{new.files}")
+    if new.files < 0:  # read from the TOML: the database's files are still the last known
+        new.files, new.paths = old.files, old.paths
+    elif (new.files, new.paths) != (old.files, old.paths) and (old.files >= 0 or new.files > 0):
+        owned = [FileChange(path, 0, 0) for path in new.paths]  # paths only: hunk ranges are never read
+        report.add("vbranch.files", VBranchFiles(stack=stack_id, owned_files=new.files, files=owned),
+                   f"{stack_id}:files:{new.files}")  # no path in the provenance: capture.paths=false hashes them
 
 
 def _changes(report: _Report, stack_id: str, previous: gitbutler_toml.Branch, branch: gitbutler_toml.Branch,

@@ -2,7 +2,8 @@
 
 Since 0.19.4 GitButler mirrors `virtual_branches.toml` into the tables `vb_state`, `vb_stacks` and
 `vb_stack_heads` on every metadata write, and its own source calls the TOML types legacy. The database also
-holds what the TOML never had: `hunk_assignments` (which uncommitted hunk belongs to which stack).
+holds what the TOML never had: `hunk_assignments` (which uncommitted hunk belongs to which stack: its
+path is read, never its hunk range).
 
 How it is opened: `file:...?mode=ro` (no write, no create, no journal of our own), `PRAGMA query_only`, a
 busy timeout of a few milliseconds, one read transaction. GitButler keeps the database in WAL mode, where a
@@ -17,11 +18,13 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from gitobs.capture.gitbutler_toml import Branch, Stack, commit_id, integer, name
+from gitobs.core.names import decoded, recorded
 
 BUSY_MS = 20  # how long a read waits for a lock before giving up until the next scan
 # A check's conclusion (GitButler's CiConclusion) counted as passed; any other completed one failed.
 PASSED = frozenset({"Success", "Neutral", "Skipped"})
 MAX_ROWS = 10_000  # rows read of one table: a workspace holds tens; the cap bounds a runaway database
+MAX_PATHS = 500  # paths kept per stack, as a commit's files list (enrich.MAX_FILES); the count stays exact
 
 
 @dataclass
@@ -30,6 +33,7 @@ class DbState:
     toml_mtime_ns: int | None  # the TOML's mtime when GitButler last synced it with the tables
     toml_sha256: str | None
     files: dict[str, int] = field(default_factory=dict)  # stack id -> files with hunks assigned to it
+    paths: dict[str, list[str]] = field(default_factory=dict)  # stack id -> those files, sorted, capped
     reviews: dict[str, int] = field(default_factory=dict)  # branch -> its review's number (forge_reviews)
     ci: dict[str, list[int]] = field(default_factory=dict)  # branch -> [pending, passed, failed] checks
 
@@ -89,13 +93,29 @@ def _read(connection) -> DbState | None:
                 "WHERE stack_id IS NOT NULL GROUP BY stack_id LIMIT ?", (MAX_ROWS,)):
             if isinstance(stack_id, str):
                 files[name(stack_id)] = integer(count)
+        paths = _paths(connection)
     except sqlite3.OperationalError:  # a schema without the table: no counts
-        files = {}
+        files, paths = {}, {}
     mtime = state[1] if isinstance(state[1], int) else None
     digest = state[2] if isinstance(state[2], str) else None
-    found = DbState({sid: s for sid, s in stacks.items() if s.branches}, mtime, digest, files)
+    found = DbState({sid: s for sid, s in stacks.items() if s.branches}, mtime, digest, files, paths)
     _forge(connection, found)
     return found
+
+
+def _paths(connection) -> dict[str, list[str]]:
+    """Each stack's files with hunks assigned to it: the path alone (`path_bytes`, git's bytes, as names are
+    recorded), never the hunk ranges. The first MAX_PATHS per stack in byte order."""
+    paths: dict[str, list[str]] = {}
+    for stack_id, raw in connection.execute(
+            "SELECT DISTINCT stack_id, path_bytes FROM hunk_assignments WHERE stack_id IS NOT NULL "
+            "ORDER BY stack_id, path_bytes LIMIT ?", (MAX_ROWS,)):
+        if not isinstance(stack_id, str) or not isinstance(raw, (bytes, str)) or not raw:
+            continue
+        held = paths.setdefault(name(stack_id), [])
+        if len(held) < MAX_PATHS:
+            held.append(decoded(raw) if isinstance(raw, bytes) else recorded(raw))
+    return paths
 
 
 def _forge(connection, found: DbState) -> None:

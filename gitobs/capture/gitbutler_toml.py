@@ -43,6 +43,7 @@ class Stack(msgspec.Struct, kw_only=True, omit_defaults=True):
     lane: bool = False  # a pre-stacking lane: no refs/heads/<name>, its tip lives in the TOML only
     branches: list[Branch] = []  # bottom (nearest the target) first; the last names the stack
     files: int = -1  # files with hunks assigned to the stack (but.sqlite's hunk_assignments); -1: unknown
+    paths: list[str] = []  # the first of those files (gitbutler_db.MAX_PATHS), sorted
 
 
 class PartialFile(ValueError):
