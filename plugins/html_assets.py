@@ -19,7 +19,6 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: 
        margin: 0; }
 .page { display: grid; grid-template-columns: 14em minmax(0, 1fr); gap: 2em; max-width: 1280px; margin: 0 auto;
         padding: 1.5em 1em; }
-@media (max-width: 900px) { .page { grid-template-columns: minmax(0, 1fr); } nav.toc { position: static; } }
 nav.toc { position: sticky; top: 1em; align-self: start; font-size: .92em; }
 nav.toc ol { list-style: none; padding: 0; margin: .3em 0; }
 nav.toc li { margin: .15em 0; }
@@ -74,6 +73,7 @@ ol.bars .bar.dir { background: var(--accent); }
 ol.bars .value { text-align: right; font-variant-numeric: tabular-nums; }
 .crumbs button { font: inherit; color: var(--accent); background: none; border: 0; padding: 0 .2em; cursor: pointer; }
 code { word-break: break-all; }
+@media (max-width: 900px) { .page { grid-template-columns: minmax(0, 1fr); } nav.toc { position: static; } }
 """
 
 SCRIPT = r"""

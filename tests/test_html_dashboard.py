@@ -519,3 +519,16 @@ def test_the_report_command_writes_a_working_dashboard(browser, watched, tmp_pat
     assert console_errors(browser) == []
     assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
     assert SCRIPT in out.read_text(encoding="utf-8")
+
+
+def test_the_contents_sit_beside_the_page_or_above_it_on_a_narrow_screen(browser, tmp_path):
+    open_page(browser, tmp_path / "report.html", HtmlRenderer().render(known_report(tmp_path), color=False))
+    boxes = """const nav = document.querySelector('nav.toc').getBoundingClientRect();
+        const main = document.querySelector('main').getBoundingClientRect();
+        return [nav.right <= main.left, nav.bottom <= main.top];"""
+    try:
+        assert browser.execute_script(boxes) == [True, False]
+        browser.set_window_size(700, 900)
+        assert browser.execute_script(boxes) == [False, True]
+    finally:
+        browser.set_window_size(1200, 900)
