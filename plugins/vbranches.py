@@ -35,7 +35,7 @@ class Stack:
     names it had before its latest run of deletions, so a deleted stack still has a name in the table."""
 
     __slots__ = ("id", "branches", "gone", "deleting", "state", "created", "applied", "unapplied", "deleted",
-                 "renames", "commits", "first", "last", "moves", "conflicts", "conflicted", "files")
+                 "renames", "commits", "first", "last", "moves", "conflicts", "conflicted", "files", "paths")
 
     def __init__(self, stack_id: str, t: float) -> None:
         self.id = stack_id
@@ -48,6 +48,7 @@ class Stack:
         self.conflicts = 0  # times GitButler unapplied it on a conflict
         self.conflicted = 0  # commits on it GitButler marked conflicted
         self.files: int | None = None  # files with hunks assigned to it, latest (GitButler's database)
+        self.paths: list[str] = []  # those files (the first 500), latest
         self.first = self.last = t
 
     def names(self) -> list[str]:
@@ -67,6 +68,7 @@ class StackState(msgspec.Struct, array_like=True):
     last: float
     more: list[int] = []  # moves, conflicts, conflicted
     files: int | None = None
+    paths: list[str] = []
 
 
 class LifeState(msgspec.Struct, array_like=True):
@@ -111,10 +113,11 @@ class VBranchesAnalyzer(Analyzer):
     title = "GitButler stacks"
     consumes = ("vbranch.*", "gitbutler.op")
     fields = {"vbranch.*": ("stack", "branch", "position", "applied", "from_", "to", "commits", "by", "conflicted",
-                            "from_stack", "to_stack", "lifetime_s", "number", "after_s", "owned_files", "failed"),
+                            "from_stack", "to_stack", "lifetime_s", "number", "after_s", "owned_files", "failed",
+                            "files"),
               "gitbutler.op": ("operation",)}
     order = 50
-    state_version = 3
+    state_version = 4
     state_type = VBranchesState
 
     def __init__(self, context: Context) -> None:
@@ -223,6 +226,7 @@ class VBranchesAnalyzer(Analyzer):
 
     def _files(self, stack: Stack, data, t: float) -> None:
         stack.files = data.owned_files
+        stack.paths = [change.path for change in data.files]
 
     def _ci(self, stack: Stack, data, t: float) -> None:
         if data.failed:
@@ -264,7 +268,7 @@ class VBranchesAnalyzer(Analyzer):
         return VBranchesState(
             stacks=[StackState(s.id, s.branches, s.gone, s.deleting, s.state,
                                [s.created, s.applied, s.unapplied, s.deleted, s.renames, s.commits], s.first, s.last,
-                               [s.moves, s.conflicts, s.conflicted], s.files)
+                               [s.moves, s.conflicts, s.conflicted], s.files, s.paths)
                     for s in self.stacks.values()],
             per_week=self.per_week, operations=self.operations,
             lives=[LifeState(life.stack, life.name, life.created, life.reviewed, life.review, life.archived,
@@ -280,7 +284,7 @@ class VBranchesAnalyzer(Analyzer):
              stack.commits) = saved.counts
             stack.last = saved.last
             stack.moves, stack.conflicts, stack.conflicted = saved.more or [0, 0, 0]
-            stack.files = saved.files
+            stack.files, stack.paths = saved.files, saved.paths
         self.per_week, self.operations = state.per_week, state.operations
         for saved_life in state.lives:
             life = self.lives[(saved_life.stack, saved_life.name)] = Life(saved_life.stack, saved_life.name)
@@ -294,7 +298,8 @@ class VBranchesAnalyzer(Analyzer):
             return [Note(id="not_seen", title="GitButler", text=(
                 "GitButler was not seen: the log has no vbranch.* or gitbutler.op events. gitobs reads "
                 "GitButler's files on every scan once the repository has a gitbutler/ storage directory."))]
-        return [self._summary(), self._stacks(), self._lives(), self._per_week(), self._operations(), Note(
+        return [self._summary(), self._stacks(), self._lane_files(), self._lives(), self._per_week(),
+                self._operations(), Note(
             id="baseline", title="Stacks that existed before", text=(
                 "The first scan that finds GitButler reports every stack that already exists as created, "
                 "and up to 1000 earlier operations: the week of that scan counts them too."))]
@@ -330,6 +335,19 @@ class VBranchesAnalyzer(Analyzer):
                      columns=["stack", "branches", "state", "created", "applied", "unapplied", "deleted",
                               "renames", "commits", "first_seen", "last_seen", "moves", "conflicts", "files"],
                      rows=rows, total_rows=len(ordered))
+
+    def _lane_files(self) -> Table:
+        """Each live stack's files, as its latest vbranch.files named them: the heatmap's paths, by lane."""
+        owning = sorted((s for s in self.stacks.values() if s.paths and s.state != DELETED),
+                        key=lambda s: (s.first, s.id))
+        rows: list[list[Cell]] = []
+        for stack in owning[-self.top:] if self.top > 0 else []:
+            names = ", ".join(stack.names())
+            rows += [[stack.id[:8], names, path] for path in stack.paths[:self.top]]
+        return Table(id="lane_files", title="Files each stack owns uncommitted hunks in, latest (GitButler's "
+                                            "hunk assignments; the first of each stack's files)",
+                     columns=["stack", "branches", "file"], rows=rows,
+                     total_rows=sum(len(s.paths) for s in owning))
 
     def _lives(self) -> Table:
         """Branches that were reviewed or archived: created -> reviewed -> archived."""

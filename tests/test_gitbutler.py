@@ -637,6 +637,18 @@ def test_lane_files_keep_no_hunk_and_follow_path_privacy(tmp_path):
     assert files.data["files"] == [["note\\xe9.md", 0, 0], ["secret-plan.md", 0, 0]]
 
 
+def test_vbranches_section_lists_each_lanes_files(tmp_path):
+    repo = upgraded(tmp_path, "0.11", "0.12", "0.13", "sqlite")
+    last_seq(repo)
+    sql(repo, f"UPDATE hunk_assignments SET stack_id = '{SPIKE_LANE}' WHERE path = 'NOTES.md'")
+    last_seq(repo)
+    done = json.loads(gitobs("report", "--vbranches", "--since", "3650d", "--format", "json", cwd=repo).stdout)
+    [section] = [s for s in done["sections"] if s["name"] == "vbranches"]
+    [table] = [b for b in section["blocks"] if b["id"] == "lane_files"]
+    assert table["columns"] == ["stack", "branches", "file"]
+    assert sorted(table["rows"]) == [[FIX[:8], "fix-tabs", "table.txt"], [SPIKE_LANE[:8], "spike-1", "NOTES.md"]]
+
+
 def test_sqlite_being_written_during_a_scan(tmp_path):
     import sqlite3
 
