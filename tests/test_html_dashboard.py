@@ -529,6 +529,7 @@ def test_the_contents_sit_beside_the_page_or_above_it_on_a_narrow_screen(browser
     try:
         assert browser.execute_script(boxes) == [True, False]
         browser.set_window_size(700, 900)
+        browser.execute_script("window.scrollTo(0, 1500)")  # scrolled, the contents do not follow over the page
         assert browser.execute_script(boxes) == [False, True]
     finally:
         browser.set_window_size(1200, 900)
