@@ -511,6 +511,9 @@ def test_the_report_command_writes_a_working_dashboard(browser, watched, tmp_pat
     out = tmp_path / "report.html"
     gitobs("report", "-C", str(watched), "--format", "html", "-o", str(out))
     open_page(browser, tmp_path / "opened.html", out.read_text(encoding="utf-8"))
+    overview = browser.execute_script("""return Array.from(document.querySelectorAll('#overview .card'))
+        .map(card => card.querySelector('.label').textContent + ' ' + card.querySelector('.value').textContent);""")
+    assert "commits 4" in overview  # the summary's week against the one before, as cards
     assert cards(browser)["commits"] == "4"
     choose(browser, "filter-branch", "topic")
     assert cards(browser)["commits"] == "1" and cards(browser)["lines"] == "3"
