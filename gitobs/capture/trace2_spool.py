@@ -11,13 +11,14 @@ line. Last, git's maxFiles sentinel is removed so git writes again.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from gitobs.capture.spool import process_alive
 from gitobs.capture.trace2_events import repo_of
@@ -137,10 +138,13 @@ def pid_of(name: str) -> int | None:
 
 def _event(line: bytes) -> str | None:
     try:
-        record = json.loads(line)
-    except ValueError:
+        record = _decode(line)
+    except msgspec.DecodeError:
         return None
     return record.get("event") if isinstance(record, dict) else None
+
+
+_decode = msgspec.json.Decoder().decode
 
 
 def head_records(path: Path) -> list[dict]:
@@ -159,9 +163,9 @@ def decode_lines(lines: list[bytes]) -> list[dict]:
     records = []
     for line in lines:
         try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a line cut short by a killed process
+            record = _decode(line)
+        except msgspec.DecodeError:
+            continue  # a line cut short by a killed process, or the empty one after the last
         if isinstance(record, dict):
             records.append(record)
     return records
