@@ -14,7 +14,8 @@ from gitobs.core.repo import locate
 from gitobs.log.read import read_events
 from gitobs.upkeep.scan import scan
 
-PERSONAL = ("GITOBS_DATA_HOME", "GITOBS_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME")
+PERSONAL = ("GITOBS_DATA_HOME", "GITOBS_CONFIG_HOME", "GITOBS_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME",
+            "XDG_STATE_HOME")  # the state home: where `gitobs trace2 enable` has git write, drained by scans
 # .ci/run sets this: there a missing system package (Chromium, Prometheus) fails its tests instead of
 # skipping them, so CI runs every one while the README's test command passes on any fresh machine.
 REQUIRE_SYSTEM_PACKAGES = os.environ.get("GITOBS_REQUIRE_SYSTEM_PACKAGES") == "1"
