@@ -13,8 +13,11 @@ is given the actor of the git command that made it, by this rule (deterministic,
   the log; a command may pair with any number of acts (an `am` of five patches).
 - an act no command holds (trace2 was off, or the command's record is lost) counts under UNKNOWN.
 
-An act waits until the stream has passed its time by MAX_SPAN_S + SLACK_S (within one scan events are
-written in time order, docs/events.md), or until the report's end. Sessions are an actor's commands with
+A command's event has its start's time, so it comes before its acts in the log (within one scan events are
+written in time order, docs/events.md; a reflog line's whole second may come first, by less than SLACK_S):
+an act waits for a command until the stream has passed its time by WAIT_S, or the report's end; a command
+waits for acts until the stream has passed its span. An act written in a later scan than its command's
+stays unpaired. Sessions are an actor's commands with
 less than `actors.idle_gap` (30 minutes) between them. A commit is "reworked by a human" when a later amend
 or undo, paired with the terminal or the IDE, takes it off its branch, and it was not made by them.
 
@@ -42,6 +45,7 @@ from gitobs.plugin import (
 
 SLACK_S = 2.0  # a reflog time is a whole second; a hook's record is taken a moment after git's start
 MAX_SPAN_S = 3600.0
+WAIT_S = 2 * SLACK_S  # an act waits this long after its time for a command that holds it
 UNKNOWN = "(unpaired)"
 HUMANS = ("terminal", "ide")
 KEPT_SHAS = 20_000  # commits remembered for a later human amend or undo, the newest kept
@@ -56,6 +60,7 @@ ACTS = {
     "commit.undone": (UNDOS, {"reset": ""}),
     "edit.discarded": (DISCARDS, {"checkout": "path", "restore": "", "reset": "hard", "stash": ""}),
 }
+MAKERS = frozenset(command for _, makers in ACTS.values() for command in makers)
 
 
 class Act(msgspec.Struct, array_like=True):
@@ -124,7 +129,8 @@ class ActorsAnalyzer(Analyzer):
             t = event.t
             if t > self.clock:
                 self.clock = t
-                self._settle(t)
+                if (self.waiting and self.waiting[0].t < t - WAIT_S) or (self.recent and self.recent[0].end < t - SLACK_S):
+                    self._settle(t)
             if event.type == "git.command":
                 self._command(event.data, t)
             else:
@@ -134,15 +140,18 @@ class ActorsAnalyzer(Analyzer):
         if data.nested:
             return
         actor, weight = data.actor, data.weight
-        row = self._row(actor)
+        row = self.counts.get(actor) or self._row(actor)
         row[COMMANDS] += weight
-        row[FAILURES] += weight if data.exit else 0
-        row[NO_VERIFY] += data.no_verify
+        if data.exit:
+            row[FAILURES] += weight
+        if data.no_verify:
+            row[NO_VERIFY] += 1
         last = self.last_seen.get(actor)
         if last is None or t - last > self.idle_gap:
             self.sessions[actor] = self.sessions.get(actor, 0) + 1
-        self.last_seen[actor] = max(t, last) if last is not None else t
-        if any(data.command in makers for _, makers in ACTS.values()):
+        if last is None or t > last:
+            self.last_seen[actor] = t
+        if data.command in MAKERS:
             held = Command(data.command, data.mode, t, t + min(data.duration_s, MAX_SPAN_S), actor)
             self.recent.append(held)
             for act in self.waiting:
@@ -168,14 +177,13 @@ class ActorsAnalyzer(Analyzer):
 
     def _settle(self, now: float) -> None:
         """Count the acts no later command can hold any more, and forget commands no later act can pair with."""
-        horizon = MAX_SPAN_S + SLACK_S
-        if self.waiting and self.waiting[0].t < now - horizon:
-            due = [act for act in self.waiting if act.t < now - horizon]
-            self.waiting = [act for act in self.waiting if act.t >= now - horizon]
+        if self.waiting and self.waiting[0].t < now - WAIT_S:
+            due = [act for act in self.waiting if act.t < now - WAIT_S]
+            self.waiting = [act for act in self.waiting if act.t >= now - WAIT_S]
             for act in due:
                 self._count(act)
-        if self.recent and self.recent[0].end < now - horizon:
-            self.recent = [held for held in self.recent if held.end >= now - horizon]
+        if self.recent and self.recent[0].end < now - SLACK_S:
+            self.recent = [held for held in self.recent if held.end >= now - SLACK_S]
 
     def _count(self, act: Act) -> None:
         count(act, self.counts, self.made_by, self.reworked)
