@@ -15,8 +15,8 @@ app = typer.Typer(help="git's own trace2 as a second source, for your user: on, 
 
 @app.command()
 def enable() -> None:
-    """Point git's trace2 at gitobs's private directory (your global git config). Changes nothing, and exits
-    with 1, when another trace2 event target is set."""
+    """Point git's trace2 at gitobs's private directory (in your global git config); when another trace2
+    event target is set, change nothing and exit with 2."""
     say(Text(inert(trace2_setup.enable())))
 
 
