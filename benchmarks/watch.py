@@ -16,8 +16,8 @@ target (issue 8): under 1% of one core at a 60 s interval with 20 repositories.
 
 Then real `gitobs watch --all` processes (issue 17, part 4):
 
-- idle CPU: the watch process's own CPU time (from /proc, Linux) over --idle seconds (default 30) in which
-  nothing changes, after its first tick; with file-system notifications, and by turns without them
+- idle CPU: the watch process's own CPU time (from /proc, Linux) over --idle seconds (default: --interval,
+  so one idle tick falls in it) in which nothing changes, after its first tick; with file-system notifications, and by turns without them
   (`--no-notify`, the polling alone) as the baseline. Target: under 1% of one core.
 - save to sample: with notifications and `--interval 1h` (no tick can do it), --saves times (default 5) a
   file is written and the time until a new `worktree.sample` is in the log is taken (the log polled every
@@ -225,10 +225,12 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=300)
     parser.add_argument("--ticks", type=int, default=15)
     parser.add_argument("--interval", type=float, default=TARGET_INTERVAL_S)
-    parser.add_argument("--idle", type=float, default=30, help="seconds of idle watch process measured")
+    parser.add_argument("--idle", type=float, default=None,
+                        help="seconds of idle watch process measured (default: --interval, so one tick is in)")
     parser.add_argument("--saves", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the scratch repositories")
     args = parser.parse_args()
+    args.idle = args.idle or args.interval
 
     scratch = Path(tempfile.mkdtemp(prefix="gitobs-watch-bench-"))
     try:

@@ -283,6 +283,23 @@ def test_sigterm_ends_a_long_sleep_at_once(watched):
     stop(process)
 
 
+def test_without_watchdog_it_says_so_once_and_polls(watched):
+    entry = ("import sys; sys.modules['watchdog'] = None; sys.argv[0] = 'gitobs'; "  # an install without it
+             "from gitobs.cli.main import main; main()")
+    process = subprocess.Popen([sys.executable, "-c", entry, "watch", "--interval", "0.2s", str(watched)],
+                               cwd=watched, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().startswith("watching 1 repository as files change")
+        (watched / "README.md").write_text("hello\npolled\n")
+        [sample] = wait_for(watched, "worktree.sample", 1)  # by the ticks
+        time.sleep(1.0)  # more ticks: the notice is not said again
+    finally:
+        _, err = stop(process)
+    assert sample.data["files"] == [["README.md", 1, 0]]
+    [notice] = err.splitlines()
+    assert "no file-system notifications" in notice and "every interval only" in notice
+
+
 def test_no_notify_looks_only_every_interval(watched):
     process = subprocess.Popen([sys.executable, "-m", "gitobs", "watch", "--no-notify", "--interval", "1h",
                                 str(watched)], cwd=watched, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
