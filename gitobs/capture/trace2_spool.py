@@ -55,9 +55,12 @@ def drain(now_ns: int | None = None, directory: Path | None = None) -> Drained:
         return _replace_file(directory, done)
     if not stat.S_ISDIR(info.st_mode):
         return done
-    with exclusive(state_home() / "trace2.lock", LOCK_WAIT_S) as held:
-        if held:
-            _drain_locked(directory, now_ns or time.time_ns(), done)
+    try:
+        with exclusive(state_home() / "trace2.lock", LOCK_WAIT_S) as held:
+            if held:
+                _drain_locked(directory, now_ns or time.time_ns(), done)
+    except OSError:
+        pass  # the lock cannot be made (a read-only state home): the files wait, bounded by maxFiles
     return done
 
 
