@@ -168,6 +168,16 @@ def test_an_unreadable_registry_mid_watch_keeps_the_repositories_known(watched):
 WAIT_S = 30
 
 
+def _notifications() -> bool:
+    from watchdog.observers import Observer
+    from watchdog.observers.polling import PollingObserver
+
+    return Observer is not PollingObserver
+
+
+needs_notifications = pytest.mark.skipif(not _notifications(), reason="no file-system notifications here")
+
+
 def notified_watch(*repos: Path) -> subprocess.Popen:
     process = subprocess.Popen([sys.executable, "-m", "gitobs", "watch", "--interval", "1h", *map(str, repos)],
                                cwd=repos[0], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -205,6 +215,7 @@ def stop(process: subprocess.Popen) -> tuple[str, str]:
     return out, err
 
 
+@needs_notifications
 def test_a_save_is_sampled_from_a_notification_and_its_discard_keeps_files_and_lines(watched):
     process = notified_watch(watched)
     try:
@@ -221,6 +232,7 @@ def test_a_save_is_sampled_from_a_notification_and_its_discard_keeps_files_and_l
     assert new_events(watched, discard.seq, types=("edit.discarded",)) == []
 
 
+@needs_notifications
 def test_notifications_for_several_repositories_and_one_removed_while_watched(watched, tmp_path):
     other, doomed = tmp_path / "other", tmp_path / "doomed"
     for path in (other, doomed):
@@ -245,6 +257,7 @@ def test_notifications_for_several_repositories_and_one_removed_while_watched(wa
         stop(process)
 
 
+@needs_notifications
 def test_notifications_ignore_the_git_dir_and_the_scans_own_writes(watched):
     watcher = Watcher(lambda: [(locate(watched).obs, str(watched))], notify=True)
     assert watcher.notifier.start()
@@ -277,6 +290,7 @@ def settle(watcher: Watcher) -> None:
         watcher.notified()
 
 
+@needs_notifications
 def test_sigterm_ends_a_long_sleep_at_once(watched):
     process = notified_watch(watched)
     first_sample(watched)
