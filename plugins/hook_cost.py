@@ -5,7 +5,9 @@ The user's hooks are timed two ways: by the shim around each run of a hook gitob
 by git's own trace2 (`git.command`'s `hooks`). One run seen both ways is counted once, as `hook.ran` has it
 (it times the user's hook alone): a trace2 run pairs with a `hook.ran` of the same hook whose time lies in
 the command's span [start - SLACK_S, start + duration + SLACK_S] (the span taken at most MAX_SPAN_S long),
-the earliest such one in the log; a trace2 run waits for its pair until the stream is past that span.
+the earliest such one in the log. A command's event has its start's time, so it comes before its hooks' in
+the log (within a scan events are written in time order): a trace2 run waits for its pair until the stream
+is past that span, a `hook.ran` for a command only WAIT_S.
 
 Budgets (`budgets.hooks` in the config, reaching here as -O hooks.budget.<hook>=<seconds>; by default
 pre-commit 2 s) are objectives on p90: at most 10 % of a hook's runs may take longer than its budget (the
@@ -49,6 +51,7 @@ DAYS_SHOWN = 14  # the latest days with any pre-commit run
 COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")  # what a commit waits for
 SLACK_S = 2.0  # a hook's record is taken a moment after git's start; the two clocks round differently
 MAX_SPAN_S = 3600.0
+WAIT_S = 2 * SLACK_S  # a hook.ran waits this long for a command to pair with (the command starts first)
 DEFAULT_BUDGETS = {PRE_COMMIT: 2.0}
 ALLOWED_OVER = 0.10  # a p90 objective: one run in ten may exceed the budget
 LONG_S, SHORT_S = 7 * DAY_S, DAY_S  # the burn windows
@@ -137,6 +140,7 @@ class HookCostAnalyzer(Analyzer):
         self.waiting: list[Trace2Run] = []
         self.chained: list[ChainedRun] = []
         self.clock = float("-inf")
+        self.due = float("inf")  # the stream's time past which _settle has something to do
 
     def horizon(self) -> float:
         return MAX_SPAN_S + 2 * SLACK_S  # a trace2 run and its hook.ran are never further apart
@@ -146,7 +150,7 @@ class HookCostAnalyzer(Analyzer):
             kind, data, t = event.type, event.data, event.t
             if t > self.clock:
                 self.clock = t
-                if self.waiting or self.chained:
+                if t > self.due:
                     self._settle(t)
             if kind == "hook.ran":
                 self._chained(data, t)
@@ -170,6 +174,7 @@ class HookCostAnalyzer(Analyzer):
                 self.sources[2] += runs
                 return
         self.chained.append(ChainedRun(data.hook, t, runs))
+        self.due = min(self.due, t + WAIT_S)
 
     def _command(self, data, t: float) -> None:
         if data.no_verify:
@@ -186,6 +191,7 @@ class HookCostAnalyzer(Analyzer):
                 del self.chained[found]
             else:
                 self.waiting.append(Trace2Run(run.hook, run.seconds, run.exit, run.runs, t, end, t))
+                self.due = min(self.due, end + SLACK_S)
 
     def _settle(self, now: float) -> None:
         """Count the trace2 runs no later hook.ran can pair with; forget hook.ran runs no later command can."""
@@ -198,8 +204,14 @@ class HookCostAnalyzer(Analyzer):
                     self._add_coalesced(run.hook, run.runs, run.seconds, int(run.exit != 0), None, run.t)
                 self.sources[1] += run.runs
             self.waiting = [run for run in self.waiting if run.end >= limit]
-        if self.chained and self.chained[0].t < now - MAX_SPAN_S - 2 * SLACK_S:
-            self.chained = [seen for seen in self.chained if seen.t >= now - MAX_SPAN_S - 2 * SLACK_S]
+        if self.chained and self.chained[0].t < now - WAIT_S:
+            self.chained = [seen for seen in self.chained if seen.t >= now - WAIT_S]
+        self._refresh_due()
+
+    def _refresh_due(self) -> None:
+        """When the stream's time next settles something: feed compares it and calls _settle no sooner."""
+        self.due = min([run.end + SLACK_S for run in self.waiting] + [seen.t + WAIT_S for seen in self.chained],
+                       default=float("inf"))
 
     def _add(self, hook: str, seconds: float, status: int, t: float) -> None:
         stats = self._stats(hook)
@@ -279,6 +291,7 @@ class HookCostAnalyzer(Analyzer):
         self.commit_hook_micros += later.commit_hook_micros
         add_counts(self.bypasses, later.bypasses)
         self.waiting, self.chained, self.clock = later.waiting, later.chained, max(self.clock, later.clock)
+        self._refresh_due()
 
     def save_state(self) -> HookCostState:
         return HookCostState(
@@ -306,6 +319,7 @@ class HookCostAnalyzer(Analyzer):
             actor, command = text.split("\t", 1)
             self.bypasses[(actor, command)] = count
         self.waiting, self.chained, self.clock = state.waiting, state.chained, state.clock
+        self._refresh_due()
 
     def result(self) -> list[AnyBlock]:
         if self.waiting:  # the log's end: count them in a copy, the kept state leaves them open
