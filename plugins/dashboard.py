@@ -142,48 +142,64 @@ class DashboardAnalyzer(Analyzer):
     def result(self) -> list[AnyBlock]:
         day_text = _day_texts()
         activity = sorted(self.activity.items(), key=_activity_order)
-        activity_rows = [[day_text(hour // 24), hour % 24, branch, *counts] for (hour, branch), counts in activity]
-        path_rows, named, folded = self._path_rows(day_text)
-        shown_activity, shown_paths = activity_rows[-SHOWN_ROWS:], path_rows[-SHOWN_ROWS:]
+        shown_activity = [[day_text(hour // 24), hour % 24, branch, *counts]
+                          for (hour, branch), counts in activity[-SHOWN_ROWS:]]
+        shown_paths, path_total, named, folded = self._path_rows(day_text)
         notes = [Fact("activity rows", len(shown_activity), "rows"),
-                 Fact("activity rows left out (oldest days)", len(activity_rows) - len(shown_activity), "rows"),
+                 Fact("activity rows left out (oldest days)", len(activity) - len(shown_activity), "rows"),
                  Fact("file rows", len(shown_paths), "rows"),
-                 Fact("file rows left out (oldest days)", len(path_rows) - len(shown_paths), "rows"),
+                 Fact("file rows left out (oldest days)", path_total - len(shown_paths), "rows"),
                  Fact("files by name", named, "files"),
                  Fact("files summed in null-path rows", folded, "files")]
         if self.complete_from is not None:
             notes.append(Fact("complete from", day_text(self.complete_from)))
         return [Facts(id="dataset_notes", title="What the dashboard's rows hold", items=notes),
                 Table(id="dataset_activity", title="Per day, hour and branch", columns=ACTIVITY_COLUMNS,
-                      rows=shown_activity, total_rows=len(activity_rows) if activity_rows[:-SHOWN_ROWS] else None),
+                      rows=shown_activity, total_rows=len(activity) if len(activity) > SHOWN_ROWS else None),
                 Table(id="dataset_paths", title="Per day, branch and file", columns=PATH_COLUMNS, rows=shown_paths,
-                      total_rows=len(path_rows) if path_rows[:-SHOWN_ROWS] else None)]
+                      total_rows=path_total if path_total > SHOWN_ROWS else None)]
 
-    def _path_rows(self, day_text: Callable[[int], str]) -> tuple[list[list], int, int]:
-        """Rows of the TOP_PATHS busiest files (commits and lines over every row), then per day and branch
-        the rest summed under a null path; oldest day first. Also how many files are named and summed."""
+    def _path_rows(self, day_text: Callable[[int], str]) -> tuple[list[list], int, int, int]:
+        """The newest SHOWN_ROWS rows, oldest first: per day and branch the TOP_PATHS busiest files (commits
+        and lines over every row) by name, then the rest summed under a null path. Also how many rows there
+        are in all, and how many files are named and summed. Rows older than those shown are only counted."""
         busy: dict[str, int] = {}
         for rows in self.paths.values():
             for path, (commits, lines) in rows.items():
                 busy[path] = busy.get(path, 0) + commits + lines
         top = {path for path, _ in top_k(busy, TOP_PATHS)[0]}
-        found: list[list] = []
-        for day, branch in sorted(self.paths, key=_day_branch_order):
+        chunks: list[list[list]] = []
+        shown = total = 0
+        for day, branch in sorted(self.paths, key=_day_branch_order, reverse=True):
             rows = self.paths[(day, branch)]
-            text = day_text(day)
-            other: list[int] | None = None
-            for path in sorted(rows):
-                commits, lines = rows[path]
-                if path in top:
-                    found.append([text, branch, path, commits, lines])
-                elif other is None:
-                    other = [commits, lines]
-                else:
-                    other[COMMITS] += commits
-                    other[LINES] += lines
-            if other is not None:
-                found.append([text, branch, None, *other])
-        return found, len(top), len(busy) - len(top)
+            if shown >= SHOWN_ROWS:
+                named = sum(1 for path in rows if path in top)
+                total += named + (named < len(rows))
+                continue
+            chunk = self._day_rows(day_text(day), branch, rows, top)
+            total += len(chunk)
+            chunk = chunk[-(SHOWN_ROWS - shown):]
+            shown += len(chunk)
+            chunks.append(chunk)
+        return [row for chunk in reversed(chunks) for row in chunk], total, len(top), len(busy) - len(top)
+
+    @staticmethod
+    def _day_rows(text: str, branch: str | None, rows: dict[str, list[int]], top: set[str]) -> list[list]:
+        """One day and branch: its busiest files by name, then the others summed under a null path."""
+        found: list[list] = []
+        other: list[int] | None = None
+        for path in sorted(rows):
+            commits, lines = rows[path]
+            if path in top:
+                found.append([text, branch, path, commits, lines])
+            elif other is None:
+                other = [commits, lines]
+            else:
+                other[COMMITS] += commits
+                other[LINES] += lines
+        if other is not None:
+            found.append([text, branch, None, *other])
+        return found
 
 
 def _cut(rows_by_key: dict[tuple, int], day_of: Callable[[tuple], int], total: int) -> int:

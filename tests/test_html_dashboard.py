@@ -179,6 +179,17 @@ def test_the_page_gets_the_newest_rows_and_is_told_how_many_were_left_out(tmp_pa
     assert "Left out, the oldest days first: 4 activity rows and 4 file rows." in page
 
 
+def test_a_day_cut_by_the_page_limit_keeps_its_last_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(dashboard, "SHOWN_ROWS", 4)
+    files = block(report(known_log(tmp_path), ["dashboard"]), "dashboard", "dataset_paths")
+    # the flat list's last four: 2026-11-02 has two rows (docs/b.md, src/app/a.py), of which the second
+    assert [row[:3] for row in files.rows] == [["2026-11-02", "main", "src/app/a.py"],
+                                               ["2026-11-27", "main", "src/app/a.py"],
+                                               ["2026-11-28", "feat", "src/lib/c.py"],
+                                               ["2026-11-29", "main", "src/lib/c.py"]]
+    assert files.total_rows == 6
+
+
 def test_files_beyond_the_busiest_are_summed_per_day_and_branch(tmp_path, monkeypatch):
     monkeypatch.setattr(dashboard, "TOP_PATHS", 1)
     built = report(known_log(tmp_path), ["dashboard"])
