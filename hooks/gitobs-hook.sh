@@ -35,7 +35,7 @@ if [ -n "${GIT_DIR:-}" ]; then
 elif [ -d .git ]; then
     gitobs_gd=.git
 elif [ -f .git ]; then
-    IFS= read -r gitobs_gd < .git 2>/dev/null
+    IFS= read -r gitobs_gd 2>/dev/null < .git
     gitobs_gd=${gitobs_gd#gitdir: }
 elif [ -f HEAD ] && [ -d objects ]; then
     gitobs_gd=.
@@ -47,7 +47,7 @@ gitobs_wt=.  # the main worktree; linked ones by name (git never names one ".")
 if [ -n "${GIT_COMMON_DIR:-}" ]; then
     gitobs_common=$GIT_COMMON_DIR
 elif [ -n "$gitobs_gd" ] && [ -f "$gitobs_gd/commondir" ]; then
-    IFS= read -r gitobs_common < "$gitobs_gd/commondir" 2>/dev/null
+    IFS= read -r gitobs_common 2>/dev/null < "$gitobs_gd/commondir"
     case $gitobs_common in /*) ;; *) gitobs_common=$gitobs_gd/$gitobs_common ;; esac
 fi
 if [ -n "$gitobs_gd" ] && [ -f "$gitobs_gd/commondir" ]; then
@@ -98,7 +98,7 @@ gitobs_write() {  # $1: file name suffix, $2: record text; noclobber makes the c
 
 if [ -n "$gitobs_on" ]; then
     gitobs_head=
-    IFS= read -r gitobs_head < "$gitobs_gd/HEAD" 2>/dev/null
+    IFS= read -r gitobs_head 2>/dev/null < "$gitobs_gd/HEAD"
     gitobs_one_line "$gitobs_wt"
     gitobs_rec="gitobs-spool 1
 hook $gitobs_hook
@@ -119,7 +119,7 @@ head $gitobs_head
 "
             gitobs_sha=
             case $gitobs_head in
-                "ref: refs/"*) IFS= read -r gitobs_sha < "$gitobs_common/${gitobs_head#ref: }" 2>/dev/null ;;
+                "ref: refs/"*) IFS= read -r gitobs_sha 2>/dev/null < "$gitobs_common/${gitobs_head#ref: }" ;;
                 *) gitobs_sha=$gitobs_head ;;
             esac
             gitobs_rec="${gitobs_rec}headsha $gitobs_sha
@@ -261,7 +261,7 @@ gitobs_run_chained() {
 # A chained hook that is itself a gitobs shim (a copy, or a link back) would run this again, forever.
 gitobs_is_shim() {
     gitobs_l1= gitobs_l2=
-    { IFS= read -r gitobs_l1; IFS= read -r gitobs_l2; } < "$1" 2>/dev/null
+    { IFS= read -r gitobs_l1; IFS= read -r gitobs_l2; } 2>/dev/null < "$1"
     case $gitobs_l2 in "# gitobs-shim "*) return 0 ;; esac
     return 1
 }

@@ -338,3 +338,17 @@ def test_a_newline_in_a_hook_argument_cannot_forge_a_record(repo, tmp_path):
     [push] = new_events(repo, types=("push",))
     assert "refs/heads/forged" not in str(push.data.get("refs"))
     assert push.data.get("refs") and all("main" in str(ref) for ref in push.data["refs"])
+
+
+def test_hooks_print_nothing_when_a_ref_they_read_is_not_a_loose_file(tmp_path):
+    # an unborn branch (first commit) and a packed branch ref: the shim's reads find no file and stay silent
+    repo = tmp_path / "fresh"
+    git(tmp_path, "init", "-q", str(repo))
+    install(locate(repo))
+    (repo / "a.txt").write_text("a\n")
+    git(repo, "add", "a.txt")
+    first = git(repo, "commit", "-qm", "first")
+    git(repo, "pack-refs", "--all")
+    (repo / "a.txt").write_text("b\n")
+    second = git(repo, "commit", "-qam", "second")
+    assert (first.stderr, second.stderr) == ("", "")
