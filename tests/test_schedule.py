@@ -166,3 +166,15 @@ def test_the_scheduled_scan_never_imports_from_its_directory(tmp_path):
     done = subprocess.run([*schedule.scan_command()[:-3], "version"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert not marker.exists()
+
+
+def test_the_scheduled_scan_keeps_the_homes_this_environment_moved(stand_ins, monkeypatch):
+    # a scheduler starts with a bare environment: without these, its scan would look for the registry and
+    # git's trace2 files under ~/.local and never find them
+    monkeypatch.delenv("GITOBS_DATA_HOME")
+    monkeypatch.setenv("XDG_DATA_HOME", str(stand_ins / "xdg-data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(stand_ins / "xdg-state"))
+    gitobs("schedule", "install", "--via", "cron")
+    entry = (stand_ins / "crontab").read_text()
+    assert f"GITOBS_DATA_HOME={shlex.quote(str(stand_ins / 'xdg-data' / 'gitobs'))}" in entry
+    assert f"GITOBS_STATE_HOME={shlex.quote(str(stand_ins / 'xdg-state' / 'gitobs'))}" in entry

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from gitobs.capture.interpreter import ROOT, gitobs_command
+from gitobs.capture.trace2_setup import state_home
 from gitobs.core.files import write_atomic
 from gitobs.core.registry import data_home
 from gitobs.core.repo import GitobsError
@@ -37,8 +38,12 @@ def scan_command() -> list[str]:
 
 
 def _environment() -> dict[str, str]:
-    """What the scheduled scan needs from this environment (a scheduler starts with a bare one)."""
-    return {key: os.environ[key] for key in ("GITOBS_DATA_HOME",) if os.environ.get(key)}
+    """What the scheduled scan needs from this environment (a scheduler starts with a bare one): where the
+    registry is and where git writes trace2 files, when this environment moved them from their defaults."""
+    homes = {"GITOBS_DATA_HOME": (("GITOBS_DATA_HOME", "XDG_DATA_HOME"), data_home),
+             "GITOBS_STATE_HOME": (("GITOBS_STATE_HOME", "XDG_STATE_HOME"), state_home)}
+    return {key: os.fspath(resolved()) for key, (moved_by, resolved) in homes.items()
+            if any(os.environ.get(name) for name in moved_by)}
 
 
 @dataclass
