@@ -19,6 +19,8 @@ Then real `gitobs watch --all` processes (issue 17, part 4):
 - idle CPU: the watch process's own CPU time (from /proc, Linux) over --idle seconds (default: --interval,
   so one idle tick falls in it) in which nothing changes, after its first tick; with file-system notifications, and by turns without them
   (`--no-notify`, the polling alone) as the baseline. Target: under 1% of one core.
+- busy: the same share while a build writes an ignored file 20 times a second in one repository (the
+  rate cap: one look a second at most).
 - save to sample: with notifications and `--interval 1h` (no tick can do it), --saves times (default 5) a
   file is written and the time until a new `worktree.sample` is in the log is taken (the log polled every
   20 ms from this process). Target: within 2 s.
@@ -173,6 +175,28 @@ def idle_cpu(env: dict[str, str], interval_s: float, idle_s: float, notify: bool
     return None if before is None or after is None else (after - before) / idle_s
 
 
+def busy_cpu(repo: Path, env: dict[str, str], seconds: float) -> float | None:
+    """The watch process's CPU share while a build writes an ignored file 20 times a second: each write is
+    a notification, each look finds nothing new; the rate cap bounds the looks to one a second."""
+    exclude = repo / ".git" / "info" / "exclude"
+    exclude.parent.mkdir(exist_ok=True)
+    exclude.write_text("build/\n")  # ignored without a .gitignore, which would itself be a change
+    (repo / "build").mkdir(exist_ok=True)
+    process = start_watch(env, "1h", True)
+    try:
+        wait_quiet(process.pid)
+        before, started = process_cpu_s(process.pid), time.monotonic()
+        number = 0
+        while time.monotonic() - started < seconds:
+            (repo / "build" / "out.o").write_bytes(b"%d" % number)
+            number += 1
+            time.sleep(0.05)
+        after = process_cpu_s(process.pid)
+    finally:
+        stop_watch(process)
+    return None if before is None or after is None else (after - before) / seconds
+
+
 def save_latencies(repo: Path, env: dict[str, str], saves: int) -> list[float | None]:
     """Seconds from a file written to its worktree.sample in the log, with notifications and no tick."""
     count = log_counter(repo)
@@ -299,6 +323,11 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
               f"{'PASS' if with_ < TARGET_SHARE else 'FAIL'})")
         print(f"  polling alone        {without * 100:7.3f}%   notifications cost "
               f"{(with_ - without) * 100:+.3f} points of a core over it")
+
+    busy = busy_cpu(repo, env, args.idle)
+    if busy is not None:
+        print(f"  while a build writes an ignored file 20 times a second in one repository: {busy * 100:.3f}% "
+              "(one look a second at most, each finding nothing)")
 
     print(f"\nsave to worktree.sample in the log, notifications only (--interval 1h), {args.saves} saves:")
     seen = save_latencies(repo, env, args.saves)

@@ -282,6 +282,46 @@ def test_notifications_ignore_the_git_dir_and_the_scans_own_writes(watched):
     assert sample.data["files"] == [["README.md", 1, 0]]
 
 
+@needs_notifications
+def test_a_change_to_ignored_untracked_files_alone_costs_no_look(watched, monkeypatch):
+    import gitobs.fleet.watch as fleet_watch
+
+    looks = []
+    real = fleet_watch.look_signature
+    monkeypatch.setattr(fleet_watch, "look_signature", lambda git_dir: looks.append(git_dir) or real(git_dir))
+    commit_file(watched, "kept.log", "tracked, though the pattern below matches\n")
+    (watched / ".git" / "info").mkdir(exist_ok=True)
+    (watched / ".git" / "info" / "exclude").write_text("build/\n*.log\n")
+    watcher = Watcher(lambda: [(locate(watched).obs, str(watched))], notify=True)
+    assert watcher.notifier.start()
+    try:
+        watcher.tick()
+        settle(watcher)
+        (watched / "build").mkdir()
+        for number in range(5):  # a build's output
+            (watched / "build" / f"out{number}.o").write_bytes(b"o")
+        (watched / "debug.log").write_text("noise\n")
+        looks.clear()
+        tick = next_notified(watcher)
+        assert (tick.scanned, tick.idle, looks) == ([], 1, [])
+        (watched / "kept.log").write_text("tracked, changed\n")  # ignored by pattern, but tracked: a look
+        tick = next_notified(watcher)
+        assert [o.label for o in tick.scanned] == [str(watched)] and looks
+    finally:
+        watcher.notifier.close()
+    assert events_of(watched, "worktree.sample")[-1].data["files"] == [["kept.log", 1, 1]]
+
+
+def next_notified(watcher: Watcher):
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        tick = watcher.notified()
+        if tick is not None:
+            return tick
+        time.sleep(0.05)
+    raise AssertionError(f"no notification within {WAIT_S} s")
+
+
 def settle(watcher: Watcher) -> None:
     """Let the notifications of what was just written arrive, then take them."""
     time.sleep(1.0)

@@ -6,11 +6,11 @@ on Windows, kqueue on the BSDs): one recursive watch per work tree, and one on t
 lies outside every work tree. Only writes are asked for (created, modified, deleted, moved): opening or
 reading a file is no event, so the watcher's own looks and scans, which read files, never wake it.
 
-The handler runs on watchdog's thread and only notes a time. A path inside the git dir counts only when
-the git-side signature stamps it (`git_side`, from fleet/watch.py): objects, gitobs's own log and state,
-lock files and the rest are dropped by one regular-expression match. A gitignored file in a work tree does
-count: the stat-level look that follows finds nothing new and no scan runs, and the rate cap bounds what a
-build writing all the time costs.
+The handler runs on watchdog's thread and only notes a time and the path. A path inside the git dir counts
+only when the git-side signature stamps it (`git_side`, from fleet/watch.py): objects, gitobs's own log and
+state, lock files and the rest are dropped by one regular-expression match. The work-tree paths are kept
+(up to MAX_PATHS), so the watcher can skip a look when every one of them is gitignored and untracked (a
+build's output); otherwise the stat-level look decides, and the rate cap bounds what it costs.
 
 When a repository is looked at: DEBOUNCE_S after its last change (a save is a burst of events: temporary
 file, rename, the editor's own `git status`), but no later than MAX_WAIT_S after the first one left
@@ -36,10 +36,14 @@ MAX_WAIT_S = 1.5
 MIN_GAP_S = 1.0
 
 
+MAX_PATHS = 256  # changed paths kept per repository between two looks; past that, a look whatever they are
+
+
 @dataclass
 class _Pending:
     first: float  # monotonic time of the first change not looked at yet
     last: float  # and of the latest
+    paths: set[str] | None  # the work-tree paths that changed; None: look whatever (the git side, too many)
 
 
 class Notifier:
@@ -110,27 +114,32 @@ class Notifier:
             self._pending.pop(key, None)
             self._looked.pop(key, None)
 
-    def changed(self, key: Path) -> None:
-        """Called on watchdog's thread: a file of `key` changed now."""
+    def changed(self, key: Path, path: str | None) -> None:
+        """Called on watchdog's thread: `path` of `key`'s work trees changed now (None: its git side)."""
         now = time.monotonic()
         with self._lock:
             pending = self._pending.get(key)
             if pending is None:
-                self._pending[key] = _Pending(now, now)
+                self._pending[key] = _Pending(now, now, None if path is None else {path})
             else:
                 pending.last = now
+                if pending.paths is not None and (path is None or len(pending.paths) >= MAX_PATHS):
+                    pending.paths = None
+                elif pending.paths is not None:
+                    pending.paths.add(path)
         if pending is None:
             self.wake.set()
 
-    def due(self) -> list[Path]:
-        """The repositories due for a look now; each is taken off the pending list."""
+    def due(self) -> dict[Path, set[str] | None]:
+        """The repositories due for a look now, with the work-tree paths that changed (None: look whatever);
+        each is taken off the pending list."""
         now = time.monotonic()
         with self._lock:
-            keys = [key for key in self._pending if self._due_at(key) <= now]
-            for key in keys:
+            due = {key: pending.paths for key, pending in self._pending.items() if self._due_at(key) <= now}
+            for key in due:
                 del self._pending[key]
                 self._looked[key] = now
-        return keys
+        return due
 
     def next_due(self) -> float:
         """The monotonic time of the next look due (infinity when nothing is pending)."""
@@ -171,14 +180,15 @@ class _Handler:
         self.git_dir = git_dir.rstrip(os.sep) + os.sep
 
     def dispatch(self, event) -> None:
-        paths = (event.src_path, getattr(event, "dest_path", ""))
-        if any(path and self._counts(os.fsdecode(path)) for path in paths):
-            self.notifier.changed(self.key)
-
-    def _counts(self, path: str) -> bool:
-        if path.startswith(self.git_dir):
-            return self.notifier.git_side.match(path[len(self.git_dir):].replace(os.sep, "/")) is not None
-        return f"{os.sep}.git{os.sep}" not in path  # another repository's git dir inside this work tree
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            path = os.fsdecode(raw) if raw else ""
+            if not path:
+                continue
+            if path.startswith(self.git_dir):
+                if self.notifier.git_side.match(path[len(self.git_dir):].replace(os.sep, "/")):
+                    self.notifier.changed(self.key, None)
+            elif f"{os.sep}.git{os.sep}" not in path:  # not another repository's git dir in this work tree
+                self.notifier.changed(self.key, path)
 
 
 def _limit_hint(exc: OSError, label: str) -> str:

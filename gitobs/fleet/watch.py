@@ -33,7 +33,7 @@ from gitobs.capture.state import load_state
 from gitobs.capture.worktree_sample import look_signature
 from gitobs.core import early_signals
 from gitobs.core.files import stamp
-from gitobs.core.repo import MAIN_WORKTREE, GitobsError, ObsPaths, worktree_git_dirs
+from gitobs.core.repo import GitobsError, ObsPaths, worktree_git_dirs
 from gitobs.fleet.notify import Notifier
 from gitobs.fleet.scan_all import Outcome, scan_one
 from gitobs.upkeep.scan import scan
@@ -68,23 +68,50 @@ def git_signature(common_dir: Path, worktrees: dict[str, Path], gitbutler_storag
     return [stamp(path) for path in paths]
 
 
-def watch_roots(dirs: dict[str, Path]) -> list[Path]:
-    """The directories to watch for notifications: each work tree, and the common git dir when it is in none
-    of them (bare, or --separate-git-dir)."""
+def work_trees(dirs: dict[str, Path]) -> list[tuple[str, object]]:
+    """Each worktree's work tree (its path with a trailing separator) and its pygit2 repository, longest
+    path first: the first whose path a changed file's starts with is the work tree it is in."""
     import pygit2
     from pygit2.enums import RepositoryOpenFlag
 
     trees = []
     for git_dir in dirs.values():
         try:
-            workdir = pygit2.Repository(str(git_dir), RepositoryOpenFlag.NO_SEARCH).workdir
+            repo = pygit2.Repository(str(git_dir), RepositoryOpenFlag.NO_SEARCH)
         except (pygit2.GitError, OSError, KeyError, ValueError):  # a worktree half removed: polled
             continue
-        if workdir:
-            trees.append(Path(workdir))
-    common = dirs[MAIN_WORKTREE]
-    roots = sorted(set(trees) | ({common} if not any(common.is_relative_to(tree) for tree in trees) else set()))
-    return [root for root in roots if not any(root != other and root.is_relative_to(other) for other in roots)]
+        if repo.workdir:
+            trees.append((os.path.join(repo.workdir, ""), repo))
+    return sorted(trees, key=lambda tree: -len(tree[0]))
+
+
+def watch_roots(common: Path, trees: list[tuple[str, object]]) -> list[Path]:
+    """The directories to watch for notifications: each work tree, and the common git dir when it is in none
+    of them (bare, or --separate-git-dir)."""
+    roots = {Path(path) for path, _ in trees}
+    if not any(common.is_relative_to(root) for root in roots):
+        roots.add(common)
+    return sorted(root for root in roots if not any(root != other and root.is_relative_to(other) for other in roots))
+
+
+def all_ignored(trees: list[tuple[str, object]], paths: set[str]) -> bool:
+    """Whether every changed path is gitignored and untracked (a build's output): no look can find it."""
+    import pygit2
+
+    try:
+        for path in paths:
+            tree = next(((root, repo) for root, repo in trees if path.startswith(root)), None)
+            if tree is None:
+                return False
+            root, repo = tree
+            relative = path[len(root):].replace(os.sep, "/")
+            index = repo.index
+            index.read(False)  # again only if git wrote it since
+            if not relative or not repo.path_is_ignored(relative) or relative in index:
+                return False
+    except (pygit2.GitError, OSError, ValueError, UnicodeError):
+        return False
+    return True
 
 
 @dataclass
@@ -97,6 +124,7 @@ class RepoWatch:
     worktrees: dict[str, str] = field(default_factory=dict)  # wt -> its work tree's look signature
     gitbutler_storage: str = ""  # where GitButler keeps its state, as the last scan found it
     followed: list[Path] | None = None  # the git dirs whose work trees the notifier watches
+    trees: list[tuple[str, object]] = field(default_factory=list)  # work_trees() of those git dirs
 
     def changed(self) -> bool:
         if self.git is None:
@@ -152,9 +180,19 @@ class Watcher:
         return self._look_at(list(self.repos.values()), tick)
 
     def notified(self) -> Tick | None:
-        """Look at the repositories whose notifications are due; None when none is."""
-        due = [self.repos[key] for key in self.notifier.due() if key in self.repos]
-        return self._look_at(due, Tick()) if due else None
+        """Look at the repositories whose notifications are due (but those where only gitignored files
+        changed); None when none is due."""
+        due = self.notifier.due()
+        if not due:
+            return None
+        tick, looks = Tick(), []
+        for key, paths in due.items():
+            watch = self.repos.get(key)
+            if watch is not None and paths is not None and all_ignored(watch.trees, paths):
+                tick.idle += 1
+            elif watch is not None:
+                looks.append(watch)
+        return self._look_at(looks, tick)
 
     def _look_at(self, watches: list[RepoWatch], tick: Tick) -> Tick:
         for watch in watches:
@@ -178,7 +216,9 @@ class Watcher:
             return
         if list(dirs.values()) != watch.followed:
             watch.followed = list(dirs.values())
-            self.notifier.follow(watch.obs.common_dir, watch_roots(dirs), watch.obs.common_dir, watch.label)
+            watch.trees = work_trees(dirs)
+            roots = watch_roots(watch.obs.common_dir, watch.trees)
+            self.notifier.follow(watch.obs.common_dir, roots, watch.obs.common_dir, watch.label)
 
     def _changed(self, watch: RepoWatch) -> bool:
         try:
