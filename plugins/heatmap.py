@@ -359,6 +359,7 @@ class HeatmapAnalyzer(Analyzer):
     order = 10
     state_version = 2
     state_type = HeatmapState
+    merges_in_any_order = True  # counts per path and bucket add up whatever the two parts' times (merge)
 
     capacity = 10000  # files and directories held (see _Tally), and file types
     distinct_capacity = 100000  # paths remembered for the count of distinct files

@@ -8,9 +8,11 @@ process hands the child its head states of about half the analyzers (by the size
 while the child merges those and makes their sections, this one does the rest. An analyzer that cannot
 merge gets the tail's events from the child, msgpack-encoded a batch at a time, and is fed them here after
 its head: still one instance over the whole log in order. The report is the one a single process makes.
-If the child fails, finds no gap, or the tail turns out to hold an event too close in time to the head (a
-log out of time order), the tail is replayed here; if it fails after sending its states, what it was
-handed is merged here.
+If the child fails or finds no gap, the tail is replayed here. If the tail turns out to hold an event too
+close in time to the head (a log out of time order: an import, a late spool), it is replayed here only for
+the analyzers whose merge needs time order: those that declare `merges_in_any_order` (pure counts) and
+those that cannot merge (fed the shipped tail in log order) still take the child's work. If the child fails
+after sending its states, what it was handed is merged here.
 """
 
 from __future__ import annotations
@@ -86,8 +88,8 @@ def horizon_of(consumer: Consumer) -> float | None:
 
 
 def split_point(log: EventLog, horizons: list[float | None]) -> Split | None:
-    """Where to cut: the segment holding the HEAD_SHARE byte, if the log is worth two processes and some
-    analyzer merges."""
+    """Where to cut: the start of the segment nearest the HEAD_SHARE byte, if the log is worth two processes
+    and some analyzer merges."""
     known = [h for h in horizons if h is not None]
     segments = log.segments()
     if not known or len(segments) < 2:
@@ -98,8 +100,9 @@ def split_point(log: EventLog, horizons: list[float | None]) -> Split | None:
     cut, seen = sum(sizes) * HEAD_SHARE, 0
     for index, size in enumerate(sizes):
         seen += size
-        if seen >= cut:
-            return Split(segment=max(index, 1), horizon_s=max(known))
+        if seen >= cut:  # the segment edge nearest the cut: a log of a few big segments splits evenly too
+            edge = index + 1 if seen - cut < cut - (seen - size) and index + 1 < len(sizes) else index
+            return Split(segment=max(edge, 1), horizon_s=max(known))
     return None
 
 
@@ -120,7 +123,7 @@ def replay_split(log: EventLog, consumers: list[Consumer], horizons: list[float 
     child = _fork(lambda handed: _replay_tail(log, consumers, mergeable, event_filter, split, decoder, handed))
     head = replay(log, consumers, [], event_filter, warn, split=split, side="head", decoder=decoder)
     sent = child.receive(len(consumers) + 1)
-    tail = _accepted(sent, head, split.horizon_s) if head.found else None
+    tail = _accepted(sent) if head.found else None
     if tail is None:
         child.finish()
         if not head.found:  # no gap after the cut: this process replayed everything
@@ -131,10 +134,22 @@ def replay_split(log: EventLog, consumers: list[Consumer], horizons: list[float 
         warn(message)
     assert sent is not None
     states = sent[1:]
-    handed = _hand_over(consumers, mergeable, tail.errors, states, child, keep) if finish else set()
+    redo = set() if _in_order(head, tail, split.horizon_s) else _needing_order(consumers, mergeable)
+    for index in redo:
+        states[index] = b""  # their tail is replayed here, below
+    joined = [merges and index not in redo for index, merges in enumerate(mergeable)]
+    handed = _hand_over(consumers, joined, tail.errors, states, child, keep) if finish else set()
     if not finish:
         child.done_handing()
+    if redo:  # while the child merges what it was handed
+        again = [consumers[index] for index in sorted(redo)]
+        replay(log, again, [], event_filter, lambda _: None, split=split, side="tail", decoder=decoder)
     for index, (consumer, merges, error) in enumerate(zip(consumers, mergeable, tail.errors)):
+        if index in redo:
+            if consumer.error is None and finish:
+                _keep_state(consumer.instance, keep[index], index, saved)
+                consumer.outcome = _made(consumer)
+            continue
         if index in handed:
             consumer.outcome = _from_child(child, index, consumer, states, decoder, keep[index], saved)
             continue
@@ -226,9 +241,8 @@ def _from_child(child: _Child, index: int, consumer: Consumer, states: list[byte
     return outcome
 
 
-def _accepted(sent: list[bytes] | None, head: ReadCounts, horizon_s: float) -> _Tail | None:
-    """The child's tail, if it can be joined to this head: the child finished, found the same cut, and no
-    event of its tail is within the horizon of the head's events (which a log out of time order can have)."""
+def _accepted(sent: list[bytes] | None) -> _Tail | None:
+    """The child's tail, if it can be joined to this head: the child finished and found the same cut."""
     if sent is None:
         return None
     try:
@@ -237,10 +251,19 @@ def _accepted(sent: list[bytes] | None, head: ReadCounts, horizon_s: float) -> _
         return None
     if not isinstance(tail, _Tail) or len(sent) != len(tail.errors) + 1 or not tail.counts.found:
         return None
-    latest, earliest = head.latest, tail.counts.earliest
-    if latest is not None and earliest is not None and (earliest - latest).total_seconds() <= horizon_s:
-        return None
     return tail
+
+
+def _in_order(head: ReadCounts, tail: _Tail, horizon_s: float) -> bool:
+    """No event of the tail is within the horizon of the head's events (a log out of time order has some)."""
+    latest, earliest = head.latest, tail.counts.earliest
+    return latest is None or earliest is None or (earliest - latest).total_seconds() > horizon_s
+
+
+def _needing_order(consumers: list[Consumer], mergeable: list[bool]) -> set[int]:
+    """The merging consumers whose merge is exact only across a gap in time."""
+    return {index for index, consumer in enumerate(consumers)
+            if mergeable[index] and getattr(type(consumer.instance), "merges_in_any_order", False) is not True}
 
 
 def _finish_counts(head: ReadCounts, tail: ReadCounts | None, warn: Warn, say_malformed: bool = True) -> ReadCounts:
