@@ -64,6 +64,7 @@ AUTO_DAY_SPAN = 31  # days from the first event's local day to the last one's: d
 AUTO_WEEK_SPAN = 366  # week buckets up to a (leap) year, month buckets beyond
 
 OTHER = "(other)"
+IMPORTED = "import"  # the src of the events gitobs import writes
 BEYOND = "(files beyond the cap)"  # a commit's files past the capped list: counted, never named
 ROOT_DIR = "."
 NO_TYPE = "(none)"
@@ -319,6 +320,7 @@ class HeatmapState(msgspec.Struct, array_like=True):
     file_events: dict[int, int]
     totals: tuple[list[int], list[int]]
     beyond: tuple[list[int], list[int]]  # the files of commits past their capped lists (BEYOND)
+    imported: int  # commits from gitobs import (src "import"): counted, and said
 
 
 def _save_record(record: list) -> tuple[list[int], list[int]]:
@@ -355,9 +357,10 @@ class HeatmapAnalyzer(Analyzer):
     title = "Activity heatmap"
     consumes = (*KINDS, ROLLUP)  # and gitobs gc's daily rollups of older days
     # a commit's list of files is capped; files_total, added and deleted stay exact (the BEYOND row)
-    fields = {**{kind: ("files",) for kind in KINDS}, "commit.created": ("files", "files_total", "added", "deleted")}
+    fields = {**{kind: ("files",) for kind in KINDS}, "commit.created": ("files", "files_total", "added", "deleted",
+                                                                    "src")}
     order = 10
-    state_version = 2
+    state_version = 3
     state_type = HeatmapState
     merges_in_any_order = True  # counts per path and bucket add up whatever the two parts' times (merge)
 
@@ -394,6 +397,7 @@ class HeatmapAnalyzer(Analyzer):
         # The files commits touched past their capped file lists: their count (as COMMITS: one event per file,
         # as on a named file) and lines, per bucket; shown as the BEYOND row of the files' views.
         self.beyond = _new_record()
+        self.imported = 0  # commits from gitobs import
 
     def _bucket_option(self) -> int | None:
         text = self.option("bucket", "auto")
@@ -442,8 +446,11 @@ class HeatmapAnalyzer(Analyzer):
                     bucket = self._bucket(hour // 24)
             run += 1
             entries += len(files)  # each file of the event counts one event on it
-            if counter == RUN_COMMITS and capped and data.files_total > len(files):
-                self._beyond_cap(data, bucket)
+            if counter == RUN_COMMITS:
+                if event.src == IMPORTED:
+                    self.imported += 1
+                if capped and data.files_total > len(files):
+                    self._beyond_cap(data, bucket)
             if counter == RUN_SAMPLES:  # most events: the same loop without lines
                 for change in files:
                     record = find_file(change.path) or self._new_file(change.path)
@@ -562,6 +569,7 @@ class HeatmapAnalyzer(Analyzer):
         add_counts(self.file_events, later.file_events)
         _add_counts(self.totals, later.totals)
         _merge(self.beyond, later.beyond)
+        self.imported += later.imported
         self.bucket_of.clear()
         self._bound()
 
@@ -606,7 +614,8 @@ class HeatmapAnalyzer(Analyzer):
             file_keys=[(record[DIR_KEY], record[TYPE_KEY]) for record in self.files.records.values()],
             dirs=_save_tally(self.dirs), types=_save_tally(self.types), seen=sorted(self.seen),
             seen_full=self.seen_full, hours=self.hours, file_events=self.file_events,
-            totals=_save_record(self.totals), beyond=_save_record(self.beyond))
+            totals=_save_record(self.totals), beyond=_save_record(self.beyond),
+            imported=self.imported)
 
     def load_state(self, state: HeatmapState) -> None:
         if len(state.file_keys) != len(state.files.records):
@@ -621,6 +630,7 @@ class HeatmapAnalyzer(Analyzer):
         self.hours, self.file_events = state.hours, state.file_events
         self.totals = _load_record(state.totals)
         self.beyond = _load_record(state.beyond)
+        self.imported = state.imported
 
     def result(self) -> list[AnyBlock]:
         self.files.settle()
@@ -645,7 +655,9 @@ class HeatmapAnalyzer(Analyzer):
         entries, lines, discarded = (sum(r[index] for r in records) for index in (COMMITS, LINES, DISCARDED))
         # Exact while fewer than distinct_capacity paths were seen; past that, a lower bound.
         distinct = "distinct files, at least" if self.seen_full else "distinct files"
-        items = [Fact("commits", self.totals[COMMITS], "commits"), Fact("files touched by commits", entries, "files"),
+        items = [Fact("commits", self.totals[COMMITS], "commits"),
+                 Fact("of them imported (gitobs import)", self.imported, "commits"),
+                 Fact("files touched by commits", entries, "files"),
                  Fact("lines changed in commits", lines, "lines"), Fact("discards", self.totals[DISCARDS], "discards"),
                  Fact("lines discarded", discarded, "lines"),
                  Fact("discards never sampled (what they lost is not known)", self.totals[UNSAMPLED], "discards"),

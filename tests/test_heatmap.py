@@ -20,6 +20,7 @@ from gitobs.replay.sections import encode_json
 
 COLUMNS = ["commits", "lines", "discards", "discarded lines", "samples"]
 UNSAMPLED = "discards never sampled (what they lost is not known)"
+IMPORTED = "of them imported (gitobs import)"
 
 
 class Log:
@@ -85,7 +86,7 @@ def test_per_file_and_per_directory_tables_count_each_kind_separately(tmp_path):
     # A directory counts an event once, however many of its files the event names.
     assert block(built, "heatmap", "by_dir").columns == ["directory", *COLUMNS]
     assert rows(built, "by_dir") == [["src", 2, 23, 1, 10, 2], ["docs", 1, 7, 0, 0, 0], [".", 1, 2, 0, 0, 0]]
-    assert facts(built) == {"commits": 2, "files touched by commits": 5, "lines changed in commits": 32,
+    assert facts(built) == {"commits": 2, IMPORTED: 0, "files touched by commits": 5, "lines changed in commits": 32,
                             "discards": 2, "lines discarded": 10, UNSAMPLED: 1, "dirty samples": 2,
                             "distinct files": 5, "time bucket": "day"}  # the discard on 11-05 had no files
     assert block(built, "heatmap", "by_file").total_rows is None
@@ -272,7 +273,7 @@ def test_paths_past_capacity_are_folded_into_other_and_totals_stay_exact(tmp_pat
     built = top_k_log(tmp_path).report()
     # Five files over a capacity of four: the busiest two are kept, the rest folded.
     assert rows(built, "by_file") == [["a.py", 2, 6, 1, 4, 0], ["e.txt", 1, 4, 1, 1, 0], ["(other)", 4, 8, 0, 0, 1]]
-    assert facts(built) == {"commits": 2, "files touched by commits": 7, "lines changed in commits": 18,
+    assert facts(built) == {"commits": 2, IMPORTED: 0, "files touched by commits": 7, "lines changed in commits": 18,
                             "discards": 1, "lines discarded": 5, UNSAMPLED: 0, "dirty samples": 1,
                             "distinct files, at least": 3, "time bucket": "day"}
     # Folded files still count for their types. Only the first three paths were remembered as distinct.
@@ -299,7 +300,7 @@ def test_file_types_by_extension_or_name(tmp_path):
 
 def test_no_activity_gives_totals_and_empty_views(tmp_path):
     built = Log(tmp_path).sample("2026-11-02 09:00").report()
-    assert facts(built) == {"commits": 0, "files touched by commits": 0, "lines changed in commits": 0,
+    assert facts(built) == {"commits": 0, IMPORTED: 0, "files touched by commits": 0, "lines changed in commits": 0,
                             "discards": 0, "lines discarded": 0, UNSAMPLED: 0, "dirty samples": 0,
                             "distinct files": 0}
     ids = [b.id for b in built.sections[0].blocks]
@@ -329,15 +330,21 @@ def capped_commits(tmp_path) -> Log:
 
 
 def test_commits_past_their_capped_file_list_keep_exact_totals_in_a_remainder_row(tmp_path):
-    built = capped_commits(tmp_path).report()
+    log = capped_commits(tmp_path)
+    log.builder.add("commit.created", CommitCreated(sha="c" * 40, files=[FileChange("old.py", 1, 0)], files_total=1,
+                                                    added=1), "2026-11-03 11:00", src="import")
+    built = log.report()
     totals = facts(built)
+    assert (totals["commits"], totals[IMPORTED]) == (3, 1)  # imported history is counted and said
+    totals["files touched by commits"] -= 1
+    totals["lines changed in commits"] -= 1
     assert totals["files touched by commits"] == 1 + 503
     assert totals["lines changed in commits"] == 1 + 1000
     by_file = {row[0]: row[1:3] for row in rows(built, "by_file")}
     assert by_file["(files beyond the cap)"] == [500, 994]
     labels, columns, cells = grid(built, "by_file_time")
     assert cells[labels.index("(files beyond the cap)")] == [0, 500]
-    assert sum(map(sum, cells)) == 1 + 503  # every file event of the commits, in some row
+    assert sum(map(sum, cells)) == 1 + 503 + 1  # every file event of the commits, in some row
 
 
 def test_with_a_path_no_remainder_is_guessed(tmp_path):
