@@ -19,8 +19,8 @@ Then real `gitobs watch --all` processes (issue 17, part 4):
 - idle CPU: the watch process's own CPU time (from /proc, Linux) over --idle seconds (default: --interval,
   so one idle tick falls in it) in which nothing changes, after its first tick; with file-system notifications, and by turns without them
   (`--no-notify`, the polling alone) as the baseline. Target: under 1% of one core.
-- busy: the same share while a build writes an ignored file 20 times a second in one repository (the
-  rate cap: one look a second at most).
+- busy: the same share while a build writes an ignored file 20 times a second in one repository (taken at
+  most once a second; only ignored, untracked files changed, so no look).
 - save to sample: with notifications and `--interval 1h` (no tick can do it), --saves times (default 5) a
   file is written and the time until a new `worktree.sample` is in the log is taken (the log polled every
   20 ms from this process). Target: within 2 s.
@@ -177,7 +177,7 @@ def idle_cpu(env: dict[str, str], interval_s: float, idle_s: float, notify: bool
 
 def busy_cpu(repo: Path, env: dict[str, str], seconds: float) -> float | None:
     """The watch process's CPU share while a build writes an ignored file 20 times a second: each write is
-    a notification, each look finds nothing new; the rate cap bounds the looks to one a second."""
+    a notification, taken at most once a second (the rate cap), and no look follows (only ignored files)."""
     exclude = repo / ".git" / "info" / "exclude"
     exclude.parent.mkdir(exist_ok=True)
     exclude.write_text("build/\n")  # ignored without a .gitignore, which would itself be a change
@@ -327,7 +327,7 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
     busy = busy_cpu(repo, env, args.idle)
     if busy is not None:
         print(f"  while a build writes an ignored file 20 times a second in one repository: {busy * 100:.3f}% "
-              "(one look a second at most, each finding nothing)")
+              "(only ignored, untracked files: no look at all)")
 
     print(f"\nsave to worktree.sample in the log, notifications only (--interval 1h), {args.saves} saves:")
     seen = save_latencies(repo, env, args.saves)
