@@ -41,7 +41,7 @@ ONE_HOUR = timedelta(hours=1)
 
 
 class DashboardState(msgspec.Struct, array_like=True):
-    activity: list[tuple[int, int, str | None, list[int]]]  # (local hour, branch, [commits, lines, ...])
+    activity: list[tuple[int, str | None, list[int]]]  # (local hour, branch, [commits, lines, ...])
     paths: list[tuple[int, str | None, str, list[int]]]  # (local day, branch, path, [commits, lines])
     complete_from: int | None  # the first local day whose rows are all kept (None: nothing dropped)
 

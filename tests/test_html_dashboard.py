@@ -19,9 +19,11 @@ from gitobs_plugins.html_assets import SCRIPT
 from gitobs_plugins.render_html import HtmlRenderer
 from gitobs_plugins.render_markdown import MarkdownRenderer
 from gitobs_plugins.render_text import TextRenderer
-from logfactory import LogBuilder, block, report
+from logfactory import LogBuilder, at, block, report
 
+from gitobs.core.repo import ObsPaths
 from gitobs.log import schema
+from gitobs.log.eventlog import EventLog
 from gitobs.replay.sections import (
     Calendar,
     Fact,
@@ -44,10 +46,11 @@ EVIL_BRANCH = "x</script><img src=x onerror=alert(1)>\x1b[31m\u202eevil"
 EVIL_PATH = '"onerror=alert(2)<b>.py'
 
 
-def known_log(tmp_path: Path):
+def known_log(tmp_path: Path, frames: bool = False) -> EventLog:
     """Known events, now 2026-11-30 (a Monday): main 3 commits (16 lines, a merge of 0), feat 1 commit of 20
-    lines and a discard of 4, a hostile branch 1 commit of 1 line in October."""
-    builder = LogBuilder(tmp_path / "log")
+    lines and a discard of 4, a hostile branch 1 commit of 1 line in October. With `frames`, one append (a
+    frame) per event, as scans write them, into small segments, in .git/obs/log under `tmp_path`."""
+    builder = LogBuilder(ObsPaths(tmp_path / ".git").log if frames else tmp_path / "log")
     commit = schema.CommitCreated
     builder.add("commit.created", commit(sha="a" * 40, branch="main", files=[F("src/app/a.py", 3, 1),
                                                                               F("docs/b.md", 2, 0)]), "2026-11-02 09:30")
@@ -61,7 +64,12 @@ def known_log(tmp_path: Path):
                 "2026-11-29 16:00")
     builder.add("commit.created", commit(sha="e" * 40, branch=EVIL_BRANCH, files=[F(EVIL_PATH, 1, 0)]),
                 "2026-10-01 12:00")
-    return builder.write()
+    if not frames:
+        return builder.write()
+    log = EventLog(builder.directory, seal_bytes=1 << 9, sealed_level=3)  # small: sealed segments too
+    for event in builder.events:
+        log.append([schema.encode(event)])
+    return log
 
 
 def known_report(tmp_path: Path) -> Report:
@@ -199,6 +207,31 @@ def test_files_beyond_the_busiest_are_summed_per_day_and_branch(tmp_path, monkey
                           ["2026-11-29", "main", "src/lib/c.py", 1, 0]]
     notes = {fact.label: fact.value for fact in block(built, "dashboard", "dataset_notes").items}
     assert notes["files by name"] == 1 and notes["files summed in null-path rows"] == 3
+
+
+def test_the_report_cache_keeps_the_dashboard_state_and_it_loads(tmp_path, monkeypatch):
+    """The checkpoint's dashboard state decodes as its state_type, and loaded into a new instance gives the
+    section the report showed (a state that would not load makes every report replay the whole log)."""
+    import msgspec
+    import zstandard
+
+    from gitobs.replay import cache, plugins
+    from gitobs.replay.analysis import Context
+    from gitobs.replay.report import build_report
+
+    monkeypatch.setenv("GITOBS_CONFIG_HOME", str(tmp_path / "config-home"))
+    obs = ObsPaths(tmp_path / ".git")
+    log = known_log(tmp_path, frames=True)
+    context = Context(now=at("2026-11-30") / 1e9)
+    built = build_report(log, plugins.load(), ["dashboard"], context, print, workers=1, cache=True)
+    [path] = (obs.root / cache.DIRECTORY).glob(f"*{cache.SUFFIX}")
+    data = zstandard.ZstdDecompressor().decompress(path.read_bytes()[len(cache.MAGIC):])
+    [saved] = msgspec.msgpack.decode(data, type=cache.Checkpoint).states
+    assert saved.name == "dashboard" and saved.error is None
+    loaded = dashboard.DashboardAnalyzer(context)
+    loaded.load_state(msgspec.msgpack.decode(saved.state, type=dashboard.DashboardState))
+    [section] = built.sections
+    assert loaded.result() == section.blocks
 
 
 def test_text_and_markdown_leave_the_dataset_out_and_json_keeps_it(tmp_path):
