@@ -421,14 +421,17 @@ KEPT = {
     "hesitation": {"aborted_by_stage", "blocked_by_hook", "by_branch", "by_hour", "message_edit", "rolled_edit",
                    "rolled_staged", "staged"},
     "reverts": {"abandoned_branch", "abandoned_by", "ages", "discarded_how", "files", "recent", "reverted"},
-    "hooks": {"events_written", "hooks", "pre_commit_days", "records", "scan_micros", "scans"},
+    "hooks": {"events_written", "hooks", "pre_commit_days", "records", "scan_micros", "scans", "hours", "sources",
+              "commits", "commit_hook_micros", "bypasses", "waiting", "chained", "clock", "due"},
+    "commands": {"by_command", "nested"},
+    "actors": {"counts", "sessions", "last_seen", "made_by", "reworked", "waiting", "recent", "clock"},
     "patterns": {"by_weekday", "durations", "events", "focused", "follow", "kinds", "last", "limit", "matchers",
                  "row", "sizes", "start", "switch_counts", "switches"},
     "vbranches": {"ci_failures", "lives", "operations", "per_week", "stacks", "to_review"},
     "dashboard": {"activity", "paths", "path_rows", "complete_from"},
 }
 FROM_CONTEXT = {"context", "top", "top_k", "days", "weeks", "window", "idle_gap", "idle_gap_delta", "gap",
-                "gap_delta", "dir_levels", "fixed_level", "handlers"}
+                "gap_delta", "dir_levels", "fixed_level", "handlers", "budgets", "period"}
 
 
 def test_every_built_in_keeps_all_it_holds():
@@ -451,9 +454,9 @@ def test_sections_are_kept_and_shown_when_nothing_came_after(obs, monkeypatch):
 
         monkeypatch.setattr(cls, "result", spy)
     assert _report(obs, True) == full
-    # the heatmap's calendar and the summary's weeks end at --now, and vbranches does not say: theirs are
-    # made; the others are kept
-    assert sorted(made) == ["heatmap", "summary", "vbranches"]
+    # the heatmap's calendar, the summary's weeks, the hooks' burn windows and the commands' trend end at
+    # --now, and vbranches does not say: theirs are made; the others are kept
+    assert sorted(made) == ["commands", "heatmap", "hooks", "summary", "vbranches"]
     made.clear()
     _append(obs, LINES[5000:5005])
     cached = _report(obs, True)
