@@ -34,7 +34,7 @@ from gitobs.capture.worktree_sample import look_signature
 from gitobs.core import early_signals
 from gitobs.core.files import stamp
 from gitobs.core.repo import GitobsError, ObsPaths, worktree_git_dirs
-from gitobs.fleet.notify import Notifier
+from gitobs.fleet.notify import Notifier, all_ignored, watch_roots, work_trees
 from gitobs.fleet.scan_all import Outcome, scan_one
 from gitobs.upkeep.scan import scan
 
@@ -66,52 +66,6 @@ def git_signature(common_dir: Path, worktrees: dict[str, Path], gitbutler_storag
     storage = gitbutler_storage or f"{common}/gitbutler"
     paths += [f"{storage}/{name}" for name in GITBUTLER_FILES]
     return [stamp(path) for path in paths]
-
-
-def work_trees(dirs: dict[str, Path]) -> list[tuple[str, object]]:
-    """Each worktree's work tree (its path with a trailing separator) and its pygit2 repository, longest
-    path first: the first whose path a changed file's starts with is the work tree it is in."""
-    import pygit2
-    from pygit2.enums import RepositoryOpenFlag
-
-    trees = []
-    for git_dir in dirs.values():
-        try:
-            repo = pygit2.Repository(str(git_dir), RepositoryOpenFlag.NO_SEARCH)
-        except (pygit2.GitError, OSError, KeyError, ValueError):  # a worktree half removed: polled
-            continue
-        if repo.workdir:
-            trees.append((os.path.join(repo.workdir, ""), repo))
-    return sorted(trees, key=lambda tree: -len(tree[0]))
-
-
-def watch_roots(common: Path, trees: list[tuple[str, object]]) -> list[Path]:
-    """The directories to watch for notifications: each work tree, and the common git dir when it is in none
-    of them (bare, or --separate-git-dir)."""
-    roots = {Path(path) for path, _ in trees}
-    if not any(common.is_relative_to(root) for root in roots):
-        roots.add(common)
-    return sorted(root for root in roots if not any(root != other and root.is_relative_to(other) for other in roots))
-
-
-def all_ignored(trees: list[tuple[str, object]], paths: set[str]) -> bool:
-    """Whether every changed path is gitignored and untracked (a build's output): no look can find it."""
-    import pygit2
-
-    try:
-        for path in paths:
-            tree = next(((root, repo) for root, repo in trees if path.startswith(root)), None)
-            if tree is None:
-                return False
-            root, repo = tree
-            relative = path[len(root):].replace(os.sep, "/")
-            index = repo.index
-            index.read(False)  # again only if git wrote it since
-            if not relative or not repo.path_is_ignored(relative) or relative in index:
-                return False
-    except (pygit2.GitError, OSError, ValueError, UnicodeError):
-        return False
-    return True
 
 
 @dataclass
