@@ -460,7 +460,6 @@ def _table(block: Table) -> list[RenderableType]:
 
 
 def _grid(block: Grid, heat: _Heat) -> list[RenderableType]:
-    top = grid_top(block)
     shown = shown_grid_rows(block)
     notes = [note for note in [hidden_rows_text(block, shown)] if note]
     block = Grid(id=block.id, title=block.title, row_labels=[block.row_labels[i] for i in shown],
@@ -468,6 +467,7 @@ def _grid(block: Grid, heat: _Heat) -> list[RenderableType]:
     label_width = _label_width(block.row_labels)
     block, fitted = fit_period(block, max(1, heat.width - label_width - 1))
     notes += [fitted] if fitted else []
+    top = grid_top(block)  # of the periods drawn: summed ones hold more
     levels = [[heat_level(value, top) for value in row] for row in block.cells]
     labels = [(i, inert(label)) for i, label in enumerate(block.column_labels)]
     widest = max((len(text) for _, text in labels), default=1)

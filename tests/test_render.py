@@ -342,3 +342,15 @@ def test_report_width_and_summary_flags(watched):
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
         "gitobs: error: --width is for formats drawn to a width (text), not 'json'"]
+
+
+def test_a_summed_grid_is_shaded_by_its_summed_cells():
+    days = [(date(2024, 1, 1) + timedelta(days=n)).isoformat() for n in range(400)]
+    grid = Grid(id="g", row_labels=["daily", "once"], column_labels=days,
+                cells=[[1] * 400, [5 if n == 40 else 0 for n in range(400)]])
+    renderer = TextRenderer()
+    renderer.width = 40
+    got = lines(renderer.render(one_section(grid), color=False))
+    once = next(line for line in got if line.startswith("once "))
+    # months hold 28 to 35 of "daily": the 5 of "once" is a pale mark beside them, not the darkest
+    assert set(once[6:]) == {"·", "░"} and "max 35" in "\n".join(got)  # five weeks in a month
