@@ -196,8 +196,8 @@ class SummaryAnalyzer(Analyzer):
                 record = week.files.get(path) or week.files.setdefault(path, [0, 0])
                 record[0] += commits
                 record[1] += lines
-        # per-file counts are known when their days were kept, i.e. within FILE_DAYS of the newest commit
-        week.files_known = self.newest is None or last > self.newest - FILE_DAYS
+        # per-file counts are known when all seven days were kept: within FILE_DAYS of the newest commit
+        week.files_known = self.newest is None or last - WEEK + 1 > self.newest - FILE_DAYS
         return week
 
 

@@ -179,3 +179,12 @@ def test_the_json_schema_is_the_one_report_md_documents(tmp_path):
     assert re.findall(r"^\| `(\w+)` \| (\w+) \|", section, re.M) == [(b["id"], b["kind"]) for b in summary["blocks"]]
     documented = re.findall(r"`([^`]+)`", section[section.index("in this order:"):].split("|")[0])
     assert documented == [row[0] for row in blocks["week_over_week"]["rows"]]
+
+
+def test_busiest_files_of_a_week_long_before_the_newest_commit_are_not_guessed(tmp_path):
+    builder = known_weeks(tmp_path)
+    commit(builder, "2027-01-20 10:00", "later.py")  # the newest commit: per-file counts kept from 12-24 on
+    built = report(builder.write(), ["summary"], now=NOW)
+    assert figures(built)["commits"] == (6, 2)  # the counts are kept for every day
+    assert "Busiest files: not known for this week" in block(built, "summary", "brief").text
+    assert block(built, "summary", "busiest_files").rows == []
