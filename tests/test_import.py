@@ -17,7 +17,7 @@ from gitobs.capture.install import install
 from gitobs.core.lock import exclusive
 from gitobs.core.redact import hash_path, repository_salt
 from gitobs.core.repo import GitobsError, locate
-from gitobs.history import importer
+from gitobs.history import gitlog, importer
 from gitobs.history.importer import import_history
 from gitobs.log.eventlog import FRAME_MAGIC, EventLog
 from gitobs.log.read import read_events
@@ -750,3 +750,13 @@ def test_a_bundle_hashes_the_paths_of_renames(tmp_path):
         events_text = zstandard.ZstdDecompressor().stream_reader(opened.read("events.jsonl.zst")).read()
         text = events_text + b"".join(opened.read(name) for name in opened.namelist() if name.endswith(".json"))
     assert b'"renames"' in events_text and b"README" not in text and b"src/engine" not in text
+
+
+def test_batches_of_the_walk_give_what_one_batch_gives(tmp_path, monkeypatch):
+    whole = team(tmp_path / "whole")
+    run_import(whole, all_authors=True)
+    monkeypatch.setattr(gitlog, "BATCH_COMMITS", 3)  # renames met in one git process, their files in another
+    split = team(tmp_path / "split")
+    run_import(split, all_authors=True)
+    assert {e.data["sha"]: (e.ts, e.data) for e in created(split)} == {e.data["sha"]: (e.ts, e.data)
+                                                                        for e in created(whole)}

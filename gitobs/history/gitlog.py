@@ -1,7 +1,7 @@
-"""A history's commits with per-file line counts, from one streaming `git log --numstat -z`.
+"""A history's commits with per-file line counts, from `git log --numstat -z`, streamed.
 
-One git process walks the history newest first (children before parents, so that a rename is seen before
-the older commits that name the file by its old path) while Python parses its output as it comes. The
+git walks the history newest first (children before parents, so that a rename is seen before the older
+commits that name the file by its old path) while Python parses its output as it comes. The
 options pin down what a user's configuration could change: rename detection on (-M, as `git log`'s
 default), merges without a diff (0 changed lines, code-maat's convention) unless their first-parent diff
 is asked for, the root against the empty tree, myers, no textconv, no external diff.
@@ -10,11 +10,13 @@ Only shas, times, author emails, paths and counts are read; messages never pass 
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import re
 import subprocess
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,8 @@ _PINNED_CONFIG = ("log.showRoot=true", "log.showSignature=false", "diff.orderFil
 # %ct is empty for a commit dated before 1970: taken as 1970, not as a line that is no commit
 _COMMIT = re.compile(rb"^([0-9a-f]{40,64}) (\d*)((?: [0-9a-f]{40,64})*)$")
 READ_SIZE = 1 << 16
+WORKERS = 2  # git processes diffing at once: on two cores, both busy while Python parses (on a thread's reads)
+BATCH_COMMITS = 5000  # commits per git process: its start is nothing beside its diffs
 
 
 @dataclass
@@ -72,19 +76,36 @@ def _environment() -> dict[str, str]:
 
 def commits(common_dir: Path, walk: Walk, merge_churn: bool = False) -> Iterator[LoggedCommit]:
     """The commits of `walk`, children before parents, each with every file and exact totals. Merges have
-    no files unless `merge_churn` (then their diff against the first parent, as `git log -m --first-parent`)."""
-    args = _git(common_dir, ["log", "--stdin", "--topo-order", "--numstat", "-z", "-M",
+    no files unless `merge_churn` (then their diff against the first parent, as `git log -m --first-parent`).
+
+    `git rev-list --topo-order` lists them; consecutive batches of that list go to `git log --no-walk`,
+    WORKERS at a time, each read on its own thread as it writes and parsed in order: on two cores git
+    diffs two batches at once while Python parses the one before."""
+    listing = _start(_git(common_dir, ["rev-list", "--stdin", "--topo-order", *walk.limits()]), walk.revisions())
+    args = _git(common_dir, ["log", "--no-walk=unsorted", "--stdin", "--numstat", "-z", "-M",
                              f"--diff-merges={'first-parent' if merge_churn else 'off'}", "--diff-algorithm=myers",
-                             "--no-textconv", "--no-ext-diff", "--no-color", "--format=tformat:%H %ct %P%x00%ae",
-                             *walk.limits()])
-    process = _start(args, walk.revisions())
-    pump = _Pump(process)
+                             "--no-textconv", "--no-ext-diff", "--no-color", "--format=tformat:%H %ct %P%x00%ae"])
+    batches = _batches(listing.stdout)
+    running: deque[_Pump] = deque(_Pump(_start(args, batch)) for batch in itertools.islice(batches, WORKERS))
     complete = False
     try:
-        yield from _parse(pump.chunks())
+        while running:
+            yield from _parse(running[0].chunks())
+            running.popleft().finish(complete=True)
+            following = next(batches, None)
+            if following is not None:
+                running.append(_Pump(_start(args, following)))
         complete = True
     finally:
-        pump.finish(complete)
+        for pump in running:
+            pump.finish(complete=False)
+        _finish(listing, complete)
+
+
+def _batches(lines: Iterable[bytes]) -> Iterator[bytes]:
+    lines = iter(lines)
+    while batch := list(itertools.islice(lines, BATCH_COMMITS)):
+        yield b"".join(batch)
 
 
 class _Pump:
