@@ -179,7 +179,10 @@ def grid_top(block: Grid) -> float:
 
 
 def shown_grid_rows(block: Grid) -> list[int]:
-    """The rows with something in them: a row that is 0 everywhere is left out of text and Markdown."""
+    """The rows with something in them: a row that is 0 everywhere is left out of text and Markdown. Rows
+    that are the days of the week (the punchcard) are an axis, like time: a quiet Sunday stays."""
+    if tuple(block.row_labels) == WEEKDAYS:
+        return list(range(min(len(block.cells), len(block.row_labels))))
     return [index for index, row in enumerate(block.cells) if index < len(block.row_labels) and any(row)]
 
 

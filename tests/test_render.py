@@ -290,6 +290,10 @@ def test_rows_and_columns_zero_everywhere_are_left_out_and_said():
         assert "discards" not in out.replace("0 in every row: discards", "")
         assert "not shown, 0 in every row: discards" in out
         assert "lines" in out  # 0 in one row only: shown
+    # the days of the week are an axis: a quiet day stays
+    week = Grid(id="punchcard", row_labels=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], column_labels=["09"],
+                cells=[[1], [1], [1], [1], [1], [0], [0]])
+    assert "Sun " in TextRenderer().render(one_section(week), color=False)
     # a figure against another keeps both columns, even when one is 0 everywhere; a row of nothing goes
     weeks = Table(id="w", columns=["figure", "last 7 days", "the 7 before"],
                   rows=[["commits", 3, 0], ["discards", 0, 0], ["median (s)", None, None]])
