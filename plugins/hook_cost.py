@@ -51,6 +51,11 @@ DAYS_SHOWN = 14  # the latest days with any pre-commit run
 COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")  # what a commit waits for
 SLACK_S = 2.0  # a hook's record is taken a moment after git's start; the two clocks round differently
 MAX_SPAN_S = 3600.0
+# The hooks gitobs's default install puts its shim in front of (capture/install.py's LEAN_HOOKS). Once the log
+# says gitobs was installed, a trace2 run of one of these with no hook.ran to pair with is the shim alone (a
+# hook of yours there would be chained, and timed by hook.ran). With capture.all_hooks, the shims of the other
+# recorded hooks count as your hooks: trace2 cannot tell them apart.
+SHIM_HOOKS = frozenset(("post-checkout", "pre-commit", "commit-msg", "post-merge", "post-rewrite", "pre-push"))
 WAIT_S = 2 * SLACK_S  # a hook.ran waits this long for a command to pair with (the command starts first)
 DEFAULT_BUDGETS = {PRE_COMMIT: 2.0}
 ALLOWED_OVER = 0.10  # a p90 objective: one run in ten may exceed the budget
@@ -109,18 +114,20 @@ class HookCostState(msgspec.Struct, array_like=True):
     waiting: list[Trace2Run]
     chained: list[ChainedRun]
     clock: float
+    installed: bool
+    shim: tuple[int, int, ReservoirState]  # gitobs's shims as trace2 timed them: runs, microseconds, seconds
 
 
 class HookCostAnalyzer(Analyzer):
     name = "hooks"
     title = "Hook cost"
-    consumes = ("hook.ran", "gitobs.scan", "git.command", "commit.created")
+    consumes = ("hook.ran", "gitobs.scan", "git.command", "commit.created", "gitobs.installed")
     fields = {"hook.ran": ("hook", "seconds", "runs", "exit", "failures", "max_s"),
               "gitobs.scan": ("seconds", "records", "events"),
               "git.command": ("command", "duration_s", "hooks", "no_verify", "actor"),
               "commit.created": ("src",)}
     order = 70
-    state_version = 3
+    state_version = 4
     state_type = HookCostState  # its result reads `now` (the burn windows end there): sections are not kept
 
     def __init__(self, context: Context) -> None:
@@ -141,6 +148,8 @@ class HookCostAnalyzer(Analyzer):
         self.chained: list[ChainedRun] = []
         self.clock = float("-inf")
         self.due = float("inf")  # the stream's time past which _settle has something to do
+        self.installed = False  # gitobs.installed seen: its shims are in front of SHIM_HOOKS
+        self.shim = HookStats()
 
     def horizon(self) -> float:
         return MAX_SPAN_S + 2 * SLACK_S  # a trace2 run and its hook.ran are never further apart
@@ -158,6 +167,8 @@ class HookCostAnalyzer(Analyzer):
                 self._command(data, t)
             elif kind == "commit.created":
                 self.commits += event.src != "import"
+            elif kind == "gitobs.installed":
+                self.installed = True
             else:
                 self._scan(data)
 
@@ -198,6 +209,13 @@ class HookCostAnalyzer(Analyzer):
         limit = now - SLACK_S
         if self.waiting and any(run.end < limit for run in self.waiting):
             for run in [run for run in self.waiting if run.end < limit]:
+                if self.installed and run.hook in SHIM_HOOKS:  # no hook of yours behind the shim: its own time
+                    self.shim.runs += run.runs
+                    self.shim.micros += micros(run.seconds)
+                    self.shim.failures += int(run.exit != 0)
+                    for _ in range(run.runs):
+                        self.shim.sample.add(run.seconds / run.runs)
+                    continue
                 if run.runs == 1:
                     self._add(run.hook, run.seconds, run.exit, run.t)
                 else:  # one hook run many times in one command: each at their mean, as trace2 sums them
@@ -290,6 +308,11 @@ class HookCostAnalyzer(Analyzer):
         self.commits += later.commits
         self.commit_hook_micros += later.commit_hook_micros
         add_counts(self.bypasses, later.bypasses)
+        self.installed = self.installed or later.installed
+        self.shim.runs += later.shim.runs
+        self.shim.micros += later.shim.micros
+        self.shim.failures += later.shim.failures
+        self.shim.sample.extend(later.shim.sample)
         self.waiting, self.chained, self.clock = later.waiting, later.chained, max(self.clock, later.clock)
         self._refresh_due()
 
@@ -302,7 +325,8 @@ class HookCostAnalyzer(Analyzer):
             hours={f"{hook}\t{hour}": list(cell) for (hook, hour), cell in self.hours.items()},
             sources=list(self.sources), commits=self.commits, commit_hook_micros=self.commit_hook_micros,
             bypasses={f"{actor}\t{command}": count for (actor, command), count in self.bypasses.items()},
-            waiting=list(self.waiting), chained=list(self.chained), clock=self.clock)
+            waiting=list(self.waiting), chained=list(self.chained), clock=self.clock, installed=self.installed,
+            shim=(self.shim.runs, self.shim.micros, self.shim.sample.save()))
 
     def load_state(self, state: HookCostState) -> None:
         for hook, runs, total, failures, sample in state.hooks:
@@ -319,6 +343,8 @@ class HookCostAnalyzer(Analyzer):
             actor, command = text.split("\t", 1)
             self.bypasses[(actor, command)] = count
         self.waiting, self.chained, self.clock = state.waiting, state.chained, state.clock
+        self.installed = state.installed
+        self.shim.runs, self.shim.micros, self.shim.sample = state.shim[0], state.shim[1], Reservoir.load(state.shim[2])
         self._refresh_due()
 
     def result(self) -> list[AnyBlock]:
@@ -342,10 +368,15 @@ class HookCostAnalyzer(Analyzer):
                 "this repository had none, or they have not run since.")))
         if self.bypasses:
             blocks.append(self._bypasses())
-        blocks += [self._gitobs_cost(), Note(id="shim_cost", title="The hook shim", text=(
+        blocks.append(self._gitobs_cost())
+        if self.shim.runs:
+            blocks.append(self._shim_timed())
+        blocks += [Note(id="shim_cost", title="The hook shim", text=(
             "The synchronous cost of gitobs's own hook shim is not measured at run time: the shim forks no "
             "clock, so that it stays a few hundred microseconds of shell. benchmarks/hooks.py measures it "
-            "(what gitobs adds to git commit and git checkout)."))]
+            "(what gitobs adds to git commit and git checkout)." + (
+                " With git's trace2 on, git times each hook it runs, the shim included: shim_trace2 above."
+                if self.shim.runs else "")))]
         return blocks
 
     def _per_commit(self) -> Facts:
@@ -428,6 +459,14 @@ class HookCostAnalyzer(Analyzer):
                                    rounded(seconds_of(self.pre_commit_days[day][1]))] for day in shown]
         return Table(id="pre_commit_by_day", title="Time blocked in pre-commit per day (local), latest days",
                      columns=["day", "runs", "seconds"], rows=rows, total_rows=len(self.pre_commit_days))
+
+    def _shim_timed(self) -> Facts:
+        shim = self.shim
+        return Facts(id="shim_trace2", title="gitobs's hook shims as git's trace2 timed them (no hook of yours behind "
+                     "them)", items=[Fact("runs", shim.runs), Fact("time", rounded(seconds_of(shim.micros)), "s"),
+                                     Fact("p50", rounded(shim.sample.quantile(50)), "s"),
+                                     Fact("p90", rounded(shim.sample.quantile(90)), "s"),
+                                     Fact("max", rounded(shim.sample.max), "s")])
 
     def _gitobs_cost(self) -> Facts:
         scans = self.scans

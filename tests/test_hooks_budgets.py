@@ -102,3 +102,20 @@ def test_a_hook_trace2_saw_run_many_times_in_one_command_counts_each_run(tmp_pat
     assert by_hook(built)["prepare-commit-msg"] == [3, 0.6, 0.2, 0.2, 0.2, 0]
     assert by_hook(built)["post-commit"][0] == 3 and by_hook(built)["post-commit"][-1] == 1
     assert facts(built, "per_commit")["runs seen by git's trace2 alone"] == 6
+
+
+def test_with_gitobs_installed_a_shim_run_trace2_alone_saw_is_gitobs_s_own_time(tmp_path):
+    log = LogBuilder(tmp_path / "log")
+    log.add("gitobs.installed", s.GitobsInstalled(hooks_dir=".git/hooks", version="1"), "2026-11-20 09:00",
+            src="gitobs")
+    # pre-commit: gitobs's shim with no hook of yours behind it; prepare-commit-msg: yours (no shim by default)
+    log.add("git.command", commit(0.5, ("pre-commit", 0.004, 0), ("prepare-commit-msg", 0.2, 0)), "2026-11-20 10:00",
+            src="trace2")
+    # commit-msg: the shim chains a hook of yours, which hook.ran timed
+    log.add("git.command", commit(0.5, ("commit-msg", 0.31, 0)), "2026-11-20 10:05", src="trace2")
+    log.add("hook.ran", s.HookRan(hook="commit-msg", seconds=0.3), "2026-11-20 10:05:01")
+    built = report(log.write(), ["hooks"])
+    assert set(by_hook(built)) == {"prepare-commit-msg", "commit-msg"}
+    assert by_hook(built)["commit-msg"][1] == 0.3
+    assert facts(built, "shim_trace2") == {"runs": 1, "time": 0.004, "p50": 0.004, "p90": 0.004, "max": 0.004}
+    assert "shim_trace2 above" in block(built, "hooks", "shim_cost").text
