@@ -3,8 +3,9 @@
 Writes N seeded events (benchmarks/eventgen.py, default 200,000) through the real log writer into a temp
 dir, then, by turns in this process, `--repeat` times (default 3): the full report without the report cache
 with every analyzer but `dashboard` (the baseline) and with all of them, and the HTML rendering of the
-latter. Prints medians (wall and CPU seconds), the dashboard's share of the report's time as a ratio to the baseline, the page's
-size and its embedded JSON's, and the dataset's rows. Always exits 0: a measurement, not a test.
+latter. Prints medians (wall and CPU seconds), the dashboard's share of the report's time as a ratio to
+the baseline, the page's size and its embedded JSON's, and the dataset's rows. Always exits 0: a
+measurement, not a test.
 """
 
 from __future__ import annotations

@@ -52,8 +52,8 @@ def known_log(tmp_path: Path, frames: bool = False) -> EventLog:
     frame) per event, as scans write them, into small segments, in .git/obs/log under `tmp_path`."""
     builder = LogBuilder(ObsPaths(tmp_path / ".git").log if frames else tmp_path / "log")
     commit = schema.CommitCreated
-    builder.add("commit.created", commit(sha="a" * 40, branch="main", files=[F("src/app/a.py", 3, 1),
-                                                                              F("docs/b.md", 2, 0)]), "2026-11-02 09:30")
+    builder.add("commit.created", commit(sha="a" * 40, branch="main",
+                                         files=[F("src/app/a.py", 3, 1), F("docs/b.md", 2, 0)]), "2026-11-02 09:30")
     builder.add("commit.created", commit(sha="b" * 40, branch="main", files=[F("src/app/a.py", 5, 5)]),
                 "2026-11-27 10:00")
     builder.add("commit.created", commit(sha="c" * 40, branch="feat", files=[F("src/lib/c.py", 20, 0)]),
@@ -467,7 +467,8 @@ def test_the_filters_change_what_the_dashboard_shows(browser, tmp_path):
     assert hours == ["Fri 10:00: 1 commits", "Sun 16:00: 1 commits"]
     calendar = browser.execute_script("""return Array.from(document.querySelectorAll('#dash-calendar td'))
         .filter(td => td.title).map(td => td.title + ' ' + td.className);""")
-    assert len(calendar) == 7 and "2026-11-27 Fri: 1 commits l4" in calendar and "2026-11-28 Sat: 0 commits l0" in calendar
+    assert len(calendar) == 7
+    assert "2026-11-27 Fri: 1 commits l4" in calendar and "2026-11-28 Sat: 0 commits l0" in calendar
     choose(browser, "filter-branch", "all branches")
     browser.execute_script("""for (const [id, day] of [['filter-from', '2026-11-27'], ['filter-to', '2026-11-28']]) {
         const input = document.getElementById(id); input.value = day; input.dispatchEvent(new Event('change')); }""")
@@ -505,7 +506,8 @@ def test_tables_sort_by_a_clicked_header(browser, tmp_path):
     name, count = table.find_elements(By.TAG_NAME, "th")
 
     def column(index: int) -> list[str]:
-        return [row.find_elements(By.TAG_NAME, "td")[index].text for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+        rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
+        return [row.find_elements(By.TAG_NAME, "td")[index].text for row in rows]
 
     count.click()
     assert column(1) == ["9", "10", "100", "-"]  # by value, the empty cell last
