@@ -21,14 +21,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import eventgen  # noqa: E402
-from gitobs_plugins.render_html import HtmlRenderer  # noqa: E402
+import eventgen
+from gitobs_plugins.render_html import HtmlRenderer
 
-from gitobs.log import schema  # noqa: E402
-from gitobs.log.eventlog import EventLog  # noqa: E402
-from gitobs.replay import plugins  # noqa: E402
-from gitobs.replay.analysis import Context  # noqa: E402
-from gitobs.replay.report import build_report  # noqa: E402
+from gitobs.log import schema
+from gitobs.log.eventlog import EventLog
+from gitobs.replay import plugins
+from gitobs.replay.analysis import Context
+from gitobs.replay.report import build_report
 
 
 def write_log(directory: Path, count: int, seed: int) -> tuple[EventLog, float]:

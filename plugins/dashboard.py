@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
+from typing import ClassVar
 
 import msgspec
 
@@ -51,7 +52,8 @@ class DashboardAnalyzer(Analyzer):
     title = "Dashboard data"
     order = 95  # after the built-in sections, before third-party ones
     consumes = ("commit.created", "edit.discarded")
-    fields = {"commit.created": ("branch", "files", "merge"), "edit.discarded": ("branch", "files")}
+    fields: ClassVar[dict[str, tuple[str, ...]]] = {"commit.created": ("branch", "files", "merge"),
+                                                    "edit.discarded": ("branch", "files")}
     state_version = 1
     state_type = DashboardState
     result_uses_now = False

@@ -90,8 +90,8 @@ def table_html(block: Table) -> str:
     head = "".join(f'<th{_num(flag)} scope="col" tabindex="0">{esc(name)}</th>'
                    for name, flag in zip(block.columns, numeric))
     body = "".join("<tr>" + "".join(_cell(value, flag) for value, flag in zip(row, numeric)) + "</tr>" for row in rows)
-    parts = [f'<div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
-             "</table></div>"]
+    parts = [(f'<div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+              "</table></div>")]
     if not rows:
         parts.append('<p class="muted">no rows</p>')
     if block.total_rows is not None and block.total_rows > len(rows):

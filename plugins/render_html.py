@@ -152,8 +152,8 @@ def _header_items(report: Report) -> list[tuple[str, str]]:
     items = [("now", inert(report.now)), ("local times", f"UTC{inert(report.utc_offset)}"),
              ("window", ", ".join(parts) or "everything recorded"), ("events", str(report.events))]
     if report.rollup_days:
-        items.append(("rollups", f"{report.rollup_days} days from daily rollups: the heatmap, hesitation and "
-                                 "counts include them, the other sections see raw events only"))
+        items.append(("rollups", (f"{report.rollup_days} days from daily rollups: the heatmap, hesitation and "
+                                  "counts include them, the other sections see raw events only")))
     return items
 
 
