@@ -5,12 +5,13 @@ Commits, amends, undos and discards come from the reflog and the hooks, which do
 is given the actor of the git command that made it, by this rule (deterministic, whatever the batches):
 
 - an act pairs with a command of its kind (ACTS: a commit with `commit`, `merge`, `cherry-pick`, ...; a
-  discard with `checkout`/`restore` of paths or a hard `reset`), not nested, whose time span
-  [start - SLACK_S, start + duration + SLACK_S] holds the act's time. Either end may be the event's time (the
-  reflog's whole second, the hook's record), hence the slack on both sides; a span is never taken longer
-  than MAX_SPAN_S.
-- of several such commands, the one whose span's end is nearest the act's time, then the earliest in
-  the log; a command may pair with any number of acts (an `am` of five patches).
+  discard with `checkout`/`restore` of paths or a hard `reset`) that succeeded, was not nested, and whose
+  time span [start - SLACK_S, start + duration + SLACK_S] holds the act's time. A reflog line's time is
+  its whole second, hence the slack; a span is never taken longer than MAX_SPAN_S.
+- of several such commands, the earliest in the log that has not made an act of that type yet: a command
+  makes one commit, one amend, one undo, one discard, except those in MANY (an `am` of five patches, a
+  rebase, a pull, a cherry-pick of a range), which may hold any number. Several commits in one second are
+  so matched one to one, in order, whatever their whole-second times say.
 - an act no command holds (trace2 was off, or the command's record is lost) counts under UNKNOWN.
 
 A command's event has its start's time, so it comes before its acts in the log (within one scan events are
@@ -61,6 +62,7 @@ ACTS = {
     "edit.discarded": (DISCARDS, {"checkout": "path", "restore": "", "reset": "hard", "stash": ""}),
 }
 MAKERS = frozenset(command for _, makers in ACTS.values() for command in makers)
+MANY = frozenset(("am", "rebase", "pull", "cherry-pick", "revert"))  # commands that may make many commits
 
 
 class Act(msgspec.Struct, array_like=True):
@@ -70,7 +72,6 @@ class Act(msgspec.Struct, array_like=True):
     t: float
     sha: str = ""  # commit.created: the new commit; amended: the old one; undone: the tip taken off
     actor: str = ""
-    distance: float = 0.0
 
 
 class Command(msgspec.Struct, array_like=True):
@@ -81,6 +82,7 @@ class Command(msgspec.Struct, array_like=True):
     start: float
     end: float
     actor: str
+    used: list[str] = []  # the act types it has made (a command of MANY is never marked)
 
 
 class ActorsState(msgspec.Struct, array_like=True):
@@ -102,7 +104,7 @@ class ActorsAnalyzer(Analyzer):
               "commit.created": ("sha",), "commit.amended": ("old",), "commit.undone": ("sha",),
               "edit.discarded": ()}
     order = 74
-    state_version = 1
+    state_version = 2
     result_uses_now = False  # its sections are kept with its state
     state_type = ActorsState
 
@@ -151,7 +153,7 @@ class ActorsAnalyzer(Analyzer):
             self.sessions[actor] = self.sessions.get(actor, 0) + 1
         if last is None or t > last:
             self.last_seen[actor] = t
-        if data.command in MAKERS:
+        if data.command in MAKERS and not data.exit:
             held = Command(data.command, data.mode, t, t + min(data.duration_s, MAX_SPAN_S), actor)
             self.recent.append(held)
             for act in self.waiting:
@@ -166,14 +168,16 @@ class ActorsAnalyzer(Analyzer):
 
     @staticmethod
     def _offer(act: Act, held: Command) -> None:
+        if act.actor or act.type in held.used:
+            return
         wanted = ACTS[act.type][1].get(held.command)
         if wanted is None or (wanted and wanted != held.mode):
             return
         if not held.start - SLACK_S <= act.t <= held.end + SLACK_S:
             return
-        distance = abs(held.end - act.t)
-        if not act.actor or distance < act.distance:  # equal: the earlier command keeps it
-            act.actor, act.distance = held.actor, distance
+        act.actor = held.actor
+        if held.command not in MANY:
+            held.used.append(act.type)
 
     def _settle(self, now: float) -> None:
         """Count the acts no later command can hold any more, and forget commands no later act can pair with."""
@@ -193,7 +197,8 @@ class ActorsAnalyzer(Analyzer):
                            sessions=dict(self.sessions), last_seen=dict(self.last_seen),
                            made_by=list(self.made_by.items()), reworked=dict(self.reworked),
                            waiting=[msgspec.structs.replace(act) for act in self.waiting],
-                           recent=list(self.recent), clock=self.clock)
+                           recent=[msgspec.structs.replace(held, used=list(held.used)) for held in self.recent],
+                           clock=self.clock)
 
     def load_state(self, state: ActorsState) -> None:
         self.counts, self.sessions, self.last_seen = state.counts, state.sessions, state.last_seen

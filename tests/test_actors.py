@@ -3,7 +3,7 @@ actor of the command that made them (the pairing rule in the module's docstring)
 
 from __future__ import annotations
 
-from logfactory import LogBuilder, block, report
+from logfactory import LogBuilder, at, block, report
 
 from gitobs.log import schema as s
 
@@ -12,6 +12,15 @@ SHA_A, SHA_B, SHA_C = "a" * 40, "b" * 40, "c" * 40
 
 def command(name: str, actor: str, seconds: float = 0.2, mode: str = "", **fields) -> s.GitCommand:
     return s.GitCommand(command=name, mode=mode, duration_s=seconds, actor=actor, **fields)
+
+
+def add_at(log: LogBuilder, kind: str, payload: s.Payload, when: str, src: str) -> None:
+    """LogBuilder.add with milliseconds ("2026-11-20 10:00:00.300")."""
+    whole, _, millis = when.partition(".")
+    event = s.make_event(kind, payload, ts_ns=at(whole) + int(millis or 0) * 10**6, src=src, wt=".",
+                         provenance=f"test:{len(log.events)}")
+    event.seq = len(log.events) + 1
+    log.events.append(event)
 
 
 def shares(built) -> dict:
@@ -66,17 +75,32 @@ def test_acts_take_the_actor_of_the_command_that_made_them(tmp_path):
     assert habits(built)["terminal"]["reworked_by_human"] is None
 
 
-def test_of_two_commands_that_hold_an_act_the_nearest_end_wins(tmp_path):
+def test_of_the_commands_that_hold_an_act_the_earliest_free_one_takes_it(tmp_path):
     log = LogBuilder(tmp_path / "log")
     log.add("git.command", command("commit", "script", 30.0), "2026-11-20 10:00:00", src="trace2")  # ends 10:00:30
     log.add("git.command", command("commit", "ci", 0.5), "2026-11-20 10:00:29", src="trace2")  # ends 10:00:29.5
     log.add("commit.created", s.CommitCreated(sha=SHA_A), "2026-11-20 10:00:30", src="reflog")
-    # a status holds no commit, however near
+    # a status holds no commit, however near, and neither does a commit that failed
     log.add("git.command", command("status", "agent"), "2026-11-20 11:00:00", src="trace2")
+    log.add("git.command", command("commit", "agent", exit=1), "2026-11-20 11:00:00", src="trace2")
     log.add("commit.created", s.CommitCreated(sha=SHA_B), "2026-11-20 11:00:00", src="reflog")
     found = shares(report(log.write(), ["actors"]))
     assert found["script"]["commits"] == 1 and found["ci"]["commits"] == 0
     assert found["(unpaired)"]["commits"] == 1
+
+
+def test_commits_in_one_second_are_matched_one_to_one_in_order(tmp_path):
+    # as a real scan writes them: the reflog's whole second sorts a commit before a later command's start
+    log = LogBuilder(tmp_path / "log")
+    add_at(log, "git.command", command("commit", "terminal", 0.09), "2026-11-20 10:00:00.100", src="trace2")
+    add_at(log, "commit.created", s.CommitCreated(sha=SHA_A), "2026-11-20 10:00:00", src="reflog")
+    add_at(log, "git.command", command("commit", "agent", 0.08), "2026-11-20 10:00:00.300", src="trace2")
+    add_at(log, "commit.created", s.CommitCreated(sha=SHA_B), "2026-11-20 10:00:00", src="reflog")
+    add_at(log, "commit.created", s.CommitCreated(sha=SHA_C), "2026-11-20 10:00:00", src="reflog")
+    add_at(log, "git.command", command("commit", "agent", 0.02, exit=1), "2026-11-20 10:00:00.600", src="trace2")
+    add_at(log, "git.command", command("commit", "ide", 0.04), "2026-11-20 10:00:00.900", src="trace2")
+    found = shares(report(log.write(), ["actors"]))
+    assert [found[actor]["commits"] for actor in ("terminal", "agent", "ide")] == [1, 1, 1]
 
 
 def test_without_git_commands_a_note_says_how_to_get_them(tmp_path):
