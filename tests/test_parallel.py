@@ -255,3 +255,20 @@ def test_a_time_window_and_a_branch_give_the_same_report_in_two_processes(genera
     assert b'"error": "' not in serial
     assert windowed(2) == serial
     assert joins
+
+
+def test_a_log_of_few_big_segments_is_cut_inside_one_at_a_frame(tmp_path, joins):
+    # An import's log: segments of many frames. The cut goes to the frame start nearest the middle, found
+    # by the frames' time indexes, and both sides read their share of that segment.
+    log = EventLog(tmp_path / "log", seal_bytes=256 << 10, frame_lines=300)  # one sealed segment, one live
+    lines = [schema.encode(event) for event in _eventgen().events(6000, seed=3, files=300)]
+    for start in range(0, len(lines), 200):
+        log.append(lines[start:start + 200])
+    split = parallel.split_point(log, [1800.0])
+    assert len(log.segments()) == 2 and split is not None and split.segment == 0 and split.offset > 0
+    head, tail = _sides(log, split)
+    assert head.found and tail.found and head.in_window + tail.in_window == 6000
+    assert head.in_window > 1000 and tail.in_window > 1000
+    serial = _json(log, workers=1, extra=True)
+    assert _json(log, workers=2, extra=True) == serial
+    assert "seqdigest" in joins and "heatmap" in joins

@@ -525,20 +525,27 @@ class EventLog:
 
     # ----- reading ------------------------------------------------------------------------
 
-    def _scan_all(self, start: int = 0, stop: int | None = None, window: tuple[int, int] | None = None
-                  ) -> Iterator[_Frame | Corruption]:
+    def _scan_all(self, start: int = 0, stop: int | None = None, window: tuple[int, int] | None = None,
+                  after: int = 0, before: int | None = None) -> Iterator[_Frame | Corruption]:
         # One segment in memory at a time; each frame is decoded on demand.
         segments = self.segments()
-        for index in range(len(segments))[start:stop]:
-            yield from _scan(segments[index].read_bytes(), segments[index].name, _unsealed(segments, index), window)
+        chosen = range(len(segments))[start:stop]
+        for index in chosen:
+            data = segments[index].read_bytes()
+            first = after if index == chosen[0] else 0
+            last = before if before is not None and index == chosen[-1] else len(data)
+            for item in _scan(data[first:last], segments[index].name, _unsealed(segments, index), window):
+                yield replace(item, offset=item.offset + first) if first and isinstance(item, Corruption) else item
 
     def iter_contents(self, on_corruption: CorruptionHandler | None = None, start: int = 0,
-                      stop: int | None = None, window: tuple[int, int] | None = None) -> Iterator[bytes]:
+                      stop: int | None = None, window: tuple[int, int] | None = None, after: int = 0,
+                      before: int | None = None) -> Iterator[bytes]:
         """Each valid frame's text, undivided: for readers that parse many lines in one call. `start` and
-        `stop` pick segments by position, as in a slice of segments(). With `window` (window_micros), frames
-        whose time index puts them wholly outside it are left out: the lines that remain are a superset of
-        the window's, and readers still filter each line."""
-        for item in self._scan_all(start, stop, window):
+        `stop` pick segments by position, as in a slice of segments(); `after` and `before` are byte offsets
+        of frame starts (frame_starts) in the first and the last of them, to begin and to end there. With
+        `window` (window_micros), frames whose time index puts them wholly outside it are left out: the lines
+        that remain are a superset of the window's, and readers still filter each line."""
+        for item in self._scan_all(start, stop, window, after, before):
             if isinstance(item, _Frame):
                 yield item.content
             elif on_corruption is not None:
@@ -649,6 +656,24 @@ class EventLog:
 def _sealed_frame(compressor: zstandard.ZstdCompressor, lines: list[bytes]) -> bytes:
     content = b"".join(line + b"\n" for line in lines)
     return indexed_frame(compressor.compress(content), content)
+
+
+def frame_starts(path: Path) -> list[int]:
+    """Where the frames of a segment start, from their time indexes alone (nothing inflated): up to the first
+    frame without an intact one (all of them in a segment written by this gitobs), after the first at 0."""
+    try:
+        view = memoryview(path.read_bytes())
+    except OSError:
+        return [0]
+    starts, position = [0], 0
+    while position < len(view) and INDEX_MAGIC == view[position : position + 4]:
+        index = _read_index(view, position)
+        if not isinstance(index, _Index) or not index.known or not _at_frame_edge(view, index.frame_end):
+            break
+        position = index.frame_end
+        if position < len(view):
+            starts.append(position)
+    return starts
 
 
 def _unsealed(segments: list[Path], index: int) -> bool:

@@ -260,10 +260,13 @@ class _Part:
     def segments(self) -> list[Path]:
         return self.paths
 
-    def iter_contents(self, on_corruption=None, start: int = 0, stop: int | None = None, window=None):
-        # `window` is never set: windowed reports are not cached (read_cached)
+    def iter_contents(self, on_corruption=None, start: int = 0, stop: int | None = None, window=None, after: int = 0,
+                      before: int | None = None):
+        # `window` is never set: windowed reports are not cached (read_cached). `after` and `before` (a cut
+        # inside a sealed segment: parallel.py) apply to the first and last segments read, as in EventLog's.
         stop = len(self.paths) if stop is None else min(stop, len(self.paths))
-        for index in range(self.first + start, self.first + stop):
+        chosen = range(self.first + start, self.first + stop)
+        for index in chosen:
             if index == len(self.all) - 1:
                 place = [self.all[index].name, self.offset if index == self.first else 0]
                 for found, content in self.log.iter_contents_from(place, on_corruption):
@@ -277,7 +280,10 @@ class _Part:
                     if content:
                         yield content
                 continue
-            for content in self.log.iter_contents(on_corruption, start=index, stop=index + 1):
+            edges = {"after": after if index == chosen[0] else 0,
+                     "before": before if index == chosen[-1] else None}
+            for content in self.log.iter_contents(on_corruption, start=index, stop=index + 1,
+                                                  **{k: v for k, v in edges.items() if v}):
                 if index == self.first and self.skip:
                     content = _skipped(self, content)
                 if content:

@@ -196,13 +196,14 @@ def without_gc() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Split:
-    """Where the log is cut for two processes: at the first event, from the start of segment `segment` on,
+    """Where the log is cut for two processes: at the first event, from `offset` bytes into segment `segment` on,
     that comes more than `horizon_s` seconds after every event before it there (a night, say). The head is
     everything before that event, the tail the rest. Both processes find the same event: they apply the
     same rule to the same events."""
 
     segment: int
     horizon_s: float
+    offset: int = 0  # the search begins this many bytes into the segment (a frame's start), not at its start
 
 
 @dataclass
@@ -259,8 +260,13 @@ def _frames(log: EventLog, decoder: EventDecoder, report: Callable, counts: Read
     if side == "head":
         for content in log.iter_contents(report, stop=split.segment, window=window):
             yield from pieces(content, lines)
+        if split.offset:
+            cut = split.segment + 1
+            for content in log.iter_contents(report, start=split.segment, stop=cut, window=window, before=split.offset):
+                yield from pieces(content, lines)
     finder = _SplitFinder(split.horizon_s)
-    for content in log.iter_contents(report, start=split.segment, window=window):
+    later = {"after": split.offset} if split.offset else {}
+    for content in log.iter_contents(report, start=split.segment, window=window, **later):
         for events, piece in pieces(content, lines):
             if not counts.found and (cut := finder.cut(events, decoder.skipped)) is not None:
                 counts.found = True

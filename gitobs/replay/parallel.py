@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-from gitobs.log.eventlog import EventLog
+from gitobs.log.eventlog import EventLog, frame_starts
 from gitobs.log.read import EventFilter
 from gitobs.replay.analysis import Analyzer
 from gitobs.replay.engine import (
@@ -88,8 +88,8 @@ def horizon_of(consumer: Consumer) -> float | None:
 
 
 def split_point(log: EventLog, horizons: list[float | None]) -> Split | None:
-    """Where to cut: the start of the segment nearest the HEAD_SHARE byte, if the log is worth two processes
-    and some analyzer merges."""
+    """Where to cut: the frame start nearest the HEAD_SHARE byte, if the log is worth two processes and some
+    analyzer merges."""
     known = [h for h in horizons if h is not None]
     segments = log.segments()
     if not known or len(segments) < 2:
@@ -100,10 +100,21 @@ def split_point(log: EventLog, horizons: list[float | None]) -> Split | None:
     cut, seen = sum(sizes) * HEAD_SHARE, 0
     for index, size in enumerate(sizes):
         seen += size
-        if seen >= cut:  # the segment edge nearest the cut: a log of a few big segments splits evenly too
-            edge = index + 1 if seen - cut < cut - (seen - size) and index + 1 < len(sizes) else index
-            return Split(segment=max(edge, 1), horizon_s=max(known))
+        if seen >= cut:
+            return _split_in(segments, index, cut - (seen - size), max(known))
     return None
+
+
+def _split_in(segments: list, index: int, into: float, horizon_s: float) -> Split:
+    """The cut `into` bytes into segment `index`: at the frame start nearest it, found by the frames' time
+    indexes (a log of a few big segments, such as an import's, splits evenly too), or at a segment edge."""
+    if index + 1 == len(segments):  # never inside the live segment
+        return Split(segment=max(index, 1), horizon_s=horizon_s)
+    starts = frame_starts(segments[index])
+    nearest = min([*starts, segments[index].stat().st_size], key=lambda start: abs(start - into))
+    if nearest == 0 or nearest not in starts:  # an edge: the start of this segment, or of the next
+        return Split(segment=max(index if nearest == 0 else index + 1, 1), horizon_s=horizon_s)
+    return Split(segment=index, horizon_s=horizon_s, offset=nearest)
 
 
 def replay_split(log: EventLog, consumers: list[Consumer], horizons: list[float | None], event_filter: EventFilter,
