@@ -312,6 +312,28 @@ def test_a_change_to_ignored_untracked_files_alone_costs_no_look(watched, monkey
     assert events_of(watched, "worktree.sample")[-1].data["files"] == [["kept.log", 1, 1]]
 
 
+@needs_notifications
+def test_a_repository_removed_and_made_anew_is_followed_again(watched, tmp_path):
+    watcher = Watcher(lambda: [(locate(watched).obs, str(watched))], notify=True)
+    assert watcher.notifier.start()
+    try:
+        watcher.tick()
+        settle(watcher)
+        shutil.rmtree(watched)
+        [gone] = next_notified(watcher).scanned  # its last notifications: the look fails
+        assert "not installed" in gone.error
+        git(tmp_path, "init", "-q", str(watched))  # the same path, new directories
+        commit_file(watched, "c.txt", "c\n")
+        gitobs("install", cwd=watched)
+        watcher.tick()
+        settle(watcher)
+        (watched / "c.txt").write_text("c\nsaved\n")
+        assert [o.label for o in next_notified(watcher).scanned] == [str(watched)]
+    finally:
+        watcher.notifier.close()
+    assert events_of(watched, "worktree.sample")[-1].data["files"] == [["c.txt", 1, 0]]
+
+
 def next_notified(watcher: Watcher):
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:

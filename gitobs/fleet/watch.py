@@ -189,6 +189,8 @@ class Watcher:
                 watch.git = None
         else:
             watch.git = None  # look again next tick
+            if outcome.error is not None:  # removed, say, and made anew: its directories are new, follow again
+                watch.followed = None
         return outcome
 
     def run(self, interval_s: float, report: Callable[[Tick], None], ticks: int | None = None) -> None:
