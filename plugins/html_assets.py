@@ -49,6 +49,8 @@ table.heat td { width: 11px; height: 11px; min-width: 11px; padding: 0; border-r
 table.heat td.pad { background: none; }
 table.heat th { font-weight: normal; padding: 0 4px 0 0; text-align: right; white-space: nowrap; }
 table.heat thead th { text-align: left; padding: 0; }
+table.heat th.upright { writing-mode: vertical-rl; transform: rotate(180deg); vertical-align: bottom;
+                        padding: 2px 0; }
 table.heat th.month { position: relative; height: 14px; }
 table.heat th.month span { position: absolute; left: 0; bottom: 1px; }
 .l0 { background: var(--l0); } .l1 { background: var(--l1); } .l2 { background: var(--l2); }

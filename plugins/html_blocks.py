@@ -119,7 +119,10 @@ def grid_html(block: Grid) -> str:
     top = max((cells[i] for label, cells in shown if label != OTHER for i in columns if i < len(cells)), default=0)
     top = top or max((cells[i] for _, cells in shown for i in columns if i < len(cells)), default=0)
     unit = f" {inert(block.unit)}" if block.unit else ""
-    head = "".join(f'<th scope="col">{esc(block.column_labels[i])}</th>' for i in columns)
+    # labels longer than a cell is wide ("2026-11-02") stand upright, so the grid keeps its cells' width
+    upright = any(len(inert(block.column_labels[i])) > 3 for i in columns)
+    th = '<th scope="col" class="upright">' if upright else '<th scope="col">'
+    head = "".join(f"{th}{esc(block.column_labels[i])}</th>" for i in columns)
     body = []
     for label, cells in shown:
         tds = "".join(_heat_cell(cells[i] if i < len(cells) else 0, top,

@@ -16,6 +16,7 @@ import pytest
 from conftest import commit_file, git, gitobs, require_system_package
 from gitobs_plugins import dashboard
 from gitobs_plugins.html_assets import SCRIPT
+from gitobs_plugins.html_blocks import grid_html
 from gitobs_plugins.render_html import HtmlRenderer
 from gitobs_plugins.render_markdown import MarkdownRenderer
 from gitobs_plugins.render_text import TextRenderer
@@ -306,6 +307,9 @@ def test_heat_grids_leave_out_what_is_empty_and_keep_other_out_of_the_scale():
     assert cells(text, "days") == [["l0", "l4", "l0"], ["l1", "l0", "l0"], ["l1", "l0", "l1"], ["l2", "l0", "pad"],
                                    ["l2", "l0", "pad"], ["l3", "l0", "pad"], ["l3", "l0", "pad"]]
     assert 'title="2026-11-02 Mon: 8 commits"' in text
+    assert '<th scope="col">w2</th>' in text  # short column labels lie flat; long ones stand upright
+    assert '<th scope="col" class="upright">2026-11-02</th>' in grid_html(
+        Grid(id="g", row_labels=["a"], column_labels=["2026-11-02"], cells=[[1]]))
     assert "total 31 commits on 8 of 17 days; busiest 2026-11-02 (8 commits)" in text
 
 
