@@ -3,7 +3,10 @@ trace2 and by gitobs's shim counted once, p90 budgets with a multi-window burn a
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from conftest import commit_file, gitobs, user_hook
 from logfactory import LogBuilder, block, report
 
 from gitobs.core.repo import GitobsError
@@ -119,3 +122,20 @@ def test_with_gitobs_installed_a_shim_run_trace2_alone_saw_is_gitobs_s_own_time(
     assert by_hook(built)["commit-msg"][1] == 0.3
     assert facts(built, "shim_trace2") == {"runs": 1, "time": 0.004, "p50": 0.004, "p90": 0.004, "max": 0.004}
     assert "shim_trace2 above" in block(built, "hooks", "shim_cost").text
+
+
+def test_a_committed_gitobs_toml_sets_the_budgets_a_report_uses(repo):
+    user_hook(repo, "pre-commit", "exit 0\n")
+    gitobs("install", cwd=repo)  # chains the user's pre-commit: hook.ran times it
+    commit_file(repo, "a.txt", "a\n", "add a")
+    (repo / ".gitobs.toml").write_text('[budgets.hooks]\n"pre-commit" = "0.25s"\n"commit-msg" = 1\n')
+    out = gitobs("report", "--hooks", "--format", "json", "--now", "2100-01-01", "--utc-offset", "+00:00", cwd=repo)
+    [hooks] = json.loads(out.stdout)["sections"]
+    [budgets] = [found for found in hooks["blocks"] if found["id"] == "budgets"]
+    assert [row[:2] for row in budgets["rows"]] == [["commit-msg", 1], ["pre-commit", 0.25]]
+    (repo / ".gitobs.toml").write_text('[budgets.hooks]\n"pre-commit" = "soon"\n')
+    warned = gitobs("report", "--hooks", "--format", "json", "--now", "2100-01-01", cwd=repo)  # a clone's file: a warning
+    assert "budgets.hooks must be a duration" in warned.stderr and "Traceback" not in warned.stderr
+    [hooks] = json.loads(warned.stdout)["sections"]
+    [budgets] = [found for found in hooks["blocks"] if found["id"] == "budgets"]
+    assert [row[:2] for row in budgets["rows"]] == [["pre-commit", 2]]  # the default
