@@ -551,24 +551,26 @@ def test_the_policy_blocks_an_image_planted_in_the_page(browser, tmp_path):
 
 
 def test_the_report_command_writes_a_working_dashboard(browser, watched, tmp_path):
-    """A real repository: the first commit (README.md, 1 line) and two more on main, one on a branch; the
-    page's branch filter splits them."""
+    """A real repository: the first commit (README.md, 1 line) and two more on main, one on a branch merged
+    into main (a merge commit: 0 lines, its changes were counted where they were made); the page's branch
+    filter splits them."""
     commit_file(watched, "src/a.py", "a\nb\n", "on main")
     git(watched, "checkout", "-q", "-b", "topic")
     commit_file(watched, "src/deep/b.py", "1\n2\n3\n", "on topic")
     git(watched, "checkout", "-q", "main")
     commit_file(watched, "src/a.py", "a\n", "on main again")
+    git(watched, "merge", "-q", "--no-ff", "--no-edit", "topic")
     out = tmp_path / "report.html"
     gitobs("report", "-C", str(watched), "--format", "html", "-o", str(out))
     open_page(browser, tmp_path / "opened.html", out.read_text(encoding="utf-8"))
     overview = browser.execute_script("""return Array.from(document.querySelectorAll('#overview .card'))
         .map(card => card.querySelector('.label').textContent + ' ' + card.querySelector('.value').textContent);""")
-    assert "commits 4" in overview  # the summary's week against the one before, as cards
-    assert cards(browser)["commits"] == "4"
+    assert "commits 5" in overview  # the summary's week against the one before, as cards
+    assert cards(browser)["commits"] == "5" and cards(browser)["lines"] == "7"
     choose(browser, "filter-branch", "topic")
     assert cards(browser)["commits"] == "1" and cards(browser)["lines"] == "3"
     choose(browser, "filter-branch", "main")
-    assert cards(browser)["commits"] == "3" and cards(browser)["lines"] == "4"
+    assert cards(browser)["commits"] == "4" and cards(browser)["lines"] == "4"
     assert console_errors(browser) == []
     assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
     assert SCRIPT in out.read_text(encoding="utf-8")
