@@ -639,7 +639,8 @@ def test_lane_files_keep_no_hunk_and_follow_path_privacy(tmp_path):
 
 def test_vbranches_section_lists_each_lanes_files(tmp_path):
     repo = upgraded(tmp_path, "0.11", "0.12", "0.13", "sqlite")
-    last_seq(repo)
+    assert changes(new_events(repo, types=("vbranch.files",))) == [  # the first look: a stack's files too
+        ("vbranch.files", {"stack": FIX, "owned_files": 2, "files": [["NOTES.md", 0, 0], ["table.txt", 0, 0]]})]
     sql(repo, f"UPDATE hunk_assignments SET stack_id = '{SPIKE_LANE}' WHERE path = 'NOTES.md'")
     last_seq(repo)
     done = json.loads(gitobs("report", "--vbranches", "--since", "3650d", "--format", "json", cwd=repo).stdout)

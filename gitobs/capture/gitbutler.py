@@ -367,6 +367,7 @@ def _diff(before: dict[str, Stack] | None, after: dict[str, Stack], report: _Rep
                     _moved(report, moves, before, stack_id, new, position, repo)
                 else:
                     _branch_event(report, "vbranch.created", stack_id, new, position)
+            _files(report, stack_id, Stack(), new)
         else:
             _diff_stack(stack_id, old, new, report, repo, operations, common, before, moves, moved_in, moved_out)
     for stack_id in sorted(set(before) - set(after)):
@@ -434,6 +435,11 @@ def _diff_stack(stack_id: str, old: Stack, new: Stack, report: _Report, repo: _L
         top = len(new.branches) - 1
         by = "" if new.applied else _unapplied_by(new, operations, repo)
         _branch_event(report, "vbranch.applied" if new.applied else "vbranch.unapplied", stack_id, new, top, by)
+    _files(report, stack_id, old, new)
+
+
+def _files(report: _Report, stack_id: str, old: Stack, new: Stack) -> None:
+    """vbranch.files when the files a stack owns hunks in changed (a new stack: when it has any)."""
     if new.files < 0:  # read from the TOML: the database's files are still the last known
         new.files, new.paths = old.files, old.paths
     elif (new.files, new.paths) != (old.files, old.paths) and (old.files >= 0 or new.files > 0):
