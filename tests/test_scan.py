@@ -471,6 +471,58 @@ def test_a_commit_on_a_branch_whose_reflog_is_not_read_does_not_wait(watched):
     assert len(new_events(watched, start, types=("commit.created",))) == 1
 
 
+# -- moves that leave the branch where it was: logged to HEAD alone -------------------------------
+
+
+def same_commit_again(repo: Path) -> None:
+    """A commit, then an amend within its second that changes nothing: the very same commit again. git logs
+    the amend to HEAD and writes no line for the branch, which did not move."""
+    second = {"GIT_COMMITTER_DATE": f"@{int(time.time())} +0000", "GIT_AUTHOR_DATE": f"@{int(time.time())} +0000"}
+    commit_file(repo, "same.txt", "same\n", "same", **second)
+    git(repo, "commit", "-q", "--amend", "--no-edit", **second)
+
+
+@pytest.mark.parametrize("where", ["main", "main, then elsewhere"])
+def test_an_amend_that_makes_the_same_commit_keeps_its_branch(watched, where):
+    start = last_seq(watched)
+    same_commit_again(watched)
+    logs = locate(watched).common_dir / "logs"
+    assert "(amend)" in (logs / "HEAD").read_text() and "(amend)" not in (logs / "refs/heads/main").read_text()
+    if where == "main, then elsewhere":
+        git(watched, "checkout", "-q", "-b", "feat")  # HEAD is on another branch by the scan
+    [amended] = new_events(watched, start, types=("commit.amended",))
+    assert (amended.data["old"] == amended.data["new"], amended.data["branch"]) == (True, "main")
+
+
+def test_a_reset_to_where_the_branch_is_keeps_its_branch(watched):
+    start = last_seq(watched)
+    git(watched, "reset", "-q", "--hard")
+    git(watched, "checkout", "-q", "-b", "feat")
+    [reset] = new_events(watched, start, types=("history.reset",))
+    assert reset.data["from_sha"] == reset.data["to_sha"] and reset.data["branch"] == "main"
+
+
+def test_an_unmoved_line_waits_for_the_line_git_writes_after_it_during_the_scan(watched, monkeypatch):
+    """The amend is HEAD's last line read; git checks out another branch before the scan looks where HEAD
+    is. HEAD's reflog grew meanwhile: the next scan reads the checkout, which says the branch the amend was on."""
+    start = last_seq(watched)
+    same_commit_again(watched)
+    head_log = locate(watched).common_dir / "logs" / "HEAD"
+    real_read_new = scan_module.read_new
+
+    def git_checks_out_after_the_read(file, cursor):
+        found = real_read_new(file, cursor)
+        if file.path == head_log and "feat" not in head_log.read_text():
+            git(watched, "checkout", "-q", "-b", "feat")
+        return found
+
+    monkeypatch.setattr(scan_module, "read_new", git_checks_out_after_the_read)
+    assert new_events(watched, start, types=("commit.amended",)) == []  # left for the next scan
+    monkeypatch.setattr(scan_module, "read_new", real_read_new)
+    [amended] = new_events(watched, start, types=("commit.amended",))
+    assert amended.data["branch"] == "main"
+
+
 def test_a_lost_state_writes_no_commit_twice(watched, tmp_path):
     linked, head_log, _ = side_worktree(watched, tmp_path)
     commit_file(linked, "s.txt", "s\n", "on side")

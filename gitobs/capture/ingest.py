@@ -300,7 +300,7 @@ def _read_reflogs(ctx: _Context, records: list[SpoolRecord], staging: Staging,
     state = ctx.state
     reads = [_read_reflog(ctx, file) for file in reflog_files(ctx.obs.common_dir, ctx.worktrees)]
     read_count = sum(len(read.entries) for read in reads)
-    hold_unpaired(reads, ctx.worktrees, ctx.obs.common_dir, ctx.now_ns / 1e9)
+    stand_ins = hold_unpaired(reads, ctx.worktrees, ctx.obs.common_dir, ctx.now_ns / 1e9)
     held = sum(len(read.entries) for read in reads) < read_count
     state.cursors = {read.name: read.cursor.to_json() for read in reads}  # those of deleted reflogs go
     heads = [entry for read in reads if read.file.ref == "HEAD" for entry in read.entries]
@@ -314,7 +314,7 @@ def _read_reflogs(ctx: _Context, records: list[SpoolRecord], staging: Staging,
         def on_reset(entry: ReflogEntry, branch: str | None, ts_ns: int) -> None:
             discards.reset_line(entry.wt, ts_ns, branch, entry.key)
     events = ReflogEvents(state, ctx.enricher, ctx.collector.emit, rework, staging, ctx.logged_commits, on_reset)
-    events.feed(heads, branches, stash.is_stash_reset)
+    events.feed(heads, branches, stash.is_stash_reset, stand_ins)
     return len(heads) + len(branches), held
 
 

@@ -9,7 +9,7 @@ a line read while git was still writing its twin waits for it (gitobs/capture/re
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from gitobs.capture.enrich import Enricher
 from gitobs.capture.hook_events import take_attempt
@@ -49,15 +49,20 @@ class ReflogEvents:
         self.commits_from: dict[tuple[str, str], int] = {}
 
     def feed(self, heads: list[ReflogEntry], branches: list[ReflogEntry],
-             is_stash_reset: Callable[[ReflogEntry], bool]) -> None:
-        branch_of = {entry.mirror_key: entry for entry in branches}
+             is_stash_reset: Callable[[ReflogEntry], bool], unwritten: Sequence[ReflogEntry] = ()) -> None:
+        """`unwritten`: the branch lines git did not write for moves that left the branch where it was, stood
+        in by the scan (reflog_twins.py): they lend their branch to a HEAD line, and are never reported."""
+        branch_of: dict[tuple, list[ReflogEntry]] = {}  # identical lines (two in one second) pair in order
+        for entry in [*branches, *unwritten]:
+            branch_of.setdefault(entry.mirror_key, []).append(entry)
         mirrored: set[str] = set()
         self.commits_from: dict[tuple[str, str], int] = {}  # (worktree, old) -> commit lines still to come
         for entry in heads:
             if classify(entry.message).op in COMMITTING:
                 self.commits_from[(entry.wt, entry.old)] = self.commits_from.get((entry.wt, entry.old), 0) + 1
         for entry in heads:
-            twin = branch_of.get(entry.mirror_key)
+            twins = branch_of.get(entry.mirror_key)
+            twin = twins.pop(0) if twins else None
             if twin is not None:
                 mirrored.add(twin.key)
             try:

@@ -7,12 +7,18 @@ after. Reported alone, the line would lose what only its twin knows: the worktre
 the main one) or the branch (a HEAD line says none), and the hooks' exact time. So while git may still
 be writing the twin (the other ref's lock is held, or its reflog grew since the scan read it), the line
 and those after it in its reflog are left for the next scan, which reads the two together.
+
+A move that leaves the branch where it was (an amend that makes the very same commit within its second,
+a `reset --hard` to HEAD) has no twin at all: git logs it to HEAD and writes nothing for a ref that did
+not move. The branch HEAD was on then is told by the next line after it that says (a checkout's "from",
+a twin's branch, a move with no twin: detached), or else by HEAD as it is now, when no line came after
+it; a twin is stood in for it from that, so that such a line keeps its branch as every other does.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gitobs.capture.reflog import (
@@ -24,6 +30,7 @@ from gitobs.capture.reflog import (
     is_read_branch,
 )
 from gitobs.core.names import recorded
+from gitobs.core.repo import MAIN_WORKTREE
 
 # What git logs to HEAD and to the branch it is on. A checkout moves HEAD alone, a rebase's steps move a
 # detached HEAD, `branch: Created from` and `branch: Reset to` move a branch alone.
@@ -53,15 +60,17 @@ class _Twins:
     attached: dict[str, str] | None = None  # worktree -> the branch its HEAD is on, read when needed
 
 
-def hold_unpaired(reads: list[ReflogRead], worktrees: dict[str, Path], common_dir: Path, now_s: float) -> None:
+def hold_unpaired(reads: list[ReflogRead], worktrees: dict[str, Path], common_dir: Path,
+                  now_s: float) -> list[ReflogEntry]:
     """Leave for the next scan each line whose twin git may still be writing, with the lines after it
-    in its reflog; then also the lines whose twin was left so."""
+    in its reflog; then also the lines whose twin was left so, and the unmoved lines (see above) whose
+    branch only lines not read yet can tell. Returns the twins stood in for the unmoved lines kept."""
     twins = _Twins({read.file.path: read.cursor.offset for read in reads}, worktrees, common_dir, now_s)
     read_first = _keys(reads)
     while True:
         keys = _keys(reads)
         if not any(_hold_first(read, keys, read_first, twins) for read in reads):
-            return
+            return _stand_ins(reads, twins)
 
 
 def _keys(reads: list[ReflogRead]) -> dict[bool, set[tuple]]:
@@ -78,7 +87,8 @@ def _hold_first(read: ReflogRead, keys: dict[bool, set[tuple]], read_first: dict
     for index, entry in enumerate(read.entries):
         if entry.mirror_key in keys[other]:
             continue
-        if entry.mirror_key in read_first[other] or (_has_twin(entry, twins.now_s) and _twin_due(entry, twins)):
+        if (entry.mirror_key in read_first[other] or (_has_twin(entry, twins.now_s) and _twin_due(entry, twins))
+                or (not other and _branch_untold(read, index, twins))):
             read.cursor = cursor_before(read.file.path, entry)
             del read.entries[index:]
             return True
@@ -87,23 +97,87 @@ def _hold_first(read: ReflogRead, keys: dict[bool, set[tuple]], read_first: dict
 
 def _has_twin(entry: ReflogEntry, now_s: float) -> bool:
     """Does git log this line to HEAD and a branch both (if HEAD was on one), and lately?"""
-    if abs(now_s - entry.ts) > PAIR_WAIT_S:
-        return False
+    if abs(now_s - entry.ts) > PAIR_WAIT_S or entry.old == entry.new:
+        return False  # git writes no line for a branch that did not move
+    return _through_head(entry)
+
+
+def _through_head(entry: ReflogEntry) -> bool:
     return classify(entry.message).op in _THROUGH_HEAD or entry.message.startswith("reset: moving to")
+
+
+def _unmoved(entry: ReflogEntry) -> bool:
+    """A move through HEAD that left the commit where it was: logged to HEAD alone, whatever branch it is on."""
+    return entry.old == entry.new and _through_head(entry)
+
+
+def _branch_untold(read: ReflogRead, index: int, twins: _Twins) -> bool:
+    """Is this HEAD line unmoved, with no line after it read, while its reflog holds more (written since the
+    read, or left for the next scan)? Then HEAD as it is now may not be where it was: the next scan tells."""
+    if not _unmoved(read.entries[index]) or not all(_unmoved(later) for later in read.entries[index + 1:]):
+        return False
+    _attached(twins)  # HEAD first, its reflog after: a move is logged before HEAD changes
+    try:
+        return read.file.path.stat().st_size > read.cursor.offset
+    except FileNotFoundError:
+        return False
+
+
+def _stand_ins(reads: list[ReflogRead], twins: _Twins) -> list[ReflogEntry]:
+    """The branch lines git did not write for the unmoved HEAD lines kept, where HEAD was on a branch."""
+    branch_of = {entry.mirror_key: entry.ref for read in reads if read.file.ref != "HEAD" for entry in read.entries}
+    stand_ins = []
+    for read in reads:
+        if read.file.ref != "HEAD":
+            continue
+        for index, entry in enumerate(read.entries):
+            if not _unmoved(entry):
+                continue
+            ref = _branch_then(read.entries[index + 1:], branch_of)
+            if ref is _UNTOLD:
+                ref = recorded(_attached(twins).get(entry.wt, ""))
+            if ref and is_read_branch(ref):
+                stand_ins.append(replace(entry, ref=ref, wt=MAIN_WORKTREE, key=f"{entry.key}:unmoved:{ref}",
+                                         offset=-1))
+    return stand_ins
+
+
+_UNTOLD = object()  # no line after it says
+
+
+def _branch_then(later: list[ReflogEntry], branch_of: dict[tuple, str]) -> str | object | None:
+    """The ref HEAD was on before the first of `later` that says ("" when detached); None when that line
+    cannot tell; _UNTOLD when none says."""
+    for entry in later:
+        if _unmoved(entry):
+            continue
+        if entry.mirror_key in branch_of:
+            return branch_of[entry.mirror_key]
+        kind = classify(entry.message)
+        if kind.op == "checkout":  # "from" is the branch's name, or the commit's full hex when detached
+            return "" if kind.source in ("HEAD", entry.old) else f"refs/heads/{kind.source}"
+        return "" if _through_head(entry) else None  # a move with no twin: HEAD was detached
+    return _UNTOLD
 
 
 def _twin_due(entry: ReflogEntry, twins: _Twins) -> bool:
     """Is git writing the twin's reflog, or has it since the scan read it? The lock is looked at first:
     once it is gone, what git wrote under it is in the file."""
-    if twins.attached is None:
-        twins.attached = {wt: _head_ref(git_dir) for wt, git_dir in twins.worktrees.items()}
+    attached = _attached(twins)
     if entry.ref == "HEAD":
-        ref = twins.attached.get(entry.wt, "")
+        ref = attached.get(entry.wt, "")
         if not is_read_branch(ref):
             return False  # detached, or on a branch whose reflog is not read: no twin to wait for
         return _being_written(twins.common_dir / f"{ref}.lock", twins.common_dir / "logs" / ref, twins)
     return any(_being_written(twins.worktrees[wt] / "HEAD.lock", twins.worktrees[wt] / "logs" / "HEAD", twins)
-               for wt, ref in twins.attached.items() if recorded(ref) == entry.ref)
+               for wt, ref in attached.items() if recorded(ref) == entry.ref)
+
+
+def _attached(twins: _Twins) -> dict[str, str]:
+    """The ref each worktree's HEAD is on, read once per scan (after the reflogs were read)."""
+    if twins.attached is None:
+        twins.attached = {wt: _head_ref(git_dir) for wt, git_dir in twins.worktrees.items()}
+    return twins.attached
 
 
 def _being_written(lock: Path, log: Path, twins: _Twins) -> bool:
