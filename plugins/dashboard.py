@@ -1,5 +1,6 @@
-"""Built-in analyzer `dashboard`: the rows the HTML report's filters work on, per local day, hour and branch
-(commits, lines, discards) and per day, branch and file (commits, lines).
+"""Built-in analyzer `dashboard`: the rows the HTML report's filters work on, per local day, hour, branch and
+source (recorded here, or imported history) (commits, lines, discards) and per day, branch, source and file
+(commits, lines).
 
 Its blocks are datasets (ids starting with "dataset"): text and markdown leave the section out, JSON keeps it
 as data, and `--format html` embeds it in the page for the period and branch filters. Bounded: the state
@@ -34,16 +35,17 @@ HELD_ROWS = 60_000  # rows of each kind kept in the state before the oldest days
 SHOWN_ROWS = 15_000  # rows of each kind put in the page (about 40 bytes each in the page's JSON)
 TOP_PATHS = 200  # files shown by name; the others are one null-path row per day and branch
 
-ACTIVITY_COLUMNS = ["day", "hour", "branch", "commits", "lines", "discards", "lines discarded"]
-PATH_COLUMNS = ["day", "branch", "path", "commits", "lines"]
+ACTIVITY_COLUMNS = ["day", "hour", "branch", "imported", "commits", "lines", "discards", "lines discarded"]
+PATH_COLUMNS = ["day", "branch", "imported", "path", "commits", "lines"]
+IMPORTED = "import"  # the src of events gitobs import made from history: 1 in the imported column
 COMMITS, LINES, DISCARDS, DISCARDED = range(4)
 BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)
 ONE_HOUR = timedelta(hours=1)
 
 
 class DashboardState(msgspec.Struct, array_like=True):
-    activity: list[tuple[int, str | None, list[int]]]  # (local hour, branch, [commits, lines, ...])
-    paths: list[tuple[int, str | None, str, list[int]]]  # (local day, branch, path, [commits, lines])
+    activity: list[tuple[int, str | None, int, list[int]]]  # (local hour, branch, imported, [commits, ...])
+    paths: list[tuple[int, str | None, int, str, list[int]]]  # (local day, branch, imported, path, [commits, lines])
     complete_from: int | None  # the first local day whose rows are all kept (None: nothing dropped)
 
 
@@ -52,18 +54,18 @@ class DashboardAnalyzer(Analyzer):
     title = "Dashboard data"
     order = 95  # after the built-in sections, before third-party ones
     consumes = ("commit.created", "edit.discarded")
-    fields: ClassVar[dict[str, tuple[str, ...]]] = {"commit.created": ("branch", "files", "merge"),
-                                                    "edit.discarded": ("branch", "files")}
-    state_version = 1
+    fields: ClassVar[dict[str, tuple[str, ...]]] = {"commit.created": ("branch", "files", "merge", "src"),
+                                                    "edit.discarded": ("branch", "files", "src")}
+    state_version = 2
     state_type = DashboardState
     result_uses_now = False
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)
-        self.activity: dict[tuple[int, str | None], list[int]] = {}  # (local hour, branch) -> counts
-        # (local day, branch) -> path -> [commits, lines]: one lookup per event, then one per file by its
-        # name (a str hashes once; a tuple key per file would hash again every time)
-        self.paths: dict[tuple[int, str | None], dict[str, list[int]]] = {}
+        self.activity: dict[tuple[int, str | None, int], list[int]] = {}  # (local hour, branch, imported) -> counts
+        # (local day, branch, imported) -> path -> [commits, lines]: one lookup per event, then one per file
+        # by its name (a str hashes once; a tuple key per file would hash again every time)
+        self.paths: dict[tuple[int, str | None, int], dict[str, list[int]]] = {}
         self.path_rows = 0  # rows in self.paths, kept as they are made
         self.complete_from: int | None = None
 
@@ -84,9 +86,10 @@ class DashboardAnalyzer(Analyzer):
                 end = start + ONE_HOUR
             data = event.data
             branch = data.branch
-            counts = activity.get((hour, branch))
+            imported = 1 if event.src == IMPORTED else 0
+            counts = activity.get((hour, branch, imported))
             if counts is None:
-                counts = activity[(hour, branch)] = [0, 0, 0, 0]
+                counts = activity[(hour, branch, imported)] = [0, 0, 0, 0]
             if event.type == "edit.discarded":
                 counts[DISCARDS] += 1
                 counts[DISCARDED] += sum(change.added + change.deleted for change in data.files)
@@ -95,9 +98,9 @@ class DashboardAnalyzer(Analyzer):
             files = data.files
             if not files:
                 continue
-            rows = paths.get((day, branch))
+            rows = paths.get((day, branch, imported))
             if rows is None:
-                rows = paths[(day, branch)] = {}
+                rows = paths[(day, branch, imported)] = {}
             merge = data.merge
             for change in files:
                 lines = 0 if merge else change.added + change.deleted
@@ -129,23 +132,23 @@ class DashboardAnalyzer(Analyzer):
         self.complete_from = cut if self.complete_from is None else max(self.complete_from, cut)
 
     def save_state(self) -> DashboardState:
-        return DashboardState(activity=[(hour, branch, counts) for (hour, branch), counts in self.activity.items()],
-                              paths=[(day, branch, path, counts) for (day, branch), rows in self.paths.items()
+        return DashboardState(activity=[(*key, counts) for key, counts in self.activity.items()],
+                              paths=[(*key, path, counts) for key, rows in self.paths.items()
                                      for path, counts in rows.items()],
                               complete_from=self.complete_from)
 
     def load_state(self, state: DashboardState) -> None:
-        self.activity = {(hour, branch): counts for hour, branch, counts in state.activity}
-        for day, branch, path, counts in state.paths:
-            self.paths.setdefault((day, branch), {})[path] = counts
+        self.activity = {(hour, branch, imported): counts for hour, branch, imported, counts in state.activity}
+        for day, branch, imported, path, counts in state.paths:
+            self.paths.setdefault((day, branch, imported), {})[path] = counts
         self.path_rows = len(state.paths)
         self.complete_from = state.complete_from
 
     def result(self) -> list[AnyBlock]:
         day_text = _day_texts()
         activity = sorted(self.activity.items(), key=_activity_order)
-        shown_activity = [[day_text(hour // 24), hour % 24, branch, *counts]
-                          for (hour, branch), counts in activity[-SHOWN_ROWS:]]
+        shown_activity = [[day_text(hour // 24), hour % 24, branch, imported, *counts]
+                          for (hour, branch, imported), counts in activity[-SHOWN_ROWS:]]
         shown_paths, path_total, named, folded = self._path_rows(day_text)
         notes = [Fact("activity rows", len(shown_activity), "rows"),
                  Fact("activity rows left out (oldest days)", len(activity) - len(shown_activity), "rows"),
@@ -156,10 +159,10 @@ class DashboardAnalyzer(Analyzer):
         if self.complete_from is not None:
             notes.append(Fact("complete from", day_text(self.complete_from)))
         return [Facts(id="dataset_notes", title="What the dashboard's rows hold", items=notes),
-                Table(id="dataset_activity", title="Per day, hour and branch", columns=ACTIVITY_COLUMNS,
+                Table(id="dataset_activity", title="Per day, hour, branch and source", columns=ACTIVITY_COLUMNS,
                       rows=shown_activity, total_rows=len(activity) if len(activity) > SHOWN_ROWS else None),
-                Table(id="dataset_paths", title="Per day, branch and file", columns=PATH_COLUMNS, rows=shown_paths,
-                      total_rows=path_total if path_total > SHOWN_ROWS else None)]
+                Table(id="dataset_paths", title="Per day, branch, source and file", columns=PATH_COLUMNS,
+                      rows=shown_paths, total_rows=path_total if path_total > SHOWN_ROWS else None)]
 
     def _path_rows(self, day_text: Callable[[int], str]) -> tuple[list[list], int, int, int]:
         """The newest SHOWN_ROWS rows, oldest first: per day and branch the TOP_PATHS busiest files (commits
@@ -172,13 +175,13 @@ class DashboardAnalyzer(Analyzer):
         top = {path for path, _ in top_k(busy, TOP_PATHS)[0]}
         chunks: list[list[list]] = []
         shown = total = 0
-        for day, branch in sorted(self.paths, key=_day_branch_order, reverse=True):
-            rows = self.paths[(day, branch)]
+        for day, branch, imported in sorted(self.paths, key=_day_branch_order, reverse=True):
+            rows = self.paths[(day, branch, imported)]
             if shown >= SHOWN_ROWS:
                 named = sum(1 for path in rows if path in top)
                 total += named + (named < len(rows))
                 continue
-            chunk = self._day_rows(day_text(day), branch, rows, top)
+            chunk = self._day_rows([day_text(day), branch, imported], rows, top)
             total += len(chunk)
             chunk = chunk[-(SHOWN_ROWS - shown):]
             shown += len(chunk)
@@ -186,21 +189,22 @@ class DashboardAnalyzer(Analyzer):
         return [row for chunk in reversed(chunks) for row in chunk], total, len(top), len(busy) - len(top)
 
     @staticmethod
-    def _day_rows(text: str, branch: str | None, rows: dict[str, list[int]], top: set[str]) -> list[list]:
-        """One day and branch: its busiest files by name, then the others summed under a null path."""
+    def _day_rows(lead: list, rows: dict[str, list[int]], top: set[str]) -> list[list]:
+        """One day, branch and source (`lead`: the row's first cells): its busiest files by name, then the
+        others summed under a null path."""
         found: list[list] = []
         other: list[int] | None = None
         for path in sorted(rows):
             commits, lines = rows[path]
             if path in top:
-                found.append([text, branch, path, commits, lines])
+                found.append([*lead, path, commits, lines])
             elif other is None:
                 other = [commits, lines]
             else:
                 other[COMMITS] += commits
                 other[LINES] += lines
         if other is not None:
-            found.append([text, branch, None, *other])
+            found.append([*lead, None, *other])
         return found
 
 
@@ -230,13 +234,13 @@ def _day_texts() -> Callable[[int], str]:
 
 
 def _day_branch_order(key: tuple) -> tuple:
-    day, branch = key
-    return day, branch is not None, branch or ""
+    day, branch, imported = key
+    return day, branch is not None, branch or "", imported
 
 
 def _activity_order(item: tuple) -> tuple:
-    (hour, branch), _ = item
-    return hour, branch is not None, branch or ""
+    (hour, branch, imported), _ = item
+    return hour, branch is not None, branch or "", imported
 
 
 @hookimpl

@@ -131,10 +131,12 @@ SCRIPT = r"""
   var root = document.getElementById('dashboard');
   if (!source || !root) { return; }
   var data = JSON.parse(source.textContent);
-  var A_DAY = 0, A_HOUR = 1, A_BRANCH = 2, A_COMMITS = 3, A_LINES = 4, A_DISCARDS = 5, A_DISCARDED = 6;
-  var F_DAY = 0, F_BRANCH = 1, F_PATH = 2, F_COMMITS = 3, F_LINES = 4;
+  var A_DAY = 0, A_HOUR = 1, A_BRANCH = 2, A_IMPORTED = 3, A_COMMITS = 4, A_LINES = 5, A_DISCARDS = 6,
+    A_DISCARDED = 7;
+  var F_DAY = 0, F_BRANCH = 1, F_IMPORTED = 2, F_PATH = 3, F_COMMITS = 4, F_LINES = 5;
   var periodSelect = document.getElementById('filter-period');
   var branchSelect = document.getElementById('filter-branch');
+  var sourceSelect = document.getElementById('filter-source');
   var metricSelect = document.getElementById('filter-metric');
   var fromInput = document.getElementById('filter-from'), toInput = document.getElementById('filter-to');
   var directory = '';
@@ -151,16 +153,18 @@ SCRIPT = r"""
     } else if (period !== 'all') {
       first = data.today - parseInt(period, 10) + 1;
     }
-    return {first: first, last: last, branch: branch === 'all' ? -1 : parseInt(branch, 10)};
+    return {first: first, last: last, branch: branch === 'all' ? -1 : parseInt(branch, 10),
+            imported: sourceSelect.value === 'all' ? -1 : parseInt(sourceSelect.value, 10)};
   }
-  function keep(filter, day, branch) {
-    return day >= filter.first && day <= filter.last && (filter.branch < 0 || branch === filter.branch);
+  function keep(filter, day, branch, imported) {
+    return day >= filter.first && day <= filter.last && (filter.branch < 0 || branch === filter.branch) &&
+      (filter.imported < 0 || imported === filter.imported);
   }
 
   function render() {
     var filter = chosen();
-    var activity = data.activity.filter(function (r) { return keep(filter, r[A_DAY], r[A_BRANCH]); });
-    var files = data.files.filter(function (r) { return keep(filter, r[F_DAY], r[F_BRANCH]); });
+    var activity = data.activity.filter(function (r) { return keep(filter, r[A_DAY], r[A_BRANCH], r[A_IMPORTED]); });
+    var files = data.files.filter(function (r) { return keep(filter, r[F_DAY], r[F_BRANCH], r[F_IMPORTED]); });
     cards(activity, files);
     calendar(activity, filter);
     hours(activity);
@@ -168,15 +172,17 @@ SCRIPT = r"""
   }
 
   function cards(activity, files) {
-    var sums = {commits: 0, lines: 0, discards: 0, discarded: 0};
+    var sums = {commits: 0, imported: 0, lines: 0, discards: 0, discarded: 0};
     var days = {}, branches = {}, paths = {};
     activity.forEach(function (r) {
       sums.commits += r[A_COMMITS]; sums.lines += r[A_LINES];
+      if (r[A_IMPORTED]) { sums.imported += r[A_COMMITS]; }
       sums.discards += r[A_DISCARDS]; sums.discarded += r[A_DISCARDED];
       days[r[A_DAY]] = true; branches[r[A_BRANCH]] = true;
     });
     files.forEach(function (r) { if (r[F_PATH] >= 0) { paths[r[F_PATH]] = true; } });
-    var values = {commits: sums.commits, lines: sums.lines, discards: sums.discards, discarded: sums.discarded,
+    var values = {commits: sums.commits, imported: sums.imported, lines: sums.lines, discards: sums.discards,
+                  discarded: sums.discarded,
                   days: Object.keys(days).length, branches: Object.keys(branches).length,
                   files: Object.keys(paths).length};
     Object.keys(values).forEach(function (key) {
@@ -322,6 +328,7 @@ SCRIPT = r"""
     input.addEventListener('change', function () { periodSelect.value = 'dates'; render(); });
   });
   branchSelect.addEventListener('change', render);
+  sourceSelect.addEventListener('change', render);
   metricSelect.addEventListener('change', render);
   render();
 }());

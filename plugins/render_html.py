@@ -35,9 +35,10 @@ COMPARISON = "week_over_week"  # the summary's block drawn as cards
 MAX_CARDS = 12
 PERIODS = (("all", "everything"), ("7", "last 7 days"), ("30", "last 30 days"), ("90", "last 90 days"),
            ("365", "last 365 days"))
-DASHBOARD_CARDS = (("commits", "commits"), ("lines", "lines changed in commits"), ("discards", "discards"),
-                   ("discarded", "lines discarded"), ("days", "active days"), ("branches", "branches"),
-                   ("files", "files (by name)"))
+DASHBOARD_CARDS = (("commits", "commits"), ("imported", "of them imported (gitobs import)"),
+                   ("lines", "lines changed in commits"), ("discards", "discards"), ("discarded", "lines discarded"),
+                   ("days", "active days"), ("branches", "branches"), ("files", "files (by name)"))
+SOURCES = (("all", "recorded and imported"), ("0", "recorded here"), ("1", "imported history"))
 JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
                               "\u2029": "\\u2029"})
 
@@ -159,6 +160,7 @@ def _header_items(report: Report) -> list[tuple[str, str]]:
 
 def _dashboard(section: Section, rollup_days: int) -> str:
     periods = "".join(f'<option value="{value}">{label}</option>' for value, label in PERIODS)
+    sources = "".join(f'<option value="{value}">{label}</option>' for value, label in SOURCES)
     cards = "".join(f'<div class="card" data-card="{key}"><div class="value">-</div><div class="label">{label}'
                     "</div></div>" for key, label in DASHBOARD_CARDS)
     said = _limits({fact.label: fact.value for block in section.blocks if isinstance(block, Facts)
@@ -174,11 +176,12 @@ def _dashboard(section: Section, rollup_days: int) -> str:
 <label>Period<select id="filter-period">{periods}<option value="dates">from - to</option></select></label>
 <label>from<input type="date" id="filter-from"></label><label>to<input type="date" id="filter-to"></label>
 <label>Branch<select id="filter-branch"><option value="all">all branches</option></select></label>
+<label>Source<select id="filter-source">{sources}</select></label>
 <label>Churn by<select id="filter-metric"><option value="lines">lines</option>
 <option value="commits">commits</option></select></label>
 </div>
 <p class="muted">The filters apply to this panel (commits and discards); the sections below cover the whole
-report window.</p>{limit}
+report window. Imported history is the commits <code>gitobs import</code> read from git's log.</p>{limit}
 <div class="cards">{cards}</div>
 <div class="panes">
 <div><h3>Commits per day</h3><div class="scroll" id="dash-calendar"></div>
@@ -249,8 +252,9 @@ def _dataset(section: Section, report: Report) -> dict | None:
 
     return {
         "today": _report_day(report),
-        "activity": [[_day(row[0]), int(row[1]), branch(row[2]), *map(int, row[3:7])] for row in activity.rows],
-        "files": [[_day(row[0]), branch(row[1]), path(row[2]), int(row[3]), int(row[4])] for row in files.rows],
+        "activity": [[_day(row[0]), int(row[1]), branch(row[2]), *map(int, row[3:8])] for row in activity.rows],
+        "files": [[_day(row[0]), branch(row[1]), int(row[2]), path(row[3]), int(row[4]), int(row[5])]
+                  for row in files.rows],
         "branches": ["(no branch)" if name is None else inert(name) for name in branches],
         "paths": [inert(name) for name in paths],
     }

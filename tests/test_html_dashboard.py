@@ -148,15 +148,19 @@ def embedded(page: Page) -> dict:
 def test_the_dashboard_rows_per_day_hour_branch_and_file(tmp_path):
     built = report(known_log(tmp_path), ["dashboard"])
     activity = block(built, "dashboard", "dataset_activity")
-    assert activity.columns == ["day", "hour", "branch", "commits", "lines", "discards", "lines discarded"]
-    assert activity.rows == [["2026-10-01", 12, EVIL_BRANCH, 1, 1, 0, 0], ["2026-11-02", 9, "main", 1, 6, 0, 0],
-                             ["2026-11-27", 10, "main", 1, 10, 0, 0], ["2026-11-28", 14, "feat", 1, 20, 0, 0],
-                             ["2026-11-29", 15, "feat", 0, 0, 1, 4],
-                             ["2026-11-29", 16, "main", 1, 0, 0, 0]]  # a merge: a commit of 0 lines
+    assert activity.columns == ["day", "hour", "branch", "imported", "commits", "lines", "discards",
+                                "lines discarded"]
+    assert activity.rows == [["2026-10-01", 12, EVIL_BRANCH, 0, 1, 1, 0, 0], ["2026-11-02", 9, "main", 0, 1, 6, 0, 0],
+                             ["2026-11-27", 10, "main", 0, 1, 10, 0, 0], ["2026-11-28", 14, "feat", 0, 1, 20, 0, 0],
+                             ["2026-11-29", 15, "feat", 0, 0, 0, 1, 4],
+                             ["2026-11-29", 16, "main", 0, 1, 0, 0, 0]]  # a merge: a commit of 0 lines
     files = block(built, "dashboard", "dataset_paths")
-    assert files.rows == [["2026-10-01", EVIL_BRANCH, EVIL_PATH, 1, 1], ["2026-11-02", "main", "docs/b.md", 1, 2],
-                          ["2026-11-02", "main", "src/app/a.py", 1, 4], ["2026-11-27", "main", "src/app/a.py", 1, 10],
-                          ["2026-11-28", "feat", "src/lib/c.py", 1, 20], ["2026-11-29", "main", "src/lib/c.py", 1, 0]]
+    assert files.columns == ["day", "branch", "imported", "path", "commits", "lines"]
+    assert files.rows == [["2026-10-01", EVIL_BRANCH, 0, EVIL_PATH, 1, 1], ["2026-11-02", "main", 0, "docs/b.md", 1, 2],
+                          ["2026-11-02", "main", 0, "src/app/a.py", 1, 4],
+                          ["2026-11-27", "main", 0, "src/app/a.py", 1, 10],
+                          ["2026-11-28", "feat", 0, "src/lib/c.py", 1, 20],
+                          ["2026-11-29", "main", 0, "src/lib/c.py", 1, 0]]
     assert files.total_rows is None and activity.total_rows is None
 
 
@@ -170,7 +174,7 @@ def test_the_dashboard_keeps_its_newest_days_and_says_from_when(tmp_path, monkey
     assert [row[:3] for row in activity.rows] == [["2026-11-28", 14, "feat"], ["2026-11-29", 15, "feat"],
                                                   ["2026-11-29", 16, "main"]]
     files = block(built, "dashboard", "dataset_paths")  # both tables cover the same days
-    assert [row[:3] for row in files.rows] == [["2026-11-28", "feat", "src/lib/c.py"],
+    assert [[row[0], row[1], row[3]] for row in files.rows] == [["2026-11-28", "feat", "src/lib/c.py"],
                                                ["2026-11-29", "main", "src/lib/c.py"]]
 
 
@@ -192,7 +196,7 @@ def test_a_day_cut_by_the_page_limit_keeps_its_last_rows(tmp_path, monkeypatch):
     monkeypatch.setattr(dashboard, "SHOWN_ROWS", 4)
     files = block(report(known_log(tmp_path), ["dashboard"]), "dashboard", "dataset_paths")
     # the flat list's last four: 2026-11-02 has two rows (docs/b.md, src/app/a.py), of which the second
-    assert [row[:3] for row in files.rows] == [["2026-11-02", "main", "src/app/a.py"],
+    assert [[row[0], row[1], row[3]] for row in files.rows] == [["2026-11-02", "main", "src/app/a.py"],
                                                ["2026-11-27", "main", "src/app/a.py"],
                                                ["2026-11-28", "feat", "src/lib/c.py"],
                                                ["2026-11-29", "main", "src/lib/c.py"]]
@@ -203,9 +207,9 @@ def test_files_beyond_the_busiest_are_summed_per_day_and_branch(tmp_path, monkey
     monkeypatch.setattr(dashboard, "TOP_PATHS", 1)
     built = report(known_log(tmp_path), ["dashboard"])
     files = block(built, "dashboard", "dataset_paths")
-    assert files.rows == [["2026-10-01", EVIL_BRANCH, None, 1, 1], ["2026-11-02", "main", None, 2, 6],
-                          ["2026-11-27", "main", None, 1, 10], ["2026-11-28", "feat", "src/lib/c.py", 1, 20],
-                          ["2026-11-29", "main", "src/lib/c.py", 1, 0]]
+    assert files.rows == [["2026-10-01", EVIL_BRANCH, 0, None, 1, 1], ["2026-11-02", "main", 0, None, 2, 6],
+                          ["2026-11-27", "main", 0, None, 1, 10], ["2026-11-28", "feat", 0, "src/lib/c.py", 1, 20],
+                          ["2026-11-29", "main", 0, "src/lib/c.py", 1, 0]]
     notes = {fact.label: fact.value for fact in block(built, "dashboard", "dataset_notes").items}
     assert notes["files by name"] == 1 and notes["files summed in null-path rows"] == 3
 
@@ -379,7 +383,7 @@ def test_the_dashboard_page_embeds_its_rows_as_inert_escaped_json(tmp_path):
     evil = "x</script><img src=x onerror=alert(1)>\\x1b[31m\\u202eevil"
     assert data["branches"] == [evil, "main", "feat"]
     assert data["paths"] == [EVIL_PATH, "docs/b.md", "src/app/a.py", "src/lib/c.py"]
-    assert data["activity"][0] == [20787 - 60, 12, 0, 1, 1, 0, 0]  # 2026-10-01
+    assert data["activity"][0] == [20787 - 60, 12, 0, 0, 1, 1, 0, 0]  # 2026-10-01
     # outside the JSON the names are escaped text
     assert "x&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;\\x1b[31m\\u202eevil" in text
     assert "&quot;onerror=alert(2)&lt;b&gt;.py" in text
@@ -455,17 +459,17 @@ def churn(driver) -> list[tuple[str, str]]:
 def test_the_filters_change_what_the_dashboard_shows(browser, tmp_path):
     from selenium.webdriver.common.by import By
     open_page(browser, tmp_path / "report.html", HtmlRenderer().render(known_report(tmp_path), color=False))
-    everything = {"commits": "5", "lines": "37", "discards": "1", "discarded": "4", "days": "5", "branches": "3",
-                  "files": "4"}
+    everything = {"commits": "5", "imported": "0", "lines": "37", "discards": "1", "discarded": "4", "days": "5",
+                  "branches": "3", "files": "4"}
     assert cards(browser) == everything
     choose(browser, "filter-branch", "feat")
-    assert cards(browser) == {"commits": "1", "lines": "20", "discards": "1", "discarded": "4", "days": "2",
-                              "branches": "1", "files": "1"}
+    assert cards(browser) == {"commits": "1", "imported": "0", "lines": "20", "discards": "1", "discarded": "4",
+                              "days": "2", "branches": "1", "files": "1"}
     assert churn(browser) == [("src/", "20")]
     choose(browser, "filter-branch", "main")
     choose(browser, "filter-period", "last 7 days")  # 2026-11-24 to 2026-11-30
-    assert cards(browser) == {"commits": "2", "lines": "10", "discards": "0", "discarded": "0", "days": "2",
-                              "branches": "1", "files": "2"}
+    assert cards(browser) == {"commits": "2", "imported": "0", "lines": "10", "discards": "0", "discarded": "0",
+                              "days": "2", "branches": "1", "files": "2"}
     hours = browser.execute_script("""return Array.from(document.querySelectorAll('#dash-hours td[class^=l]'))
         .filter(td => td.className !== 'l0').map(td => td.title);""")
     assert hours == ["Fri 10:00: 1 commits", "Sun 16:00: 1 commits"]
@@ -476,8 +480,8 @@ def test_the_filters_change_what_the_dashboard_shows(browser, tmp_path):
     choose(browser, "filter-branch", "all branches")
     browser.execute_script("""for (const [id, day] of [['filter-from', '2026-11-27'], ['filter-to', '2026-11-28']]) {
         const input = document.getElementById(id); input.value = day; input.dispatchEvent(new Event('change')); }""")
-    assert cards(browser) == {"commits": "2", "lines": "30", "discards": "0", "discarded": "0", "days": "2",
-                              "branches": "2", "files": "2"}
+    assert cards(browser) == {"commits": "2", "imported": "0", "lines": "30", "discards": "0", "discarded": "0",
+                              "days": "2", "branches": "2", "files": "2"}
     assert browser.find_element(By.ID, "dash-calendar-summary").text == \
         "2 commits on 2 of 2 days, 2026-11-27 to 2026-11-28"
     choose(browser, "filter-period", "everything")
@@ -485,6 +489,28 @@ def test_the_filters_change_what_the_dashboard_shows(browser, tmp_path):
     assert browser.execute_script("return document.getElementById('filter-from').value") == ""
     assert console_errors(browser) == []
     assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
+
+
+def test_imported_history_is_counted_apart_and_filtered_by_source(browser, tmp_path):
+    builder = LogBuilder(tmp_path / "log")
+    commit = schema.CommitCreated
+    builder.add("commit.created", commit(sha="a" * 40, branch="main", files=[F("old/x.py", 7, 0)]),
+                "2026-09-15 10:00", src="import")
+    builder.add("commit.created", commit(sha="b" * 40, branch="main", files=[F("new/y.py", 2, 1)]),
+                "2026-11-20 10:00")
+    built = report(builder.write(), [])
+    activity = block(built, "dashboard", "dataset_activity")
+    assert [row[:5] for row in activity.rows] == [["2026-09-15", 10, "main", 1, 1], ["2026-11-20", 10, "main", 0, 1]]
+    open_page(browser, tmp_path / "report.html", HtmlRenderer().render(built, color=False))
+    assert {key: cards(browser)[key] for key in ("commits", "imported", "lines")} == \
+        {"commits": "2", "imported": "1", "lines": "10"}
+    choose(browser, "filter-source", "recorded here")
+    assert {key: cards(browser)[key] for key in ("commits", "imported", "lines")} == \
+        {"commits": "1", "imported": "0", "lines": "3"}
+    assert churn(browser) == [("new/", "3")]
+    choose(browser, "filter-source", "imported history")
+    assert churn(browser) == [("old/", "7")]
+    assert console_errors(browser) == []
 
 
 def test_churn_ranks_directories_and_drills_down(browser, tmp_path):
