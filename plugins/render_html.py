@@ -1,5 +1,5 @@
 """`--format html`: the report as a dashboard in one self-contained file: summary cards, a table of contents,
-filters by period and branch over the dashboard section's rows (embedded as JSON), the calendar,
+filters by period, branch and source over the dashboard section's rows (embedded as JSON), the calendar,
 hour-of-week and churn charts they drive, then every section with sortable tables and heat grids.
 
 Nothing is loaded from anywhere: one inline stylesheet, one inline script admitted by its hash in the
