@@ -3,8 +3,9 @@ is looked at a second or so after a save instead of at its next tick.
 
 watchdog gives the platform's own notifications (inotify on Linux, FSEvents on macOS, ReadDirectoryChangesW
 on Windows, kqueue on the BSDs): one recursive watch per work tree, and one on the common git dir when it
-lies outside every work tree. Only writes are asked for (created, modified, deleted, moved): opening or
-reading a file is no event, so the watcher's own looks and scans, which read files, never wake it.
+lies outside every work tree. Only writes are asked for (created, closed after writing, deleted, moved):
+opening or reading a file is no event, so the watcher's own looks and scans, which read files, never wake
+it; a file written in many calls is one event, when it is closed.
 
 The handler runs on watchdog's thread and only notes a time and the path. A path inside the git dir counts
 only when the git-side signature stamps it (`git_side`, from fleet/watch.py): objects, gitobs's own log and
@@ -90,7 +91,9 @@ class Notifier:
             return
         from watchdog import events as fs
 
-        writes = [fs.FileCreatedEvent, fs.FileModifiedEvent, fs.FileDeletedEvent, fs.FileMovedEvent,
+        # A file written counts once, when closed (not at every write call: a build's output is thousands);
+        # an editor's save by rename is a move.
+        writes = [fs.FileCreatedEvent, fs.FileClosedEvent, fs.FileDeletedEvent, fs.FileMovedEvent,
                   fs.DirCreatedEvent, fs.DirDeletedEvent, fs.DirMovedEvent]
         handler = _Handler(self, key, os.fspath(git_dir))
         watches = []
