@@ -1,9 +1,10 @@
 """Replay speed and memory: `python benchmarks/replay.py [--events N | --quick] [--seed S] [--repeat R]
-[--git-commands SHARE]`.
+[--git-commands SHARE [--compare]]`.
 
 Writes N seeded, realistic events (benchmarks/eventgen.py) through the real log writer in scan-sized appends
 of 5..200 lines into a cache directory (reused by later runs with the same count, seed and generator; with
-`--git-commands 0.3`, 30% of them are git.command events, as git's trace2 gives them), then
+`--git-commands 0.3`, 30% of them are git.command events, as git's trace2 gives them; `--compare` then times
+only the full report on that log against one without, by turns, wall and CPU), then
 times, each run in a fresh interpreter so that its peak memory is its own, by turns:
 
 - the raw I/O floor: decompress every frame and split it into lines (EventLog.iter_frames), nothing else;
@@ -617,6 +618,41 @@ def byte_compile() -> None:
         compileall.compile_dir(str(Path(package.__file__).parent), quiet=1)
 
 
+def compare(args: argparse.Namespace) -> None:
+    """`--compare --git-commands SHARE`: the full report (no cache, two processes) on the log with that share of
+    git.command events against the same-size log without any, by turns; wall and CPU seconds (the process tree's,
+    steadier than wall on a shared machine), medians and their ratios."""
+    import resource
+
+    events = QUICK_EVENTS if args.quick else args.events
+    logs = {}
+    for label, share in (("without", 0.0), (f"{args.git_commands:.0%} git.command", args.git_commands)):
+        logs[label] = log_directory(Path(args.cache), events, args.seed, share)
+        ensure_log(logs[label], events, args.seed, share)
+        describe_log(logs[label], events)
+    byte_compile()
+    walls: dict[str, list[float]] = {label: [] for label in logs}
+    cpus: dict[str, list[float]] = {label: [] for label in logs}
+    for turn in range(args.repeat):
+        for label, log_dir in logs.items():
+            print(f"  run {turn + 1}/{args.repeat}: {label}", file=sys.stderr)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            wall, result = spawn("nocache", log_dir, report_now(log_dir))
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if isinstance(result, str):
+                print(f"{label}: {result}")
+                return
+            walls[label].append(wall)
+            cpus[label].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    print(f"\nmachine: {os.cpu_count()} cores, load average {machine_load()}")
+    print(f"{'full report, JSON, no cache':32} {'wall s':>8} {'CPU s':>8}")
+    for label in logs:
+        print(f"{label:32} {statistics.median(walls[label]):8.3f} {statistics.median(cpus[label]):8.3f}")
+    base, mixed = list(logs)
+    print(f"ratio {mixed} / without: wall {statistics.median(walls[mixed]) / statistics.median(walls[base]):.2f}, "
+          f"CPU {statistics.median(cpus[mixed]) / statistics.median(cpus[base]):.2f}")
+
+
 def parent(args: argparse.Namespace) -> None:
     events = QUICK_EVENTS if args.quick else args.events
     if not 0 <= args.git_commands < 1:
@@ -654,6 +690,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--git-commands", type=float, default=0.0, metavar="SHARE",
                         help="this share of the events are git.command (trace2) events, e.g. 0.3 (default: none)")
+    parser.add_argument("--compare", action="store_true",
+                        help="with --git-commands: only the full report, on that log and on one without, by turns")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; medians are shown")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "gitobs-bench"),
                         help="where generated logs are kept for later runs (default: %(default)s)")
@@ -664,6 +702,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, Path(args.log), args.now, args.profile)))
+    elif args.compare:
+        if not 0 < args.git_commands < 1:
+            raise SystemExit("--compare needs --git-commands SHARE, like 0.3")
+        compare(args)
     else:
         parent(args)
 
