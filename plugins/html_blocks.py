@@ -49,6 +49,11 @@ def with_unit(value: Cell, unit: str) -> str:
     return f"{text} {inert(unit)}" if unit and value is not None else text
 
 
+def fact_text(label: str, value: Cell, unit: str) -> str:
+    """A fact's value: its unit left out when the label already says it ("commits: 11", not "11 commits")."""
+    return cell_text(value) if unit and unit in label.split() else with_unit(value, unit)
+
+
 def is_number(value: Cell) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -64,7 +69,7 @@ def block_html(block: AnyBlock) -> str:
 
 def _block(block: AnyBlock) -> str:
     if isinstance(block, Facts):
-        return facts_html([(fact.label, with_unit(fact.value, fact.unit)) for fact in block.items])
+        return facts_html([(fact.label, fact_text(fact.label, fact.value, fact.unit)) for fact in block.items])
     if isinstance(block, Table):
         return table_html(block)
     if isinstance(block, Grid):

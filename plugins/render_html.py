@@ -15,7 +15,13 @@ import re
 from datetime import date, datetime, timedelta
 
 from gitobs_plugins.html_assets import SCRIPT, STYLE, script_hash
-from gitobs_plugins.html_blocks import block_html, cell_text, esc, facts_html, with_unit
+from gitobs_plugins.html_blocks import (
+    block_html,
+    cell_text,
+    esc,
+    fact_text,
+    facts_html,
+)
 
 from gitobs.plugin import (
     AnyBlock,
@@ -112,7 +118,8 @@ def _overview(report: Report, summary: Section | None) -> str:
     if summary is None:
         facts = [fact for section in report.sections if section.error is None
                  for block in _first_facts(section) for fact in block.items if fact.value is not None]
-        parts.append(_cards([(with_unit(fact.value, fact.unit), fact.label, "") for fact in facts[:MAX_CARDS]]))
+        parts.append(_cards([(fact_text(fact.label, fact.value, fact.unit), fact.label, "")
+                             for fact in facts[:MAX_CARDS]]))
     else:
         parts.append(f"<h2>{esc(summary.title or summary.name)}</h2>")
         for block in summary.blocks:

@@ -290,7 +290,8 @@ def test_the_page_without_a_dashboard():
     assert toc == ["overview", "section-demo", "section-broken", "section-after", "warnings"]
     # cards: the first facts of each section, those with a value
     assert re.findall(r'<div class="value">([^<]*)</div><div class="label">([^<]*)</div>', text) == [
-        ("12 commits", "commits"), ("1.5 s", "median gap")]
+        ("12", "commits"), ("1.5 s", "median gap")]  # a unit the label says already is not said again
+    assert "<dt>commits</dt><dd>12</dd><dt>median gap</dt><dd>1.5 s</dd><dt>unknown</dt><dd>-</dd>" in text
     data = page.text()
     assert data[data.index("window") + 1] == "branch main"
     assert ["path", "commits", "share", "src/a.py", "7", "0.583"] == data[data.index("By file") + 1:][:6]
