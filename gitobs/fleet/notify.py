@@ -3,9 +3,9 @@ is looked at a second or so after a save instead of at its next tick.
 
 watchdog gives the platform's own notifications (inotify on Linux, FSEvents on macOS, ReadDirectoryChangesW
 on Windows, kqueue on the BSDs): one recursive watch per work tree, and one on the common git dir when it
-lies outside every work tree. Only writes are asked for (created, closed after writing, deleted, moved):
-opening or reading a file is no event, so the watcher's own looks and scans, which read files, never wake
-it; a file written in many calls is one event, when it is closed.
+lies outside every work tree. Only writes are asked for (created, written, deleted, moved): opening or
+reading a file is no event, so the watcher's own looks and scans, which read files, never wake it. With
+inotify a file written in many calls is one event, when it is closed.
 
 The handler runs on watchdog's thread and only notes a time and the path. A path inside the git dir counts
 only when the git-side signature stamps it (`git_side`, from fleet/watch.py): objects, gitobs's own log and
@@ -58,6 +58,7 @@ class Notifier:
         self._looked: dict[Path, float] = {}  # key -> monotonic time of its last look from here
         self._watches: dict[Path, list] = {}  # key -> watchdog's ObservedWatch objects
         self._observer = None
+        self._closes = False
 
     def start(self) -> bool:
         """Start watchdog's observer; False (and a notice) when this platform has no notifications."""
@@ -70,6 +71,7 @@ class Notifier:
         if Observer is PollingObserver:
             self._notice("no file-system notifications on this platform; looking every interval only")
             return False
+        self._closes = Observer.__name__ == "InotifyObserver"  # reports a file closed after writing
         self._observer = Observer(timeout=5)
         self._observer.daemon = True
         try:
@@ -91,10 +93,11 @@ class Notifier:
             return
         from watchdog import events as fs
 
-        # A file written counts once, when closed (not at every write call: a build's output is thousands);
-        # an editor's save by rename is a move.
-        writes = [fs.FileCreatedEvent, fs.FileClosedEvent, fs.FileDeletedEvent, fs.FileMovedEvent,
-                  fs.DirCreatedEvent, fs.DirDeletedEvent, fs.DirMovedEvent]
+        # With inotify a file written counts once, when closed (not at every write call: a build's output is
+        # thousands); the other platforms report no close, only modifications. A save by rename is a move.
+        written = fs.FileClosedEvent if self._closes else fs.FileModifiedEvent
+        writes = [fs.FileCreatedEvent, written, fs.FileDeletedEvent, fs.FileMovedEvent, fs.DirCreatedEvent,
+                  fs.DirDeletedEvent, fs.DirMovedEvent]
         handler = _Handler(self, key, os.fspath(git_dir))
         watches = []
         for root in roots:
