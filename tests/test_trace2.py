@@ -282,10 +282,9 @@ def play_scenario(repo: Path) -> list:
 def facts(events: list) -> list[str]:
     """What both modes must agree on: every event but git.command, gitobs's own and the staging bursts
     (whose grouping depends on where second boundaries fall); sorted, as the reflog's whole seconds may
-    order them otherwise among the hooks' events from one run to the next. (commit.amended's branch is
-    left out: hooks alone give it or not from one run to the next, trace2 on or off.)"""
+    order them otherwise among the hooks' events from one run to the next."""
     return sorted(repr((e.type, e.src, e.data.get("stage"), e.data.get("how"), e.data.get("files"),
-                        e.data.get("branch") if e.type != "commit.amended" else ""))
+                        e.data.get("branch")))
                   for e in events if e.type not in ("git.command", "index.stage") and not e.type.startswith("gitobs."))
 
 
