@@ -517,3 +517,43 @@ def test_a_line_without_a_readable_time_keeps_its_frame_in_every_window(tmp_path
     window = window_micros(at("2025-01-01"), None)
     read = [json.loads(line)["seq"] for line in log.iter_lines(window=window) if line.startswith(b"{")]
     assert read == [0, 1, 2]  # not the third frame's
+
+
+SEAL_KILLER = r"""
+import os, signal, sys
+from pathlib import Path
+from gitobs.log import eventlog
+
+directory, where = Path(sys.argv[1]), sys.argv[2]
+log = eventlog.EventLog(directory, seal_bytes=1 << 30, frame_lines=10)
+lines = [b'{"seq":%d,"ts":"20%02d-06-01T00:00:00.000Z"}' % (i, 10 + (i * 37) % 80) for i in range(95)]
+for start in range(0, 95, 5):
+    log.append(lines[start:start + 5])
+written = [0]
+if where == "writing":  # killed after the first frames of the rewrite are written
+    real = eventlog._sealed_frame
+    def sealed_frame(compressor, batch):
+        written[0] += 1
+        if written[0] == 3:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(compressor, batch)
+    eventlog._sealed_frame = sealed_frame
+else:  # killed with the rewrite complete, before its rename
+    eventlog.os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
+log._seal(log.segments()[-1])
+"""
+
+
+@pytest.mark.parametrize("where", ["writing", "renaming"])
+def test_sigkill_during_a_seal_loses_nothing_and_the_index_still_holds(tmp_path: Path, where: str) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    child = subprocess.run([sys.executable, "-c", SEAL_KILLER, str(tmp_path), where], env=env)
+    assert child.returncode == -signal.SIGKILL
+    assert list(tmp_path.glob("*.seal-tmp"))  # the rewrite left behind; the segment as it was
+    log = EventLog(tmp_path)
+    lines, found = collect(log)
+    assert len(lines) == 95 and found == []
+    window = (at("2040-01-01"), at("2060-01-01"))
+    assert in_window(log.iter_lines(window=window_micros(*window)), *window) == in_window(lines, *window)
+    log.append([stamped(95, "2050-01-01")])  # the next writer clears the leftover and goes on
+    assert not list(tmp_path.glob("*.seal-tmp")) and len(list(log.iter_lines())) == 96
