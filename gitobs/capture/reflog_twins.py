@@ -10,9 +10,11 @@ and those after it in its reflog are left for the next scan, which reads the two
 
 A move that leaves the branch where it was (an amend that makes the very same commit within its second,
 a `reset --hard` to HEAD) has no twin at all: git logs it to HEAD and writes nothing for a ref that did
-not move. The branch HEAD was on then is told by the next line after it that says (a checkout's "from",
-a twin's branch, a move with no twin: detached), or else by HEAD as it is now, when no line came after
-it; a twin is stood in for it from that, so that such a line keeps its branch as every other does.
+not move. The branch HEAD was on then is told by the next line after it that is not such a move (a
+checkout's "from", a twin's branch; a move with no twin: detached; anything else cannot tell), or by HEAD
+as it is now when none came after it, and a twin is stood in for it from that. HEAD is read before its
+reflog is looked at again: if the reflog grew meanwhile, the line waits for the next scan, as HEAD may
+have moved since it was written.
 """
 
 from __future__ import annotations
@@ -114,7 +116,8 @@ def _unmoved(entry: ReflogEntry) -> bool:
 def _branch_untold(read: ReflogRead, index: int, twins: _Twins) -> bool:
     """Is this HEAD line unmoved, with no line after it read, while its reflog holds more (written since the
     read, or left for the next scan)? Then HEAD as it is now may not be where it was: the next scan tells."""
-    if not _unmoved(read.entries[index]) or not all(_unmoved(later) for later in read.entries[index + 1:]):
+    entries = read.entries
+    if not _unmoved(entries[index]) or not all(_unmoved(entries[i]) for i in range(index + 1, len(entries))):
         return False
     _attached(twins)  # HEAD first, its reflog after: a move is logged before HEAD changes
     try:
@@ -124,40 +127,40 @@ def _branch_untold(read: ReflogRead, index: int, twins: _Twins) -> bool:
 
 
 def _stand_ins(reads: list[ReflogRead], twins: _Twins) -> list[ReflogEntry]:
-    """The branch lines git did not write for the unmoved HEAD lines kept, where HEAD was on a branch."""
+    """The branch lines git did not write for the unmoved HEAD lines kept, where HEAD was on a branch: each
+    unmoved line waits for the next line that moved, which says where HEAD was, or the end (HEAD now)."""
     branch_of = {entry.mirror_key: entry.ref for read in reads if read.file.ref != "HEAD" for entry in read.entries}
     stand_ins = []
     for read in reads:
         if read.file.ref != "HEAD":
             continue
-        for index, entry in enumerate(read.entries):
-            if not _unmoved(entry):
-                continue
-            ref = _branch_then(read.entries[index + 1:], branch_of)
-            if ref is _UNTOLD:
-                ref = recorded(_attached(twins).get(entry.wt, ""))
-            if ref and is_read_branch(ref):
-                stand_ins.append(replace(entry, ref=ref, wt=MAIN_WORKTREE, key=f"{entry.key}:unmoved:{ref}",
-                                         offset=-1))
+        waiting: list[ReflogEntry] = []
+        for entry in read.entries:
+            if _unmoved(entry):
+                waiting.append(entry)
+            elif waiting:
+                stand_ins += _stood_in(waiting, _branch_before(entry, branch_of))
+                waiting = []
+        if waiting:
+            stand_ins += _stood_in(waiting, recorded(_attached(twins).get(read.file.wt, "")))
     return stand_ins
 
 
-_UNTOLD = object()  # no line after it says
+def _stood_in(unmoved: list[ReflogEntry], ref: str | None) -> list[ReflogEntry]:
+    if not ref or not is_read_branch(ref):
+        return []  # detached, untold, or a branch whose reflog is not read: no branch, as for its moves
+    return [replace(entry, ref=ref, wt=MAIN_WORKTREE, key=f"{entry.key}:unmoved:{ref}", offset=-1)
+            for entry in unmoved]
 
 
-def _branch_then(later: list[ReflogEntry], branch_of: dict[tuple, str]) -> str | object | None:
-    """The ref HEAD was on before the first of `later` that says ("" when detached); None when that line
-    cannot tell; _UNTOLD when none says."""
-    for entry in later:
-        if _unmoved(entry):
-            continue
-        if entry.mirror_key in branch_of:
-            return branch_of[entry.mirror_key]
-        kind = classify(entry.message)
-        if kind.op == "checkout":  # "from" is the branch's name, or the commit's full hex when detached
-            return "" if kind.source in ("HEAD", entry.old) else f"refs/heads/{kind.source}"
-        return "" if _through_head(entry) else None  # a move with no twin: HEAD was detached
-    return _UNTOLD
+def _branch_before(entry: ReflogEntry, branch_of: dict[tuple, str]) -> str | None:
+    """The ref HEAD was on before this line that moved: "" when detached, None when the line cannot tell."""
+    if entry.mirror_key in branch_of:
+        return branch_of[entry.mirror_key]
+    kind = classify(entry.message)
+    if kind.op == "checkout":  # "from" is the branch's name, or the commit's full hex when detached
+        return "" if kind.source in ("HEAD", entry.old) else f"refs/heads/{kind.source}"
+    return "" if _through_head(entry) else None  # a move with no twin: HEAD was detached
 
 
 def _twin_due(entry: ReflogEntry, twins: _Twins) -> bool:
