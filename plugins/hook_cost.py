@@ -17,7 +17,9 @@ last 7 days burn faster than 1.0 and the last day does too (so a hook made fast 
 a day), with at least MIN_RUNS runs in the 7 days.
 
 gitobs's own work is its background scans (`gitobs.scan`). The shim's synchronous cost cannot be timed from
-inside it (it forks no clock), so it is measured by benchmarks/hooks.py instead, and the report says so.
+inside it (it forks no clock), so it is measured by benchmarks/hooks.py instead, and the report says so; with
+trace2 on, git times the shim like any hook, and a run of a hook gitobs installs that trace2 alone saw (no
+hook.ran: no hook of the user's behind the shim) is shown as the shim's own time (SHIM_HOOKS).
 """
 
 from __future__ import annotations
