@@ -31,7 +31,7 @@ COMMANDS = {
     "uninstall": Entry("install", "uninstall",
                        "Remove the recorder hooks and put back exactly what was there. Recorded data is kept."),
     "scan": Entry("scan", "scan", "Turn new hook records and reflog entries into events in the log."),
-    "watch": Entry("watch", "watch", "Scan whatever changed, every --interval, until Ctrl-C or SIGTERM."),
+    "watch": Entry("watch", "watch", "Scan whatever changed, as files change and every --interval, until Ctrl-C or SIGTERM."),
     "events": Entry("events", "events", "Print recorded events, oldest first."),
     "report": Entry("report", "report", "Replay the log into a report: all sections, or the ones asked for."),
     "query": Entry("query", "query", "Count events, or sum, min, max, avg or pNN a field, filtered with --where "
