@@ -52,7 +52,7 @@ class Notifier:
         self.wake = wake  # set when a repository becomes due-to-be: the watch loop recomputes its sleep
         self.git_side = git_side
         self.notices: list[str] = []  # what the user should be told, once each
-        self._said: set[str] = set()
+        self._said: set[object] = set()  # the texts, or kinds, said
         self._lock = threading.Lock()
         self._pending: dict[Path, _Pending] = {}
         self._looked: dict[Path, float] = {}  # key -> monotonic time of its last look from here
