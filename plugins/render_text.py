@@ -112,9 +112,11 @@ def zero_columns(block: Table) -> list[int]:
 
 
 def zero_rows(block: Table) -> list[int]:
-    """Rows whose numeric cells are all 0 or empty (and that have some): text and Markdown leave them out."""
+    """Rows whose numeric cells are all 0 or empty: text and Markdown leave them out. Only in tables of two
+    numeric columns or more (counts by category); a table with one is a list of things (a revert and its age
+    of 0 h) whose rows are there for what they name."""
     numeric = [index for index, flag in enumerate(numeric_columns(block)) if flag]
-    if not numeric:
+    if len(numeric) < 2:
         return []
     return [number for number, row in enumerate(block.rows)
             if all(cell in (0, None) for cell in (row_cells(block, row)[index] for index in numeric))]

@@ -301,6 +301,11 @@ def test_rows_and_columns_zero_everywhere_are_left_out_and_said():
                 MarkdownRenderer().render(one_section(weeks), color=False)):
         assert "the 7 before" in out and "commits" in out
         assert "discards" not in out and "median" not in out and "2 rows with 0 in every column not shown" in out
+    # a list of things with one figure each keeps its rows: a revert made at once is still a revert
+    reverts = Table(id="r", columns=["sha", "reverted", "age_h"], rows=[["57cf07c", "e04f1b6", 0]])
+    for out in (TextRenderer().render(one_section(reverts), color=False),
+                MarkdownRenderer().render(one_section(reverts), color=False)):
+        assert "57cf07c" in out and "not shown" not in out
 
 
 def test_a_unit_the_label_already_says_is_not_repeated():
