@@ -474,10 +474,11 @@ def test_a_commit_on_a_branch_whose_reflog_is_not_read_does_not_wait(watched):
 # -- moves that leave the branch where it was: logged to HEAD alone -------------------------------
 
 
-def same_commit_again(repo: Path) -> None:
+def same_commit_again(repo: Path, ago_s: int = 0) -> None:
     """A commit, then an amend within its second that changes nothing: the very same commit again. git logs
     the amend to HEAD and writes no line for the branch, which did not move."""
-    second = {"GIT_COMMITTER_DATE": f"@{int(time.time())} +0000", "GIT_AUTHOR_DATE": f"@{int(time.time())} +0000"}
+    when = f"@{int(time.time()) - ago_s} +0000"  # the reflog's time too
+    second = {"GIT_COMMITTER_DATE": when, "GIT_AUTHOR_DATE": when}
     commit_file(repo, "same.txt", "same\n", "same", **second)
     git(repo, "commit", "-q", "--amend", "--no-edit", **second)
 
@@ -502,11 +503,13 @@ def test_a_reset_to_where_the_branch_is_keeps_its_branch(watched):
     assert reset.data["from_sha"] == reset.data["to_sha"] and reset.data["branch"] == "main"
 
 
-def test_an_unmoved_line_waits_for_the_line_git_writes_after_it_during_the_scan(watched, monkeypatch):
+@pytest.mark.parametrize("ago_s", [0, 60])
+def test_an_unmoved_line_waits_for_the_line_git_writes_after_it_during_the_scan(watched, monkeypatch, ago_s):
     """The amend is HEAD's last line read; git checks out another branch before the scan looks where HEAD
-    is. HEAD's reflog grew meanwhile: the next scan reads the checkout, which says the branch the amend was on."""
+    is. HEAD's reflog grew meanwhile: the next scan reads the checkout, which says the branch the amend was on.
+    An older line is not held back: it goes without a branch rather than with the wrong one."""
     start = last_seq(watched)
-    same_commit_again(watched)
+    same_commit_again(watched, ago_s)
     head_log = locate(watched).common_dir / "logs" / "HEAD"
     real_read_new = scan_module.read_new
 
@@ -517,6 +520,10 @@ def test_an_unmoved_line_waits_for_the_line_git_writes_after_it_during_the_scan(
         return found
 
     monkeypatch.setattr(scan_module, "read_new", git_checks_out_after_the_read)
+    if ago_s:
+        [amended] = new_events(watched, start, types=("commit.amended",))
+        assert "branch" not in amended.data
+        return
     assert new_events(watched, start, types=("commit.amended",)) == []  # left for the next scan
     monkeypatch.setattr(scan_module, "read_new", real_read_new)
     [amended] = new_events(watched, start, types=("commit.amended",))

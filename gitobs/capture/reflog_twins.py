@@ -13,14 +13,14 @@ a `reset --hard` to HEAD) has no twin at all: git logs it to HEAD and writes not
 not move. The branch HEAD was on then is told by the next line after it that is not such a move (a
 checkout's "from", a twin's branch; a move with no twin: detached; anything else cannot tell), or by HEAD
 as it is now when none came after it, and a twin is stood in for it from that. HEAD is read before its
-reflog is looked at again: if the reflog grew meanwhile, the line waits for the next scan, as HEAD may
-have moved since it was written.
+reflog is looked at again: if the reflog grew meanwhile, HEAD may have moved since the line was written,
+and the line waits for the next scan (or, older than PAIR_WAIT_S, goes without a branch).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gitobs.capture.reflog import (
@@ -60,6 +60,7 @@ class _Twins:
     common_dir: Path
     now_s: float
     attached: dict[str, str] | None = None  # worktree -> the branch its HEAD is on, read when needed
+    moved: set[Path] = field(default_factory=set)  # HEAD reflogs that grew during the scan: HEAD now may lie
 
 
 def hold_unpaired(reads: list[ReflogRead], worktrees: dict[str, Path], common_dir: Path,
@@ -117,13 +118,18 @@ def _branch_untold(read: ReflogRead, index: int, twins: _Twins) -> bool:
     """Is this HEAD line unmoved, with no line after it read, while its reflog holds more (written since the
     read, or left for the next scan)? Then HEAD as it is now may not be where it was: the next scan tells."""
     entries = read.entries
-    if not _unmoved(entries[index]) or not all(_unmoved(entries[i]) for i in range(index + 1, len(entries))):
+    entry = entries[index]
+    if not _unmoved(entry) or not all(_unmoved(entries[i]) for i in range(index + 1, len(entries))):
         return False
     _attached(twins)  # HEAD first, its reflog after: a move is logged before HEAD changes
     try:
-        return read.file.path.stat().st_size > read.cursor.offset
+        grown = read.file.path.stat().st_size > read.cursor.offset
     except FileNotFoundError:
         return False
+    if grown and abs(twins.now_s - entry.ts) > PAIR_WAIT_S:
+        twins.moved.add(read.file.path)  # too old to be held back: its branch is left untold
+        return False
+    return grown
 
 
 def _stand_ins(reads: list[ReflogRead], twins: _Twins) -> list[ReflogEntry]:
@@ -141,7 +147,7 @@ def _stand_ins(reads: list[ReflogRead], twins: _Twins) -> list[ReflogEntry]:
             elif waiting:
                 stand_ins += _stood_in(waiting, _branch_before(entry, branch_of))
                 waiting = []
-        if waiting:
+        if waiting and read.file.path not in twins.moved:
             stand_ins += _stood_in(waiting, recorded(_attached(twins).get(read.file.wt, "")))
     return stand_ins
 
