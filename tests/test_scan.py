@@ -126,6 +126,8 @@ def test_rebase_merge_revert_cherry_pick_and_stash(watched):
     assert rebase.data["branch"] == "feat" and rebase.data["steps"] == {"pick": 2}
     merge_commit, revert = [e for e in events if e.type == "commit.created"]
     assert merge_commit.data["merge"] is True and revert.data["revert"] is True
+    # the merge brings f1 and f2, counted when they were committed on feat: 0 lines for the merge itself
+    assert (merge_commit.data.get("files", []), merge_commit.data.get("added", 0)) == ([], 0)
     assert revert.data["reverts"]  # the sha from "This reverts commit ..."
     reverted = events[[e.type for e in events].index("commit.reverted")]
     assert reverted.data["sha"] == revert.data["sha"] and reverted.data["reverted"] == revert.data["reverts"]
@@ -495,12 +497,15 @@ def test_an_amend_that_makes_the_same_commit_keeps_its_branch(watched, where):
     assert (amended.data["old"] == amended.data["new"], amended.data["branch"]) == (True, "main")
 
 
-def test_a_reset_to_where_the_branch_is_keeps_its_branch(watched):
+def test_a_reset_to_where_the_branch_is_keeps_its_branch_and_so_does_its_discard(watched):
+    (watched / "README.md").write_text("hello\nthrown away\n")
     start = last_seq(watched)
+    scan(locate(watched).common_dir)  # the sample that sees the edit
     git(watched, "reset", "-q", "--hard")
     git(watched, "checkout", "-q", "-b", "feat")
-    [reset] = new_events(watched, start, types=("history.reset",))
+    [reset, discarded] = new_events(watched, start, types=("history.reset", "edit.discarded"))
     assert reset.data["from_sha"] == reset.data["to_sha"] and reset.data["branch"] == "main"
+    assert (discarded.data["how"], discarded.data["branch"]) == ("reset-hard", "main")
 
 
 @pytest.mark.parametrize("ago_s", [0, 60])

@@ -60,6 +60,8 @@ class Enricher:
         return facts
 
     def _count_lines(self, commit: pygit2.Commit, facts: CommitFacts) -> None:
+        if len(commit.parent_ids) > 1:  # a merge brings changes already counted on their branch: 0 lines,
+            return  # code-maat's convention and gitobs import's default (docs/events.md)
         try:
             if commit.parents:
                 diff = self.repo.diff(commit.parents[0], commit)
