@@ -628,3 +628,14 @@ def test_a_spool_that_will_not_let_go_of_its_records_never_stops_or_doubles_a_sc
     monkeypatch.setattr(ingest.os, "unlink", real_unlink)
     scan(locate(watched).common_dir)
     assert [n for n in os.listdir(locate(watched).obs.spool) if not n.startswith(".")] == []
+
+
+def test_a_blocking_hooks_time_is_kept_to_the_millisecond(watched):
+    user_hook(watched, "pre-commit", "sleep 0.03; exit 1")
+    start = last_seq(watched)
+    (watched / "a.txt").write_text("a\n")
+    git(watched, "add", "a.txt")
+    git(watched, "commit", "-qm", "no", ok=False)
+    blocked = [e for e in new_events(watched, start) if e.type == "commit.blocked"]
+    assert len(blocked) == 1 and blocked[0].data["duration_s"] >= 0.03
+    assert blocked[0].data["duration_s"] == round(blocked[0].data["duration_s"], 3)

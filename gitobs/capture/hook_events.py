@@ -165,7 +165,7 @@ class HookEvents:
         attempt = self.state.attempts.pop(self._key(record), None)
         branch = attempt.branch if attempt else record.branch
         self._emit(record, "commit.blocked", schema.CommitBlocked(
-            hook=record.hook, exit=record.status, duration_s=record.duration_s, branch=branch))
+            hook=record.hook, exit=record.status, duration_s=_ms(record.duration_s), branch=branch))
 
     def _post_commit(self, record: SpoolRecord) -> None:
         if record.op in REPLAY_OPS:
@@ -299,3 +299,8 @@ def take_attempt(state: ScanState, wt: str, old: str, ts_s: int, lines_from_old:
         return None
     _, key = found[max(0, len(found) - max(1, lines_from_old))]
     return state.attempts.pop(key)
+
+
+def _ms(seconds: float | None) -> float | None:
+    """A hook's time to the millisecond, the shim's clock being no finer (no 0.119999998 in the log)."""
+    return None if seconds is None else round(seconds, 3)
