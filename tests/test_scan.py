@@ -630,8 +630,10 @@ def test_a_spool_that_will_not_let_go_of_its_records_never_stops_or_doubles_a_sc
     assert [n for n in os.listdir(locate(watched).obs.spool) if not n.startswith(".")] == []
 
 
-def test_a_blocking_hooks_time_is_kept_to_the_millisecond(watched):
-    user_hook(watched, "pre-commit", "sleep 0.03; exit 1")
+def test_a_blocking_hooks_time_is_kept_to_the_millisecond(repo):
+    user_hook(repo, "pre-commit", "sleep 0.03; exit 1")
+    install(locate(repo))
+    watched = repo
     start = last_seq(watched)
     (watched / "a.txt").write_text("a\n")
     git(watched, "add", "a.txt")
