@@ -60,6 +60,7 @@ HINTS = {
 }
 SLOWEST_SHOWN = 5
 PERIOD_S = 7 * DAY_S  # the trend's period, by default
+EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 
 
 class CommandStats:
@@ -137,7 +138,7 @@ class CommandsAnalyzer(Analyzer):
                 found.failures += weight
                 found.exits[data.exit] = found.exits.get(data.exit, 0) + weight
             add(found.sketch, seconds, weight)
-            day = int(event.ts.timestamp() // DAY_S)
+            day = event.ts.toordinal() - EPOCH_ORDINAL  # its UTC day, as t // DAY_S, without the float
             cell = found.days.get(day)
             if cell is None:
                 found.days[day] = [weight, failed, spent]
@@ -257,10 +258,8 @@ _LOG_GAMMA = math.log((1 + QuantileSketch.RELATIVE_ERROR) / (1 - QuantileSketch.
 
 
 def weighted_add(sketch: QuantileSketch, value: float, weight: int) -> None:
-    """sketch.add(value) `weight` times, in one step: a sampled command stands for `weight` alike."""
-    if weight == 1:
-        sketch.add(value)
-        return
+    """sketch.add(value) `weight` times, in one step: a sampled command stands for `weight` alike (and one
+    call instead of two for weight 1, the common case)."""
     sketch.count += weight
     if sketch.max is None or value > sketch.max:
         sketch.max = value
