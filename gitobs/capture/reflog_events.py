@@ -3,7 +3,8 @@
 git writes one update to HEAD's reflog and to the branch's reflog with identical lines; the HEAD line is
 reported (it knows the worktree) and the branch line only lends its branch name. Branch lines with no
 HEAD twin are operations on branches that were not checked out (created, renamed, `branch -f`, tools);
-a line read while git was still writing its twin waits for it (gitobs/capture/reflog_twins.py).
+a line read while git was still writing its twin waits for it, and a move that left its branch where it
+was, which git logs to HEAD alone, gets a twin stood in (both in gitobs/capture/reflog_twins.py).
 """
 
 from __future__ import annotations
