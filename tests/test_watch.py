@@ -365,7 +365,7 @@ def test_without_watchdog_it_says_so_once_and_polls(watched):
     process = subprocess.Popen([sys.executable, "-c", entry, "watch", "--interval", "0.2s", str(watched)],
                                cwd=watched, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert process.stdout.readline().startswith("watching 1 repository as files change")
+        assert process.stdout.readline().startswith("watching 1 repository every 0.2 s")
         (watched / "README.md").write_text("hello\npolled\n")
         [sample] = wait_for(watched, "worktree.sample", 1)  # by the ticks
         time.sleep(1.0)  # more ticks: the notice is not said again

@@ -59,9 +59,11 @@ class Notifier:
         self._watches: dict[Path, list] = {}  # key -> watchdog's ObservedWatch objects
         self._observer = None
         self._closes = False
+        self.tried = False  # start() was called (and said why, if it failed)
 
     def start(self) -> bool:
         """Start watchdog's observer; False (and a notice) when this platform has no notifications."""
+        self.tried = True
         try:
             from watchdog.observers import Observer
             from watchdog.observers.polling import PollingObserver

@@ -193,11 +193,16 @@ class Watcher:
                 watch.followed = None
         return outcome
 
+    def listen(self) -> bool:
+        """Start the notifications (with `notify`, once); whether they are on."""
+        if self.notify and not self.notifier.active and not self.notifier.tried:
+            self.notifier.start()
+        return self.notifier.active
+
     def run(self, interval_s: float, report: Callable[[Tick], None], ticks: int | None = None) -> None:
         """Tick, then sleep until the next tick is due, looking at notified repositories meanwhile, until a
         signal stops it, `ticks` times or forever."""
-        if self.notify:
-            self.notifier.start()
+        self.listen()
         try:
             self._loop(interval_s, report, ticks)
         finally:

@@ -39,9 +39,10 @@ def watch(
     sources = _registered if every else _fixed([open_repo(path) for path in paths or [None]])
     watcher = Watcher(sources, notify=notify)
     with stopped_by_signals(watcher.stop, watcher.wake):
+        listening = watcher.listen()  # if not, the first tick says why
         if not quiet:  # said once the handlers are in: from here on, Ctrl-C does stop it
             say(f"watching {'every registered repository' if every else _count(len(paths or [None]))} "
-                f"{'as files change and ' if notify else ''}every {interval_s:g} s; Ctrl-C stops")
+                f"{'as files change and ' if listening else ''}every {interval_s:g} s; Ctrl-C stops")
         watcher.run(interval_s, lambda tick: _show(tick, quiet), ticks=ticks or None)
     if not quiet:
         say("stopped")
