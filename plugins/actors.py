@@ -217,7 +217,7 @@ class ActorsAnalyzer(Analyzer):
                 "No git commands were recorded (no git.command events), so who ran git is not known. gitobs "
                 "reads it from git's own trace2 telemetry once it is turned on: gitobs trace2 enable."))]
         ranked = sorted(counts.items(), key=lambda item: (-item[1][COMMANDS], item[0]))
-        return [_shares(ranked), self._differences(ranked, reworked)]
+        return [_counts(ranked), _shares(ranked), self._differences(ranked, reworked)]
 
     def _differences(self, ranked: list[tuple[str, list[int]]], reworked_by: dict[str, int]) -> Table:
         rows: list[list[Cell]] = []
@@ -252,16 +252,19 @@ def count(act: Act, counts: dict[str, list[int]], made_by: OrderedDict[str, str]
             reworked[maker] = reworked.get(maker, 0) + 1
 
 
+def _counts(ranked: list[tuple[str, list[int]]]) -> Table:
+    rows: list[list[Cell]] = [[actor, *row] for actor, row in ranked]
+    return Table(id="counts", title="What each actor did", columns=["actor", *COLUMNS], rows=rows,
+                 total_rows=len(rows))
+
+
 def _shares(ranked: list[tuple[str, list[int]]]) -> Table:
+    """Each count as a percentage of its column's total (None where the total is 0)."""
     totals = [sum(row[column] for _, row in ranked) for column in range(len(COLUMNS))]
-    rows: list[list[Cell]] = []
-    for actor, row in ranked:
-        cells: list[Cell] = [actor]
-        for column in range(len(COLUMNS)):
-            cells += [row[column], _share(row[column], totals[column])]
-        rows.append(cells)
-    columns = ["actor"] + [name for column in COLUMNS for name in (column, f"{column}_pct")]
-    return Table(id="shares", title="Share of each by actor", columns=columns, rows=rows, total_rows=len(rows))
+    rows: list[list[Cell]] = [[actor, *(_share(row[column], totals[column]) for column in range(len(COLUMNS)))]
+                              for actor, row in ranked]
+    return Table(id="shares", title="Share of each by actor, %", columns=["actor", *COLUMNS], rows=rows,
+                 total_rows=len(rows))
 
 
 def _share(part: int, whole: int) -> float | None:

@@ -24,8 +24,12 @@ def add_at(log: LogBuilder, kind: str, payload: s.Payload, when: str, src: str) 
 
 
 def shares(built) -> dict:
-    table = block(built, "actors", "shares")
-    return {row[0]: dict(zip(table.columns[1:], row[1:])) for row in table.rows}
+    """actor -> its counts and, as NAME_pct, its shares."""
+    counts, shares = block(built, "actors", "counts"), block(built, "actors", "shares")
+    assert [row[0] for row in counts.rows] == [row[0] for row in shares.rows]
+    return {row[0]: {**dict(zip(counts.columns[1:], row[1:])),
+                     **{f"{name}_pct": value for name, value in zip(shares.columns[1:], share[1:])}}
+            for row, share in zip(counts.rows, shares.rows)}
 
 
 def habits(built) -> dict:

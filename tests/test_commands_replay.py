@@ -64,7 +64,7 @@ def test_one_process_two_processes_cold_and_warm_give_the_same_bytes(obs, contex
     assert list(sections) == ["hooks", "commands", "actors"]  # in their order
     assert all("error" not in section for section in sections.values())
     assert {"by_command", "trend", "slowest"} <= {block["id"] for block in sections["commands"]["blocks"]}
-    assert {"shares", "habits"} <= {block["id"] for block in sections["actors"]["blocks"]}
+    assert {"counts", "shares", "habits"} <= {block["id"] for block in sections["actors"]["blocks"]}
     assert {"budgets", "no_verify"} <= {block["id"] for block in sections["hooks"]["blocks"]}
     assert _report(obs, False, 2, **context) == full
     assert _report(obs, True, 2, **context) == full  # cold

@@ -69,10 +69,10 @@ def test_commands_from_real_git(logged):
 
 def test_actors_from_real_git(logged):
     built = report(logged, ["actors"], now="2100-01-01")
-    shares = {row[0]: row for row in rows(built, "actors", "shares")}
+    shares = {row[0]: row for row in rows(built, "actors", "counts")}
     for actor in ("agent", "ide", "ci", "terminal", "script"):
         assert shares[actor][1] >= 1, actor  # commands
-    columns = block(built, "actors", "shares").columns
+    columns = block(built, "actors", "counts").columns
     discards = columns.index("discards")
     # the path checkouts, the restore and the reset --hard: each discard paired with the command that made it
     assert sum(row[discards] for row in shares.values()) >= 4
