@@ -31,7 +31,7 @@ from gitobs.plugin import (
     top_k,
 )
 
-HELD_ROWS = 60_000  # rows of each kind kept in the state before the oldest days are dropped
+HELD_ROWS = 20_000  # rows of each kind kept in the state before the oldest days go (to 3/4: SHOWN_ROWS)
 SHOWN_ROWS = 15_000  # rows of each kind put in the page (about 40 bytes each in the page's JSON)
 TOP_PATHS = 200  # files shown by name; the others are one null-path row per day and branch
 
