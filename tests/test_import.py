@@ -760,3 +760,17 @@ def test_batches_of_the_walk_give_what_one_batch_gives(tmp_path, monkeypatch):
     run_import(split, all_authors=True)
     assert {e.data["sha"]: (e.ts, e.data) for e in created(split)} == {e.data["sha"]: (e.ts, e.data)
                                                                         for e in created(whole)}
+
+
+def test_a_path_used_again_after_its_file_moved_away_is_a_file_of_its_own(repo):
+    commit_file(repo, "a.txt", "".join(f"first {i}\n" for i in range(20)), "a")
+    commit_file(repo, "a.txt", "".join(f"first {i}\n" for i in range(21)), "a grows")
+    git(repo, "mv", "a.txt", "b.txt")
+    git(repo, "commit", "-q", "-m", "a is b")
+    commit_file(repo, "a.txt", "second\n", "a new a")
+    forget_reflogs(repo)
+    install(locate(repo))
+    run_import(repo)
+    files = {git(repo, "log", "-1", "--format=%s", e.data["sha"]).stdout.strip(): e.data["files"] for e in created(repo)}
+    assert files["a"] == [["b.txt", 20, 0]] and files["a grows"] == [["b.txt", 1, 0]]
+    assert files["a is b"] == [["b.txt", 0, 0]] and files["a new a"] == [["a.txt", 1, 0]]
