@@ -20,15 +20,16 @@ an act waits for a command until the stream has passed its time by WAIT_S, or th
 waits for acts until the stream has passed its span. An act written in a later scan than its command's
 stays unpaired. Sessions are an actor's commands with
 less than `actors.idle_gap` (30 minutes) between them. A commit is "reworked by a human" when a later amend
-or undo, paired with the terminal or the IDE, takes it off its branch, and it was not made by them.
+or undo paired with the terminal or the IDE, within REWORK_WINDOW_S (7 days), takes it off its branch, and it
+was not made by them.
 
-The analyzer does not merge (a pairing and a commit's later rework can cross any cut): it is fed the whole
-log in one process; its state is kept by the report cache, open pairings included.
+Two parts of the log merge exactly when more than `horizon()` apart (docs/plugins.md): pairings and sessions
+do not reach across such a gap; a rework can, so each instance keeps the reworks it could not place within
+REWORK_WINDOW_S of its first event (`misses`), and merge looks them up in the earlier part's commits.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import msgspec
@@ -40,6 +41,8 @@ from gitobs.plugin import (
     Context,
     Note,
     Table,
+    add_counts,
+    add_rows,
     hookimpl,
     rounded,
 )
@@ -49,7 +52,8 @@ MAX_SPAN_S = 3600.0
 WAIT_S = 2 * SLACK_S  # an act waits this long after its time for a command that holds it
 UNKNOWN = "(unpaired)"
 HUMANS = ("terminal", "ide")
-KEPT_SHAS = 20_000  # commits remembered for a later human amend or undo, the newest kept
+KEPT_SHAS = 20_000  # commits remembered past this many: those older than REWORK_WINDOW_S are forgotten
+REWORK_WINDOW_S = 7 * 86400  # a human's amend or undo this long after a commit still reworks it
 COLUMNS = ("commands", "failures", "commits", "amends", "undos", "discards", "no_verify")
 COMMANDS, FAILURES, COMMITS, AMENDS, UNDOS, DISCARDS, NO_VERIFY = range(len(COLUMNS))
 
@@ -89,11 +93,13 @@ class ActorsState(msgspec.Struct, array_like=True):
     counts: dict[str, list[int]]
     sessions: dict[str, int]
     last_seen: dict[str, float]
-    made_by: list[tuple[str, str]]
+    made_by: list[tuple[str, str, float]]
     reworked: dict[str, int]
     waiting: list[Act]
     recent: list[Command]
     clock: float
+    first: float
+    misses: list[tuple[str, float]]
 
 
 class ActorsAnalyzer(Analyzer):
@@ -104,7 +110,7 @@ class ActorsAnalyzer(Analyzer):
               "commit.created": ("sha",), "commit.amended": ("old",), "commit.undone": ("sha",),
               "edit.discarded": ()}
     order = 74
-    state_version = 2
+    state_version = 3
     result_uses_now = False  # its sections are kept with its state
     state_type = ActorsState
 
@@ -114,11 +120,16 @@ class ActorsAnalyzer(Analyzer):
         self.counts: dict[str, list[int]] = {}
         self.sessions: dict[str, int] = {}
         self.last_seen: dict[str, float] = {}
-        self.made_by: OrderedDict[str, str] = OrderedDict()  # sha -> actor, for commits not made by a human
+        # sha -> (actor, time), for commits not made by a human in the last REWORK_WINDOW_S
+        self.made_by: dict[str, tuple[str, float]] = {}
         self.reworked: dict[str, int] = {}  # actor -> its commits amended or undone by a human later
         self.waiting: list[Act] = []
         self.recent: list[Command] = []
         self.clock = float("-inf")  # the latest time the stream has shown
+        self.first = float("inf")  # the first time it was shown
+        # a human's rework of a commit this instance never saw, within REWORK_WINDOW_S of its first event: an
+        # earlier part's commit, for merge
+        self.misses: list[tuple[str, float]] = []
 
     def _row(self, actor: str) -> list[int]:
         row = self.counts.get(actor)
@@ -126,9 +137,31 @@ class ActorsAnalyzer(Analyzer):
             row = self.counts[actor] = [0] * len(COLUMNS)
         return row
 
+    def horizon(self) -> float:
+        # a command holds acts up to MAX_SPAN_S + SLACK_S after its start, an act waits WAIT_S; a session
+        # ends after idle_gap
+        return max(MAX_SPAN_S + SLACK_S + WAIT_S, self.idle_gap)
+
+    def merge(self, later: ActorsAnalyzer) -> None:
+        # Every event of `later` is more than the horizon after this one's: the acts waiting here are counted
+        # (as one instance would on later's first event), later's misses looked up in this one's commits.
+        self._settle(float("inf"))
+        add_rows(self.counts, later.counts)
+        add_counts(self.sessions, later.sessions)
+        add_counts(self.reworked, later.reworked)
+        self.last_seen.update(later.last_seen)
+        for sha, t in later.misses:
+            rework(self.made_by.pop(sha, None), t, self.reworked)
+        self.made_by.update(later.made_by)
+        self.misses += [(sha, t) for sha, t in later.misses if t <= self.first + REWORK_WINDOW_S]
+        self.waiting, self.recent, self.clock = later.waiting, later.recent, max(self.clock, later.clock)
+        self.first = min(self.first, later.first)
+
     def feed(self, events: Sequence) -> None:
         for event in events:
             t = event.t
+            if t < self.first:
+                self.first = t
             if t > self.clock:
                 self.clock = t
                 if (self.waiting and self.waiting[0].t < t - WAIT_S) or (self.recent and self.recent[0].end < t - SLACK_S):
@@ -190,28 +223,31 @@ class ActorsAnalyzer(Analyzer):
             self.recent = [held for held in self.recent if held.end >= now - SLACK_S]
 
     def _count(self, act: Act) -> None:
-        count(act, self.counts, self.made_by, self.reworked)
+        count(act, self.counts, self.made_by, self.reworked,
+              self.misses if act.t <= self.first + REWORK_WINDOW_S else None)
 
     def save_state(self) -> ActorsState:
         return ActorsState(counts={actor: list(row) for actor, row in self.counts.items()},
                            sessions=dict(self.sessions), last_seen=dict(self.last_seen),
-                           made_by=list(self.made_by.items()), reworked=dict(self.reworked),
+                           made_by=[(sha, actor, t) for sha, (actor, t) in self.made_by.items()],
+                           reworked=dict(self.reworked), first=self.first, misses=list(self.misses),
                            waiting=[msgspec.structs.replace(act) for act in self.waiting],
                            recent=[msgspec.structs.replace(held, used=list(held.used)) for held in self.recent],
                            clock=self.clock)
 
     def load_state(self, state: ActorsState) -> None:
         self.counts, self.sessions, self.last_seen = state.counts, state.sessions, state.last_seen
-        self.made_by = OrderedDict(state.made_by)
+        self.made_by = {sha: (actor, t) for sha, actor, t in state.made_by}
         self.reworked, self.waiting, self.recent, self.clock = state.reworked, state.waiting, state.recent, state.clock
+        self.first, self.misses = state.first, state.misses
 
     def result(self) -> list[AnyBlock]:
         # The log's end: nothing later can pair with the waiting acts. Counted on copies: the kept state
         # leaves them open for the events a later report feeds.
         counts = {actor: list(row) for actor, row in self.counts.items()}
-        made_by, reworked = OrderedDict(self.made_by), dict(self.reworked)
+        made_by, reworked = dict(self.made_by), dict(self.reworked)
         for act in self.waiting:
-            count(act, counts, made_by, reworked)
+            count(act, counts, made_by, reworked, None)
         if not any(row[COMMANDS] for row in counts.values()):
             return [Note(id="no_actors", text=(
                 "No git commands were recorded (no git.command events), so who ran git is not known. gitobs "
@@ -233,9 +269,10 @@ class ActorsAnalyzer(Analyzer):
             rows=rows, total_rows=len(rows))
 
 
-def count(act: Act, counts: dict[str, list[int]], made_by: OrderedDict[str, str], reworked: dict[str, int]) -> None:
+def count(act: Act, counts: dict[str, list[int]], made_by: dict[str, tuple[str, float]], reworked: dict[str, int],
+          misses: list[tuple[str, float]] | None) -> None:
     """An act settled: counted for its actor; a commit not made by a human remembered, a human's rework of
-    one counted for its maker."""
+    one within REWORK_WINDOW_S counted for its maker (one not found goes to `misses`, when given)."""
     actor = act.actor or UNKNOWN
     row = counts.get(actor)
     if row is None:
@@ -243,13 +280,22 @@ def count(act: Act, counts: dict[str, list[int]], made_by: OrderedDict[str, str]
     row[ACTS[act.type][0]] += 1
     if act.type == "commit.created":
         if actor not in HUMANS and act.sha:
-            made_by[act.sha] = actor
-            if len(made_by) > KEPT_SHAS:
-                made_by.popitem(last=False)
+            made_by[act.sha] = (actor, act.t)
+            if len(made_by) >= KEPT_SHAS and len(made_by) % 1024 == 0:  # now and then, forget those too old to
+                # count (the matching checks the age anyway, so when this runs changes nothing counted)
+                for sha in [sha for sha, (_, t) in made_by.items() if t < act.t - REWORK_WINDOW_S]:
+                    del made_by[sha]
     elif act.sha and actor in HUMANS:
-        maker = made_by.pop(act.sha, None)
-        if maker is not None:
-            reworked[maker] = reworked.get(maker, 0) + 1
+        made = made_by.pop(act.sha, None)
+        if made is None and misses is not None:
+            misses.append((act.sha, act.t))
+        rework(made, act.t, reworked)
+
+
+def rework(made: tuple[str, float] | None, t: float, reworked: dict[str, int]) -> None:
+    """A human's amend or undo at `t` of a commit made as `made` (actor, time): counted within the window."""
+    if made is not None and 0 <= t - made[1] <= REWORK_WINDOW_S:
+        reworked[made[0]] = reworked.get(made[0], 0) + 1
 
 
 def _counts(ranked: list[tuple[str, list[int]]]) -> Table:

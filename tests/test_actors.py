@@ -3,9 +3,14 @@ actor of the command that made them (the pairing rule in the module's docstring)
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+import msgspec
+from gitobs_plugins.actors import ActorsAnalyzer
 from logfactory import LogBuilder, at, block, report
 
 from gitobs.log import schema as s
+from gitobs.replay.analysis import Context
 
 SHA_A, SHA_B, SHA_C = "a" * 40, "b" * 40, "c" * 40
 
@@ -112,3 +117,53 @@ def test_without_git_commands_a_note_says_how_to_get_them(tmp_path):
     log.add("commit.created", s.CommitCreated(sha=SHA_A), "2026-11-20 10:00", src="reflog")
     built = report(log.write(), ["actors"])
     assert "gitobs trace2 enable" in block(built, "actors", "no_actors").text
+
+
+class Fed:
+    """An event as replay hands it to an analyzer: type, ts, t and the typed payload."""
+
+    def __init__(self, kind: str, payload: s.Payload, when: str) -> None:
+        self.type, self.data = kind, payload
+        self.t = at(when) / 1e9
+        self.ts = datetime.fromtimestamp(self.t, timezone.utc)
+
+
+def test_two_parts_merged_are_one_instance_fed_everything_reworks_across_the_night_included():
+    day_one, day_two = [], []
+    for n in range(6):  # the agent commits in the evening ...
+        day_one.append(Fed("git.command", command("commit", "agent"), f"2026-11-20 18:{n:02d}:00"))
+        day_one.append(Fed("commit.created", s.CommitCreated(sha=f"{n:040x}"), f"2026-11-20 18:{n:02d}:00"))
+    day_one.append(Fed("git.command", command("checkout", "agent", mode="path"), "2026-11-20 18:30:00"))
+    day_one.append(Fed("edit.discarded", s.EditDiscarded(how="checkout"), "2026-11-20 18:30:00"))  # waits
+    for n in (1, 4):  # ... and the human amends two of those commits the next morning
+        day_two.append(Fed("git.command", command("commit", "terminal"), f"2026-11-21 09:0{n}:00"))
+        day_two.append(Fed("commit.amended", s.CommitAmended(old=f"{n:040x}", new="f" * 40),
+                           f"2026-11-21 09:0{n}:00"))
+    day_two.append(Fed("git.command", command("reset", "ide"), "2026-11-21 09:10:00"))
+    day_two.append(Fed("commit.undone", s.CommitUndone(sha=f"{5:040x}"), "2026-11-21 09:10:00"))
+    context = Context(now=at("2026-11-30") / 1e9)
+    whole = ActorsAnalyzer(context)
+    whole.feed(day_one + day_two)
+    first, later = ActorsAnalyzer(context), ActorsAnalyzer(context)
+    first.feed(day_one)
+    later.feed(day_two)
+    assert day_two[0].t - day_one[-1].t > first.horizon()
+    first.merge(later)
+    assert encode_json_blocks(first.result()) == encode_json_blocks(whole.result())
+    assert reworked_of(first) == reworked_of(whole) == 3  # two amends and an undo
+    more = [Fed("git.command", command("commit", "terminal"), "2026-11-21 10:00:00"),
+            Fed("commit.amended", s.CommitAmended(old=f"{2:040x}", new="e" * 40), "2026-11-21 10:00:00")]
+    first.feed(more)  # the merged instance goes on as the whole one does
+    whole.feed(more)
+    assert reworked_of(first) == reworked_of(whole) == 4
+    assert encode_json_blocks(first.result()) == encode_json_blocks(whole.result())
+
+
+def reworked_of(analyzer: ActorsAnalyzer) -> int:
+    [habits] = [found for found in analyzer.result() if found.id == "habits"]
+    [agent] = [row for row in habits.rows if row[0] == "agent"]
+    return agent[4]
+
+
+def encode_json_blocks(blocks: list) -> bytes:
+    return msgspec.json.encode(blocks)
