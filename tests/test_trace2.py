@@ -355,3 +355,16 @@ def test_gitobs_own_git_processes_write_no_trace(traced, tmp_path):
     gitobs("status", "--no-scan", cwd=repo)
     gitobs("events", "--no-scan", cwd=repo)
     assert os.listdir(traced) == []
+
+
+def test_watch_drains_trace2_so_a_command_that_changes_nothing_it_stamps_is_recorded(traced, tmp_path):
+    from gitobs.fleet.watch import Watcher
+
+    repo = make_repo(tmp_path / "r", installed=True)
+    watcher = Watcher(lambda: [(locate(repo).obs, str(repo))])
+    watcher.tick()
+    assert watcher.tick().scanned == []  # idle: nothing changed
+    git(repo, "tag", "v1")  # refs/tags: no stamp of watch's sees it, but git's trace2 does
+    assert [o.label for o in watcher.tick().scanned] == [str(repo)]
+    assert ("tag", "", 0) in commands(repo)
+    assert watcher.tick().scanned == []  # drained: idle again

@@ -28,8 +28,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitobs.capture import trace2_spool
 from gitobs.capture.ingest import ScanResult
 from gitobs.capture.state import load_state
+from gitobs.capture.trace2_setup import trace2_dir
 from gitobs.capture.worktree_sample import look_signature
 from gitobs.core import early_signals
 from gitobs.core.files import stamp
@@ -54,7 +56,8 @@ def git_signature(common_dir: Path, worktrees: dict[str, Path], gitbutler_storag
     """Stamps of everything on the git side a scan reads; equal stamps mean a scan would find nothing new
     there."""
     common = os.fspath(common_dir)
-    paths = [f"{common}/obs/spool", f"{common}/packed-refs", f"{common}/logs/refs/stash", f"{common}/config"]
+    paths = [f"{common}/obs/spool", f"{common}/obs/spool/trace2", f"{common}/packed-refs",
+             f"{common}/logs/refs/stash", f"{common}/config"]
     for git_dir in worktrees.values():
         private = os.fspath(git_dir)
         paths += [f"{private}/HEAD", f"{private}/index", f"{private}/logs/HEAD"]
@@ -120,6 +123,16 @@ class Watcher:
         self.stop = threading.Event()
         self.wake = threading.Event()  # the loop's sleep ends: a notification, or a signal (with stop)
         self.notifier = Notifier(self.wake, GIT_SIDE)
+        self.trace2_seen: Stamp | None = None  # git's trace2 directory as the last drain left it
+
+    def _drain_trace2(self) -> None:
+        """Route the files git's trace2 wrote since the last tick into their repositories' spools (whose
+        stamps then say which to scan): a command that changes nothing else (`git status`) is recorded too."""
+        before = stamp(os.fspath(trace2_dir()))
+        if before != self.trace2_seen:
+            drained = trace2_spool.drain()
+            # a file git was still writing finishes without touching the directory: look again next tick
+            self.trace2_seen = stamp(os.fspath(trace2_dir())) if not drained.waiting else None
 
     def tick(self) -> Tick:
         tick = Tick()
@@ -131,6 +144,7 @@ class Watcher:
             for key in self.repos.keys() - current.keys():
                 self.notifier.drop(key)
             self.repos = {key: self.repos.get(key) or RepoWatch(obs, label) for key, (obs, label) in current.items()}
+        self._drain_trace2()
         return self._look_at(list(self.repos.values()), tick)
 
     def notified(self) -> Tick | None:
