@@ -29,6 +29,7 @@ from gitobs.plugin import (
     Note,
     Table,
     hookimpl,
+    inert,
 )
 
 # Counts per day, by index.
@@ -285,7 +286,7 @@ def _busiest(this: Week) -> str:
     rows = this.busiest(BUSIEST)
     if not rows:
         return "Busiest files: none this week."
-    named = ", ".join(f"{path} ({_plural(commits, 'commit')}, {_plural(lines, 'line')})"
+    named = ", ".join(f"{inert(path)} ({_plural(commits, 'commit')}, {_plural(lines, 'line')})"
                       for path, commits, lines in rows)
     return f"Busiest files: {named}."
 
