@@ -1,5 +1,5 @@
 """The HTML report's blocks drawn on the server side: facts, sortable tables, heat grids and calendars as
-tables of cells, notes. Self-contained (the text renderer's helpers are its own to change).
+tables of cells, notes. Cell text, units and heat levels are the text renderer's, so every format says a value alike.
 
 Names from the log are data: every string is made inert (control and bidi characters visible) and goes
 through html.escape, in text and attribute values alike.
@@ -8,54 +8,26 @@ through html.escape, in text and attribute values alike.
 from __future__ import annotations
 
 import html
-import math
 from datetime import date, timedelta
+
+from gitobs_plugins.render_text import (
+    LEVELS,
+    MONTHS,
+    WEEKDAYS,
+    cell_text,
+    fact_text,
+    heat_level,
+    is_number,
+)
 
 from gitobs.plugin import AnyBlock, Calendar, Cell, Facts, Grid, Note, Table, inert
 
-LEVELS = 5  # heat levels 0..4: 0 is nothing, 4 the block's (or row's) max
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 OTHER = "(other)"  # a folded row: left out of a grid's colour scale, so it cannot pale the real rows
-NONE_TEXT = "-"
 
 
 def esc(value: object) -> str:
     """Inert, then escaped for text and attribute values alike."""
     return html.escape(inert(value), quote=True)
-
-
-def heat_level(value: float, top: float) -> int:
-    """0 for nothing, else 1..4 by the value's share of the maximum (any activity shows)."""
-    if value <= 0 or top <= 0:
-        return 0
-    return min(LEVELS - 1, math.ceil((LEVELS - 1) * value / top))
-
-
-def cell_text(value: Cell) -> str:
-    """Floats to at most 3 decimals without trailing zeros; strings made inert."""
-    if value is None:
-        return NONE_TEXT
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        text = f"{value:.3f}".rstrip("0").rstrip(".")
-        return "0" if text == "-0" else text
-    return inert(value)
-
-
-def with_unit(value: Cell, unit: str) -> str:
-    text = cell_text(value)
-    return f"{text} {inert(unit)}" if unit and value is not None else text
-
-
-def fact_text(label: str, value: Cell, unit: str) -> str:
-    """A fact's value: its unit left out when the label already says it ("commits: 11", not "11 commits")."""
-    return cell_text(value) if unit and unit in label.split() else with_unit(value, unit)
-
-
-def is_number(value: Cell) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def block_html(block: AnyBlock) -> str:
