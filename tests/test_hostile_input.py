@@ -3,9 +3,18 @@ files that are not what they seem. Real git, real files."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import commit_file, gitobs
+
+from gitobs.capture import trace2_setup, trace2_spool
+from gitobs.core.repo import locate
+from gitobs.log.read import read_events
+from gitobs.upkeep.scan import scan
 
 FORGED = "x.txt\nThis week: 999 commits (last week 0)"
 
@@ -16,3 +25,53 @@ def test_a_path_with_a_newline_forges_no_line_of_the_summary(watched: Path) -> N
         out = gitobs("report", "--summary", "-f", form, cwd=watched).stdout
         assert "999 commits" in out  # the name is shown...
         assert not any(line.lstrip("|# ").startswith("This week: 999") for line in out.splitlines())  # ...inert
+
+
+# --- trace2: files in git's trace2 directory and in a repository's trace2 spool ---
+
+def forged_trace2(worktree: Path, command: str = "commit", pad: int = 0) -> bytes:
+    """A finished git process's trace2 records, as another process could write them, naming `worktree`."""
+    sid = "20261206T040613.064644Z-Hdeadbeef-P00000001"
+    at = "2026-12-06T04:06:13.064724Z"
+    records = [{"event": "version", "sid": sid, "evt": "3", "exe": "2.39.5"},
+               {"event": "start", "sid": sid, "time": at, "t_abs": 0.001, "argv": ["git", command]},
+               {"event": "def_repo", "sid": sid, "repo": 1, "worktree": str(worktree)},
+               {"event": "cmd_name", "sid": sid, "name": command, "hierarchy": command}]
+    records += [{"event": "data", "sid": sid, "key": "pad", "value": "x" * 1000}] * pad
+    records += [{"event": "exit", "sid": sid, "time": at, "t_abs": 0.5, "code": 0},
+                {"event": "atexit", "sid": sid, "time": at, "t_abs": 0.5, "code": 0}]
+    return b"".join(json.dumps(record).encode() + b"\n" for record in records)
+
+
+TRACE2_NAME = "20261206T040613.064644Z-Hdeadbeef-P00000001"
+
+
+def trace2_commands(repo: Path) -> list[str]:
+    return [e.data["command"] for e in read_events(locate(repo).obs, lambda m: None) if e.type == "git.command"]
+
+
+def test_a_trace2_file_of_another_user_is_never_routed_into_a_repository(watched, tmp_path, monkeypatch):
+    monkeypatch.setenv("GITOBS_STATE_HOME", str(tmp_path / "state"))
+    directory = trace2_setup.private_dir(trace2_setup.trace2_dir())
+    forged = directory / TRACE2_NAME
+    forged.write_bytes(forged_trace2(watched, "revert"))
+    os.chown(forged, 4242, 4242)  # written by someone else (the directory was opened up, or a hard link)
+    scan(locate(watched).common_dir)
+    assert "revert" not in trace2_commands(watched)
+    assert not forged.exists() and not trace2_spool.spool_dir(locate(watched).obs).exists()
+
+
+def test_a_fifo_a_symlink_or_a_huge_file_in_the_trace2_spool_never_hangs_a_scan(watched, tmp_path):
+    spool = trace2_spool.spool_dir(locate(watched).obs)
+    spool.mkdir(mode=0o700, exist_ok=True)
+    os.mkfifo(spool / "20261206T040613.000000Z-Hdeadbeef-P00000002")
+    outside = tmp_path / "forged"
+    outside.write_bytes(forged_trace2(watched, "revert"))
+    (spool / "20261206T040613.000000Z-Hdeadbeef-P00000003").symlink_to(outside)
+    with open(spool / TRACE2_NAME, "wb") as huge:  # a process that wrote for ever: its head and end count
+        huge.write(forged_trace2(watched, "cherry-pick", pad=(trace2_spool.MAX_READ_BYTES >> 10) + 100))
+    done = subprocess.run([sys.executable, "-m", "gitobs", "scan"], cwd=watched, capture_output=True, text=True,
+                          timeout=120)  # not a timing assertion: a FIFO opened for reading blocks for ever
+    assert done.returncode == 0, done.stderr
+    assert trace2_commands(watched) == ["cherry-pick"]  # the symlinked file's forged revert is not read
+    assert not os.listdir(spool)  # each taken, and gone

@@ -6,11 +6,13 @@ read only as far as its `def_repo` line, which names the worktree. A file of a r
 installed is moved into that repository's `.git/obs/spool/trace2/` (0700), where that repository's scan
 turns it into events like a hook record (ingest lists it as consumed, deletes it once the events are
 durable). Every other file (a repository without gitobs, or no repository) is deleted unread beyond that
-line. Last, git's maxFiles sentinel is removed so git writes again.
+line, and so is a file another user owns. Last, git's maxFiles sentinel is removed so git writes again.
+A routed file is read without following a symlink or waiting on a FIFO, and at most MAX_READ_BYTES of it.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -30,6 +32,7 @@ SUBDIR = "trace2"  # under a repository's .git/obs/spool/: names in the scan sta
 HEAD_BYTES = 16384  # def_repo comes within the first few records (version, start, cmd_ancestry, def_repo)
 HEAD_RECORDS = 8
 TAIL_BYTES = 4096
+MAX_READ_BYTES = 8 << 20  # of one routed file: its head and its end (a process that wrote for ever)
 MAX_WAIT_NS = 24 * 3600 * 10**9  # a file still growing after a day: its process is hung, take it
 LOCK_WAIT_S = 10.0
 
@@ -95,6 +98,10 @@ def _drain_locked(directory: Path, now_ns: int, done: Drained) -> None:
 def _route(path: Path, now_ns: int, done: Drained, homes: dict[str | None, Path | None]) -> None:
     info = os.lstat(path)
     if not stat.S_ISREG(info.st_mode):
+        return
+    if info.st_uid != os.getuid():  # not git's for this user (a hard link, a directory opened up): never read
+        os.unlink(path)
+        done.dropped += 1
         return
     if not finished(path, info.st_mtime_ns, now_ns):
         done.waiting += 1
@@ -236,8 +243,28 @@ def read_routed(obs: ObsPaths, skip: frozenset[str] = frozenset()) -> list[Trace
         if key in skip:
             continue
         try:
-            data = (directory / name).read_bytes()
+            data = read_bounded(directory / name)
         except OSError:
             continue
         found.append(Trace2File(key, pid_of(name) or 0, decode_lines(data.split(b"\n"))))
     return found
+
+
+def read_bounded(path: Path) -> bytes:
+    """A regular file's bytes, never through a symlink nor blocking on a FIFO (those give b"": consumed
+    unread); past MAX_READ_BYTES only its head and its end, the lines cut in between left undecodable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return b""
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return b""
+        if info.st_size <= MAX_READ_BYTES:
+            return handle.read()
+        head = handle.read(MAX_READ_BYTES // 2)
+        handle.seek(-(MAX_READ_BYTES // 2), os.SEEK_END)
+        return head + b"\n" + handle.read()
