@@ -27,20 +27,12 @@ from pathlib import Path
 from gitobs.capture.actors import ActorRules
 from gitobs.core import config
 from gitobs.core.files import write_atomic
+from gitobs.core.homes import state_home
 from gitobs.core.repo import GitobsError
 
 MAX_FILES = 5000
 SENTINEL = "git-trace2-discard"  # git's own name for it
 RECORD_FORMAT = 1
-
-
-def state_home() -> Path:
-    """gitobs's per-user state: $GITOBS_STATE_HOME, else $XDG_STATE_HOME/gitobs, else ~/.local/state/gitobs."""
-    explicit = os.environ.get("GITOBS_STATE_HOME")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_STATE_HOME")
-    return (Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".local" / "state") / "gitobs"
 
 
 def trace2_dir() -> Path:

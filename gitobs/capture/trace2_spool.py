@@ -24,7 +24,8 @@ import msgspec
 
 from gitobs.capture.spool import process_alive
 from gitobs.capture.trace2_events import repo_of
-from gitobs.capture.trace2_setup import SENTINEL, private_dir, state_home, trace2_dir
+from gitobs.capture.trace2_setup import SENTINEL, private_dir, trace2_dir
+from gitobs.core.homes import state_home
 from gitobs.core.lock import exclusive
 from gitobs.core.repo import MAIN_WORKTREE, GitobsError, ObsPaths
 

@@ -31,6 +31,7 @@ from typing import Any
 import tomli_w
 
 from gitobs.core.files import open_regular, read_at_most, write_atomic
+from gitobs.core.homes import home
 from gitobs.core.repo import GitobsError
 from gitobs.core.timespec import MAX_DURATION_S, parse_duration
 
@@ -197,12 +198,7 @@ KEYS = {key.name: key for key in (
 
 
 def user_file() -> Path:
-    explicit = os.environ.get("GITOBS_CONFIG_HOME")
-    if explicit:
-        return Path(explicit) / "config.toml"
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".config"
-    return base / "gitobs" / "config.toml"
+    return home("config") / "config.toml"
 
 
 @dataclass

@@ -18,19 +18,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from gitobs.core.files import write_atomic
+from gitobs.core.homes import data_home
 from gitobs.core.lock import exclusive
 from gitobs.core.repo import GitobsError, ObsPaths, Repo
 
 FORMAT = 1
 LOCK_WAIT_S = 10.0
-
-
-def data_home() -> Path:
-    explicit = os.environ.get("GITOBS_DATA_HOME")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_DATA_HOME")
-    return (Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".local" / "share") / "gitobs"
 
 
 @dataclass(frozen=True)

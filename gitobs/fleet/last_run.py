@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitobs.core.files import write_atomic
-from gitobs.core.registry import data_home
+from gitobs.core.homes import data_home
 
 if TYPE_CHECKING:
     from gitobs.fleet.scan_all import Outcome

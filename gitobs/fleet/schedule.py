@@ -20,9 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from gitobs.capture.interpreter import ROOT, gitobs_command
-from gitobs.capture.trace2_setup import state_home
 from gitobs.core.files import write_atomic
-from gitobs.core.registry import data_home
+from gitobs.core.homes import data_home, state_home
 from gitobs.core.repo import GitobsError
 
 UNIT = "gitobs-scan"
