@@ -288,6 +288,7 @@ def prepare(kind: str, log_dir: Path, now: float) -> Path:
 
 
 _TEMPLATES: set[Path] = set()
+_UNCACHED: set[Path] = set()  # templates whose report wrote no cache: said once
 
 
 def fresh_copy_with_new_events(log_dir: Path, now: float) -> Path:
@@ -305,7 +306,11 @@ def fresh_copy_with_new_events(log_dir: Path, now: float) -> Path:
     work = log_dir.parent.with_name(log_dir.parent.name + "-new") / "log"
     shutil.rmtree(work.parent, ignore_errors=True)
     _copy_log(template, work)
-    shutil.copytree(cache_dir(template), cache_dir(work))
+    if cache_dir(template).is_dir():
+        shutil.copytree(cache_dir(template), cache_dir(work))
+    elif template not in _UNCACHED:  # over its budget (Store.save): this run replays everything, as cold
+        _UNCACHED.add(template)
+        print("  no report cache was saved (over its budget), so the warm runs replay the whole log", file=sys.stderr)
     log = EventLog(work)
     events = [schema.decode(line) for line in log.last_lines(NEW_EVENTS)]
     last = events[-1].seq
@@ -570,7 +575,11 @@ def print_cache(figures: dict[str, Figures], log_dir: Path) -> None:
         print(f"  report cache <= {TARGET_CACHE_SHARE:.0%} of the log: {kept / 1024:.0f} KiB = {share:.1%} of "
               f"{log_bytes / 2**20:.1f} MiB  {verdict(share <= TARGET_CACHE_SHARE)}")
     else:
-        print("  report cache: none written")
+        from gitobs.replay import cache
+
+        budget = max(cache.MIN_BUDGET, int(cache.SHARE_OF_LOG * log_bytes))
+        print(f"  report cache: none written (a checkpoint over its budget, {budget / 1024:.0f} KiB, is not saved; "
+              f"every report replays the whole log)  {verdict(False)}")
     compared = [figures[kind] for kind in ("nocache", "report", "warm") if kind in figures and figures[kind].digests]
     if len(compared) > 1:
         same = all(figure.digests == compared[0].digests for figure in compared)
