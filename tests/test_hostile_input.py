@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,29 @@ def test_a_fifo_a_symlink_or_a_huge_file_in_the_trace2_spool_never_hangs_a_scan(
     assert done.returncode == 0, done.stderr
     assert trace2_commands(watched) == ["cherry-pick"]  # the symlinked file's forged revert is not read
     assert not os.listdir(spool)  # each taken, and gone
+
+
+def test_a_copied_repositorys_trace2_spool_that_is_a_symlink_never_takes_the_users_command_lines(
+        watched, tmp_path, monkeypatch):
+    """A repository copied with its .git (a tarball) whose .git/obs/spool/trace2 points at a directory
+    another user reads: the drain moves no file (full argv: messages, URLs) through it."""
+    monkeypatch.setenv("GITOBS_STATE_HOME", str(tmp_path / "state"))
+    directory = trace2_setup.private_dir(trace2_setup.trace2_dir())
+    elsewhere = tmp_path / "world-readable"
+    elsewhere.mkdir()
+    trace2_spool.spool_dir(locate(watched).obs).symlink_to(elsewhere)
+    (directory / TRACE2_NAME).write_bytes(forged_trace2(watched, "revert"))
+    trace2_spool.drain()  # what a scan does first, before the repository's own ingest
+    assert os.listdir(elsewhere) == [] and os.listdir(directory) == []
+
+
+def test_a_trace2_spool_opened_up_is_made_private_again_before_a_file_goes_in(watched, tmp_path, monkeypatch):
+    monkeypatch.setenv("GITOBS_STATE_HOME", str(tmp_path / "state"))
+    directory = trace2_setup.private_dir(trace2_setup.trace2_dir())
+    spool = trace2_spool.spool_dir(locate(watched).obs)
+    spool.mkdir(mode=0o755)
+    spool.chmod(0o755)
+    (directory / TRACE2_NAME).write_bytes(forged_trace2(watched, "revert"))
+    trace2_spool.drain()
+    assert stat.S_IMODE(spool.stat().st_mode) == 0o700
+    assert [stat.S_IMODE((spool / name).stat().st_mode) for name in os.listdir(spool)] == [0o600]

@@ -7,7 +7,8 @@ installed is moved into that repository's `.git/obs/spool/trace2/` (0700), where
 turns it into events like a hook record (ingest lists it as consumed, deletes it once the events are
 durable). Every other file (a repository without gitobs, or no repository) is deleted unread beyond that
 line, and so is a file another user owns. Last, git's maxFiles sentinel is removed so git writes again.
-A routed file is read without following a symlink or waiting on a FIFO, and at most MAX_READ_BYTES of it.
+A spool that is a symlink or another user's takes no file (it is dropped); a routed file is read without
+following a symlink or waiting on a FIFO, and at most MAX_READ_BYTES of it.
 """
 
 from __future__ import annotations
@@ -109,8 +110,7 @@ def _route(path: Path, now_ns: int, done: Drained, homes: dict[str | None, Path 
         return
     worktree = repo_of(head_records(path))
     if worktree not in homes:
-        home = home_of(worktree)
-        homes[worktree] = spool_dir(ObsPaths(home[0])) if home and ObsPaths(home[0]).is_enabled() else None
+        homes[worktree] = _private_spool(home_of(worktree))
     target = homes[worktree]
     if target is None:
         os.unlink(path)
@@ -122,6 +122,17 @@ def _route(path: Path, now_ns: int, done: Drained, homes: dict[str | None, Path 
 
 def spool_dir(obs: ObsPaths) -> Path:
     return obs.spool / SUBDIR
+
+
+def _private_spool(home: tuple[Path, str] | None) -> Path | None:
+    """An installed repository's trace2 spool, made 0700; None (its files dropped) when it is a symlink or
+    another user's: a repository copied with its .git must not lead the user's command lines elsewhere."""
+    if home is None or not ObsPaths(home[0]).is_enabled():
+        return None
+    try:
+        return private_dir(spool_dir(ObsPaths(home[0])))
+    except GitobsError:
+        return None
 
 
 def finished(path: Path, mtime_ns: int, now_ns: int) -> bool:
@@ -207,10 +218,7 @@ def home_of(worktree: str | None) -> tuple[Path, str] | None:
 def _move(path: Path, target_dir: Path) -> None:
     """Into an installed repository's spool: a rename, or a copy then a rename where they are on two
     file systems (a crash in between leaves the same file twice, and the second move overwrites it)."""
-    try:
-        os.mkdir(target_dir, 0o700)
-    except FileExistsError:
-        pass
+    os.chmod(path, 0o600)  # before it leaves the private directory: it holds the whole argv
     target = target_dir / path.name
     try:
         os.rename(path, target)
@@ -218,10 +226,11 @@ def _move(path: Path, target_dir: Path) -> None:
         if exc.errno != 18:  # EXDEV: another file system
             raise
         temp = target_dir / f".{path.name}"
-        shutil.copyfile(path, temp)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with open(path, "rb") as source, os.fdopen(fd, "wb") as copy:
+            shutil.copyfileobj(source, copy)
         os.replace(temp, target)
         os.unlink(path)
-    os.chmod(target, 0o600)
 
 
 @dataclass
