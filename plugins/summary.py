@@ -17,6 +17,7 @@ per-file counts only for the FILE_DAYS newest days seen (enough for two weeks up
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 
 import msgspec
 
@@ -49,6 +50,9 @@ BUSIEST_ROWS = 10
 OTHER = "(other)"
 IMPORT = "import"
 TENTHS = 10
+DAY_S = 86400
+ONE_DAY = timedelta(days=1)
+BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)
 
 
 class SummaryState(msgspec.Struct, array_like=True):
@@ -82,13 +86,23 @@ class SummaryAnalyzer(Analyzer):
         self.files: dict[int, dict[str, list[int]]] = {}
         self.newest: int | None = None
         self.previous: dict[str, tuple[str, str, float]] = {}
+        self.unfolded: dict[int, list[list]] = {}  # local day -> the file changes of its commits, not counted yet
 
     def feed(self, events: Sequence) -> None:
-        local_day = self.context.local_day
+        # The day is worked out only when an event falls outside the one being counted (events come in time
+        # order): two datetime comparisons cost far less than event.t, read only for a switch.
+        offset = self.context.utc_offset_s
+        per_day = self.per_day
+        day = 0
+        counts: list[int] = []
+        start = end = BEFORE_ALL
         for event in events:
-            t = event.t
-            day = local_day(t)
-            counts = self.per_day.get(day) or self.per_day.setdefault(day, [0] * COUNTS)
+            ts = event.ts
+            if not start <= ts < end:
+                day = int((ts.timestamp() + offset) // DAY_S)
+                start = datetime.fromtimestamp(day * DAY_S - offset, timezone.utc)
+                end = start + ONE_DAY
+                counts = per_day.get(day) or per_day.setdefault(day, [0] * COUNTS)
             kind, imported = event.type, event.src == IMPORT
             data = event.data
             if kind == "commit.created":
@@ -99,7 +113,7 @@ class SummaryAnalyzer(Analyzer):
                 counts[SWITCHES] += 1
                 counts[IMPORTED_SWITCHES] += imported
                 if not imported:
-                    counts[PING_PONGS] += self._returned(event.wt, data, t)
+                    counts[PING_PONGS] += self._returned(event.wt, data, event.t)
             elif imported:
                 continue  # hesitation-like: only what was recorded live
             elif kind == "commit.blocked":
@@ -126,24 +140,45 @@ class SummaryAnalyzer(Analyzer):
                    and t - before[2] <= self.window)
 
     def _files(self, day: int, changes: list) -> None:
-        """Per-file counts of the newest FILE_DAYS days: older days are dropped, whatever the batches."""
+        """Per-file counts of the newest FILE_DAYS days: older days are dropped, whatever the batches. The
+        changes are only held here (the events' own lists) and counted by _fold, when the state is read:
+        most days are dropped before then, and their files are never counted."""
         if self.newest is None or day > self.newest:
             self.newest = day
-            for old in [key for key in self.files if key <= day - FILE_DAYS]:
-                del self.files[old]
-        if day <= self.newest - FILE_DAYS:
+            for held in (self.files, self.unfolded):
+                for old in [key for key in held if key <= day - FILE_DAYS]:
+                    del held[old]
+        if day <= self.newest - FILE_DAYS or not changes:
             return
-        paths = self.files.get(day) or self.files.setdefault(day, {})
-        for change in changes:
-            key = change.path if change.path in paths or len(paths) < PATHS_PER_DAY else OTHER
-            record = paths.get(key) or paths.setdefault(key, [0, 0])
-            record[0] += 1
-            record[1] += change.added + change.deleted
+        held = self.unfolded.get(day)
+        if held is None:
+            held = self.unfolded[day] = []
+        held.append(changes)
+
+    def _fold(self) -> None:
+        """Count the held changes into `files`, in the order they came (the first PATHS_PER_DAY paths of a
+        day keep their names)."""
+        for day, held in self.unfolded.items():
+            paths = self.files.get(day) or self.files.setdefault(day, {})
+            for changes in held:
+                for change in changes:
+                    key = change.path if change.path in paths or len(paths) < PATHS_PER_DAY else OTHER
+                    record = paths.get(key) or paths.setdefault(key, [0, 0])
+                    record[0] += 1
+                    record[1] += change.added + change.deleted
+        self.unfolded = {}
+
+    def __getstate__(self) -> dict:
+        # pickled to or from the other replay process (gitobs/replay/parallel.py): the counts, not the events'
+        self._fold()
+        return self.__dict__
 
     def horizon(self) -> float:
         return self.window  # a ping-pong is two switches within it
 
     def merge(self, later: SummaryAnalyzer) -> None:
+        self._fold()
+        later._fold()
         for day, counts in later.per_day.items():
             mine = self.per_day.setdefault(day, [0] * COUNTS)
             for index, value in enumerate(counts):
@@ -167,6 +202,7 @@ class SummaryAnalyzer(Analyzer):
         self.previous.update(later.previous)
 
     def save_state(self) -> SummaryState:
+        self._fold()
         return SummaryState(per_day=self.per_day, message=self.message, files=self.files, newest=self.newest,
                             previous=self.previous)
 
@@ -176,6 +212,7 @@ class SummaryAnalyzer(Analyzer):
         self.previous = {wt: tuple(last) for wt, last in state.previous.items()}
 
     def result(self) -> list[AnyBlock]:
+        self._fold()
         context = self.context
         end = context.now if context.until is None else min(context.now, context.until - 0.001)
         last = context.local_day(end)
