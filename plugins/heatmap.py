@@ -83,6 +83,15 @@ BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)
 ONE_HOUR = timedelta(hours=1)
 COLUMNS = ["commits", "lines", "discards", "discarded lines", "samples"]
 
+# GitButler lanes (stacks): the events that say which files and branches a stack holds. Never activity.
+LANE_EVENTS = ("vbranch.files", "vbranch.created", "vbranch.renamed", "vbranch.moved", "vbranch.deleted",
+               "vbranch.archived")
+UNASSIGNED = "(unassigned)"
+# A lane's list (a pending path's too: its first two slots stay 0): commits and their lines (by branch), file
+# rows of dirty samples and of discards, events on its files per time bucket (all file rows, as the files'
+# grid counts them), and the files credited.
+L_COMMITS, L_LINES, L_SAMPLES, L_DISCARDS, L_BUCKETS, L_PATHS = range(6)
+
 
 def type_of(path: str) -> str:
     """".py" (lowercased) for src/App.PY; "Makefile" and dotfiles (".gitignore") by name; else "(none)"."""
@@ -294,6 +303,182 @@ class _Tally:
             _set_buckets(record, _summed(_pairs(record[BUCKETS]), level))
 
 
+def _new_lane() -> list:
+    return [0, 0, 0, 0, {}, set()]
+
+
+def _add_lane(into: list, record: list) -> None:
+    """Add a lane's or pending path's counts and buckets (not its files) to `into`."""
+    for slot in (L_COMMITS, L_LINES, L_SAMPLES, L_DISCARDS):
+        into[slot] += record[slot]
+    add_counts(into[L_BUCKETS], record[L_BUCKETS])
+
+
+class _Lanes:
+    """GitButler lanes (stacks) and the activity credited to them: a file row to the stack whose vbranch.files
+    listed its path last (at that time), a commit to the stack its branch was in (vbranch.created, renamed,
+    moved, deleted, archived). The rest is "(unassigned)": the totals less the lanes, never counted here.
+
+    Exact in two processes: a later part does not know the earlier part's lists and branches, so what it could
+    not place waits, per path in `pending` (keyed by the stacks whose lists it had seen by then: those replaced
+    the earlier part's) and per branch in `pending_branches`, and merge() places it with the earlier part's
+    lists. Until its first vbranch.files or vbranch.deleted an instance keeps nothing per path (a log without
+    them costs nothing): what would be pending is its file records, taken then (`start`)."""
+
+    def __init__(self) -> None:
+        self.seen = False  # a lane event came: the section shows the lanes
+        self.tracking = False  # file rows are credited as they come
+        self.lists: dict[str, list[str]] = {}  # stack -> its latest paths, in the order of their last update
+        self.owner: dict[str, str] = {}  # path -> the stack whose list named it last
+        self.known: tuple[str, ...] = ()  # the stacks in lists, sorted: the key of what waits now
+        self.branch_of: dict[str, str | None] = {}  # branch -> its stack (None: deleted), as this part saw
+        self.named: dict[str, str] = {}  # stack -> the branch last seen in it (the name of a stack gone)
+        self.lanes: dict[str, list] = {}  # stack -> its counts (L_*)
+        self.pending: dict[tuple[str, ...], dict[str, list]] = {}
+        self.pending_branches: dict[str, list[int]] = {}  # branch -> [commits, lines]
+        self.commit_lines = 0  # of every commit: "(unassigned)" gets what the lanes did not
+
+    def event(self, kind: str, data) -> None:
+        if kind == "vbranch.files":
+            self._listed(data.stack, [change.path for change in data.files])
+        elif kind == "vbranch.moved":
+            self.branch_of[data.branch] = data.to_stack
+            self.named[data.to_stack] = data.branch
+        elif kind == "vbranch.renamed":
+            self.branch_of[data.from_] = None
+            self.branch_of[data.to] = data.stack
+            self.named[data.stack] = data.to
+        elif kind == "vbranch.deleted":  # its files are no longer its own (a stack gone reports no files)
+            self.branch_of[data.branch] = None
+            self.named[data.stack] = data.branch
+            self._listed(data.stack, [])
+        else:  # created, archived
+            self.branch_of[data.branch] = data.stack
+            self.named[data.stack] = data.branch
+
+    def _listed(self, stack: str, paths: list[str]) -> None:
+        self.lists.pop(stack, None)
+        self.lists[stack] = paths
+        self._own()
+
+    def _own(self) -> None:
+        self.owner = {path: stack for stack, paths in self.lists.items() for path in paths}  # latest wins
+        self.known = tuple(sorted(self.lists))
+
+    def _lane(self, stack: str) -> list:
+        lane = self.lanes.get(stack)
+        if lane is None:
+            lane = self.lanes[stack] = _new_lane()
+        return lane
+
+    def start(self, waiting: dict[str, list]) -> None:
+        """Credit file rows from now on; `waiting` is the activity per path so far (all of it waits)."""
+        self.tracking = True
+        into = self.pending.setdefault((), {})
+        for path, record in waiting.items():
+            _add_lane(into.get(path) or into.setdefault(path, _new_lane()), record)
+
+    def commit(self, branch: str | None, lines: int) -> None:
+        self.commit_lines += lines
+        if branch is None:
+            return
+        if branch in self.branch_of:
+            stack = self.branch_of[branch]
+            if stack is not None:
+                lane = self._lane(stack)
+                lane[L_COMMITS] += 1
+                lane[L_LINES] += lines
+        else:
+            waiting = self.pending_branches.get(branch) or self.pending_branches.setdefault(branch, [0, 0])
+            waiting[0] += 1
+            waiting[1] += lines
+
+    def rows(self, slot: int | None, files, bucket: int) -> None:
+        """File rows of one event (`slot`: L_SAMPLES, L_DISCARDS, or None for a commit's, events only)."""
+        owner, lanes, waiting = self.owner, self.lanes, None
+        for change in files:
+            path = change.path
+            stack = owner.get(path)
+            if stack is None:
+                if waiting is None:
+                    waiting = self.pending.get(self.known) or self.pending.setdefault(self.known, {})
+                record = waiting.get(path) or waiting.setdefault(path, _new_lane())
+            else:
+                record = lanes.get(stack) or self._lane(stack)
+                record[L_PATHS].add(path)
+            if slot is not None:
+                record[slot] += 1
+            buckets = record[L_BUCKETS]
+            buckets[bucket] = buckets.get(bucket, 0) + 1
+
+    def rolled(self, path: str, samples: int, discards: int, events: int, bucket: int) -> None:
+        """A rollup day's row of a path (gitobs gc), once tracking."""
+        record = _new_lane()
+        record[L_SAMPLES], record[L_DISCARDS], record[L_BUCKETS] = samples, discards, {bucket: events}
+        stack = self.owner.get(path)
+        if stack is None:
+            waiting = self.pending.setdefault(self.known, {})
+            _add_lane(waiting.get(path) or waiting.setdefault(path, _new_lane()), record)
+        else:
+            self._credit(stack, path, record)
+
+    def _credit(self, stack: str, path: str, record: list) -> None:
+        lane = self._lane(stack)
+        _add_lane(lane, record)
+        if record[L_BUCKETS]:
+            lane[L_PATHS].add(path)
+
+    def regroup(self, level: int) -> None:
+        records = [*self.lanes.values(), *(r for waiting in self.pending.values() for r in waiting.values())]
+        for record in records:
+            record[L_BUCKETS] = _summed(record[L_BUCKETS].items(), level)
+
+    def merge(self, later: _Lanes) -> None:
+        """Take in a later part: place what waits there with these lists and branches, then take its lists,
+        branches and lanes (newer than these). Both track paths, or neither does."""
+        latest_first = [(stack, set(paths)) for stack, paths in reversed(self.lists.items())]
+        for key, waiting in later.pending.items():
+            replaced = set(key)
+            mine = [(stack, paths) for stack, paths in latest_first if stack not in replaced]
+            still = tuple(sorted(replaced | set(self.lists)))
+            for path, record in waiting.items():
+                stack = next((stack for stack, paths in mine if path in paths), None)
+                if stack is not None:
+                    self._credit(stack, path, record)
+                else:
+                    into = self.pending.setdefault(still, {})
+                    _add_lane(into.get(path) or into.setdefault(path, _new_lane()), record)
+        for branch, (commits, lines) in later.pending_branches.items():
+            if branch in self.branch_of:
+                stack = self.branch_of[branch]
+                if stack is not None:
+                    lane = self._lane(stack)
+                    lane[L_COMMITS] += commits
+                    lane[L_LINES] += lines
+            else:
+                waiting = self.pending_branches.get(branch) or self.pending_branches.setdefault(branch, [0, 0])
+                waiting[0] += commits
+                waiting[1] += lines
+        for stack, lane in later.lanes.items():
+            mine = self._lane(stack)
+            _add_lane(mine, lane)
+            mine[L_PATHS] |= lane[L_PATHS]
+        for stack, paths in later.lists.items():
+            self.lists.pop(stack, None)
+            self.lists[stack] = paths
+        self._own()
+        self.branch_of.update(later.branch_of)
+        self.named.update(later.named)
+        self.commit_lines += later.commit_lines
+        self.seen = self.seen or later.seen
+        self.tracking = self.tracking or later.tracking
+
+    def label(self, stack: str) -> str:
+        """Its branches now (sorted), else the last one seen in it."""
+        names = sorted(branch for branch, owner in self.branch_of.items() if owner == stack)
+        return ", ".join(names) if names else self.named.get(stack, stack[:8])
+
+
 # What the report cache keeps of a record: its counts (these slots, settled) and its (bucket, events) pairs.
 SAVED_SLOTS = (COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, FILES, LIMIT)
 
@@ -302,6 +487,55 @@ class TallyState(msgspec.Struct, array_like=True):
     records: list[tuple[str, list[int], list[int]]]  # key, counts (SAVED_SLOTS), buckets
     other: tuple[list[int], list[int]]
     folded: bool
+
+
+class LaneState(msgspec.Struct, array_like=True):
+    stack: str
+    counts: list[int]  # commits, lines, samples, discards
+    buckets: dict[int, int]
+    paths: list[str]  # sorted
+
+
+class LanesState(msgspec.Struct, array_like=True):
+    seen: bool
+    tracking: bool
+    lists: list[tuple[str, list[str]]]  # in the order of their last update
+    branch_of: dict[str, str | None]
+    named: dict[str, str]
+    lanes: list[LaneState]
+    pending: list[tuple[list[str], list[LaneState]]]  # (stacks whose lists replaced, paths as LaneState.stack)
+    pending_branches: dict[str, list[int]]
+    commit_lines: int
+
+
+def _save_lane(key: str, record: list) -> LaneState:
+    return LaneState(key, record[:L_BUCKETS], record[L_BUCKETS], sorted(record[L_PATHS]))
+
+
+def _load_lane(saved: LaneState) -> list:
+    return [*saved.counts, saved.buckets, set(saved.paths)]
+
+
+def _save_lanes(lanes: _Lanes) -> LanesState:
+    return LanesState(
+        lanes.seen, lanes.tracking, list(lanes.lists.items()), lanes.branch_of, lanes.named,
+        [_save_lane(stack, record) for stack, record in lanes.lanes.items()],
+        [(list(key), [_save_lane(path, record) for path, record in waiting.items()])
+         for key, waiting in lanes.pending.items()], lanes.pending_branches, lanes.commit_lines)
+
+
+def _load_lanes(lanes: _Lanes, state: LanesState) -> None:
+    saved_lanes = [*state.lanes, *(saved for _, waiting in state.pending for saved in waiting)]
+    if any(len(saved.counts) != L_BUCKETS for saved in saved_lanes):
+        raise ValueError("a heatmap state with a lane of the wrong shape")
+    lanes.seen, lanes.tracking = state.seen, state.tracking
+    lanes.lists = dict(state.lists)
+    lanes._own()
+    lanes.branch_of, lanes.named = state.branch_of, state.named
+    lanes.lanes = {saved.stack: _load_lane(saved) for saved in state.lanes}
+    lanes.pending = {tuple(key): {saved.stack: _load_lane(saved) for saved in waiting}
+                     for key, waiting in state.pending}
+    lanes.pending_branches, lanes.commit_lines = state.pending_branches, state.commit_lines
 
 
 class HeatmapState(msgspec.Struct, array_like=True):
@@ -321,6 +555,7 @@ class HeatmapState(msgspec.Struct, array_like=True):
     totals: tuple[list[int], list[int]]
     beyond: tuple[list[int], list[int]]  # the files of commits past their capped lists (BEYOND)
     imported: int  # commits from gitobs import (src "import"): counted, and said
+    lanes: LanesState
 
 
 def _save_record(record: list) -> tuple[list[int], list[int]]:
@@ -355,12 +590,15 @@ def _load_tally(tally: _Tally, state: TallyState) -> None:
 class HeatmapAnalyzer(Analyzer):
     name = "heatmap"
     title = "Activity heatmap"
-    consumes = (*KINDS, ROLLUP)  # and gitobs gc's daily rollups of older days
+    consumes = (*KINDS, ROLLUP, *LANE_EVENTS)  # and gitobs gc's daily rollups of older days, and GitButler's lanes
     # a commit's list of files is capped; files_total, added and deleted stay exact (the BEYOND row)
     fields = {**{kind: ("files",) for kind in KINDS}, "commit.created": ("files", "files_total", "added", "deleted",
-                                                                    "src")}
+                                                                    "src", "branch"),
+              "vbranch.files": ("stack", "files"), "vbranch.renamed": ("stack", "from_", "to"),
+              "vbranch.moved": ("branch", "to_stack"),
+              **{kind: ("stack", "branch") for kind in ("vbranch.created", "vbranch.deleted", "vbranch.archived")}}
     order = 10
-    state_version = 3
+    state_version = 4
     state_type = HeatmapState
     merges_in_any_order = True  # counts per path and bucket add up whatever the two parts' times (merge)
 
@@ -398,6 +636,7 @@ class HeatmapAnalyzer(Analyzer):
         # as on a named file) and lines, per bucket; shown as the BEYOND row of the files' views.
         self.beyond = _new_record()
         self.imported = 0  # commits from gitobs import
+        self.lanes = _Lanes()
 
     def _bucket_option(self) -> int | None:
         text = self.option("bucket", "auto")
@@ -419,10 +658,22 @@ class HeatmapAnalyzer(Analyzer):
         hour_start = hour_end = BEFORE_ALL
         rollups = []
         capped = self.context.path is None  # --path cuts file lists, not files_total: no remainder is known
+        lanes = self.lanes
+        tracking = lanes.tracking  # lanes own files: credit each file row (a log without them: nothing to do)
         for event in events:
             kind = KINDS.get(event.type)
             if kind is None:
-                rollups.append(event.data)
+                if event.type == ROLLUP:
+                    rollups.append(event.data)
+                    continue
+                if not tracking and event.type in ("vbranch.files", "vbranch.deleted"):
+                    for rollup in rollups:  # in the file records that start waiting, as in one process
+                        self._rollup(rollup)
+                    rollups.clear()
+                    self._track_lanes()
+                    tracking = True
+                lanes.seen = True
+                lanes.event(event.type, event.data)
                 continue
             total, counter, liner = kind
             data = event.data
@@ -447,6 +698,7 @@ class HeatmapAnalyzer(Analyzer):
             run += 1
             entries += len(files)  # each file of the event counts one event on it
             if counter == RUN_COMMITS:
+                lanes.commit(data.branch, data.added + data.deleted)
                 if event.src == IMPORTED:
                     self.imported += 1
                 if capped and data.files_total > len(files):
@@ -463,6 +715,8 @@ class HeatmapAnalyzer(Analyzer):
                         if folder[OPEN] != bucket:
                             _enter(folder, bucket)
                         folder[RUN_SAMPLES] += 1
+                if tracking:
+                    lanes.rows(L_SAMPLES, files, bucket)
                 continue
             for change in files:
                 record = find_file(change.path) or self._new_file(change.path)
@@ -478,12 +732,25 @@ class HeatmapAnalyzer(Analyzer):
                         _enter(folder, bucket)
                     folder[counter] += 1
                 folder[liner] += lines
+            if tracking:
+                lanes.rows(L_DISCARDS if counter == RUN_DISCARDS else None, files, bucket)
         if run:
             hours[hour] = hours.get(hour, 0) + run
             file_events[bucket] = file_events.get(bucket, 0) + entries
         for rollup in rollups:
             self._rollup(rollup)
         self._bound()
+
+    def _track_lanes(self) -> None:
+        """Lanes own files from now on: the activity per path so far waits to be placed (_Lanes)."""
+        self.files.settle()
+        waiting = {}
+        for path, record in self.files.records.items():
+            if record[BUCKETS]:
+                lane = waiting[path] = _new_lane()
+                lane[L_SAMPLES], lane[L_DISCARDS] = record[SAMPLES], record[DISCARDS]
+                lane[L_BUCKETS] = _summed(_pairs(record[BUCKETS]))
+        self.lanes.start(waiting)
 
     def _beyond_cap(self, data, bucket: int) -> None:
         """A commit whose file list was capped: the files and lines past the list go to the BEYOND row."""
@@ -511,10 +778,13 @@ class HeatmapAnalyzer(Analyzer):
                 self.hours[key] = self.hours.get(key, 0) + count
         for index, kind in enumerate((COMMITS, DISCARDS, SAMPLES)):
             self.totals[kind] += data.heat[index] if index < len(data.heat) else 0
+        tracking = self.lanes.tracking
         for path, *counts in data.files:
             _add_rolled(self.files.records.get(path) or self._new_file(path), bucket, counts)
             events = sum(counts[0:5:2])  # commits, discards, samples
             self.file_events[bucket] = self.file_events.get(bucket, 0) + events
+            if tracking and events:
+                self.lanes.rolled(path, counts[4], counts[2], events, bucket)
         folders = self.dirs.records
         for prefix, *counts in data.dirs:
             depth = 0 if prefix == ROOT_DIR else prefix.count("/") + 1
@@ -542,6 +812,7 @@ class HeatmapAnalyzer(Analyzer):
             self.dirs.regroup(level)
             _settle(self.beyond)
             _set_buckets(self.beyond, _summed(_pairs(self.beyond[BUCKETS]), level))
+            self.lanes.regroup(level)
             coarse = _summed(self.file_events.items(), level)
             self.file_events.clear()  # in place: feed() holds it
             self.file_events.update(coarse)
@@ -557,6 +828,9 @@ class HeatmapAnalyzer(Analyzer):
             level = max(self.level, later.level, _level_for(self.last_day - self.first_day))
             self._coarsen(level)
             later._coarsen(level)
+        if self.lanes.tracking != later.lanes.tracking:  # lanes own files in one part: both credit file rows
+            (later if self.lanes.tracking else self)._track_lanes()
+        self.lanes.merge(later.lanes)
         for path in later.seen & self.seen:  # both counted it as a distinct file of its type
             (self.types.records.get(type_of(path)) or self.types.other)[FILES] -= 1
         self.seen |= later.seen
@@ -615,7 +889,7 @@ class HeatmapAnalyzer(Analyzer):
             dirs=_save_tally(self.dirs), types=_save_tally(self.types), seen=sorted(self.seen),
             seen_full=self.seen_full, hours=self.hours, file_events=self.file_events,
             totals=_save_record(self.totals), beyond=_save_record(self.beyond),
-            imported=self.imported)
+            imported=self.imported, lanes=_save_lanes(self.lanes))
 
     def load_state(self, state: HeatmapState) -> None:
         if len(state.file_keys) != len(state.files.records):
@@ -631,6 +905,7 @@ class HeatmapAnalyzer(Analyzer):
         self.totals = _load_record(state.totals)
         self.beyond = _load_record(state.beyond)
         self.imported = state.imported
+        _load_lanes(self.lanes, state.lanes)
 
     def result(self) -> list[AnyBlock]:
         self.files.settle()
@@ -644,6 +919,8 @@ class HeatmapAnalyzer(Analyzer):
             unit = LEVEL_NAMES[self.level]
             blocks.append(self._grid("by_file_time", f"Files by {unit}", self.files, self.file_events, beyond))
             blocks.append(self._grid("by_dir_time", f"Directories by {unit}", self.dirs))
+        if self.lanes.seen:  # GitButler's lanes: only in a log that has them
+            blocks += self._lane_blocks()
         blocks.append(self._calendar())
         blocks.append(self._punchcard())
         blocks.append(self._types())
@@ -719,6 +996,54 @@ class HeatmapAnalyzer(Analyzer):
                 cells.append([total - sum(column) for total, *column in zip(line(events.items()), *cells)])
         return Grid(id=block_id, title=title, row_labels=labels,
                     column_labels=[_label(key, level) for key in columns], cells=cells, unit="events")
+
+    def _lane_blocks(self) -> list[AnyBlock]:
+        """The lanes by their activity, and "(unassigned)": the totals less theirs."""
+        lanes = self.lanes
+        ranked = sorted(lanes.lanes.items(), key=lambda item: (
+            -(item[1][L_COMMITS] + item[1][L_SAMPLES] + item[1][L_DISCARDS]), -item[1][L_LINES],
+            lanes.label(item[0]), item[0]))
+        shown, rest = ranked[:self.top_k], ranked[self.top_k:]
+        others = _new_lane()
+        for _, lane in rest:
+            _add_lane(others, lane)
+            others[L_PATHS] |= lane[L_PATHS]
+        records = [*self.files.records.values(), self.files.other]
+        unassigned = _new_lane()
+        unassigned[L_COMMITS], unassigned[L_LINES] = self.totals[COMMITS], lanes.commit_lines
+        unassigned[L_SAMPLES] = sum(record[SAMPLES] for record in records)
+        unassigned[L_DISCARDS] = sum(record[DISCARDS] for record in records)
+        unassigned[L_BUCKETS] = dict(self.file_events)
+        for _, lane in ranked:
+            for slot in (L_COMMITS, L_LINES, L_SAMPLES, L_DISCARDS):
+                unassigned[slot] -= lane[slot]
+            for key, count in lane[L_BUCKETS].items():
+                unassigned[L_BUCKETS][key] = unassigned[L_BUCKETS].get(key, 0) - count
+        rows = [(lanes.label(stack), stack[:8], lane) for stack, lane in shown]
+        if rest:
+            rows.append((OTHER, None, others))
+        rows.append((UNASSIGNED, None, unassigned))
+        table = Table(
+            id="by_lane", title="By GitButler lane (file rows by the stack owning the path then, commits by branch)",
+            columns=["lane", "stack", "commits", "lines", "dirty samples", "discards", "files"],
+            rows=[[label, stack, lane[L_COMMITS], lane[L_LINES], lane[L_SAMPLES], lane[L_DISCARDS],
+                   len(lane[L_PATHS]) if stack is not None or label == OTHER else None] for label, stack, lane in rows],
+            total_rows=len(ranked) + 1 if rest else None)
+        if self.first_day is None:
+            return [table]
+        level = self.level
+        columns = _columns(self.first_day, self.last_day, level)
+        index = {key: position for position, key in enumerate(columns)}
+        cells = []
+        for _, _, lane in rows:
+            line = [0] * len(columns)
+            for key, count in lane[L_BUCKETS].items():
+                line[index[_column_key(key, level)]] += count
+            cells.append(line)
+        grid = Grid(id="by_lane_time", title=f"Lanes by {LEVEL_NAMES[level]} (events on the files each owned)",
+                    row_labels=[label for label, _, _ in rows], column_labels=[_label(key, level) for key in columns],
+                    cells=cells, unit="events")
+        return [table, grid]
 
     def _calendar(self) -> Calendar:
         # The 53 weeks up to the report's day (its --now, or the last day before --until if that is earlier),
