@@ -321,17 +321,19 @@ PLAIN_WIDTH = 100
 
 
 MIN_WIDTH = 20
+MAX_WIDTH = 1000  # wider is no terminal's: --width 1000000000 would draw rules of a billion characters
 
 
 def text_width(explicit: int | None, terminal: bool) -> int:
     """--width, else COLUMNS when set (piped too), else the terminal's width, else PLAIN_WIDTH (piped output
-    is no terminal: its width is not asked)."""
+    is no terminal: its width is not asked); always within MIN_WIDTH..MAX_WIDTH."""
     if explicit is not None:
-        return max(MIN_WIDTH, explicit)
+        return min(MAX_WIDTH, max(MIN_WIDTH, explicit))
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit() and int(columns) > 0:
-        return max(MIN_WIDTH, int(columns))
-    return max(MIN_WIDTH, shutil.get_terminal_size((PLAIN_WIDTH, 24)).columns) if terminal else PLAIN_WIDTH
+        return min(MAX_WIDTH, max(MIN_WIDTH, int(columns)))
+    return min(MAX_WIDTH, max(MIN_WIDTH, shutil.get_terminal_size((PLAIN_WIDTH, 24)).columns)) if terminal \
+        else PLAIN_WIDTH
 
 
 class TextRenderer(Renderer):

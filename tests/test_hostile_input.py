@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from conftest import commit_file, gitobs
+from gitobs_plugins import render_text
 
 from gitobs.capture import trace2_setup, trace2_spool
 from gitobs.core.repo import locate
@@ -102,3 +103,14 @@ def test_a_trace2_spool_opened_up_is_made_private_again_before_a_file_goes_in(wa
     trace2_spool.drain()
     assert stat.S_IMODE(spool.stat().st_mode) == 0o700
     assert [stat.S_IMODE((spool / name).stat().st_mode) for name in os.listdir(spool)] == [0o600]
+
+
+def test_a_huge_width_or_columns_draws_a_text_report_at_most_max_width_wide(watched, monkeypatch):
+    """--width 1000000000 (or COLUMNS so) once drew a rule of a billion characters: gigabytes, minutes."""
+    commit_file(watched, "a.txt", "a\n", "a")
+    for args, columns in ((["--width", "1000000000"], None), ([], "999999999")):
+        env = {**os.environ, "COLUMNS": columns} if columns else os.environ
+        done = subprocess.run([sys.executable, "-m", "gitobs", "report", "--heatmap", *args], cwd=watched,
+                              capture_output=True, text=True, env=env, timeout=120)  # a guard, not a timing
+        assert done.returncode == 0, done.stderr
+        assert max(len(line) for line in done.stdout.splitlines()) == render_text.MAX_WIDTH

@@ -416,7 +416,7 @@ def test_a_cache_file_that_is_a_link_or_too_big_is_not_read(obs, monkeypatch):
 KEPT = {
     "heatmap": {"bucket_of", "dirs", "file_events", "files", "first_day", "hours", "last_day", "level", "seen",
                 "seen_full", "totals", "types", "beyond", "imported", "lanes"},
-    "summary": {"per_day", "message", "files", "newest", "previous"},
+    "summary": {"per_day", "message", "files", "newest", "previous", "unfolded"},  # unfolded: counted into files
     "branches": {"dwell", "dwell_total", "last", "limit", "pairs", "per_day", "per_session", "previous", "touched"},
     "hesitation": {"aborted_by_stage", "blocked_by_hook", "by_branch", "by_hour", "message_edit", "rolled_edit",
                    "rolled_staged", "staged"},
@@ -457,8 +457,9 @@ def test_sections_are_kept_and_shown_when_nothing_came_after(obs, monkeypatch):
         monkeypatch.setattr(cls, "result", spy)
     assert _report(obs, True) == full
     # the heatmap's calendar, the summary's weeks, the hooks' burn windows and the commands' trend end at
-    # --now, and vbranches does not say: theirs are made; the others are kept
-    assert sorted(made) == ["commands", "heatmap", "hooks", "summary", "vbranches"]
+    # --now, vbranches does not say, and the dashboard's rows are as big as its state: theirs are made; the
+    # others are kept
+    assert sorted(made) == ["commands", "dashboard", "heatmap", "hooks", "summary", "vbranches"]
     made.clear()
     _append(obs, LINES[5000:5005])
     cached = _report(obs, True)
