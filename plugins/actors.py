@@ -21,7 +21,8 @@ waits for acts until the stream has passed its span. An act written in a later s
 stays unpaired. Sessions are an actor's commands with
 less than `actors.idle_gap` (30 minutes) between them. A commit is "reworked by a human" when a later amend
 or undo paired with the terminal or the IDE, within REWORK_WINDOW_S (7 days), takes it off its branch, and it
-was not made by them.
+was not made by them. Bounded: commits are remembered for that week (plus a day), and past MAX_WAITING acts
+waiting at once (a burst of thousands within WAIT_S) the oldest half is counted with what it paired with so far.
 
 Two parts of the log merge exactly when more than `horizon()` apart (docs/plugins.md): pairings and sessions
 do not reach across such a gap; a rework can, so each instance keeps the reworks it could not place within
@@ -52,8 +53,9 @@ MAX_SPAN_S = 3600.0
 WAIT_S = 2 * SLACK_S  # an act waits this long after its time for a command that holds it
 UNKNOWN = "(unpaired)"
 HUMANS = ("terminal", "ide")
-KEPT_SHAS = 20_000  # commits remembered past this many: those older than REWORK_WINDOW_S are forgotten
 REWORK_WINDOW_S = 7 * 86400  # a human's amend or undo this long after a commit still reworks it
+FORGET_EVERY_S = 86400  # commits older than REWORK_WINDOW_S are forgotten once a day of the stream
+MAX_WAITING = 4096  # acts waiting for a command: past this many (a burst within WAIT_S), the oldest are counted
 COLUMNS = ("commands", "failures", "commits", "amends", "undos", "discards", "no_verify")
 COMMANDS, FAILURES, COMMITS, AMENDS, UNDOS, DISCARDS, NO_VERIFY = range(len(COLUMNS))
 
@@ -110,7 +112,7 @@ class ActorsAnalyzer(Analyzer):
               "commit.created": ("sha",), "commit.amended": ("old",), "commit.undone": ("sha",),
               "edit.discarded": ()}
     order = 74
-    state_version = 3
+    state_version = 4  # 4: a week of commits remembered, not 20,000
     result_uses_now = False  # its sections are kept with its state
     state_type = ActorsState
 
@@ -130,6 +132,7 @@ class ActorsAnalyzer(Analyzer):
         # a human's rework of a commit this instance never saw, within REWORK_WINDOW_S of its first event: an
         # earlier part's commit, for merge
         self.misses: list[tuple[str, float]] = []
+        self.forget_at = float("-inf")  # when the commits too old to be reworked are forgotten next
 
     def _row(self, actor: str) -> list[int]:
         row = self.counts.get(actor)
@@ -198,6 +201,10 @@ class ActorsAnalyzer(Analyzer):
         for held in self.recent:
             self._offer(act, held)
         self.waiting.append(act)
+        if len(self.waiting) > MAX_WAITING:  # bounded: the oldest half counted as they are paired now
+            due, self.waiting = self.waiting[:MAX_WAITING // 2], self.waiting[MAX_WAITING // 2:]
+            for act in due:
+                self._count(act)
 
     @staticmethod
     def _offer(act: Act, held: Command) -> None:
@@ -225,6 +232,9 @@ class ActorsAnalyzer(Analyzer):
     def _count(self, act: Act) -> None:
         count(act, self.counts, self.made_by, self.reworked,
               self.misses if act.t <= self.first + REWORK_WINDOW_S else None)
+        if act.t >= self.forget_at:
+            self.forget_at = act.t + FORGET_EVERY_S
+            forget(self.made_by, act.t - REWORK_WINDOW_S)
 
     def save_state(self) -> ActorsState:
         return ActorsState(counts={actor: list(row) for actor, row in self.counts.items()},
@@ -281,15 +291,23 @@ def count(act: Act, counts: dict[str, list[int]], made_by: dict[str, tuple[str, 
     if act.type == "commit.created":
         if actor not in HUMANS and act.sha:
             made_by[act.sha] = (actor, act.t)
-            if len(made_by) >= KEPT_SHAS and len(made_by) % 1024 == 0:  # now and then, forget those too old to
-                # count (the matching checks the age anyway, so when this runs changes nothing counted)
-                for sha in [sha for sha, (_, t) in made_by.items() if t < act.t - REWORK_WINDOW_S]:
-                    del made_by[sha]
     elif act.sha and actor in HUMANS:
         made = made_by.pop(act.sha, None)
         if made is None and misses is not None:
             misses.append((act.sha, act.t))
         rework(made, act.t, reworked)
+
+
+def forget(made_by: dict[str, tuple[str, float]], before: float) -> None:
+    """Forget the commits made before `before`, from the oldest on (they are remembered nearly in time order):
+    a rework checks the age anyway, so this changes nothing counted, and keeps a week of commits."""
+    old = []
+    for sha, (_, t) in made_by.items():
+        if t >= before:
+            break
+        old.append(sha)
+    for sha in old:
+        del made_by[sha]
 
 
 def rework(made: tuple[str, float] | None, t: float, reworked: dict[str, int]) -> None:

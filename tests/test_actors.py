@@ -167,3 +167,21 @@ def reworked_of(analyzer: ActorsAnalyzer) -> int:
 
 def encode_json_blocks(blocks: list) -> bytes:
     return msgspec.json.encode(blocks)
+
+
+def test_commits_are_remembered_for_the_rework_week_and_waiting_acts_are_bounded():
+    from gitobs_plugins.actors import COMMITS, MAX_WAITING, REWORK_WINDOW_S
+
+    analyzer = ActorsAnalyzer(Context(now=at("2026-12-31") / 1e9))
+    start = at("2026-10-01") / 1e9
+    for hour in range(60 * 24):  # a commit an hour for 60 days, no git command at all
+        when = datetime.fromtimestamp(start + hour * 3600, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        analyzer.feed([Fed("commit.created", s.CommitCreated(sha=f"{hour:040x}"), when)])
+    kept = [t for _, t in analyzer.made_by.values()]
+    assert 7 * 24 <= len(kept) <= 9 * 24  # a week of commits (plus at most a day), not 1,440
+    assert min(kept) >= analyzer.clock - REWORK_WINDOW_S - 86400
+    burst = [Fed("commit.created", s.CommitCreated(sha=f"{n:040x}"), "2026-12-01 10:00:00")
+             for n in range(3 * MAX_WAITING)]  # thousands of commits within one second (a script)
+    analyzer.feed(burst)
+    assert len(analyzer.waiting) <= MAX_WAITING
+    assert sum(row[COMMITS] for row in analyzer.counts.values()) + len(analyzer.waiting) == 60 * 24 + 3 * MAX_WAITING

@@ -426,7 +426,7 @@ KEPT = {
               "shim"},
     "commands": {"by_command", "nested"},
     "actors": {"counts", "sessions", "last_seen", "made_by", "reworked", "waiting", "recent", "clock", "first",
-               "misses"},
+               "misses", "forget_at"},  # forget_at: when to forget old commits, changes nothing counted
     "patterns": {"by_weekday", "durations", "events", "focused", "follow", "kinds", "last", "limit", "matchers",
                  "row", "sizes", "start", "switch_counts", "switches"},
     "vbranches": {"ci_failures", "lives", "operations", "per_week", "stacks", "to_review"},
