@@ -89,8 +89,9 @@ LANE_EVENTS = ("vbranch.files", "vbranch.created", "vbranch.renamed", "vbranch.m
 UNASSIGNED = "(unassigned)"
 # A lane's list (a pending path's too: its first two slots stay 0): commits and their lines (by branch), file
 # rows of dirty samples and of discards, events on its files per time bucket (all file rows, as the files'
-# grid counts them), and the files credited.
-L_COMMITS, L_LINES, L_SAMPLES, L_DISCARDS, L_BUCKETS, L_PATHS = range(6)
+# grid counts them), and the files credited; then the bucket being counted and its events so far (added to
+# the buckets when another begins, or before anyone reads them: _settle_lane), as file records do.
+L_COMMITS, L_LINES, L_SAMPLES, L_DISCARDS, L_BUCKETS, L_PATHS, L_OPEN, L_RUN = range(8)
 
 
 def type_of(path: str) -> str:
@@ -304,7 +305,16 @@ class _Tally:
 
 
 def _new_lane() -> list:
-    return [0, 0, 0, 0, {}, set()]
+    return [0, 0, 0, 0, {}, set(), None, 0]
+
+
+def _settle_lane(record: list) -> None:
+    run = record[L_RUN]
+    if run:
+        buckets, key = record[L_BUCKETS], record[L_OPEN]
+        buckets[key] = buckets.get(key, 0) + run
+        record[L_RUN] = 0
+    record[L_OPEN] = None
 
 
 def _add_lane(into: list, record: list) -> None:
@@ -408,8 +418,10 @@ class _Lanes:
                 record[L_PATHS].add(path)
             if slot is not None:
                 record[slot] += 1
-            buckets = record[L_BUCKETS]
-            buckets[bucket] = buckets.get(bucket, 0) + 1
+            if record[L_OPEN] != bucket:
+                _settle_lane(record)
+                record[L_OPEN] = bucket
+            record[L_RUN] += 1
 
     def rolled(self, path: str, samples: int, discards: int, events: int, bucket: int) -> None:
         """A rollup day's row of a path (gitobs gc), once tracking."""
@@ -428,7 +440,12 @@ class _Lanes:
         if record[L_BUCKETS]:
             lane[L_PATHS].add(path)
 
+    def settle(self) -> None:
+        for record in [*self.lanes.values(), *(r for waiting in self.pending.values() for r in waiting.values())]:
+            _settle_lane(record)
+
     def regroup(self, level: int) -> None:
+        self.settle()
         records = [*self.lanes.values(), *(r for waiting in self.pending.values() for r in waiting.values())]
         for record in records:
             record[L_BUCKETS] = _summed(record[L_BUCKETS].items(), level)
@@ -436,6 +453,8 @@ class _Lanes:
     def merge(self, later: _Lanes) -> None:
         """Take in a later part: place what waits there with these lists and branches, then take its lists,
         branches and lanes (newer than these). Both track paths, or neither does."""
+        self.settle()
+        later.settle()
         latest_first = [(stack, set(paths)) for stack, paths in reversed(self.lists.items())]
         for key, waiting in later.pending.items():
             replaced = set(key)
@@ -513,10 +532,11 @@ def _save_lane(key: str, record: list) -> LaneState:
 
 
 def _load_lane(saved: LaneState) -> list:
-    return [*saved.counts, saved.buckets, set(saved.paths)]
+    return [*saved.counts, saved.buckets, set(saved.paths), None, 0]
 
 
 def _save_lanes(lanes: _Lanes) -> LanesState:
+    lanes.settle()
     return LanesState(
         lanes.seen, lanes.tracking, list(lanes.lists.items()), lanes.branch_of, lanes.named,
         [_save_lane(stack, record) for stack, record in lanes.lanes.items()],
@@ -1000,6 +1020,7 @@ class HeatmapAnalyzer(Analyzer):
     def _lane_blocks(self) -> list[AnyBlock]:
         """The lanes by their activity, and "(unassigned)": the totals less theirs."""
         lanes = self.lanes
+        lanes.settle()
         ranked = sorted(lanes.lanes.items(), key=lambda item: (
             -(item[1][L_COMMITS] + item[1][L_SAMPLES] + item[1][L_DISCARDS]), -item[1][L_LINES],
             lanes.label(item[0]), item[0]))
