@@ -90,11 +90,15 @@ class SummaryAnalyzer(Analyzer):
 
     def feed(self, events: Sequence) -> None:
         # The day is worked out only when an event falls outside the one being counted (events come in time
-        # order): two datetime comparisons cost far less than event.t, read only for a switch.
+        # order): two datetime comparisons cost far less than event.t, read only for a switch. The day's
+        # lists of held files and message times are looked up at its first commit and message time.
         offset = self.context.utc_offset_s
-        per_day = self.per_day
+        per_day, message, returned = self.per_day, self.message, self._returned
         day = 0
         counts: list[int] = []
+        held: list[list] | None = None
+        times: dict[int, int] | None = None
+        looked = False  # held looked up for this day
         start = end = BEFORE_ALL
         for event in events:
             ts = event.ts
@@ -103,32 +107,39 @@ class SummaryAnalyzer(Analyzer):
                 start = datetime.fromtimestamp(day * DAY_S - offset, timezone.utc)
                 end = start + ONE_DAY
                 counts = per_day.get(day) or per_day.setdefault(day, [0] * COUNTS)
-            kind, imported = event.type, event.src == IMPORT
-            data = event.data
+                held, times, looked = None, None, False
+            kind = event.type
             if kind == "commit.created":
+                imported = event.src == IMPORT
                 counts[COMMITS] += 1
                 counts[IMPORTED_COMMITS] += imported
-                self._files(day, data.files)
+                if not looked:
+                    held, looked = self._held(day), True
+                if held is not None and event.data.files:
+                    held.append(event.data.files)
             elif kind == "branch.switch":
+                imported = event.src == IMPORT
                 counts[SWITCHES] += 1
                 counts[IMPORTED_SWITCHES] += imported
                 if not imported:
-                    counts[PING_PONGS] += self._returned(event.wt, data, event.t)
-            elif imported:
+                    counts[PING_PONGS] += returned(event.wt, event.data, event.t)
+            elif event.src == IMPORT:
                 continue  # hesitation-like: only what was recorded live
-            elif kind == "commit.blocked":
-                counts[BLOCKED] += 1
+            elif kind == "commit.message_edit":
+                if times is None:
+                    times = message.get(day) or message.setdefault(day, {})
+                tenths = round(event.data.seconds * TENTHS)
+                times[tenths] = times.get(tenths, 0) + 1
             elif kind == "commit.aborted":
                 counts[ABORTED] += 1
-            elif kind == "edit.discarded":
+            elif kind == "commit.blocked":
+                counts[BLOCKED] += 1
+            else:  # edit.discarded
+                files = event.data.files
                 counts[DISCARDS] += 1
-                counts[DISCARDED_FILES] += len(data.files)
-                counts[DISCARDED_LINES] += sum(change.added + change.deleted for change in data.files)
-                counts[UNSAMPLED] += not data.files
-            else:  # commit.message_edit
-                times = self.message.get(day) or self.message.setdefault(day, {})
-                tenths = round(data.seconds * TENTHS)
-                times[tenths] = times.get(tenths, 0) + 1
+                counts[DISCARDED_FILES] += len(files)
+                counts[DISCARDED_LINES] += sum(change.added + change.deleted for change in files)
+                counts[UNSAMPLED] += not files
 
     def _returned(self, worktree: str, data, t: float) -> int:
         """1 when this switch goes back to the branch left by the worktree's previous switch within the
@@ -139,21 +150,22 @@ class SummaryAnalyzer(Analyzer):
         return int(before is not None and before[1] == left and before[0] == entered != left
                    and t - before[2] <= self.window)
 
-    def _files(self, day: int, changes: list) -> None:
-        """Per-file counts of the newest FILE_DAYS days: older days are dropped, whatever the batches. The
-        changes are only held here (the events' own lists) and counted by _fold, when the state is read:
-        most days are dropped before then, and their files are never counted."""
+    def _held(self, day: int) -> list[list] | None:
+        """Where a commit of `day` holds its files: per-file counts are kept for the newest FILE_DAYS days
+        (older days are dropped, whatever the batches); None for a day older than those. The changes are only
+        held (the events' own lists) and counted by _fold, when the state is read: most days are dropped before
+        then, and their files are never counted."""
         if self.newest is None or day > self.newest:
             self.newest = day
-            for held in (self.files, self.unfolded):
-                for old in [key for key in held if key <= day - FILE_DAYS]:
-                    del held[old]
-        if day <= self.newest - FILE_DAYS or not changes:
-            return
+            for kept in (self.files, self.unfolded):
+                for old in [key for key in kept if key <= day - FILE_DAYS]:
+                    del kept[old]
+        if day <= self.newest - FILE_DAYS:
+            return None
         held = self.unfolded.get(day)
         if held is None:
             held = self.unfolded[day] = []
-        held.append(changes)
+        return held
 
     def _fold(self) -> None:
         """Count the held changes into `files`, in the order they came (the first PATHS_PER_DAY paths of a
