@@ -6,6 +6,8 @@ samples. They are shown per file, per directory and per file type, per file and 
 buckets, as a GitHub-style calendar and as an hour-of-week punchcard. The grids, the calendar and the
 punchcard need one number per cell: "events", the commits, discards and dirty samples counted there.
 
+With GitButler's lanes in the log, the same activity is also split by lane (stack): see `_Lanes`.
+
 Per-path state is bounded (see `_Tally`): a log naming millions of paths keeps only the busiest few
 thousand, folding the rest into "(other)", while every total stays exact.
 """
@@ -536,12 +538,12 @@ def _load_lane(saved: LaneState) -> list:
 
 
 def _save_lanes(lanes: _Lanes) -> LanesState:
+    # Without what waits: a kept state is of the log from its start (the cache keeps no other), so nothing
+    # earlier will ever place it: it is "(unassigned)", as in the instance it came from.
     lanes.settle()
     return LanesState(
         lanes.seen, lanes.tracking, list(lanes.lists.items()), lanes.branch_of, lanes.named,
-        [_save_lane(stack, record) for stack, record in lanes.lanes.items()],
-        [(list(key), [_save_lane(path, record) for path, record in waiting.items()])
-         for key, waiting in lanes.pending.items()], lanes.pending_branches, lanes.commit_lines)
+        [_save_lane(stack, record) for stack, record in lanes.lanes.items()], [], {}, lanes.commit_lines)
 
 
 def _load_lanes(lanes: _Lanes, state: LanesState) -> None:
