@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import commit_file, gitobs
 from gitobs_plugins import render_text
 
@@ -114,3 +115,22 @@ def test_a_huge_width_or_columns_draws_a_text_report_at_most_max_width_wide(watc
                               capture_output=True, text=True, env=env, timeout=120)  # a guard, not a timing
         assert done.returncode == 0, done.stderr
         assert max(len(line) for line in done.stdout.splitlines()) == render_text.MAX_WIDTH
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_trace2_enable_never_writes_over_a_global_config_that_is_no_regular_file(tmp_path, monkeypatch, kind):
+    """GIT_CONFIG_GLOBAL=/dev/null is how scripts ignore the global config: git config --file would replace the
+    device with a regular file (as root), and a FIFO would hang git and gitobs for ever."""
+    special = tmp_path / "special"
+    if kind == "fifo":
+        os.mkfifo(special)
+    elif os.getuid() == 0:
+        os.mknod(special, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # /dev/null's numbers
+    else:
+        pytest.skip("only root makes a device node")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(special))
+    monkeypatch.setenv("GITOBS_STATE_HOME", str(tmp_path / "state"))
+    done = subprocess.run([sys.executable, "-m", "gitobs", "trace2", "enable"], capture_output=True, text=True,
+                          timeout=60)  # a guard: a FIFO opened for reading blocks for ever
+    assert done.returncode == 2 and "not a regular file" in done.stderr and len(done.stderr.splitlines()) == 1
+    assert not stat.S_ISREG(os.lstat(special).st_mode)

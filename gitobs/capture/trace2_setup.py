@@ -6,7 +6,8 @@ in the user's global git config (the file `git config --global` writes: $GIT_CON
 the file's exact bytes (and the bytes it left) in `<state home>/trace2-enabled.json`, mode 0600; disable puts
 the old bytes back when the file is as enable left it, and otherwise removes only gitobs's keys, keeping what
 the user changed since. There is one event target: enable never takes over one the user or their company
-set (global, system, or $GIT_TRACE2_EVENT).
+set (global, system, or $GIT_TRACE2_EVENT). A global config that is no regular file ($GIT_CONFIG_GLOBAL=/dev/null,
+a FIFO) is refused before any git runs.
 
 git writes one file per process into the directory; at trace2.maxFiles files it writes a
 `git-trace2-discard` sentinel and writes nothing more until a scan drains the directory and removes it, so
@@ -71,6 +72,7 @@ def global_config_path() -> Path:
 
 def _git_config(*args: str, absent: int = 1) -> list[str]:
     """`git config` output lines; none when the key is not set. Run outside any repository."""
+    _check_regular(global_config_path())  # every git reads it (trace2's own settings), whatever the scope asked
     env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_TRACE2")}
     env.pop("GIT_DIR", None)
     try:
@@ -82,6 +84,17 @@ def _git_config(*args: str, absent: int = 1) -> list[str]:
         message = done.stderr.strip().splitlines()
         raise GitobsError(f"git config {' '.join(args[:2])} failed: {message[-1] if message else done.returncode}")
     return done.stdout.splitlines() if done.returncode == 0 else []
+
+
+def _check_regular(path: Path) -> None:
+    """A global config that is a device (GIT_CONFIG_GLOBAL=/dev/null, how scripts ignore it) or a FIFO is never
+    read nor written: git would hang on a FIFO, and its write would replace the device with a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # none yet (enable makes it), or git says why
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise GitobsError(f"the global git config {path} is not a regular file: trace2 is set in a regular one")
 
 
 def _set(path: Path, key: str, value: str | None) -> None:
