@@ -67,6 +67,7 @@ ACTS = {
     "commit.undone": (UNDOS, {"reset": ""}),
     "edit.discarded": (DISCARDS, {"checkout": "path", "restore": "", "reset": "hard", "stash": ""}),
 }
+NAMED = {"commit.created": "sha", "commit.amended": "old", "commit.undone": "sha"}  # the field naming the commit
 MAKERS = frozenset(command for _, makers in ACTS.values() for command in makers)
 MANY = frozenset(("am", "rebase", "pull", "cherry-pick", "revert"))  # commands that may make many commits
 
@@ -196,8 +197,8 @@ class ActorsAnalyzer(Analyzer):
                 self._offer(act, held)
 
     def _act(self, kind: str, data, t: float) -> None:
-        sha = getattr(data, "sha", None) or getattr(data, "old", None) or ""
-        act = Act(kind, t, sha)
+        named = NAMED.get(kind)
+        act = Act(kind, t, (getattr(data, named) or "") if named else "")
         for held in self.recent:
             self._offer(act, held)
         self.waiting.append(act)
@@ -222,8 +223,11 @@ class ActorsAnalyzer(Analyzer):
     def _settle(self, now: float) -> None:
         """Count the acts no later command can hold any more, and forget commands no later act can pair with."""
         if self.waiting and self.waiting[0].t < now - WAIT_S:
-            due = [act for act in self.waiting if act.t < now - WAIT_S]
-            self.waiting = [act for act in self.waiting if act.t >= now - WAIT_S]
+            if len(self.waiting) == 1:  # the usual case: one act, and it is due
+                due, self.waiting = self.waiting, []
+            else:
+                due = [act for act in self.waiting if act.t < now - WAIT_S]
+                self.waiting = [act for act in self.waiting if act.t >= now - WAIT_S]
             for act in due:
                 self._count(act)
         if self.recent and self.recent[0].end < now - SLACK_S:
