@@ -348,7 +348,6 @@ class _Lanes:
         self.lanes: dict[str, list] = {}  # stack -> its counts (L_*)
         self.pending: dict[tuple[str, ...], dict[str, list]] = {}
         self.pending_branches: dict[str, list[int]] = {}  # branch -> [commits, lines]
-        self.commit_lines = 0  # of every commit: "(unassigned)" gets what the lanes did not
 
     def event(self, kind: str, data) -> None:
         if kind == "vbranch.files":
@@ -391,7 +390,6 @@ class _Lanes:
             _add_lane(into.get(path) or into.setdefault(path, _new_lane()), record)
 
     def commit(self, branch: str | None, lines: int) -> None:
-        self.commit_lines += lines
         if branch is None:
             return
         if branch in self.branch_of:
@@ -490,7 +488,6 @@ class _Lanes:
         self._own()
         self.branch_of.update(later.branch_of)
         self.named.update(later.named)
-        self.commit_lines += later.commit_lines
         self.seen = self.seen or later.seen
         self.tracking = self.tracking or later.tracking
 
@@ -526,7 +523,6 @@ class LanesState(msgspec.Struct, array_like=True):
     lanes: list[LaneState]
     pending: list[tuple[list[str], list[LaneState]]]  # (stacks whose lists replaced, paths as LaneState.stack)
     pending_branches: dict[str, list[int]]
-    commit_lines: int
 
 
 def _save_lane(key: str, record: list) -> LaneState:
@@ -543,7 +539,7 @@ def _save_lanes(lanes: _Lanes) -> LanesState:
     lanes.settle()
     return LanesState(
         lanes.seen, lanes.tracking, list(lanes.lists.items()), lanes.branch_of, lanes.named,
-        [_save_lane(stack, record) for stack, record in lanes.lanes.items()], [], {}, lanes.commit_lines)
+        [_save_lane(stack, record) for stack, record in lanes.lanes.items()], [], {})
 
 
 def _load_lanes(lanes: _Lanes, state: LanesState) -> None:
@@ -557,7 +553,7 @@ def _load_lanes(lanes: _Lanes, state: LanesState) -> None:
     lanes.lanes = {saved.stack: _load_lane(saved) for saved in state.lanes}
     lanes.pending = {tuple(key): {saved.stack: _load_lane(saved) for saved in waiting}
                      for key, waiting in state.pending}
-    lanes.pending_branches, lanes.commit_lines = state.pending_branches, state.commit_lines
+    lanes.pending_branches = state.pending_branches
 
 
 class HeatmapState(msgspec.Struct, array_like=True):
@@ -720,11 +716,9 @@ class HeatmapAnalyzer(Analyzer):
             run += 1
             entries += len(files)  # each file of the event counts one event on it
             if counter == RUN_COMMITS:
-                lanes.commit(data.branch, data.added + data.deleted)
                 if event.src == IMPORTED:
                     self.imported += 1
-                if capped and data.files_total > len(files):
-                    self._beyond_cap(data, bucket)
+                beyond = self._beyond_cap(data, bucket) if capped and data.files_total > len(files) else 0
             if counter == RUN_SAMPLES:  # most events: the same loop without lines
                 for change in files:
                     record = find_file(change.path) or self._new_file(change.path)
@@ -740,11 +734,13 @@ class HeatmapAnalyzer(Analyzer):
                 if tracking:
                     lanes.rows(L_SAMPLES, files, bucket)
                 continue
+            changed = 0  # a commit's lines as its file rows count them, for its lane
             for change in files:
                 record = find_file(change.path) or self._new_file(change.path)
                 if record[OPEN] != bucket:
                     _enter(record, bucket)
                 lines = change.added + change.deleted
+                changed += lines
                 record[counter] += 1
                 record[liner] += lines
                 folder = record[DIR_RECORD] or self._folder(record)
@@ -754,6 +750,8 @@ class HeatmapAnalyzer(Analyzer):
                         _enter(folder, bucket)
                     folder[counter] += 1
                 folder[liner] += lines
+            if counter == RUN_COMMITS:
+                lanes.commit(data.branch, changed + beyond)
             if tracking:
                 lanes.rows(L_DISCARDS if counter == RUN_DISCARDS else None, files, bucket)
         if run:
@@ -774,8 +772,9 @@ class HeatmapAnalyzer(Analyzer):
                 lane[L_BUCKETS] = _summed(_pairs(record[BUCKETS]))
         self.lanes.start(waiting)
 
-    def _beyond_cap(self, data, bucket: int) -> None:
-        """A commit whose file list was capped: the files and lines past the list go to the BEYOND row."""
+    def _beyond_cap(self, data, bucket: int) -> int:
+        """A commit whose file list was capped: the files and lines past the list go to the BEYOND row; returns
+        those lines."""
         files = data.files_total - len(data.files)
         lines = data.added + data.deleted - sum(change.added + change.deleted for change in data.files)
         record = self.beyond
@@ -784,6 +783,7 @@ class HeatmapAnalyzer(Analyzer):
         record[RUN_COMMITS] += files
         record[LINES] += max(0, lines)
         self.file_events[bucket] = self.file_events.get(bucket, 0) + files
+        return max(0, lines)
 
     def _rollup(self, data) -> None:
         """A day of gitobs gc's rollups (gitobs/upkeep/retention.py): its counts go to its local day (that of its UTC
@@ -1032,8 +1032,9 @@ class HeatmapAnalyzer(Analyzer):
             _add_lane(others, lane)
             others[L_PATHS] |= lane[L_PATHS]
         records = [*self.files.records.values(), self.files.other]
-        unassigned = _new_lane()
-        unassigned[L_COMMITS], unassigned[L_LINES] = self.totals[COMMITS], lanes.commit_lines
+        unassigned = _new_lane()  # the totals as _totals gives them, less the lanes
+        unassigned[L_COMMITS] = self.totals[COMMITS]
+        unassigned[L_LINES] = sum(record[LINES] for record in [*records, self.beyond])
         unassigned[L_SAMPLES] = sum(record[SAMPLES] for record in records)
         unassigned[L_DISCARDS] = sum(record[DISCARDS] for record in records)
         unassigned[L_BUCKETS] = dict(self.file_events)
