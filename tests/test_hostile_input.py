@@ -134,3 +134,23 @@ def test_trace2_enable_never_writes_over_a_global_config_that_is_no_regular_file
                           timeout=60)  # a guard: a FIFO opened for reading blocks for ever
     assert done.returncode == 2 and "not a regular file" in done.stderr and len(done.stderr.splitlines()) == 1
     assert not stat.S_ISREG(os.lstat(special).st_mode)
+
+
+def test_a_trace2_file_named_with_an_impossible_pid_fails_no_scan(watched, tmp_path, monkeypatch):
+    """git names its files `<time>-H<host>-P<pid in hex>`: a name with a pid past any C long (an odd file in
+    the directory) once raised OverflowError out of the drain, failing every scan."""
+    monkeypatch.setenv("GITOBS_STATE_HOME", str(tmp_path / "state"))
+    directory = trace2_setup.private_dir(trace2_setup.trace2_dir())
+    odd = directory / "20261206T040613.064644Z-Hdeadbeef-Pffffffffffffffffffff"
+    odd.write_bytes(forged_trace2(watched).rpartition(b'{"event": "exit"')[0])  # unfinished: its pid decides
+    done = subprocess.run([sys.executable, "-m", "gitobs", "scan"], cwd=watched, capture_output=True, text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert not odd.exists()  # no such process: finished, routed and read
+
+
+def test_a_hook_spool_record_with_an_impossible_pid_fails_no_scan(watched):
+    spool = locate(watched).obs.spool
+    (spool / "99999999999999999999.post-commit").write_text(
+        "gitobs-spool 1\nhook post-commit\npid 99999999999999999999\nppid 1\nwt .\n")
+    done = subprocess.run([sys.executable, "-m", "gitobs", "scan"], cwd=watched, capture_output=True, text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr

@@ -187,7 +187,7 @@ def process_alive(pid: int, started_before_ns: int) -> bool:
         return False
     except PermissionError:
         return True
-    except OSError:
+    except (OSError, OverflowError):  # OverflowError: a pid no process can have (an odd spool file's)
         return False
     started = _process_start_ns(pid)
     # A process that started after the record was written reuses the pid of the one that wrote it.

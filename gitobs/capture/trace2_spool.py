@@ -153,9 +153,10 @@ def pid_of(name: str) -> int | None:
     """The writing process, from git's file name `<time>-H<host>-P<pid in hex>`."""
     _, found, tail = name.rpartition("-P")
     try:
-        return int(tail, 16) if found else None
+        pid = int(tail, 16) if found else None
     except ValueError:
         return None
+    return pid if pid is not None and 0 < pid < 2**31 else None  # os.kill takes no more
 
 
 def _event(line: bytes) -> str | None:
