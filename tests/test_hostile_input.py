@@ -154,3 +154,18 @@ def test_a_hook_spool_record_with_an_impossible_pid_fails_no_scan(watched):
         "gitobs-spool 1\nhook post-commit\npid 99999999999999999999\nppid 1\nwt .\n")
     done = subprocess.run([sys.executable, "-m", "gitobs", "scan"], cwd=watched, capture_output=True, text=True)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("worktree", ["/tmp/x\u0000y", "\udcff", "x" * 5000])
+def test_a_trace2_worktree_git_could_never_write_fails_no_scan(watched, tmp_path, monkeypatch, worktree):
+    """def_repo's worktree, as a hand-made file may give it: a NUL (ValueError from every os call), a lone
+    surrogate, a name longer than any path."""
+    monkeypatch.setenv("GITOBS_STATE_HOME", str(tmp_path / "state"))
+    directory = trace2_setup.private_dir(trace2_setup.trace2_dir())
+    records = forged_trace2(watched).replace(json.dumps(str(watched)).encode(), json.dumps(worktree).encode())
+    (directory / TRACE2_NAME).write_bytes(records)
+    (trace2_spool.spool_dir(locate(watched).obs)).mkdir(mode=0o700)
+    (trace2_spool.spool_dir(locate(watched).obs) / TRACE2_NAME).write_bytes(records)  # routed, then changed
+    done = subprocess.run([sys.executable, "-m", "gitobs", "scan"], cwd=watched, capture_output=True, text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert os.listdir(directory) == [] and os.listdir(trace2_spool.spool_dir(locate(watched).obs)) == []

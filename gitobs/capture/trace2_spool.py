@@ -212,7 +212,7 @@ def home_of(worktree: str | None) -> tuple[Path, str] | None:
             return git_dir, MAIN_WORKTREE  # a submodule: its own repository
         common_dir = Path(os.path.realpath(git_dir / common.read_text(encoding="utf-8").strip()))
         return common_dir, git_dir.name
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in a hand-made file's worktree
         return None
 
 
