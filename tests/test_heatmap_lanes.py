@@ -113,6 +113,11 @@ def test_two_lanes_owning_different_files_get_their_own_figures(tmp_path):
     # events on the files each lane owned: sample and discard rows, and commits' file rows, by path
     assert dict(zip(grid.row_labels, grid.cells)) == {
         "feat-b": [3, 3], "feat-a": [3, 0], "(unassigned)": [1, 1]}
+    # vbranch.files' [path, 0, 0] rows are no activity: docs/b.md has one sample and one commit, no more
+    facts = {fact.label: fact.value for fact in block(built, "heatmap", "totals").items}
+    assert facts["dirty samples"] == 3 and facts["distinct files"] == 5
+    [docs] = [row for row in block(built, "heatmap", "by_file").rows if row[0] == "docs/b.md"]
+    assert docs == ["docs/b.md", 1, 3, 0, 0, 1]
 
 
 def test_a_file_moving_to_another_lane_is_credited_by_time(tmp_path):
