@@ -89,6 +89,7 @@ COLUMNS = ["commits", "lines", "discards", "discarded lines", "samples"]
 LANE_EVENTS = ("vbranch.files", "vbranch.created", "vbranch.renamed", "vbranch.moved", "vbranch.deleted",
                "vbranch.archived")
 UNASSIGNED = "(unassigned)"
+LANE_FILES = 500  # paths kept of a vbranch.files list (as many as gitobs writes): a hostile log stays cheap
 # A lane's list (a pending path's too: its first two slots stay 0): commits and their lines (by branch), file
 # rows of dirty samples and of discards, events on its files per time bucket (all file rows, as the files'
 # grid counts them), and the files credited; then the bucket being counted and its events so far (added to
@@ -351,7 +352,7 @@ class _Lanes:
 
     def event(self, kind: str, data) -> None:
         if kind == "vbranch.files":
-            self._listed(data.stack, [change.path for change in data.files])
+            self._listed(data.stack, [change.path for change in data.files[:LANE_FILES]])
         elif kind == "vbranch.moved":
             self.branch_of[data.branch] = data.to_stack
             self.named[data.to_stack] = data.branch
