@@ -225,21 +225,28 @@ class HookCostAnalyzer(Analyzer):
                 self.sources[1] += run.runs
             self.waiting = [run for run in self.waiting if run.end >= limit]
         if self.chained and self.chained[0].t < now - WAIT_S:
-            self.chained = [seen for seen in self.chained if seen.t >= now - WAIT_S]
+            if len(self.chained) == 1:  # the usual case (a hook.ran no command paired with): no lists made
+                self.chained = []
+            else:
+                self.chained = [seen for seen in self.chained if seen.t >= now - WAIT_S]
         self._refresh_due()
 
     def _refresh_due(self) -> None:
         """When the stream's time next settles something: feed compares it and calls _settle no sooner."""
+        if not self.waiting and not self.chained:
+            self.due = float("inf")
+            return
         self.due = min([run.end + SLACK_S for run in self.waiting] + [seen.t + WAIT_S for seen in self.chained],
                        default=float("inf"))
 
     def _add(self, hook: str, seconds: float, status: int, t: float) -> None:
-        stats = self._stats(hook)
+        stats = self.hooks.get(hook) or self._stats(hook)
+        spent = micros(seconds)
         stats.runs += 1
-        stats.micros += micros(seconds)
+        stats.micros += spent
         stats.sample.add(seconds)
         stats.failures += status != 0
-        self._timed(hook, t, 1, micros(seconds), 1 if seconds > self.budgets.get(hook, float("inf")) else 0)
+        self._timed(hook, t, 1, spent, 1 if seconds > self.budgets.get(hook, float("inf")) else 0)
 
     def _add_coalesced(self, hook: str, runs: int, seconds: float, failures: int, max_s: float | None,
                        t: float) -> None:
