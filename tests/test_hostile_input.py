@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import commit_file, gitobs
+from conftest import commit_file, git, gitobs
 from gitobs_plugins import render_text
 
 from gitobs.capture import trace2_setup, trace2_spool
@@ -169,3 +169,25 @@ def test_a_trace2_worktree_git_could_never_write_fails_no_scan(watched, tmp_path
     done = subprocess.run([sys.executable, "-m", "gitobs", "scan"], cwd=watched, capture_output=True, text=True)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert os.listdir(directory) == [] and os.listdir(trace2_spool.spool_dir(locate(watched).obs)) == []
+
+
+def missing_objects(repo: Path) -> int:
+    listed = git(repo, "rev-list", "--objects", "--all", "--missing=print").stdout.splitlines()
+    return sum(1 for line in listed if line.startswith("?"))
+
+
+def test_import_in_a_partial_clone_fetches_nothing_from_its_remote(repo, tmp_path):
+    """A blobless clone (--filter=blob:none): git log --numstat fetched every blob of the history from the
+    remote, one request per commit: on a big repository gigabytes, and network use no one asked for."""
+    for i in range(3):
+        commit_file(repo, f"f{i}.txt", f"{i}\n" * 50, f"c{i}")
+    with open(os.environ["GIT_CONFIG_GLOBAL"], "a") as config:  # the test's own: the serving side reads it
+        config.write("[uploadpack]\n\tallowFilter = true\n")
+    git(tmp_path, "clone", "-q", "--filter=blob:none", "--no-checkout", f"file://{repo}", "partial")
+    partial = tmp_path / "partial"
+    missing = missing_objects(partial)
+    assert missing > 0
+    gitobs("install", cwd=partial)
+    done = gitobs("import", cwd=partial, ok=False)
+    assert done.returncode == 2 and "partial clone" in done.stderr and len(done.stderr.splitlines()) == 1
+    assert missing_objects(partial) == missing

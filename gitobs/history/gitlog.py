@@ -69,9 +69,11 @@ def _git(common_dir: Path, args: list[str]) -> list[str]:
 
 
 def _environment() -> dict[str, str]:
-    """git's own variables would point it at another repository or change its output."""
-    return {key: value for key, value in os.environ.items()
-            if not key.startswith("GIT_") or key in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")}
+    """git's own variables would point it at another repository or change its output. GIT_NO_LAZY_FETCH
+    (git 2.44+): a partial clone's missing objects are never fetched (importer.py refuses one anyway)."""
+    return {**{key: value for key, value in os.environ.items()
+               if not key.startswith("GIT_") or key in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")},
+            "GIT_NO_LAZY_FETCH": "1"}
 
 
 def commits(common_dir: Path, walk: Walk, merge_churn: bool = False) -> Iterator[LoggedCommit]:
@@ -161,6 +163,21 @@ def config_values(common_dir: Path, key: str) -> list[str]:
     process = _spawn(_git(common_dir, ["config", "--get-all", key]))
     out, _ = process.communicate(b"")
     return [line for line in out.decode("utf-8", "replace").splitlines() if line.strip()]
+
+
+def promisor_remotes(common_dir: Path) -> list[str]:
+    """The remotes a partial clone fetches missing objects from (remote.<name>.promisor, or the older
+    extensions.partialClone); none in a whole clone."""
+    process = _spawn(_git(common_dir, ["config", "--get-regexp", r"^(remote\..*\.promisor|extensions\.partialclone)$"]))
+    out, _ = process.communicate(b"")
+    found = []
+    for line in out.decode("utf-8", "replace").splitlines():
+        key, _, value = line.partition(" ")
+        if key.startswith("remote.") and value.strip().lower() in ("true", "yes", "on", "1"):
+            found.append(key[len("remote."):-len(".promisor")])
+        elif key == "extensions.partialclone" and value.strip():
+            found.append(value.strip())
+    return found
 
 
 class Search:

@@ -94,6 +94,7 @@ def import_history(common_dir: Path, since: float | None = None, count: bool = F
     if not obs.is_enabled():
         raise GitobsError(f"gitobs is not installed in {obs.common_dir} (run gitobs install)")
     _refuse_if_paused(obs)
+    _refuse_if_partial_clone(common_dir)
     authors = None if all_authors else own_emails(common_dir)
     with exclusive(obs.root / IMPORT_LOCK, 0) as alone:
         if not alone:
@@ -119,6 +120,15 @@ def _refuse_if_paused(obs: ObsPaths) -> None:
     if paused is not None and paused.active(time.time()):
         raise GitobsError("recording is paused: import would record what the pause keeps out "
                           "(gitobs resume, then gitobs import goes on where it stopped)")
+
+
+def _refuse_if_partial_clone(common_dir: Path) -> None:
+    """git log --numstat in a partial clone fetches every missing blob from the remote, one request per
+    commit: gigabytes on a big repository, and network use nobody asked gitobs for."""
+    promisors = gitlog.promisor_remotes(common_dir)
+    if promisors:
+        raise GitobsError(f"a partial clone (files fetched on demand from {promisors[0]!r}): counting lines "
+                          "would download every file of the history, so gitobs import does not run here")
 
 
 def _refuse_if_damaged(log: EventLog) -> None:
