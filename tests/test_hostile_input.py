@@ -191,3 +191,19 @@ def test_import_in_a_partial_clone_fetches_nothing_from_its_remote(repo, tmp_pat
     done = gitobs("import", cwd=partial, ok=False)
     assert done.returncode == 2 and "partial clone" in done.stderr and len(done.stderr.splitlines()) == 1
     assert missing_objects(partial) == missing
+
+
+def test_a_trace2_file_whose_name_is_not_utf8_fails_no_scan(watched, tmp_path, monkeypatch):
+    """git names its files in ASCII; an odd name routed into the spool once went into the scan state (JSON)
+    and failed every scan of the repository from then on."""
+    monkeypatch.setenv("GITOBS_STATE_HOME", str(tmp_path / "state"))
+    directory = trace2_setup.private_dir(trace2_setup.trace2_dir())
+    spool = trace2_spool.spool_dir(locate(watched).obs)
+    spool.mkdir(mode=0o700)
+    for where in (directory, spool):
+        with open(os.path.join(os.fsencode(where), b"odd\xff-P00000001"), "wb") as odd:
+            odd.write(forged_trace2(watched, "revert"))
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-m", "gitobs", "scan"], cwd=watched, capture_output=True, text=True)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert os.listdir(directory) == [] and os.listdir(spool) == []

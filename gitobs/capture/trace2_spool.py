@@ -28,6 +28,7 @@ from gitobs.capture.trace2_events import repo_of
 from gitobs.capture.trace2_setup import SENTINEL, private_dir, trace2_dir
 from gitobs.core.homes import state_home
 from gitobs.core.lock import exclusive
+from gitobs.core.names import recorded
 from gitobs.core.repo import MAIN_WORKTREE, GitobsError, ObsPaths
 
 SUBDIR = "trace2"  # under a repository's .git/obs/spool/: names in the scan state are "trace2/<file>"
@@ -101,8 +102,8 @@ def _route(path: Path, now_ns: int, done: Drained, homes: dict[str | None, Path 
     info = os.lstat(path)
     if not stat.S_ISREG(info.st_mode):
         return
-    if info.st_uid != os.getuid():  # not git's for this user (a hard link, a directory opened up): never read
-        os.unlink(path)
+    if info.st_uid != os.getuid() or recorded(path.name) != path.name:  # not git's for this user (a hard link,
+        os.unlink(path)  # a directory opened up), or a name git never writes, which the scan state cannot hold
         done.dropped += 1
         return
     if not finished(path, info.st_mtime_ns, now_ns):
@@ -252,6 +253,12 @@ def read_routed(obs: ObsPaths, skip: frozenset[str] = frozenset()) -> list[Trace
     for name in names:
         key = f"{SUBDIR}/{name}"
         if key in skip:
+            continue
+        if recorded(name) != name:  # not UTF-8: no git's, and the scan state (JSON) cannot list it
+            try:
+                os.unlink(directory / name)
+            except OSError:
+                pass
             continue
         try:
             data = read_bounded(directory / name)
