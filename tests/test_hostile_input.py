@@ -207,3 +207,13 @@ def test_a_trace2_file_whose_name_is_not_utf8_fails_no_scan(watched, tmp_path, m
         done = subprocess.run([sys.executable, "-m", "gitobs", "scan"], cwd=watched, capture_output=True, text=True)
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert os.listdir(directory) == [] and os.listdir(spool) == []
+
+
+def test_a_trace2_directory_opened_up_is_made_private_again_by_the_next_drain(tmp_path, monkeypatch):
+    """A backup restored, a chmod -R: every git process's argv (messages, URLs) readable by others until
+    enable runs again. The drain, which runs with every scan, closes it."""
+    monkeypatch.setenv("GITOBS_STATE_HOME", str(tmp_path / "state"))
+    directory = trace2_setup.private_dir(trace2_setup.trace2_dir())
+    directory.chmod(0o755)
+    trace2_spool.drain()
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700

@@ -6,7 +6,8 @@ read only as far as its `def_repo` line, which names the worktree. A file of a r
 installed is moved into that repository's `.git/obs/spool/trace2/` (0700), where that repository's scan
 turns it into events like a hook record (ingest lists it as consumed, deletes it once the events are
 durable). Every other file (a repository without gitobs, or no repository) is deleted unread beyond that
-line, and so is a file another user owns. Last, git's maxFiles sentinel is removed so git writes again.
+line, and so is a file another user owns (or named in bytes git never writes). Last, git's maxFiles sentinel
+is removed so git writes again. A directory found opened up is made 0700 again.
 A spool that is a symlink or another user's takes no file (it is dropped); a routed file is read without
 following a symlink or waiting on a FIFO, and at most MAX_READ_BYTES of it.
 """
@@ -61,6 +62,11 @@ def drain(now_ns: int | None = None, directory: Path | None = None) -> Drained:
         return _replace_file(directory, done)
     if not stat.S_ISDIR(info.st_mode):
         return done
+    if stat.S_IMODE(info.st_mode) != 0o700:  # opened up (a backup restored): each file holds a whole argv
+        try:
+            os.chmod(directory, 0o700)
+        except OSError:
+            pass
     try:
         with exclusive(state_home() / "trace2.lock", LOCK_WAIT_S) as held:
             if held:
