@@ -267,6 +267,7 @@ def test_same_events_and_now_give_identical_json(watched):
     (("--since", "yesterday"), "not a time: 'yesterday'"),
     (("--utc-offset", "+25:00"), "not a UTC offset"),
     (("-O", "idle_gap=3m"), "not an option: 'idle_gap=3m'"),
+    (("-O", "patterns.idle_gap=banana"), "option patterns.idle_gap: not a duration: 'banana'"),
 ])
 def test_bad_report_arguments_give_one_line_errors(watched, args, message):
     result = gitobs("report", "-C", str(watched), *args, ok=False)

@@ -38,7 +38,12 @@ class Context:
 
     def duration(self, analyzer: str, key: str, default_s: float) -> float:
         text = self.options.get(f"{analyzer}.{key}")
-        return float(default_s) if text is None else parse_duration(text)
+        if text is None:
+            return float(default_s)
+        try:
+            return parse_duration(text)
+        except GitobsError as exc:  # from -O or a report.options of a config file: say which option
+            raise GitobsError(f"option {analyzer}.{key}: {exc} (set by -O or report.options)") from None
 
     def integer(self, analyzer: str, key: str, default: int) -> int:
         text = self.options.get(f"{analyzer}.{key}")
