@@ -44,6 +44,7 @@ ROWS = (("commits", COMMITS), ("imported commits", IMPORTED_COMMITS), ("branch s
         ("discarded files", DISCARDED_FILES), ("discards never sampled", UNSAMPLED))
 WEEK = 7
 FILE_DAYS = 28  # per-file counts are kept for the newest days seen, this many
+HELD_CHANGES = 100_000  # file changes held before they are counted (see _held)
 PATHS_PER_DAY = 5000  # per-file counts of one day beyond this many paths go to OTHER
 BUSIEST = 3  # files named in the sentences; the table shows up to BUSIEST_ROWS
 BUSIEST_ROWS = 10
@@ -87,6 +88,7 @@ class SummaryAnalyzer(Analyzer):
         self.newest: int | None = None
         self.previous: dict[str, tuple[str, str, float]] = {}
         self.unfolded: dict[int, list[list]] = {}  # local day -> the file changes of its commits, not counted yet
+        self.unfolded_changes = 0  # in all: past HELD_CHANGES they are counted, so that memory stays bounded
 
     def feed(self, events: Sequence) -> None:
         # The day is worked out only when an event falls outside the one being counted (events come in time
@@ -117,6 +119,9 @@ class SummaryAnalyzer(Analyzer):
                     held, looked = self._held(day), True
                 if held is not None and event.data.files:
                     held.append(event.data.files)
+                    self.unfolded_changes += len(event.data.files)
+                    if self.unfolded_changes > HELD_CHANGES:  # a busy month: count them now (the lists stay)
+                        self._fold()
             elif kind == "branch.switch":
                 imported = event.src == IMPORT
                 counts[SWITCHES] += 1
@@ -153,13 +158,14 @@ class SummaryAnalyzer(Analyzer):
     def _held(self, day: int) -> list[list] | None:
         """Where a commit of `day` holds its files: per-file counts are kept for the newest FILE_DAYS days
         (older days are dropped, whatever the batches); None for a day older than those. The changes are only
-        held (the events' own lists) and counted by _fold, when the state is read: most days are dropped before
-        then, and their files are never counted."""
+        held (the events' own lists) and counted by _fold, when the state is read or HELD_CHANGES are held: most
+        days are dropped before then, and their files are never counted."""
         if self.newest is None or day > self.newest:
             self.newest = day
-            for kept in (self.files, self.unfolded):
-                for old in [key for key in kept if key <= day - FILE_DAYS]:
-                    del kept[old]
+            for old in [key for key in self.files if key <= day - FILE_DAYS]:
+                del self.files[old]
+            for old in [key for key in self.unfolded if key <= day - FILE_DAYS]:
+                self.unfolded_changes -= sum(len(changes) for changes in self.unfolded.pop(old))
         if day <= self.newest - FILE_DAYS:
             return None
         held = self.unfolded.get(day)
@@ -178,7 +184,9 @@ class SummaryAnalyzer(Analyzer):
                     record = paths.get(key) or paths.setdefault(key, [0, 0])
                     record[0] += 1
                     record[1] += change.added + change.deleted
-        self.unfolded = {}
+        for held in self.unfolded.values():
+            held.clear()  # the lists feed may still be appending to
+        self.unfolded_changes = 0
 
     def __getstate__(self) -> dict:
         # pickled to or from the other replay process (gitobs/replay/parallel.py): the counts, not the events'

@@ -416,7 +416,8 @@ def test_a_cache_file_that_is_a_link_or_too_big_is_not_read(obs, monkeypatch):
 KEPT = {
     "heatmap": {"bucket_of", "dirs", "file_events", "files", "first_day", "hours", "last_day", "level", "seen",
                 "seen_full", "totals", "types", "beyond", "imported", "lanes"},
-    "summary": {"per_day", "message", "files", "newest", "previous", "unfolded"},  # unfolded: counted into files
+    "summary": {"per_day", "message", "files", "newest", "previous", "unfolded",  # unfolded: counted into files
+                "unfolded_changes"},
     "branches": {"dwell", "dwell_total", "last", "limit", "pairs", "per_day", "per_session", "previous", "touched"},
     "hesitation": {"aborted_by_stage", "blocked_by_hook", "by_branch", "by_hour", "message_edit", "rolled_edit",
                    "rolled_staged", "staged"},

@@ -188,3 +188,26 @@ def test_busiest_files_of_a_week_long_before_the_newest_commit_are_not_guessed(t
     assert figures(built)["commits"] == (6, 2)  # the counts are kept for every day
     assert "Busiest files: not known for this week" in block(built, "summary", "brief").text
     assert block(built, "summary", "busiest_files").rows == []
+
+
+def test_files_held_uncounted_stay_bounded_and_count_the_same(tmp_path, monkeypatch):
+    import gitobs_plugins.summary as summary
+
+    builder = known_weeks(tmp_path)
+    for n in range(60):  # a busy week: 60 commits of 3 files, some paths again and again
+        commit(builder, f"2026-11-{24 + n % 7} 1{n % 10}:00", f"busy/{n % 5}.py", f"busy/{n}.py", "README.md")
+    log = builder.write()
+    unbounded = report(log, ["summary"], now=NOW)
+    monkeypatch.setattr(summary, "HELD_CHANGES", 10)  # counted every few commits: the same tables
+    seen: list[int] = []
+    feed = SummaryAnalyzer.feed
+
+    def watched(self, events):
+        feed(self, events)
+        seen.append(self.unfolded_changes)
+
+    monkeypatch.setattr(SummaryAnalyzer, "feed", watched)
+    bounded = report(log, ["summary"], now=NOW)
+    assert seen and max(seen) <= 10
+    assert encode_json(bounded) == encode_json(unbounded)
+    assert block(bounded, "summary", "busiest_files").rows[0] == ["README.md", 62, 186]  # 2 + 60 commits
