@@ -13,6 +13,7 @@ is given the actor of the git command that made it, by this rule (deterministic,
   rebase, a pull, a cherry-pick of a range), which may hold any number. Several commits in one second are
   so matched one to one, in order, whatever their whole-second times say.
 - an act no command holds (trace2 was off, or the command's record is lost) counts under UNKNOWN.
+- imported history (`src: import`, gitobs import) is no one's live act: it is left out, as if not in the log.
 
 A command's event has its start's time, so it comes before its acts in the log (within one scan events are
 written in time order, docs/events.md; a reflog line's whole second may come first, by less than SLACK_S):
@@ -70,6 +71,7 @@ ACTS = {
 NAMED = {"commit.created": "sha", "commit.amended": "old", "commit.undone": "sha"}  # the field naming the commit
 MAKERS = frozenset(command for _, makers in ACTS.values() for command in makers)
 MANY = frozenset(("am", "rebase", "pull", "cherry-pick", "revert"))  # commands that may make many commits
+IMPORTED = "import"  # the src of gitobs import's events: history backfilled, not an act anyone made live
 
 
 class Act(msgspec.Struct, array_like=True):
@@ -111,9 +113,9 @@ class ActorsAnalyzer(Analyzer):
     consumes = ("git.command", *ACTS)
     fields = {"git.command": ("command", "mode", "exit", "duration_s", "no_verify", "actor", "weight", "nested"),
               "commit.created": ("sha",), "commit.amended": ("old",), "commit.undone": ("sha",),
-              "edit.discarded": ()}
+              "edit.discarded": (), "*": ("src",)}
     order = 74
-    state_version = 4  # 4: a week of commits remembered, not 20,000
+    state_version = 5  # 5: imported history left out
     result_uses_now = False  # its sections are kept with its state
     state_type = ActorsState
 
@@ -163,6 +165,8 @@ class ActorsAnalyzer(Analyzer):
 
     def feed(self, events: Sequence) -> None:
         for event in events:
+            if event.src == IMPORTED:  # before its time is seen: an import's old times open no window
+                continue
             t = event.t
             if t < self.first:
                 self.first = t

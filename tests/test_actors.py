@@ -119,11 +119,32 @@ def test_without_git_commands_a_note_says_how_to_get_them(tmp_path):
     assert "gitobs trace2 enable" in block(built, "actors", "no_actors").text
 
 
-class Fed:
-    """An event as replay hands it to an analyzer: type, ts, t and the typed payload."""
+def test_imported_history_is_no_ones_act(tmp_path):
+    log = LogBuilder(tmp_path / "log")
+    for n in range(50):  # gitobs import of a project's history: years of commits, nobody's live act
+        log.add("commit.created", s.CommitCreated(sha=f"{n:040x}", branch="main"), f"2024-03-{n % 28 + 1:02d} 10:00",
+                src="import")
+    log.add("git.command", command("commit", "agent"), "2026-11-20 10:00:00", src="trace2")
+    log.add("commit.created", s.CommitCreated(sha=SHA_A, branch="main"), "2026-11-20 10:00:00", src="reflog")
+    # an imported commit written in the same second as the agent's next one does not take its command
+    log.add("git.command", command("commit", "agent"), "2026-11-20 11:00:00", src="trace2")
+    log.add("commit.created", s.CommitCreated(sha=SHA_B, branch="main"), "2026-11-20 11:00:00", src="import")
+    log.add("commit.created", s.CommitCreated(sha=SHA_C, branch="main"), "2026-11-20 11:00:00", src="reflog")
+    # an imported amend of the agent's commit, at a terminal's command, is no human's rework
+    log.add("git.command", command("commit", "terminal"), "2026-11-20 12:00:00", src="trace2")
+    log.add("commit.amended", s.CommitAmended(old=SHA_A, new="f" * 40), "2026-11-20 12:00:00", src="import")
+    built = report(log.write(), ["actors"])
+    found = shares(built)
+    assert list(found) == ["agent", "terminal"]  # no "(unpaired)" row: the 52 imported acts are not counted
+    assert found["agent"]["commits"] == 2 and found["terminal"]["amends"] == 0
+    assert habits(built)["agent"]["reworked_by_human"] == 0
 
-    def __init__(self, kind: str, payload: s.Payload, when: str) -> None:
-        self.type, self.data = kind, payload
+
+class Fed:
+    """An event as replay hands it to an analyzer: type, ts, t, src and the typed payload."""
+
+    def __init__(self, kind: str, payload: s.Payload, when: str, src: str = "trace2") -> None:
+        self.type, self.data, self.src = kind, payload, src
         self.t = at(when) / 1e9
         self.ts = datetime.fromtimestamp(self.t, timezone.utc)
 
