@@ -248,7 +248,7 @@ def test_kill_9_during_drains_loses_and_repeats_nothing(traced, tmp_path):
         events = [e for e in read_events(locate(where).obs, lambda m: None) if e.type == "git.command"]
         assert len({e.id for e in events}) == len(events)
         commits = [e for e in events if e.data["command"] == "commit"]
-        assert len(commits) == 21  # the initial commit and 20 more, each once
+        assert len(commits) == 20  # each once; the initial commit came before the install: not recorded
         assert not os.listdir(trace2_spool.spool_dir(locate(where).obs))
 
 
@@ -368,3 +368,20 @@ def test_watch_drains_trace2_so_a_command_that_changes_nothing_it_stamps_is_reco
     assert [o.label for o in watcher.tick().scanned] == [str(repo)]
     assert ("tag", "", 0) in commands(repo)
     assert watcher.tick().scanned == []  # drained: idle again
+
+
+def test_commands_run_before_gitobs_was_installed_are_not_recorded(traced, tmp_path):
+    # git wrote their trace2 files while gitobs was not there; the drain after the install drops them
+    repo = make_repo(tmp_path / "r", installed=False)
+    git(repo, "switch", "-q", "-c", "before")
+    time.sleep(0.05)  # mtimes are the file system's: the install comes strictly after
+    install(locate(repo))
+    git(repo, "switch", "-q", "-c", "after")
+    scan(locate(repo).common_dir)
+    switches = [mode for command, mode, _ in commands(repo) if command == "switch"]
+    assert switches == ["branch"]  # the one after the install
+    assert "init" not in [command for command, _, _ in commands(repo)]
+    install(locate(repo))  # a re-install keeps when recording began
+    git(repo, "switch", "-q", "main")
+    scan(locate(repo).common_dir)
+    assert [mode for command, mode, _ in commands(repo) if command == "switch"] == ["branch", "branch"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -289,10 +290,19 @@ def _write_manifest(repo: Repo, created_dir: bool, executable: str, hooks: tuple
         "created_hooks_dir": bool(previous.get("created_hooks_dir")) or created_dir,
         "executable": executable,
         "hooks": [name for name in RECORDED_HOOKS if name in hooks],
+        # when this install began: git's trace2 files of processes that ended before it are not this repository's
+        # to record (gitobs was not there), a re-install keeps it
+        "since_ns": previous.get("since_ns") if isinstance(previous.get("since_ns"), int) else time.time_ns(),
     }
     tmp = repo.obs.manifest.with_suffix(".tmp")
     _write_new(tmp, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"), 0o644)
     os.replace(tmp, repo.obs.manifest)
+
+
+def recording_since_ns(obs_manifest: Path) -> int:
+    """When gitobs was installed here (0 for a manifest older than the field: since ever)."""
+    since = _manifest_at(obs_manifest).get("since_ns")
+    return since if isinstance(since, int) and not isinstance(since, bool) else 0
 
 
 def installed_hooks(obs_manifest: Path) -> tuple[str, ...]:

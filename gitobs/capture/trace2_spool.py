@@ -24,6 +24,7 @@ from pathlib import Path
 
 import msgspec
 
+from gitobs.capture.install import recording_since_ns
 from gitobs.capture.spool import process_alive
 from gitobs.capture.trace2_events import repo_of
 from gitobs.capture.trace2_setup import SENTINEL, private_dir, trace2_dir
@@ -92,7 +93,7 @@ def _drain_locked(directory: Path, now_ns: int, done: Drained) -> None:
         entries = [entry for entry in os.scandir(directory) if entry.name != SENTINEL]
     except OSError:
         return
-    homes: dict[str | None, Path | None] = {}  # worktree -> the spool its files go to (None: dropped)
+    homes: dict[str | None, tuple[Path, int] | None] = {}  # worktree -> the spool its files go to (None: dropped)
     for entry in entries:
         try:
             _route(Path(entry.path), now_ns, done, homes)
@@ -104,7 +105,7 @@ def _drain_locked(directory: Path, now_ns: int, done: Drained) -> None:
         pass
 
 
-def _route(path: Path, now_ns: int, done: Drained, homes: dict[str | None, Path | None]) -> None:
+def _route(path: Path, now_ns: int, done: Drained, homes: dict[str | None, tuple[Path, int] | None]) -> None:
     info = os.lstat(path)
     if not stat.S_ISREG(info.st_mode):
         return
@@ -118,8 +119,8 @@ def _route(path: Path, now_ns: int, done: Drained, homes: dict[str | None, Path 
     worktree = repo_of(head_records(path))
     if worktree not in homes:
         homes[worktree] = _private_spool(home_of(worktree))
-    target = homes[worktree]
-    if target is None:
+    target, since_ns = homes[worktree] or (None, 0)
+    if target is None or info.st_mtime_ns < since_ns:  # no gitobs there, or not yet when the process ended
         os.unlink(path)
         done.dropped += 1
         return
@@ -131,13 +132,15 @@ def spool_dir(obs: ObsPaths) -> Path:
     return obs.spool / SUBDIR
 
 
-def _private_spool(home: tuple[Path, str] | None) -> Path | None:
-    """An installed repository's trace2 spool, made 0700; None (its files dropped) when it is a symlink or
-    another user's: a repository copied with its .git must not lead the user's command lines elsewhere."""
+def _private_spool(home: tuple[Path, str] | None) -> tuple[Path, int] | None:
+    """An installed repository's trace2 spool, made 0700, and when it was installed; None (its files dropped)
+    when it is a symlink or another user's: a repository copied with its .git must not lead the user's command
+    lines elsewhere."""
     if home is None or not ObsPaths(home[0]).is_enabled():
         return None
+    obs = ObsPaths(home[0])
     try:
-        return private_dir(spool_dir(ObsPaths(home[0])))
+        return private_dir(spool_dir(obs)), recording_since_ns(obs.manifest)
     except GitobsError:
         return None
 
