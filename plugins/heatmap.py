@@ -498,12 +498,30 @@ class _Lanes:
         return ", ".join(names) if names else self.named.get(stack, stack[:8])
 
 
-# What the report cache keeps of a record: its counts (these slots, settled) and its (bucket, events) pairs.
-SAVED_SLOTS = (COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, FILES, LIMIT)
+# What the report cache keeps of a record: its counts (these slots, settled) and its (bucket, events) pairs,
+# packed (_packed).
+SAVED_SLOTS = (COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, FILES)
+
+
+def _packed(pairs: Iterable[tuple[int, int]]) -> list[int]:
+    """(key, count) pairs added up, by key, each key as its step from the one before: a day or hour number
+    takes 3 to 5 bytes in msgpack, a step mostly 1, and a record's pairs met again in one bucket are one pair."""
+    packed, last = [], 0
+    for key, count in sorted(_summed(pairs).items()):
+        packed += (key - last, count)
+        last = key
+    return packed
+
+
+def _unpacked(packed: list[int]) -> Iterator[tuple[int, int]]:
+    key = 0
+    for step, count in zip(packed[::2], packed[1::2], strict=True):
+        key += step
+        yield key, count
 
 
 class TallyState(msgspec.Struct, array_like=True):
-    records: list[tuple[str, list[int], list[int]]]  # key, counts (SAVED_SLOTS), buckets
+    records: list[tuple[str, list[int], list[int]]]  # key, counts (SAVED_SLOTS), buckets (_packed)
     other: tuple[list[int], list[int]]
     folded: bool
 
@@ -569,8 +587,8 @@ class HeatmapState(msgspec.Struct, array_like=True):
     types: TallyState
     seen: list[str]
     seen_full: bool
-    hours: dict[int, int]
-    file_events: dict[int, int]
+    hours: list[int]  # _packed
+    file_events: list[int]  # _packed
     totals: tuple[list[int], list[int]]
     beyond: tuple[list[int], list[int]]  # the files of commits past their capped lists (BEYOND)
     imported: int  # commits from gitobs import (src "import"): counted, and said
@@ -578,12 +596,9 @@ class HeatmapState(msgspec.Struct, array_like=True):
 
 
 def _save_record(record: list) -> tuple[list[int], list[int]]:
-    """Settled, and its (bucket, events) pairs added up if past their limit (two halves' merged pairs can be
-    twice as long): a report that loads it does not add them all up at its first events."""
+    """Settled, its (bucket, events) pairs added up and packed."""
     _settle(record)
-    if len(record[BUCKETS]) > record[LIMIT]:
-        _set_buckets(record, _summed(_pairs(record[BUCKETS])))
-    return [record[slot] for slot in SAVED_SLOTS], record[BUCKETS]
+    return [record[slot] for slot in SAVED_SLOTS], _packed(_pairs(record[BUCKETS]))
 
 
 def _load_record(saved: tuple[list[int], list[int]], record: list | None = None) -> list:
@@ -591,7 +606,7 @@ def _load_record(saved: tuple[list[int], list[int]], record: list | None = None)
     counts, buckets = saved
     for slot, value in zip(SAVED_SLOTS, counts, strict=True):
         record[slot] = value
-    record[BUCKETS] = buckets
+    _set_buckets(record, dict(_unpacked(buckets)))
     return record
 
 
@@ -617,7 +632,7 @@ class HeatmapAnalyzer(Analyzer):
               "vbranch.moved": ("branch", "to_stack"),
               **{kind: ("stack", "branch") for kind in ("vbranch.created", "vbranch.deleted", "vbranch.archived")}}
     order = 10
-    state_version = 4
+    state_version = 5  # 5: buckets, hours and events per bucket packed (_packed)
     state_type = HeatmapState
     merges_in_any_order = True  # counts per path and bucket add up whatever the two parts' times (merge)
 
@@ -910,7 +925,7 @@ class HeatmapAnalyzer(Analyzer):
             level=self.level, first_day=self.first_day, last_day=self.last_day, files=_save_tally(self.files),
             file_keys=[(record[DIR_KEY], record[TYPE_KEY]) for record in self.files.records.values()],
             dirs=_save_tally(self.dirs), types=_save_tally(self.types), seen=sorted(self.seen),
-            seen_full=self.seen_full, hours=self.hours, file_events=self.file_events,
+            seen_full=self.seen_full, hours=_packed(self.hours.items()), file_events=_packed(self.file_events.items()),
             totals=_save_record(self.totals), beyond=_save_record(self.beyond),
             imported=self.imported, lanes=_save_lanes(self.lanes))
 
@@ -924,7 +939,7 @@ class HeatmapAnalyzer(Analyzer):
         _load_tally(self.dirs, state.dirs)
         _load_tally(self.types, state.types)
         self.seen, self.seen_full = set(state.seen), state.seen_full
-        self.hours, self.file_events = state.hours, state.file_events
+        self.hours, self.file_events = dict(_unpacked(state.hours)), dict(_unpacked(state.file_events))
         self.totals = _load_record(state.totals)
         self.beyond = _load_record(state.beyond)
         self.imported = state.imported
