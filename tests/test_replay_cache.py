@@ -420,7 +420,7 @@ KEPT = {
                 "unfolded_changes"},
     "branches": {"dwell", "dwell_total", "last", "limit", "pairs", "per_day", "per_session", "previous", "touched"},
     "hesitation": {"aborted_by_stage", "blocked_by_hook", "by_branch", "by_hour", "message_edit", "rolled_edit",
-                   "rolled_staged", "staged"},
+                   "rolled_staged", "staged", "from_trace2"},
     "reverts": {"abandoned_branch", "abandoned_by", "ages", "discarded_how", "files", "recent", "reverted"},
     "hooks": {"events_written", "hooks", "pre_commit_days", "records", "scan_micros", "scans", "hours", "sources",
               "commits", "commit_hook_micros", "bypasses", "waiting", "chained", "clock", "due", "installed",
