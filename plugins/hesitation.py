@@ -1,6 +1,14 @@
 """Hesitation: how long commit messages take to write, how long staged work waits for its commit, and how
 often a commit is tried and does not land (aborted, blocked by a hook, undone, amended), by branch and by
-local hour of day."""
+local hour of day.
+
+`git commit --no-verify` runs neither pre-commit nor commit-msg, so the hooks see no attempt and no editor
+time for it; git's trace2 does (`git.command`, `gitobs trace2 enable`). Such a commit command that succeeded
+is counted as an attempt (under the branch NO_BRANCH: trace2 does not name it), and its `editor_s` as its
+message-edit time (at least MIN_EDIT_S, as the hooks measure it). Except when git ran a prepare-commit-msg
+hook in it: with `capture.all_hooks` that is gitobs's shim, which recorded the attempt and its editor time
+already (a `commit.attempt` with `verify: false`), so nothing is counted twice. Each command is counted
+on its own: the section stays a sum of counts (horizon 0, merge exact)."""
 
 from __future__ import annotations
 
@@ -32,13 +40,17 @@ from gitobs.plugin import (
 
 IMPORTED = "import"  # the src of gitobs import's events: history, not how its commits were made
 DETACHED = "(detached)"
+NO_BRANCH = "(not known)"  # trace2's attempts: a git branch name holds no space, so no branch shares this row
+MIN_EDIT_S = 0.2  # an editor closed faster than this edited nothing (as capture's hook_events.MIN_EDIT_S)
+ALL_HOOKS_SHIM = "prepare-commit-msg"  # a --no-verify commit that ran it was seen by gitobs's shim (all_hooks)
 OTHER = "(other)"
 
 # The per-branch and per-hour counters: one column each, in this order.
 COUNTED = HESITATION_COUNTS  # the order rollups keep them in too
 COLUMNS = ["attempts", "commits", "aborted", "blocked", "undone", "amended"]
 _COLUMN = {kind: index for index, kind in enumerate(COUNTED)}
-CREATED, ABORTED, BLOCKED = 1, 2, 3
+ATTEMPT, CREATED, ABORTED, BLOCKED = 0, 1, 2, 3
+TRACE2_ATTEMPTS, TRACE2_EDITS = 0, 1  # from_trace2's two counts
 
 
 class HesitationState(msgspec.Struct, array_like=True):
@@ -52,17 +64,19 @@ class HesitationState(msgspec.Struct, array_like=True):
     blocked_by_hook: dict[str, int]
     rolled_edit: SketchState
     rolled_staged: SketchState
+    from_trace2: list[int]  # attempts and message edits of --no-verify commits that trace2 alone saw
 
 
 class HesitationAnalyzer(Analyzer):
     name = "hesitation"
     title = "Commit hesitation"
-    consumes = (*COUNTED, "commit.message_edit", ROLLUP)  # ROLLUP: gitobs gc's days
+    consumes = (*COUNTED, "commit.message_edit", ROLLUP, "git.command")  # ROLLUP: gitobs gc's days
     fields = {**{kind: ("branch",) for kind in COUNTED}, "commit.created": ("branch", "staged_s"),
               "commit.aborted": ("branch", "stage"), "commit.blocked": ("branch", "hook"),
-              "commit.message_edit": ("seconds",), "*": ("src",)}
+              "commit.message_edit": ("seconds",), "*": ("src",),
+              "git.command": ("command", "exit", "hooks", "editor_s", "no_verify", "nested")}
     order = 30
-    state_version = 2  # 2: imported history left out
+    state_version = 3  # 3: --no-verify commits' attempts and editor time from trace2
     result_uses_now = False  # its sections are kept with its state
     state_type = HesitationState
 
@@ -78,6 +92,7 @@ class HesitationAnalyzer(Analyzer):
         # The rollups' distributions: when there are any, quantiles come from these with the raw values
         # added, within QuantileSketch.RELATIVE_ERROR.
         self.rolled_edit, self.rolled_staged = QuantileSketch(), QuantileSketch()
+        self.from_trace2 = [0, 0]  # TRACE2_ATTEMPTS, TRACE2_EDITS: said in the section
 
     def feed(self, events: Sequence) -> None:
         by_branch, by_hour, column_of = self.by_branch, self.by_hour, _COLUMN
@@ -91,15 +106,21 @@ class HesitationAnalyzer(Analyzer):
                 continue
             data = event.data
             column = column_of.get(event.type)
-            if column is None:
-                if event.type == ROLLUP:
-                    self._rollup(data)
-                else:  # commit.message_edit
-                    add_edit(data.seconds)
+            if column is not None:
+                branch = data.branch
+            elif event.type == "git.command":
+                if not (data.no_verify and data.command == "commit" and self._unseen(data, add_edit)):
+                    continue
+                column, branch = ATTEMPT, NO_BRANCH  # an attempt the hooks did not see, counted as theirs are
+            elif event.type == ROLLUP:
+                self._rollup(data)
                 continue
-            row = by_branch.get(data.branch)
+            else:  # commit.message_edit
+                add_edit(data.seconds)
+                continue
+            row = by_branch.get(branch)
             if row is None:
-                row = by_branch[data.branch] = [0] * len(COUNTED)
+                row = by_branch[branch] = [0] * len(COUNTED)
             row[column] += 1
             ts = event.ts
             hour = (ts.hour * 60 + ts.minute + offset_min) // 60 % 24 if whole_minutes else local_hour(event.t)
@@ -111,6 +132,19 @@ class HesitationAnalyzer(Analyzer):
                 self.aborted_by_stage[data.stage] += 1
             elif column == BLOCKED:
                 self.blocked_by_hook[data.hook] += 1
+
+    def _unseen(self, data, add_edit) -> bool:
+        """A `commit --no-verify` command the hooks did not see: its editor time added; whether it is an
+        attempt to count (it succeeded, and was run by someone, not by git itself)."""
+        if data.nested or any(run.hook == ALL_HOOKS_SHIM for run in data.hooks):
+            return False
+        if data.editor_s is not None and data.editor_s >= MIN_EDIT_S:
+            add_edit(data.editor_s)
+            self.from_trace2[TRACE2_EDITS] += 1
+        if data.exit:
+            return False
+        self.from_trace2[TRACE2_ATTEMPTS] += 1
+        return True
 
     def _rollup(self, data) -> None:
         self.rolled_edit.merge(QuantileSketch.from_stored(data.message_edit))
@@ -135,11 +169,12 @@ class HesitationAnalyzer(Analyzer):
             mine[:] = [a + b for a, b in zip(mine, theirs)]
         add_counts(self.aborted_by_stage, later.aborted_by_stage)
         add_counts(self.blocked_by_hook, later.blocked_by_hook)
+        self.from_trace2 = [a + b for a, b in zip(self.from_trace2, later.from_trace2)]
 
     def save_state(self) -> HesitationState:
         return HesitationState(self.message_edit.save(), self.staged.save(), list(self.by_branch.items()),
                                self.by_hour, dict(self.aborted_by_stage), dict(self.blocked_by_hook),
-                               self.rolled_edit.save(), self.rolled_staged.save())
+                               self.rolled_edit.save(), self.rolled_staged.save(), list(self.from_trace2))
 
     def load_state(self, state: HesitationState) -> None:
         self.message_edit, self.staged = Reservoir.load(state.message_edit), Reservoir.load(state.staged)
@@ -148,9 +183,14 @@ class HesitationAnalyzer(Analyzer):
         self.aborted_by_stage, self.blocked_by_hook = Counter(state.aborted_by_stage), Counter(state.blocked_by_hook)
         self.rolled_edit = QuantileSketch.load(state.rolled_edit)
         self.rolled_staged = QuantileSketch.load(state.rolled_staged)
+        self.from_trace2 = list(state.from_trace2)
 
     def result(self) -> list[AnyBlock]:
-        return [self._summary(), self._durations(), self._stops(), self._branch_table(), self._hour_table()]
+        blocks: list[AnyBlock] = [self._summary(), self._durations(), self._stops(), self._branch_table(),
+                                  self._hour_table()]
+        if any(self.from_trace2):  # only when trace2 added some: a log without them reads as before
+            blocks.insert(1, self._from_trace2())
+        return blocks
 
     def _totals(self) -> list[int]:
         return [sum(row[i] for row in self.by_hour) for i in range(len(COUNTED))]
@@ -158,6 +198,11 @@ class HesitationAnalyzer(Analyzer):
     def _summary(self) -> Facts:
         return Facts(id="summary", title="Commit outcomes",
                      items=[Fact(label, value) for label, value in zip(COLUMNS, self._totals(), strict=True)])
+
+    def _from_trace2(self) -> Facts:
+        return Facts(id="from_trace2", title="Of these, commits made with --no-verify, from git's trace2",
+                     items=[Fact("attempts", self.from_trace2[TRACE2_ATTEMPTS]),
+                            Fact("message edits", self.from_trace2[TRACE2_EDITS])])
 
     def _durations(self) -> Table:
         rows = [_distribution("message edit", self.message_edit, self.rolled_edit),
