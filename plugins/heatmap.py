@@ -687,7 +687,10 @@ class HeatmapAnalyzer(Analyzer):
         # outside the hour being counted: two datetime comparisons cost far less than event.t.
         offset = self.context.utc_offset_s
         hours, bucket_of, totals, file_events = self.hours, self.bucket_of, self.totals, self.file_events
-        find_file = self.files.records.get
+        find_file, new_file, folder_of = self.files.records.get, self._new_file, self._folder
+        # the slots as locals: a local is read faster than a module global, and these are read per file
+        open_, stamp, dir_record, run_samples, run_commits = OPEN, STAMP, DIR_RECORD, RUN_SAMPLES, RUN_COMMITS
+        kind_of = KINDS.get
         hour, run, entries, bucket = None, 0, 0, 0
         hour_start = hour_end = BEFORE_ALL
         rollups = []
@@ -695,7 +698,7 @@ class HeatmapAnalyzer(Analyzer):
         lanes = self.lanes
         tracking = lanes.tracking  # lanes own files: credit each file row (a log without them: nothing to do)
         for event in events:
-            kind = KINDS.get(event.type)
+            kind = kind_of(event.type)
             if kind is None:
                 if event.type == ROLLUP:
                     rollups.append(event.data)
@@ -713,7 +716,7 @@ class HeatmapAnalyzer(Analyzer):
             data = event.data
             files = data.files
             if not files:
-                if counter == RUN_SAMPLES:
+                if counter == run_samples:
                     continue  # a clean tree: nothing is being edited
                 if counter == RUN_DISCARDS:
                     totals[UNSAMPLED] += 1
@@ -731,42 +734,44 @@ class HeatmapAnalyzer(Analyzer):
                     bucket = self._bucket(hour // 24)
             run += 1
             entries += len(files)  # each file of the event counts one event on it
-            if counter == RUN_COMMITS:
+            if counter == run_commits:
                 if event.src == IMPORTED:
                     self.imported += 1
                 beyond = self._beyond_cap(data, bucket) if capped and data.files_total > len(files) else 0
-            if counter == RUN_SAMPLES:  # most events: the same loop without lines
+            if counter == run_samples:  # most events: the same loop without lines
                 for change in files:
-                    record = find_file(change.path) or self._new_file(change.path)
-                    if record[OPEN] != bucket:
+                    path = change.path
+                    record = find_file(path) or new_file(path)
+                    if record[open_] != bucket:
                         _enter(record, bucket)
-                    record[RUN_SAMPLES] += 1
-                    folder = record[DIR_RECORD] or self._folder(record)
-                    if folder[STAMP] is not files:  # the event's own list: no counter to keep
-                        folder[STAMP] = files
-                        if folder[OPEN] != bucket:
+                    record[run_samples] += 1
+                    folder = record[dir_record] or folder_of(record)
+                    if folder[stamp] is not files:  # the event's own list: no counter to keep
+                        folder[stamp] = files
+                        if folder[open_] != bucket:
                             _enter(folder, bucket)
-                        folder[RUN_SAMPLES] += 1
+                        folder[run_samples] += 1
                 if tracking:
                     lanes.rows(L_SAMPLES, files, bucket)
                 continue
             changed = 0  # a commit's lines as its file rows count them, for its lane
             for change in files:
-                record = find_file(change.path) or self._new_file(change.path)
-                if record[OPEN] != bucket:
+                path = change.path
+                record = find_file(path) or new_file(path)
+                if record[open_] != bucket:
                     _enter(record, bucket)
                 lines = change.added + change.deleted
                 changed += lines
                 record[counter] += 1
                 record[liner] += lines
-                folder = record[DIR_RECORD] or self._folder(record)
-                if folder[STAMP] is not files:
-                    folder[STAMP] = files
-                    if folder[OPEN] != bucket:
+                folder = record[dir_record] or folder_of(record)
+                if folder[stamp] is not files:
+                    folder[stamp] = files
+                    if folder[open_] != bucket:
                         _enter(folder, bucket)
                     folder[counter] += 1
                 folder[liner] += lines
-            if counter == RUN_COMMITS:
+            if counter == run_commits:
                 lanes.commit(data.branch, changed + beyond)
             if tracking:
                 lanes.rows(L_DISCARDS if counter == RUN_DISCARDS else None, files, bucket)
