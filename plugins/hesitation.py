@@ -4,8 +4,9 @@ local hour of day.
 
 `git commit --no-verify` runs neither pre-commit nor commit-msg, so the hooks see no attempt and no editor
 time for it; git's trace2 does (`git.command`, `gitobs trace2 enable`). Such a commit command that succeeded
-is counted as an attempt (under the branch NO_BRANCH: trace2 does not name it), and its `editor_s` as its
-message-edit time (at least MIN_EDIT_S, as the hooks measure it). Except when git ran a prepare-commit-msg
+is counted as an attempt (under the branch NO_BRANCH: trace2 does not name it), and any such command's
+`editor_s` as a message-edit time (at least MIN_EDIT_S, as the hooks measure it; also when the commit then
+failed, as the hooks time an attempt that aborts after its editor). Except when git ran a prepare-commit-msg
 hook in it: with `capture.all_hooks` that is gitobs's shim, which recorded the attempt and its editor time
 already (a `commit.attempt` with `verify: false`), so nothing is counted twice. Each command is counted
 on its own: the section stays a sum of counts (horizon 0, merge exact)."""
