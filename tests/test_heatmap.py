@@ -9,13 +9,17 @@ import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import msgspec
 import pytest
 from conftest import commit_file, git, gitobs
 from gitobs_plugins.heatmap import HeatmapAnalyzer, type_of
-from logfactory import LogBuilder, block, report
+from logfactory import LogBuilder, at, block, report
 
 from gitobs.core.repo import GitobsError
+from gitobs.log.read import EventFilter
 from gitobs.log.schema import CommitCreated, EditDiscarded, FileChange, WorktreeSample
+from gitobs.replay.analysis import Context
+from gitobs.replay.engine import Consumer, replay
 from gitobs.replay.sections import encode_json
 
 COLUMNS = ["commits", "lines", "discards", "discarded lines", "samples"]
@@ -428,3 +432,33 @@ def test_text_heatmap_shows_every_commits_period_at_any_width(long_history, monk
         assert any(row[columns.index(key)] != "·" for row in marks), (period, key)
     for key in set(columns) - set(wanted):  # and the periods without one show none
         assert all(row[columns.index(key)] == "·" for row in marks), (period, key)
+
+
+def _replayed(log, instance: HeatmapAnalyzer | None = None) -> HeatmapAnalyzer:
+    instance = instance or HeatmapAnalyzer(Context(now=at("2026-11-30") / 1e9))
+    consumer = Consumer("heatmap", instance, HeatmapAnalyzer.consumes, fields=HeatmapAnalyzer.fields)
+    replay(log, [consumer], [], EventFilter(), print)
+    assert consumer.error is None, consumer.error
+    return instance
+
+
+def test_the_kept_state_packs_each_bucket_once_and_loads_to_the_same_report(tmp_path):
+    """Events back in time meet a file's bucket twice: the kept state has it once (added up, keys as steps),
+    the hours likewise, and a report from the loaded state has the same bytes; a packed list cut short is
+    refused."""
+    log = (Log(tmp_path).sample("2026-11-02 10:00", ("a.py", 0, 0)).sample("2026-11-03 10:00", ("a.py", 0, 0))
+           .commit("2026-11-02 10:30", ("a.py", 2, 1)).discard("2026-11-02 10:40", ("a.py", 0, 3)))
+    fed = _replayed(log.builder.write())
+    whole = msgspec.json.encode(fed.result())
+    state = fed.save_state()
+    (_, counts, buckets), = state.files.records
+    assert counts[:5] == [1, 3, 1, 3, 2]
+    assert len(buckets) == 4 and buckets[2:] == [1, 1]  # days 2 Nov (3 events), then 3 Nov (1): a step of 1
+    assert buckets[1] == 3
+    assert len(state.hours) == 4 and state.hours[1::2] == [3, 1] and state.hours[2] == 24
+    loaded = HeatmapAnalyzer(fed.context)
+    loaded.load_state(msgspec.msgpack.decode(msgspec.msgpack.encode(state), type=HeatmapAnalyzer.state_type))
+    assert msgspec.json.encode(loaded.result()) == whole
+    state.hours = state.hours[:-1]
+    with pytest.raises(ValueError):
+        HeatmapAnalyzer(fed.context).load_state(state)
