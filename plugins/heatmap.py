@@ -15,8 +15,10 @@ thousand, folding the rest into "(other)", while every total stays exact.
 from __future__ import annotations
 
 import heapq
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
+from itertools import accumulate
 
 import msgspec
 
@@ -503,21 +505,37 @@ class _Lanes:
 SAVED_SLOTS = (COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, FILES)
 
 
-def _packed(pairs: Iterable[tuple[int, int]]) -> list[int]:
-    """(key, count) pairs added up, by key, each key as its step from the one before: a day or hour number
-    takes 3 to 5 bytes in msgpack, a step mostly 1, and a record's pairs met again in one bucket are one pair."""
-    packed, last = [], 0
-    for key, count in sorted(_summed(pairs).items()):
-        packed += (key - last, count)
-        last = key
+def _packed(history: list[int]) -> list[int]:
+    """A flat (key, count) list added up and sorted, each key as its step from the one before: a day or hour
+    number takes 3 to 5 bytes in msgpack, a step mostly 1. C-level maps: a report saves thousands."""
+    keys = history[::2]
+    if not all(map(operator.lt, keys, keys[1:])):  # not each bucket once in time order (the common case)
+        summed = _summed(_pairs(history))
+        keys = sorted(summed)
+        history = [0] * (2 * len(keys))
+        history[1::2] = map(summed.__getitem__, keys)
+    packed = list(history)
+    packed[::2] = map(operator.sub, keys, [0, *keys])
     return packed
 
 
-def _unpacked(packed: list[int]) -> Iterator[tuple[int, int]]:
-    key = 0
-    for step, count in zip(packed[::2], packed[1::2], strict=True):
-        key += step
-        yield key, count
+def _unpacked(packed: list[int]) -> list[int]:
+    """The flat (key, count) list of a packed one, made in place (a decoded state is loaded once, and its
+    lists become the records'); ValueError if it is not whole."""
+    if len(packed) % 2:
+        raise ValueError("a heatmap state with a packed list of odd length")
+    packed[::2] = accumulate(packed[::2])
+    return packed
+
+
+def _flat(counts: dict[int, int]) -> list[int]:
+    flat = [0] * (2 * len(counts))
+    flat[::2], flat[1::2] = counts, counts.values()
+    return flat
+
+
+def _pairs_dict(flat: list[int]) -> dict[int, int]:
+    return dict(zip(flat[::2], flat[1::2]))
 
 
 class TallyState(msgspec.Struct, array_like=True):
@@ -598,7 +616,7 @@ class HeatmapState(msgspec.Struct, array_like=True):
 def _save_record(record: list) -> tuple[list[int], list[int]]:
     """Settled, its (bucket, events) pairs added up and packed."""
     _settle(record)
-    return [record[slot] for slot in SAVED_SLOTS], _packed(_pairs(record[BUCKETS]))
+    return [record[slot] for slot in SAVED_SLOTS], _packed(record[BUCKETS])
 
 
 def _load_record(saved: tuple[list[int], list[int]], record: list | None = None) -> list:
@@ -606,7 +624,8 @@ def _load_record(saved: tuple[list[int], list[int]], record: list | None = None)
     counts, buckets = saved
     for slot, value in zip(SAVED_SLOTS, counts, strict=True):
         record[slot] = value
-    _set_buckets(record, dict(_unpacked(buckets)))
+    record[BUCKETS] = _unpacked(buckets)
+    record[LIMIT] = max(HISTORY, 2 * len(record[BUCKETS]))
     return record
 
 
@@ -930,7 +949,7 @@ class HeatmapAnalyzer(Analyzer):
             level=self.level, first_day=self.first_day, last_day=self.last_day, files=_save_tally(self.files),
             file_keys=[(record[DIR_KEY], record[TYPE_KEY]) for record in self.files.records.values()],
             dirs=_save_tally(self.dirs), types=_save_tally(self.types), seen=sorted(self.seen),
-            seen_full=self.seen_full, hours=_packed(self.hours.items()), file_events=_packed(self.file_events.items()),
+            seen_full=self.seen_full, hours=_packed(_flat(self.hours)), file_events=_packed(_flat(self.file_events)),
             totals=_save_record(self.totals), beyond=_save_record(self.beyond),
             imported=self.imported, lanes=_save_lanes(self.lanes))
 
@@ -944,7 +963,8 @@ class HeatmapAnalyzer(Analyzer):
         _load_tally(self.dirs, state.dirs)
         _load_tally(self.types, state.types)
         self.seen, self.seen_full = set(state.seen), state.seen_full
-        self.hours, self.file_events = dict(_unpacked(state.hours)), dict(_unpacked(state.file_events))
+        self.hours, self.file_events = (_pairs_dict(_unpacked(state.hours)),
+                                        _pairs_dict(_unpacked(state.file_events)))
         self.totals = _load_record(state.totals)
         self.beyond = _load_record(state.beyond)
         self.imported = state.imported
