@@ -50,11 +50,11 @@ def spans(record: dict, trace: bytes, parent: bytes, span_id) -> list[dict]:
         if name != "editor":
             child_attributes.update({"hook": name, "exit": exit_code, "runs": runs})
         child_status = {"code": STATUS_ERROR, "message": f"exit {exit_code}"} if exit_code else None
-        children.append(_span(trace, span_id(trace, f"{command_span_id_name(record)}|{name}"), own,
+        children.append(make_span(trace, span_id(trace, f"{command_span_id_name(record)}|{name}"), own,
                               "editor" if name == "editor" else name, cursor, end, child_attributes, child_status))
         cursor = end
     end = max(record["end"], cursor)
-    return [_span(trace, own, parent, f"git {record['command']}", record["start"], end, attributes, status),
+    return [make_span(trace, own, parent, f"git {record['command']}", record["start"], end, attributes, status),
             *children]
 
 
@@ -74,8 +74,9 @@ def _seconds(value: object) -> float:
     return float(min(value, 1e7))
 
 
-def _span(trace: bytes, span: bytes, parent: bytes, name: str, start: int, end: int, attributes: dict,
-          status: dict | None = None) -> dict:
+def make_span(trace: bytes, span: bytes, parent: bytes, name: str, start: int, end: int, attributes: dict,
+              status: dict | None = None) -> dict:
+    """One OTLP span (commit traces use it too)."""
     out: dict[str, Any] = {"trace_id": trace, "span_id": span, "parent_span_id": parent, "name": name,
                            "kind": SPAN_INTERNAL, "start_time_unix_nano": start,
                            "end_time_unix_nano": max(start, end), "attributes": attributes}

@@ -24,9 +24,12 @@ same ids.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
-from gitobs.export.otlp.command_spans import command_record, command_span_id_name
+from gitobs.export.otlp.command_spans import (
+    command_record,
+    command_span_id_name,
+    make_span,
+)
 from gitobs.export.otlp.command_spans import spans as command_spans
 from gitobs.log import schema
 
@@ -35,7 +38,6 @@ COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
 SETTLE_NS = 60 * 10**9
 # An attempt still open after this is given up (the scanner closes attempts as aborted after 24 h).
 GIVE_UP_NS = 25 * 3600 * 10**9
-SPAN_INTERNAL = 1
 STATUS_ERROR = 2
 SLACK_NS = 2 * 10**9  # a hook's record is taken a moment after git's start; times are whole milliseconds
 PENDING = "\x00commands"  # the state's key for commit commands waiting for their trace: no worktree's name
@@ -217,11 +219,11 @@ def _spans(current: dict) -> list[dict]:
     children = []
     for hook, start, duration, exit_code in current["hooks"]:
         status = {"code": STATUS_ERROR, "message": f"exit {exit_code}"} if exit_code else None
-        children.append(_span(trace, span_id(trace, f"hook|{hook}|{start}"), root, hook, start, start + duration,
+        children.append(make_span(trace, span_id(trace, f"hook|{hook}|{start}"), root, hook, start, start + duration,
                               {"hook": hook, "exit": exit_code}, status))
     if current["edit"]:
         start, end = current["edit"]
-        children.append(_span(trace, span_id(trace, "message editing"), root, "message editing", start, end, {}))
+        children.append(make_span(trace, span_id(trace, "message editing"), root, "message editing", start, end, {}))
     command = current.get("command")
     if command:
         children += command_spans(command, trace, root, span_id)
@@ -230,7 +232,7 @@ def _spans(current: dict) -> list[dict]:
     if blocking and not any(child["name"] == blocking for child in children):
         duration = round(float(attributes.get("duration_s") or 0.0) * 1e9)
         start = current["end"] or current["start"]
-        children.append(_span(trace, span_id(trace, f"hook|{blocking}|{start}"), root, blocking, start,
+        children.append(make_span(trace, span_id(trace, f"hook|{blocking}|{start}"), root, blocking, start,
                               start + duration, {"hook": blocking, "exit": attributes.get("exit", 1)},
                               {"code": STATUS_ERROR, "message": f"exit {attributes.get('exit', 1)}"}))
     ends = [current["end"] or current["start"], *(child["end_time_unix_nano"] for child in children)]
@@ -238,14 +240,4 @@ def _spans(current: dict) -> list[dict]:
     name = "git commit" if current["what"] == "commit" else "git checkout"
     attributes = {**attributes, "outcome": current["outcome"] or ("unfinished" if name == "git commit" else "")}
     first = min([current["start"], *(child["start_time_unix_nano"] for child in children)])
-    return [_span(trace, root, b"", name, first, max(ends), attributes, status), *children]
-
-
-def _span(trace: bytes, span: bytes, parent: bytes, name: str, start: int, end: int, attributes: dict,
-          status: dict | None = None) -> dict:
-    out: dict[str, Any] = {"trace_id": trace, "span_id": span, "parent_span_id": parent, "name": name,
-                           "kind": SPAN_INTERNAL, "start_time_unix_nano": start,
-                           "end_time_unix_nano": max(start, end), "attributes": attributes}
-    if status:
-        out["status"] = status
-    return out
+    return [make_span(trace, root, b"", name, first, max(ends), attributes, status), *children]
