@@ -70,10 +70,11 @@ def _git(common_dir: Path, args: list[str]) -> list[str]:
 
 def _environment() -> dict[str, str]:
     """git's own variables would point it at another repository or change its output. GIT_NO_LAZY_FETCH
-    (git 2.44+): a partial clone's missing objects are never fetched (importer.py refuses one anyway)."""
+    (git 2.44+): a partial clone's missing objects are never fetched (importer.py refuses one anyway).
+    GIT_TRACE2_EVENT=0: with `gitobs trace2 enable`, the import's own git processes are not the user's."""
     return {**{key: value for key, value in os.environ.items()
                if not key.startswith("GIT_") or key in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")},
-            "GIT_NO_LAZY_FETCH": "1"}
+            "GIT_NO_LAZY_FETCH": "1", "GIT_TRACE2_EVENT": "0"}
 
 
 def commits(common_dir: Path, walk: Walk, merge_churn: bool = False) -> Iterator[LoggedCommit]:
@@ -223,7 +224,7 @@ def sources(common_dir: Path, walk: Walk) -> dict[str, str]:
 def _spawn(args: list[str]) -> subprocess.Popen:
     try:
         return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=_environment())
+                                env=_environment(), cwd="/")  # --git-dir names the repository
     except FileNotFoundError as exc:
         raise GitobsError("git is not installed or not on PATH") from exc
 
