@@ -3,6 +3,7 @@ writer, replayed by the real engine."""
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -58,3 +59,13 @@ def block(built: Report, section: str, block_id: str):
     assert found.error is None, found.error
     [wanted] = [b for b in found.blocks if b.id == block_id]
     return wanted
+
+
+def eventgen():
+    """benchmarks/eventgen.py, the benchmark's generator of realistic events, imported from where it lives."""
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    try:
+        import eventgen as module
+    finally:
+        sys.path.pop(0)
+    return module

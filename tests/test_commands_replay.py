@@ -4,11 +4,9 @@ the same bytes from one process or two, and from the report cache cold, warm and
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-from logfactory import at
+from logfactory import at, eventgen
 
 from gitobs.core.repo import ObsPaths
 from gitobs.log import schema
@@ -22,16 +20,7 @@ NOW = at("2024-02-20") / 1e9
 SECTIONS = ["commands", "actors", "hooks"]
 
 
-def _eventgen():
-    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
-    try:
-        import eventgen
-    finally:
-        sys.path.pop(0)
-    return eventgen
-
-
-LINES = [schema.encode(event) for event in _eventgen().events(6000, seed=5, files=300, git_commands=0.3)]
+LINES = [schema.encode(event) for event in eventgen().events(6000, seed=5, files=300, git_commands=0.3)]
 
 
 def _append(obs: ObsPaths, lines: list[bytes]) -> None:

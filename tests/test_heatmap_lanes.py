@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import pickle
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import msgspec
 import pytest
 from conftest import gitobs
 from gitobs_plugins.heatmap import HeatmapAnalyzer
-from logfactory import LogBuilder, at, block, report
+from logfactory import LogBuilder, at, block, eventgen, report
 
 from gitobs.log import schema
 from gitobs.log.eventlog import EventLog
@@ -215,15 +214,6 @@ def test_three_parts_merged_in_either_grouping_give_the_same_lanes(tmp_path):
         assert _blocks(fed[0]) == whole
 
 
-def _eventgen():
-    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
-    try:
-        import eventgen
-    finally:
-        sys.path.pop(0)
-    return eventgen
-
-
 def _ns(ts: str) -> int:
     return int(datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1000) * 10**6
 
@@ -231,7 +221,7 @@ def _ns(ts: str) -> int:
 def test_one_or_two_processes_and_the_cache_give_the_same_report(tmp_path, monkeypatch):
     """A generated log of weeks, with lanes owning some of its files: a real fork, a real report cache."""
     monkeypatch.setattr(parallel, "MIN_LOG_BYTES", 0)
-    events = list(_eventgen().events(6000, seed=3, files=300))
+    events = list(eventgen().events(6000, seed=3, files=300))
     paths = sorted({c.path for e in events if e.type == "worktree.sample" for c in e.data.files})
     stacks = [A, B]
     lanes = []

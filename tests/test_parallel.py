@@ -3,11 +3,10 @@ forked child, analyzers merged or fed the shipped tail; and every way back to a 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-from logfactory import at
+from logfactory import at, eventgen
 
 from gitobs.log import schema
 from gitobs.log.eventlog import EventLog
@@ -22,15 +21,6 @@ from gitobs.replay.sections import Fact, Facts, encode_json
 NOW = at("2024-06-01") / 1e9
 
 
-def _eventgen():
-    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
-    try:
-        import eventgen
-    finally:
-        sys.path.pop(0)
-    return eventgen
-
-
 def _write(log_dir: Path, events: list[schema.Event]) -> EventLog:
     # Small segments, so that a few thousand events make a log of many segments to cut.
     log = EventLog(log_dir, seal_bytes=32 << 10)
@@ -43,7 +33,7 @@ def _write(log_dir: Path, events: list[schema.Event]) -> EventLog:
 @pytest.fixture
 def generated(tmp_path) -> EventLog:
     """Weeks of the benchmark's developer: events of every type, nights between working days."""
-    return _write(tmp_path / "log", list(_eventgen().events(6000, seed=3, files=300)))
+    return _write(tmp_path / "log", list(eventgen().events(6000, seed=3, files=300)))
 
 
 @pytest.fixture(autouse=True)
@@ -136,7 +126,7 @@ def test_the_log_is_cut_at_a_gap_near_its_middle(generated):
 def test_no_split_for_a_small_log_one_segment_or_no_analyzer_that_merges(generated, tmp_path, monkeypatch):
     assert parallel.split_point(generated, [None, None]) is None
     one = EventLog(tmp_path / "one")
-    one.append([schema.encode(event) for event in _eventgen().events(500, seed=3, files=30)])
+    one.append([schema.encode(event) for event in eventgen().events(500, seed=3, files=30)])
     assert parallel.split_point(one, [0.0]) is None
     monkeypatch.setattr(parallel, "MIN_LOG_BYTES", 1 << 30)
     assert parallel.split_point(generated, [0.0]) is None
@@ -206,7 +196,7 @@ def test_a_tail_event_too_close_to_the_head_sends_the_tail_back_here(tmp_path, j
     # An event written late (an old time, after the cut's gap) would join the head's last session in one
     # process: the child's tail cannot be merged, so the tail is replayed here for the analyzers whose merge
     # needs time order; the heatmap's counts add up in any order, and it takes the child's part.
-    events = list(_eventgen().events(6000, seed=3, files=300))
+    events = list(eventgen().events(6000, seed=3, files=300))
     log = _write(tmp_path / "log", events)
     split = parallel.split_point(log, [1800.0])
     head, tail = _sides(log, split)
@@ -221,7 +211,7 @@ def test_a_tail_event_too_close_to_the_head_sends_the_tail_back_here(tmp_path, j
 
 def test_imported_history_out_of_time_order_gives_the_same_report_in_two_processes(tmp_path, joins):
     # Frames whose times overlap throughout, as an import writes them: no cut is in time order.
-    events = list(_eventgen().events(6000, seed=4, files=300))
+    events = list(eventgen().events(6000, seed=4, files=300))
     chunks = [events[start:start + 300] for start in range(0, len(events), 300)]
     chunks = chunks[1::2] + chunks[0::2]
     log = _write(tmp_path / "log", [event for chunk in chunks for event in chunk])
@@ -234,7 +224,7 @@ def test_imported_history_out_of_time_order_gives_the_same_report_in_two_process
 def test_a_log_with_no_quiet_gap_after_the_cut_is_replayed_here(tmp_path, joins):
     # One long burst: every event a minute after the last, so no gap exceeds the sessions' idle gap.
     burst = []
-    for index, event in enumerate(_eventgen().events(4000, seed=5, files=100)):
+    for index, event in enumerate(eventgen().events(4000, seed=5, files=100)):
         event.ts = schema.format_ts(at("2024-01-10") + index * 60 * 10**9)
         burst.append(event)
     log = _write(tmp_path / "log", burst)
@@ -261,7 +251,7 @@ def test_a_log_of_few_big_segments_is_cut_inside_one_at_a_frame(tmp_path, joins)
     # An import's log: segments of many frames. The cut goes to the frame start nearest the middle, found
     # by the frames' time indexes, and both sides read their share of that segment.
     log = EventLog(tmp_path / "log", seal_bytes=256 << 10, frame_lines=300)  # one sealed segment, one live
-    lines = [schema.encode(event) for event in _eventgen().events(6000, seed=3, files=300)]
+    lines = [schema.encode(event) for event in eventgen().events(6000, seed=3, files=300)]
     for start in range(0, len(lines), 200):
         log.append(lines[start:start + 200])
     split = parallel.split_point(log, [1800.0])

@@ -8,11 +8,10 @@ import json
 import os
 import pickle
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
-from logfactory import at
+from logfactory import at, eventgen
 
 from gitobs.core.repo import ObsPaths
 from gitobs.log import schema
@@ -27,16 +26,7 @@ from gitobs.upkeep import purge, retention
 NOW = at("2024-06-01") / 1e9
 
 
-def _eventgen():
-    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
-    try:
-        import eventgen
-    finally:
-        sys.path.pop(0)
-    return eventgen
-
-
-LINES = [schema.encode(event) for event in _eventgen().events(7000, seed=3, files=300)]
+LINES = [schema.encode(event) for event in eventgen().events(7000, seed=3, files=300)]
 
 
 def _append(obs: ObsPaths, lines: list[bytes]) -> None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import random
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 from logfactory import at
+from logfactory import eventgen as load_eventgen
 
 from gitobs.log import eventlog, schema
 from gitobs.log.eventlog import INDEX_MAGIC, EventLog
@@ -24,11 +24,7 @@ NOW = at("2024-06-01") / 1e9
 
 
 def _lines() -> list[bytes]:
-    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
-    try:
-        import eventgen
-    finally:
-        sys.path.pop(0)
+    eventgen = load_eventgen()
     lines = [schema.encode(event) for event in eventgen.events(6000, seed=5, files=200)]
     chunks = [lines[start:start + 250] for start in range(0, len(lines), 250)]
     random.Random(5).shuffle(chunks)  # out of order from frame to frame

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import commit_file, git, gitobs
+from logfactory import eventgen as load_eventgen
 
 from gitobs.core import config
 from gitobs.core.repo import ObsPaths
@@ -34,11 +34,7 @@ def private_config_home(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def year(tmp_path_factory) -> tuple[Path, float]:
     """A year of synthetic history in a log, and a `now` just after it."""
-    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
-    try:
-        import eventgen
-    finally:
-        sys.path.pop(0)
+    eventgen = load_eventgen()
     common = tmp_path_factory.mktemp("year") / ".git"
     log = EventLog(ObsPaths(common).log, sealed_level=3)  # production seals at 19: slower, the same logic
     lines = [schema.encode(event) for event in eventgen.events(YEAR_EVENTS, seed=7, files=400)]
