@@ -355,6 +355,7 @@ def test_gitobs_own_git_processes_write_no_trace(traced, tmp_path):
     gitobs("status", "--no-scan", cwd=repo)
     gitobs("events", "--no-scan", cwd=repo)
     gitobs("import", "--all-authors", cwd=repo)  # its git log and rev-list processes too
+    gitobs("trace2", "status", cwd=repo)  # and its git config
     assert os.listdir(traced) == []
 
 

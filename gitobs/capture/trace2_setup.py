@@ -29,7 +29,7 @@ from gitobs.capture.actors import ActorRules
 from gitobs.core import config
 from gitobs.core.files import write_atomic
 from gitobs.core.homes import state_home
-from gitobs.core.repo import GitobsError
+from gitobs.core.repo import GitobsError, untraced_env
 
 MAX_FILES = 5000
 SENTINEL = "git-trace2-discard"  # git's own name for it
@@ -73,7 +73,7 @@ def global_config_path() -> Path:
 def _git_config(*args: str, absent: int = 1) -> list[str]:
     """`git config` output lines; none when the key is not set. Run outside any repository."""
     _check_regular(global_config_path())  # every git reads it (trace2's own settings), whatever the scope asked
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_TRACE2")}
+    env = untraced_env()  # gitobs's own `git config` is no command of the user's
     env.pop("GIT_DIR", None)
     try:
         done = subprocess.run(["git", "config", *args], capture_output=True, text=True, errors="replace",
