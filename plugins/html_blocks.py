@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from datetime import date, timedelta
 
-from gitobs_plugins.render_text import (
+from gitobs_plugins.report_layout import (
     LEVELS,
     MONTHS,
     WEEKDAYS,

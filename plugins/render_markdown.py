@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from gitobs_plugins.render_text import (
+from gitobs_plugins.report_layout import (
     WEEKDAYS,
     calendar_day,
     calendar_layout,

@@ -10,7 +10,8 @@ import pytest
 from conftest import commit_file, git, gitobs
 from gitobs_plugins.render_html import HtmlRenderer
 from gitobs_plugins.render_markdown import MarkdownRenderer
-from gitobs_plugins.render_text import TextRenderer, heat_level, place_labels
+from gitobs_plugins.render_text import TextRenderer
+from gitobs_plugins.report_layout import heat_level, place_labels
 
 from gitobs.replay import plugins
 from gitobs.replay.sections import (
