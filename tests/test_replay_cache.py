@@ -176,8 +176,13 @@ def test_a_warm_report_reads_only_the_live_segment(obs, monkeypatch):
     monkeypatch.setattr(EventLog, "iter_contents", spy)
     monkeypatch.setattr(EventLog, "iter_contents_from", spy_from)
     assert _report(obs, True) == full
+    assert read == []  # nothing came after the checkpoint: nothing is read
     live = EventLog(obs.log).segments()[-1]
-    assert read == [(live.name, live.stat().st_size)]  # only what the live segment holds after the checkpoint
+    size = live.stat().st_size
+    _append(obs, LINES[5000:5010])
+    assert EventLog(obs.log).segments()[-1] == live
+    assert _report(obs, True) == _report(obs, False)
+    assert read[0] == (live.name, size)  # only what the live segment holds after the checkpoint
 
 
 def test_time_windows_and_enrichers_replay_the_whole_log(obs):

@@ -24,6 +24,7 @@ first), together at most SHARE_OF_LOG of the log's size (at least MIN_BUDGET).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -466,7 +467,7 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
     sealed = len(paths) - 1
     key = report_key(consumers, context)
     store = Store(directory, sum(_size(path) for path in paths))
-    decoder = decoder_for(consumers, event_filter)
+    decoder = functools.cache(lambda: decoder_for(consumers, event_filter))  # made only when something is read
     # The live checkpoint (sealed segments and part of the live one) first, then the sealed one. Analyzers that
     # are not cached replay the whole log: they use only the sealed one, whose counts they make again.
     checkpoint, start, covered, shown = None, _Start(0), [], {}
@@ -491,12 +492,12 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
         warn(message)
 
     if checkpoint is None and not others and workers > 1:
-        done = _cold(log, paths, consumers, chosen, event_filter, decoder, noted, store, _live_key(key), seen)
+        done = _cold(log, paths, consumers, chosen, event_filter, decoder(), noted, store, _live_key(key), seen)
         if done is not None:
             return done
     if checkpoint is not None:
         if others:
-            _add(counts, _pass(_Part(log, paths, 0, start.segment), others, event_filter, decoder, noted, workers))
+            _add(counts, _pass(_Part(log, paths, 0, start.segment), others, event_filter, decoder(), noted, workers))
         else:
             counts = ReadCounts(in_window=checkpoint.in_window, rollup_days=checkpoint.rollup_days,
                                 malformed=checkpoint.malformed)
@@ -508,13 +509,16 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
         # a state loaded here holds earlier ones (the segments sealed since are few anyway).
         part = _Part(log, paths, start.segment, sealed, skip=start.skip)
         fresh = start.segment == 0 and not start.skip
-        _add(counts, _pass(part, consumers, event_filter, decoder, noted, workers if fresh else 1))
+        _add(counts, _pass(part, consumers, event_filter, decoder(), noted, workers if fresh else 1))
         covered += [found for path in paths[len(covered):sealed] if (found := _identity(path)) is not None]
         if others and len(covered) == sealed:  # theirs is the sealed checkpoint (the others replay it all)
             _save(store, key, covered, counts, seen, chosen, None)
     live = _Part(log, paths, sealed, sealed + 1, offset=live_from.offset, skip=live_from.skip)
     try:
-        rest = replay(live, consumers, [], event_filter, noted, decoder=decoder, warn_malformed=False)
+        # Nothing written after the checkpoint: nothing to read (nor a decoder to make).
+        unchanged = live_from.offset and not live_from.skip and _size(paths[sealed]) == live_from.offset
+        rest = ReadCounts() if unchanged else replay(live, consumers, [], event_filter, noted, decoder=decoder(),
+                                                     warn_malformed=False)
         if live_from.offset and _inode(paths[sealed]) != live_from.inode:
             raise _Moved
         if shown and live.place is not None:  # events came after all: the kept sections are not theirs
