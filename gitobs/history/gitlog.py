@@ -17,7 +17,7 @@ import re
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +31,8 @@ _PINNED_CONFIG = ("log.showRoot=true", "log.showSignature=false", "diff.orderFil
 _COMMIT = re.compile(rb"^([0-9a-f]{40,64}) (\d*)((?: [0-9a-f]{40,64})*)$")
 READ_SIZE = 1 << 16
 WORKERS = 2  # git processes diffing at once: on two cores, both busy while Python parses (on a thread's reads)
-BATCH_COMMITS = 5000  # commits per git process: its start is nothing beside its diffs
+BATCH_COMMITS = 1000  # commits per git process: its start (ms) is nothing beside its diffs
+AHEAD = 8  # batches started and not parsed yet, at most
 
 
 @dataclass
@@ -79,30 +80,82 @@ def _environment() -> dict[str, str]:
 
 def commits(common_dir: Path, walk: Walk, merge_churn: bool = False) -> Iterator[LoggedCommit]:
     """The commits of `walk`, children before parents, each with every file and exact totals. Merges have
-    no files unless `merge_churn` (then their diff against the first parent, as `git log -m --first-parent`).
+    no files unless `merge_churn` (then their diff against the first parent, as `git log -m --first-parent`)."""
+    yield from History(common_dir, walk, merge_churn).commits()  # git starts at the first commit asked for
+
+
+class History:
+    """The commits of a walk, git started as soon as this is made, so that the caller's own work before it
+    reads them (an import's scan) goes on while git diffs.
 
     `git rev-list --topo-order` lists them; consecutive batches of that list go to `git log --no-walk`,
-    WORKERS at a time, each read on its own thread as it writes and parsed in order: on two cores git
-    diffs two batches at once while Python parses the one before."""
-    listing = _start(_git(common_dir, ["rev-list", "--stdin", "--topo-order", *walk.limits()]), walk.revisions())
-    args = _git(common_dir, ["log", "--no-walk=unsorted", "--stdin", "--numstat", "-z", "-M",
-                             f"--diff-merges={'first-parent' if merge_churn else 'off'}", "--diff-algorithm=myers",
-                             "--no-textconv", "--no-ext-diff", "--no-color", "--format=tformat:%H %ct %P%x00%ae"])
-    batches = _batches(listing.stdout)
-    running: deque[_Pump] = deque(_Pump(_start(args, batch)) for batch in itertools.islice(batches, WORKERS))
-    complete = False
-    try:
-        while running:
-            yield from _parse(running[0].chunks())
-            running.popleft().finish(complete=True)
-            following = next(batches, None)
-            if following is not None:
-                running.append(_Pump(_start(args, following)))
-        complete = True
-    finally:
-        for pump in running:
-            pump.finish(complete=False)
-        _finish(listing, complete)
+    each read on its own thread as it writes and parsed in order. WORKERS of them diff at once, and a batch
+    starts as soon as one of those ends (not when Python has parsed it): on two cores git diffs on both
+    while Python parses, and small batches keep both busy to the end. At most AHEAD batches are held
+    unparsed, so that memory stays bounded when Python is the slower."""
+
+    def __init__(self, common_dir: Path, walk: Walk, merge_churn: bool = False) -> None:
+        self.listing = _start(_git(common_dir, ["rev-list", "--stdin", "--topo-order", *walk.limits()]),
+                              walk.revisions())
+        self.args = _git(common_dir, ["log", "--no-walk=unsorted", "--stdin", "--numstat", "-z", "-M",
+                                      f"--diff-merges={'first-parent' if merge_churn else 'off'}",
+                                      "--diff-algorithm=myers", "--no-textconv", "--no-ext-diff", "--no-color",
+                                      "--format=tformat:%H %ct %P%x00%ae"])
+        self.batches = _batches(self.listing.stdout)
+        self.started: deque[_Pump] = deque()  # in the walk's order, not parsed yet
+        self.listed = False  # every batch started
+        self.closed = False
+        self.failure: BaseException | None = None  # what starting a batch on a reader's thread raised
+        self.lock = threading.Lock()  # the main thread and the readers (as their git ends) start batches
+        try:
+            self._launch()
+        except BaseException:
+            self.close(complete=False)
+            raise
+
+    def _launch(self) -> None:
+        """The next batches, while fewer than WORKERS git processes diff and fewer than AHEAD wait."""
+        with self.lock:
+            started = self.started
+            while (not self.listed and not self.closed and len(started) < AHEAD
+                   and sum(1 for pump in started if not pump.ended) < WORKERS):
+                batch = next(self.batches, None)
+                if batch is None:
+                    self.listed = True
+                else:
+                    started.append(_Pump(_start(self.args, batch), self._ended))
+
+    def _ended(self) -> None:
+        """On a reader's thread, its git done: the next batch starts now, whatever Python is doing."""
+        try:
+            self._launch()
+        except BaseException as exc:  # raised where the commits are read
+            self.failure = exc
+
+    def commits(self) -> Iterator[LoggedCommit]:
+        complete = False
+        try:
+            while self.started:
+                yield from _parse(self.started[0].chunks())
+                with self.lock:
+                    pump = self.started.popleft()
+                pump.finish(complete=True)
+                if self.failure is not None:
+                    raise self.failure
+                self._launch()
+            complete = True
+        finally:
+            self.close(complete)
+
+    def close(self, complete: bool = False) -> None:
+        """Stop what still runs (an interrupted walk, or one never read); `complete`: check git succeeded."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True  # no batch starts from now on
+        while self.started:
+            self.started.popleft().finish(complete=False)
+        _finish(self.listing, complete)
 
 
 def _batches(lines: Iterable[bytes]) -> Iterator[bytes]:
@@ -116,10 +169,12 @@ class _Pump:
     parses or appends a chunk to the log (reading releases the GIL; on two cores both go on at once), nor
     on its warnings (one per commit beyond diff.renameLimit)."""
 
-    def __init__(self, process: subprocess.Popen) -> None:
+    def __init__(self, process: subprocess.Popen, on_end: Callable[[], None]) -> None:
         self.process = process
+        self.on_end = on_end  # called on the reading thread once git's output is all read
         self.queue: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         self.errors = b""
+        self.ended = False  # git's output is all read: git is done diffing
         self.threads = [threading.Thread(target=target, name="gitobs-git-log", daemon=True)
                         for target in (self._read, self._read_errors)]
         for thread in self.threads:
@@ -132,7 +187,9 @@ class _Pump:
         except (OSError, ValueError):
             pass  # the pipe closed under us: the walk was stopped
         finally:
+            self.ended = True
             self.queue.put(b"")
+            self.on_end()
 
     def _read_errors(self) -> None:
         try:
