@@ -774,3 +774,25 @@ def test_a_path_used_again_after_its_file_moved_away_is_a_file_of_its_own(repo):
     files = {git(repo, "log", "-1", "--format=%s", e.data["sha"]).stdout.strip(): e.data["files"] for e in created(repo)}
     assert files["a"] == [["b.txt", 20, 0]] and files["a grows"] == [["b.txt", 1, 0]]
     assert files["a is b"] == [["b.txt", 0, 0]] and files["a new a"] == [["a.txt", 1, 0]]
+
+
+def test_a_branch_made_while_the_scan_runs_is_walked(repo, monkeypatch):
+    """git log starts before the scan, from the tips as they were: a walk the tips read after it no longer
+    give is dropped, not imported."""
+    commit_file(repo, "a.txt", "a\n", "a")
+    git(repo, "switch", "-q", "-c", "side")
+    commit_file(repo, "b.txt", "b\n", "b on side")
+    side = git(repo, "rev-parse", "HEAD").stdout.strip()
+    git(repo, "switch", "-q", "main")
+    git(repo, "branch", "-q", "-D", "side")  # its commit kept, reachable from no branch
+    forget_reflogs(repo)
+    install(locate(repo))
+    real_scan = importer.scan
+
+    def scan_after_a_new_branch(common_dir):
+        git(repo, "branch", "revived", side)
+        return real_scan(common_dir)
+
+    monkeypatch.setattr(importer, "scan", scan_after_a_new_branch)
+    run_import(repo)
+    assert Counter(e.data["sha"] for e in created(repo)) == Counter(git(repo, "rev-list", "--branches").stdout.split())

@@ -95,6 +95,7 @@ class History:
     unparsed, so that memory stays bounded when Python is the slower."""
 
     def __init__(self, common_dir: Path, walk: Walk, merge_churn: bool = False) -> None:
+        self.walk = walk
         self.listing = _start(_git(common_dir, ["rev-list", "--stdin", "--topo-order", *walk.limits()]),
                               walk.revisions())
         self.args = _git(common_dir, ["log", "--no-walk=unsorted", "--stdin", "--numstat", "-z", "-M",

@@ -41,7 +41,13 @@ from gitobs.core.repo import MAIN_WORKTREE, GitobsError, ObsPaths
 from gitobs.history import gitlog
 from gitobs.history.authors import own_emails
 from gitobs.history.branch_tips import Tips, branch_labels, read_tips
-from gitobs.history.cursor import IMPORT_LOCK, covered_for, load_cursor, save_cursor
+from gitobs.history.cursor import (
+    IMPORT_LOCK,
+    ImportCursor,
+    covered_for,
+    load_cursor,
+    save_cursor,
+)
 from gitobs.history.recorded import Recorded
 from gitobs.history.reflog import SplitReflogs, derive, split
 from gitobs.history.renames import Follower
@@ -99,20 +105,47 @@ def import_history(common_dir: Path, since: float | None = None, count: bool = F
     with exclusive(obs.root / IMPORT_LOCK, 0) as alone:
         if not alone:
             raise GitobsError("another gitobs import is running in this repository")
-        scan(common_dir)
-        pause = read_pause(obs.root)
-        settings = ScanSettings.load(common_dir, pause is not None and pause.active(time.time()))
-        result = ImportResult(authors=authors)
-        run = _Run(obs, settings, None if since is None else int(since), result, on_progress or _quiet,
-                   chunk_commits, authors, merge_churn)
-        if run.prepare():
-            run.reflog_pass()
-            run.walk(count)
-            run.flush(complete=True)
-        else:
-            result.empty = True
+        since_s = None if since is None else int(since)
+        early = _early_history(obs, since_s, authors, merge_churn)
+        try:
+            scan(common_dir)
+            pause = read_pause(obs.root)
+            settings = ScanSettings.load(common_dir, pause is not None and pause.active(time.time()))
+            result = ImportResult(authors=authors)
+            run = _Run(obs, settings, since_s, result, on_progress or _quiet, chunk_commits, authors, merge_churn)
+            if run.prepare():
+                run.reflog_pass()
+                run.walk(count, early)
+                run.flush(complete=True)
+            else:
+                result.empty = True
+        finally:
+            if early is not None:
+                early.close()
     result.seconds = round(time.perf_counter() - started, 3)
     return result
+
+
+def _early_history(obs: ObsPaths, since: int | None, authors: list[str] | None,
+                   merge_churn: bool) -> gitlog.History | None:
+    """The walk as the tips stand before the scan, git started now: it diffs while the scan runs. The walk
+    uses it only if the tips read under the lock after the scan give the same walk (they do, unless a
+    commit or a branch came meanwhile)."""
+    try:
+        repo = pygit2.Repository(str(obs.common_dir))
+        tips = read_tips(repo, obs.common_dir)
+    except Exception:  # pygit2 cannot open it: the walk, after the scan, says why
+        return None
+    if not tips.commits:
+        return None
+    hidden = _hidden(repo, load_cursor(obs.root), since, None if authors is None else sorted(authors))
+    return gitlog.History(obs.common_dir, gitlog.Walk(tips.commits, hidden, since), merge_churn)
+
+
+def _hidden(repo: pygit2.Repository, cursor: ImportCursor, since: int | None,
+            authors: list[str] | None) -> tuple[str, ...]:
+    """What earlier runs of these authors dealt with, as far as it is still in the object store."""
+    return tuple(sorted(sha for sha in covered_for(cursor, since, authors) if sha in repo))
 
 
 def _refuse_if_paused(obs: ObsPaths) -> None:
@@ -183,14 +216,9 @@ class _Run:
                 self.reflogs = split(self.obs.common_dir, state)
             _refuse_if_damaged(EventLog(self.obs.log))
             self.recorded = Recorded.read(EventLog(self.obs.log))
-        self.hidden = self._hidden()
+        self.hidden = _hidden(self.enricher.repo, self.cursor, self.since,
+                              None if self.authors is None else sorted(self.authors))
         return True
-
-    def _hidden(self) -> tuple[str, ...]:
-        """What earlier runs of these authors dealt with, as far as it is still in the object store."""
-        repo = self.enricher.repo
-        authors = None if self.authors is None else sorted(self.authors)
-        return tuple(sorted(sha for sha in covered_for(self.cursor, self.since, authors) if sha in repo))
 
     # -- the reflogs -----------------------------------------------------------------------------
 
@@ -237,22 +265,31 @@ class _Run:
 
     # -- the history -----------------------------------------------------------------------------
 
-    def walk(self, count: bool) -> None:
+    def walk(self, count: bool, early: gitlog.History | None = None) -> None:
+        """`early`: the walk started before the scan, taken if it is this one."""
         walk = gitlog.Walk(self.tips.commits, self.hidden, self.since)
-        if count:
-            self.progress.total = gitlog.count(self.obs.common_dir, walk)
-        labels = branch_labels(self.obs.common_dir, self.tips, self.hidden, self.since)
-        self.flagged = gitlog.Search(self.obs.common_dir, walk, [[f"--grep={marker}" for marker in MESSAGE_MARKERS]])
+        history = early if early is not None and early.walk == walk else None
+        if history is None:
+            if early is not None:
+                early.close()  # the tips moved during the scan
+            history = gitlog.History(self.obs.common_dir, walk, self.merge_churn)
         try:
-            self._walk(walk, labels)
+            if count:
+                self.progress.total = gitlog.count(self.obs.common_dir, walk)
+            labels = branch_labels(self.obs.common_dir, self.tips, self.hidden, self.since)
+            self.flagged = gitlog.Search(self.obs.common_dir, walk,
+                                         [[f"--grep={marker}" for marker in MESSAGE_MARKERS]])
+            self._walk(history, labels)
             self._emit_pending()  # while the search is open: the last chunk's reverts
         finally:
-            self.flagged.close()
+            if self.flagged is not None:
+                self.flagged.close()
+            history.close()
 
-    def _walk(self, walk: gitlog.Walk, labels: dict[str, str | None]) -> None:
+    def _walk(self, history: gitlog.History, labels: dict[str, str | None]) -> None:
         unread, rebased = self.reflogs.unread_commits, self.reflogs.rebased_commits
         follower = Follower()
-        for logged in gitlog.commits(self.obs.common_dir, walk, self.merge_churn):
+        for logged in history.commits():
             self.progress.walked += 1
             logged.files = follower.name(logged.files, logged.renames)  # every commit's renames, taken or not
             if logged.sha in self.derived_commits:
