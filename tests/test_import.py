@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -145,6 +146,34 @@ def test_merges_reverts_times_and_source(repo):
     assert by_sha[git(repo, "rev-parse", "side").stdout.strip()].data["branch"] == "main"  # merged: main's now
     assert all(e.src == "import" and e.wt == "." for e in created(repo))
     assert [e.seq for e in events(repo)] == list(range(1, len(events(repo)) + 1))
+
+
+def test_imported_ids_are_digits_of_the_sha_the_same_every_time_and_old_ids_stay(repo):
+    commit_file(repo, "a.txt", "a\n", "a")
+    commit_file(repo, "b.txt", "b\n", "b")
+    git(repo, "revert", "--no-edit", "HEAD")
+    forget_reflogs(repo)
+    install(locate(repo))
+    first = git(repo, "rev-parse", "HEAD~3").stdout.strip()
+    old_id = hashlib.blake2b(f"commit.created|import:{first}".encode(), digest_size=8).hexdigest()
+    old = json.dumps({"v": 1, "seq": 5, "id": old_id, "ts": "2024-01-01T00:00:00.000Z", "type": "commit.created",
+                      "src": "import", "wt": ".", "data": {"sha": first}}, separators=(",", ":")).encode()
+    EventLog(locate(repo).obs.log).append([old])  # an earlier import's line, its id a hash
+    run_import(repo)
+    made = {e.data["sha"]: e.id for e in created(repo)}
+    assert made.pop(first) == old_id and len(made) == 3  # kept as it was, not imported twice
+    assert all(event_id == sha[:16] for sha, event_id in made.items())
+    [reverted] = events(repo, ("commit.reverted",))
+    assert reverted.id == reverted.data["sha"][16:32]
+    ids = [e.id for e in events(repo)]
+    assert len(set(ids)) == len(ids)
+
+    shutil.rmtree(locate(repo).obs.root)  # the same history imported anew: the same ids
+    install(locate(repo))
+    run_import(repo)
+    again = {e.data["sha"]: e.id for e in created(repo)}
+    assert again.pop(first) == first[:16] and again == made
+    assert [e.id for e in events(repo, ("commit.reverted",))] == [reverted.id]
 
 
 def test_an_unmerged_branch_is_named_and_a_detached_head_is_not(repo):
