@@ -4,8 +4,8 @@ source (recorded here, or imported history) (commits, lines, discards) and per d
 
 Its blocks are datasets (ids starting with "dataset"): text and markdown leave the section out, JSON keeps it
 as data, and `--format html` embeds it in the page for the period and branch filters. Bounded: the state
-keeps at most HELD_ROWS rows of each kind (the oldest days go first, and the section says from which day it
-is complete); the page gets the TOP_PATHS busiest files by name, the others summed per day and branch in
+keeps the newest days that hold at most HELD_ROWS rows of each kind (the section says from which day it is
+complete; between cuts it may hold up to SLACK times that); the page gets the TOP_PATHS busiest files by name, the others summed per day and branch in
 rows whose path is null, and at most SHOWN_ROWS rows of each kind, newest days first.
 
 Merge commits count as commits of 0 lines (code-maat's convention: the changes they bring were counted
@@ -33,7 +33,8 @@ from gitobs.plugin import (
     top_k,
 )
 
-HELD_ROWS = 20_000  # rows of each kind kept in the state before the oldest days go (to 3/4: SHOWN_ROWS)
+HELD_ROWS = 20_000  # rows of each kind kept in the state: the newest days that hold at most this many
+SLACK = 1.25  # ... cut once past this many times that
 SHOWN_ROWS = 15_000  # rows of each kind put in the page (about 40 bytes each in the page's JSON)
 TOP_PATHS = 200  # files shown by name; the others are one null-path row per day and branch
 
@@ -70,9 +71,9 @@ class DashboardAnalyzer(Analyzer):
     consumes = ("commit.created", "edit.discarded")
     fields: ClassVar[dict[str, tuple[str, ...]]] = {"commit.created": ("branch", "files", "merge", "src"),
                                                     "edit.discarded": ("branch", "files", "src")}
-    state_version = 3
+    state_version = 4  # 4: the newest days within the bound, cut the same whatever the order (_bound)
     state_type = DashboardState
-    merges_in_any_order = True  # counts per hour, day, branch and file add up (while no day was dropped)
+    merges_in_any_order = True  # counts per hour, day, branch and file add up, and what is kept is (_bound)
     # result_uses_now stays True: its sections are as big as its state, and kept with it they doubled the
     # report cache; they are made again from the state (20 ms for a million events).
 
@@ -131,14 +132,20 @@ class DashboardAnalyzer(Analyzer):
         self.path_rows += made
         self._bound()
 
-    def _bound(self) -> None:
-        """Past HELD_ROWS rows of a kind, the oldest days go (down to three quarters of it): a dashboard
-        is about recent work, and which rows go depends on the events alone."""
-        if len(self.activity) > HELD_ROWS:
-            self._drop_before(_cut({key: 1 for key in self.activity}, lambda key: key[0] // 24, len(self.activity)))
-        if self.path_rows > HELD_ROWS:
-            self._drop_before(_cut({key: len(rows) for key, rows in self.paths.items()}, lambda key: key[0],
-                                   self.path_rows))
+    def _bound(self, exact: bool = False) -> None:
+        """The oldest days go once a kind holds more than HELD_ROWS rows: a dashboard is about recent work.
+        A day is kept while it and the days after it hold at most HELD_ROWS rows of each kind. Rows only ever
+        come in, so a day once past that stays past it: what is kept depends on the events alone, not their
+        order nor how the log was cut (merge). Cut when past SLACK times that (`exact`: at any size), so
+        that the cutting is rare."""
+        limit = HELD_ROWS if exact else HELD_ROWS * SLACK
+        cut = 0
+        if len(self.activity) > limit:
+            cut = _cut({key: 1 for key in self.activity}, lambda key: key[0] // 24)
+        if self.path_rows > limit:
+            cut = max(cut, _cut({key: len(rows) for key, rows in self.paths.items()}, lambda key: key[0]))
+        if cut or (exact and self.complete_from is not None):
+            self._drop_before(max(cut, self.complete_from or cut))
 
     def _drop_before(self, cut: int) -> None:
         for key in [key for key in self.activity if key[0] // 24 < cut]:
@@ -146,13 +153,6 @@ class DashboardAnalyzer(Analyzer):
         for key in [key for key in self.paths if key[0] < cut]:
             self.path_rows -= len(self.paths.pop(key))
         self.complete_from = cut if self.complete_from is None else max(self.complete_from, cut)
-
-    def merges_with(self, later: DashboardAnalyzer) -> bool:
-        # Exact while no day would have been dropped: one instance fed both parts holds at most the rows of
-        # the two together (and never bounded below that), so then it bounded nothing either.
-        return (self.complete_from is None and later.complete_from is None
-                and len(self.activity) + len(later.activity) <= HELD_ROWS
-                and self.path_rows + later.path_rows <= HELD_ROWS)
 
     def merge(self, later: DashboardAnalyzer) -> None:
         add_rows(self.activity, later.activity)
@@ -163,9 +163,12 @@ class DashboardAnalyzer(Analyzer):
             else:
                 add_rows(mine, rows)
         self.path_rows = sum(len(rows) for rows in self.paths.values())
-        self._bound()
+        if later.complete_from is not None:
+            self.complete_from = max(self.complete_from or later.complete_from, later.complete_from)
+        self._bound(exact=True)
 
     def save_state(self) -> DashboardState:
+        self._bound(exact=True)
         paths = sorted({path for rows in self.paths.values() for path in rows})
         place = {path: index for index, path in enumerate(paths)}
         state = DashboardState(hours=_steps(hour for hour, _, _ in self.activity),
@@ -199,6 +202,7 @@ class DashboardAnalyzer(Analyzer):
         self.complete_from = state.complete_from
 
     def result(self) -> list[AnyBlock]:
+        self._bound(exact=True)
         day_text = _day_texts()
         activity = sorted(self.activity.items(), key=_activity_order)
         shown_activity = [[day_text(hour // 24), hour % 24, branch, imported, *counts]
@@ -262,17 +266,17 @@ class DashboardAnalyzer(Analyzer):
         return found
 
 
-def _cut(rows_by_key: dict[tuple, int], day_of: Callable[[tuple], int], total: int) -> int:
-    """The first day to keep so that at most three quarters of HELD_ROWS rows are left."""
+def _cut(rows_by_key: dict[tuple, int], day_of: Callable[[tuple], int]) -> int:
+    """The first day to keep: the day after the newest whose rows and the newer days' pass HELD_ROWS."""
     by_day: dict[int, int] = {}
     for key, rows in rows_by_key.items():
         by_day[day_of(key)] = by_day.get(day_of(key), 0) + rows
-    left, cut = total, 0
-    for day in sorted(by_day):
-        if left <= HELD_ROWS * 3 // 4:
-            break
-        left, cut = left - by_day[day], day + 1
-    return cut
+    held = 0
+    for day in sorted(by_day, reverse=True):
+        held += by_day[day]
+        if held > HELD_ROWS:
+            return day + 1
+    return 0
 
 
 def _steps(values: Iterable[int]) -> list[int]:

@@ -168,13 +168,15 @@ def test_the_dashboard_keeps_its_newest_days_and_says_from_when(tmp_path, monkey
     monkeypatch.setattr(dashboard, "HELD_ROWS", 4)
     built = report(known_log(tmp_path), ["dashboard"])
     notes = {fact.label: fact.value for fact in block(built, "dashboard", "dataset_notes").items}
-    # Six activity rows, at most 4 held: the oldest days go until three are left (three quarters of 4).
-    assert notes["complete from"] == "2026-11-28"
+    # Six activity rows, at most 4 held: the newest days whose rows add up to 4 at most (11-27 to 11-29);
+    # 11-02 would make 5, so the rows are complete from the day after it.
+    assert notes["complete from"] == "2026-11-03"
     activity = block(built, "dashboard", "dataset_activity")
-    assert [row[:3] for row in activity.rows] == [["2026-11-28", 14, "feat"], ["2026-11-29", 15, "feat"],
-                                                  ["2026-11-29", 16, "main"]]
+    assert [row[:3] for row in activity.rows] == [["2026-11-27", 10, "main"], ["2026-11-28", 14, "feat"],
+                                                  ["2026-11-29", 15, "feat"], ["2026-11-29", 16, "main"]]
     files = block(built, "dashboard", "dataset_paths")  # both tables cover the same days
-    assert [[row[0], row[1], row[3]] for row in files.rows] == [["2026-11-28", "feat", "src/lib/c.py"],
+    assert [[row[0], row[1], row[3]] for row in files.rows] == [["2026-11-27", "main", "src/app/a.py"],
+                                               ["2026-11-28", "feat", "src/lib/c.py"],
                                                ["2026-11-29", "main", "src/lib/c.py"]]
 
 

@@ -162,38 +162,15 @@ def test_a_merge_that_raises_fails_its_section_only(generated, joins):
     assert any("'badmerge'" in w and "cannot merge" in w for w in warnings)
 
 
-class Declines(SeqDigest):
-    """Could merge its parts, but declines: it must be fed the tail here, after its head."""
-
-    name = "declines"
-
-    def merges_with(self, later) -> bool:
-        return False
-
-    def merge(self, later) -> None:
-        raise AssertionError("merged after declining")
-
-
-def test_an_analyzer_that_declines_a_merge_is_fed_the_tail_here(generated, joins):
-    provided = plugins.load(extra=[("test", Plugin(Declines))])
-    built = build_report(generated, provided, ["declines", "heatmap"], Context(now=NOW), print, workers=2,
-                         cache=False)
-    section = next(s for s in built.sections if s.name == "declines")
-    assert joins == ["heatmap"]  # split in two, and only the heatmap took the child's part
-    assert [(f.label, f.value) for f in section.blocks[0].items] == [
-        ("events", 6000), ("in order", True), ("sum", 6000 * 6001 // 2)]
-
-
 def test_the_dashboard_over_its_bound_gives_the_same_report_in_two_processes(generated, joins, monkeypatch):
     from gitobs_plugins import dashboard
 
-    serial = _json(generated, workers=1)
-    assert _json(generated, workers=2) == serial and "dashboard" in joins  # within the bound: merged
-    joins.clear()
-    monkeypatch.setattr(dashboard, "HELD_ROWS", 300)  # days are dropped: declines, and is fed the tail here
-    serial = _json(generated, workers=1)
-    assert b'"complete from"' in serial
-    assert _json(generated, workers=2) == serial and "dashboard" not in joins
+    for held in (20_000, 300, 40):  # nothing dropped; the oldest days dropped, in either part or only once merged
+        monkeypatch.setattr(dashboard, "HELD_ROWS", held)
+        serial = _json(generated, workers=1)
+        assert (b'"complete from"' in serial) == (held < 20_000)
+        joins.clear()
+        assert _json(generated, workers=2) == serial and "dashboard" in joins
 
 
 def test_a_failed_child_has_its_part_done_here(generated, joins, monkeypatch):

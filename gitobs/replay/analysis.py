@@ -123,12 +123,6 @@ class Analyzer:
         may be fed more events after it: the state it leaves must feed on as one fed everything would."""
         raise NotImplementedError
 
-    def merges_with(self, later: Analyzer) -> bool:
-        """Whether merge(later) would be exact for these two states. When False, this process feeds this
-        instance the later part's events itself instead (a bounded state that one instance fed both parts
-        would have cut differently, say). Always True unless overridden."""
-        return True
-
     # Optional: the report cache (gitobs/replay/cache.py, docs/plugins.md). An analyzer that sets
     # `state_version` (1 or more) and `state_type` and implements save_state() and load_state() has its state
     # after the log's sealed segments kept under .git/obs/, and a later report feeds it only what came after.

@@ -167,10 +167,7 @@ def replay_split(log: EventLog, consumers: list[Consumer], horizons: list[float 
             continue
         state = pickle.loads(states[index])  # noqa: S301 - from our own forked child, through a private pipe
         states[index] = b""  # one foreign state at a time in memory
-        if merges and error is None and not _merges_with(consumer, state):  # it declines: its tail again, here
-            replay(log, [consumer], [], event_filter, lambda _: None, split=split, side="tail", decoder=decoder)
-        else:
-            _join(consumer, merges, error, state, decoder)
+        _join(consumer, merges, error, state, decoder)
         if consumer.error is None and finish:
             _keep_state(consumer.instance, keep[index], index, saved)
             consumer.outcome = _made(consumer)
@@ -199,9 +196,8 @@ def _hand_over(consumers: list[Consumer], mergeable: list[bool], errors: list[st
     to the side with less so far. Returns their indexes."""
     mine = theirs = 0
     handed = set()
-    candidates = [index for index, consumer in enumerate(consumers)  # those that may decline are asked here
-                  if mergeable[index] and consumer.error is None and errors[index] is None
-                  and type(consumer.instance).merges_with is Analyzer.merges_with]
+    candidates = [index for index, consumer in enumerate(consumers)
+                  if mergeable[index] and consumer.error is None and errors[index] is None]
     for index in sorted(candidates, key=lambda index: -len(states[index])):
         if theirs < mine:
             try:
@@ -323,15 +319,6 @@ def _merged_sections(head: Any, later: Any, keep: bool = False) -> tuple[str, An
     except Exception as exc:  # noqa: BLE001
         return "error", describe_failure(exc), state
 
-
-def _merges_with(consumer: Consumer, later: Any) -> bool:
-    if consumer.error is not None:
-        return True  # nothing to feed: _join leaves it failed
-    try:
-        return bool(consumer.instance.merges_with(later))
-    except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, not fatal
-        consumer.error = describe_failure(exc)
-        return True
 
 def _join(consumer: Consumer, merges: bool, error: str | None, state: Any, decoder: EventDecoder) -> None:
     """Give `consumer` (fed the head) what the child made of the tail."""
