@@ -14,8 +14,9 @@ from gitobs.core.repo import locate
 from gitobs.log.read import read_events
 from gitobs.upkeep.scan import scan
 
-PERSONAL = ("GITOBS_DATA_HOME", "GITOBS_CONFIG_HOME", "GITOBS_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME",
-            "XDG_STATE_HOME")  # the state home: where `gitobs trace2 enable` has git write, drained by scans
+PERSONAL = ("GITOBS_DATA_HOME", "GITOBS_CONFIG_HOME", "GITOBS_STATE_HOME", "GITOBS_CACHE_HOME", "XDG_DATA_HOME",
+            "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")  # the state home: where `gitobs trace2 enable`
+# has git write, drained by scans; the cache home: bundles' report cache
 # .ci/run sets this: there a missing system package (Chromium, Prometheus) fails its tests instead of
 # skipping them, so CI runs every one while the README's test command passes on any fresh machine.
 REQUIRE_SYSTEM_PACKAGES = os.environ.get("GITOBS_REQUIRE_SYSTEM_PACKAGES") == "1"

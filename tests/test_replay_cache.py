@@ -16,6 +16,7 @@ from logfactory import at, eventgen
 from gitobs.core.repo import ObsPaths
 from gitobs.log import schema
 from gitobs.log.eventlog import EventLog
+from gitobs.log.memory import MemoryLog
 from gitobs.replay import cache, parallel, plugins
 from gitobs.replay.analysis import Analyzer, Context
 from gitobs.replay.hookspecs import hookimpl
@@ -461,3 +462,39 @@ def test_sections_are_kept_and_shown_when_nothing_came_after(obs, monkeypatch):
     cached = _report(obs, True)
     assert sorted(made) == sorted(classes)  # something new: all made again
     assert cached == _report(obs, False)
+
+
+# -- bundles (gitobs replay, report --from): kept in the user's cache home ---------------------------------
+
+def _bundle_report(lines: list[bytes], identity: str | None, use_cache: bool = True, **context) -> bytes:
+    context.setdefault("now", NOW)
+    built = build_report(MemoryLog(lines, identity), plugins.load(), [], Context(**context), lambda _: None,
+                         cache=use_cache)
+    return encode_json(built)
+
+
+def test_a_report_on_the_same_bundles_again_replays_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITOBS_CACHE_HOME", str(tmp_path / "cache-home"))
+    kept = tmp_path / "cache-home" / cache.BUNDLES_DIRECTORY
+    lines = LINES[:3000]
+    full = _bundle_report(lines, "digest-a", use_cache=False)
+    assert not kept.exists()
+    assert _bundle_report(lines, "digest-a") == full  # replayed, and kept
+    assert len(list(kept.glob(f"*{cache.SUFFIX}"))) == 1
+    replays: list[int] = []
+    original = cache.replay
+    monkeypatch.setattr(cache, "replay", lambda *args, **kwargs: replays.append(1) or original(*args, **kwargs))
+    assert _bundle_report(lines, "digest-a") == full and not replays  # loaded: nothing replayed
+    since = at("2023-12-01") / 1e9  # another window, other bundles: kept apart
+    assert _bundle_report(lines, "digest-a", since=since) == _bundle_report(lines, None, since=since)
+    assert _bundle_report(lines[:2000], "digest-b") == _bundle_report(lines[:2000], None)
+    assert len(replays) == 2 and len(list(kept.glob(f"*{cache.SUFFIX}"))) == 3
+    for path in kept.glob(f"*{cache.SUFFIX}"):  # damaged: made again, the same
+        path.write_bytes(path.read_bytes()[:100])
+    assert _bundle_report(lines, "digest-a") == full and len(replays) == 3
+
+
+def test_lines_of_no_bundle_are_never_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITOBS_CACHE_HOME", str(tmp_path / "cache-home"))
+    assert _bundle_report(LINES[:500], None) == _bundle_report(LINES[:500], None, use_cache=False)
+    assert not (tmp_path / "cache-home").exists()

@@ -3,7 +3,8 @@ $XDG_<KIND>_HOME/gitobs (an absolute one: the XDG spec says a relative one is ig
 
 - config: config.toml, the user scope of gitobs/core/config.py (~/.config/gitobs);
 - data: repos.json, the registry of installed repositories (~/.local/share/gitobs);
-- state: git's trace2 directory and its lock (~/.local/state/gitobs).
+- state: git's trace2 directory and its lock (~/.local/state/gitobs);
+- cache: what can be made again, the report cache of bundles (~/.cache/gitobs).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-_DEFAULTS = {"config": (".config",), "data": (".local", "share"), "state": (".local", "state")}
+_DEFAULTS = {"config": (".config",), "data": (".local", "share"), "state": (".local", "state"), "cache": (".cache",)}
 
 
 def home(kind: str) -> Path:
@@ -28,3 +29,7 @@ def data_home() -> Path:
 
 def state_home() -> Path:
     return home("state")
+
+
+def cache_home() -> Path:
+    return home("cache")

@@ -10,7 +10,10 @@ FRAME_LINES = 8192  # as sealed segments hold them
 
 
 class MemoryLog:
-    def __init__(self, lines: list[bytes]) -> None:
+    def __init__(self, lines: list[bytes], identity: str | None = None) -> None:
+        # What the lines are, for the report cache: a digest of the verified bundles they came from (None:
+        # lines of no bundle, never cached).
+        self.identity = identity
         self.frames = [b"".join(line + b"\n" for line in lines[start:start + FRAME_LINES])
                        for start in range(0, len(lines), FRAME_LINES)]
 

@@ -38,7 +38,9 @@ import zstandard
 
 import gitobs
 from gitobs.core.files import open_regular, read_at_most
+from gitobs.core.homes import cache_home
 from gitobs.log.eventlog import EventLog
+from gitobs.log.memory import MemoryLog
 from gitobs.log.read import EventFilter
 from gitobs.log.schema import UNDECODABLE
 from gitobs.replay import parallel
@@ -56,6 +58,7 @@ from gitobs.replay.sections import AnyBlock
 CACHE_FORMAT = 3
 MAGIC = b"gitobs replay cache\n"
 DIRECTORY = "replay-cache"
+BUNDLES_DIRECTORY = "bundle-reports"  # in the user's cache home: the reports of bundles (_replay_bundles)
 SUFFIX = ".state"
 MAX_ENTRIES = 4  # files: one per report configuration (the default report, a --only or two, another zone)
 SHARE_OF_LOG = 0.10  # all checkpoints together, at most this share of the log's size on disk ...
@@ -456,6 +459,8 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
                   workers: int) -> ReadCounts | None:
     """Replay `consumers` over `log` with the cache: the states of a checkpoint loaded (or made and kept), then
     the rest fed. Returns the counts, or None when the cache does not apply (replay it all)."""
+    if isinstance(log, MemoryLog):
+        return _replay_bundles(log, consumers, event_filter, context, warn)
     directory = directory_of(log)
     if directory is None or event_filter.since is not None or event_filter.until is not None:
         return None
@@ -542,6 +547,44 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
     return counts
 
 
+def _replay_bundles(log: MemoryLog, consumers: list[Consumer], event_filter: EventFilter, context: Context,
+                    warn: Warn) -> ReadCounts | None:
+    """A log of bundles (`gitobs replay`, `report --from`): its analyzers' states and sections kept in the
+    user's cache home, keyed by the bundles' verified digests, their order and the report's configuration
+    (time window included), so that a report on the same bundles again replays nothing. Only when every
+    analyzer opted in (a bundle's log is not replayed in parts)."""
+    if log.identity is None or not all(c.error is None and cacheable(type(c.instance)) for c in consumers):
+        return None
+    parts = [report_key(consumers, context), log.identity, event_filter.since, event_filter.until]
+    key = hashlib.sha256(msgspec.json.encode(parts)).hexdigest()
+    store = Store(cache_home() / BUNDLES_DIRECTORY, log.size_bytes())
+    found = store.load(key)
+    if found is not None:
+        shown = _decoded_sections(found)
+        restored = _restore(found, consumers, context, frozenset(shown))
+        if restored is not None:
+            for consumer, (instance, error) in zip(consumers, restored):
+                consumer.instance, consumer.error = instance, error
+                if consumer.name in shown and error is None:
+                    consumer.outcome = _given(shown[consumer.name])
+            for message in found.warnings:
+                warn(message)
+            if found.malformed:
+                warn(malformed_warning(found.malformed))
+            return ReadCounts(in_window=found.in_window, rollup_days=found.rollup_days, malformed=found.malformed)
+    seen: list[str] = []
+
+    def noted(message: str) -> None:
+        seen.append(message)
+        warn(message)
+
+    counts = replay(log, consumers, [], event_filter, noted, warn_malformed=False)
+    if counts.malformed:
+        warn(malformed_warning(counts.malformed))
+    _save(store, key, [], counts, seen, consumers, None, finished=True)
+    return counts
+
+
 def _shown(checkpoint: Checkpoint, start: _Start, paths: list[Path]) -> dict[str, list]:
     """The kept sections of the checkpoint, by analyzer, when nothing came after it: it covers the live segment
     to its end. (Empty otherwise, or for any that will not decode: those are made again.)"""
@@ -549,6 +592,10 @@ def _shown(checkpoint: Checkpoint, start: _Start, paths: list[Path]) -> dict[str
         return {}
     if _size(paths[-1]) != start.offset:
         return {}
+    return _decoded_sections(checkpoint)
+
+
+def _decoded_sections(checkpoint: Checkpoint) -> dict[str, list]:
     shown = {}
     for kept in checkpoint.sections:
         try:

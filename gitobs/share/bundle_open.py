@@ -71,6 +71,11 @@ class Bundle:
     config: dict
     environment: dict
 
+    @property
+    def events_digest(self) -> str:
+        """The SHA-256 of its events, as the manifest lists it (checked against them when it was opened)."""
+        return self.manifest["members"][EVENTS]
+
 
 def open_bundle(path: Path) -> Bundle:
     with _regular_file(path) as handle:

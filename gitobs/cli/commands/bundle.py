@@ -102,7 +102,7 @@ def replay(
     context = _context(found)
     if verify:
         raise SystemExit(_verify(found, provided, context))
-    write_report(MemoryLog(found.events), provided, renderer, [], context, output)
+    write_report(MemoryLog(found.events, found.events_digest), provided, renderer, [], context, output)
 
 
 def _rebuild(found: Bundle, into: Path) -> None:
@@ -134,7 +134,8 @@ def _utc(text: object) -> float | None:
 
 
 def _verify(found: Bundle, provided: Provided, context: Context) -> int:
-    replayed = json.loads(encode_json(build_report(MemoryLog(found.events), provided, [], context, warn)))
+    replayed = json.loads(encode_json(build_report(MemoryLog(found.events), provided, [], context, warn,
+                                                   cache=False)))  # replayed, never a kept report
     stored = json.loads(found.report)
     differences = _differences(stored, replayed)
     if not differences:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import re
 import sys
@@ -95,14 +96,17 @@ def merged_bundles(paths: list[Path]) -> tuple[MemoryLog, float]:
     their report times. Each bundle has its own salt: one name redacted in two bundles is two tokens."""
     lines: list[tuple[bytes, int, bytes]] = []
     latest = 0.0
+    digests = []  # the report cache's key: which bundles, in this order (ties keep it)
     for number, path in enumerate(paths):
         found = open_bundle(path)
         latest = max(latest, float(found.manifest["now"]))
+        digests.append(found.events_digest)
         for line in found.events:
             moment = _TS_FIELD.search(line)
             lines.append((moment.group(1) if moment else b"", number, line))
     lines.sort(key=lambda item: (item[0], item[1]))  # ISO times sort as text; a bundle's own order kept
-    return MemoryLog([line for _, _, line in lines]), latest
+    identity = hashlib.sha256(" ".join(digests).encode()).hexdigest()
+    return MemoryLog([line for _, _, line in lines], identity), latest
 
 
 def load_plugins(output_format: str, width: int | None = None) -> tuple[plugins.Provided, Renderer]:
