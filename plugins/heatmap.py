@@ -187,14 +187,25 @@ def _enter(record: list, bucket: int | None) -> None:
     when it outgrows LIMIT. It runs whenever a file meets a new bucket."""
     run = record[RUN_COMMITS] + record[RUN_DISCARDS] + record[RUN_SAMPLES]
     if run:
-        record[BUCKETS] += (record[OPEN], run)
-        if len(record[BUCKETS]) > record[LIMIT]:
-            _set_buckets(record, _summed(_pairs(record[BUCKETS])))
+        history = record[BUCKETS]
+        history += (record[OPEN], run)
+        if len(history) > record[LIMIT]:
+            _compact(record)
         record[COMMITS] += record[RUN_COMMITS]
         record[DISCARDS] += record[RUN_DISCARDS]
         record[SAMPLES] += record[RUN_SAMPLES]
         record[RUN_COMMITS] = record[RUN_DISCARDS] = record[RUN_SAMPLES] = 0
     record[OPEN] = bucket
+
+
+def _compact(record: list) -> None:
+    """A record's pairs added up, as they outgrew LIMIT; when each bucket comes once, in time order (events in
+    time order: most records), there is nothing to add up, and a check in C spares the loop that would."""
+    keys = record[BUCKETS][::2]
+    if all(map(operator.lt, keys, keys[1:])):
+        record[LIMIT] = 2 * len(record[BUCKETS])
+    else:
+        _set_buckets(record, _summed(_pairs(record[BUCKETS])))
 
 
 def _pairs(history: list) -> Iterator[tuple[int, int]]:
@@ -236,7 +247,7 @@ def _merge(into: list, record: list) -> None:
     _add_counts(into, record)
     into[BUCKETS] += record[BUCKETS]
     if len(into[BUCKETS]) > 2 * into[LIMIT]:  # not at every merge: joining two halves would add up them all
-        _set_buckets(into, _summed(_pairs(into[BUCKETS])))
+        _compact(into)
 
 
 def _rank(item: tuple[str, list]) -> tuple:
