@@ -118,6 +118,7 @@ class ActorsAnalyzer(Analyzer):
     state_version = 5  # 5: imported history left out
     result_uses_now = False  # its sections are kept with its state
     state_type = ActorsState
+    imported_in_any_order = True  # imported history is left out
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)

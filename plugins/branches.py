@@ -61,6 +61,7 @@ class BranchesAnalyzer(Analyzer):
     state_version = 2  # 2: imported history left out
     result_uses_now = False  # its sections are kept with its state
     state_type = BranchesState
+    imported_in_any_order = True  # imported history: no session, switch or dwell
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)

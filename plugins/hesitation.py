@@ -80,6 +80,7 @@ class HesitationAnalyzer(Analyzer):
     state_version = 3  # 3: --no-verify commits' attempts and editor time from trace2
     result_uses_now = False  # its sections are kept with its state
     state_type = HesitationState
+    imported_in_any_order = True  # imported history is left out
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)

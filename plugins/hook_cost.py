@@ -131,6 +131,7 @@ class HookCostAnalyzer(Analyzer):
     order = 70
     state_version = 5  # 5: hours packed per hook
     state_type = HookCostState  # its result reads `now` (the burn windows end there): sections are not kept
+    imported_in_any_order = True  # imported commits are left out of the count
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)

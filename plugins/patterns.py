@@ -234,6 +234,7 @@ class PatternsAnalyzer(Analyzer):
     state_version = 2  # 2: imported history left out
     result_uses_now = False  # its sections are kept with its state
     state_type = PatternsState
+    imported_in_any_order = True  # imported history opens no session
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)

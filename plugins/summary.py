@@ -77,6 +77,7 @@ class SummaryAnalyzer(Analyzer):
     order = 0  # first: the summary opens the report
     state_version = 1
     state_type = SummaryState
+    imported_in_any_order = True  # imported commits and switches are only counted per day
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)

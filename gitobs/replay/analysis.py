@@ -123,6 +123,10 @@ class Analyzer:
         may be fed more events after it: the state it leaves must feed on as one fed everything would."""
         raise NotImplementedError
 
+    # Its merge needs time order only among events that gitobs import did not make (src "import"): imported
+    # history it leaves out, or only counts. A log out of time order because of an import still merges it.
+    imported_in_any_order: ClassVar[bool] = False
+
     # Optional: the report cache (gitobs/replay/cache.py, docs/plugins.md). An analyzer that sets
     # `state_version` (1 or more) and `state_type` and implements save_state() and load_state() has its state
     # after the log's sealed segments kept under .git/obs/, and a later report feeds it only what came after.

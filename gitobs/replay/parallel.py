@@ -22,6 +22,7 @@ import os
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, BinaryIO
 
 import msgspec
@@ -39,6 +40,8 @@ from gitobs.replay.engine import (
     describe_failure,
     dispatch,
     malformed_warning,
+    matches,
+    read_batches,
     replay,
 )
 
@@ -48,6 +51,7 @@ MIN_LOG_BYTES = 4 << 20
 # over the 1M-event benchmark log), and what this process does after its head (merging, sections,
 # rendering) waits for the child's states anyway, so any less only leaves it waiting longer.
 HEAD_SHARE = 0.5
+IMPORTED = "import"  # the src of gitobs import's events: history (Analyzer.imported_in_any_order)
 Warn = Callable[[str], None]
 
 
@@ -147,6 +151,8 @@ def replay_split(log: EventLog, consumers: list[Consumer], horizons: list[float 
     states = sent[1:]
     sent.clear()  # `states` alone holds them now: each is let go once it is merged
     redo = set() if _in_order(head, tail, split.horizon_s) else _needing_order(consumers, mergeable)
+    if redo:  # too close somewhere: for each, in the events it takes, against its own horizon?
+        redo = _out_of_order(log, consumers, redo, horizons, event_filter, split, decoder)
     for index in redo:
         states[index] = b""  # their tail is replayed here, below
     joined = [merges and index not in redo for index, merges in enumerate(mergeable)]
@@ -276,6 +282,45 @@ def _needing_order(consumers: list[Consumer], mergeable: list[bool]) -> set[int]
     """The merging consumers whose merge is exact only across a gap in time."""
     return {index for index, consumer in enumerate(consumers)
             if mergeable[index] and getattr(type(consumer.instance), "merges_in_any_order", False) is not True}
+
+
+def _out_of_order(log: EventLog, consumers: list[Consumer], candidates: set[int], horizons: list[float | None],
+                  event_filter: EventFilter, split: Split, decoder: EventDecoder) -> set[int]:
+    """Of `candidates`, those whose own events (the types it consumes, less imported history for one that
+    says `imported_in_any_order`) are not all more than its own horizon apart across the cut. Both sides
+    are read again for their events' times (envelopes only): a log out of time order is rare (imports).
+    Under a branch or path filter (which reads payloads) they all stay."""
+    if event_filter.branch is not None or event_filter.path is not None:
+        return candidates
+    light = EventDecoder(lambda _: False, decoder.wanted)  # the same events, so the same cut
+    head, tail = (_type_times(log, light, event_filter, split, side) for side in ("head", "tail"))
+    redo = set()
+    for index in candidates:
+        consumer = consumers[index]
+        skip_imported = getattr(type(consumer.instance), "imported_in_any_order", False) is True
+        own = [key for key in {*head, *tail}
+               if matches(key[0], consumer.consumes) and not (skip_imported and key[1])]
+        latest = max((head[key][1] for key in own if key in head), default=None)
+        earliest = min((tail[key][0] for key in own if key in tail), default=None)
+        if latest is not None and earliest is not None and (earliest - latest).total_seconds() <= horizons[index]:
+            redo.add(index)
+    return redo
+
+
+def _type_times(log: EventLog, decoder: EventDecoder, event_filter: EventFilter, split: Split,
+                side: str) -> dict[tuple[str, bool], list[datetime]]:
+    """(type, imported) -> [earliest, latest] of one side's events."""
+    times: dict[tuple[str, bool], list[datetime]] = {}
+    for batch in read_batches(log, decoder, event_filter, lambda _: None, split=split, side=side):
+        for event in batch:
+            found = times.get(key := (event.type, event.src == IMPORTED))
+            if found is None:
+                times[key] = [event.ts, event.ts]
+            elif event.ts < found[0]:
+                found[0] = event.ts
+            elif event.ts > found[1]:
+                found[1] = event.ts
+    return times
 
 
 def _finish_counts(head: ReadCounts, tail: ReadCounts | None, warn: Warn, say_malformed: bool = True) -> ReadCounts:
