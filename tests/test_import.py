@@ -825,3 +825,15 @@ def test_a_branch_made_while_the_scan_runs_is_walked(repo, monkeypatch):
     monkeypatch.setattr(importer, "scan", scan_after_a_new_branch)
     run_import(repo)
     assert Counter(e.data["sha"] for e in created(repo)) == Counter(git(repo, "rev-list", "--branches").stdout.split())
+
+
+@pytest.mark.parametrize("workers, ahead", [(1, 1), (4, 5)])
+def test_any_number_of_git_processes_at_once_gives_what_two_give(tmp_path, monkeypatch, workers, ahead):
+    usual = team(tmp_path / "usual")
+    run_import(usual, all_authors=True)
+    monkeypatch.setattr(gitlog, "BATCH_COMMITS", 2)
+    monkeypatch.setattr(gitlog, "WORKERS", workers)
+    monkeypatch.setattr(gitlog, "AHEAD", ahead)
+    other = team(tmp_path / "other")
+    run_import(other, all_authors=True)
+    assert [(e.ts, e.data) for e in created(other)] == [(e.ts, e.data) for e in created(usual)]

@@ -30,9 +30,20 @@ _PINNED_CONFIG = ("log.showRoot=true", "log.showSignature=false", "diff.orderFil
 # %ct is empty for a commit dated before 1970: taken as 1970, not as a line that is no commit
 _COMMIT = re.compile(rb"^([0-9a-f]{40,64}) (\d*)((?: [0-9a-f]{40,64})*)$")
 READ_SIZE = 1 << 16
-WORKERS = 2  # git processes diffing at once: on two cores, both busy while Python parses (on a thread's reads)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the CPUs this process may run on (a container's, say)
+    except AttributeError:  # no affinity on macOS
+        return os.cpu_count() or 2
+
+
+# git processes diffing at once (each diffs on one core): every core busy, on two both while Python parses (on a
+# thread's reads); beyond eight Python would be the slower (git/git: 37 s of git's CPU for 4.5 s of Python's)
+WORKERS = min(max(2, _cpus()), 8)
 BATCH_COMMITS = 1000  # commits per git process: its start (ms) is nothing beside its diffs
-AHEAD = 8  # batches started and not parsed yet, at most
+AHEAD = 2 * WORKERS + 4  # batches started and not parsed yet, at most
 
 
 @dataclass
@@ -90,9 +101,9 @@ class History:
 
     `git rev-list --topo-order` lists them; consecutive batches of that list go to `git log --no-walk`,
     each read on its own thread as it writes and parsed in order. WORKERS of them diff at once, and a batch
-    starts as soon as one of those ends (not when Python has parsed it): on two cores git diffs on both
-    while Python parses, and small batches keep both busy to the end. At most AHEAD batches are held
-    unparsed, so that memory stays bounded when Python is the slower."""
+    starts as soon as one of those ends (not when Python has parsed it): git diffs on every core while
+    Python parses, and small batches keep them busy to the end. At most AHEAD batches are held unparsed,
+    so that memory stays bounded when Python is the slower."""
 
     def __init__(self, common_dir: Path, walk: Walk, merge_churn: bool = False) -> None:
         self.walk = walk
