@@ -53,6 +53,7 @@ class RevertsAnalyzer(Analyzer):
     state_version = 1
     result_uses_now = False  # its sections are kept with its state
     state_type = RevertsState
+    merges_in_any_order = True  # counts, and the latest by time: merge keeps log order, whatever the times
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)

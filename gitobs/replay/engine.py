@@ -33,6 +33,7 @@ from gitobs.log.read import EventFilter, matches
 # core's cache while every analyzer reads them.
 BATCH_EVENTS = 256
 _TS = attrgetter("ts")
+IMPORTED = "import"  # the src of gitobs import's events: history (Analyzer.imported_in_any_order)
 _TYPE = attrgetter("type")
 Warn = Callable[[str], None]
 
@@ -214,6 +215,8 @@ class ReadCounts:
     found: bool = False  # (head, tail) the split event was met
     latest: datetime | None = None  # (head) the newest event handed on before the split
     earliest: datetime | None = None  # (tail) the oldest event handed on from the split on
+    # (tail) per (type, from gitobs import) the oldest: parallel.py checks each analyzer's own events
+    first_times: dict[tuple[str, bool], datetime] = field(default_factory=dict)
 
 
 class _SplitFinder:
@@ -245,6 +248,16 @@ def _newest(moment: datetime | None, events: list) -> datetime | None:
 def _oldest(moment: datetime | None, events: list) -> datetime | None:
     oldest = min(map(_TS, events), default=None)
     return oldest if moment is None or (oldest is not None and oldest < moment) else moment
+
+
+def type_times(events: list, times: dict[tuple[str, bool], datetime], newest: bool) -> None:
+    """The newest (or oldest) time per (type, from gitobs import) of `events`, into `times`. An event decoded
+    without its src (no analyzer reads it) counts as not imported: its time is checked by every analyzer."""
+    for event in events:
+        key = (event.type, getattr(event, "src", None) == IMPORTED)
+        found = times.get(key)
+        if found is None or (event.ts > found if newest else event.ts < found):
+            times[key] = event.ts
 
 
 def _frames(log: EventLog, decoder: EventDecoder, report: Callable, counts: ReadCounts, split: Split | None,
@@ -308,6 +321,7 @@ def read_batches(log: EventLog, decoder: EventDecoder, event_filter: EventFilter
             counts.latest = _newest(counts.latest, kept)
         elif side == "tail":
             counts.earliest = _oldest(counts.earliest, kept)
+            type_times(kept, counts.first_times, newest=False)
         pending.extend(kept)
         if pending and (piece or len(pending) >= batch_events):  # a piece the filters emptied is no batch
             yield pending

@@ -43,6 +43,7 @@ from gitobs.replay.engine import (
     matches,
     read_batches,
     replay,
+    type_times,
 )
 
 # Below this much log on disk a fork costs more than it saves.
@@ -51,7 +52,6 @@ MIN_LOG_BYTES = 4 << 20
 # over the 1M-event benchmark log), and what this process does after its head (merging, sections,
 # rendering) waits for the child's states anyway, so any less only leaves it waiting longer.
 HEAD_SHARE = 0.5
-IMPORTED = "import"  # the src of gitobs import's events: history (Analyzer.imported_in_any_order)
 Warn = Callable[[str], None]
 
 
@@ -152,7 +152,7 @@ def replay_split(log: EventLog, consumers: list[Consumer], horizons: list[float 
     sent.clear()  # `states` alone holds them now: each is let go once it is merged
     redo = set() if _in_order(head, tail, split.horizon_s) else _needing_order(consumers, mergeable)
     if redo:  # too close somewhere: for each, in the events it takes, against its own horizon?
-        redo = _out_of_order(log, consumers, redo, horizons, event_filter, split, decoder)
+        redo = _out_of_order(log, consumers, redo, horizons, event_filter, split, decoder, tail.counts)
     for index in redo:
         states[index] = b""  # their tail is replayed here, below
     joined = [merges and index not in redo for index, merges in enumerate(mergeable)]
@@ -285,42 +285,31 @@ def _needing_order(consumers: list[Consumer], mergeable: list[bool]) -> set[int]
 
 
 def _out_of_order(log: EventLog, consumers: list[Consumer], candidates: set[int], horizons: list[float | None],
-                  event_filter: EventFilter, split: Split, decoder: EventDecoder) -> set[int]:
+                  event_filter: EventFilter, split: Split, decoder: EventDecoder, tail: ReadCounts) -> set[int]:
     """Of `candidates`, those whose own events (the types it consumes, less imported history for one that
-    says `imported_in_any_order`) are not all more than its own horizon apart across the cut. Both sides
-    are read again for their events' times (envelopes only): a log out of time order is rare (imports).
-    Under a branch or path filter (which reads payloads) they all stay."""
+    says `imported_in_any_order`) are not all more than its own horizon apart across the cut: the tail's
+    oldest per type came from the child, the head is read again here for its newest (envelopes only: a log
+    out of time order is rare, an import's). Under a branch or path filter (it reads payloads) all stay."""
     if event_filter.branch is not None or event_filter.path is not None:
         return candidates
     light = EventDecoder(lambda _: False, decoder.wanted)  # the same events, so the same cut
-    head, tail = (_type_times(log, light, event_filter, split, side) for side in ("head", "tail"))
+    head: dict[tuple[str, bool], datetime] = {}
+    for batch in read_batches(log, light, event_filter, lambda _: None, split=split, side="head"):
+        type_times(batch, head, newest=True)
     redo = set()
     for index in candidates:
-        consumer = consumers[index]
-        skip_imported = getattr(type(consumer.instance), "imported_in_any_order", False) is True
-        own = [key for key in {*head, *tail}
-               if matches(key[0], consumer.consumes) and not (skip_imported and key[1])]
-        latest = max((head[key][1] for key in own if key in head), default=None)
-        earliest = min((tail[key][0] for key in own if key in tail), default=None)
+        latest = max(_own_times(head, consumers[index]), default=None)
+        earliest = min(_own_times(tail.first_times, consumers[index]), default=None)
         if latest is not None and earliest is not None and (earliest - latest).total_seconds() <= horizons[index]:
             redo.add(index)
     return redo
 
 
-def _type_times(log: EventLog, decoder: EventDecoder, event_filter: EventFilter, split: Split,
-                side: str) -> dict[tuple[str, bool], list[datetime]]:
-    """(type, imported) -> [earliest, latest] of one side's events."""
-    times: dict[tuple[str, bool], list[datetime]] = {}
-    for batch in read_batches(log, decoder, event_filter, lambda _: None, split=split, side=side):
-        for event in batch:
-            found = times.get(key := (event.type, event.src == IMPORTED))
-            if found is None:
-                times[key] = [event.ts, event.ts]
-            elif event.ts < found[0]:
-                found[0] = event.ts
-            elif event.ts > found[1]:
-                found[1] = event.ts
-    return times
+def _own_times(times: dict[tuple[str, bool], datetime], consumer: Consumer) -> list[datetime]:
+    """The times of `times` (per type and imported or not) of the events whose order the consumer needs."""
+    skip_imported = getattr(type(consumer.instance), "imported_in_any_order", False) is True
+    return [moment for (kind, imported), moment in times.items()
+            if matches(kind, consumer.consumes) and not (skip_imported and imported)]
 
 
 def _finish_counts(head: ReadCounts, tail: ReadCounts | None, warn: Warn, say_malformed: bool = True) -> ReadCounts:
