@@ -10,8 +10,10 @@ merge gets the tail's events from the child, msgpack-encoded a batch at a time, 
 its head: still one instance over the whole log in order. The report is the one a single process makes.
 If the child fails or finds no gap, the tail is replayed here. If the tail turns out to hold an event too
 close in time to the head (a log out of time order: an import, a late spool), it is replayed here only for
-the analyzers whose merge needs time order: those that declare `merges_in_any_order` (pure counts) and
-those that cannot merge (fed the shipped tail in log order) still take the child's work. If the child fails
+the analyzers whose merge needs time order and whose own events (the types they consume, less imported
+history for those that declare `imported_in_any_order`) are that close, by their own horizon: those that
+declare `merges_in_any_order` (pure counts) and those that cannot merge (fed the shipped tail in log
+order) still take the child's work. If the child fails
 after sending its states, what it was handed is merged here.
 """
 
