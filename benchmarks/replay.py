@@ -1,4 +1,4 @@
-"""Replay speed and memory: `python benchmarks/replay.py [--events N | --quick] [--seed S] [--repeat R]
+"""Replay speed and memory: `python benchmarks/replay.py [--events N | --quick | --on LOG] [--seed S] [--repeat R]
 [--git-commands SHARE [--compare]]`.
 
 Writes N seeded, realistic events (benchmarks/eventgen.py) through the real log writer in scan-sized appends
@@ -662,12 +662,31 @@ def compare(args: argparse.Namespace) -> None:
           f"CPU {statistics.median(cpus[mixed]) / statistics.median(cpus[base]):.2f}")
 
 
+def existing_log(source: Path, cache: Path) -> tuple[Path, int]:
+    """`--on LOG`: a copy of that log under `cache` (the original is only read: the runs write their report
+    cache and copies beside the log they measure), and its events."""
+    from gitobs.log.eventlog import EventLog
+
+    if not any(source.glob("*.jsonl.zst")):
+        raise SystemExit(f"{source} holds no log segments (*.jsonl.zst): name a .git/obs/log directory")
+    name = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:10]
+    log_dir = cache / f"on-{name}" / "log"
+    shutil.rmtree(log_dir.parent, ignore_errors=True)
+    log_dir.mkdir(parents=True)
+    for path in sorted(source.glob("*.jsonl.zst")):
+        shutil.copy2(path, log_dir / path.name)
+    return log_dir, sum(len(frame) for frame in EventLog(log_dir).iter_frames())
+
+
 def parent(args: argparse.Namespace) -> None:
     events = QUICK_EVENTS if args.quick else args.events
     if not 0 <= args.git_commands < 1:
         raise SystemExit("--git-commands takes a share from 0 to 1, like 0.3")
-    log_dir = log_directory(Path(args.cache), events, args.seed, args.git_commands)
-    ensure_log(log_dir, events, args.seed, args.git_commands)
+    if args.on:
+        log_dir, events = existing_log(Path(args.on), Path(args.cache))
+    else:
+        log_dir = log_directory(Path(args.cache), events, args.seed, args.git_commands)
+        ensure_log(log_dir, events, args.seed, args.git_commands)
     now = report_now(log_dir)
     describe_log(log_dir, events)
     byte_compile()
@@ -705,6 +724,8 @@ def main() -> None:
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "gitobs-bench"),
                         help="where generated logs are kept for later runs (default: %(default)s)")
     parser.add_argument("--profile", action="store_true", help="also profile one full report (cProfile)")
+    parser.add_argument("--on", metavar="LOG", help="measure an existing log instead of a generated one: a "
+                        ".git/obs/log directory, e.g. after gitobs import (copied under --cache first)")
     parser.add_argument("--child", choices=sorted(RUNS), help=argparse.SUPPRESS)
     parser.add_argument("--log", help=argparse.SUPPRESS)
     parser.add_argument("--now", type=float, help=argparse.SUPPRESS)
