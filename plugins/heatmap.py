@@ -18,7 +18,7 @@ import heapq
 import operator
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
-from itertools import accumulate
+from itertools import accumulate, repeat
 
 import msgspec
 
@@ -187,7 +187,7 @@ def _enter(record: list, bucket: int | None) -> None:
     when it outgrows LIMIT. It runs whenever a file meets a new bucket."""
     run = record[RUN_COMMITS] + record[RUN_DISCARDS] + record[RUN_SAMPLES]
     if run:
-        history = record[BUCKETS]
+        history = record[BUCKETS] if record[LIMIT] else _history(record)
         history += (record[OPEN], run)
         if len(history) > record[LIMIT]:
             _compact(record)
@@ -206,6 +206,15 @@ def _compact(record: list) -> None:
         record[LIMIT] = 2 * len(record[BUCKETS])
     else:
         _set_buckets(record, _summed(_pairs(record[BUCKETS])))
+
+
+def _history(record: list) -> list[int]:
+    """A record's flat (bucket, events) list. One loaded from a kept state holds it packed (LIMIT 0) until
+    this is first asked: a report reads the pairs of its top rows only, and new events touch few records."""
+    if not record[LIMIT]:
+        record[BUCKETS] = _unpacked(record[BUCKETS])
+        record[LIMIT] = max(HISTORY, 2 * len(record[BUCKETS]))
+    return record[BUCKETS]
 
 
 def _pairs(history: list) -> Iterator[tuple[int, int]]:
@@ -245,7 +254,7 @@ def _merge(into: list, record: list) -> None:
     _settle(into)
     _settle(record)
     _add_counts(into, record)
-    into[BUCKETS] += record[BUCKETS]
+    _history(into).extend(_history(record))
     if len(into[BUCKETS]) > 2 * into[LIMIT]:  # not at every merge: joining two halves would add up them all
         _compact(into)
 
@@ -317,7 +326,7 @@ class _Tally:
         """Re-key every record's buckets at a coarser level (the span of the events grew)."""
         self.settle()
         for record in [*self.records.values(), self.other]:
-            _set_buckets(record, _summed(_pairs(record[BUCKETS]), level))
+            _set_buckets(record, _summed(_pairs(_history(record)), level))
 
 
 def _new_lane() -> list:
@@ -625,19 +634,25 @@ class HeatmapState(msgspec.Struct, array_like=True):
 
 
 def _save_record(record: list) -> tuple[list[int], list[int]]:
-    """Settled, its (bucket, events) pairs added up and packed."""
+    """Settled, its (bucket, events) pairs added up and packed (a copy of those still packed as loaded)."""
     _settle(record)
-    return [record[slot] for slot in SAVED_SLOTS], _packed(record[BUCKETS])
+    buckets = _packed(record[BUCKETS]) if record[LIMIT] else list(record[BUCKETS])
+    return [record[slot] for slot in SAVED_SLOTS], buckets
 
 
-def _load_record(saved: tuple[list[int], list[int]], record: list | None = None) -> list:
-    record = _new_record() if record is None else record
+def _checked(records: list[tuple]) -> None:
+    """ValueError unless each saved record (..., counts, buckets) has its counts and whole pairs: refused
+    now, not when its pairs are unpacked. In C: a state holds thousands."""
+    if any(map(operator.ne, map(len, map(operator.itemgetter(-2), records)), repeat(len(SAVED_SLOTS)))) or any(
+            map(operator.and_, map(len, map(operator.itemgetter(-1), records)), repeat(1))):
+        raise ValueError("a heatmap state with a record of the wrong shape")
+
+
+def _load_record(saved: tuple[list[int], list[int]]) -> list:
+    """A record of its kept counts (SAVED_SLOTS) and packed pairs, left packed (LIMIT 0: see _history)."""
+    _checked([saved])
     counts, buckets = saved
-    for slot, value in zip(SAVED_SLOTS, counts, strict=True):
-        record[slot] = value
-    record[BUCKETS] = _unpacked(buckets)
-    record[LIMIT] = max(HISTORY, 2 * len(record[BUCKETS]))
-    return record
+    return [*counts[:6], buckets, 0, counts[6], None, 0, 0, 0, 0]
 
 
 def _save_tally(tally: _Tally) -> TallyState:
@@ -646,7 +661,9 @@ def _save_tally(tally: _Tally) -> TallyState:
 
 
 def _load_tally(tally: _Tally, state: TallyState) -> None:
-    tally.records = {key: _load_record((counts, buckets)) for key, counts, buckets in state.records}
+    _checked(state.records)  # then each record as _load_record makes it, without a call per record
+    tally.records = {key: [*counts[:6], buckets, 0, counts[6], None, 0, 0, 0, 0]
+                     for key, counts, buckets in state.records}
     tally.other = _load_record(state.other)
     tally.folded = state.folded
 
@@ -820,7 +837,7 @@ class HeatmapAnalyzer(Analyzer):
             if record[BUCKETS]:
                 lane = waiting[path] = _new_lane()
                 lane[L_SAMPLES], lane[L_DISCARDS] = record[SAMPLES], record[DISCARDS]
-                lane[L_BUCKETS] = _summed(_pairs(record[BUCKETS]))
+                lane[L_BUCKETS] = _summed(_pairs(_history(record)))
         self.lanes.start(waiting)
 
     def _beyond_cap(self, data, bucket: int) -> int:
@@ -884,7 +901,7 @@ class HeatmapAnalyzer(Analyzer):
             self.files.regroup(level)
             self.dirs.regroup(level)
             _settle(self.beyond)
-            _set_buckets(self.beyond, _summed(_pairs(self.beyond[BUCKETS]), level))
+            _set_buckets(self.beyond, _summed(_pairs(_history(self.beyond)), level))
             self.lanes.regroup(level)
             coarse = _summed(self.file_events.items(), level)
             self.file_events.clear()  # in place: feed() holds it
@@ -970,7 +987,7 @@ class HeatmapAnalyzer(Analyzer):
         self.level, self.first_day, self.last_day = state.level, state.first_day, state.last_day
         _load_tally(self.files, state.files)
         for record, (folder, file_type) in zip(self.files.records.values(), state.file_keys):
-            record += [folder, file_type, None]  # DIR_KEY, TYPE_KEY, DIR_RECORD (found again when needed)
+            record += folder, file_type, None  # DIR_KEY, TYPE_KEY, DIR_RECORD (found again when needed)
         _load_tally(self.dirs, state.dirs)
         _load_tally(self.types, state.types)
         self.seen, self.seen_full = set(state.seen), state.seen_full
@@ -1061,11 +1078,11 @@ class HeatmapAnalyzer(Analyzer):
         tally.settle()
         shown, other = _top(tally.records, tally.other, tally.folded, self.top_k, buckets=events is None)
         shown = [*shown, *extra]
-        labels, cells = [key for key, _ in shown], [line(_pairs(record[BUCKETS])) for _, record in shown]
+        labels, cells = [key for key, _ in shown], [line(_pairs(_history(record))) for _, record in shown]
         if other is not None:
             labels.append(OTHER)
             if events is None:
-                cells.append(line(_pairs(other[BUCKETS])))
+                cells.append(line(_pairs(_history(other))))
             else:
                 cells.append([total - sum(column) for total, *column in zip(line(events.items()), *cells)])
         return Grid(id=block_id, title=title, row_labels=labels,
