@@ -12,8 +12,9 @@ binaries, several authors, merged feature branches and a few unmerged ones) buil
 fast-import, checked out and packed, kept under the cache directory, named after its parameters and a
 hash of the generator. Real: PATH is cloned bare into a scratch directory (objects hard-linked, PATH left
 alone). Then, by turns, `--repeat` times: the baseline (output to /dev/null) and `gitobs import` on a
-fresh `.git/obs/` (gitobs installed anew, untimed), both as whole processes. Medians, the ratio, bytes
-per event, PASS/FAIL; then `gitobs report --heatmap --no-scan` on the imported log. Always exits 0.
+fresh `.git/obs/` (gitobs installed anew, untimed), both as whole processes. Medians, the ratio, the CPU
+seconds of each (gitobs's with its git processes), bytes per event, PASS/FAIL; then `gitobs report --heatmap
+--no-scan` on the imported log. Always exits 0.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -77,14 +79,21 @@ def ensure_repo(path: Path, commits: int, seed: int, env: dict[str, str]) -> Non
     print(f"built the repository in {time.perf_counter() - started:.0f} s: {path}", file=sys.stderr)
 
 
-def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
-    started = time.perf_counter()
+def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str, float]:
+    """Wall seconds, the output, and the CPU seconds (user + sys) of the process and every process it waited
+    for (gitobs's git processes): on a busy machine the CPU figures move less than the wall."""
+    started, used = time.perf_counter(), _children_cpu()
     done = subprocess.run(args, cwd=cwd, env=env, stdout=subprocess.PIPE if args[0] != "git" else subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, _children_cpu() - used
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed: {done.stderr.strip()}")
-    return seconds, (done.stdout or "").strip()
+    return seconds, (done.stdout or "").strip(), cpu
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def git_dir(repo: Path) -> Path:
@@ -158,13 +167,16 @@ def measure(repo: Path, repeat: int, env: dict[str, str], author: str | None) ->
     count, merges = git_count(), git_count("--merges")
     expected = git_count("--fixed-strings", f"--author=<{author}>") if author else count
     print(f"repository: {count:,} commits ({merges:,} merges), {repo}")
-    git_s, import_s, line = [], [], ""
+    git_s, import_s, git_cpu, import_cpu, line = [], [], [], [], ""
     for _ in range(repeat):  # by turns: drift in the machine's speed touches all alike
-        git_s.append(timed(BASELINE, repo, env)[0])
+        seconds, _, cpu = timed(BASELINE, repo, env)
+        git_s.append(seconds)
+        git_cpu.append(cpu)
         fresh_obs(repo, env)
-        seconds, line = timed([sys.executable, "-m", "gitobs", *command], repo, env)
+        seconds, line, cpu = timed([sys.executable, "-m", "gitobs", *command], repo, env)
         import_s.append(seconds)
-    heatmap_s, _ = timed([sys.executable, "-m", "gitobs", "report", "--heatmap", "--no-scan"], repo, env)
+        import_cpu.append(cpu)
+    heatmap_s, _, _ = timed([sys.executable, "-m", "gitobs", "report", "--heatmap", "--no-scan"], repo, env)
     written, events = imported(repo)
     log_bytes = sum(path.stat().st_size for path in (git_dir(repo) / "obs" / "log").iterdir())
     git_median, import_median = statistics.median(git_s), statistics.median(import_s)
@@ -172,6 +184,9 @@ def measure(repo: Path, repeat: int, env: dict[str, str], author: str | None) ->
     print(f"git log --numstat --branches HEAD  median {git_median:6.2f} s   runs {_runs(git_s)}")
     print(f"gitobs {' '.join(command):<27} median {import_median:6.2f} s   runs {_runs(import_s)}")
     print(f"  last run said: {line}")
+    git_cpu_median, import_cpu_median = statistics.median(git_cpu), statistics.median(import_cpu)
+    print(f"  CPU seconds (user + sys, with its git processes), medians: git log {git_cpu_median:.2f}, gitobs "
+          f"{import_cpu_median:.2f} (ratio {import_cpu_median / max(git_cpu_median, 1e-9):.2f})")
     print(f"  commit.created src=import: {written:,}; {events:,} events; log {log_bytes / 2**20:.2f} MiB, "
           f"{per_event:.1f} bytes per event (target at most {TARGET_BYTES})")
     print(f"gitobs report --heatmap --no-scan         {heatmap_s:6.2f} s   (one run, on the imported log)")
