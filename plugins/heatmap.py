@@ -265,18 +265,29 @@ def _rank(item: tuple[str, list]) -> tuple:
     return (-(record[COMMITS] + record[DISCARDS] + record[SAMPLES]), -(record[LINES] + record[DISCARDED]), key)
 
 
-def _top(records: dict[str, list], other: list, folded: bool, k: int, buckets: bool = True,
+def _add_all(into: list, records: list[list]) -> None:
+    """The counts of many records added to `into`: summed in C, a slot at a time."""
+    for index in COUNTS:
+        into[index] += sum(map(operator.itemgetter(index), records))
+
+
+def _ranked(records: dict[str, list]) -> list[tuple[str, list]]:
+    return sorted(records.items(), key=_rank)
+
+
+def _top(ranked: list[tuple[str, list]], other: list, folded: bool, k: int, buckets: bool = True,
          ) -> tuple[list[tuple[str, list]], list | None]:
-    """The k busiest records, and one summing all the others with `other` (None when there are none): their
-    counts, and with `buckets` their events per time bucket too (only grids need those, and they cost most)."""
-    ranked = sorted(records.items(), key=_rank)
+    """The k busiest of the `ranked` records, and one summing all the others with `other` (None when there
+    are none): their counts, and with `buckets` their events per time bucket too (only grids need those,
+    and they cost most)."""
     if len(ranked) <= k and not folded:
         return ranked, None
     rest = _new_record()
-    add = _merge if buckets else _add_counts
-    add(rest, other)
-    for _, record in ranked[k:]:
-        add(rest, record)
+    if buckets:
+        for record in [other, *(record for _, record in ranked[k:])]:
+            _merge(rest, record)
+    else:
+        _add_all(rest, [other, *(record for _, record in ranked[k:])])
     return ranked[:k], rest
 
 
@@ -1003,13 +1014,14 @@ class HeatmapAnalyzer(Analyzer):
         self.dirs.settle()
         _settle(self.beyond)
         beyond = [(BEYOND, self.beyond)] if self.beyond[COMMITS] else []
+        files, dirs = _ranked(self.files.records), _ranked(self.dirs.records)  # once for the table and the grid
         blocks: list[AnyBlock] = [self._totals()]
-        blocks.append(self._table("by_file", "Most edited files", "file", self.files.records, self.files, extra=beyond))
-        blocks.append(self._table("by_dir", "Directories", "directory", self.dirs.records, self.dirs))
+        blocks.append(self._table("by_file", "Most edited files", "file", files, self.files, extra=beyond))
+        blocks.append(self._table("by_dir", "Directories", "directory", dirs, self.dirs))
         if self.first_day is not None:
             unit = LEVEL_NAMES[self.level]
-            blocks.append(self._grid("by_file_time", f"Files by {unit}", self.files, self.file_events, beyond))
-            blocks.append(self._grid("by_dir_time", f"Directories by {unit}", self.dirs))
+            blocks.append(self._grid("by_file_time", f"Files by {unit}", files, self.files, self.file_events, beyond))
+            blocks.append(self._grid("by_dir_time", f"Directories by {unit}", dirs, self.dirs))
         if self.lanes.seen:  # GitButler's lanes: only in a log that has them
             blocks += self._lane_blocks()
         blocks.append(self._calendar())
@@ -1035,11 +1047,11 @@ class HeatmapAnalyzer(Analyzer):
             items.append(Fact("time bucket", LEVEL_NAMES[self.level]))
         return Facts(id="totals", title="Totals", items=items)
 
-    def _table(self, block_id: str, title: str, name: str, records: dict[str, list], tally: _Tally,
+    def _table(self, block_id: str, title: str, name: str, ranked: list[tuple[str, list]], tally: _Tally,
                files: bool = False, extra: Sequence[tuple[str, list]] = ()) -> Table:
-        """The top rows of `records`, "(other)" and the `extra` rows (BEYOND); total_rows counts the keys held
-        (not those folded away)."""
-        shown, other = _top(records, tally.other, tally.folded, self.top_k, buckets=False)
+        """The top rows of the `ranked` records, "(other)" and the `extra` rows (BEYOND); total_rows counts the
+        keys held (not those folded away)."""
+        shown, other = _top(ranked, tally.other, tally.folded, self.top_k, buckets=False)
 
         def row(key: str, record: list) -> list:
             counts = [record[COMMITS], record[LINES], record[DISCARDS], record[DISCARDED], record[SAMPLES]]
@@ -1051,20 +1063,25 @@ class HeatmapAnalyzer(Analyzer):
         rows += [row(key, record) for key, record in extra]
         columns = [name, "files", *COLUMNS] if files else [name, *COLUMNS]
         return Table(id=block_id, title=title, columns=columns, rows=rows,
-                     total_rows=len(records) if len(records) > len(shown) else None)
+                     total_rows=len(ranked) if len(ranked) > len(shown) else None)
 
     def _types(self) -> Table:
         # Sums over each type's files (a commit of two .py files counts twice for .py): the spread of
         # the file activity across types.
+        groups: dict[str, list[list]] = {key: [record] for key, record in self.types.records.items()}
+        for record in self.files.records.values():
+            groups.setdefault(record[TYPE_KEY], []).append(record)
         records: dict[str, list] = {}
-        for key, record in [*self.types.records.items(), *((r[TYPE_KEY], r) for r in self.files.records.values())]:
-            _add_counts(records.get(key) or records.setdefault(key, _new_record()), record)  # files have FILES 0
-        return self._table("file_types", "File types (sums over their files)", "type", records, self.types, files=True)
+        for key, group in groups.items():
+            _add_all(records.setdefault(key, _new_record()), group)  # files have FILES 0
+        return self._table("file_types", "File types (sums over their files)", "type", _ranked(records), self.types,
+                           files=True)
 
-    def _grid(self, block_id: str, title: str, tally: _Tally, events: dict[int, int] | None = None,
-              extra: Sequence[tuple[str, list]] = ()) -> Grid:
-        """The top rows' events per bucket, the `extra` rows' (BEYOND) and "(other)"'s: all `events` (per
-        bucket) less the rows shown when given, else the sum of the others' buckets. "(other)" comes last."""
+    def _grid(self, block_id: str, title: str, ranked: list[tuple[str, list]], tally: _Tally,
+              events: dict[int, int] | None = None, extra: Sequence[tuple[str, list]] = ()) -> Grid:
+        """The top rows' events per bucket (of the `ranked` records of `tally`), the `extra` rows' (BEYOND) and
+        "(other)"'s: all `events` (per bucket) less the rows shown when given, else the sum of the others'
+        buckets. "(other)" comes last."""
         level = self.level
         columns = _columns(self.first_day, self.last_day, level)
         index = {key: position for position, key in enumerate(columns)}
@@ -1075,8 +1092,7 @@ class HeatmapAnalyzer(Analyzer):
                 cells[index[_column_key(key, level)]] += count
             return cells
 
-        tally.settle()
-        shown, other = _top(tally.records, tally.other, tally.folded, self.top_k, buckets=events is None)
+        shown, other = _top(ranked, tally.other, tally.folded, self.top_k, buckets=events is None)
         shown = [*shown, *extra]
         labels, cells = [key for key, _ in shown], [line(_pairs(_history(record))) for _, record in shown]
         if other is not None:
