@@ -210,10 +210,13 @@ class CommandsAnalyzer(Analyzer):
         return Table(id="failures", title="Failures by exit code",
                      columns=["command", "mode", "exit", "runs"], rows=rows, total_rows=len(found))
 
+    @classmethod
+    def result_now_key(cls, context: Context) -> str:
+        return str(_last_day(context))  # the trend's periods end with the report's UTC day
+
     def _trend(self) -> Table:
         """The last period (ending at the report's end) against the one before it, in whole UTC days."""
-        end = self.context.until if self.context.until is not None else self.context.now
-        last_day = int(end // DAY_S)
+        last_day = _last_day(self.context)
         days = max(1, round(self.period / DAY_S))
         current: dict[tuple[str, str], list[int]] = {}
         previous: dict[tuple[str, str], list[int]] = {}
@@ -269,6 +272,11 @@ def weighted_add(sketch: QuantileSketch, value: float, weight: int) -> None:
     index = math.ceil(math.log(value) / _LOG_GAMMA)
     sketch.bins[index] = sketch.bins.get(index, 0) + weight
 
+
+
+def _last_day(context: Context) -> int:
+    """The UTC day the report ends on (--until, else its now)."""
+    return int((context.until if context.until is not None else context.now) // DAY_S)
 
 @hookimpl
 def gitobs_analyzers() -> list[type]:

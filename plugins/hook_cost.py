@@ -130,7 +130,7 @@ class HookCostAnalyzer(Analyzer):
               "commit.created": ("src",)}
     order = 70
     state_version = 5  # 5: hours packed per hook
-    state_type = HookCostState  # its result reads `now` (the burn windows end there): sections are not kept
+    state_type = HookCostState  # its result reads `now` only for the burn windows' hour (result_now_key)
     imported_in_any_order = True  # imported commits are left out of the count
 
     def __init__(self, context: Context) -> None:
@@ -405,10 +405,14 @@ class HookCostAnalyzer(Analyzer):
                             Fact("runs seen by git's trace2 alone", traced),
                             Fact("runs seen both ways (counted once)", both)])
 
+    @classmethod
+    def result_now_key(cls, context: Context) -> str:
+        return str(_last_hour(context))  # the burn windows are whole hours ending with the report's
+
     def _burn(self, hook: str, window_s: float) -> tuple[int, int, float | None]:
         """Runs, runs over budget and the burn rate of the window ending at the report's end."""
-        end = self.context.until if self.context.until is not None else self.context.now
-        first, last = int((end - window_s) // HOUR_S), int(end // HOUR_S)
+        last = _last_hour(self.context)
+        first = last - int(window_s // HOUR_S)
         runs = over = 0
         for hour in range(first + 1, last + 1):  # the window's hours (168 at most), not every hour held
             cell = self.hours.get((hook, hour))
@@ -507,6 +511,11 @@ def _budgets(context: Context) -> dict[str, float]:
         return dict(DEFAULT_BUDGETS)
     return {hook: context.duration("hooks", f"budget.{hook}", 0.0) for hook in sorted(named)}
 
+
+
+def _last_hour(context: Context) -> int:
+    """The UTC hour the report ends in (--until, else its now), since the epoch."""
+    return int((context.until if context.until is not None else context.now) // HOUR_S)
 
 @hookimpl
 def gitobs_analyzers() -> list[type]:

@@ -119,6 +119,7 @@ class VBranchesAnalyzer(Analyzer):
     order = 50
     state_version = 4
     state_type = VBranchesState
+    result_uses_now = False  # its sections are kept with its state
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)

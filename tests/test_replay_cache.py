@@ -453,11 +453,19 @@ def test_sections_are_kept_and_shown_when_nothing_came_after(obs, monkeypatch):
 
         monkeypatch.setattr(cls, "result", spy)
     assert _report(obs, True) == full
-    # the heatmap's calendar, the summary's weeks, the hooks' burn windows and the commands' trend end at
-    # --now, vbranches does not say, and the dashboard's rows are as big as its state: theirs are made; the
-    # others are kept
-    assert sorted(made) == ["commands", "dashboard", "heatmap", "hooks", "summary", "vbranches"]
+    # the heatmap's calendar ends at --now, and the dashboard's rows are as big as its state: theirs are made;
+    # the others are kept (the summary's weeks, the hooks' burn windows and the commands' trend with the day
+    # or hour of --now they were made for)
+    assert sorted(made) == ["dashboard", "heatmap"]
     made.clear()
+    for later, remade in ((NOW + 1800, ["dashboard", "heatmap"]),  # the same hour and day
+                          (NOW + 7200, ["dashboard", "heatmap", "hooks"]),  # another hour of the same days
+                          (NOW + 3 * 86400, ["commands", "dashboard", "heatmap", "hooks", "summary"])):
+        replayed = _report(obs, False, now=later)
+        made.clear()
+        assert _report(obs, True, now=later) == replayed
+        assert sorted(made) == remade, later
+        made.clear()
     _append(obs, LINES[5000:5005])
     cached = _report(obs, True)
     assert sorted(made) == sorted(classes)  # something new: all made again

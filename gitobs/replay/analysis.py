@@ -139,6 +139,13 @@ class Analyzer:
     # new after the checkpoint shows them without loading the state.
     result_uses_now: ClassVar[bool] = True
 
+    @classmethod
+    def result_now_key(cls, context: Context) -> str | None:
+        """For an analyzer whose result() reads the report's now (or until) only through a coarser value (the
+        day or the hour it falls in, say): that value as text. Its sections are then kept with the checkpoint
+        too, and shown again while the key is the same. None (the default): made anew every time."""
+        return None
+
     def save_state(self) -> Any:
         """This instance's state, fed so far, as a value of `state_type` (msgspec encodes it: plain types and
         Structs, nothing that runs code). It may settle caches first; feeding may go on after it."""

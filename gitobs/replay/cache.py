@@ -55,7 +55,7 @@ from gitobs.replay.engine import (
 )
 from gitobs.replay.sections import AnyBlock
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 MAGIC = b"gitobs replay cache\n"
 DIRECTORY = "replay-cache"
 BUNDLES_DIRECTORY = "bundle-reports"  # in the user's cache home: the reports of bundles (_replay_bundles)
@@ -98,8 +98,9 @@ class Saved(msgspec.Struct, array_like=True):
 
 
 class Kept(msgspec.Struct, array_like=True):
-    name: str  # the analyzer's (Analyzer.result_uses_now False)
+    name: str  # the analyzer's (Analyzer.result_uses_now False, or a result_now_key)
     blocks: msgspec.Raw  # the sections its result() gave at the checkpoint, msgpack-encoded
+    now_key: str  # the analyzer's result_now_key then ("" for one whose result reads no now): shown while the same
 
 
 class Checkpoint(msgspec.Struct, kw_only=True):
@@ -480,7 +481,7 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
         found = store.load(name)
         resumed = _resume(found, log, paths) if found is not None else None
         if found is not None and resumed is not None:
-            shown = _shown(found, resumed[0], paths)
+            shown = _shown(found, resumed[0], paths, _now_keys(chosen, context))
             restored = _restore(found, chosen, context, frozenset(shown))
             if restored is not None:
                 for consumer, (instance, error) in zip(chosen, restored):
@@ -497,7 +498,8 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
         warn(message)
 
     if checkpoint is None and not others and workers > 1:
-        done = _cold(log, paths, consumers, chosen, event_filter, decoder(), noted, store, _live_key(key), seen)
+        done = _cold(log, paths, consumers, chosen, event_filter, decoder(), noted, store, _live_key(key), seen,
+                     context)
         if done is not None:
             return done
     if checkpoint is not None:
@@ -517,7 +519,7 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
         _add(counts, _pass(part, consumers, event_filter, decoder(), noted, workers if fresh else 1))
         covered += [found for path in paths[len(covered):sealed] if (found := _identity(path)) is not None]
         if others and len(covered) == sealed:  # theirs is the sealed checkpoint (the others replay it all)
-            _save(store, key, covered, counts, seen, chosen, None)
+            _save(store, key, covered, counts, seen, chosen, context, None)
     live = _Part(log, paths, sealed, sealed + 1, offset=live_from.offset, skip=live_from.skip)
     try:
         # Nothing written after the checkpoint: nothing to read (nor a decoder to make).
@@ -543,7 +545,7 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
         place = live.place if live.place is not None else [paths[sealed].name, live_from.offset]
         prefix = _live_prefix(log, paths[sealed], place)
         if prefix is not None:
-            _save(store, _live_key(key), covered, counts, seen, chosen, prefix, finished=True)
+            _save(store, _live_key(key), covered, counts, seen, chosen, context, prefix, finished=True)
     return counts
 
 
@@ -560,7 +562,7 @@ def _replay_bundles(log: MemoryLog, consumers: list[Consumer], event_filter: Eve
     store = Store(cache_home() / BUNDLES_DIRECTORY, log.size_bytes())
     found = store.load(key)
     if found is not None:
-        shown = _decoded_sections(found)
+        shown = _decoded_sections(found, _now_keys(consumers, context))
         restored = _restore(found, consumers, context, frozenset(shown))
         if restored is not None:
             for consumer, (instance, error) in zip(consumers, restored):
@@ -581,23 +583,39 @@ def _replay_bundles(log: MemoryLog, consumers: list[Consumer], event_filter: Eve
     counts = replay(log, consumers, [], event_filter, noted, warn_malformed=False)
     if counts.malformed:
         warn(malformed_warning(counts.malformed))
-    _save(store, key, [], counts, seen, consumers, None, finished=True)
+    _save(store, key, [], counts, seen, consumers, context, None, finished=True)
     return counts
 
 
-def _shown(checkpoint: Checkpoint, start: _Start, paths: list[Path]) -> dict[str, list]:
+def _shown(checkpoint: Checkpoint, start: _Start, paths: list[Path], now_keys: dict[str, str | None],
+           ) -> dict[str, list]:
     """The kept sections of the checkpoint, by analyzer, when nothing came after it: it covers the live segment
     to its end. (Empty otherwise, or for any that will not decode: those are made again.)"""
     if checkpoint.live is None or not start.offset or start.segment != len(paths) - 1:
         return {}
     if _size(paths[-1]) != start.offset:
         return {}
-    return _decoded_sections(checkpoint)
+    return _decoded_sections(checkpoint, now_keys)
 
 
-def _decoded_sections(checkpoint: Checkpoint) -> dict[str, list]:
+def _now_keys(consumers: list[Consumer], context: Context) -> dict[str, str | None]:
+    """Per consumer, what of the report's now its sections depend on ("": nothing; None: not known)."""
+    keys: dict[str, str | None] = {}
+    for consumer in consumers:
+        cls = type(consumer.instance)
+        try:
+            keys[consumer.name] = "" if not getattr(cls, "result_uses_now", True) else cls.result_now_key(context)
+        except Exception:  # noqa: BLE001 - a plugin's failure: its sections are made anew
+            keys[consumer.name] = None
+    return keys
+
+
+def _decoded_sections(checkpoint: Checkpoint, now_keys: dict[str, str | None]) -> dict[str, list]:
+    """The kept sections whose analyzer's now key is the same as this report's."""
     shown = {}
     for kept in checkpoint.sections:
+        if now_keys.get(kept.name) is None or now_keys[kept.name] != kept.now_key:
+            continue
         try:
             shown[kept.name] = _BLOCKS.decode(kept.blocks)
         except UNDECODABLE:
@@ -609,17 +627,18 @@ def _given(blocks: list) -> Callable[[], list]:
     return lambda: blocks
 
 
-def _sections(consumers: list[Consumer]) -> list[Kept]:
-    """The sections of the consumers whose results read only their state and the context, to keep: made now
-    (their outcome from then on) unless made already."""
+def _sections(consumers: list[Consumer], context: Context) -> list[Kept]:
+    """The sections of the consumers whose results read only their state, the context and at most a key of
+    its now (result_now_key), to keep: made now (their outcome from then on) unless made already."""
     kept = []
     for consumer in consumers:
-        if consumer.error is not None or getattr(type(consumer.instance), "result_uses_now", True):
+        now_key = _now_keys([consumer], context)[consumer.name]
+        if consumer.error is not None or now_key is None:
             continue
         if consumer.outcome is None:
             consumer.outcome = parallel.made_now(consumer.instance.result)
         try:
-            kept.append(Kept(consumer.name, msgspec.Raw(msgspec.msgpack.encode(consumer.outcome()))))
+            kept.append(Kept(consumer.name, msgspec.Raw(msgspec.msgpack.encode(consumer.outcome())), now_key))
         except Exception:  # noqa: BLE001 - result() failed, or gave what will not encode: made again next time
             continue
     return kept
@@ -627,7 +646,7 @@ def _sections(consumers: list[Consumer]) -> list[Kept]:
 
 def _cold(log: EventLog, paths: list[Path], consumers: list[Consumer], chosen: list[Consumer],
           event_filter: EventFilter, decoder: EventDecoder, warn: Warn, store: Store, key: str,
-          seen: list[str]) -> ReadCounts | None:
+          seen: list[str], context: Context) -> ReadCounts | None:
     """No checkpoint: the whole log in two processes as without the cache (the live segment up to its size
     now), each state saved before its sections are made, wherever they are made; then the checkpoint at the
     end of what was read. None when the log is not worth two processes (the caller replays it in one)."""
@@ -658,12 +677,12 @@ def _cold(log: EventLog, paths: list[Path], consumers: list[Consumer], chosen: l
         store.save(Checkpoint(format=CACHE_FORMAT, key=key, segments=covered, in_window=counts.in_window,
                               rollup_days=counts.rollup_days, malformed=counts.malformed,
                               warnings=[w for w in seen if w != malformed_warning(counts.malformed)],  # said anew
-                              states=states, live=prefix, sections=_sections(chosen)))
+                              states=states, live=prefix, sections=_sections(chosen, context)))
     return counts
 
 
 def _save(store: Store, key: str, covered: list[SegmentId], counts: ReadCounts, warnings: list[str],
-          chosen: list[Consumer], live: LivePrefix | None, finished: bool = False) -> None:
+          chosen: list[Consumer], context: Context, live: LivePrefix | None, finished: bool = False) -> None:
     """Keep the checkpoint; `finished`: nothing more is fed, and the sections that can be are kept too."""
     states = []
     for consumer in chosen:
@@ -677,7 +696,7 @@ def _save(store: Store, key: str, covered: list[SegmentId], counts: ReadCounts, 
         states.append(Saved(consumer.name, None, msgspec.Raw(state)))
     store.save(Checkpoint(format=CACHE_FORMAT, key=key, segments=list(covered), in_window=counts.in_window,
                           rollup_days=counts.rollup_days, malformed=counts.malformed, warnings=list(warnings),
-                          states=states, live=live, sections=_sections(chosen) if finished else []))
+                          states=states, live=live, sections=_sections(chosen, context) if finished else []))
 
 
 def _inode(path: Path) -> int:
