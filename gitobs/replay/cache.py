@@ -17,7 +17,8 @@ written again once a report replayed LIVE_REWRITE_EVENTS past it. Analyzers that
 checkpoint at the end of the sealed segments instead.
 
 Not cached (a full replay, as before): reports with --since or --until, with enrichers loaded, of logs with no
-sealed segment, of bundles. A checkpoint that is missing, damaged, of another format or stale is rebuilt;
+sealed segment. A report on bundles keeps its final states and sections in the user's cache home instead
+(_replay_bundles): bundles never change. A checkpoint that is missing, damaged, of another format or stale is rebuilt;
 `gitobs gc` and `gitobs purge` drop them all. At most MAX_ENTRIES checkpoints (the least recently used go
 first), together at most SHARE_OF_LOG of the log's size (at least MIN_BUDGET).
 """
