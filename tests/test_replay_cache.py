@@ -127,6 +127,17 @@ def test_new_events_and_newly_sealed_segments_are_fed_after_the_states(obs):
     _same(obs, workers=2)
 
 
+def test_a_bounded_dashboard_is_kept_and_fed_on_as_one_fed_everything(obs, monkeypatch):
+    from gitobs_plugins import dashboard
+
+    monkeypatch.setattr(dashboard, "HELD_ROWS", 150)  # its oldest days dropped, before and after the checkpoint
+    for workers in (1, 2):
+        full = _same(obs, workers)
+        assert b'"complete from"' in full
+    _append(obs, LINES[5000:5400])
+    _same(obs, 2)
+
+
 def test_a_repaired_live_segment_is_resumed_by_its_lines(obs):
     _same(obs)
     live = EventLog(obs.log).segments()[-1]
