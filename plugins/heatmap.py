@@ -44,7 +44,8 @@ from gitobs.plugin import (
 # per time bucket (see _enter), the file list of the last event counted (a directory counts once per
 # event), distinct files (types), the bucket being counted, the commits, discards and samples counted in it
 # so far (the counts shown take them in when it ends: these stay small, and adding to a small int makes no
-# new object), and how long the events per bucket may grow before they are added up. A file record also
+# new object), and how long the events per bucket may grow before they are added up (0: they are still
+# packed as a kept state held them, see _history). A file record also
 # holds the keys of its directory and type, computed once per path, and its directory's record (None until
 # looked up, and again after the directories were folded). Read the counts of a settled record (_settle).
 COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, BUCKETS, STAMP, FILES, OPEN = range(10)
@@ -183,8 +184,8 @@ def _enter(record: list, bucket: int | None) -> None:
     """Per-bucket counts without a dict update per event: a record's events are counted in its open bucket
     (RUN_*), and settled when another bucket begins (or before anyone reads them): added to its counts, and
     (bucket, events) appended to a flat list, which beats a dict update here. A bucket met again (events
-    back in time) is appended again; readers add the pairs up (_pairs), and the list is added up in place
-    when it outgrows LIMIT. It runs whenever a file meets a new bucket."""
+    back in time) is appended again; readers add the pairs up (_pairs), and the list is added up when it
+    outgrows LIMIT (_compact). It runs whenever a file meets a new bucket."""
     run = record[RUN_COMMITS] + record[RUN_DISCARDS] + record[RUN_SAMPLES]
     if run:
         history = record[BUCKETS] if record[LIMIT] else _history(record)
@@ -662,8 +663,8 @@ def _checked(records: list[tuple]) -> None:
 def _load_record(saved: tuple[list[int], list[int]]) -> list:
     """A record of its kept counts (SAVED_SLOTS) and packed pairs, left packed (LIMIT 0: see _history)."""
     _checked([saved])
-    counts, buckets = saved
-    return [*counts[:6], buckets, 0, counts[6], None, 0, 0, 0, 0]
+    counts, buckets = saved  # the slots in order (see COMMITS): counts to SAMPLED, BUCKETS, STAMP, FILES, OPEN,
+    return [*counts[:6], buckets, 0, counts[6], None, 0, 0, 0, 0]  # RUN_*, LIMIT
 
 
 def _save_tally(tally: _Tally) -> TallyState:
