@@ -42,7 +42,11 @@ def _cpus() -> int:
 # git processes diffing at once (each diffs on one core): every core busy, on two both while Python parses (on a
 # thread's reads); beyond eight Python would be the slower (git/git: 37 s of git's CPU for 4.5 s of Python's)
 WORKERS = min(max(2, _cpus()), 8)
-BATCH_COMMITS = 1000  # commits per git process: its start (ms) is nothing beside its diffs
+# Commits per git process: each starts with cold caches (delta bases inflated again), which on git/git costs
+# 18% more CPU in batches of 1000 and 3% in batches of 5000. The last ones are smaller, down to MIN_BATCH, so
+# that every core diffs to the end.
+BATCH_COMMITS = 5000
+MIN_BATCH = 250
 AHEAD = 2 * WORKERS + 4  # batches started and not parsed yet, at most
 
 
@@ -102,7 +106,7 @@ class History:
     `git rev-list --topo-order` lists them; consecutive batches of that list go to `git log --no-walk`,
     each read on its own thread as it writes and parsed in order. WORKERS of them diff at once, and a batch
     starts as soon as one of those ends (not when Python has parsed it): git diffs on every core while
-    Python parses, and small batches keep them busy to the end. At most AHEAD batches are held unparsed,
+    Python parses, and smaller batches at the end keep them busy to the end. At most AHEAD batches are held unparsed,
     so that memory stays bounded when Python is the slower."""
 
     def __init__(self, common_dir: Path, walk: Walk, merge_churn: bool = False) -> None:
@@ -113,7 +117,7 @@ class History:
                                       f"--diff-merges={'first-parent' if merge_churn else 'off'}",
                                       "--diff-algorithm=myers", "--no-textconv", "--no-ext-diff", "--no-color",
                                       "--format=tformat:%H %ct %P%x00%ae"])
-        self.batches = _batches(self.listing.stdout)
+        self.batches = _batches(self.listing.stdout, WORKERS)
         self.started: deque[_Pump] = deque()  # in the walk's order, not parsed yet
         self.listed = False  # every batch started
         self.closed = False
@@ -170,10 +174,19 @@ class History:
         _finish(self.listing, complete)
 
 
-def _batches(lines: Iterable[bytes]) -> Iterator[bytes]:
-    lines = iter(lines)
-    while batch := list(itertools.islice(lines, BATCH_COMMITS)):
-        yield b"".join(batch)
+def _batches(lines: Iterable[bytes], workers: int) -> Iterator[bytes]:
+    """BATCH_COMMITS lines at a time; once the listing's end is in sight (fewer than `workers` full batches
+    left), a share of what is left for each worker, never less than MIN_BATCH."""
+    lines, waiting, ended = iter(lines), deque(), False
+    while True:
+        if not ended:
+            read = list(itertools.islice(lines, workers * BATCH_COMMITS - len(waiting)))
+            waiting.extend(read)
+            ended = len(waiting) < workers * BATCH_COMMITS
+        if not waiting:
+            return
+        size = BATCH_COMMITS if not ended else max(MIN_BATCH, -(-len(waiting) // workers))
+        yield b"".join(waiting.popleft() for _ in range(min(size, BATCH_COMMITS, len(waiting))))
 
 
 class _Pump:
