@@ -47,7 +47,7 @@ WORKERS = min(max(2, _cpus()), 8)
 # that every core diffs to the end.
 BATCH_COMMITS = 5000
 MIN_BATCH = 250
-AHEAD = 2 * WORKERS + 4  # batches started and not parsed yet, at most
+AHEAD = WORKERS + 2  # batches started and not parsed yet, at most: git waits only when Python is the slower
 
 
 @dataclass
