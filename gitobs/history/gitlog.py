@@ -106,8 +106,8 @@ class History:
     `git rev-list --topo-order` lists them; consecutive batches of that list go to `git log --no-walk`,
     each read on its own thread as it writes and parsed in order. WORKERS of them diff at once, and a batch
     starts as soon as one of those ends (not when Python has parsed it): git diffs on every core while
-    Python parses, and smaller batches at the end keep them busy to the end. At most AHEAD batches are held unparsed,
-    so that memory stays bounded when Python is the slower."""
+    Python parses, and the smaller last batches keep them all busy until the end. At most AHEAD batches are
+    held unparsed, so that memory stays bounded when Python is the slower."""
 
     def __init__(self, common_dir: Path, walk: Walk, merge_churn: bool = False) -> None:
         self.walk = walk
