@@ -837,3 +837,12 @@ def test_any_number_of_git_processes_at_once_gives_what_two_give(tmp_path, monke
     other = team(tmp_path / "other")
     run_import(other, all_authors=True)
     assert [(e.ts, e.data) for e in created(other)] == [(e.ts, e.data) for e in created(usual)]
+
+
+def test_the_last_batches_of_the_walk_are_shares_of_what_is_left():
+    lines = [f"{n:040x}\n".encode() for n in range(12_010)]
+    batches = list(gitlog._batches(iter(lines), 2))
+    assert b"".join(batches) == b"".join(lines)
+    sizes = [batch.count(b"\n") for batch in batches]
+    assert sizes == [5000, 3505, 1753, 876, 438, 250, 188]  # both processes end about together
+    assert [batch.count(b"\n") for batch in gitlog._batches(iter(lines[:3]), 2)] == [3]
