@@ -464,13 +464,13 @@ def test_sections_are_kept_and_shown_when_nothing_came_after(obs, monkeypatch):
 
         monkeypatch.setattr(cls, "result", spy)
     assert _report(obs, True) == full
-    # the heatmap's calendar ends at --now, and the dashboard's rows are as big as its state: theirs are made;
-    # the others are kept (the summary's weeks, the hooks' burn windows and the commands' trend with the day
-    # or hour of --now they were made for)
-    assert sorted(made) == ["dashboard", "heatmap"]
+    # the dashboard's rows are as big as its state: its are made; the others are kept (the heatmap's calendar,
+    # the summary's weeks, the hooks' burn windows and the commands' trend with the day or hour of --now they
+    # were made for)
+    assert sorted(made) == ["dashboard"]
     made.clear()
-    for later, remade in ((NOW + 1800, ["dashboard", "heatmap"]),  # the same hour and day
-                          (NOW + 7200, ["dashboard", "heatmap", "hooks"]),  # another hour of the same days
+    for later, remade in ((NOW + 1800, ["dashboard"]),  # the same hour and day
+                          (NOW + 7200, ["dashboard", "hooks"]),  # another hour of the same days
                           (NOW + 3 * 86400, ["commands", "dashboard", "heatmap", "hooks", "summary"])):
         replayed = _report(obs, False, now=later)
         made.clear()
