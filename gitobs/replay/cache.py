@@ -432,6 +432,19 @@ def _restore(checkpoint: Checkpoint, consumers: list[Consumer], context: Context
     return restored
 
 
+def _restored(checkpoint: Checkpoint, consumers: list[Consumer], context: Context, shown: dict[str, list]) -> bool:
+    """Give each consumer its instance with the checkpoint's state loaded (and its kept sections, if `shown`);
+    False, leaving them as they were, if any will not load."""
+    restored = _restore(checkpoint, consumers, context, frozenset(shown))
+    if restored is None:
+        return False
+    for consumer, (instance, error) in zip(consumers, restored):
+        consumer.instance, consumer.error = instance, error
+        if consumer.name in shown and error is None:
+            consumer.outcome = _given(shown[consumer.name])
+    return True
+
+
 def _pass(log: _Part, consumers: list[Consumer], event_filter: EventFilter, decoder: EventDecoder, warn: Warn,
           workers: int) -> ReadCounts:
     """Feed `consumers` these segments, in two processes when it pays (parallel.py); the instances stay fed."""
@@ -483,12 +496,7 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
         resumed = _resume(found, log, paths) if found is not None else None
         if found is not None and resumed is not None:
             shown = _shown(found, resumed[0], paths, _now_keys(chosen, context))
-            restored = _restore(found, chosen, context, frozenset(shown))
-            if restored is not None:
-                for consumer, (instance, error) in zip(chosen, restored):
-                    consumer.instance, consumer.error = instance, error
-                    if consumer.name in shown and error is None:
-                        consumer.outcome = _given(shown[consumer.name])
+            if _restored(found, chosen, context, shown):
                 checkpoint, (start, covered) = found, resumed
                 break
     counts = ReadCounts()
@@ -564,12 +572,7 @@ def _replay_bundles(log: MemoryLog, consumers: list[Consumer], event_filter: Eve
     found = store.load(key)
     if found is not None:
         shown = _decoded_sections(found, _now_keys(consumers, context))
-        restored = _restore(found, consumers, context, frozenset(shown))
-        if restored is not None:
-            for consumer, (instance, error) in zip(consumers, restored):
-                consumer.instance, consumer.error = instance, error
-                if consumer.name in shown and error is None:
-                    consumer.outcome = _given(shown[consumer.name])
+        if _restored(found, consumers, context, shown):
             for message in found.warnings:
                 warn(message)
             if found.malformed:
