@@ -224,6 +224,21 @@ def test_reservoir_is_exact_when_small_and_a_seeded_sample_when_large():
     assert samples[0] != [float(v) for v in range(10)]  # later values were sampled in
 
 
+def test_a_reservoir_samples_the_same_whatever_the_order_before_it_was_full_and_a_saved_one_loads_sorted():
+    kept = []
+    for first in ([5.0, 1.0, 3.0, 2.0], [1.0, 2.0, 3.0, 5.0], [3.0, 5.0, 2.0, 1.0]):
+        reservoir = Reservoir(capacity=4)
+        for value in first:
+            reservoir.add(value)
+        saved = reservoir.save()
+        assert saved.values == sorted(first)  # before sampling, the order counts for nothing: kept sorted
+        loaded = Reservoir.load(saved)
+        for value in range(10, 40):
+            loaded.add(float(value))
+        kept.append(loaded.values)
+    assert kept[0] == kept[1] == kept[2]  # the same draws replaced the same values, in the same slots
+
+
 # --- reverts --------------------------------------------------------------------------------------------
 
 def changes(*files: tuple[str, int, int]) -> list[schema.FileChange]:

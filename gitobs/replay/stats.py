@@ -113,7 +113,9 @@ class BoundedCounter:
 class Reservoir:
     """Values kept for percentiles in bounded memory. Exact up to `capacity` values; beyond that a uniform
     sample (reservoir sampling, algorithm R) drawn with random.Random(0), so the same stream always keeps the
-    same sample and gives the same percentiles. `count` and `max` stay exact."""
+    same sample and gives the same percentiles. `count` and `max` stay exact. Which value a draw replaces
+    depends on the order of those kept, so they are sorted when sampling starts: before that their order
+    counts for nothing, and a state saved sorted (save) loads sorted, which quantile() then sorts in one pass."""
 
     __slots__ = ("_rng", "beyond", "capacity", "dropped_max", "values")
 
@@ -131,6 +133,8 @@ class Reservoir:
             self._sample(value)
 
     def _sample(self, value: float) -> None:
+        if not self.beyond:  # the first draw: from one order, however the values came (see the class)
+            self.values.sort()
         self.beyond += 1
         slot = self._rng.randrange(self.capacity + self.beyond)
         if slot < self.capacity:
@@ -165,6 +169,8 @@ class Reservoir:
             rng = [version, *internal] if gauss is None else None
             if rng is None:  # never: randrange draws no gauss; kept exact all the same by not caching
                 raise ValueError("a reservoir sampler with a pending gauss value")
+        if not self.beyond:
+            self.values.sort()  # their order counts only once sampling starts
         return ReservoirState(self.capacity, list(self.values), self.beyond, self.dropped_max, rng)
 
     @classmethod
