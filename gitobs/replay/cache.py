@@ -227,7 +227,10 @@ class Store:
             temp.write_bytes(data)
             os.replace(temp, path)
         except OSError:
-            temp.unlink(missing_ok=True)
+            try:  # under a file (a cache home that is one), unlink fails as mkdir did
+                temp.unlink(missing_ok=True)
+            except OSError:
+                pass
             return False
         self._bound(path)
         return True
