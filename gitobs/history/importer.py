@@ -1,14 +1,16 @@
 """`gitobs import`: what the history already shows, backfilled into the log as `src: import` events.
 
 1. A scan first, so that the scanner reports what it can (exact hook times, branches from the reflog).
+   git log starts before it, from the tips as they stand then, and diffs while it runs; step 4 keeps that
+   walk only if the tips step 2 reads give the same one.
 2. Under the scan lock: the branch tips and worktree HEADs (gitobs/history/branch_tips.py), then the reflogs split
    at the scanner's cursors (gitobs/history/reflog.py), then what the log holds already
    (gitobs/history/recorded.py). Tips come first: a commit made later is not reachable from them, and its
    reflog line, if the scanner has not read it, is among those it will report.
 3. Events for the reflog lines the scanner has read but the log does not hold, made by the scanner's code.
 4. `commit.created` for every commit of the user's (gitobs/history/authors.py; everyone's with
-   `all_authors`) that the tips reach and no event names yet, streamed from one `git log --numstat -M`
-   (gitobs/history/gitlog.py) children first, every file under its newest path (gitobs/history/renames.py),
+   `all_authors`) that the tips reach and no event names yet, streamed from `git log --numstat -M` in
+   batches, several at once (gitobs/history/gitlog.py), children first, every file under its newest path (gitobs/history/renames.py),
    with its committer time: appended in chunks, each under the lock and numbered then. Merges count no
    lines unless `merge_churn`. The import cursor (gitobs/history/cursor.py) moves when the walk is complete.
 
