@@ -1,0 +1,295 @@
+"""Attacks on the report engine's caches and its two processes (bundles' report cache, sections kept by a key
+of now, the dashboard's bounded merge, the per-analyzer order check, the warm path that reads nothing): every
+report here is compared byte for byte with a full replay in one process (cache=False, workers=1)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import test_bundle
+from conftest import gitobs
+from logfactory import at, eventgen
+from test_bundle import make, members, rezip
+from test_parallel import _write
+
+from gitobs.core.repo import ObsPaths
+from gitobs.log import schema
+from gitobs.log.eventlog import EventLog
+from gitobs.log.memory import MemoryLog
+from gitobs.replay import cache, parallel, plugins
+from gitobs.replay.analysis import Context
+from gitobs.replay.report import build_report
+from gitobs.replay.sections import encode_json
+from gitobs.share.bundle import MANIFEST
+
+NOW = at("2024-06-01") / 1e9
+worked = test_bundle.worked  # the fixture: a recorded repository to bundle
+EVENTS = list(eventgen().events(5000, seed=3, files=300))
+LINES = [schema.encode(event) for event in EVENTS]
+
+
+@pytest.fixture(autouse=True)
+def any_size(monkeypatch, tmp_path):
+    monkeypatch.setattr(parallel, "MIN_LOG_BYTES", 0)
+    monkeypatch.setenv("GITOBS_CACHE_HOME", str(tmp_path / "cache-home"))
+    monkeypatch.setenv("GITOBS_CONFIG_HOME", str(tmp_path / "config-home"))
+
+
+def _json(log, use_cache: bool, workers: int = 1, only=(), **context) -> bytes:
+    context.setdefault("now", NOW)
+    built = build_report(log, plugins.load(), list(only), Context(**context), lambda _: None, workers=workers,
+                         cache=use_cache)
+    return encode_json(built)
+
+
+# -- 1. bundles' report cache ------------------------------------------------------------------------------
+
+BUNDLE_CONTEXTS = [
+    {}, {"now": NOW + 3600}, {"now": NOW + 86400 * 3}, {"utc_offset_s": 3600}, {"utc_offset_s": -19800},
+    {"now": at("2024-06-01 23:30") / 1e9, "utc_offset_s": 3600}, {"until": at("2024-01-10") / 1e9},
+    {"since": at("2023-12-01") / 1e9}, {"path": "src"}, {"branch": "main"}, {"depth": 2},
+    {"options": {"patterns.idle_gap": "10m", "heatmap.bucket": "week", "commands.period": "3d"}},
+    {"only": ("heatmap", "summary")}, {"only": ("summary", "heatmap")},
+]
+
+
+def test_a_bundle_report_in_any_context_is_the_full_replay(tmp_path):
+    lines = LINES[:3000]
+    for context in BUNDLE_CONTEXTS + BUNDLE_CONTEXTS[::-1]:  # the second round finds most of them kept
+        log = MemoryLog(lines, "one-digest")
+        assert _json(log, True, **context) == _json(MemoryLog(lines), False, **context), context
+
+
+def test_bundles_in_another_order_are_another_report(tmp_path):
+    first, second = LINES[:1500], LINES[1500:3000]
+    for order in ([first, second], [second, first], [first, second]):
+        lines = [line for part in order for line in part]
+        identity = "+".join("a" if part is first else "b" for part in order)
+        assert _json(MemoryLog(lines, identity), True) == _json(MemoryLog(lines), False)
+
+
+@pytest.mark.parametrize("planted", ["file", "dangling-link", "link-to-file", "directory", "truncated"])
+def test_a_planted_bundle_cache_is_never_trusted_nor_a_traceback(tmp_path, planted):
+    home = tmp_path / "cache-home"
+    lines = LINES[:2000]
+    full = _json(MemoryLog(lines), False)
+    if planted == "file":
+        home.parent.mkdir(parents=True, exist_ok=True)
+        home.write_text("not a directory")
+    elif planted == "dangling-link":
+        home.symlink_to(tmp_path / "nowhere")
+    elif planted == "link-to-file":
+        (tmp_path / "elsewhere").write_text("x")
+        (home / cache.BUNDLES_DIRECTORY).parent.mkdir(parents=True)
+        (home / cache.BUNDLES_DIRECTORY).symlink_to(tmp_path / "elsewhere")
+    elif planted == "directory":
+        assert _json(MemoryLog(lines, "d"), True) == full
+        [kept] = (home / cache.BUNDLES_DIRECTORY).glob(f"*{cache.SUFFIX}")
+        kept.unlink()
+        kept.mkdir()
+    else:
+        assert _json(MemoryLog(lines, "d"), True) == full
+        [kept] = (home / cache.BUNDLES_DIRECTORY).glob(f"*{cache.SUFFIX}")
+        kept.write_bytes(kept.read_bytes()[:-7])
+    assert _json(MemoryLog(lines, "d"), True) == full
+    assert _json(MemoryLog(lines, "d"), True) == full
+
+
+def _other_manifest(bundle: Path, target: Path, **changes) -> Path:
+    blobs = members(bundle)
+    manifest = json.loads(blobs[MANIFEST])
+    manifest.update(changes)
+    return rezip(target, {**blobs, MANIFEST: json.dumps(manifest).encode()})
+
+
+def test_bundles_of_the_same_events_with_other_manifests_replay_as_without_a_cache(worked, tmp_path):
+    bundle = make(worked, tmp_path)
+    now = json.loads(members(bundle)[MANIFEST])["now"]
+    variants = [bundle, _other_manifest(bundle, tmp_path / "later.zip", now=now + 86400 * 9),
+                _other_manifest(bundle, tmp_path / "east.zip", utc_offset_s=5 * 3600 + 1800),
+                _other_manifest(bundle, tmp_path / "window.zip", window={"since": "2000-01-01T00:00:00Z"})]
+    for index, variant in enumerate(variants + variants[::-1]):
+        shared = gitobs("replay", str(variant), "-f", "json", cwd=tmp_path).stdout
+        os.environ["GITOBS_CACHE_HOME"] = str(tmp_path / f"fresh-{index}")
+        alone = gitobs("replay", str(variant), "-f", "json", cwd=tmp_path).stdout
+        os.environ["GITOBS_CACHE_HOME"] = str(tmp_path / "cache-home")
+        assert shared == alone, variant
+    assert (tmp_path / "cache-home" / cache.BUNDLES_DIRECTORY).is_dir()
+    both = [gitobs("report", "--from", str(variants[a]), str(variants[b]), "-f", "json", "--now", "2030-01-01",
+                   cwd=tmp_path).stdout for a, b in ((0, 1), (1, 0), (0, 1))]
+    assert both[0] == both[2]
+
+
+def test_verify_never_reads_nor_writes_the_cache(worked, tmp_path):
+    bundle = make(worked, tmp_path)
+    done = gitobs("replay", "--verify", str(bundle), cwd=tmp_path, ok=False)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "cache-home").exists()
+
+
+def test_a_bundle_whose_manifest_lies_about_its_events_is_refused(worked, tmp_path):
+    bundle = make(worked, tmp_path)
+    blobs = members(bundle)
+    other = make(worked, tmp_path / "o") if (tmp_path / "o").mkdir() is None else None
+    manifest = json.loads(blobs[MANIFEST])
+    manifest["members"]["events.jsonl.zst"] = json.loads(members(other)[MANIFEST])["members"]["events.jsonl.zst"]
+    lying = rezip(tmp_path / "lying.zip", {**blobs, MANIFEST: json.dumps(manifest).encode()}, fix_sums=False)
+    done = gitobs("replay", str(lying), cwd=tmp_path, ok=False)
+    assert done.returncode != 0 and "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+# -- 2. sections kept by a key of now, in the repository's cache ------------------------------------------
+
+def _append(obs: ObsPaths, lines: list[bytes]) -> EventLog:
+    log = EventLog(obs.log, seal_bytes=31 << 10, sealed_level=3)  # many sealed segments and a live one
+    for start in range(0, len(lines), 200):
+        log.append(lines[start:start + 200])
+    return log
+
+
+@pytest.fixture
+def obs(tmp_path) -> ObsPaths:
+    paths = ObsPaths(tmp_path / ".git")
+    _append(paths, LINES[:4000])
+    assert len(EventLog(paths.log).segments()) >= 5
+    return paths
+
+
+NOW_CONTEXTS = [
+    {}, {"now": NOW + 600}, {"now": NOW + 3600}, {"now": NOW + 86400}, {"now": NOW - 86400 * 40},
+    {"now": at("2024-06-01 22:30") / 1e9, "utc_offset_s": 3600},
+    {"now": at("2024-06-01 23:30") / 1e9, "utc_offset_s": 3600},  # local midnight passed, not UTC's
+    {"now": at("2024-06-02 00:30") / 1e9, "utc_offset_s": 3600},  # UTC's too
+    {"now": at("2024-06-01 18:00") / 1e9, "utc_offset_s": -19800},
+    {"now": at("2024-06-01 19:00") / 1e9, "utc_offset_s": -19800},
+    {"until": at("2024-01-10") / 1e9}, {"until": at("2024-01-10 00:00:01") / 1e9},
+    {"options": {"commands.period": "3d", "hooks.budget.pre-commit": "1s"}},
+    {"options": {"commands.period": "3d", "hooks.budget.pre-commit": "1s"}, "now": NOW + 86400 * 2},
+]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sections_kept_by_a_key_of_now_are_shown_only_while_it_holds(obs, workers):
+    for context in NOW_CONTEXTS + NOW_CONTEXTS[::-1]:
+        full = _json(EventLog(obs.log), False, **context)
+        assert _json(EventLog(obs.log), True, workers, **context) == full, context
+        assert _json(EventLog(obs.log), True, workers, **context) == full, context
+
+
+def test_kept_sections_after_new_events_on_another_day(obs):
+    _json(EventLog(obs.log), True, 2)
+    _append(obs, LINES[4000:4010])
+    for context in ({}, {"now": NOW + 86400}, {}):
+        assert _json(EventLog(obs.log), True, 2, **context) == _json(EventLog(obs.log), False, **context)
+
+
+# -- 3. the dashboard's bounded merge ---------------------------------------------------------------------
+
+def _shuffled_with_imports(seed: int) -> list[schema.Event]:
+    live = list(eventgen().events(4000, seed=seed, files=200))
+    old = [event for event in eventgen().events(2000, seed=seed + 10, files=200)
+           if event.type in ("commit.created", "branch.switch")]
+    for event in old:
+        event.src = "import"
+    old = old[1::2] + old[0::2]
+    mixed = [event for pair in zip(live, old) for event in pair] + live[len(old):]
+    late = [event for event in mixed[:800] if event.type == "commit.message_edit"]  # written late
+    return [event for event in mixed if event not in late] + late
+
+
+@pytest.mark.parametrize("held", [20_000, 200, 30, 1])
+def test_a_bounded_dashboard_out_of_order_is_the_same_in_one_or_two_processes_cold_or_warm(obs, monkeypatch, held):
+    from gitobs_plugins import dashboard
+
+    monkeypatch.setattr(dashboard, "HELD_ROWS", held)
+    shutil.rmtree(obs.log)
+    _append(obs, [schema.encode(event) for event in _shuffled_with_imports(7)])
+    full = _json(EventLog(obs.log), False, only=("dashboard",))
+    assert (b'"complete from"' in full) == (held < 20_000)
+    assert _json(EventLog(obs.log), False, 2, only=("dashboard",)) == full
+    for workers in (2, 1, 2):
+        assert _json(EventLog(obs.log), True, workers, only=("dashboard",)) == full
+    shutil.rmtree(obs.root / cache.DIRECTORY)
+    assert _json(EventLog(obs.log), True, 2) == _json(EventLog(obs.log), False)
+
+
+# -- 4. the order check of two processes, per analyzer ----------------------------------------------------
+
+def _both(log: EventLog, **context) -> None:
+    serial = _json(log, False, 1, **context)
+    assert b'"error": "' not in serial
+    assert _json(log, False, 2, **context) == serial, context
+
+
+def test_late_events_of_one_type_give_the_same_report_in_two_processes(tmp_path):
+    for kind in ("commit.message_edit", "branch.switch", "hook.ran", "git.command", "commit.created"):
+        events = list(eventgen().events(5000, seed=3, files=300))
+        late = [event for event in events[:2600] if event.type == kind][-40:]
+        moved = [event for event in events if event not in late]
+        moved[3000:3000] = late  # past the cut, with times from before it
+        _both(_write(tmp_path / kind, moved))
+
+
+@pytest.mark.parametrize("kinds", [("commit.created", "commit.reverted"), ("branch.switch",),
+                                   ("hook.ran", "git.command", "gitobs.scan"),
+                                   ("commit.message_edit", "index.stage", "commit.aborted"), ("*",)])
+def test_imported_events_of_any_type_interleaved_give_the_same_report_in_two_processes(tmp_path, kinds):
+    live = list(eventgen().events(5000, seed=3, files=300))
+    old = [event for event in eventgen().events(5000, seed=8, files=300) if "*" in kinds or event.type in kinds]
+    for event in old:
+        event.src = "import"
+    old = old[1::2] + old[0::2]
+    mixed = [event for pair in zip(live, old) for event in pair] + live[len(old):]
+    log = _write(tmp_path / "log", mixed)
+    _both(log)
+    _both(log, since=at("2023-12-01") / 1e9)
+    _both(log, branch="main")
+    _both(log, path="src")
+
+
+def test_imported_events_near_the_cut_with_live_times(tmp_path):
+    # Imported events whose times are those of the live work around them (an import right after the work).
+    live = list(eventgen().events(5000, seed=3, files=300))
+    for index in range(0, len(live), 3):
+        live[index].src = "import"
+    _both(_write(tmp_path / "log", live))
+
+
+# -- 5. the warm path that reads nothing: the live segment changed between reports ------------------------
+
+def _live(obs: ObsPaths) -> Path:
+    return EventLog(obs.log).segments()[-1]
+
+
+@pytest.mark.parametrize("change", ["truncated", "emptied", "replaced", "grown", "replaced-same-size"])
+def test_a_live_segment_changed_between_reports(obs, change):
+    _json(EventLog(obs.log), True, 2)
+    _json(EventLog(obs.log), True, 2)  # the live checkpoint, at the live segment's end
+    live = _live(obs)
+    data = live.read_bytes()
+    if change == "truncated":
+        live.write_bytes(data[: len(data) // 2])
+    elif change == "emptied":
+        live.write_bytes(b"")
+    elif change == "grown":
+        _append(obs, LINES[4000:4300])
+    else:
+        other = live.with_name(live.name + ".new")
+        if change == "replaced":
+            shutil.copy(live, other)
+            os.replace(other, live)  # a new inode, the same bytes
+        else:
+            fresh = EventLog(obs.root / "other", seal_bytes=1 << 30)
+            fresh.append(LINES[4000:4000 + data.count(b"\n") + 400])
+            [made] = fresh.segments()
+            body = made.read_bytes()
+            if len(body) >= len(data):
+                body = body[: len(data)]
+            other.write_bytes(body + b"\0" * (len(data) - len(body)))
+            os.replace(other, live)
+    for context in ({}, {}, {"now": NOW + 86400}):
+        assert _json(EventLog(obs.log), True, 2, **context) == _json(EventLog(obs.log), False, **context), change
