@@ -21,9 +21,10 @@ from gitobs.log import schema
 from gitobs.log.eventlog import EventLog
 from gitobs.log.memory import MemoryLog
 from gitobs.replay import cache, parallel, plugins
-from gitobs.replay.analysis import Context
+from gitobs.replay.analysis import Analyzer, Context
+from gitobs.replay.hookspecs import hookimpl
 from gitobs.replay.report import build_report
-from gitobs.replay.sections import encode_json
+from gitobs.replay.sections import Fact, Facts, encode_json
 from gitobs.share.bundle import MANIFEST
 
 NOW = at("2024-06-01") / 1e9
@@ -293,3 +294,69 @@ def test_a_live_segment_changed_between_reports(obs, change):
             os.replace(other, live)
     for context in ({}, {}, {"now": NOW + 86400}):
         assert _json(EventLog(obs.log), True, 2, **context) == _json(EventLog(obs.log), False, **context), change
+
+
+# -- 1b. bundles: warnings and failing analyzers, kept and said again --------------------------------------
+
+class Fragile(Analyzer):
+    """A third-party analyzer that opted in to the cache, and fails on its 100th event."""
+
+    name = "fragile"
+    title = "Fragile"
+    consumes = ("*",)
+    state_version = 1
+    state_type = int
+    result_uses_now = False
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.seen = 0
+
+    def feed(self, events) -> None:
+        for _ in events:
+            self.seen += 1
+            if self.seen == 100:
+                raise RuntimeError("the hundredth")
+
+    def result(self):
+        return [Facts(id="seen", items=[Fact("events", self.seen)])]
+
+    def save_state(self) -> int:
+        return self.seen
+
+    def load_state(self, state: int) -> None:
+        self.seen = state
+
+
+class BadResult(Fragile):
+    name = "badresult"
+
+    def feed(self, events) -> None:
+        self.seen += len(events)
+
+    def result(self):
+        raise ValueError("no result")
+
+
+class Plugin:
+    @hookimpl
+    def gitobs_analyzers(self):
+        return [Fragile, BadResult]
+
+
+def test_a_bundle_report_kept_says_the_same_warnings_and_failures(tmp_path):
+    lines = [*LINES[:1000], b"not json", b'{"v":1,"seq":1,"type":"commit.created","ts":"2024-01-01T00:00:00Z",'
+             b'"data":{"files":7}}', *LINES[1000:2000]]
+
+    def built(log) -> tuple[bytes, list[str]]:
+        said: list[str] = []
+        report = build_report(log, plugins.load(extra=[("test", Plugin())]), [], Context(now=NOW), said.append,
+                              workers=1, cache=log.identity is not None)
+        return encode_json(report), said
+
+    full, expected = built(MemoryLog(lines))
+    assert any("malformed" in w for w in expected) and any("hundredth" in w for w in expected)
+    assert any("no result" in w for w in expected)
+    for _ in range(3):  # made and kept, then loaded twice
+        report, said = built(MemoryLog(lines, "with-warnings"))
+        assert report == full and sorted(said) == sorted(expected)
