@@ -10,9 +10,9 @@
 3. Events for the reflog lines the scanner has read but the log does not hold, made by the scanner's code.
 4. `commit.created` for every commit of the user's (gitobs/history/authors.py; everyone's with
    `all_authors`) that the tips reach and no event names yet, streamed from `git log --numstat -M` in
-   batches, several at once (gitobs/history/gitlog.py), children first, every file under its newest path (gitobs/history/renames.py),
-   with its committer time: appended in chunks, each under the lock and numbered then. Merges count no
-   lines unless `merge_churn`. The import cursor (gitobs/history/cursor.py) moves when the walk is complete.
+   batches, several at once (gitobs/history/gitlog.py), children first, every file under its newest path
+   (gitobs/history/renames.py), with its committer time: appended in chunks, each under the lock and
+   numbered then. Merges count no lines unless `merge_churn`. The import cursor (gitobs/history/cursor.py) moves when the walk is complete.
 
 Nothing is held for the whole history: one chunk of events, the shas the log names, the rename map.
 """
