@@ -12,7 +12,8 @@
    `all_authors`) that the tips reach and no event names yet, streamed from `git log --numstat -M` in
    batches, several at once (gitobs/history/gitlog.py), children first, every file under its newest path
    (gitobs/history/renames.py), with its committer time: appended in chunks, each under the lock and
-   numbered then. Merges count no lines unless `merge_churn`. The import cursor (gitobs/history/cursor.py) moves when the walk is complete.
+   numbered then. Merges count no lines unless `merge_churn`. The import cursor (gitobs/history/cursor.py)
+   moves when the walk is complete.
 
 Nothing is held for the whole history: one chunk of events, the shas the log names, the rename map.
 """
