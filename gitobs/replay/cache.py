@@ -502,6 +502,7 @@ def replay_cached(log: Any, consumers: list[Consumer], event_filter: EventFilter
             if _restored(found, chosen, context, shown):
                 checkpoint, (start, covered) = found, resumed
                 break
+            shown = {}  # not restored: its sections are no one's, and must not send a full replay back (_Moved)
     counts = ReadCounts()
     seen: list[str] = []
 
