@@ -9,8 +9,10 @@ import os
 import shutil
 from pathlib import Path
 
+import msgspec
 import pytest
 import test_bundle
+import zstandard
 from conftest import gitobs
 from logfactory import at, eventgen
 from test_bundle import make, members, rezip
@@ -360,3 +362,30 @@ def test_a_bundle_report_kept_says_the_same_warnings_and_failures(tmp_path):
     for _ in range(3):  # made and kept, then loaded twice
         report, said = built(MemoryLog(lines, "with-warnings"))
         assert report == full and sorted(said) == sorted(expected)
+
+
+def test_a_live_checkpoint_whose_states_will_not_load_is_mended_in_one_process(tmp_path, monkeypatch):
+    # Its kept sections were left `shown` when its states would not load: the report then read the whole
+    # log, threw it away (_Moved) and replayed it again, every time, and the checkpoint was never rewritten.
+    obs = ObsPaths(tmp_path / ".git")
+    log = _append(obs, LINES[:2990])
+    log.append(LINES[2990:3000])
+    assert log.segments()[-1].stat().st_size > 0  # events in the live segment: the sections are kept
+    full = _json(EventLog(obs.log), False)
+    assert _json(EventLog(obs.log), True) == full and _json(EventLog(obs.log), True) == full
+    [path] = (obs.root / cache.DIRECTORY).glob(f"*{cache.SUFFIX}")
+    store = cache.Store(obs.root / cache.DIRECTORY, 1 << 30)
+    found = msgspec.msgpack.decode(zstandard.ZstdDecompressor().decompress(path.read_bytes()[len(cache.MAGIC):]),
+                                   type=cache.Checkpoint)
+    assert found.live is not None and found.sections
+    found.states = [cache.Saved(s.name, s.error, msgspec.Raw(msgspec.msgpack.encode("not a state")))
+                    if s.name == "dashboard" else s for s in found.states]  # one whose sections are not kept
+    store.save(found)
+    damaged = path.read_bytes()
+    replays: list[int] = []
+    original = cache.replay
+    monkeypatch.setattr(cache, "replay", lambda *args, **kwargs: replays.append(1) or original(*args, **kwargs))
+    assert _json(EventLog(obs.log), True) == full
+    assert path.read_bytes() != damaged  # made again
+    replays.clear()
+    assert _json(EventLog(obs.log), True) == full and not replays  # and loaded: nothing read
