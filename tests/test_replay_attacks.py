@@ -389,3 +389,18 @@ def test_a_live_checkpoint_whose_states_will_not_load_is_mended_in_one_process(t
     assert path.read_bytes() != damaged  # made again
     replays.clear()
     assert _json(EventLog(obs.log), True) == full and not replays  # and loaded: nothing read
+
+
+def test_report_from_bundles_with_each_option_is_the_same_with_a_warm_cache(worked, tmp_path):
+    first = make(worked, tmp_path)
+    second = _other_manifest(first, tmp_path / "second.zip", now=json.loads(members(first)[MANIFEST])["now"] + 7200)
+    variants = [[], ["--now", "2030-01-01"], ["--now", "2030-01-01T23:30:00Z", "--utc-offset", "+01:00"],
+                ["--utc-offset", "-05:30"], ["-O", "patterns.idle_gap=1m"], ["--path", "src"],
+                ["--branch", "main"], ["--since", "2000-01-01"], ["--until", "2100-01-01"], ["--summary", "--hooks"]]
+    for index, extra in enumerate(variants + variants[::-1]):
+        args = ("report", "--from", str(first), str(second), "-f", "json", *extra)
+        shared = gitobs(*args, cwd=tmp_path).stdout
+        os.environ["GITOBS_CACHE_HOME"] = str(tmp_path / f"fresh-{index}")
+        alone = gitobs(*args, cwd=tmp_path).stdout
+        os.environ["GITOBS_CACHE_HOME"] = str(tmp_path / "cache-home")
+        assert shared == alone, extra
