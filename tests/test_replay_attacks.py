@@ -404,3 +404,17 @@ def test_report_from_bundles_with_each_option_is_the_same_with_a_warm_cache(work
         alone = gitobs(*args, cwd=tmp_path).stdout
         os.environ["GITOBS_CACHE_HOME"] = str(tmp_path / "cache-home")
         assert shared == alone, extra
+
+
+@pytest.mark.parametrize("held", [200, 30])
+def test_a_bounded_dashboard_fed_old_days_after_its_checkpoint(obs, monkeypatch, held):
+    # Past the checkpoint come events of days the kept state already dropped, and of days it holds.
+    from gitobs_plugins import dashboard
+
+    monkeypatch.setattr(dashboard, "HELD_ROWS", held)
+    for workers in (2, 1):
+        assert _json(EventLog(obs.log), True, workers) == _json(EventLog(obs.log), False)
+    _append(obs, LINES[:300:3] + LINES[3900:4000:2])
+    for workers in (1, 2, 2):
+        assert _json(EventLog(obs.log), True, workers) == _json(EventLog(obs.log), False)
+    assert b'"complete from"' in _json(EventLog(obs.log), False)
