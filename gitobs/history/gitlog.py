@@ -87,10 +87,12 @@ def _git(common_dir: Path, args: list[str]) -> list[str]:
 def _environment() -> dict[str, str]:
     """git's own variables would point it at another repository or change its output. GIT_NO_LAZY_FETCH
     (git 2.44+): a partial clone's missing objects are never fetched (importer.py refuses one anyway).
-    GIT_TRACE2_EVENT=0: with `gitobs trace2 enable`, the import's own git processes are not the user's."""
+    GIT_TRACE2_EVENT=0: with `gitobs trace2 enable`, the import's own git processes are not the user's.
+    GIT_FLUSH=0: git log writes a pipe a buffer at a time, not once per commit (85,356 writes on git/git,
+    each waking a reader thread and the parser: 1.2 s of the reader threads' CPU, more of the parser's)."""
     return {**{key: value for key, value in os.environ.items()
                if not key.startswith("GIT_") or key in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")},
-            "GIT_NO_LAZY_FETCH": "1", "GIT_TRACE2_EVENT": "0"}
+            "GIT_NO_LAZY_FETCH": "1", "GIT_TRACE2_EVENT": "0", "GIT_FLUSH": "0"}
 
 
 def commits(common_dir: Path, walk: Walk, merge_churn: bool = False) -> Iterator[LoggedCommit]:
