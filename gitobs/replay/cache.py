@@ -249,7 +249,10 @@ class Store:
         for count, (_, path, size) in enumerate(entries):
             total += size
             if path != kept and (count >= MAX_ENTRIES or total > self.budget):
-                path.unlink(missing_ok=True)
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:  # not a file (a directory planted under the name): left, and no traceback
+                    continue
                 total -= size
 
 
