@@ -75,7 +75,8 @@ def test_bundles_in_another_order_are_another_report(tmp_path):
         assert _json(MemoryLog(lines, identity), True) == _json(MemoryLog(lines), False)
 
 
-@pytest.mark.parametrize("planted", ["file", "dangling-link", "link-to-file", "directory", "truncated"])
+@pytest.mark.parametrize("planted", ["file", "dangling-link", "link-to-file", "directory", "truncated", "fifo",
+                                     "link-to-another", "directories"])
 def test_a_planted_bundle_cache_is_never_trusted_nor_a_traceback(tmp_path, planted):
     home = tmp_path / "cache-home"
     lines = LINES[:2000]
@@ -94,10 +95,25 @@ def test_a_planted_bundle_cache_is_never_trusted_nor_a_traceback(tmp_path, plant
         [kept] = (home / cache.BUNDLES_DIRECTORY).glob(f"*{cache.SUFFIX}")
         kept.unlink()
         kept.mkdir()
-    else:
+    elif planted == "truncated":
         assert _json(MemoryLog(lines, "d"), True) == full
         [kept] = (home / cache.BUNDLES_DIRECTORY).glob(f"*{cache.SUFFIX}")
         kept.write_bytes(kept.read_bytes()[:-7])
+    elif planted in ("fifo", "link-to-another"):
+        assert _json(MemoryLog(lines, "d"), True) == full
+        [kept] = (home / cache.BUNDLES_DIRECTORY).glob(f"*{cache.SUFFIX}")
+        assert _json(MemoryLog(LINES[:1000], "other"), True) == _json(MemoryLog(LINES[:1000]), False)
+        [other] = [path for path in kept.parent.glob(f"*{cache.SUFFIX}") if path != kept]
+        kept.unlink()
+        if planted == "fifo":
+            os.mkfifo(kept)  # never waited on
+        else:
+            kept.symlink_to(other)  # another report's, valid: never followed
+    else:  # directories where the least recently used checkpoints go (evicted)
+        for number in range(cache.MAX_ENTRIES + 2):
+            planted_directory = home / cache.BUNDLES_DIRECTORY / f"{number:040}{cache.SUFFIX}"
+            planted_directory.mkdir(parents=True)
+            os.utime(planted_directory, (1, 1))
     assert _json(MemoryLog(lines, "d"), True) == full
     assert _json(MemoryLog(lines, "d"), True) == full
 
