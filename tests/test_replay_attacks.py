@@ -434,3 +434,11 @@ def test_a_bounded_dashboard_fed_old_days_after_its_checkpoint(obs, monkeypatch,
     for workers in (1, 2, 2):
         assert _json(EventLog(obs.log), True, workers) == _json(EventLog(obs.log), False)
     assert b'"complete from"' in _json(EventLog(obs.log), False)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_repository_cache_directory_that_is_a_file_is_no_traceback(obs, workers):
+    (obs.root / cache.DIRECTORY).write_text("not a directory")
+    full = _json(EventLog(obs.log), False)
+    for _ in range(2):
+        assert _json(EventLog(obs.log), True, workers) == full
