@@ -188,6 +188,9 @@ NOW_CONTEXTS = [
     {"until": at("2024-01-10") / 1e9}, {"until": at("2024-01-10 00:00:01") / 1e9},
     {"options": {"commands.period": "3d", "hooks.budget.pre-commit": "1s"}},
     {"options": {"commands.period": "3d", "hooks.budget.pre-commit": "1s"}, "now": NOW + 86400 * 2},
+    {"now": at("2020-01-01") / 1e9}, {"depth": 1, "options": {"heatmap.bucket": "month"}},
+    {"depth": 1, "options": {"heatmap.bucket": "month"}, "now": at("2023-12-31 23:59:59") / 1e9},
+    {"depth": 1, "options": {"heatmap.bucket": "month"}, "now": at("2024-01-01") / 1e9, "utc_offset_s": -3600},
 ]
 
 
