@@ -139,13 +139,14 @@ class DashboardAnalyzer(Analyzer):
         order nor how the log was cut (merge). Cut when past SLACK times that (`exact`: at any size), so
         that the cutting is rare."""
         limit = HELD_ROWS if exact else HELD_ROWS * SLACK
-        cut = 0
+        cuts = [self.complete_from] if exact else []  # rows of dropped days that came again
         if len(self.activity) > limit:
-            cut = _cut({key: 1 for key in self.activity}, lambda key: key[0] // 24)
+            cuts.append(_cut({key: 1 for key in self.activity}, lambda key: key[0] // 24))
         if self.path_rows > limit:
-            cut = max(cut, _cut({key: len(rows) for key, rows in self.paths.items()}, lambda key: key[0]))
-        if cut or (exact and self.complete_from is not None):
-            self._drop_before(max(cut, self.complete_from or cut))
+            cuts.append(_cut({key: len(rows) for key, rows in self.paths.items()}, lambda key: key[0]))
+        found = [cut for cut in cuts if cut is not None]
+        if found:
+            self._drop_before(max(found))
 
     def _drop_before(self, cut: int) -> None:
         for key in [key for key in self.activity if key[0] // 24 < cut]:
@@ -164,7 +165,8 @@ class DashboardAnalyzer(Analyzer):
                 add_rows(mine, rows)
         self.path_rows = sum(len(rows) for rows in self.paths.values())
         if later.complete_from is not None:
-            self.complete_from = max(self.complete_from or later.complete_from, later.complete_from)
+            self.complete_from = (later.complete_from if self.complete_from is None
+                                  else max(self.complete_from, later.complete_from))
         self._bound(exact=True)
 
     def save_state(self) -> DashboardState:
@@ -266,8 +268,9 @@ class DashboardAnalyzer(Analyzer):
         return found
 
 
-def _cut(rows_by_key: dict[tuple, int], day_of: Callable[[tuple], int]) -> int:
-    """The first day to keep: the day after the newest whose rows and the newer days' pass HELD_ROWS."""
+def _cut(rows_by_key: dict[tuple, int], day_of: Callable[[tuple], int]) -> int | None:
+    """The first day to keep: the day after the newest whose rows and the newer days' pass HELD_ROWS (None:
+    they all fit)."""
     by_day: dict[int, int] = {}
     for key, rows in rows_by_key.items():
         by_day[day_of(key)] = by_day.get(day_of(key), 0) + rows
@@ -276,7 +279,7 @@ def _cut(rows_by_key: dict[tuple, int], day_of: Callable[[tuple], int]) -> int:
         held += by_day[day]
         if held > HELD_ROWS:
             return day + 1
-    return 0
+    return None
 
 
 def _steps(values: Iterable[int]) -> list[int]:

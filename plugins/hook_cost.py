@@ -64,6 +64,7 @@ ALLOWED_OVER = 0.10  # a p90 objective: one run in ten may exceed the budget
 LONG_S, SHORT_S = 7 * DAY_S, DAY_S  # the burn windows
 MIN_RUNS = 5  # fewer runs in the long window make no alert
 HOUR_S = 3600
+IMPORTED = "import"  # the src of gitobs import's events: history, not hooks run today
 
 
 class HookStats:
@@ -124,14 +125,14 @@ class HookCostAnalyzer(Analyzer):
     name = "hooks"
     title = "Hook cost"
     consumes = ("hook.ran", "gitobs.scan", "git.command", "commit.created", "gitobs.installed")
-    fields = {"hook.ran": ("hook", "seconds", "runs", "exit", "failures", "max_s"),
-              "gitobs.scan": ("seconds", "records", "events"),
-              "git.command": ("command", "duration_s", "hooks", "no_verify", "actor"),
-              "commit.created": ("src",)}
+    fields = {"hook.ran": ("hook", "seconds", "runs", "exit", "failures", "max_s", "src"),
+              "gitobs.scan": ("seconds", "records", "events", "src"),
+              "git.command": ("command", "duration_s", "hooks", "no_verify", "actor", "src"),
+              "commit.created": ("src",), "gitobs.installed": ("src",)}
     order = 70
-    state_version = 5  # 5: hours packed per hook
+    state_version = 6  # 5: hours packed per hook; 6: imported events left out, clock included
     state_type = HookCostState  # its result reads `now` only for the burn windows' hour (result_now_key)
-    imported_in_any_order = True  # imported commits are left out of the count
+    imported_in_any_order = True  # imported history is left out
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)
@@ -159,6 +160,8 @@ class HookCostAnalyzer(Analyzer):
 
     def feed(self, events: Sequence) -> None:
         for event in events:
+            if event.src == IMPORTED:  # history backfilled: neither timed, paired, nor a commit of today's hooks
+                continue
             kind, data, t = event.type, event.data, event.t
             if t > self.clock:
                 self.clock = t
@@ -169,7 +172,7 @@ class HookCostAnalyzer(Analyzer):
             elif kind == "git.command":
                 self._command(data, t)
             elif kind == "commit.created":
-                self.commits += event.src != "import"
+                self.commits += 1
             elif kind == "gitobs.installed":
                 self.installed = True
             else:

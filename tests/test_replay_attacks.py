@@ -16,7 +16,7 @@ import zstandard
 from conftest import gitobs
 from logfactory import at, eventgen
 from test_bundle import make, members, rezip
-from test_parallel import _write
+from test_parallel import _sides, _write
 
 from gitobs.core.repo import ObsPaths
 from gitobs.log import schema
@@ -24,6 +24,7 @@ from gitobs.log.eventlog import EventLog
 from gitobs.log.memory import MemoryLog
 from gitobs.replay import cache, parallel, plugins
 from gitobs.replay.analysis import Analyzer, Context
+from gitobs.replay.engine import Consumer
 from gitobs.replay.hookspecs import hookimpl
 from gitobs.replay.report import build_report
 from gitobs.replay.sections import Fact, Facts, encode_json
@@ -465,3 +466,68 @@ def test_a_repository_cache_directory_that_is_a_file_is_no_traceback(obs, worker
     full = _json(EventLog(obs.log), False)
     for _ in range(2):
         assert _json(EventLog(obs.log), True, workers) == full
+
+
+# -- found by the attacks above, fixed since ------------------------------------------------------------------
+
+def test_malformed_lines_are_counted_once_in_two_processes(tmp_path, monkeypatch):
+    # The tail decodes the pieces from the cut's segment (or offset) up to the cut, which the head decodes too:
+    # their malformed lines are the head's to count.
+    monkeypatch.setattr(parallel, "MIN_LOG_BYTES", 0)
+    lines = []
+    for number, event in enumerate(eventgen().events(5000, seed=3, files=300)):
+        lines.append(schema.encode(event))
+        if number % 50 == 0:
+            lines.append(b"not json")
+    log = EventLog(tmp_path / "log", seal_bytes=32 << 10)
+    for start in range(0, len(lines), 200):
+        log.append(lines[start:start + 200])
+    said = [json.loads(encode_json(build_report(log, plugins.load(), [], Context(now=at("2024-06-01") / 1e9),
+                                                lambda _: None, workers=workers, cache=False)))["warnings"]
+            for workers in (1, 2)]
+    assert said[0] == ["100 malformed event line(s) in the log were skipped"]
+    assert said[1] == said[0]
+
+
+def _dashboard_notes(day: int, monkeypatch) -> dict:
+    from gitobs_plugins import dashboard
+
+    monkeypatch.setattr(dashboard, "HELD_ROWS", 5)
+    commits = [e for e in eventgen().events(3000, seed=3, files=300) if e.type == "commit.created"][:20]
+    for hour, event in enumerate(commits):  # 20 hours of one day: 20 activity rows, past the bound of 5
+        event.ts = schema.format_ts((day * 86400 + 3600 * hour) * 10**9)
+    built = build_report(MemoryLog([schema.encode(e) for e in commits]), plugins.load(), ["dashboard"],
+                         Context(now=86400 * 3), lambda _: None, cache=False)
+    [notes] = [b for b in json.loads(encode_json(built))["sections"][0]["blocks"] if b["id"] == "dataset_notes"]
+    return {name: value for name, value, _ in notes["items"]}
+
+
+@pytest.mark.parametrize("day", [0, -1])
+def test_a_dashboard_day_past_the_bound_is_dropped_whatever_its_number(day, monkeypatch):
+    assert _dashboard_notes(day, monkeypatch)["activity rows"] == 0  # day -1 + 1 == 0 once meant "no cut"
+
+
+def test_an_imported_hook_run_just_past_the_cut_is_left_out_in_one_process_and_two(tmp_path, monkeypatch):
+    # hooks says imported_in_any_order: imported hook runs and commands are left out, not paired by time
+    monkeypatch.setattr(parallel, "MIN_LOG_BYTES", 0)
+    events = list(eventgen().events(5000, seed=3, files=300))
+    now = at("2024-06-01") / 1e9
+    consumers = [Consumer(cls.name, cls(Context(now=now)), tuple(cls.consumes)) for cls, _ in plugins.load().analyzers]
+    split = parallel.split_point(_write(tmp_path / "plain", events), [parallel.horizon_of(c) for c in consumers])
+    head, _ = _sides(_write(tmp_path / "plain2", events), split)
+    end = int(head.latest.timestamp() * 1e9)
+    command = schema.make_event("git.command", schema.GitCommand(command="commit", duration_s=0.5, hooks=[
+        schema.HookRun("pre-commit", 0.4, 0, 1)]), ts_ns=end + 10**9, src="trace2", wt=".", provenance="t:1")
+    ran = schema.make_event("hook.ran", schema.HookRan(hook="pre-commit", seconds=0.4), ts_ns=end + 15 * 10**8,
+                            src="import", wt=".", provenance="t:2")
+    cut = head.in_window
+    crafted = events[:cut] + [command] + events[cut:cut + 1] + [ran] + events[cut + 1:]
+    for number, event in enumerate(crafted, 1):
+        event.seq = number
+    log = _write(tmp_path / "log", crafted)
+    reports = [encode_json(build_report(log, plugins.load(), [], Context(now=now), lambda _: None, workers=workers,
+                                        cache=False)) for workers in (1, 2)]
+    [hooks] = [s for s in json.loads(reports[0])["sections"] if s["name"] == "hooks"]
+    [per_commit] = [block for block in hooks["blocks"] if block["id"] == "per_commit"]
+    assert per_commit["items"][-1][:2] == ["runs seen both ways (counted once)", 0]  # the imported run left out
+    assert reports[1] == reports[0]

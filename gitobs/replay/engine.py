@@ -279,6 +279,7 @@ def _frames(log: EventLog, decoder: EventDecoder, report: Callable, counts: Read
                 yield from pieces(content, lines)
     finder = _SplitFinder(split.horizon_s)
     later = {"after": split.offset} if split.offset else {}
+    malformed = decoder.malformed
     for content in log.iter_contents(report, start=split.segment, window=window, **later):
         for events, piece in pieces(content, lines):
             if not counts.found and (cut := finder.cut(events, decoder.skipped)) is not None:
@@ -286,6 +287,8 @@ def _frames(log: EventLog, decoder: EventDecoder, report: Callable, counts: Read
                 if side == "head":
                     yield events[:cut], piece
                     return
+                # The head decoded these pieces too, up to this one: its malformed lines are the head's count
+                counts.malformed -= decoder.malformed - malformed
                 events = events[cut:]
             if side == "head" or counts.found:
                 yield events, piece
