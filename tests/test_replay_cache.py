@@ -513,6 +513,17 @@ def test_a_report_on_the_same_bundles_again_replays_nothing(tmp_path, monkeypatc
     assert _bundle_report(lines, "digest-a") == full and len(replays) == 3
 
 
+def test_a_small_bundle_s_report_leaves_a_big_one_s_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITOBS_CACHE_HOME", str(tmp_path / "cache-home"))
+    monkeypatch.setattr(cache, "MIN_BUDGET", 40 << 10)  # the small one's own budget: less than both files
+    kept = tmp_path / "cache-home" / cache.BUNDLES_DIRECTORY
+    _bundle_report(LINES, "big")
+    big = {path.name: path.stat().st_size for path in kept.iterdir()}
+    assert sum(big.values()) > cache.MIN_BUDGET
+    _bundle_report(LINES[:300], "small")
+    assert set(big) < {path.name for path in kept.iterdir()}  # the directory is shared: its budget is too
+
+
 def test_lines_of_no_bundle_are_never_kept(tmp_path, monkeypatch):
     monkeypatch.setenv("GITOBS_CACHE_HOME", str(tmp_path / "cache-home"))
     assert _bundle_report(LINES[:500], None) == _bundle_report(LINES[:500], None, use_cache=False)

@@ -59,7 +59,8 @@ from gitobs.replay.sections import AnyBlock
 CACHE_FORMAT = 4
 MAGIC = b"gitobs replay cache\n"
 DIRECTORY = "replay-cache"
-BUNDLES_DIRECTORY = "bundle-reports"  # in the user's cache home: the reports of bundles (_replay_bundles)
+BUNDLES_DIRECTORY = "bundle-reports"  # in the user's cache home: the reports of bundles (_replay_bundles) ...
+BUNDLES_BUDGET = 64 << 20  # ... at most this much of them (each within its bundles' own budget)
 SUFFIX = ".state"
 MAX_ENTRIES = 4  # files: one per report configuration (the default report, a --only or two, another zone)
 SHARE_OF_LOG = 0.10  # all checkpoints together, at most this share of the log's size on disk ...
@@ -176,11 +177,13 @@ def report_key(consumers: list[Consumer], context: Context) -> str:
 
 
 class Store:
-    """The checkpoints of one log, one file per report configuration."""
+    """The checkpoints of one log, one file per report configuration: each within `budget`, all together
+    within `shared` (the budget, unless the directory holds other logs' too: bundles')."""
 
-    def __init__(self, directory: Path, log_bytes: int) -> None:
+    def __init__(self, directory: Path, log_bytes: int, shared: int | None = None) -> None:
         self.directory = directory
         self.budget = max(MIN_BUDGET, int(log_bytes * SHARE_OF_LOG))
+        self.shared = max(self.budget, shared or 0)
 
     def path(self, key: str) -> Path:
         return self.directory / f"{key[:40]}{SUFFIX}"
@@ -248,7 +251,7 @@ class Store:
         total = 0
         for count, (_, path, size) in enumerate(entries):
             total += size
-            if path != kept and (count >= MAX_ENTRIES or total > self.budget):
+            if path != kept and (count >= MAX_ENTRIES or total > self.shared):
                 try:
                     path.unlink(missing_ok=True)
                 except OSError:  # not a file (a directory planted under the name): left, and no traceback
@@ -575,7 +578,7 @@ def _replay_bundles(log: MemoryLog, consumers: list[Consumer], event_filter: Eve
         return None
     parts = [report_key(consumers, context), log.identity, event_filter.since, event_filter.until]
     key = hashlib.sha256(msgspec.json.encode(parts)).hexdigest()
-    store = Store(cache_home() / BUNDLES_DIRECTORY, log.size_bytes())
+    store = Store(cache_home() / BUNDLES_DIRECTORY, log.size_bytes(), shared=BUNDLES_BUDGET)
     found = store.load(key)
     if found is not None:
         shown = _decoded_sections(found, _now_keys(consumers, context))
