@@ -5,8 +5,9 @@ source (recorded here, or imported history) (commits, lines, discards) and per d
 Its blocks are datasets (ids starting with "dataset"): text and markdown leave the section out, JSON keeps it
 as data, and `--format html` embeds it in the page for the period and branch filters. Bounded: the state
 keeps the newest days that hold at most HELD_ROWS rows of each kind (the section says from which day it is
-complete; between cuts it may hold up to SLACK times that); the page gets the TOP_PATHS busiest files by name, the others summed per day and branch in
-rows whose path is null, and at most SHOWN_ROWS rows of each kind, newest days first.
+complete; between cuts it may hold up to SLACK times that); the page gets the TOP_PATHS busiest files by
+name, the others summed per day and branch in rows whose path is null, and at most SHOWN_ROWS rows of each
+kind, newest days first.
 
 Merge commits count as commits of 0 lines (code-maat's convention: the changes they bring were counted
 where they were made).
