@@ -112,6 +112,22 @@ def test_a_window_and_types_narrow_the_bundle(worked, tmp_path):
     assert "verify: clean" in gitobs("replay", str(path), "--verify", cwd=tmp_path).stdout
 
 
+def test_a_relative_window_is_read_against_the_bundle_s_own_now(worked, tmp_path):
+    from gitobs.replay.analysis import utc_text
+
+    blobs = members(make(worked, tmp_path))
+    manifest = json.loads(blobs[MANIFEST])
+    now = float(manifest["now"])
+    reports = []
+    for case, since in (("relative", "1h"), ("absolute", utc_text(now - 3600))):
+        manifest["window"]["since"] = since
+        path = rezip(tmp_path / f"{case}.zip", {**blobs, MANIFEST: json.dumps(manifest).encode()})
+        reports.append(gitobs("replay", str(path), "--format", "json", cwd=tmp_path).stdout)
+    relative, absolute = (json.loads(text) for text in reports)
+    assert relative["window"]["since"] == absolute["window"]["since"] == utc_text(now - 3600)
+    assert relative == absolute  # the same window: an hour before the bundle was made, not before today
+
+
 def test_verify_shows_what_differs(worked, tmp_path):
     blobs = members(make(worked, tmp_path))
     report = json.loads(blobs[REPORT])

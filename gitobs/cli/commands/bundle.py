@@ -121,16 +121,19 @@ def _context(found: Bundle) -> Context:
     manifest = found.manifest
     window = manifest["window"]
     since, until = (window.get(key) for key in ("since", "until"))
-    return Context(now=float(manifest["now"]), utc_offset_s=int(manifest["utc_offset_s"]),
-                   since=_utc(since), until=_utc(until))
+    now = float(manifest["now"])
+    return Context(now=now, utc_offset_s=int(manifest["utc_offset_s"]), since=_utc(since, now),
+                   until=_utc(until, now))
 
 
-def _utc(text: object) -> float | None:
+def _utc(text: object, now: float) -> float | None:
+    """A time of the bundle's window. `gitobs bundle` writes UTC times; one written otherwise ("30d") is taken
+    against the bundle's own now, so that a replay is the same on any day (and its report cache is found)."""
     if text is None:
         return None
     if not isinstance(text, str):
         raise GitobsError("the bundle's window is not a pair of times")
-    return parse_moment(text, time.time())
+    return parse_moment(text, now)
 
 
 def _verify(found: Bundle, provided: Provided, context: Context) -> int:
