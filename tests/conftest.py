@@ -48,6 +48,29 @@ def hermetic_git(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GITOBS_NO_BACKGROUND", "1")
 
 
+
+@pytest.fixture
+def own_home(tmp_path, monkeypatch) -> Path:
+    """A user of their own: a home whose global git config git finds the way it does for a person (no
+    GIT_CONFIG_GLOBAL), with its own XDG config and state homes (where `gitobs trace2 enable` points git).
+    Returns the home; its .gitconfig is not written."""
+    home = tmp_path / "user"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "xdg-state"))
+    return home
+
+
+def trace2_enabled(home: Path) -> None:
+    """`own_home` with a name and email, and git's trace2 turned on by gitobs."""
+    from gitobs.capture import trace2_setup
+
+    (home / ".gitconfig").write_text("[user]\n\tname = Test Dev\n\temail = dev@example.invalid\n"
+                                     "[init]\n\tdefaultBranch = main\n")
+    trace2_setup.enable()
+
 def git(repo: Path, *args: str, ok: bool = True, input: str | None = None, **env: str) -> subprocess.CompletedProcess:
     done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, input=input,
                           env={**os.environ, **env})

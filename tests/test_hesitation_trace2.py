@@ -9,11 +9,10 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from conftest import commit_file, git
+from conftest import commit_file, git, trace2_enabled
 from gitobs_plugins.hesitation import HesitationAnalyzer, HesitationState
 from logfactory import LogBuilder, at, block, report
 
-from gitobs.capture import trace2_setup
 from gitobs.capture.install import install
 from gitobs.core.repo import locate
 from gitobs.log import schema as s
@@ -120,18 +119,10 @@ def test_two_parts_merged_and_a_kept_state_are_one_instance_fed_everything():
 
 
 @pytest.fixture
-def traced(tmp_path, monkeypatch) -> Path:
+def traced(own_home, tmp_path, monkeypatch) -> Path:
     """A user with trace2 enabled (their own home and XDG homes); returns the slow editor to commit with."""
-    home = tmp_path / "user"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("GIT_CONFIG_GLOBAL")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(home / "xdg-state"))
-    monkeypatch.setenv("GITOBS_CONFIG_HOME", str(home / "gitobs-config"))
-    (home / ".gitconfig").write_text("[user]\n\tname = Test Dev\n\temail = dev@example.invalid\n"
-                                     "[init]\n\tdefaultBranch = main\n")
-    trace2_setup.enable()
+    monkeypatch.setenv("GITOBS_CONFIG_HOME", str(own_home / "gitobs-config"))
+    trace2_enabled(own_home)
     editor = tmp_path / "slow-editor"  # a person writing the message: well past the 0.2 s that counts
     editor.write_text('#!/bin/sh\nsleep 0.5\necho "Written in the editor" > "$1"\n')
     editor.chmod(0o755)

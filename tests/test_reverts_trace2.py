@@ -7,10 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import commit_file, git
+from conftest import commit_file, git, trace2_enabled
 from logfactory import block, report
 
-from gitobs.capture import trace2_setup
 from gitobs.capture.install import install
 from gitobs.core.repo import locate
 from gitobs.log.eventlog import EventLog
@@ -19,17 +18,9 @@ from gitobs.upkeep.scan import scan
 
 
 @pytest.fixture
-def traced(tmp_path, monkeypatch) -> None:
+def traced(own_home) -> None:
     """A user of their own (home, XDG homes) with trace2 enabled."""
-    home = tmp_path / "user"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("GIT_CONFIG_GLOBAL")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(home / "xdg-state"))
-    (home / ".gitconfig").write_text("[user]\n\tname = Test Dev\n\temail = dev@example.invalid\n"
-                                     "[init]\n\tdefaultBranch = main\n")
-    trace2_setup.enable()
+    trace2_enabled(own_home)
 
 
 def discards_of(repo: Path) -> tuple[dict, list[tuple[str, str]]]:

@@ -23,17 +23,9 @@ from gitobs.upkeep.scan import scan
 
 
 @pytest.fixture
-def user(tmp_path, monkeypatch) -> Path:
-    """A home whose global git config is found the way git finds it (no GIT_CONFIG_GLOBAL), with its own
-    XDG config and state homes; returns the home."""
-    home = tmp_path / "user"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("GIT_CONFIG_GLOBAL")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(home / "xdg-state"))
-    monkeypatch.delenv("GITOBS_STATE_HOME", raising=False)
-    return home
+def user(own_home) -> Path:
+    """A home of its own (conftest.own_home); returns the home."""
+    return own_home
 
 
 def target(home: Path) -> Path:
