@@ -1157,13 +1157,13 @@ class HeatmapAnalyzer(Analyzer):
 
     @classmethod
     def result_now_key(cls, context: Context) -> str:
-        return str(_report_day(context))  # only the calendar reads now: it ends with the report's day
+        return str(context.report_day())  # only the calendar reads now: it ends with the report's day
 
     def _calendar(self) -> Calendar:
         # The 53 weeks up to the report's day (its --now, or the last day before --until if that is earlier),
         # like GitHub's profile calendar: it does not move with the newest event, and a quiet stretch before
         # now shows as quiet. Days after it are not shown.
-        last = _report_day(self.context)
+        last = self.context.report_day()
         first = _week_start(last) - 7 * (CALENDAR_WEEKS - 1)
         counts = [0] * (last - first + 1)
         for hour, count in self.hours.items():
@@ -1180,10 +1180,6 @@ class HeatmapAnalyzer(Analyzer):
         return Grid(id="punchcard", title="Events by hour of the week", row_labels=list(WEEKDAYS),
                     column_labels=[f"{hour:02d}" for hour in range(24)], cells=cells, unit="events")
 
-
-def _report_day(context: Context) -> int:
-    """The local day the report ends on: its now, or the last moment before --until if that is earlier."""
-    return context.local_day(context.now if context.until is None else min(context.now, context.until - 0.001))
 
 @hookimpl
 def gitobs_analyzers() -> list[type[Analyzer]]:

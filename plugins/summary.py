@@ -234,11 +234,11 @@ class SummaryAnalyzer(Analyzer):
 
     @classmethod
     def result_now_key(cls, context: Context) -> str:
-        return str(_last_day(context))  # the weeks end with the report's day
+        return str(context.report_day())  # the weeks end with the report's day
 
     def result(self) -> list[AnyBlock]:
         self._fold()
-        last = _last_day(self.context)
+        last = self.context.report_day()
         this, before = self._week(last), self._week(last - WEEK)
         return [Note(id="brief", text=brief(this, before)),
                 Facts(id="period", items=[Fact("last 7 days", span_text(last)),
@@ -364,10 +364,6 @@ def busiest_table(this: Week) -> Table:
                  rows=rows, total_rows=held if (held := len(set(this.files) - {OTHER})) > len(rows) else None)
 
 
-
-def _last_day(context: Context) -> int:
-    """The local day the report ends on: its now, or the last moment before --until if that is earlier."""
-    return context.local_day(context.now if context.until is None else min(context.now, context.until - 0.001))
 
 @hookimpl
 def gitobs_analyzers() -> list[type[Analyzer]]:

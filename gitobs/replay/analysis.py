@@ -58,6 +58,10 @@ class Context:
         """Days since 1970-01-01 in local time (1970-01-01 was a Thursday: weekday = (day + 3) % 7)."""
         return int((t + self.utc_offset_s) // DAY_S)
 
+    def report_day(self) -> int:
+        """The local day the report ends on: its now, or the last moment before `until` if that is earlier."""
+        return self.local_day(self.now if self.until is None else min(self.now, self.until - 0.001))
+
     def local_hour(self, t: float) -> int:
         return int((t + self.utc_offset_s) % DAY_S // 3600)
 
