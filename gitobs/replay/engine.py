@@ -215,8 +215,6 @@ class ReadCounts:
     found: bool = False  # (head, tail) the split event was met
     latest: datetime | None = None  # (head) the newest event handed on before the split
     earliest: datetime | None = None  # (tail) the oldest event handed on from the split on
-    # (tail) per (type, from gitobs import) the oldest: parallel.py checks each analyzer's own events
-    first_times: dict[tuple[str, bool], datetime] = field(default_factory=dict)
 
 
 class _SplitFinder:
@@ -324,7 +322,6 @@ def read_batches(log: EventLog, decoder: EventDecoder, event_filter: EventFilter
             counts.latest = _newest(counts.latest, kept)
         elif side == "tail":
             counts.earliest = _oldest(counts.earliest, kept)
-            type_times(kept, counts.first_times, newest=False)
         pending.extend(kept)
         if pending and (piece or len(pending) >= batch_events):  # a piece the filters emptied is no batch
             yield pending

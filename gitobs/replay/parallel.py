@@ -154,7 +154,7 @@ def replay_split(log: EventLog, consumers: list[Consumer], horizons: list[float 
     sent.clear()  # `states` alone holds them now: each is let go once it is merged
     redo = set() if _in_order(head, tail, split.horizon_s) else _needing_order(consumers, mergeable)
     if redo:  # too close somewhere: for each, in the events it takes, against its own horizon?
-        redo = _out_of_order(log, consumers, redo, horizons, event_filter, split, decoder, tail.counts)
+        redo = _out_of_order(log, consumers, redo, horizons, event_filter, split, decoder)
     for index in redo:
         states[index] = b""  # their tail is replayed here, below
     joined = [merges and index not in redo for index, merges in enumerate(mergeable)]
@@ -287,21 +287,23 @@ def _needing_order(consumers: list[Consumer], mergeable: list[bool]) -> set[int]
 
 
 def _out_of_order(log: EventLog, consumers: list[Consumer], candidates: set[int], horizons: list[float | None],
-                  event_filter: EventFilter, split: Split, decoder: EventDecoder, tail: ReadCounts) -> set[int]:
+                  event_filter: EventFilter, split: Split, decoder: EventDecoder) -> set[int]:
     """Of `candidates`, those whose own events (the types it consumes, less imported history for one that
-    says `imported_in_any_order`) are not all more than its own horizon apart across the cut: the tail's
-    oldest per type came from the child, the head is read again here for its newest (envelopes only: a log
-    out of time order is rare, an import's). Under a branch or path filter (it reads payloads) all stay."""
+    says `imported_in_any_order`) are not all more than its own horizon apart across the cut. Both sides
+    are read again for their times (envelopes only): only a log out of time order (an import's) pays it, not
+    every report. Under a branch or path filter (it reads payloads) all stay."""
     if event_filter.branch is not None or event_filter.path is not None:
         return candidates
     light = EventDecoder(lambda _: False, decoder.wanted)  # the same events, so the same cut
     head: dict[tuple[str, bool], datetime] = {}
-    for batch in read_batches(log, light, event_filter, lambda _: None, split=split, side="head"):
-        type_times(batch, head, newest=True)
+    tail: dict[tuple[str, bool], datetime] = {}
+    for side, times in (("head", head), ("tail", tail)):
+        for batch in read_batches(log, light, event_filter, lambda _: None, split=split, side=side):
+            type_times(batch, times, newest=side == "head")
     redo = set()
     for index in candidates:
         latest = max(_own_times(head, consumers[index]), default=None)
-        earliest = min(_own_times(tail.first_times, consumers[index]), default=None)
+        earliest = min(_own_times(tail, consumers[index]), default=None)
         if latest is not None and earliest is not None and (earliest - latest).total_seconds() <= horizons[index]:
             redo.add(index)
     return redo
