@@ -645,8 +645,9 @@ def _sections(consumers: list[Consumer], context: Context) -> list[Kept]:
     """The sections of the consumers whose results read only their state, the context and at most a key of
     its now (result_now_key), to keep: made now (their outcome from then on) unless made already."""
     kept = []
+    now_keys = _now_keys(consumers, context)
     for consumer in consumers:
-        now_key = _now_keys([consumer], context)[consumer.name]
+        now_key = now_keys[consumer.name]
         if consumer.error is not None or now_key is None:
             continue
         if consumer.outcome is None:
