@@ -1,4 +1,4 @@
-"""`--format html` (plugins/render_html.py, html_blocks.py, html_assets.py) and the dashboard analyzer
+"""`--format html` (plugins/render_html.py, html_page.py, html_blocks.py, html_assets.py) and the dashboard analyzer
 (plugins/dashboard.py) it draws from: a self-contained page, names kept as data, and in headless Chromium the
 filters, drill-down and sorting doing what they should on a log of known events, with no console error and
 no request leaving the page."""

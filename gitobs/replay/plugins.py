@@ -5,7 +5,6 @@ A plugin that fails to import, or whose hook raises, is reported by name and lef
 
 from __future__ import annotations
 
-import importlib.metadata
 import inspect
 from dataclasses import dataclass, field
 
@@ -14,6 +13,7 @@ import pluggy
 from gitobs.replay import hookspecs
 from gitobs.replay.analysis import Analyzer, Enricher, Renderer
 from gitobs.replay.engine import describe_failure
+from gitobs.replay.entry_points import EntryPoint, entry_points
 
 ENTRY_POINT_GROUP = "gitobs"
 
@@ -44,17 +44,9 @@ class Provided:
         return [f"plugin {info.name!r} ({info.module}): {info.error}" for info in self.plugins if info.error]
 
 
-def _entry_points() -> list[importlib.metadata.EntryPoint]:
-    found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-    unique = {(ep.name, ep.value): ep for ep in found}  # an editable install can list a distribution twice
-    return sorted(unique.values(), key=lambda ep: (ep.name, ep.value))
-
-
-def _info(entry_point: importlib.metadata.EntryPoint) -> PluginInfo:
-    dist = entry_point.dist
-    return PluginInfo(name=entry_point.name, module=entry_point.value,
-                      distribution=dist.metadata["Name"] if dist else "?", version=dist.version if dist else "?",
-                      location="")
+def _info(entry_point: EntryPoint) -> PluginInfo:
+    return PluginInfo(name=entry_point.name, module=entry_point.value, distribution=entry_point.distribution,
+                      version=entry_point.version, location="")
 
 
 def load(extra: list[tuple[str, object]] | None = None) -> Provided:
@@ -63,7 +55,7 @@ def load(extra: list[tuple[str, object]] | None = None) -> Provided:
     manager.add_hookspecs(hookspecs)
     loaded: list[tuple[object, PluginInfo]] = []
     infos: list[PluginInfo] = []
-    for entry_point in _entry_points():
+    for entry_point in entry_points(ENTRY_POINT_GROUP):
         info = _info(entry_point)
         infos.append(info)
         try:

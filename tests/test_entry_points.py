@@ -1,0 +1,92 @@
+"""gitobs/replay/entry_points.py reads the same entry points as importlib.metadata, without importing it,
+and never from the current directory."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+from pathlib import Path
+
+from gitobs.replay import plugins
+from gitobs.replay.entry_points import entry_points
+
+
+def _distribution(site: Path, dir_name: str, name: str, version: str, entry_text: str | None,
+                  metadata_file: str = "METADATA") -> None:
+    meta = site / dir_name
+    meta.mkdir(parents=True)
+    (meta / metadata_file).write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: x\n\nbody\n")
+    if entry_text is not None:
+        (meta / "entry_points.txt").write_text(entry_text)
+
+
+def _site(tmp_path: Path) -> tuple[Path, Path]:
+    first, second = tmp_path / "first", tmp_path / "second"
+    _distribution(first, "Gitobs_Extra-1.2.dist-info", "gitobs-extra", "1.2",
+                  "[console_scripts]\nx = y:z\n\n[gitobs]\n# a comment\nextra = extra_plugin\n"
+                  "deep = extra_plugin:holder.plugin\n[other]\nnot = this\n")
+    _distribution(first, "old_style.egg-info", "Old.Style", "0.9", "[gitobs]\nold=old_plugin\n", "PKG-INFO")
+    _distribution(first, "no_entries-3.0.dist-info", "no-entries", "3.0", None)
+    _distribution(first, "broken-1.0.dist-info", "broken", "1.0", "[gitobs\nnonsense\n= \n")
+    # shadowed: the same distribution (another spelling) later on the path
+    _distribution(second, "gitobs.extra-0.1.dist-info", "gitobs.extra", "0.1", "[gitobs]\nstale = stale_plugin\n")
+    _distribution(second, "later-2.0.dist-info", "later", "2.0", "[gitobs]\nlater = later_plugin\n")
+    return first, second
+
+
+def test_the_same_entry_points_as_importlib_metadata(tmp_path):
+    path = [str(directory) for directory in _site(tmp_path)]
+    ours = [(ep.name, ep.value, ep.distribution, ep.version) for ep in entry_points("gitobs", path)]
+    assert ours == [("deep", "extra_plugin:holder.plugin", "gitobs-extra", "1.2"),
+                    ("extra", "extra_plugin", "gitobs-extra", "1.2"),
+                    ("later", "later_plugin", "later", "2.0"),
+                    ("old", "old_plugin", "Old.Style", "0.9")]
+    oracle = sorted((ep.name, ep.value, ep.dist.metadata["Name"], ep.dist.version)
+                    for ep in _unique_entry_points(importlib.metadata.distributions(path=path)))
+    assert ours == oracle
+
+
+def _unique_entry_points(distributions) -> list:
+    """importlib.metadata.entry_points()'s own rule, over chosen paths: the first distribution of a name."""
+    seen, found = set(), []
+    for dist in distributions:
+        key = dist.metadata["Name"].replace("-", "_").replace(".", "_").lower()
+        if key not in seen:
+            seen.add(key)
+            found += [ep for ep in dist.entry_points if ep.group == "gitobs"]
+    return found
+
+
+def test_installed_plugins_match_importlib_metadata():
+    ours = [(ep.name, ep.value, ep.distribution, ep.version) for ep in entry_points("gitobs")]
+    theirs = sorted({(ep.name, ep.value, ep.dist.metadata["Name"], ep.dist.version)
+                     for ep in importlib.metadata.entry_points(group="gitobs")})
+    assert ours == theirs
+    assert len(ours) >= 15  # the built-in analyzers and renderers
+
+
+def test_loading_follows_the_attribute_path(tmp_path, monkeypatch):
+    first, _ = _site(tmp_path)
+    (first / "extra_plugin.py").write_text("class holder:\n    plugin = 'the plugin'\n")
+    monkeypatch.syspath_prepend(str(first))
+    found = {ep.name: ep for ep in entry_points("gitobs", [str(first)])}
+    assert found["deep"].load() == "the plugin"
+    assert found["extra"].load().__name__ == "extra_plugin"
+
+
+def test_a_plugin_planted_in_the_current_directory_is_never_found(tmp_path, monkeypatch):
+    _distribution(tmp_path, "planted-1.0.dist-info", "planted", "1.0", "[gitobs]\nplanted = planted_plugin\n")
+    (tmp_path / "planted_plugin.py").write_text("raise SystemExit('ran a repository file')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", ["", ".", *sys.path])
+    assert "planted" not in {ep.name for ep in entry_points("gitobs")}
+    loaded = plugins.load()
+    assert "planted" not in {info.name for info in loaded.plugins}
+    assert not loaded.failures()
+
+
+def test_loading_plugins_imports_no_importlib_metadata():
+    code = "import sys\nfrom gitobs.replay import plugins\nplugins.load()\nprint('importlib.metadata' in sys.modules)"
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd="/", check=True)
+    assert done.stdout.strip() == "False"
