@@ -59,6 +59,11 @@ _SEAL_TMP_SUFFIX = ".seal-tmp"  # a seal's or a repair's rewrite before its rena
 _ABANDONED_SUFFIX = ".abandoned"  # next to a segment a writer left because it was damaged while live
 _SALVAGE_PIECE = 4096
 _FEED_CHUNK = 1 << 20
+# A frame inflates into one buffer of its declared size up to this (zstd's default, pieces of 128 KiB joined
+# after, takes 10% longer); a bigger claim is inflated in those pieces, so a forged header can make this
+# reserve at most that much address space, untouched.
+_ONE_PIECE_MAX = 64 << 20
+_ZSTD_PIECE = zstandard.DECOMPRESSION_RECOMMENDED_OUTPUT_SIZE
 _ZSTD_BLOCK_MAX = 128 << 10
 _MAX_FRAME_HEADER = 18
 _TORN = "torn frame (file ends mid-frame)"
@@ -150,7 +155,8 @@ def _decode_frame(data: memoryview, start: int) -> _Frame | str:
         return "frame larger than 256 MiB"
     # The first feed normally covers the whole frame, which keeps the copy made for
     # unused_data proportional to this frame rather than to the rest of the segment.
-    decompressor = zstandard.ZstdDecompressor().decompressobj()
+    piece_size = content_size if 0 < content_size <= _ONE_PIECE_MAX else _ZSTD_PIECE
+    decompressor = zstandard.ZstdDecompressor().decompressobj(write_size=piece_size)
     parts: list[bytes] = []
     fed_to = start
     decoded_size = 0

@@ -24,6 +24,7 @@ from typing import Any, Union
 
 import msgspec
 
+from gitobs.core.allocator import keep_freed_memory
 from gitobs.core.names import recorded
 from gitobs.log import schema
 from gitobs.log.eventlog import EventLog, window_micros
@@ -425,6 +426,7 @@ def replay(log: EventLog, analyzers: list[Consumer], enrichers: list[Consumer], 
     (a caller replaying the log in parts says it once, for all of them)."""
     decoder = decoder or decoder_for([*enrichers, *analyzers], event_filter)
     counts = ReadCounts()
+    keep_freed_memory()
     with without_gc():
         for batch in read_batches(log, decoder, event_filter, warn, counts=counts, split=split, side=side,
                                   warn_malformed=warn_malformed):
