@@ -90,3 +90,25 @@ def test_loading_plugins_imports_no_importlib_metadata():
     code = "import sys\nfrom gitobs.replay import plugins\nplugins.load()\nprint('importlib.metadata' in sys.modules)"
     done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd="/", check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_name_and_version_are_the_first_headers_not_the_body(tmp_path):
+    """As importlib.metadata (the email parser) reads them: the headers end at the first blank line, the first
+    of a repeated header counts, a folded line continues the header above it, and an empty METADATA gives way
+    to PKG-INFO."""
+    site = tmp_path / "site"
+    _distribution(site, "body-1.0.dist-info", "body", "1.0", "[gitobs]\nbody = body_plugin\n")
+    (site / "body-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: body\nVersion: 1.0\nVersion: 6.6\nLicense: MIT\n        Name: folded\n"
+        "\nName: fake\nVersion: 9.9\n")
+    _distribution(site, "empty-2.0.dist-info", "empty", "2.0", "[gitobs]\nempty = empty_plugin\n", "PKG-INFO")
+    (site / "empty-2.0.dist-info" / "METADATA").write_text("")
+    _distribution(site, "late-3.0.dist-info", "late", "3.0", "[gitobs]\nlate = late_plugin\n")
+    (site / "late-3.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\n" + "Classifier: Topic :: Software Development\n" * 60 + "Name: late\nVersion: 3.0\n")
+    ours = [(ep.name, ep.distribution, ep.version) for ep in entry_points("gitobs", [str(site)])]
+    assert ours == [("body", "body", "1.0"), ("empty", "empty", "2.0"), ("late", "late", "3.0")]
+    oracle = sorted((ep.name, ep.dist.metadata["Name"], ep.dist.version)
+                    for ep in _unique_entry_points(importlib.metadata.distributions(path=[str(site)])))
+    assert ours == oracle
+

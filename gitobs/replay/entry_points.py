@@ -2,7 +2,7 @@
 
 importlib.metadata finds the same ones, but importing it (with zipfile and the email parser) and asking it
 costs 25-35 ms, a tenth of a small report: here each directory of sys.path is listed once, and only the
-`entry_points.txt` and the first lines of `METADATA` (or `PKG-INFO`) of each distribution are read. As
+`entry_points.txt` and the headers of `METADATA` (or `PKG-INFO`) of each distribution are read. As
 importlib.metadata does, the first distribution of a name on sys.path wins, and an editable install that
 lists its distribution twice counts once. Unlike it, a relative entry of sys.path (the current directory) is
 never searched: a repository cannot declare a plugin by shipping a `.dist-info` directory.
@@ -14,12 +14,13 @@ import importlib
 import os
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 METADATA_DIRS = (".dist-info", ".egg-info")
 METADATA_FILES = ("METADATA", "PKG-INFO")
-HEADER_LINES = 40  # Name and Version are among a metadata file's first lines
+WANTED_HEADERS = ("name", "version")
 
 
 @dataclass(frozen=True)
@@ -94,13 +95,25 @@ def _name_and_version(metadata: Path) -> tuple[str, str]:
     for file_name in METADATA_FILES:
         try:
             with open(metadata / file_name, encoding="utf-8", errors="replace") as lines:
-                headers = dict(_header(line) for _, line in zip(range(HEADER_LINES), lines))
+                headers = _headers(lines)
         except OSError:
             continue
-        return headers.get("name", "?"), headers.get("version", "?")
+        if headers:  # an empty METADATA gives way to PKG-INFO, as in importlib.metadata
+            return headers.get("name", "?"), headers.get("version", "?")
     return "?", "?"
 
 
-def _header(line: str) -> tuple[str, str]:
-    key, _, value = line.partition(":")
-    return key.strip().lower(), value.strip()
+def _headers(lines: Iterable[str]) -> dict[str, str]:
+    """Name and Version as the email parser reads them: the first of each, among the headers, which end at
+    the first blank line (the description follows it); a line folded under a header is not one."""
+    headers: dict[str, str] = {}
+    for line in lines:
+        if not line.strip():
+            break
+        key, colon, value = line.partition(":")
+        key = key.lower()
+        if colon and key in WANTED_HEADERS and key not in headers:
+            headers[key] = value.strip()
+            if len(headers) == len(WANTED_HEADERS):
+                break
+    return headers
