@@ -112,3 +112,16 @@ def test_name_and_version_are_the_first_headers_not_the_body(tmp_path):
                     for ep in _unique_entry_points(importlib.metadata.distributions(path=[str(site)])))
     assert ours == oracle
 
+
+def test_sections_are_named_as_importlib_metadata_names_them(tmp_path):
+    """importlib.metadata strips the brackets, not the spaces: "[ gitobs ]" is another group, "[[gitobs]]" this
+    one; its suffix match is case-blind."""
+    site = tmp_path / "site"
+    _distribution(site, "spaced-1.0.dist-info", "spaced", "1.0", "[ gitobs ]\nspaced = spaced_plugin\n")
+    _distribution(site, "doubled-1.0.dist-info", "doubled", "1.0", "[[gitobs]]\ndoubled = doubled_plugin\n")
+    _distribution(site, "Shouting-1.0.DIST-INFO", "Shouting", "1.0", "[gitobs]\nshouting = shouting_plugin\n")
+    ours = [(ep.name, ep.distribution) for ep in entry_points("gitobs", [str(site)])]
+    assert ours == [("doubled", "doubled"), ("shouting", "Shouting")]
+    oracle = sorted((ep.name, ep.dist.metadata["Name"])
+                    for ep in _unique_entry_points(importlib.metadata.distributions(path=[str(site)])))
+    assert ours == oracle

@@ -63,7 +63,7 @@ def _metadata_dirs(directory: str) -> list[Path]:
         names = sorted(os.listdir(directory))
     except OSError:  # missing, a file (a zip on sys.path), unreadable
         return []
-    return [Path(directory, name) for name in names if name.endswith(METADATA_DIRS)]
+    return [Path(directory, name) for name in names if name.lower().endswith(METADATA_DIRS)]
 
 
 def _distribution_key(dir_name: str) -> str:
@@ -84,7 +84,7 @@ def _group(file: Path, group: str) -> list[tuple[str, str]]:
         if not line or line.startswith(("#", ";")):
             continue
         if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip()
+            section = line.strip("[]")  # importlib.metadata's reading: "[ gitobs ]" is another group
         elif section == group and "=" in line:
             name, _, value = line.partition("=")
             listed.append((name.strip(), value.strip()))
