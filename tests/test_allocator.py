@@ -47,3 +47,16 @@ def test_inflated_frames_are_reused_not_faulted_in_again(tmp_path):
     kept_lines, kept = _faults(tmp_path, "keep")
     assert plain_lines == kept_lines == 72000
     assert kept < plain * 0.6  # measured: 9,250 and 3,380
+
+
+def test_without_ctypes_a_replay_still_runs(tmp_path):
+    """A Python built without ctypes (no libffi): nothing to tune, and nothing fails."""
+    log = EventLog(tmp_path)
+    log.append([b'{"v":1,"seq":1,"id":"a","ts":"2026-01-01T00:00:00.000Z","type":"x.t.e","data":{}}'])
+    code = ("import sys\nsys.modules['ctypes'] = None  # what `import ctypes` meets without _ctypes\n"
+            "from pathlib import Path\nfrom gitobs.core.allocator import keep_freed_memory\n"
+            "from gitobs.log.eventlog import EventLog\nfrom gitobs.log.read import EventFilter\n"
+            "from gitobs.replay.engine import replay\nkeep_freed_memory()\n"
+            "counts = replay(EventLog(Path(sys.argv[1])), [], [], EventFilter(), print)\nprint('replayed')")
+    done = subprocess.run([sys.executable, "-I", "-c", code, str(tmp_path)], capture_output=True, text=True, cwd="/")
+    assert (done.returncode, done.stdout.strip()) == (0, "replayed"), done.stderr

@@ -10,8 +10,6 @@ accepts). The cost: up to that much freed memory stays with the process until it
 
 from __future__ import annotations
 
-import ctypes
-
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 KEEP_BYTES = 32 << 20
@@ -21,14 +19,15 @@ _done = False
 
 def keep_freed_memory() -> None:
     """Raise glibc's mmap and trim thresholds to KEEP_BYTES, once per process; a no-op without glibc's
-    mallopt (macOS, Windows; musl's does nothing)."""
+    mallopt (macOS, Windows, no ctypes; musl's does nothing)."""
     global _done
     if _done:
         return
     _done = True
     try:
+        import ctypes  # here: a Python built without libffi has none, and a replay must still run
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError, TypeError):
+    except (ImportError, OSError, AttributeError, TypeError):
         return
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt(M_MMAP_THRESHOLD, KEEP_BYTES)
