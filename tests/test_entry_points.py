@@ -125,3 +125,18 @@ def test_sections_are_named_as_importlib_metadata_names_them(tmp_path):
     oracle = sorted((ep.name, ep.dist.metadata["Name"])
                     for ep in _unique_entry_points(importlib.metadata.distributions(path=[str(site)])))
     assert ours == oracle
+
+
+def test_an_entry_point_with_extras_loads_as_importlib_metadata_loads_it(tmp_path, monkeypatch):
+    """`name = module:attribute [extra]` (setuptools writes extras, deprecated but valid): the extras are not
+    part of the attribute path."""
+    site = tmp_path / "site"
+    _distribution(site, "extras-1.0.dist-info", "extras", "1.0",
+                  "[gitobs]\nwith_attr = extras_plugin:holder.plugin [fast]\nbare = extras_plugin[fast, small]\n")
+    (site / "extras_plugin.py").write_text("class holder:\n    plugin = 'the plugin'\n")
+    monkeypatch.syspath_prepend(str(site))
+    found = {ep.name: ep for ep in entry_points("gitobs", [str(site)])}
+    theirs = {ep.name: ep for ep in importlib.metadata.entry_points(group="gitobs", name="with_attr")
+              if ep.dist and ep.dist.metadata["Name"] == "extras"}
+    assert found["with_attr"].load() == theirs["with_attr"].load() == "the plugin"
+    assert found["bare"].load().__name__ == "extras_plugin"

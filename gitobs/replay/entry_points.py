@@ -21,17 +21,18 @@ from pathlib import Path
 METADATA_DIRS = (".dist-info", ".egg-info")
 METADATA_FILES = ("METADATA", "PKG-INFO")
 WANTED_HEADERS = ("name", "version")
+EXTRAS = re.compile(r"\s*\[[^\]]*\]\s*$")  # "module:attribute [extra, ...]": extras name no import
 
 
 @dataclass(frozen=True)
 class EntryPoint:
     name: str
-    value: str  # "module" or "module:attribute.path"
+    value: str  # "module" or "module:attribute.path", either followed by "[extras]"
     distribution: str  # the distribution's name as its metadata spells it, "?" when unreadable
     version: str
 
     def load(self) -> object:
-        module_name, _, attributes = self.value.partition(":")
+        module_name, _, attributes = EXTRAS.sub("", self.value).partition(":")
         found: object = importlib.import_module(module_name.strip())
         for attribute in filter(None, attributes.strip().split(".")):
             found = getattr(found, attribute)
