@@ -42,15 +42,15 @@ from gitobs.plugin import (
 # A record is a list (lists beat objects in the per-file loop) indexed by these: the five counts shown,
 # the lines of dirty samples (kept apart and never shown: it keeps the hot loop free of branches), events
 # per time bucket (see _enter), the file list of the last event counted (a directory counts once per
-# event), distinct files (types), the bucket being counted, the commits, discards and samples counted in it
-# so far (the counts shown take them in when it ends: these stay small, and adding to a small int makes no
-# new object), and how long the events per bucket may grow before they are added up (0: they are still
-# packed as a kept state held them, see _history). A file record also
+# event), distinct files (types), the bucket being counted, the commits, discards and samples counted since
+# the record was last settled (the counts shown take them in then), how long the events per bucket may grow
+# before they are added up (0: they are still packed as a kept state held them, see _history), and MARK: the
+# sum of those three when the open bucket began (its events are the sum now less MARK). A file record also
 # holds the keys of its directory and type, computed once per path, and its directory's record (None until
 # looked up, and again after the directories were folded). Read the counts of a settled record (_settle).
 COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, BUCKETS, STAMP, FILES, OPEN = range(10)
-RUN_COMMITS, RUN_DISCARDS, RUN_SAMPLES, LIMIT = range(10, 14)
-DIR_KEY, TYPE_KEY, DIR_RECORD = range(14, 17)
+RUN_COMMITS, RUN_DISCARDS, RUN_SAMPLES, LIMIT, MARK = range(10, 15)
+DIR_KEY, TYPE_KEY, DIR_RECORD = range(15, 18)
 HISTORY = 128  # the least LIMIT: 64 (bucket, events) pairs
 COUNTS = (COMMITS, LINES, DISCARDS, DISCARDED, SAMPLES, SAMPLED, FILES)
 # a rollup's five counts per file or directory, and where they go
@@ -172,30 +172,34 @@ def _label(key: int, level: int) -> str:
 
 
 def _new_record() -> list:
-    return [0, 0, 0, 0, 0, 0, [], 0, 0, None, 0, 0, 0, HISTORY]
+    return [0, 0, 0, 0, 0, 0, [], 0, 0, None, 0, 0, 0, HISTORY, 0]
 
 
 def _settle(record: list) -> None:
-    """Add the events since the open bucket began to it, and close it."""
+    """Close the open bucket, and add the events counted since the record was last settled to its counts."""
     _enter(record, None)
+    if record[MARK]:  # _enter left the events since then there
+        record[COMMITS] += record[RUN_COMMITS]
+        record[DISCARDS] += record[RUN_DISCARDS]
+        record[SAMPLES] += record[RUN_SAMPLES]
+        record[RUN_COMMITS] = record[RUN_DISCARDS] = record[RUN_SAMPLES] = record[MARK] = 0
 
 
 def _enter(record: list, bucket: int | None) -> None:
-    """Per-bucket counts without a dict update per event: a record's events are counted in its open bucket
-    (RUN_*), and settled when another bucket begins (or before anyone reads them): added to its counts, and
-    (bucket, events) appended to a flat list, which beats a dict update here. A bucket met again (events
+    """Per-bucket counts without a dict update per event: a record's events are counted in RUN_*, and when
+    another bucket begins the open one's (the RUN_* sum less MARK) are appended as (bucket, events) to a flat
+    list, which beats a dict update here. The counts shown take RUN_* in only when settled (before anyone
+    reads them): here, at every new bucket of every file, three fewer additions. A bucket met again (events
     back in time) is appended again; readers add the pairs up (_pairs), and the list is added up when it
-    outgrows LIMIT (_compact). It runs whenever a file meets a new bucket."""
-    run = record[RUN_COMMITS] + record[RUN_DISCARDS] + record[RUN_SAMPLES]
+    outgrows LIMIT (_compact)."""
+    counted = record[RUN_COMMITS] + record[RUN_DISCARDS] + record[RUN_SAMPLES]
+    run = counted - record[MARK]
     if run:
         history = record[BUCKETS] if record[LIMIT] else _history(record)
         history += (record[OPEN], run)
         if len(history) > record[LIMIT]:
             _compact(record)
-        record[COMMITS] += record[RUN_COMMITS]
-        record[DISCARDS] += record[RUN_DISCARDS]
-        record[SAMPLES] += record[RUN_SAMPLES]
-        record[RUN_COMMITS] = record[RUN_DISCARDS] = record[RUN_SAMPLES] = 0
+        record[MARK] = counted
     record[OPEN] = bucket
 
 
@@ -664,7 +668,7 @@ def _load_record(saved: tuple[list[int], list[int]]) -> list:
     """A record of its kept counts (SAVED_SLOTS) and packed pairs, left packed (LIMIT 0: see _history)."""
     _checked([saved])
     counts, buckets = saved  # the slots in order (see COMMITS): counts to SAMPLED, BUCKETS, STAMP, FILES, OPEN,
-    return [*counts[:6], buckets, 0, counts[6], None, 0, 0, 0, 0]  # RUN_*, LIMIT
+    return [*counts[:6], buckets, 0, counts[6], None, 0, 0, 0, 0, 0]  # RUN_*, LIMIT, MARK
 
 
 def _save_tally(tally: _Tally) -> TallyState:
@@ -674,7 +678,7 @@ def _save_tally(tally: _Tally) -> TallyState:
 
 def _load_tally(tally: _Tally, state: TallyState) -> None:
     _checked(state.records)  # then each record as _load_record makes it, without a call per record
-    tally.records = {key: [*counts[:6], buckets, 0, counts[6], None, 0, 0, 0, 0]
+    tally.records = {key: [*counts[:6], buckets, 0, counts[6], None, 0, 0, 0, 0, 0]
                      for key, counts, buckets in state.records}
     tally.other = _load_record(state.other)
     tally.folded = state.folded

@@ -79,3 +79,19 @@ def test_pairs_are_added_up_only_when_a_bucket_came_twice():
     _counted(record, [5] * 3 + list(range(100, 200)))  # bucket 5 again (3 events), then 100 more
     assert record[BUCKETS][::2] == list(range(200))  # past LIMIT again: added up, bucket 5 once
     assert record[BUCKETS][11] == 4 and sum(record[BUCKETS][1::2]) == 203
+
+
+def test_a_record_counts_each_kind_and_bucket_exactly_across_settles():
+    # The counts shown take the events in only when settled; each bucket's events are those since it began.
+    record = heatmap._new_record()
+    commit, discard, sample = heatmap.RUN_COMMITS, heatmap.RUN_DISCARDS, RUN_SAMPLES
+    steps = [[(1, commit), (1, sample), (2, discard), (2, sample)], [(2, sample), (3, commit), (3, commit), (1, discard)]]
+    for step in steps:
+        for bucket, slot in step:
+            if record[heatmap.OPEN] != bucket:
+                heatmap._enter(record, bucket)
+            record[slot] += 1
+        heatmap._settle(record)
+        heatmap._settle(record)  # a second settle adds nothing
+    assert [record[heatmap.COMMITS], record[heatmap.DISCARDS], record[heatmap.SAMPLES]] == [3, 2, 3]
+    assert heatmap._summed(heatmap._pairs(record[BUCKETS])) == {1: 3, 2: 3, 3: 2}
