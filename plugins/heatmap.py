@@ -429,19 +429,29 @@ class _Lanes:
         for path, record in waiting.items():
             _add_lane(into.get(path) or into.setdefault(path, _new_lane()), record)
 
-    def commit(self, branch: str | None, lines: int) -> None:
+    def commit(self, branch: str | None, commits: int, lines: int) -> None:
+        """`commits` commits of `branch` and their lines: to its stack's lane, or waiting for the branch."""
         if branch is None:
             return
         if branch in self.branch_of:
             stack = self.branch_of[branch]
             if stack is not None:
                 lane = self._lane(stack)
-                lane[L_COMMITS] += 1
+                lane[L_COMMITS] += commits
                 lane[L_LINES] += lines
         else:
             waiting = self.pending_branches.get(branch) or self.pending_branches.setdefault(branch, [0, 0])
-            waiting[0] += 1
+            waiting[0] += commits
             waiting[1] += lines
+
+    def commits(self, by_branch: dict[str | None, list[int]]) -> None:
+        """commit() for commits in a row, added up per branch ([commits, lines]): a call per branch, not per
+        commit. Lanes and waiting branches are made in the same order as one by one (a dict keeps the order
+        the branches first came in), as long as nothing else makes them in between (lane events, file rows
+        credited)."""
+        for branch, (commits, lines) in by_branch.items():
+            self.commit(branch, commits, lines)
+        by_branch.clear()
 
     def rows(self, slot: int | None, files, bucket: int) -> None:
         """File rows of one event (`slot`: L_SAMPLES, L_DISCARDS, or None for a commit's, events only)."""
@@ -508,16 +518,7 @@ class _Lanes:
                     into = self.pending.setdefault(still, {})
                     _add_lane(into.get(path) or into.setdefault(path, _new_lane()), record)
         for branch, (commits, lines) in later.pending_branches.items():
-            if branch in self.branch_of:
-                stack = self.branch_of[branch]
-                if stack is not None:
-                    lane = self._lane(stack)
-                    lane[L_COMMITS] += commits
-                    lane[L_LINES] += lines
-            else:
-                waiting = self.pending_branches.get(branch) or self.pending_branches.setdefault(branch, [0, 0])
-                waiting[0] += commits
-                waiting[1] += lines
+            self.commit(branch, commits, lines)
         for stack, lane in later.lanes.items():
             mine = self._lane(stack)
             _add_lane(mine, lane)
@@ -761,12 +762,16 @@ class HeatmapAnalyzer(Analyzer):
         capped = self.context.path is None  # --path cuts file lists, not files_total: no remainder is known
         lanes = self.lanes
         tracking = lanes.tracking  # lanes own files: credit each file row (a log without them: nothing to do)
+        # While file rows are not credited to lanes (tracking), commits are credited at once (lanes.commits),
+        # at the end and before a lane event. Imported commits are counted here, then kept.
+        by_branch, imported = {}, 0
         for event in events:
             kind = kind_of(event.type)
             if kind is None:
                 if event.type == ROLLUP:
                     rollups.append(event.data)
                     continue
+                lanes.commits(by_branch)
                 if not tracking and event.type in ("vbranch.files", "vbranch.deleted"):
                     for rollup in rollups:  # in the file records that start waiting, as in one process
                         self._rollup(rollup)
@@ -801,7 +806,7 @@ class HeatmapAnalyzer(Analyzer):
             entries += len(files)  # each file of the event counts one event on it
             if counter == run_commits:
                 if event.src == IMPORTED:
-                    self.imported += 1
+                    imported += 1
                 beyond = self._beyond_cap(data, bucket) if capped and data.files_total > len(files) else 0
             if counter == run_samples:  # most events: the same loop without lines
                 for change in files:
@@ -837,12 +842,21 @@ class HeatmapAnalyzer(Analyzer):
                     folder[counter] += 1
                 folder[liner] += lines
             if counter == run_commits:
-                lanes.commit(data.branch, changed + beyond)
+                if tracking:
+                    lanes.commit(data.branch, 1, changed + beyond)
+                else:
+                    waiting = by_branch.get(data.branch)
+                    if waiting is None:
+                        waiting = by_branch[data.branch] = [0, 0]
+                    waiting[0] += 1
+                    waiting[1] += changed + beyond
             if tracking:
                 lanes.rows(L_DISCARDS if counter == RUN_DISCARDS else None, files, bucket)
         if run:
             hours[hour] = hours.get(hour, 0) + run
             file_events[bucket] = file_events.get(bucket, 0) + entries
+        lanes.commits(by_branch)
+        self.imported += imported
         for rollup in rollups:
             self._rollup(rollup)
         self._bound()
