@@ -86,6 +86,8 @@ CALENDAR_WEEKS = 53
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)
 ONE_HOUR = timedelta(hours=1)
+ONE_DAY = timedelta(days=1)
+HOURS_OF_DAY = tuple(ONE_HOUR * hour for hour in range(24))
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 COLUMNS = ["commits", "lines", "discards", "discarded lines", "samples"]
 
@@ -756,7 +758,7 @@ class HeatmapAnalyzer(Analyzer):
         # the slots as locals: a local is read faster than a module global, and these are read per file
         open_, stamp, dir_record, run_samples, run_commits = OPEN, STAMP, DIR_RECORD, RUN_SAMPLES, RUN_COMMITS
         kind_of = KINDS.get
-        hour, run, entries, bucket = None, 0, 0, 0
+        hour, day, run, entries, bucket = None, None, 0, 0, 0
         hour_start = hour_end = BEFORE_ALL
         rollups = []
         capped = self.context.path is None  # --path cuts file lists, not files_total: no remainder is known
@@ -776,6 +778,7 @@ class HeatmapAnalyzer(Analyzer):
                     for rollup in rollups:  # in the file records that start waiting, as in one process
                         self._rollup(rollup)
                     rollups.clear()
+                    day = None  # a rollup may have made the buckets coarser: the next hour looks its bucket up
                     self._track_lanes()
                     tracking = True
                 lanes.seen = True
@@ -795,13 +798,18 @@ class HeatmapAnalyzer(Analyzer):
                 if run:
                     hours[hour] = hours.get(hour, 0) + run
                     file_events[bucket] = file_events.get(bucket, 0) + entries
-                # exact timedelta arithmetic, not timestamp() and fromtimestamp(): a third of their time
-                hour, run, entries = (ts - local_epoch) // ONE_HOUR, 0, 0
-                hour_start = local_epoch + ONE_HOUR * hour
+                # Exact timedelta arithmetic, not timestamp() and fromtimestamp(), and a new day's start and
+                # bucket only when the day changes: multiplying or making a timedelta costs most here.
+                since = ts - local_epoch
+                hour, run, entries = since.days * 24 + since.seconds // 3600, 0, 0
+                if since.days != day:
+                    day = since.days
+                    day_start = local_epoch + ONE_DAY * day
+                    bucket = bucket_of.get(day)
+                    if bucket is None:
+                        bucket = self._bucket(day)
+                hour_start = day_start + HOURS_OF_DAY[since.seconds // 3600]
                 hour_end = hour_start + ONE_HOUR
-                bucket = bucket_of.get(hour // 24)
-                if bucket is None:
-                    bucket = self._bucket(hour // 24)
             run += 1
             entries += len(files)  # each file of the event counts one event on it
             if counter == run_commits:
