@@ -12,10 +12,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from gitobs.capture.state import ScanState
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a scan's modules load only when a scan runs (scan_now)
     from gitobs.capture.ingest import ScanResult
+    from gitobs.capture.state import ScanState
 from gitobs.core.repo import GitobsError, ObsPaths, Repo, locate
 from gitobs.core.safe_text import inert
 

@@ -31,7 +31,6 @@ from gitobs.replay import plugins
 from gitobs.replay.analysis import Context, Renderer, utc_text
 from gitobs.replay.engine import normalize_path
 from gitobs.replay.report import build_report, local_offset, parse_offset
-from gitobs.share.bundle_open import open_bundle
 
 _TS_FIELD = re.compile(rb'"ts":"([^"]*)"')
 # The sections the issue names have their own flags; --only takes any analyzer, third-party ones too.
@@ -97,6 +96,9 @@ def merged_bundles(paths: list[Path]) -> tuple[MemoryLog, float]:
     lines: list[tuple[bytes, int, bytes]] = []
     latest = 0.0
     digests = []  # the report cache's key: which bundles, in this order (ties keep it)
+    # imported here: only --from needs zipfile and the bundle's checks
+    from gitobs.share.bundle_open import open_bundle
+
     for number, path in enumerate(paths):
         found = open_bundle(path)
         latest = max(latest, float(found.manifest["now"]))
