@@ -3,6 +3,8 @@ forked child, analyzers merged or fed the shipped tail; and every way back to a 
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 
 import pytest
@@ -66,6 +68,31 @@ class BadMerge(SeqDigest):
 
     def merge(self, later) -> None:
         raise RuntimeError("cannot merge")
+
+
+class Tracked(SeqDigest):
+    """Merges, and remembers (weakly) every instance made in this process."""
+
+    name = "tracked"
+    made: list[weakref.ref] = []
+    padding = 0  # more state: the largest stays in the parent, the next is handed to the child
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.ballast = list(range(self.padding))
+        Tracked.made.append(weakref.ref(self))
+
+    def __setstate__(self, state: dict) -> None:  # a tail from the child, unpickled here
+        self.__dict__.update(state)
+        Tracked.made.append(weakref.ref(self))
+
+    def merge(self, later) -> None:
+        self.seqs.extend(later.seqs)
+
+
+class TrackedBig(Tracked):
+    name = "trackedbig"
+    padding = 200_000
 
 
 class Plugin:
@@ -149,6 +176,25 @@ def test_an_analyzer_that_cannot_merge_sees_every_event_once_in_order(generated,
     assert sorted(joins) == ["heatmap", "seqdigest"]  # alone it would not be split: nothing to merge
     assert [(f.label, f.value) for f in section.blocks[0].items] == [
         ("events", 6000), ("in order", True), ("sum", 6000 * 6001 // 2)]
+
+
+def test_a_report_leaves_no_cycle_holding_an_analyzer(generated, joins):
+    """Every analyzer (fed here, merged away, or handed to the child) is freed when its report is made, by
+    reference counting: the cyclic collector, run next, would walk every state the report made."""
+    Tracked.made.clear()
+    provided = plugins.load(extra=[("test", Plugin(Tracked, TrackedBig))])
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        built = build_report(generated, provided, ["tracked", "trackedbig"], Context(now=NOW), print, workers=2,
+                             cache=False)
+        assert sorted(joins) == ["tracked", "trackedbig"]
+        assert [s.blocks[0].items[0].value for s in built.sections] == [6000, 6000]
+        assert len(Tracked.made) >= 3  # both heads, and the tail merged here
+        assert [ref for ref in Tracked.made if ref() is not None] == []
+    finally:
+        if was:
+            gc.enable()
 
 
 def test_a_merge_that_raises_fails_its_section_only(generated, joins):

@@ -110,9 +110,10 @@ def _make(cls: type, context: Context, warn: Warn, section: Section) -> Consumer
 
 
 def _finish(consumer: Consumer, section: Section, warn: Warn) -> None:
+    outcome, consumer.outcome = consumer.outcome, None  # it may hold the consumer: no cycle left behind
     if consumer.error is None:
         try:
-            blocks = list(consumer.outcome() if consumer.outcome is not None else consumer.instance.result())
+            blocks = list(outcome() if outcome is not None else consumer.instance.result())
             bad = [b for b in blocks if not isinstance(b, Block)]
             if bad:
                 raise TypeError(f"result() returned {type(bad[0]).__name__}, not a gitobs.replay.sections block")
