@@ -8,7 +8,7 @@ module, as a third-party one would; docs/plugins.md shows a whole plugin. The re
 
 from gitobs.core.repo import GitobsError
 from gitobs.core.safe_text import inert
-from gitobs.log.schema import HESITATION_COUNTS, ROLLUP, day_start
+from gitobs.log.schema import HESITATION_COUNTS, IMPORTED, ROLLUP, day_start
 from gitobs.replay.analysis import (
     DAY_S,
     Analyzer,
@@ -59,5 +59,5 @@ __all__ = [
     "percentile", "rounded", "micros", "seconds_of", "top_k", "add_counts", "add_rows", "BoundedCounter",
     "Reservoir", "QuantileSketch", "ReservoirState", "SketchState",
     # time, text and the log
-    "DAY_S", "utc_text", "inert", "ROLLUP", "HESITATION_COUNTS", "day_start",
+    "DAY_S", "utc_text", "inert", "ROLLUP", "IMPORTED", "HESITATION_COUNTS", "day_start",
 ]

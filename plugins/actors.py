@@ -37,6 +37,7 @@ from collections.abc import Sequence
 import msgspec
 
 from gitobs.plugin import (
+    IMPORTED,
     Analyzer,
     AnyBlock,
     Cell,
@@ -71,7 +72,6 @@ ACTS = {
 NAMED = {"commit.created": "sha", "commit.amended": "old", "commit.undone": "sha"}  # the field naming the commit
 MAKERS = frozenset(command for _, makers in ACTS.values() for command in makers)
 MANY = frozenset(("am", "rebase", "pull", "cherry-pick", "revert"))  # commands that may make many commits
-IMPORTED = "import"  # the src of gitobs import's events: history backfilled, not an act anyone made live
 
 
 class Act(msgspec.Struct, array_like=True):

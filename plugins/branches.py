@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import msgspec
 
 from gitobs.plugin import (
+    IMPORTED,
     Analyzer,
     AnyBlock,
     Cell,
@@ -28,7 +29,6 @@ from gitobs.plugin import (
     utc_text,
 )
 
-IMPORTED = "import"  # the src of gitobs import's events: history, not a session at work
 DETACHED = "(detached)"
 OTHER = "(other)"
 DWELL_SAMPLE = 20_000  # dwell values kept per branch for its median (see Reservoir)

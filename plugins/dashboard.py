@@ -23,6 +23,7 @@ from typing import ClassVar
 import msgspec
 
 from gitobs.plugin import (
+    IMPORTED,
     Analyzer,
     AnyBlock,
     Context,
@@ -41,7 +42,6 @@ TOP_PATHS = 200  # files shown by name; the others are one null-path row per day
 
 ACTIVITY_COLUMNS = ["day", "hour", "branch", "imported", "commits", "lines", "discards", "lines discarded"]
 PATH_COLUMNS = ["day", "branch", "imported", "path", "commits", "lines"]
-IMPORTED = "import"  # the src of events gitobs import made from history: 1 in the imported column
 COMMITS, LINES, DISCARDS, DISCARDED = range(4)
 BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)
 ONE_HOUR = timedelta(hours=1)

@@ -24,6 +24,7 @@ import msgspec
 
 from gitobs.plugin import (
     DAY_S,
+    IMPORTED,
     ROLLUP,
     Analyzer,
     AnyBlock,
@@ -69,7 +70,6 @@ AUTO_DAY_SPAN = 31  # days from the first event's local day to the last one's: d
 AUTO_WEEK_SPAN = 366  # week buckets up to a (leap) year, month buckets beyond
 
 OTHER = "(other)"
-IMPORTED = "import"  # the src of the events gitobs import writes
 BEYOND = "(files beyond the cap)"  # a commit's files past the capped list: counted, never named
 ROOT_DIR = "."
 NO_TYPE = "(none)"

@@ -20,6 +20,7 @@ import msgspec
 
 from gitobs.plugin import (
     HESITATION_COUNTS,
+    IMPORTED,
     ROLLUP,
     Analyzer,
     AnyBlock,
@@ -39,7 +40,6 @@ from gitobs.plugin import (
     rounded,
 )
 
-IMPORTED = "import"  # the src of gitobs import's events: history, not how its commits were made
 DETACHED = "(detached)"
 NO_BRANCH = "(not known)"  # trace2's attempts: a git branch name holds no space, so no branch shares this row
 MIN_EDIT_S = 0.2  # an editor closed faster than this edited nothing (as capture's hook_events.MIN_EDIT_S)

@@ -30,6 +30,7 @@ import msgspec
 
 from gitobs.plugin import (
     DAY_S,
+    IMPORTED,
     Analyzer,
     AnyBlock,
     Cell,
@@ -64,7 +65,6 @@ ALLOWED_OVER = 0.10  # a p90 objective: one run in ten may exceed the budget
 LONG_S, SHORT_S = 7 * DAY_S, DAY_S  # the burn windows
 MIN_RUNS = 5  # fewer runs in the long window make no alert
 HOUR_S = 3600
-IMPORTED = "import"  # the src of gitobs import's events: history, not hooks run today
 
 
 class HookStats:

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from gitobs.plugin import (
+    IMPORTED,
     Analyzer,
     AnyBlock,
     Cell,
@@ -34,7 +35,6 @@ from gitobs.plugin import (
     utc_text,
 )
 
-IMPORTED = "import"  # the src of gitobs import's events: history, not a session at work
 NEVER = -math.inf
 BEFORE_ALL = datetime.min.replace(tzinfo=timezone.utc)  # no activity yet
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 import msgspec
 
 from gitobs.plugin import (
+    IMPORTED,
     Analyzer,
     AnyBlock,
     Context,
@@ -49,7 +50,6 @@ PATHS_PER_DAY = 5000  # per-file counts of one day beyond this many paths go to 
 BUSIEST = 3  # files named in the sentences; the table shows up to BUSIEST_ROWS
 BUSIEST_ROWS = 10
 OTHER = "(other)"
-IMPORT = "import"
 TENTHS = 10
 DAY_S = 86400
 ONE_DAY = timedelta(days=1)
@@ -113,7 +113,7 @@ class SummaryAnalyzer(Analyzer):
                 held, times, looked = None, None, False
             kind = event.type
             if kind == "commit.created":
-                imported = event.src == IMPORT
+                imported = event.src == IMPORTED
                 counts[COMMITS] += 1
                 counts[IMPORTED_COMMITS] += imported
                 if not looked:
@@ -124,12 +124,12 @@ class SummaryAnalyzer(Analyzer):
                     if self.unfolded_changes > HELD_CHANGES:  # a busy month: count them now (the lists stay)
                         self._fold()
             elif kind == "branch.switch":
-                imported = event.src == IMPORT
+                imported = event.src == IMPORTED
                 counts[SWITCHES] += 1
                 counts[IMPORTED_SWITCHES] += imported
                 if not imported:
                     counts[PING_PONGS] += returned(event.wt, event.data, event.t)
-            elif event.src == IMPORT:
+            elif event.src == IMPORTED:
                 continue  # hesitation-like: only what was recorded live
             elif kind == "commit.message_edit":
                 if times is None:

@@ -239,7 +239,7 @@ class _Run:
         if event_type == "commit.created":
             facts = self.enricher.commit(payload.sha)
             ts_ns = facts.commit_time * 10**9 if facts is not None else ts_ns
-            provenance = f"import:{payload.sha}"
+            provenance = schema.IMPORT_PROVENANCE + payload.sha
         elif event_type == "history.reset" and payload.from_sha == payload.to_sha:
             return  # `git stash` logs one too: with its stash gone, the two cannot be told apart
         if self._write(event_type, payload, ts_ns, wt, provenance) and event_type == "commit.created":
@@ -248,7 +248,7 @@ class _Run:
     def _write(self, event_type: str, payload: schema.Payload, ts_ns: int, wt: str, provenance: str) -> bool:
         if not self._admit(event_type, payload, ts_ns):
             return False
-        self.collector.emit(event_type, payload, ts_ns=ts_ns, src="import", wt=wt, provenance=provenance)
+        self.collector.emit(event_type, payload, ts_ns=ts_ns, src=schema.IMPORTED, wt=wt, provenance=provenance)
         return True
 
     def _admit(self, event_type: str, payload: schema.Payload, ts_ns: int) -> bool:
@@ -349,8 +349,8 @@ class _Run:
                     self.progress.skipped += 1
                     continue
                 payload.revert, payload.reverts = reverts is not None, reverts
-            provenance = f"import:{payload.sha}"
-            self.collector.emit("commit.created", payload, ts_ns=pending.ts_ns, src="import", wt=MAIN_WORKTREE,
+            provenance = schema.IMPORT_PROVENANCE + payload.sha
+            self.collector.emit("commit.created", payload, ts_ns=pending.ts_ns, src=schema.IMPORTED, wt=MAIN_WORKTREE,
                                 provenance=provenance)
             if payload.reverts:
                 self._write("commit.reverted", self._reverted(payload), pending.ts_ns, MAIN_WORKTREE, provenance)

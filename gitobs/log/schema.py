@@ -18,7 +18,8 @@ import msgspec
 from gitobs.core.names import recorded
 
 SCHEMA_VERSION = 1
-SOURCES = ("hook", "reflog", "worktree", "gitbutler", "import", "gitobs", "trace2")
+IMPORTED = "import"  # the src of the events gitobs import makes: history backfilled, not work recorded live
+SOURCES = ("hook", "reflog", "worktree", "gitbutler", IMPORTED, "gitobs", "trace2")
 Emit = Callable[..., None]  # emit(type, payload, *, ts_ns, src, wt, provenance): how producers hand events on
 
 
@@ -466,7 +467,7 @@ class Event(msgspec.Struct, kw_only=True):
 
 
 # The provenance `gitobs import` gives what it takes from a commit of history: import:<sha>.
-IMPORTED = "import:"
+IMPORT_PROVENANCE = "import:"
 # Which 16 hex digits of that sha are the id of the event import makes of it. The sha is in clear in the
 # same line, so the id tells nothing more, and zstd stores it as a back-reference to the sha: 7 bytes
 # less per imported event than a hash's 16 random digits (git/git, level 9).
@@ -477,8 +478,8 @@ _HEX = frozenset("0123456789abcdef")
 def event_id(provenance: str, event_type: str) -> str:
     """Stable id: the same raw record or reflog line always yields the same id, so re-ingest dedupes."""
     digits = _SHA_DIGITS.get(event_type)
-    if digits is not None and provenance.startswith(IMPORTED):
-        sha = provenance[len(IMPORTED):]
+    if digits is not None and provenance.startswith(IMPORT_PROVENANCE):
+        sha = provenance[len(IMPORT_PROVENANCE):]
         if len(sha) >= 40 and _HEX.issuperset(sha):  # SHA-1 or SHA-256, as git writes them
             return sha[digits]
     try:

@@ -34,7 +34,6 @@ from gitobs.log.read import EventFilter, matches
 # core's cache while every analyzer reads them.
 BATCH_EVENTS = 256
 _TS = attrgetter("ts")
-IMPORTED = "import"  # the src of gitobs import's events: history (Analyzer.imported_in_any_order)
 _TYPE = attrgetter("type")
 Warn = Callable[[str], None]
 
@@ -253,7 +252,7 @@ def type_times(events: list, times: dict[tuple[str, bool], datetime], newest: bo
     """The newest (or oldest) time per (type, from gitobs import) of `events`, into `times`. An event decoded
     without its src (no analyzer reads it) counts as not imported: its time is checked by every analyzer."""
     for event in events:
-        key = (event.type, getattr(event, "src", None) == IMPORTED)
+        key = (event.type, getattr(event, "src", None) == schema.IMPORTED)
         found = times.get(key)
         if found is None or (event.ts > found if newest else event.ts < found):
             times[key] = event.ts

@@ -71,7 +71,7 @@ class TraceBuilder:
     def feed(self, event: schema.Event) -> tuple[bytes, bytes] | None:
         data = event.data if isinstance(event.data, dict) else {}
         kind = event.type
-        if event.src == "import":  # history, appended whenever: never part of what is open now
+        if event.src == schema.IMPORTED:  # history, appended whenever: never part of what is open now
             return self._imported(event, data) if kind == "commit.created" else None
         if kind == "commit.attempt":
             return self._start(event, "commit", {"verify": bool(data.get("verify", True)),

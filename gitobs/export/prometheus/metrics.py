@@ -217,7 +217,7 @@ class Folder:
                          "git.command": self._git_command, schema.ROLLUP: self._rollup}
 
     def add(self, event: _Envelope) -> None:
-        if event.src == "import":
+        if event.src == schema.IMPORTED:
             return  # history recorded after the fact: counted, it would be one huge step at import time
         kind, state = event.type, self.state
         if kind != schema.ROLLUP:
