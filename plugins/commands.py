@@ -273,10 +273,10 @@ def weighted_add(sketch: QuantileSketch, value: float, weight: int) -> None:
     sketch.bins[index] = sketch.bins.get(index, 0) + weight
 
 
-
 def _last_day(context: Context) -> int:
     """The UTC day the report ends on (--until, else its now)."""
     return int((context.until if context.until is not None else context.now) // DAY_S)
+
 
 @hookimpl
 def gitobs_analyzers() -> list[type]:

@@ -515,10 +515,10 @@ def _budgets(context: Context) -> dict[str, float]:
     return {hook: context.duration("hooks", f"budget.{hook}", 0.0) for hook in sorted(named)}
 
 
-
 def _last_hour(context: Context) -> int:
     """The UTC hour the report ends in (--until, else its now), since the epoch."""
     return int((context.until if context.until is not None else context.now) // HOUR_S)
+
 
 @hookimpl
 def gitobs_analyzers() -> list[type]:
