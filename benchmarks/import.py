@@ -35,6 +35,9 @@ HERE = Path(__file__).resolve().parent
 TARGET_RATIO = 1.0
 TARGET_BYTES = 30
 BASELINE = ["git", "log", "--numstat", "--branches", "HEAD"]
+# The installed command, not `python -m gitobs`: run in the measured repository, -m would put it first on the
+# import path, and a real repository (--repo) could then shadow gitobs's own modules.
+GITOBS = str(Path(sys.executable).with_name("gitobs"))
 IMPORT = ["import", "--all-authors"]
 
 
@@ -102,7 +105,7 @@ def git_dir(repo: Path) -> Path:
 
 def fresh_obs(repo: Path, env: dict[str, str]) -> None:
     shutil.rmtree(git_dir(repo) / "obs", ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "gitobs", "install"], cwd=repo, env=env, check=True, capture_output=True)
+    subprocess.run([GITOBS, "install"], cwd=repo, env=env, check=True, capture_output=True)
 
 
 def imported(repo: Path) -> tuple[int, int]:
@@ -173,10 +176,10 @@ def measure(repo: Path, repeat: int, env: dict[str, str], author: str | None) ->
         git_s.append(seconds)
         git_cpu.append(cpu)
         fresh_obs(repo, env)
-        seconds, line, cpu = timed([sys.executable, "-m", "gitobs", *command], repo, env)
+        seconds, line, cpu = timed([GITOBS, *command], repo, env)
         import_s.append(seconds)
         import_cpu.append(cpu)
-    heatmap_s, _, _ = timed([sys.executable, "-m", "gitobs", "report", "--heatmap", "--no-scan"], repo, env)
+    heatmap_s, _, _ = timed([GITOBS, "report", "--heatmap", "--no-scan"], repo, env)
     written, events = imported(repo)
     log_bytes = sum(path.stat().st_size for path in (git_dir(repo) / "obs" / "log").iterdir())
     git_median, import_median = statistics.median(git_s), statistics.median(import_s)
