@@ -7,13 +7,17 @@ for the whole log, for sealed segments alone, and the JSON size before compressi
 DESIGN target of at most 30 bytes per event at default settings.
 
 `--log DIR` measures an existing log instead (say `.git/obs/log` after `gitobs import` of a real
-repository): bytes per event, what the frames' time indexes take, and the same lines recompressed into
-8192-line frames at zstd level 19 (what a seal at the log's default level gives).
+repository): bytes per event, what the frames' time indexes take, the same lines recompressed into
+8192-line frames at zstd level 19 (what a seal at the log's default level gives), and what each field costs
+there: the same lines again with one field left out, or with every sha cut short (the id of an imported
+commit is its sha's first 16 digits). A sha is 20 bytes of entropy, which zstd keeps as 40 hex digits in
+about 21 bytes at best: the figures for the choices the JSON-lines format leaves.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import tempfile
 import time
@@ -79,8 +83,12 @@ def measure(directory: Path) -> None:
     split = sum(len(frame_starts(path)) for path in log.segments())
     lines = [line for frame in frames for line in frame]
     compressor = zstandard.ZstdCompressor(level=19)
-    at_19 = sum(len(compressor.compress(b"".join(line + b"\n" for line in lines[start:start + 8192])))
-                for start in range(0, len(lines), 8192))
+
+    def at_19(lines: list[bytes]) -> int:
+        return sum(len(compressor.compress(b"".join(line + b"\n" for line in lines[start:start + 8192])))
+                   for start in range(0, len(lines), 8192))
+
+    whole = at_19(lines)
     json_bytes = sum(len(line) + 1 for line in lines)
     print(f"{directory}: {events} events, {len(log.segments())} segment(s), {len(frames)} frame(s)")
     print(f"  JSON lines:          {json_bytes / events:7.1f} bytes/event")
@@ -88,7 +96,66 @@ def measure(directory: Path) -> None:
           f"(target <= {TARGET_BYTES_PER_EVENT}: {'PASS' if total / events <= TARGET_BYTES_PER_EVENT else 'FAIL'})")
     print(f"  of which time index: {indexes * 36 / events:7.2f} bytes/event ({indexes} frame(s) indexed; "
           f"{split} frame start(s) known without inflating)")
-    print(f"  all at level 19:     {at_19 / events:7.1f} bytes/event (8192-line frames)")
+    print(f"  all at level 19:     {whole / events:7.1f} bytes/event (8192-line frames)")
+    print("  the same, changed (at level 19, 8192-line frames):")
+    parsed = [_parsed(line) for line in lines]
+    for label, change in FIELD_CHANGES.items():
+        changed = at_19([json.dumps(change(event), separators=(",", ":")).encode() if event else line
+                         for line, event in zip(lines, parsed)])
+        print(f"    {label:40s} {changed / events:7.1f} bytes/event ({(changed - whole) / events:+6.1f})")
+
+
+def _parsed(line: bytes) -> dict | None:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and isinstance(event.get("data"), dict) else None
+
+
+SHA_FIELDS = ("sha", "reverted", "old", "new", "from_sha", "to_sha")
+
+
+def _without(*names: str):
+    def change(event: dict) -> dict:
+        return {key: value for key, value in event.items() if key not in names}
+    return change
+
+
+def _without_data(*names: str):
+    def change(event: dict) -> dict:
+        return {**event, "data": {key: value for key, value in event["data"].items() if key not in names}}
+    return change
+
+
+def _short(digits: int, drop_sha: bool = False):
+    """Every full sha cut to its first `digits` (the id of an imported commit too); `drop_sha`: data.sha
+    left out where the id already is its first 16 digits."""
+    def cut(value):
+        full = isinstance(value, str) and len(value) in (40, 64)
+        return value[:digits] if full else [cut(item) for item in value] if isinstance(value, list) else value
+
+    def change(event: dict) -> dict:
+        data = {key: cut(value) if key in (*SHA_FIELDS, "parents") else value for key, value in event["data"].items()}
+        sha = event["data"].get("sha")
+        own_id = isinstance(sha, str) and event.get("id") == sha[:16]
+        if own_id and drop_sha:
+            del data["sha"]
+        return {**event, "id": sha[:min(16, digits)] if own_id else event.get("id"), "data": data}
+    return change
+
+
+FIELD_CHANGES = {
+    "without id": _without("id"),
+    "without seq": _without("seq"),
+    "without ts": _without("ts"),
+    "without data.sha": _without_data("sha"),
+    "without data.parents": _without_data("parents"),
+    "without data.files": _without_data("files"),
+    "shas cut to 16 digits": _short(16),
+    "shas cut to 12 digits": _short(12),
+    "shas cut to 16, data.sha left to the id": _short(16, drop_sha=True),
+}
 
 
 def main() -> None:
