@@ -46,6 +46,9 @@ HERE = Path(__file__).resolve().parent
 TARGET_SHARE = 0.01  # of one core
 TARGET_INTERVAL_S = 60
 TARGET_LATENCY_S = 2.0  # from a save to its sample in the log (issue 17)
+# The installed command, not `python -m gitobs`, which puts the current directory (a scratch repository
+# here) first on the import path.
+GITOBS = str(Path(sys.executable).with_name("gitobs"))
 
 
 def hermetic_env(scratch: Path) -> dict[str, str]:
@@ -86,9 +89,9 @@ def build(path: Path, files: int, commits: int, env: dict[str, str]) -> None:
             for name in names:
                 os.utime(os.path.join(root, name), (past, past))
     subprocess.run(["git", "update-index", "--refresh", "-q"], cwd=path, env=env, check=False)
-    subprocess.run([sys.executable, "-m", "gitobs", "install"], cwd=path, check=True, env=env,
+    subprocess.run([GITOBS, "install"], cwd=path, check=True, env=env,
                    capture_output=True)
-    subprocess.run([sys.executable, "-m", "gitobs", "scan", "-q"], cwd=path, check=True, env=env)
+    subprocess.run([GITOBS, "scan", "-q"], cwd=path, check=True, env=env)
 
 
 def cpu_s() -> float:
@@ -129,7 +132,7 @@ def wait_for(count, kind: str, already: int, limit_s: float) -> float | None:
 
 
 def start_watch(env: dict[str, str], interval: str, notify: bool) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "gitobs", "watch", "--all", "--interval", interval,
+    process = subprocess.Popen([GITOBS, "watch", "--all", "--interval", interval,
                                 "--notify" if notify else "--no-notify"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     process.stdout.readline()  # "watching ...": its handlers are in, its first tick starts
