@@ -1,5 +1,6 @@
-"""Bidirectional controls and line separators in names are shown as escapes, like the other control
-characters: `rtl<U+202E>gnp.exe` must not read as `rtlexe.png`, nor a U+2028 split a one-line output."""
+"""Bidirectional controls, line separators and invisible characters in names are shown as escapes, like the
+other control characters: `rtl<U+202E>gnp.exe` must not read as `rtlexe.png`, a U+2028 split a one-line
+output, nor `ma<U+200B>in` pass for `main`."""
 
 from __future__ import annotations
 
@@ -20,6 +21,22 @@ def test_inert_escapes_every_reordering_character():
     for char in REORDERING:
         assert inert(f"a{char}b") == f"a\\u{ord(char):04x}b"
     assert inert("feat/ünïcode-\u200d👩\u200d💻") == "feat/ünïcode-\u200d👩\u200d💻"  # joiners do not reorder
+
+
+INVISIBLE = ("\u200b", "\u2060", "\u2061", "\u2062", "\u2063", "\u2064", "\ufeff")
+
+
+def test_inert_escapes_characters_that_show_as_nothing():
+    for char in INVISIBLE:
+        assert inert(f"ma{char}in") == f"ma\\u{ord(char):04x}in"
+    assert inert("ma\xadin") == "ma\\xadin"  # the soft hyphen, shown only where a line breaks
+    assert inert("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645") == "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # ZWNJ: Persian
+
+
+def test_a_branch_with_a_zero_width_space_does_not_pass_for_another(watched):
+    git(watched, "switch", "-q", "-c", "ma\u200bin")
+    out = gitobs("events", cwd=watched).stdout
+    assert "\u200b" not in out and "main -> ma\\u200bin" in out
 
 
 def shows_none_raw(text: str) -> bool:
