@@ -230,6 +230,28 @@ def test_a_damaged_or_planted_cache_file_is_rebuilt_and_runs_nothing(obs, tmp_pa
     assert not marker.exists()
 
 
+def test_a_bit_flipped_anywhere_in_a_cache_file_is_damage_not_another_checkpoint(obs):
+    # A flipped bit in a compressed literal still inflates and decodes: without the frame's checksum it was
+    # read as a checkpoint holding another path or count, and the report showed it.
+    full = _same(obs)
+    [path] = _files(obs)
+    key, good = _key_of(path), path.read_bytes()
+    store = cache.Store(path.parent, 1 << 30)
+    kept = store.load(key)
+    misread = []
+    for position in range(len(cache.MAGIC), len(good), 13):
+        damaged = bytearray(good)
+        damaged[position] ^= 0x04
+        path.write_bytes(damaged)
+        found = store.load(key)
+        if found is not None and found != kept:
+            misread.append(position)
+    assert misread == []
+    path.write_bytes(good[:-1] + bytes([good[-1] ^ 0x04]))  # the checksum itself
+    assert _report(obs, True) == full
+    assert path.read_bytes() != good[:-1] + bytes([good[-1] ^ 0x04])  # rebuilt
+
+
 def test_a_state_from_other_code_is_not_loaded(obs, monkeypatch):
     full = _same(obs)
     [heatmap] = [cls for cls, _ in plugins.load().analyzers if cls.name == "heatmap"]

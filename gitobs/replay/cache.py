@@ -56,7 +56,7 @@ from gitobs.replay.engine import (
 )
 from gitobs.replay.sections import AnyBlock
 
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5  # 5: the zstd frame carries its checksum
 MAGIC = b"gitobs replay cache\n"
 DIRECTORY = "replay-cache"
 BUNDLES_DIRECTORY = "bundle-reports"  # in the user's cache home: the reports of bundles (_replay_bundles) ...
@@ -220,7 +220,10 @@ class Store:
 
     def save(self, checkpoint: Checkpoint) -> bool:
         """Write it (atomically: a reader sees the old file or the new one), then keep within bounds."""
-        data = MAGIC + zstandard.ZstdCompressor(level=LEVEL).compress(msgspec.msgpack.encode(checkpoint))
+        # With its checksum, checked as it inflates: a damaged byte that still inflates and decodes (a flipped
+        # bit in a literal: another path, another count) is a damaged file, not another checkpoint.
+        compressor = zstandard.ZstdCompressor(level=LEVEL, write_checksum=True)
+        data = MAGIC + compressor.compress(msgspec.msgpack.encode(checkpoint))
         if len(data) > self.budget:
             return False
         path = self.path(checkpoint.key)
