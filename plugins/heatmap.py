@@ -96,6 +96,10 @@ LANE_EVENTS = ("vbranch.files", "vbranch.created", "vbranch.renamed", "vbranch.m
                "vbranch.archived")
 UNASSIGNED = "(unassigned)"
 LANE_FILES = 500  # paths kept of a vbranch.files list (as many as gitobs writes): a hostile log stays cheap
+# The tallies are bounded after every this many events of the stream, wherever its batches end: a report
+# cache feeds the events after its checkpoint in other batches than a full replay, and where a fold falls
+# decides which files it keeps and with what counts.
+BOUND_EVERY = 256
 # A lane's list (a pending path's too: its first two slots stay 0): commits and their lines (by branch), file
 # rows of dirty samples and of discards, events on its files per time bucket (all file rows, as the files'
 # grid counts them), and the files credited; then the bucket being counted and its events so far (added to
@@ -300,10 +304,11 @@ def _top(ranked: list[tuple[str, list]], other: list, folded: bool, k: int, buck
 
 
 class _Tally:
-    """Records per key (file, directory or type), at most `capacity` of them between batches. When over,
-    the busiest half is kept (by `_rank`: by the counts alone, so deterministically) and the rest is folded
-    into `other`. The shown rows plus "(other)" then still add up to the exact totals; "(other)" sums
-    the rows it stands for (a commit touching two folded directories counts in it twice)."""
+    """Records per key (file, directory or type), at most `capacity` of them at each bound (every BOUND_EVERY
+    events of the stream, and at its end). When over, the busiest half is kept (by `_rank`: by the counts
+    alone, so deterministically) and the rest is folded into `other`. The shown rows plus "(other)" then
+    still add up to the exact totals; "(other)" sums the rows it stands for (a commit touching two folded
+    directories counts in it twice)."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -650,6 +655,7 @@ class HeatmapState(msgspec.Struct, array_like=True):
     totals: tuple[list[int], list[int]]
     beyond: tuple[list[int], list[int]]  # the files of commits past their capped lists (BEYOND)
     imported: int  # commits from gitobs import (src "import"): counted, and said
+    fed: int  # events fed: where the next bound falls (BOUND_EVERY)
     lanes: LanesState
 
 
@@ -699,7 +705,7 @@ class HeatmapAnalyzer(Analyzer):
               "vbranch.moved": ("branch", "to_stack"),
               **{kind: ("stack", "branch") for kind in ("vbranch.created", "vbranch.deleted", "vbranch.archived")}}
     order = 10
-    state_version = 5  # 5: buckets, hours and events per bucket packed (_packed)
+    state_version = 6  # 5: buckets, hours and events per bucket packed (_packed); 6: events fed
     state_type = HeatmapState
     merges_in_any_order = True  # counts per path and bucket add up whatever the two parts' times (merge)
 
@@ -738,6 +744,7 @@ class HeatmapAnalyzer(Analyzer):
         self.beyond = _new_record()
         self.imported = 0  # commits from gitobs import
         self.lanes = _Lanes()
+        self.fed = 0  # events fed so far (BOUND_EVERY)
 
     def _bucket_option(self) -> int | None:
         text = self.option("bucket", "auto")
@@ -748,6 +755,17 @@ class HeatmapAnalyzer(Analyzer):
         return LEVEL_NAMES.index(text)
 
     def feed(self, events: Sequence) -> None:
+        start, count = 0, len(events)
+        while start < count:  # cut where the stream reaches a bound, whatever the batch
+            room = BOUND_EVERY - self.fed % BOUND_EVERY
+            part = events if not start and room >= count else events[start:start + room]
+            self._feed(part)
+            start += len(part)
+            self.fed += len(part)
+            if not self.fed % BOUND_EVERY:
+                self._bound()
+
+    def _feed(self, events: Sequence) -> None:
         # The hot loop: one pass, locals only, no Python function call per file (only when a file or
         # directory meets a new time bucket: _enter), nothing per type (see _types). Events mostly come in
         # time order, so the hour (and with it the day and bucket) is only worked out when an event falls
@@ -867,7 +885,6 @@ class HeatmapAnalyzer(Analyzer):
         self.imported += imported
         for rollup in rollups:
             self._rollup(rollup)
-        self._bound()
 
     def _track_lanes(self) -> None:
         """Lanes own files from now on: the activity per path so far waits to be placed (_Lanes)."""
@@ -974,6 +991,7 @@ class HeatmapAnalyzer(Analyzer):
         _add_counts(self.totals, later.totals)
         _merge(self.beyond, later.beyond)
         self.imported += later.imported
+        self.fed += later.fed
         self.bucket_of.clear()
         self._bound()
 
@@ -1019,7 +1037,7 @@ class HeatmapAnalyzer(Analyzer):
             dirs=_save_tally(self.dirs), types=_save_tally(self.types), seen=sorted(self.seen),
             seen_full=self.seen_full, hours=_packed(_flat(self.hours)), file_events=_packed(_flat(self.file_events)),
             totals=_save_record(self.totals), beyond=_save_record(self.beyond),
-            imported=self.imported, lanes=_save_lanes(self.lanes))
+            imported=self.imported, fed=self.fed, lanes=_save_lanes(self.lanes))
 
     def load_state(self, state: HeatmapState) -> None:
         if len(state.file_keys) != len(state.files.records):
@@ -1037,8 +1055,10 @@ class HeatmapAnalyzer(Analyzer):
         self.beyond = _load_record(state.beyond)
         self.imported = state.imported
         _load_lanes(self.lanes, state.lanes)
+        self.fed = state.fed
 
     def result(self) -> list[AnyBlock]:
+        self._bound()  # the stream's end is a bound too (BOUND_EVERY); a kept state is saved before this
         self.files.settle()
         self.dirs.settle()
         _settle(self.beyond)

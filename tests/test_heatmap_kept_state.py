@@ -6,12 +6,17 @@ from __future__ import annotations
 import msgspec
 from gitobs_plugins import heatmap
 from gitobs_plugins.heatmap import BUCKETS, LIMIT, RUN_SAMPLES, HeatmapAnalyzer
-from logfactory import LogBuilder, at
+from logfactory import LogBuilder, at, eventgen
 
+from gitobs.log import schema
+from gitobs.log.eventlog import EventLog
 from gitobs.log.read import EventFilter
 from gitobs.log.schema import CommitCreated, FileChange, WorktreeSample
+from gitobs.replay import plugins
 from gitobs.replay.analysis import Context
-from gitobs.replay.engine import Consumer, replay
+from gitobs.replay.engine import Consumer, decoder_for, dispatch, read_batches, replay
+from gitobs.replay.report import build_report
+from gitobs.replay.sections import encode_json
 
 NOW = at("2026-11-30") / 1e9
 
@@ -95,3 +100,48 @@ def test_a_record_counts_each_kind_and_bucket_exactly_across_settles():
         heatmap._settle(record)  # a second settle adds nothing
     assert [record[heatmap.COMMITS], record[heatmap.DISCARDS], record[heatmap.SAMPLES]] == [3, 2, 3]
     assert heatmap._summed(heatmap._pairs(record[BUCKETS])) == {1: 3, 2: 3, 3: 2}
+
+
+def test_what_the_tallies_keep_past_their_capacity_is_the_same_however_the_stream_is_batched(tmp_path, monkeypatch):
+    # The report cache feeds the events after its checkpoint in other batches than a full replay does. The
+    # tallies were folded at the end of each batch, so which files were kept, and with what counts, depended
+    # on where the batches fell: a cached report differed from a full one once a log named more files than
+    # the capacity.
+    monkeypatch.setattr(HeatmapAnalyzer, "capacity", 6)
+    events = [("commit", f"2026-11-{1 + index // 24:02d} {index % 24:02d}:00",
+               [(f"src/f{index * 7 % 23}.py", 1, 0), (f"d{index % 5}/g{index % 11}.md", 2, 1)])
+              for index in range(400)]
+    log = _log(tmp_path / "log", events)
+    shown = set()
+    for size in (1, 7, 50, 100, 256, 1000):
+        instance = _analyzer()
+        consumer = Consumer("heatmap", instance, HeatmapAnalyzer.consumes, fields=HeatmapAnalyzer.fields)
+        for batch in read_batches(log, decoder_for([consumer], EventFilter()), EventFilter(), print, batch_events=size):
+            dispatch(batch, [consumer])
+        assert consumer.error is None, consumer.error
+        assert instance.files.folded
+        shown.add(msgspec.json.encode(instance.result()))
+    assert len(shown) == 1
+
+
+def test_a_cached_report_past_the_capacity_is_the_full_replay(tmp_path, monkeypatch):
+    monkeypatch.setattr(HeatmapAnalyzer, "capacity", 40)
+    lines = [schema.encode(event) for event in eventgen().events(900, seed=5, files=3000)]  # paths in hundreds
+    directory = tmp_path / "obs" / "log"
+    writer = EventLog(directory, seal_bytes=8 << 10)
+
+    def same() -> None:
+        def built(use_cache: bool) -> bytes:
+            return encode_json(build_report(EventLog(directory), plugins.load(), ["heatmap"], Context(now=NOW),
+                                            print, workers=1, cache=use_cache))
+        full = built(False)
+        assert built(True) == full  # cold, or after new events
+        assert built(True) == full  # warm
+
+    for start in range(0, 600, 50):
+        writer.append(lines[start:start + 50])
+    assert len(writer.segments()) > 2
+    same()
+    for start in range(600, 900, 30):  # the cache's batches start where it stopped, a full replay's elsewhere
+        writer.append(lines[start:start + 30])
+        same()

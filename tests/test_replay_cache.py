@@ -444,7 +444,7 @@ def test_a_cache_file_that_is_a_link_or_too_big_is_not_read(obs, monkeypatch):
 # saved state. A new attribute fails this test until save_state/load_state keep it (and state_version moves).
 KEPT = {
     "heatmap": {"bucket_of", "dirs", "file_events", "files", "first_day", "hours", "last_day", "level", "seen",
-                "seen_full", "totals", "types", "beyond", "imported", "lanes"},
+                "seen_full", "totals", "types", "beyond", "imported", "lanes", "fed"},
     "summary": {"per_day", "message", "files", "newest", "previous", "unfolded",  # unfolded: counted into files
                 "unfolded_changes"},
     "branches": {"dwell", "dwell_total", "last", "limit", "pairs", "per_day", "per_session", "previous", "touched"},
