@@ -15,7 +15,7 @@ from logfactory import at, eventgen
 
 from gitobs.core.repo import ObsPaths
 from gitobs.log import schema
-from gitobs.log.eventlog import EventLog
+from gitobs.log.eventlog import EventLog, frame_starts
 from gitobs.log.memory import MemoryLog
 from gitobs.replay import cache, parallel, plugins
 from gitobs.replay.analysis import Analyzer, Context
@@ -168,6 +168,30 @@ def test_a_repaired_live_segment_is_resumed_by_its_lines(obs):
     finally:
         cache._resume = restore
     assert resumed[0][0] == 0 and resumed[0][1] > 0  # found again by its lines
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_damage_a_repair_took_out_of_the_live_segment_is_not_warned_about_again(obs, workers):
+    # The checkpoint keeps the damage warnings of what it covers. A repair rewrites the live segment with the
+    # same lines, so the checkpoint is found again by them: its warning was said again, the damage long gone.
+    _append(obs, LINES[5000:5040])
+    _append(obs, LINES[5040:5080])
+    live = EventLog(obs.log).segments()[-1]
+    data = live.read_bytes()
+    last = frame_starts(live)[-1]
+    assert last > 0
+    live.write_bytes(data[:last] + b"\x28\xb5\x2f\xfd garbage" + data[last:])  # between two frames
+    assert any("damaged log" in w for w in _warnings(obs, True, workers))  # the checkpoint made with it
+    EventLog(obs.log).repair()
+    assert _warnings(obs, False, workers) == []
+    assert _warnings(obs, True, workers) == []
+    _same(obs, workers)
+
+
+def _warnings(obs: ObsPaths, use_cache: bool, workers: int) -> list[str]:
+    said: list[str] = []
+    _report(obs, use_cache, workers, warnings=said)
+    return said
 
 
 def test_a_warm_report_reads_only_the_live_segment(obs, monkeypatch):

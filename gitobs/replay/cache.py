@@ -382,6 +382,8 @@ def _resume(checkpoint: Checkpoint, log: EventLog, paths: list[Path]) -> tuple[_
         except OSError:
             return None
     # sealed since (rewritten as other frames), or repaired: the same lines at its start, whatever the frames
+    if any(live.name in warning for warning in checkpoint.warnings):  # damage in it, which a repair takes out
+        return None
     digest, lines = hashlib.sha256(), 0
     for content in log.iter_contents(None, start=n, stop=n + 1):
         count = content.count(b"\n")
