@@ -65,10 +65,10 @@ CHUNK_COMMITS = 4000
 PROGRESS_EVERY = 100
 LATEST_COMMIT_TIME = (1 << 63) // 10**9  # 2262-04-11, the last second in int64 nanoseconds: later is skipped
 LOCK_WAIT_S = 30.0
-# Segments an import fills are sealed at this zstd level rather than the log's 19, which costs about a
-# second per MiB sealed and would alone double an import's time; they come out about a sixth bigger
-# (git/git: 53 bytes per event against 46; level 16, the first with zstd's optimal parser, 48 for +10% CPU).
-SEALED_LEVEL = 9
+# Segments an import fills are sealed at this zstd level rather than the log's 19, which costs about two
+# seconds of CPU per MiB sealed (git/git: 14 s). 16 is the first level with zstd's optimal parser, and the
+# knee: git/git 47.9 bytes per event on disk for 6 s of CPU more than level 9 (53.4), 45.9 at 19.
+SEALED_LEVEL = 16
 
 
 @dataclass
