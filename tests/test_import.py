@@ -597,6 +597,46 @@ def test_commits_with_times_git_keeps_but_no_calendar_has_are_skipped_or_kept_wh
     assert files[shas["before"]] == {"before.txt", "far.txt"} and files[shas["after"]] == {"after.txt", "before.txt"}
 
 
+def literal_commit(repo, parent: str, date: str, message: str, ident: str = "A <dev@example.invalid>") -> str:
+    """A commit git keeps as written, whatever libgit2 makes of it (a time past int64, a malformed email)."""
+    tree = git(repo, "rev-parse", f"{parent}^{{tree}}").stdout.strip()
+    raw = f"tree {tree}\nparent {parent}\nauthor {ident} {date}\ncommitter {ident} {date}\n\n{message}\n"
+    return git(repo, "hash-object", "-t", "commit", "-w", "--literally", "--stdin", input=raw).stdout.strip()
+
+
+def test_a_tip_libgit2_cannot_parse_still_leads_to_its_history(repo):
+    """A branch (or a detached HEAD) whose newest commit is dated 2**64 - 1: libgit2 refuses to parse it, but git
+    walks from it; the commits before it are imported, the tip itself skipped for its time."""
+    commit_file(repo, "a.txt", "a\n", "a")
+    older = git(repo, "rev-parse", "HEAD").stdout.strip()
+    far = literal_commit(repo, older, "18446744073709551615 +0000", "far")
+    git(repo, "update-ref", "refs/heads/main", far)
+    git(repo, "switch", "-q", "--detach", literal_commit(repo, older, "18446744073709551615 +0000", "far 2"))
+    forget_reflogs(repo)
+    install(locate(repo))
+    result = run_import(repo, all_authors=True)
+    assert not result.empty and result.walked == 4
+    assert {e.data["sha"] for e in created(repo)} == set(git(repo, "rev-list", older).stdout.split())
+
+
+def test_a_revert_of_a_commit_libgit2_cannot_parse_is_imported_without_an_age(repo):
+    commit_file(repo, "a.txt", "a\n", "a")
+    far = literal_commit(repo, git(repo, "rev-parse", "HEAD").stdout.strip(), "18446744073709551615 +0000", "far")
+    revert = literal_commit(repo, far, "1700000000 +0000", f"Revert far\n\nThis reverts commit {far}.")
+    # its own email malformed (no <>): libgit2 refuses its header, git log and --grep read it
+    again = literal_commit(repo, revert, "1700000060 +0000", f"Revert\n\nThis reverts commit {revert}.", "B b@e")
+    git(repo, "update-ref", "refs/heads/main", again)
+    forget_reflogs(repo)
+    install(locate(repo))
+    done = gitobs("import", "--all-authors", cwd=repo, ok=False)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    reverted = {e.data["sha"]: e.data for e in events(repo, ("commit.reverted",))}
+    assert reverted[revert]["reverted"] == far and "age_s" not in reverted[revert]
+    assert reverted[again]["reverted"] == revert and "age_s" not in reverted[again]
+    reverts = {e.data["sha"]: e.data.get("reverts") for e in created(repo)}
+    assert reverts[revert] == far and reverts[again] == revert and far not in reverts
+
+
 # -- a team's history (fixtures/repos/multi-author.sh): own work, merges, renames, a big commit --------------
 
 TEAM_SCRIPT = Path(__file__).parent.parent / "fixtures" / "repos" / "multi-author.sh"

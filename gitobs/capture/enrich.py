@@ -94,8 +94,13 @@ class Enricher:
 def message_facts(commit: pygit2.Commit) -> tuple[str | None, bool]:
     """What the message says, and nothing of its text: the sha it reverts, and whether GitButler made it."""
     message = commit.message or ""
+    return reverted_in(message), _made_by_gitbutler(commit, message)
+
+
+def reverted_in(message: str) -> str | None:
+    """The sha a message names in "This reverts commit <sha>"."""
     match = _REVERTS.search(message)
-    return (match.group(1) if match else None), _made_by_gitbutler(commit, message)
+    return match.group(1) if match else None
 
 
 def _made_by_gitbutler(commit: pygit2.Commit, message: str) -> bool:

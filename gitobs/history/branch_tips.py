@@ -71,15 +71,21 @@ def branch_labels(common_dir: Path, tips: Tips, hide: tuple[str, ...], since: in
 def _commit_of(repo: pygit2.Repository, ref: str) -> str | None:
     try:
         reference = repo.references.get(ref)
-        return str(reference.peel(pygit2.Commit).id) if reference is not None else None
+        if reference is None:
+            return None
+        target = str(reference.resolve().target)
+        if _is_commit(repo, target):  # by its type: a commit libgit2 cannot parse is still a tip git walks from
+            return target
+        return str(reference.peel(pygit2.Commit).id)  # a branch at an annotated tag
     except (pygit2.GitError, ValueError, KeyError, pygit2.InvalidSpecError):
         return None  # unborn, dangling or not a commit
 
 
 def _is_commit(repo: pygit2.Repository, sha: str) -> bool:
+    """By the object's type, not by parsing it: libgit2 refuses commits git keeps (one dated 2**64 - 1)."""
     try:
-        return isinstance(repo.get(sha), pygit2.Commit)
-    except (ValueError, pygit2.GitError):
+        return repo.odb.read(sha)[0] == pygit2.GIT_OBJECT_COMMIT
+    except (ValueError, KeyError, pygit2.GitError):
         return False
 
 

@@ -33,6 +33,7 @@ from gitobs.capture.enrich import (
     MESSAGE_MARKERS,
     Enricher,
     message_facts,
+    reverted_in,
 )
 from gitobs.capture.ingest import Collector
 from gitobs.capture.pause import read_pause
@@ -343,7 +344,7 @@ class _Run:
         for pending in reversed(self.pending):  # parents first, as far as one chunk goes
             payload = pending.payload
             if payload.sha in found or pending.gitbutler:
-                reverts, synthetic = message_facts(self.enricher.repo.get(payload.sha))
+                reverts, synthetic = self._message_facts(payload.sha)
                 if synthetic:
                     self.progress.imported -= 1
                     self.progress.skipped += 1
@@ -356,12 +357,25 @@ class _Run:
                 self._write("commit.reverted", self._reverted(payload), pending.ts_ns, MAIN_WORKTREE, provenance)
         self.pending = []
 
+    def _message_facts(self, sha: str) -> tuple[str | None, bool]:
+        """message_facts; from the raw object when libgit2 refuses a header git keeps (a malformed email):
+        then the revert it names, and it is no GitButler commit."""
+        try:
+            return message_facts(self.enricher.repo.get(sha))
+        except (ValueError, pygit2.GitError):
+            message = self.enricher.repo.odb.read(sha)[1].partition(b"\n\n")[2]
+            return reverted_in(message.decode("utf-8", "replace")), False
+
     def _reverted(self, payload: schema.CommitCreated) -> schema.CommitReverted:
-        """Its age from the two commit times (objects read, nothing diffed)."""
-        theirs = self.enricher.repo.get(payload.reverts)
+        """Its age from the two commit times (objects read, nothing diffed); none when either is not in the
+        object store or libgit2 refuses to read it (a time past int64, which git keeps)."""
         age = None
-        if isinstance(theirs, pygit2.Commit):
-            age = float(self.enricher.repo.get(payload.sha).commit_time - theirs.commit_time)
+        try:
+            theirs = self.enricher.repo.get(payload.reverts)
+            if isinstance(theirs, pygit2.Commit):
+                age = float(self.enricher.repo.get(payload.sha).commit_time - theirs.commit_time)
+        except (ValueError, pygit2.GitError):
+            pass
         return schema.CommitReverted(sha=payload.sha, reverted=payload.reverts, age_s=age, branch=payload.branch)
 
     # -- writing ---------------------------------------------------------------------------------
