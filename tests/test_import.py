@@ -469,6 +469,27 @@ def test_gitbutlers_workspace_commit_is_not_the_users_work(repo):
     assert git(repo, "rev-parse", "HEAD").stdout.strip() not in {e.data["sha"] for e in created(repo)}
 
 
+def test_an_import_after_a_purge_brings_the_history_back(repo):
+    """The import cursor said the history was dealt with: after the purge deleted its events, the next
+    import walked nothing, though a purge promises that import brings back what the history shows."""
+    commit_file(repo, "a.txt", "a\n", "a")
+    forget_reflogs(repo)
+    install(locate(repo))
+    gitobs("import", cwd=repo)
+    before = sorted(e.data["sha"] for e in created(repo))
+    gitobs("purge", "--yes", cwd=repo)
+    assert created(repo) == []
+    gitobs("import", cwd=repo)
+    assert sorted(e.data["sha"] for e in created(repo)) == before and len(before) == 2
+
+
+def test_purge_waits_for_no_import(repo):
+    install(locate(repo))
+    with exclusive(locate(repo).obs.root / "import.lock", 0):
+        done = gitobs("purge", "--yes", cwd=repo, ok=False)
+    assert done.returncode != 0 and "import is running" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_after_a_purge_commits_the_reflog_still_shows_keep_the_branch_they_were_made_on(watched):
     git(watched, "switch", "-q", "-c", "feature")
     commit_file(watched, "f.txt", "f\n", "feature work", GIT_COMMITTER_DATE="2025-05-05T05:05:05Z")
