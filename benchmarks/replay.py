@@ -13,6 +13,7 @@ times, each run in a fresh interpreter so that its peak memory is its own, by tu
   report cache (as before it), and cold (no cache yet: it replays everything and writes the checkpoint);
 - the same report warm: the checkpoint loaded, nothing new to replay;
 - the same report warm after 1,000 new events (appended to a copy of the log whose cache was made before);
+- the full report over the last 90 days (`--since 90d`: frames wholly before it are skipped unread);
 - the heatmap alone (`--only heatmap`, without the cache);
 - DuckDB's read_ndjson over the same segment files, computing the heatmap's core (per-file commits, lines,
   discards and samples; events per day and type), with DuckDB's default threads and with one thread.
@@ -52,6 +53,7 @@ NEW_EVENTS = 1000
 QUICK_EVENTS = 100_000
 HEATMAP_TYPES = ("commit.created", "edit.discarded", "worktree.sample")
 DAY_S = 86400
+WINDOW_DAYS = 90  # the window of `gitobs report --since 90d` (issue 22)
 SAMPLE_S = 0.01
 
 
@@ -99,12 +101,16 @@ def write_log(log_dir: Path, count: int, seed: int, git_commands: float = 0.0) -
 
 
 def report_now(log_dir: Path) -> float:
-    """The midnight after the last event: a fixed `now`, so every run builds the same report."""
-    from gitobs.log.eventlog import EventLog
-    from gitobs.log.schema import decode, parse_ts
+    """The midnight after the latest event: a fixed `now`, so every run builds the same report. The latest by
+    time, not the last line: an import appends the newest commits first."""
+    import re
 
-    last = parse_ts(decode(EventLog(log_dir).last_lines(1)[0]).ts)
-    return float((int(last) // DAY_S + 1) * DAY_S)
+    from gitobs.log.eventlog import EventLog
+    from gitobs.log.schema import parse_ts
+
+    stamps = re.compile(rb'"ts":"([^"]+)"')
+    latest = max(max(stamps.findall(content), default=b"") for content in EventLog(log_dir).iter_contents())
+    return float((int(parse_ts(latest.decode())) // DAY_S + 1) * DAY_S)
 
 
 # ----- the measured runs (each in its own interpreter) ---------------------------------------------------
@@ -210,6 +216,20 @@ def sources(provided) -> str:
     return digest.hexdigest()[:12]
 
 
+def run_window(log_dir: Path, now: float) -> dict:
+    """`gitobs report --since 90d`: frames wholly before the window are skipped by their time index."""
+    from gitobs.log.eventlog import EventLog
+    from gitobs.replay import plugins
+    from gitobs.replay.analysis import Context
+    from gitobs.replay.report import build_report
+
+    provided = plugins.load()
+    context = Context(now=now, utc_offset_s=0, since=now - WINDOW_DAYS * DAY_S)
+    report = build_report(EventLog(log_dir), provided, [], context, lambda _: None)
+    text = provided.renderers["json"][0].render(report, False).encode()
+    return {"events": report.events, "bytes": len(text), "digest": hashlib.sha256(text).hexdigest()[:12]}
+
+
 def run_heatmap(log_dir: Path, now: float) -> dict:
     return run_report(log_dir, now, only=["heatmap"], cache=False)  # cold, as DuckDB's query is
 
@@ -259,10 +279,11 @@ def run_nocache(log_dir: Path, now: float) -> dict:
 
 
 RUNS = {"startup": run_startup, "floor": run_floor, "engine": run_engine, "nocache": run_nocache,
-        "report": run_report, "warm": run_report,
+        "report": run_report, "warm": run_report, "window": run_window,
         "warm_new": run_report, "heatmap": run_heatmap, "duckdb": run_duckdb, "duckdb1": run_duckdb_one_thread}
 LABELS = {"startup": "interpreter start + exit only", "floor": "decompress + split (floor)", "engine": "replay engine, no-op analyzer",
           "nocache": "full report, JSON, no cache", "report": "full report, JSON, cold",
+          "window": "full report, last 90 days",
           "warm": "full report, warm cache",
           "warm_new": f"warm, {NEW_EVENTS:,} new events", "heatmap": "heatmap alone, JSON",
           "duckdb": "DuckDB, default threads", "duckdb1": "DuckDB, threads=1"}
@@ -571,6 +592,12 @@ def print_cache(figures: dict[str, Figures], log_dir: Path) -> None:
     nocache = figures.get("nocache")
     if report is not None and report.walls and nocache is not None and nocache.walls:
         print(f"  cold (writes the cache) / no cache: {report.wall / nocache.wall:.2f}")
+    window = figures.get("window")
+    if window is not None and window.walls and nocache is not None and nocache.walls:
+        share = window.info["events"] / max(1, nocache.info["events"])
+        print(f"  a time window costs what is in it: the last {WINDOW_DAYS} days hold {window.info['events']:,} "
+              f"events ({share:.1%}) and take {window.wall:.3f} s, {window.wall / nocache.wall:.0%} of the full "
+              "report without the cache")
     kept, log_bytes = cache_share(log_dir)
     if kept:
         share = kept / log_bytes
@@ -692,7 +719,7 @@ def parent(args: argparse.Namespace) -> None:
     now = report_now(log_dir)
     describe_log(log_dir, events)
     byte_compile()
-    kinds = (["startup", "floor", "engine", "nocache", "report", "warm", "warm_new", "heatmap"]
+    kinds = (["startup", "floor", "engine", "nocache", "report", "warm", "warm_new", "window", "heatmap"]
              + (["duckdb", "duckdb1"] if duckdb_available() else []))
     load_before = machine_load()
     figures = measure(kinds, log_dir, now, args.repeat)
