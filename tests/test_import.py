@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import zipfile
@@ -467,6 +468,32 @@ def test_gitbutlers_workspace_commit_is_not_the_users_work(repo):
     result = run_import(repo)
     assert result.imported == 2 and result.skipped == 1
     assert git(repo, "rev-parse", "HEAD").stdout.strip() not in {e.data["sha"] for e in created(repo)}
+
+
+def test_counts_do_not_follow_the_users_rename_limit_or_submodule_setting(repo):
+    """diff.renameLimit and diff.ignoreSubmodules in the user's git config changed what import counted:
+    renames past the limit became a deletion and an addition (the file's history split in two rows), and
+    a submodule's commits were not counted at all. Both are pinned to git's defaults, as the rest is."""
+    for number in range(3):
+        commit_file(repo, f"src/m{number}.py", "".join(f"m{number} line {i}\n" for i in range(40)), f"m{number}")
+    (repo / "lib").mkdir()
+    for number in range(3):
+        git(repo, "mv", f"src/m{number}.py", f"lib/n{number}.py")
+        (repo / "lib" / f"n{number}.py").write_text("".join(f"m{number} line {i}\n" for i in range(38)) + "new\n")
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{'ab' * 20},vendor/sub")  # a submodule's commit
+    git(repo, "add", "lib")
+    git(repo, "commit", "-q", "-m", "three renamed with edits, a submodule")
+    expected = numstat(repo)
+    with open(os.environ["GIT_CONFIG_GLOBAL"], "a") as config:
+        config.write("[diff]\n\trenameLimit = 1\n\tignoreSubmodules = all\n")
+    forget_reflogs(repo)
+    install(locate(repo))
+    run_import(repo)
+    newest = {f"src/m{number}.py": f"lib/n{number}.py" for number in range(3)}
+    imported = {e.data["sha"]: e.data.get("files", []) for e in created(repo)}
+    assert imported == {sha: [[newest.get(path, path), *counts] for path, *counts in files]
+                        for sha, files in expected.items()}
+    assert ["vendor/sub", 1, 0] in imported[git(repo, "rev-parse", "HEAD").stdout.strip()]
 
 
 def test_an_import_after_a_purge_brings_the_history_back(repo):

@@ -4,7 +4,8 @@ git walks the history newest first (children before parents, so that a rename is
 commits that name the file by its old path) while Python parses its output as it comes. The
 options pin down what a user's configuration could change: rename detection on (-M, as `git log`'s
 default), merges without a diff (0 changed lines, code-maat's convention) unless their first-parent diff
-is asked for, the root against the empty tree, myers, no textconv, no external diff.
+is asked for, the root against the empty tree, myers, git's rename limit, submodules counted, no textconv, no
+external diff.
 Only shas, times, author emails, paths and counts are read; messages never pass through here.
 """
 
@@ -25,8 +26,10 @@ from gitobs.core.names import decoded
 from gitobs.core.repo import GitobsError
 from gitobs.log.schema import FileChange
 
+# diff.renameLimit: git's default (a lower one turns renames into a deletion and an addition); submodules'
+# commits are counted, whatever diff.ignoreSubmodules says
 _PINNED_CONFIG = ("log.showRoot=true", "log.showSignature=false", "diff.orderFile=/dev/null", "diff.relative=false",
-                  "core.quotePath=false", "log.follow=false")
+                  "core.quotePath=false", "log.follow=false", "diff.renameLimit=1000", "diff.ignoreSubmodules=none")
 # %ct is empty for a commit dated before 1970: taken as 1970, not as a line that is no commit
 _COMMIT = re.compile(rb"^([0-9a-f]{40,64}) (\d*)((?: [0-9a-f]{40,64})*)$")
 READ_SIZE = 1 << 16
