@@ -496,6 +496,22 @@ def test_counts_do_not_follow_the_users_rename_limit_or_submodule_setting(repo):
     assert ["vendor/sub", 1, 0] in imported[git(repo, "rev-parse", "HEAD").stdout.strip()]
 
 
+def test_files_the_work_trees_gitattributes_call_binary_count_no_lines_as_in_git_log(repo):
+    """git log in the repository reads .gitattributes from the work tree (binary, -diff: counted as 0 and
+    0); import's git ran with no work tree, so it counted their lines."""
+    (repo / ".gitattributes").write_text("*.dat binary\n*.gen -diff\n")
+    for name in ("a.dat", "b.gen", "c.txt"):
+        (repo / name).write_text("line\n" * 10)
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "attributes")
+    forget_reflogs(repo)
+    install(locate(repo))
+    run_import(repo)
+    expected = numstat(repo)
+    assert {e.data["sha"]: e.data.get("files", []) for e in created(repo)} == expected
+    assert ["a.dat", 0, 0] in expected[git(repo, "rev-parse", "HEAD").stdout.strip()]
+
+
 def test_an_import_after_a_purge_brings_the_history_back(repo):
     """The import cursor said the history was dealt with: after the purge deleted its events, the next
     import walked nothing, though a purge promises that import brings back what the history shows."""

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitobs.core.config import main_work_tree
 from gitobs.core.names import decoded
 from gitobs.core.repo import GitobsError
 from gitobs.log.schema import FileChange
@@ -87,6 +88,14 @@ def _git(common_dir: Path, args: list[str]) -> list[str]:
     return ["git", f"--git-dir={common_dir}", *pinned, *args]
 
 
+def _work_tree(common_dir: Path) -> list[str]:
+    """Run in the main work tree, for its .gitattributes (git reads them only when started inside it):
+    `git log` there counts a file they call binary (or -diff) as 0 lines, and so must import's. Nothing
+    for a bare repository."""
+    work_tree = main_work_tree(common_dir)
+    return ["-C", str(work_tree), f"--work-tree={work_tree}"] if work_tree is not None and work_tree.is_dir() else []
+
+
 def _environment() -> dict[str, str]:
     """git's own variables would point it at another repository or change its output. GIT_NO_LAZY_FETCH
     (git 2.44+): a partial clone's missing objects are never fetched (importer.py refuses one anyway).
@@ -118,7 +127,7 @@ class History:
         self.walk = walk
         self.listing = _start(_git(common_dir, ["rev-list", "--stdin", "--topo-order", *walk.limits()]),
                               walk.revisions())
-        self.args = _git(common_dir, ["log", "--no-walk=unsorted", "--stdin", "--numstat", "-z", "-M",
+        self.args = _git(common_dir, [*_work_tree(common_dir), "log", "--no-walk=unsorted", "--stdin", "--numstat", "-z", "-M",
                                       f"--diff-merges={'first-parent' if merge_churn else 'off'}",
                                       "--diff-algorithm=myers", "--no-textconv", "--no-ext-diff", "--no-color",
                                       "--format=tformat:%H %ct %P%x00%ae"])
