@@ -373,6 +373,24 @@ def test_since_takes_only_newer_commits_and_a_full_import_adds_the_rest(tmp_path
     assert "not a time" in gitobs("import", "--since", "yesterday-ish", cwd=repo, ok=False).stderr
 
 
+def test_since_takes_every_newer_commit_even_behind_an_older_dated_one(tmp_path):
+    """git's --since (--max-age) stops the walk at the first commit older than it: a newer commit behind
+    one with an older committer time (a rebase, a wrong clock) was never imported, nor its revert flagged."""
+    repo = tmp_path / "dated"
+    git(tmp_path, "init", "-q", str(repo))
+    for name, when in (("a.txt", "2019-06-01"), ("b.txt", "2025-06-01"), ("c.txt", "2018-01-01"),
+                       ("d.txt", "2025-07-01")):
+        commit_file(repo, name, "x\n", name, GIT_COMMITTER_DATE=f"{when}T00:00:00Z")
+    b = git(repo, "rev-parse", "HEAD~1").stdout.strip()
+    commit_file(repo, "e.txt", "x\n", f"Revert\n\nThis reverts commit {b}.", GIT_COMMITTER_DATE="2025-05-01T00:00:00Z")
+    commit_file(repo, "f.txt", "x\n", "f", GIT_COMMITTER_DATE="2019-01-01T00:00:00Z")
+    forget_reflogs(repo)
+    install(locate(repo))
+    gitobs("import", "--since", "2025-01-01", cwd=repo)
+    assert sorted(e.data["files"][0][0] for e in created(repo)) == ["b.txt", "d.txt", "e.txt"]
+    assert [e.data["reverted"] for e in events(repo, ("commit.reverted",))] == [b]
+
+
 def test_paths_are_hashed_when_capture_paths_is_off(repo):
     commit_file(repo, "src/secret/plan.py", "x\n", "plan")
     forget_reflogs(repo)

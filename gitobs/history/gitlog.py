@@ -11,12 +11,14 @@ Only shas, times, author emails, paths and counts are read; messages never pass 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import queue
 import re
 import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -80,7 +82,21 @@ class Walk:
         return "".join(line + "\n" for line in lines).encode()
 
     def limits(self) -> list[str]:
-        return [] if self.since is None else [f"--max-age={self.since}"]
+        """--max-age stops the walk at the first commit older than `since`, so a newer one behind it (after
+        a rebase, or a clock that was wrong) was never seen; --since-as-filter (git 2.37) walks on. Its date
+        as text: git reads a number below 10^8 as something else than seconds."""
+        if self.since is None or self.since <= 0:
+            return []
+        if not _filters_by_date():
+            return [f"--max-age={self.since}"]
+        return [time.strftime("--since-as-filter=%Y-%m-%d %H:%M:%S +0000", time.gmtime(self.since))]
+
+
+@functools.cache
+def _filters_by_date() -> bool:
+    """Whether this git has --since-as-filter (2.37 and later)."""
+    version = re.search(r"(\d+)\.(\d+)", _run(["git", "--version"], b""))
+    return version is not None and (int(version[1]), int(version[2])) >= (2, 37)
 
 
 def _git(common_dir: Path, args: list[str]) -> list[str]:
