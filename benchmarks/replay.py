@@ -103,14 +103,11 @@ def write_log(log_dir: Path, count: int, seed: int, git_commands: float = 0.0) -
 def report_now(log_dir: Path) -> float:
     """The midnight after the latest event: a fixed `now`, so every run builds the same report. The latest by
     time, not the last line: an import appends the newest commits first."""
-    import re
+    from gitobs.log.eventlog import UNBOUNDED, EventLog, time_range
 
-    from gitobs.log.eventlog import EventLog
-    from gitobs.log.schema import parse_ts
-
-    stamps = re.compile(rb'"ts":"([^"]+)"')
-    latest = max(max(stamps.findall(content), default=b"") for content in EventLog(log_dir).iter_contents())
-    return float((int(parse_ts(latest.decode())) // DAY_S + 1) * DAY_S)
+    latest_us = max(high for content in EventLog(log_dir).iter_contents()
+                    if (high := time_range(content)[1]) != UNBOUNDED[1])
+    return float((latest_us // 10**6 // DAY_S + 1) * DAY_S)
 
 
 # ----- the measured runs (each in its own interpreter) ---------------------------------------------------
