@@ -13,12 +13,15 @@ covers any later run; a run of some authors covers a later run of the same autho
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import msgspec
 
 from gitobs.core.files import write_atomic
+from gitobs.core.lock import exclusive
+from gitobs.core.repo import GitobsError
 
 IMPORT_FILE = "import.json"
 IMPORT_LOCK = "import.lock"  # one import at a time: two would both find a commit missing and write it
@@ -37,6 +40,16 @@ class ImportCursor(msgspec.Struct):
 
 
 _decoder = msgspec.json.Decoder(ImportCursor)
+
+
+@contextmanager
+def import_lock(obs_root: Path, busy: str) -> Iterator[None]:
+    """IMPORT_LOCK held for what follows: by an import, or by what takes events out of the log (an import
+    meanwhile would save a cursor that still counts them); GitobsError(`busy`) while an import holds it."""
+    with exclusive(obs_root / IMPORT_LOCK, 0) as alone:
+        if not alone:
+            raise GitobsError(busy)
+        yield
 
 
 def load_cursor(obs_root: Path) -> ImportCursor:

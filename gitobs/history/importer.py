@@ -46,9 +46,9 @@ from gitobs.history import gitlog
 from gitobs.history.authors import own_emails
 from gitobs.history.branch_tips import Tips, branch_labels, read_tips
 from gitobs.history.cursor import (
-    IMPORT_LOCK,
     ImportCursor,
     covered_for,
+    import_lock,
     load_cursor,
     save_cursor,
 )
@@ -107,9 +107,7 @@ def import_history(common_dir: Path, since: float | None = None, count: bool = F
     _refuse_if_paused(obs)
     _refuse_if_partial_clone(common_dir)
     authors = None if all_authors else own_emails(common_dir)
-    with exclusive(obs.root / IMPORT_LOCK, 0) as alone:
-        if not alone:
-            raise GitobsError("another gitobs import is running in this repository")
+    with import_lock(obs.root, "another gitobs import is running in this repository"):
         since_s = None if since is None else int(since)
         early = _early_history(obs, since_s, authors, merge_churn)
         try:

@@ -13,11 +13,10 @@ from gitobs.capture import pause as pausing
 from gitobs.capture.install import uninstall as uninstall_hooks
 from gitobs.capture.spool import write_note
 from gitobs.cli.commands import RepoOption, open_repo, say, warn
-from gitobs.core.lock import exclusive
 from gitobs.core.registry import Registry
 from gitobs.core.repo import GitobsError, Repo
 from gitobs.core.timespec import parse_duration, parse_moment
-from gitobs.history.cursor import IMPORT_LOCK, forget_cursor
+from gitobs.history.cursor import forget_cursor, import_lock
 from gitobs.replay.analysis import utc_text
 from gitobs.upkeep import retention
 from gitobs.upkeep.purge import purge as purge_data
@@ -75,9 +74,7 @@ def purge(
         if not sys.stdin.isatty():
             raise GitobsError("purge deletes every recorded event here: add --yes to confirm")
         typer.confirm(f"Delete everything gitobs recorded in {repo.obs.root}?", abort=True)
-    with exclusive(repo.obs.root / IMPORT_LOCK, 0) as alone:
-        if not alone:
-            raise GitobsError("a gitobs import is running; run gitobs purge once it has finished")
+    with import_lock(repo.obs.root, "a gitobs import is running; run gitobs purge once it has finished"):
         purged = purge_data(repo.obs)
         forget_cursor(repo.obs.root)  # the history it covered is no longer in the log: the next import brings it back
     say(f"purged {purged.segments} log segment(s), {purged.bytes} bytes, {purged.spool_files} spool record(s)")

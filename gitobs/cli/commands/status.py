@@ -30,7 +30,7 @@ from gitobs.core import config
 from gitobs.core.lock import exclusive
 from gitobs.core.repo import GitobsError, ObsPaths, Repo
 from gitobs.core.safe_text import inert
-from gitobs.history.cursor import IMPORT_LOCK, forget_cursor
+from gitobs.history.cursor import forget_cursor, import_lock
 from gitobs.log import schema
 from gitobs.log.eventlog import EventLog, Repaired
 from gitobs.log.read import read_events
@@ -113,9 +113,7 @@ def _repair(obs: ObsPaths, log: EventLog) -> list[Repaired]:
     the commits the repair takes out."""
     if not obs.root.is_dir():
         return []
-    with exclusive(obs.root / IMPORT_LOCK, 0) as alone:
-        if not alone:
-            raise GitobsError("a gitobs import is running; run gitobs doctor --repair once it has finished")
+    with import_lock(obs.root, "a gitobs import is running; run gitobs doctor --repair once it has finished"):
         with exclusive(obs.lock, LOCK_WAIT_S) as held:
             if not held:
                 raise GitobsError("a scan kept the lock for 30 s; try again in a moment")
