@@ -151,3 +151,12 @@ def test_an_error_naming_a_directory_with_terminal_escapes_shows_them_inert(tmp_
     done = gitobs("status", cwd=odd, ok=False)
     assert done.returncode == 2 and "\x1b" not in done.stderr and "\x07" not in done.stderr
     assert done.stderr.count("\n") == 1 and "e\\x1b]0;owned\\x07\\x1b[31mvil\\x0ax" in done.stderr
+
+
+def test_a_repository_of_another_user_is_named_as_such(repo, monkeypatch):
+    # git refuses it (safe.directory); GIT_TEST_ASSUME_DIFFERENT_OWNER is git's own switch for testing that
+    monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+    for argv in (["status"], ["report"], ["install"]):
+        done = gitobs(*argv, cwd=repo, ok=False)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert "another user owns it" in done.stderr and "safe.directory" in done.stderr

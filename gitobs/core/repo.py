@@ -120,16 +120,26 @@ def locate(start: Path | None = None) -> Repo:
     done = subprocess.run(
         ["git", "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir",
          "--is-bare-repository", "--git-path", "hooks"],
-        cwd=where, capture_output=True, text=True, errors="replace", check=False, env=untraced_env(),
+        # git's own words in English (LC_ALL=C): they tell a refused repository from no repository
+        cwd=where, capture_output=True, text=True, errors="replace", check=False,
+        env={**untraced_env(), "LC_ALL": "C"},
     )
     if done.returncode != 0:
-        raise NotARepository(f"not a git repository: {where}")
+        raise NotARepository(_refusal(done.stderr, where))
     git_dir, common_dir, bare, hooks = done.stdout.splitlines()[:4]
     work_tree = None
     if bare != "true":
         top = run_git(["rev-parse", "--show-toplevel"], cwd=where, check=False).strip()
         work_tree = Path(top) if top else None
     return Repo(Path(git_dir), Path(common_dir), work_tree, Path(hooks))
+
+
+def _refusal(stderr: str, where: Path) -> str:
+    """Why git takes no repository at `where`, in one line."""
+    if "dubious ownership" in stderr:  # git 2.35.2+ refuses a repository another user owns
+        return (f"git refuses the repository at {where}: another user owns it (git's safe.directory setting "
+                "says which such repositories to trust)")
+    return f"not a git repository: {where}"
 
 
 def worktree_git_dirs(common_dir: Path) -> dict[str, Path]:
