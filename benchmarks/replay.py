@@ -31,6 +31,7 @@ import argparse
 import hashlib
 import json
 import os
+import platform
 import random
 import shutil
 import statistics
@@ -722,6 +723,8 @@ def parent(args: argparse.Namespace) -> None:
     figures = measure(kinds, log_dir, now, args.repeat)
     print(f"\nmachine: {os.cpu_count()} cores, load average {load_before} before the runs, {machine_load()} after "
           "(other work on the machine inflates every figure)")
+    print(f"python: {platform.python_implementation()} {platform.python_version()} at {sys.executable} (its build "
+          "counts: see benchmarks/README.md)")
     print_table(figures, events)
     print_sections(figures)
     duck = figures.get("duckdb")
