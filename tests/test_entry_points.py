@@ -140,3 +140,29 @@ def test_an_entry_point_with_extras_loads_as_importlib_metadata_loads_it(tmp_pat
               if ep.dist and ep.dist.metadata["Name"] == "extras"}
     assert found["with_attr"].load() == theirs["with_attr"].load() == "the plugin"
     assert found["bare"].load().__name__ == "extras_plugin"
+
+
+def test_another_package_can_neither_replace_nor_hide_a_built_in(tmp_path, monkeypatch):
+    # Its plugin named "summary", and its plugin "aaa" with an analyzer named "heatmap": both sort before
+    # the built-ins they collide with, by name and module.
+    _distribution(tmp_path, "taker-1.0.dist-info", "taker", "1.0", "[gitobs]\nsummary = aaa_summary\naaa = aaa_plugin\n")
+    analyzer = ("from gitobs.plugin import Analyzer, hookimpl\n"
+                "class Taker(Analyzer):\n    name, title, consumes = {name!r}, 'Taken', ('*',)\n"
+                "    def feed(self, events): pass\n    def result(self): return []\n"
+                "@hookimpl\ndef gitobs_analyzers():\n    return [Taker]\n")
+    (tmp_path / "aaa_summary.py").write_text("open('IMPORTED', 'w').close()\n" + analyzer.format(name="taken"))
+    (tmp_path / "aaa_plugin.py").write_text(analyzer.format(name="heatmap"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    loaded = plugins.load()
+    titles = {cls.name: cls.title for cls, _ in loaded.analyzers}
+    assert titles["summary"] != "Taken" and titles["heatmap"] == "Activity heatmap" and "taken" not in titles
+    errors = {(info.name, info.distribution): info.error for info in loaded.plugins}
+    assert errors[("summary", "gitobs")] is None and errors[("heatmap", "gitobs")] is None
+    assert errors[("summary", "taker")] == "the name is taken by plugin 'summary' of gitobs " + _built_in_version(loaded)
+    assert errors[("aaa", "taker")].startswith("analyzer 'heatmap' is taken by plugin 'heatmap' of gitobs")
+    assert not (tmp_path / "IMPORTED").exists()  # the plugin left out by its name is not even imported
+
+
+def _built_in_version(loaded: plugins.Provided) -> str:
+    return next(info.version for info in loaded.plugins if info.distribution == "gitobs")

@@ -1,6 +1,8 @@
 """Find and load plugins: every module of the `gitobs` entry-point group, built-in or third-party alike.
 
-A plugin that fails to import, or whose hook raises, is reported by name and left out; the rest load.
+A plugin that fails to import, or whose hook raises, is reported by name and left out; the rest load. So is
+one that takes a name already taken (a plugin's, an analyzer's or enricher's, a renderer's format): gitobs's
+own plugins come first, so another package can neither replace nor hide a built-in section.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from gitobs.replay.engine import describe_failure
 from gitobs.replay.entry_points import EntryPoint, entry_points
 
 ENTRY_POINT_GROUP = "gitobs"
+BUILT_IN = "gitobs"  # the distribution of the built-in plugins (entry_points.py: the first of a name wins)
 
 
 @dataclass
@@ -44,6 +47,14 @@ class Provided:
         return [f"plugin {info.name!r} ({info.module}): {info.error}" for info in self.plugins if info.error]
 
 
+def _built_in_first(entry_point: EntryPoint) -> tuple:
+    return entry_point.distribution != BUILT_IN, entry_point.name, entry_point.value
+
+
+def _whose(info: PluginInfo) -> str:
+    return f"plugin {info.name!r} of {info.distribution} {info.version}".rstrip()
+
+
 def _info(entry_point: EntryPoint) -> PluginInfo:
     return PluginInfo(name=entry_point.name, module=entry_point.value, distribution=entry_point.distribution,
                       version=entry_point.version, location="")
@@ -55,9 +66,14 @@ def load(extra: list[tuple[str, object]] | None = None) -> Provided:
     manager.add_hookspecs(hookspecs)
     loaded: list[tuple[object, PluginInfo]] = []
     infos: list[PluginInfo] = []
-    for entry_point in entry_points(ENTRY_POINT_GROUP):
+    taken: dict[str, PluginInfo] = {}
+    for entry_point in sorted(entry_points(ENTRY_POINT_GROUP), key=_built_in_first):
         info = _info(entry_point)
         infos.append(info)
+        if entry_point.name in taken:  # not even imported
+            info.error = f"the name is taken by {_whose(taken[entry_point.name])}"
+            continue
+        taken[entry_point.name] = info
         try:
             plugin = entry_point.load()
             manager.register(plugin, name=entry_point.name)
@@ -82,7 +98,9 @@ def _collect(manager: pluggy.PluginManager, loaded: list[tuple[object, PluginInf
     for hook_name, kind in (("gitobs_analyzers", Analyzer), ("gitobs_enrichers", Enricher),
                             ("gitobs_renderers", Renderer)):
         # One call per implementation, not the hook's merged list: each item stays tied to its plugin.
-        implementations = sorted(getattr(manager.hook, hook_name).get_hookimpls(), key=lambda i: i.plugin_name)
+        implementations = sorted(getattr(manager.hook, hook_name).get_hookimpls(),
+                                 key=lambda i: (by_name[i.plugin_name].distribution != BUILT_IN, i.plugin_name))
+        names: dict[str, PluginInfo] = {}  # analyzer or enricher name, or renderer format -> whose it is
         for implementation in implementations:
             info = by_name[implementation.plugin_name]
             try:
@@ -91,8 +109,20 @@ def _collect(manager: pluggy.PluginManager, loaded: list[tuple[object, PluginInf
             except Exception as exc:  # noqa: BLE001
                 info.error = f"{hook_name} failed: {describe_failure(exc)}"
                 continue
+            clash = next((name for name in map(_name_of, items) if names.get(name, info) is not info), None)
+            if clash is not None:
+                info.error = f"{_KINDS[kind]} {clash!r} is taken by {_whose(names[clash])}"
+                continue
+            names.update((name, info) for name in map(_name_of, items))
             _record(provided, items, kind, info)
     return provided
+
+
+_KINDS = {Analyzer: "analyzer", Enricher: "enricher", Renderer: "the format"}
+
+
+def _name_of(item: object) -> str:
+    return item.format if isinstance(item, Renderer) else item.name  # type: ignore[attr-defined]
 
 
 def _check(items: list, kind: type) -> None:
@@ -111,5 +141,5 @@ def _record(provided: Provided, items: list, kind: type, info: PluginInfo) -> No
             provided.enrichers.append((item, info))
             info.enrichers.append(item.name)
         else:
-            provided.renderers.setdefault(item.format, (item, info))
+            provided.renderers[item.format] = (item, info)
             info.renderers.append(item.format)
