@@ -97,6 +97,16 @@ def test_bundle_redact_follows_your_own_config_only(worked, tmp_path, monkeypatc
     assert b"feature/secret-login" not in plain(members(make(worked, tmp_path / "flag-says", "--redact")))
 
 
+def test_a_redacted_bundle_shows_no_author_email_of_your_config(worked, tmp_path, monkeypatch):
+    """import.identities holds your other author emails: a redacted bundle's config.json says only (set)."""
+    monkeypatch.setenv("GITOBS_CONFIG_HOME", str(tmp_path / "user-config"))
+    gitobs("config", "set", "--user", "import.identities", "me@secret-employer.example", cwd=worked)
+    settings = json.loads(members(make(worked, tmp_path))["config.json"])
+    assert settings["import.identities"] == {"value": "(set)", "origin": "user"}
+    (tmp_path / "clear").mkdir()
+    assert b"me@secret-employer.example" in members(make(worked, tmp_path / "clear", "--no-redact"))["config.json"]
+
+
 def test_preview_prints_what_would_be_shared_and_writes_nothing(worked, tmp_path):
     shown = gitobs("bundle", "--preview", cwd=worked).stdout
     for name in BUNDLE_MEMBERS:

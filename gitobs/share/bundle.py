@@ -6,7 +6,8 @@ Members (BUNDLE_MEMBERS, nothing else):
   every other member;
 - `events.jsonl.zst`: the events of the window, as the log holds them, names redacted (zstd, one frame);
 - `report.json`: the JSON report every installed analyzer made of exactly those events;
-- `config.json`: the effective settings and where each came from, export settings masked;
+- `config.json`: the effective settings and where each came from, export settings masked (and, redacted, the
+  settings holding your own names: PERSONAL_SETTINGS);
 - `environment.json`: git, Python, OS, gitobs, hook health, recent gitobs errors.
 Redaction (gitobs/core/redact.py, a random salt per bundle, never stored): file paths keep their depth and
 extension, branch, lane, remote and ref names become tokens equal wherever the name is, free text is
@@ -51,6 +52,7 @@ REDACTED_NAMES = ["file paths (depth and extension kept)", "branch, lane and rem
                   "linked worktree names",
                   "GitButler trailer values", "the hooks directory", "error messages (dropped)"]
 Warn = Callable[[str], None]
+PERSONAL_SETTINGS = frozenset({"import.identities"})  # your other author emails: shown only as (set) when redacted
 
 
 @dataclass
@@ -95,18 +97,18 @@ def collect(repo: Repo, context: Context, types: list[str], redact: bool, warn: 
         "events": len(lines), "counts": dict(sorted(counts.items())),
         "redaction": {"redacted": redact, "names": REDACTED_NAMES if redact else []},
     }
-    return Contents(manifest, lines, encode_json(report), _settings(repo), _environment(repo, redact, lines))
+    return Contents(manifest, lines, encode_json(report), _settings(repo, redact), _environment(repo, redact, lines))
 
 
 def _moment(seconds: float | None) -> str | None:
     return None if seconds is None else utc_text(seconds)
 
 
-def _settings(repo: Repo) -> dict:
+def _settings(repo: Repo, redact: bool) -> dict:
     found = config.load(repo.common_dir, repo.work_tree)
     shown = {}
     for name, value in found.values.items():
-        secret = name.startswith("export.") and value.value
+        secret = (name.startswith("export.") or (redact and name in PERSONAL_SETTINGS)) and value.value
         shown[name] = {"value": "(set)" if secret else value.value, "origin": value.origin}
     return shown
 
