@@ -641,3 +641,21 @@ def test_a_blocking_hooks_time_is_kept_to_the_millisecond(repo):
     blocked = [e for e in new_events(watched, start) if e.type == "commit.blocked"]
     assert len(blocked) == 1 and blocked[0].data["duration_s"] > 0
     assert blocked[0].data["duration_s"] == round(blocked[0].data["duration_s"], 3)
+
+
+def test_a_rebases_own_checkout_does_not_lend_its_hook_record_to_a_later_switch(watched):
+    """`git rebase` checks out its upstream with post-checkout (flag 1, HEAD detached), under a `rebase (start)`
+    line, not a `checkout:` one. Aborted, then a switch to that upstream: the same two commits, a branch."""
+    git(watched, "switch", "-q", "-c", "feat")
+    commit_file(watched, "clash.txt", "feat\n", "on feat")
+    git(watched, "switch", "-q", "main")
+    commit_file(watched, "clash.txt", "main\n", "on main")
+    git(watched, "switch", "-q", "feat")
+    start = last_seq(watched)
+    assert git(watched, "rebase", "-q", "main", ok=False).returncode != 0
+    git(watched, "rebase", "--abort")
+    git(watched, "switch", "-q", "main")
+    rebase, switch = new_events(watched, start, types=("history.rebase", "branch.switch"))
+    assert (rebase.data["outcome"], rebase.data["branch"]) == ("abort", "feat")
+    assert (switch.data["from"], switch.data.get("to")) == ("feat", "main")
+    assert switch.ts > rebase.ts

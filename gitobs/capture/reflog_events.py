@@ -83,7 +83,10 @@ class ReflogEvents:
         if twin is not None:
             self.state.take_ref_time(f"{twin.ref} {twin.old} {twin.new}")  # the same move, seen twice
         kind = classify(entry.message)
-        self._settle_moment(entry, kind.op == "checkout")
+        rebase_checkout = kind.op == "rebase" and kind.step == "start"
+        self._settle_moment(entry, kind.op == "checkout" or rebase_checkout)
+        if rebase_checkout:  # its checkout ran post-checkout too (HEAD detached): that record is this line's
+            self.state.take_ref_time_at(f"detached {entry.old} {entry.new}", self.moment[0])
         if not self._worktree_added(entry, kind):
             self._head_entry(entry, kind, short_branch(twin.ref) if twin else None, is_stash_reset)
         # Dwell times count from the first moment the worktree's HEAD was seen, at the latest.
