@@ -46,7 +46,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 TARGET_REPORT_S = 2.5
 TARGET_REPORT_MIB = 150.0
-TARGET_HEATMAP_VS_DUCKDB = 2.0
+TARGET_HEATMAP_VS_DUCKDB = 1.0  # DESIGN.md: the heatmap alone faster than DuckDB on the same files
 TARGET_WARM_S = 0.25
 TARGET_WARM_NEW_S = 0.35
 TARGET_CACHE_SHARE = 0.10
