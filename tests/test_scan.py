@@ -659,3 +659,19 @@ def test_a_rebases_own_checkout_does_not_lend_its_hook_record_to_a_later_switch(
     assert (rebase.data["outcome"], rebase.data["branch"]) == ("abort", "feat")
     assert (switch.data["from"], switch.data.get("to")) == ("feat", "main")
     assert switch.ts > rebase.ts
+
+
+def test_an_amend_that_makes_the_same_commit_on_a_detached_head_is_an_amend_not_an_abort(watched):
+    """git logs no line at all for a detached HEAD that did not move: post-rewrite's pair is all of it."""
+    git(watched, "switch", "-q", "--detach")
+    start = last_seq(watched)
+    same_commit_again(watched)
+    head = git(watched, "rev-parse", "HEAD").stdout.strip()
+    assert "(amend)" not in (locate(watched).common_dir / "logs" / "HEAD").read_text()
+    events = new_events(watched, start, types=("commit.attempt", "commit.created", "commit.amended",
+                                               "commit.aborted"))
+    assert types_of(events) == ["commit.attempt", "commit.created", "commit.attempt", "commit.amended"]
+    amended = events[-1]
+    assert (amended.data["old"], amended.data["new"], amended.data.get("branch")) == (head, head, None)
+    assert amended.src == "hook" and amended.data.get("since_s", 0.0) <= 1.0
+    assert new_events(watched, last_seq(watched)) == []
