@@ -107,6 +107,22 @@ def test_a_redacted_bundle_shows_no_author_email_of_your_config(worked, tmp_path
     assert b"me@secret-employer.example" in members(make(worked, tmp_path / "clear", "--no-redact"))["config.json"]
 
 
+def test_a_redacted_bundle_s_event_ids_are_not_the_log_s(worked, tmp_path):
+    """A log's event id is an unkeyed hash of the event's origin (a branch's reflog path and line, a worktree's
+    name): in a bundle it would let anyone check a guessed branch name. Redacted, each id is a keyed hash."""
+    from gitobs.core.repo import locate
+    from gitobs.log.read import read_events
+
+    events = [json.loads(line) for line in plain({EVENTS: members(make(worked, tmp_path))[EVENTS]}).splitlines()]
+    (tmp_path / "clear").mkdir()
+    clear = plain({EVENTS: members(make(worked, tmp_path / "clear", "--no-redact"))[EVENTS]}).splitlines()
+    logged = {event.id for event in read_events(locate(worked).obs, lambda message: None)}
+    ids = [event["id"] for event in events]
+    assert len(set(ids)) == len(ids) and not set(ids) & logged
+    assert all(len(found) == 16 for found in ids)
+    assert {json.loads(line)["id"] for line in clear} <= logged
+
+
 def test_preview_prints_what_would_be_shared_and_writes_nothing(worked, tmp_path):
     shown = gitobs("bundle", "--preview", cwd=worked).stdout
     for name in BUNDLE_MEMBERS:

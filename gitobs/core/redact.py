@@ -82,7 +82,7 @@ REDACTED_TEXT = "(redacted)"
 class Redactor:
     """Replaces the names an event holds with salted tokens: file paths (depth and extension kept),
     branch, lane and remote names, linked worktree names, ref names, GitButler trailer values, the hooks
-    directory; free text is dropped. One salt for one bundle: a name is the same token everywhere in it,
+    directory, and the event's id (made from names); free text is dropped. One salt for one bundle: a name is the same token everywhere in it,
     and in no other bundle."""
 
     def __init__(self, salt: bytes | None = None) -> None:
@@ -109,7 +109,16 @@ class Redactor:
                 return prefix + self.name(ref[len(prefix):])
         return ref if ref == "HEAD" else self.name(ref)
 
+    def event_id(self, event_id: str) -> str:
+        """An event's id as a keyed hash of the same length: the log's id is an unkeyed hash of where the event
+        came from (a reflog's ref and line, a worktree's name), so it would let anyone check a guessed name."""
+        digest = hashlib.blake2b(event_id.encode("utf-8", "surrogateescape"), key=self.salt[:64],
+                                 digest_size=min(64, max(1, len(event_id) // 2)))
+        return digest.hexdigest()
+
     def event(self, event: dict) -> dict:
+        if isinstance(event.get("id"), str):
+            event["id"] = self.event_id(event["id"])
         if isinstance(event.get("wt"), str):
             event["wt"] = self.worktree(event["wt"])
         data = event.get("data")
