@@ -675,3 +675,21 @@ def test_an_amend_that_makes_the_same_commit_on_a_detached_head_is_an_amend_not_
     assert (amended.data["old"], amended.data["new"], amended.data.get("branch")) == (head, head, None)
     assert amended.src == "hook" and amended.data.get("since_s", 0.0) <= 1.0
     assert new_events(watched, last_seq(watched)) == []
+
+
+def test_attempts_from_one_commit_on_two_branches_each_get_their_own_line(watched):
+    """Two branches at one commit: a commit on the one, then on the other an empty message and a commit.
+    All three attempts leave the same commit; the branch tells whose line is whose."""
+    git(watched, "switch", "-q", "-c", "feat")
+    start = last_seq(watched)
+    commit_file(watched, "a.txt", "on feat\n", "on feat")
+    git(watched, "switch", "-q", "main")
+    (watched / "b.txt").write_text("on main\n")
+    git(watched, "add", "b.txt")
+    assert git(watched, "commit", "-q", "-m", "", ok=False).returncode != 0
+    git(watched, "commit", "-q", "-m", "on main")
+    events = new_events(watched, start, types=("commit.attempt", "commit.created", "commit.aborted"))
+    assert [(e.type, e.data.get("branch")) for e in events] == [
+        ("commit.attempt", "feat"), ("commit.created", "feat"), ("commit.attempt", "main"),
+        ("commit.aborted", "main"), ("commit.attempt", "main"), ("commit.created", "main")]
+    assert events[3].data["stage"] == "empty-message"

@@ -32,6 +32,8 @@ MIN_EDIT_S = 0.2
 ATTEMPT_TIMEOUT_NS = 24 * 3600 * 10**9
 # How long before its pre-commit a `git commit` may have read the clock its reflog line carries.
 LINE_BEFORE_ATTEMPT_S = 30
+# A commit line whose branch is not known (no name is this: git allows no NUL in one)
+UNKNOWN_BRANCH = "\0unknown"
 
 
 def provenance(record: SpoolRecord) -> str:
@@ -301,7 +303,8 @@ def _whole_ms(ns: int) -> int:
     return ns // 10**6 * 10**6
 
 
-def take_attempt(state: ScanState, wt: str, old: str, ts_s: int, lines_from_old: int = 1) -> Attempt | None:
+def take_attempt(state: ScanState, wt: str, old: str, ts_s: int, lines_from_old: int = 1,
+                 branch: str | None = UNKNOWN_BRANCH) -> Attempt | None:
     """The open attempt that a commit's reflog line of `wt` (from `old`, at whole second `ts_s`) ends, taken
     out of the open ones: one whose commit-msg ran, with HEAD at `old` (or unknown: an unborn or packed ref).
     The line's time is the git process's clock, read once early (often before the editor opened): at most a
@@ -309,12 +312,15 @@ def take_attempt(state: ScanState, wt: str, old: str, ts_s: int, lines_from_old:
     first). Of several such, in order, with `lines_from_old` commit lines from `old` still to come (this one
     included): the k-th from the end, so that the last k attempts get the k lines, in order. Attempts at the
     same commit are serial (git holds the index lock), and one that made no line (an empty message) is
-    followed by the attempt that did; a commit undone by `reset --soft` and made again repeats `old`."""
+    followed by the attempt that did; a commit undone by `reset --soft` and made again repeats `old`. Two
+    branches at one commit repeat it too: where the line's `branch` is known (None: detached), the attempts
+    made on it are taken first, `lines_from_old` then counting its lines from `old` on that branch."""
     found = sorted(((attempt.start_ns, key) for key, attempt in state.attempts.items()
                     if attempt.wt == wt and attempt.msg_ns and (not attempt.head_sha or attempt.head_sha == old)
                     and attempt.start_ns // 10**9 - LINE_BEFORE_ATTEMPT_S <= ts_s <= attempt.msg_end_ns // 10**9 + 1))
     if not found:
         return None
+    found = [pair for pair in found if state.attempts[pair[1]].branch == branch] or found
     _, key = found[max(0, len(found) - max(1, lines_from_old))]
     return state.attempts.pop(key)
 

@@ -47,7 +47,7 @@ class ReflogEvents:
         self.staging = staging
         self.moment: tuple[int, str] = (0, "reflog")  # (ts_ns, src) of the entry being reported
         self.last_ns: dict[tuple[str, str], int] = {}  # per reflog: the moment of its previous entry
-        self.commits_from: dict[tuple[str, str], int] = {}
+        self.commits_from: dict[tuple[str, str, str | None], int] = {}
 
     def feed(self, heads: list[ReflogEntry], branches: list[ReflogEntry],
              is_stash_reset: Callable[[ReflogEntry], bool], unwritten: Sequence[ReflogEntry] = ()) -> None:
@@ -57,15 +57,20 @@ class ReflogEvents:
         for entry in [*branches, *unwritten]:
             branch_of.setdefault(entry.mirror_key, []).append(entry)
         mirrored: set[str] = set()
-        self.commits_from: dict[tuple[str, str], int] = {}  # (worktree, old) -> commit lines still to come
-        for entry in heads:
-            if classify(entry.message).op in COMMITTING:
-                self.commits_from[(entry.wt, entry.old)] = self.commits_from.get((entry.wt, entry.old), 0) + 1
+        paired = []
         for entry in heads:
             twins = branch_of.get(entry.mirror_key)
             twin = twins.pop(0) if twins else None
             if twin is not None:
                 mirrored.add(twin.key)
+            paired.append((entry, twin))
+        # (worktree, old, branch) -> commit lines still to come
+        self.commits_from: dict[tuple[str, str, str | None], int] = {}
+        for entry, twin in paired:
+            if classify(entry.message).op in COMMITTING:
+                key = (entry.wt, entry.old, short_branch(twin.ref) if twin else None)
+                self.commits_from[key] = self.commits_from.get(key, 0) + 1
+        for entry, twin in paired:
             try:
                 self._head_line(entry, twin, is_stash_reset)
             except Exception as exc:  # a line no handler foresaw: its cursor has moved on, never retried
@@ -157,7 +162,7 @@ class ReflogEvents:
 
     def _commit(self, entry: ReflogEntry, branch: str | None, kind: Kind, via: str = "") -> None:
         sha = entry.new
-        attempt = self._attempt_of(entry)  # even for a line read again: its attempt did end
+        attempt = self._attempt_of(entry, branch)  # even for a line read again: its attempt did end
         if sha in self.state.recent_commits or sha in self.logged_commits:
             return
         facts = self.enricher.commit(sha) if self.enricher else None
@@ -188,21 +193,22 @@ class ReflogEvents:
         old = self.enricher.commit(entry.old) if self.enricher else None
         since = float(entry.ts - old.commit_time) if old is not None else None
         self.state.remember_commit(entry.new)
-        attempt = self._attempt_of(entry)
+        attempt = self._attempt_of(entry, branch)
         self.staging.committed(entry.wt, self.moment[0])  # what was staged went into the amended commit
         if attempt is not None and self.staging.from_objects:
             self.staging.committed_objects(entry.wt, entry.old, entry.new, self.moment[0], attempt, branch)
         self._emit(entry, "commit.amended", schema.CommitAmended(
             old=entry.old, new=entry.new, branch=branch, since_s=since))
 
-    def _attempt_of(self, entry: ReflogEntry) -> Attempt | None:
-        """The `git commit` attempt this HEAD line ends (lean hook set: no post-commit did). Its commit-msg's
-        end is the commit's moment, to the millisecond, where no reference-transaction gave one."""
+    def _attempt_of(self, entry: ReflogEntry, branch: str | None) -> Attempt | None:
+        """The `git commit` attempt this HEAD line (on `branch`) ends (lean hook set: no post-commit did). Its
+        commit-msg's end is the commit's moment, to the millisecond, where no reference-transaction gave one."""
         if entry.ref != "HEAD":
             return None
-        left = self.commits_from.get((entry.wt, entry.old), 1)
-        self.commits_from[(entry.wt, entry.old)] = left - 1
-        attempt = take_attempt(self.state, entry.wt, entry.old, entry.ts, left)
+        key = (entry.wt, entry.old, branch)
+        left = self.commits_from.get(key, 1)
+        self.commits_from[key] = left - 1
+        attempt = take_attempt(self.state, entry.wt, entry.old, entry.ts, left, branch)
         if attempt is not None and self.moment[1] != "hook" and attempt.msg_end_ns:
             self.moment = (attempt.msg_end_ns, "hook")
             self.last_ns[(entry.wt, entry.ref)] = attempt.msg_end_ns
