@@ -323,6 +323,17 @@ def test_names_with_terminal_escapes_are_shown_inert(watched, tmp_path):
     assert "[bold red]loud[/bold red]" in text  # markup shown as the text it is
 
 
+def test_a_lone_surrogate_in_a_bundle_is_shown_inert_by_every_command(worked, tmp_path):
+    """JSON may say "\\ud800", which no terminal encoding can write: --into listed such an event type among those
+    left out and died in a UnicodeEncodeError traceback."""
+    odd = _event(999, "x.\ud800odd\udfff", {"branch": "b\ud800"})
+    path = rezip(tmp_path / "surrogate.zip", _with_lines(members(make(worked, tmp_path)), [odd]))
+    for args in (["--into", str(tmp_path / "scratch")], [], ["--timeline"], ["--format", "md"], ["--verify"]):
+        done = gitobs("replay", str(path), *args, cwd=tmp_path, ok=False)
+        assert done.returncode in (0, 1) and "Traceback" not in done.stderr, (args, done.stderr)
+    assert "1 x.\\ud800odd\\udfff" in gitobs("replay", str(path), "--into", str(tmp_path / "again"), cwd=tmp_path).stdout
+
+
 def test_report_from_several_bundles_is_one_view(worked, tmp_path):
     other = tmp_path / "other"
     git(tmp_path, "init", "-q", str(other))
