@@ -164,3 +164,31 @@ def test_two_processes_give_the_same_report_over_rollups(year, tmp_path, monkeyp
     serial = full(1)
     assert b'"rollup_days": 0' not in serial and b'"error": "' not in serial
     assert full(2) == serial
+
+
+def _damage_second_frame(obs: ObsPaths) -> bytes:
+    """Flip a byte inside the second frame of the first segment (not its tail: lines still salvageable)."""
+    from gitobs.log.eventlog import frame_starts
+
+    segment = EventLog(obs.log).segments()[0]
+    starts = frame_starts(segment)
+    assert len(starts) >= 3
+    data = bytearray(segment.read_bytes())
+    data[starts[1] + 40] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    return bytes(data)
+
+
+def test_gc_leaves_a_damaged_log_to_doctor_repair(watched):
+    for number in range(3):  # old days to roll up, one scan (one frame) each
+        commit_file(watched, f"old{number}.py", "x\n", GIT_COMMITTER_DATE=f"2020-03-0{number + 1}T10:00:00Z")
+        gitobs("scan", cwd=watched)
+    obs = ObsPaths(watched / ".git")
+    damaged = _damage_second_frame(obs)
+    done = gitobs("gc", cwd=watched, ok=False)  # it rewrote the log without the damaged frame, keeping nothing
+    assert done.returncode == 2 and "doctor --repair" in done.stderr and len(done.stderr.splitlines()) == 1
+    assert EventLog(obs.log).segments()[0].read_bytes() == damaged
+    assert "found 00000001.jsonl.zst" in gitobs("doctor", cwd=watched, ok=False).stdout
+    gitobs("doctor", "--repair", cwd=watched, ok=False)
+    assert any(EventLog(obs.log).damaged_dir.iterdir())
+    assert "rolled up" in gitobs("gc", cwd=watched).stdout

@@ -11,7 +11,8 @@ The size cap drops the oldest lines (rollups before raw events, as they are olde
 per line of the rewritten log say, rewriting again until it fits. The rewrite is atomic: the new log is
 written to `log.gc/`, the old one renamed to `log.old/`, the new one renamed into place, the old one
 deleted; `recover` (at the start of every scan and gc) finishes one that a crash interrupted. Order and
-seq are kept: a rollup takes the seq of the last raw event it replaces.
+seq are kept: a rollup takes the seq of the last raw event it replaces. A damaged log is not rewritten (the
+rewrite would drop the damaged frames, unkept): gc refuses, and a scan leaves retention until a repair.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from gitobs.core.lock import exclusive
 from gitobs.core.repo import GitobsError, ObsPaths
 from gitobs.export.prometheus import metrics
 from gitobs.log import schema
-from gitobs.log.eventlog import EventLog
+from gitobs.log.eventlog import Corruption, EventLog
 from gitobs.log.schema import HESITATION_COUNTS as HESITATION
 from gitobs.log.schema import ROLLUP
 from gitobs.replay.stats import QuantileSketch
@@ -41,6 +42,10 @@ DAY_S = 86400
 HEAT = {"commit.created": 0, "edit.discarded": 1, "worktree.sample": 2}  # kind: its place in `heat`
 COUNTERS = {0: (0, 1), 1: (2, 3), 2: (4, None)}  # kind -> (events, lines) among the five file counts
 _decoder = msgspec.json.Decoder(schema.Event)
+
+
+class DamagedLog(GitobsError):
+    """The log holds damage: it is left as it is for `gitobs doctor --repair`, not rewritten."""
 
 
 @dataclass
@@ -194,7 +199,10 @@ def collect_locked(obs: ObsPaths, now_s: float, max_age: float, max_bytes: int) 
     metrics.catch_up(obs)  # what is rolled up or dropped is counted first: Prometheus counters never drop
     log = EventLog(obs.log)
     before = log.size_bytes()
-    lines, days, rolled = roll_up(log.iter_lines(), now_s - max_age)
+    damage: list[Corruption] = []
+    lines, days, rolled = roll_up(log.iter_lines(damage.append), now_s - max_age)
+    if damage:  # a rewrite would drop the damaged frames unkept, lines repair could salvage with them
+        raise DamagedLog(f"the log is damaged ({damage[0].describe()}); run gitobs doctor --repair, then gc")
     after, dropped = before, 0
     if rolled:
         after = _swap(obs, lines)

@@ -29,7 +29,10 @@ def scan(common_dir: Path, wait_s: float = 30.0, discard: bool = False, export: 
         result = ingest_locked(obs, discard)
         settings = result.settings
         if not discard and settings is not None and retention.over_budget(obs, settings.max_bytes):
-            retention.collect_locked(obs, result.now_ns / 1e9, settings.max_age, settings.max_bytes)
+            try:
+                retention.collect_locked(obs, result.now_ns / 1e9, settings.max_age, settings.max_bytes)
+            except retention.DamagedLog:
+                pass  # reports and status warn of the damage; the first scan after doctor --repair collects
     if export and not discard:
         repositories.after_scan([obs])  # never raises
     return result
