@@ -693,3 +693,16 @@ def test_attempts_from_one_commit_on_two_branches_each_get_their_own_line(watche
         ("commit.attempt", "feat"), ("commit.created", "feat"), ("commit.attempt", "main"),
         ("commit.aborted", "main"), ("commit.attempt", "main"), ("commit.created", "main")]
     assert events[3].data["stage"] == "empty-message"
+
+
+def test_a_reset_right_after_a_stash_is_not_taken_for_the_stashs_own(watched):
+    """`git stash` logs one `reset: moving to HEAD`; a reset of yours in the same second is yours."""
+    (watched / "README.md").write_text("hello\nstashed\n")
+    start = last_seq(watched)
+    git(watched, "stash", "-q")
+    git(watched, "reset", "-q", "--hard")
+    head = git(watched, "rev-parse", "HEAD").stdout.strip()
+    events = new_events(watched, start, types=("stash.push", "history.reset"))
+    assert sorted(types_of(events)) == ["history.reset", "stash.push"]  # the reset in whole seconds, first
+    [reset] = [e for e in events if e.type == "history.reset"]
+    assert reset.data == {"branch": "main", "from_sha": head, "to_sha": head}

@@ -26,7 +26,8 @@ class StashEvents:
     def __init__(self, state: ScanState, emit: Emit) -> None:
         self.state = state
         self.emit = emit
-        self.push_seconds: set[int] = set()  # when stashes were pushed: `git stash` also logs a reset
+        # When stashes were pushed: each `git stash` also logs one reset, taken by the first that fits.
+        self.push_seconds: list[int] = []
 
     def from_hooks(self, records: list[SpoolRecord]) -> None:
         tree_writers = {r.ppid for r in records if r.hook == "post-index-change" and r.args[:1] == ["1"]}
@@ -41,7 +42,7 @@ class StashEvents:
         stash = self.state.stash
         if not is_null_sha(new) and new not in stash:
             stash.append(new)
-            self.push_seconds.add(record.ts_ns // 10**9)
+            self.push_seconds.append(record.ts_ns // 10**9)
             self.emit("stash.push", schema.StashPush(branch=record.branch, sha=new), ts_ns=record.ts_ns,
                       src="hook", wt=record.wt, provenance=f"{provenance(record)}:{new}")
             return
@@ -56,7 +57,7 @@ class StashEvents:
         for number, entry in enumerate(entries, start=1):
             if entry.new not in known:
                 match = _STASH_BRANCH.match(entry.message)
-                self.push_seconds.add(entry.ts)
+                self.push_seconds.append(entry.ts)
                 ts_ns = entry.ts * 10**9
                 if number == len(entries) and 0 <= changed_ns - ts_ns < 10**9:
                     ts_ns = changed_ns  # the newest line, written in the second the file last changed: then
@@ -70,5 +71,12 @@ class StashEvents:
         self.state.stash = [entry.new for entry in entries]
 
     def is_stash_reset(self, entry: ReflogEntry) -> bool:
-        """`git stash` resets the tree to HEAD as it saves it: that reset is the stash, not the user's."""
-        return entry.old == entry.new and any(abs(entry.ts - s) <= 1 for s in self.push_seconds)
+        """`git stash` resets the tree to HEAD as it saves it: that reset is the stash, not the user's. One
+        reset per push: a `git reset` of the user's in the same second is theirs."""
+        if entry.old != entry.new:
+            return False
+        for second in self.push_seconds:
+            if abs(entry.ts - second) <= 1:
+                self.push_seconds.remove(second)
+                return True
+        return False
