@@ -545,6 +545,19 @@ def test_replay_into_takes_a_first_branch_git_refuses_without_a_traceback(tmp_pa
     assert "main" in git(tmp_path / "scratch", "branch", "--format=%(refname:short)").stdout.split()
 
 
+def test_replay_into_skips_a_path_deeper_than_any_disk_takes_without_a_traceback(tmp_path):
+    """1,200 one-letter directories fit in PATH_MAX, yet making them (mkdir's parents, one call each) went past
+    Python's recursion limit: a RecursionError traceback instead of a skipped path."""
+    from gitobs.share import rebuild
+
+    deep = "d/" * 1200 + "deep.txt"
+    built = rebuild.rebuild([_event(1, "commit.created", {"sha": "1" * 40, "branch": "main",
+                                                          "files": [[deep, 1, 0], ["ok.txt", 1, 0]]})],
+                            tmp_path / "scratch")
+    assert built.done["commit.created"] == 1 and built.skipped_paths == 1
+    assert (tmp_path / "scratch" / "ok.txt").exists() and not (tmp_path / "scratch" / "d").exists()
+
+
 def test_timeline_and_into_decode_one_event_at_a_time(worked, tmp_path):
     """Within every cap, 50 lines of 1 MB of empty lists take 50 MB as bytes and 1.2 GB decoded all at once
     (a 10 MiB bundle could ask for 25 GB): --timeline and --into must hold one decoded event at a time."""

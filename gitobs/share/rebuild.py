@@ -10,7 +10,7 @@ stacks are written as the bundle leaves them (`virtual_branches.toml` in the cur
 for each): their final state, not every step. Everything else is left out and counted.
 
 A bundle is untrusted: a path that is absolute, has `..` or `.git` in it (in any case or form a case-insensitive
-disk takes for it), or cannot be written as a file is skipped, so nothing is ever written outside DIR; git runs
+disk takes for it), goes down more than MAX_PATH_PARTS directories, or cannot be written as a file is skipped, so nothing is ever written outside DIR; git runs
 without hooks and without the user's or the system's git config. A few kB can ask for files of 99,999 lines, commit after commit, so what the commits
 write is capped (MAX_FILES, MAX_LINES, MAX_BYTES; a commit's files are checked before any is written): past
 a cap the replay is refused and what it built is removed.
@@ -39,6 +39,7 @@ MAX_FILES = 100_000  # files in the work tree
 MAX_LINES = 2_000_000  # lines in the work tree at once
 MAX_BYTES = 1 << 30  # bytes written to files, in all
 _LINE_TEXT = len("line  of \n")  # a file's line n is "line {n} of {path}\n"
+MAX_PATH_PARTS = 256  # directories a written path may go down: deeper, mkdir recurses past Python's limit
 
 
 @dataclass
@@ -150,10 +151,11 @@ def _count(value: object) -> int:
 
 
 def _inside(root: Path, path: str) -> Path | None:
-    """Where `path` goes under `root`, or None when it must not be written (absolute, `..`, `.git`, odd)."""
+    """Where `path` goes under `root`, or None when it must not be written (absolute, `..`, `.git`, odd, or
+    deeper than MAX_PATH_PARTS)."""
     parts = path.split("/")
-    if not path or path.startswith("/") or any(part in ("", ".", "..") or _is_dot_git(part) or "\\" in part
-                                               or "\0" in part for part in parts):
+    if not path or path.startswith("/") or len(parts) > MAX_PATH_PARTS or any(
+            part in ("", ".", "..") or _is_dot_git(part) or "\\" in part or "\0" in part for part in parts):
         return None
     try:
         path.encode("utf-8", "surrogateescape")
