@@ -391,6 +391,36 @@ def test_the_cache_stays_within_its_budget(obs, monkeypatch):
     assert 0 < sum(path.stat().st_size for path in _files(obs)) <= max(0.10 * log_bytes, 256 << 10)
 
 
+_KILLED_AT_RENAME = """
+import os, signal, sys
+from pathlib import Path
+from gitobs.core.repo import ObsPaths
+from gitobs.log.eventlog import EventLog
+from gitobs.replay import parallel, plugins
+from gitobs.replay.analysis import Context
+from gitobs.replay.report import build_report
+parallel.MIN_LOG_BYTES = 0
+os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # killed just before the checkpoint's rename
+build_report(EventLog(ObsPaths(Path(sys.argv[1])).log), plugins.load(), [], Context(now=float(sys.argv[2])),
+             print, cache=True)
+"""
+
+
+def test_a_report_killed_before_its_rename_leaves_no_file_for_ever(obs):
+    import signal
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _KILLED_AT_RENAME, str(obs.root.parent), str(NOW)])
+    assert done.returncode == -signal.SIGKILL
+    directory = obs.root / cache.DIRECTORY
+    [left] = list(directory.glob("*.tmp"))  # its temporary checkpoint, under the dead process's pid
+    running = directory / f"{'0' * 40}{cache.SUFFIX}.{os.getppid()}.tmp"  # a live process's
+    running.write_bytes(b"a checkpoint another report is writing")
+    _same(obs)
+    assert not left.exists() and running.exists() and len(_files(obs)) == 1
+
+
 def test_malformed_lines_and_damage_are_warned_about_as_in_a_full_replay(obs):
     segments = EventLog(obs.log).segments()
     second = segments[1]

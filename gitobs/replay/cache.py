@@ -239,7 +239,18 @@ class Store:
                 pass
             return False
         self._bound(path)
+        self._drop_orphans()
         return True
+
+    def _drop_orphans(self) -> None:
+        """Temporary checkpoints whose writer is gone (killed before its rename) would stay for ever."""
+        for temp in self.directory.glob(f"*{SUFFIX}.*.tmp"):
+            pid = temp.name[: -len(".tmp")].rpartition(".")[2]
+            if pid.isdigit() and not _running(int(pid)):
+                try:
+                    temp.unlink(missing_ok=True)
+                except OSError:
+                    continue
 
     def _bound(self, kept: Path) -> None:
         """At most MAX_ENTRIES files and `budget` bytes: the least recently used go first (never `kept`)."""
@@ -260,6 +271,16 @@ class Store:
                 except OSError:  # not a file (a directory planted under the name): left, and no traceback
                     continue
                 total -= size
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # another user's (PermissionError), or no pid at all
+        return True
+    return True
 
 
 class _Part:
