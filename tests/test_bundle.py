@@ -123,6 +123,22 @@ def test_a_redacted_bundle_s_event_ids_are_not_the_log_s(worked, tmp_path):
     assert {json.loads(line)["id"] for line in clear} <= logged
 
 
+def test_a_symlink_a_repository_commits_where_bundle_writes_its_temporary_file_is_never_followed(worked, tmp_path):
+    """The zip was written to `.<name>.tmp` beside it, through whatever was there: a clone that commits
+    `.bug.zip.tmp` -> ~/.bashrc had `gitobs bundle -o bug.zip` overwrite the user's file with the zip."""
+    precious = tmp_path / "precious"
+    precious.write_text("the user's own file\n")
+    (worked / ".bug.zip.tmp").symlink_to(precious)
+    (worked / "taken.zip").symlink_to(tmp_path / "nowhere")  # a dangling link is an existing name too
+    gitobs("bundle", "-o", "bug.zip", cwd=worked)
+    assert precious.read_text() == "the user's own file\n"
+    assert (worked / "bug.zip").is_file() and not (worked / "bug.zip").is_symlink()
+    assert sorted(members(worked / "bug.zip")) == sorted(BUNDLE_MEMBERS)
+    assert not [p for p in worked.iterdir() if p.name.endswith(".tmp") and not p.is_symlink()]  # none left behind
+    refused = gitobs("bundle", "-o", "taken.zip", cwd=worked, ok=False)
+    assert refused.returncode == 2 and "exists" in refused.stderr and not (tmp_path / "nowhere").exists()
+
+
 def test_preview_prints_what_would_be_shared_and_writes_nothing(worked, tmp_path):
     shown = gitobs("bundle", "--preview", cwd=worked).stdout
     for name in BUNDLE_MEMBERS:

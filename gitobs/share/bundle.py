@@ -16,11 +16,13 @@ dropped. The report is made from the redacted events, so a maintainer's replay c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import platform
+import secrets
 import subprocess
 import time
 import zipfile
@@ -144,8 +146,9 @@ def preview(contents: Contents) -> str:
 
 
 def write(contents: Contents, path: Path) -> None:
-    """The zip, written beside `path` and renamed into place (never over an existing file)."""
-    if path.exists():
+    """The zip, written to a new file of a random name beside `path` and linked into place: never over an
+    existing name, nor through a symlink a repository commits where the temporary file goes."""
+    if os.path.lexists(path):
         raise GitobsError(f"{path} exists: name another file with -o")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -155,12 +158,32 @@ def write(contents: Contents, path: Path) -> None:
             info.compress_type = method
             info.external_attr = 0o644 << 16
             archive.writestr(info, blob)
-    temp = path.with_name(f".{path.name}.tmp")
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     try:
-        temp.write_bytes(buffer.getvalue())
-        os.replace(temp, path)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(buffer.getvalue())
+        _link_new(temp, path)
+    except FileExistsError:
+        raise GitobsError(f"{path} exists: name another file with -o") from None
     except OSError as exc:
         raise GitobsError(f"cannot write {path}: {exc.strerror}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+
+
+def _link_new(temp: Path, path: Path) -> None:
+    """`temp` under the name `path`, which must not exist (a link fails on any name there, a dangling symlink
+    too); where the file system has no hard links, renamed after a last look."""
+    try:
+        os.link(temp, path, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except OSError:
+        if os.path.lexists(path):
+            raise FileExistsError(path) from None
+        os.rename(temp, path)
 
 
 def default_name() -> Path:
