@@ -6,7 +6,9 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -354,6 +356,63 @@ def test_commits_a_repair_took_out_of_the_log_are_imported_again_and_nothing_els
     seqs, ids = [e.seq for e in events(repo)], [e.id for e in events(repo)]
     assert seqs == sorted(set(seqs)) and len(set(ids)) == len(ids)
     assert run_import(repo).imported == 0
+
+
+_REPAIR_KILLED_AFTER_ITS_RENAME = """
+import os, signal, sys
+real = os.replace
+def replace(*args, **kwargs):
+    real(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)  # the repaired segment is in place: killed before anything else
+os.replace = replace
+sys.argv = ["gitobs", "doctor", "--repair"]
+from gitobs.cli.main import main
+main()
+"""
+
+
+def test_a_repair_killed_after_its_rename_still_lets_import_write_the_lost_commits_again(tmp_path):
+    repo = tmp_path / "fast"
+    git(tmp_path, "init", "-q", str(repo))
+    fast_history(repo, 300)
+    install(locate(repo))
+    run_import(repo, chunk_commits=100)
+    [segment] = EventLog(locate(repo).obs.log).segments()
+    data = bytearray(segment.read_bytes())
+    second_chunk, third_chunk = [at for at in range(len(data)) if data.startswith(FRAME_MAGIC, at)][-2:]
+    for at in range(second_chunk + 4, third_chunk):
+        data[at] ^= 0x5A
+    segment.write_bytes(bytes(data))
+    killed = subprocess.run([sys.executable, "-c", _REPAIR_KILLED_AFTER_ITS_RENAME], cwd=repo)
+    assert killed.returncode == -signal.SIGKILL and len(created(repo)) == 200
+    assert "no damage found" in gitobs("doctor", "--repair", cwd=repo).stdout
+    assert run_import(repo).imported == 100  # the cursor that counted them went before the repair
+    assert len({e.data["sha"] for e in created(repo)}) == len(created(repo)) == 300
+
+
+_PURGE_KILLED_AFTER_THE_LOG_WENT = """
+import os, shutil, signal, sys
+real = shutil.rmtree
+def rmtree(path, *args, **kwargs):
+    real(path, *args, **kwargs)
+    if os.path.basename(path) == "log":
+        os.kill(os.getpid(), signal.SIGKILL)  # the log is gone: killed before anything else
+shutil.rmtree = rmtree
+sys.argv = ["gitobs", "purge", "--yes"]
+from gitobs.cli.main import main
+main()
+"""
+
+
+def test_a_purge_killed_after_the_log_went_still_lets_import_bring_the_history_back(tmp_path):
+    repo = tmp_path / "fast"
+    git(tmp_path, "init", "-q", str(repo))
+    fast_history(repo, 30)
+    install(locate(repo))
+    run_import(repo)
+    killed = subprocess.run([sys.executable, "-c", _PURGE_KILLED_AFTER_THE_LOG_WENT], cwd=repo)
+    assert killed.returncode == -signal.SIGKILL and created(repo) == []
+    assert run_import(repo).imported == 30  # the cursor went before the log
 
 
 def test_since_takes_only_newer_commits_and_a_full_import_adds_the_rest(tmp_path):

@@ -75,8 +75,10 @@ def purge(
             raise GitobsError("purge deletes every recorded event here: add --yes to confirm")
         typer.confirm(f"Delete everything gitobs recorded in {repo.obs.root}?", abort=True)
     with import_lock(repo.obs.root, "a gitobs import is running; run gitobs purge once it has finished"):
+        # The history it covers leaves the log: the next import brings it back. First, so that a purge killed
+        # once the log is gone leaves no cursor hiding that history.
+        forget_cursor(repo.obs.root)
         purged = purge_data(repo.obs)
-        forget_cursor(repo.obs.root)  # the history it covered is no longer in the log: the next import brings it back
     say(f"purged {purged.segments} log segment(s), {purged.bytes} bytes, {purged.spool_files} spool record(s)")
     if uninstall:
         for problem in uninstall_hooks(repo).problems:
