@@ -217,3 +217,22 @@ def test_a_trace2_directory_opened_up_is_made_private_again_by_the_next_drain(tm
     directory.chmod(0o755)
     trace2_spool.drain()
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+
+
+# --- a copied repository's .git/obs: temporary names that are symlinks ---
+
+@pytest.mark.parametrize("planted, command", [(".state.json.tmp", ("scan",)),
+                                             (".config.toml.tmp", ("config", "set", "scan.undo_window", "5m"))])
+def test_a_symlink_at_a_temporary_name_in_obs_is_never_written_through(watched, tmp_path, planted, command):
+    """A copied repository (.git and all: a tarball, a synced folder) can hold `.git/obs/.state.json.tmp` ->
+    the user's file: the state was written through it (the user's file overwritten), then the link renamed
+    over state.json."""
+    precious = tmp_path / "precious"
+    precious.write_text("the user's own file\n")
+    obs = locate(watched).obs.root
+    (obs / planted).symlink_to(precious)
+    commit_file(watched, "f.txt", "x\n")
+    gitobs(*command, cwd=watched)
+    assert precious.read_text() == "the user's own file\n"
+    written = obs / planted[1:-len(".tmp")]
+    assert written.is_file() and not written.is_symlink()

@@ -17,12 +17,22 @@ def replace_with(path: Path, temp: Path, pieces: Iterable[bytes],
                  sync_dir: Callable[[Path], None] | None = None) -> None:
     """`pieces` as the new content of `path`, written to `temp`, synced, renamed over `path`; then the
     directory synced (by `sync_dir` where the caller wants its failure raised, as the event log does)."""
-    with open(temp, "wb") as handle:
+    with open(_fresh(temp), "wb") as handle:
         handle.writelines(pieces)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temp, path)
     (sync_dir or fsync_dir)(path.parent)
+
+
+def _fresh(temp: Path) -> int:
+    """`temp` made anew, whatever was at that name removed first: a copied repository's `.git/obs/` may hold a
+    symlink there to a file of the user's, which opening the name would write through."""
+    try:
+        os.unlink(temp)
+    except FileNotFoundError:
+        pass
+    return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
 
 
 def fsync_dir(directory: Path) -> None:
