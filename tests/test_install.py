@@ -88,6 +88,7 @@ def test_husky_style_hooks_path_keeps_working(repo, tmp_path):
     """husky v9 finds its helper and the hook name from $0: the chained copy must still see its own path."""
     husky = repo / ".husky"
     (husky / "_").mkdir(parents=True)
+    (husky / "_" / ".gitignore").write_text("*")  # as husky writes it
     (husky / "_" / "h").write_text('n=$(basename "$0")\ns=$(dirname "$(dirname "$0")")/$n\n'
                                    '[ -f "$s" ] || exit 0\nsh -e "$s" "$@"\n')
     (husky / "_" / "pre-commit").write_text('#!/usr/bin/env sh\n. "$(dirname "$0")/h"\n')
@@ -309,10 +310,11 @@ def test_install_never_writes_through_a_symlink_planted_in_the_hooks_directory(r
     victim.write_text("precious\n")
     hooks = repo / ".githooks"
     hooks.mkdir()
+    (repo / ".git" / "info" / "exclude").write_text(".githooks/\n")
     for name in RECORDED_HOOKS:
         (hooks / f".{name}.gitobs-tmp").symlink_to(victim)
     git(repo, "config", "core.hooksPath", ".githooks")
-    install(locate(repo))
+    assert not install(locate(repo)).problems
     assert victim.read_text() == "precious\n"
     assert all(not (hooks / name).is_symlink() for name in os.listdir(hooks) if not name.startswith("."))
 
@@ -352,3 +354,29 @@ def test_hooks_print_nothing_when_a_ref_they_read_is_not_a_loose_file(tmp_path):
     (repo / "a.txt").write_text("b\n")
     second = git(repo, "commit", "-qam", "second")
     assert (first.stderr, second.stderr) == ("", "")
+
+
+def test_hooks_git_status_would_show_are_left_alone(repo):
+    """core.hooksPath in the work tree: a tracked hook (or one git does not ignore) is not replaced by the shim,
+    which `git commit -a` would commit and `git status` show; an ignored hooks directory is installed."""
+    hooks = repo / ".githooks"
+    hooks.mkdir()
+    (hooks / "pre-commit").write_text("#!/bin/sh\nexit 0\n")
+    (hooks / "pre-commit").chmod(0o755)
+    git(repo, "add", ".githooks")
+    git(repo, "commit", "-q", "-m", "shared hooks")
+    git(repo, "config", "core.hooksPath", ".githooks")
+    report = install(locate(repo))
+    assert len(report.problems) == 1 and "pre-commit" in report.problems[0] and "not installed" in report.problems[0]
+    assert git(repo, "status", "--porcelain").stdout == ""
+    (repo / "a.txt").write_text("a\n")
+    git(repo, "add", "a.txt")
+    git(repo, "commit", "-q", "-a", "-m", "everything")
+    assert git(repo, "show", "HEAD:.githooks/pre-commit").stdout == "#!/bin/sh\nexit 0\n"
+
+    git(repo, "config", "core.hooksPath", "local-hooks")  # not there yet: install would create it, untracked
+    assert install(locate(repo)).problems and not (repo / "local-hooks").exists()
+    (repo / ".git" / "info" / "exclude").write_text("local-hooks/\n")
+    report = install(locate(repo))
+    assert not report.problems and set(report.changed) == set(LEAN_HOOKS)
+    assert git(repo, "status", "--porcelain").stdout == ""

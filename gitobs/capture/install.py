@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from gitobs import __version__
 from gitobs.capture.interpreter import isolation_flags
 from gitobs.capture.spool import write_note
 from gitobs.core import config
-from gitobs.core.repo import GitobsError, Repo
+from gitobs.core.repo import GitobsError, Repo, untraced_env
 
 # Every hook the shim can record, in the order they are installed.
 RECORDED_HOOKS = (
@@ -137,9 +138,17 @@ def install(repo: Repo, executable: str | None = None, hooks: tuple[str, ...] | 
     shim = render_shim(executable)
     hooks_dir = repo.hooks_dir
     report = InstallReport(hooks_dir)
-    created_dir = not hooks_dir.exists()
+    shown = _shown_by_git_status(repo, hooks)
+    if shown:
+        report.problems.append(
+            f"{', '.join(shown)}: not installed, {hooks_dir} is in the work tree and git does not ignore "
+            "them there: the shim would show in git status and be committed by git commit -a "
+            "(add the hooks directory to .git/info/exclude to install there)")
+        hooks = tuple(name for name in hooks if name not in shown)
+    created_dir = not hooks_dir.exists() and bool(hooks)
     try:
-        hooks_dir.mkdir(parents=True, exist_ok=True)
+        if hooks:
+            hooks_dir.mkdir(parents=True, exist_ok=True)
         for sub in (repo.obs.spool, repo.obs.log):
             sub.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -168,6 +177,27 @@ def install(repo: Repo, executable: str | None = None, hooks: tuple[str, ...] | 
     if report.changed:
         write_note(repo.obs.spool, "gitobs-install", [str(hooks_dir), __version__])
     return report
+
+
+def _shown_by_git_status(repo: Repo, hooks: tuple[str, ...]) -> list[str]:
+    """The hooks whose files (the shim, the chained hook) `git status` would show: core.hooksPath inside the
+    work tree, neither file ignored (a tracked file never is)."""
+    if repo.work_tree is None:
+        return []
+    hooks_dir, top = repo.hooks_dir.resolve(), repo.work_tree.resolve()
+    if not hooks_dir.is_relative_to(top) or any(
+            hooks_dir.is_relative_to(git_dir.resolve()) for git_dir in (repo.git_dir, repo.common_dir)):
+        return []
+    relative = hooks_dir.relative_to(top).as_posix()
+    paths = [f"{relative}/{name}{suffix}" for name in hooks for suffix in ("", CHAINED_SUFFIX)]
+    try:
+        done = subprocess.run(["git", "check-ignore", "-z", "--stdin"], cwd=top, input="\0".join(paths) + "\0",
+                              capture_output=True, text=True, errors="surrogateescape", env=untraced_env())
+    except OSError as exc:
+        raise GitobsError(f"cannot run git check-ignore: {exc.strerror}") from exc
+    ignored = set(done.stdout.split("\0"))
+    return [name for name in hooks
+            if not {f"{relative}/{name}", f"{relative}/{name}{CHAINED_SUFFIX}"} <= ignored]
 
 
 class _HookConflict(Exception):
