@@ -269,3 +269,14 @@ def test_index_lock_held_by_git_does_not_stop_sampling(repo):
     (repo / ".git" / "index.lock").write_bytes(b"")  # git is writing the index
     (repo / "README.md").write_text("hello\nworld\n")
     assert rows(sample(repo)) == [["README.md", 1, 0]]
+
+
+def test_an_edit_committed_on_another_branch_then_left_is_not_lost(watched):
+    """Edited on main, carried to a new branch and committed there, then back to main: main's README.md is
+    as it was and clean, yet the edit is in a commit, not thrown away."""
+    (watched / "README.md").write_text("hello\nworld\n")
+    start = last_seq(watched)  # its sample sees the edit
+    git(watched, "switch", "-q", "-c", "feat")
+    git(watched, "commit", "-q", "-am", "on feat")
+    git(watched, "switch", "-q", "main")
+    assert new_events(watched, start, types=("edit.discarded",)) == []

@@ -373,7 +373,9 @@ def _read_stash_reflog(obs: ObsPaths, state: ScanState, stash: StashEvents, now_
 
 
 def _sample_worktrees(ctx: _Context, discards: Discards) -> None:
-    """Sample every worktree; what vanished from its dirty files since the last sample was discarded."""
+    """Sample every worktree; what vanished from its dirty files since the last sample, and no commit of
+    this scan in that worktree changed, was discarded."""
+    committed = _committed_paths(ctx.collector)
     for wt, git_dir in ctx.worktrees.items():
         previous = ctx.state.worktrees.get(wt)
         result = sample_worktree(git_dir, previous)
@@ -387,8 +389,22 @@ def _sample_worktrees(ctx: _Context, discards: Discards) -> None:
             ctx.collector.emit("worktree.sample", result.sample, ts_ns=ctx.now_ns, src="worktree", wt=wt,
                                provenance=origin)
         branch = result.sample.branch if result.sample is not None else None
-        discards.settle(wt, result.lost, ctx.now_ns, origin, branch)
+        kept = committed.get(wt, set())
+        salt = ctx.collector.salt
+        lost = [file for file in result.lost if (hash_path(file.path, salt) if salt else file.path) not in kept]
+        discards.settle(wt, lost, ctx.now_ns, origin, branch)
     discards.settle_rest()
+
+
+def _committed_paths(collector: Collector) -> dict[str, set[str]]:
+    """Worktree -> the paths its commits of this scan changed, as stored (hashed with capture.paths off). An
+    edit committed on a branch HEAD then left (`switch -c`, commit, switch back) is clean, its HEAD's
+    version unchanged, and not lost."""
+    paths: dict[str, set[str]] = {}
+    for _, event in collector.events:
+        if event.type == "commit.created":
+            paths.setdefault(event.wt, set()).update(file.path for file in event.data.files)
+    return paths
 
 
 def _digest(memory: object) -> str:
