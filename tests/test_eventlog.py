@@ -557,3 +557,30 @@ def test_sigkill_during_a_seal_loses_nothing_and_the_index_still_holds(tmp_path:
     assert in_window(log.iter_lines(window=window_micros(*window)), *window) == in_window(lines, *window)
     log.append([stamped(95, "2050-01-01")])  # the next writer clears the leftover and goes on
     assert not list(tmp_path.glob("*.seal-tmp")) and len(list(log.iter_lines())) == 96
+
+
+FULL_DISK = r"""
+import resource, signal, sys
+from pathlib import Path
+from gitobs.log.eventlog import EventLog
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), as on a full disk
+log = EventLog(Path(sys.argv[1]))
+log.append([b'{"seq":%d}' % i for i in range(3)])
+size = log.segments()[-1].stat().st_size
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 40, resource.RLIM_INFINITY))  # room for part of a frame
+try:
+    log.append([b'{"seq":%d,"pad":"%s"}' % (i, b"%d" % i * 50) for i in range(3, 200)])
+except OSError as error:
+    print(error.errno)
+"""
+
+
+def test_an_append_the_disk_cannot_hold_leaves_no_torn_frame(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    child = subprocess.run([sys.executable, "-c", FULL_DISK, str(tmp_path)], env=env, capture_output=True, text=True)
+    assert child.returncode == 0 and child.stdout.strip() == "27", child.stderr  # EFBIG
+    log = EventLog(tmp_path)
+    assert log.check() == [] and len(list(log.iter_lines())) == 3
+    log.append([b'{"seq":3}'])  # the same segment goes on: nothing to abandon
+    assert [path.name for path in log.segments()] == ["00000001.jsonl.zst"] and len(list(log.iter_lines())) == 4

@@ -5,7 +5,7 @@ Each segment is a concatenation of zstd frames, each frame holding whole ``\\n``
 The highest-numbered segment is the live one; lower ones are sealed and immutable.
 
 Durability model: one append writes one checksummed frame and fsyncs it, so a crash can only
-leave a torn frame at the very end of the live segment. Readers skip damage and resynchronise
+leave a torn frame at the very end of the live segment (a write that fails, on a full disk, is cut back). Readers skip damage and resynchronise
 on the next frame magic, so one bad frame never hides the good ones after it. Repair cuts only a
 live segment's torn tail off; other damage (a flipped bit in a sealed frame) is taken out of its
 segment alone, with the lines that still decode from it written back. Every byte repair removes is
@@ -132,6 +132,13 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def _cut_back(fd: int, size: int) -> None:
+    try:
+        os.ftruncate(fd, size)
+    except OSError:
+        pass  # then it is a torn tail, as after a crash: reported, and repaired by doctor --repair
 
 
 def _compressed_size_bound(content_size: int) -> int:
@@ -466,8 +473,13 @@ class EventLog:
         created = not live.exists()
         fd = os.open(live, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            _write_all(fd, frame)
-            os.fsync(fd)
+            start = os.fstat(fd).st_size
+            try:
+                _write_all(fd, frame)
+                os.fsync(fd)
+            except OSError:
+                _cut_back(fd, start)  # a write that failed (a full disk) leaves no torn frame to repair
+                raise
             size = os.fstat(fd).st_size
         finally:
             os.close(fd)
