@@ -5,8 +5,9 @@ Each segment is a concatenation of zstd frames, each frame holding whole ``\\n``
 The highest-numbered segment is the live one; lower ones are sealed and immutable.
 
 Durability model: one append writes one checksummed frame and fsyncs it, so a crash can only
-leave a torn frame at the very end of the live segment (a write that fails, on a full disk, is cut back). Readers skip damage and resynchronise
-on the next frame magic, so one bad frame never hides the good ones after it. Repair cuts only a
+leave a torn frame at the very end of the live segment (a write that fails, on a full disk, is cut
+back). Readers skip damage and resynchronise on the next frame magic, so one bad frame never hides the
+good ones after it. Repair cuts only a
 live segment's torn tail off; other damage (a flipped bit in a sealed frame) is taken out of its
 segment alone, with the lines that still decode from it written back. Every byte repair removes is
 kept first, in ``log.damaged/`` next to the log.
