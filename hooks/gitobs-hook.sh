@@ -184,9 +184,27 @@ gitobs_queue_scan() {
     fi
 }
 
+# git gives a hint when it finds a hook that is not executable (advice.ignoredHook); it now finds the shim,
+# so the shim gives it for the chained hook, in git's words and colour. Only then does it run git. Not in
+# another manager's slot (-user, .legacy): git never looked there.
+gitobs_ignored_hint() {
+    [ "${0##*/}" = "$gitobs_hook" ] && [ -f "$gitobs_chained" ] && [ ! -x "$gitobs_chained" ] || return 0
+    [ "$(git config --type=bool advice.ignoredHook 2>/dev/null)" = false ] && return 0
+    gitobs_color= gitobs_reset=
+    if [ -t 2 ] && [ "$(git config --get-colorbool color.advice true 2>/dev/null)" = true ]; then
+        gitobs_color=$(git config --get-color color.advice.hint yellow 2>/dev/null)
+        gitobs_reset=$(printf '\033[m')
+    fi
+    printf '%shint: The '\''%s'\'' hook was ignored because it'\''s not set as executable.%s\n' \
+        "$gitobs_color" "$0" "$gitobs_reset" >&2
+    printf '%shint: You can disable this warning with `git config advice.ignoredHook false`.%s\n' \
+        "$gitobs_color" "$gitobs_reset" >&2
+}
+
 # The common case, a hook with no stdin and nothing chained, is done: the rest of this file (stdin copying,
 # running the chained hook) is not even parsed.
 if [ -z "$gitobs_has_in" ] && { [ ! -f "$gitobs_chained" ] || [ ! -x "$gitobs_chained" ]; }; then
+    gitobs_ignored_hint
     gitobs_queue_scan
     exit 0
 fi
@@ -285,6 +303,8 @@ if [ -f "$gitobs_chained" ] && [ -x "$gitobs_chained" ] && ! gitobs_is_shim "$gi
         { printf 'status %s\n' "$gitobs_status" > "$gitobs_file.end"; } 2>/dev/null
         set +C
     fi
+else
+    gitobs_ignored_hint
 fi
 
 gitobs_queue_scan

@@ -425,3 +425,25 @@ def test_pre_commit_framework_installed_first_can_still_uninstall_itself(repo, t
     install(locate(repo))
     uninstall(locate(repo))
     assert snapshot(hooks) == before
+
+
+@pytest.mark.parametrize("advice", ["true", "false"])
+def test_a_hook_that_is_not_executable_gets_gits_hint_as_without_gitobs(repo, advice):
+    """git hints at a hook it ignores for its mode (advice.ignoredHook); with the shim in its place, git finds
+    the shim, which gives the same hint for the chained hook (and none when the advice is off)."""
+    hooks = repo / ".git" / "hooks"
+    for name in ("pre-commit", "post-checkout"):
+        (hooks / name).write_text("#!/bin/sh\necho never run\n")
+        (hooks / name).chmod(0o644)
+    git(repo, "config", "advice.ignoredHook", advice)
+
+    def session() -> list[tuple[int, str, str]]:
+        done = [git(repo, "commit", "-q", "--allow-empty", "-m", "x"), git(repo, "checkout", "-q", "-b", "b")]
+        git(repo, "checkout", "-q", "main")
+        git(repo, "branch", "-q", "-D", "b")
+        return [(d.returncode, d.stdout, d.stderr) for d in done]
+
+    plain = session()
+    assert ("hint: The '.git/hooks/pre-commit' hook was ignored" in plain[0][2]) == (advice == "true")
+    install(locate(repo))
+    assert session() == plain
