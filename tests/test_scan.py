@@ -706,3 +706,18 @@ def test_a_reset_right_after_a_stash_is_not_taken_for_the_stashs_own(watched):
     assert sorted(types_of(events)) == ["history.reset", "stash.push"]  # the reset in whole seconds, first
     [reset] = [e for e in events if e.type == "history.reset"]
     assert reset.data == {"branch": "main", "from_sha": head, "to_sha": head}
+
+
+def test_renaming_the_current_branch_before_the_first_scan_keeps_heads_earlier_lines(repo):
+    """git logs the rename of the branch HEAD is on to HEAD's reflog too (`git branch -m master main`
+    after the first commits): HEAD's reflog is never a renamed one, and its lines before it are unread."""
+    git(repo, "switch", "-q", "-c", "feat")
+    commit_file(repo, "f.txt", "f\n", "on feat")
+    git(repo, "switch", "-q", "main")
+    git(repo, "branch", "-m", "main", "trunk")
+    assert "Branch: renamed" in (repo / ".git" / "logs" / "HEAD").read_text()
+    install(locate(repo))
+    events = new_events(repo, types=("branch.switch", "commit.created", "branch.renamed"))
+    assert [(e.type, e.data.get("branch") or e.data.get("to")) for e in events] == [
+        ("commit.created", "main"), ("branch.switch", "feat"), ("commit.created", "feat"),
+        ("branch.switch", "main"), ("branch.renamed", "trunk")]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -322,8 +323,8 @@ def _read_reflog(ctx: _Context, file: ReflogFile) -> ReflogRead:
     name = recorded(file.path.relative_to(ctx.obs.common_dir).as_posix())  # the state is JSON: UTF-8
     known = name in ctx.state.cursors
     entries, cursor, _ = read_new(file, Cursor.from_json(ctx.state.cursors.get(name)))
-    if not known:
-        entries = since_rename(entries)
+    if not known and file.ref != "HEAD":  # HEAD's reflog holds the rename of its branch, but is never moved
+        entries = since_rename(entries, lambda old: recorded(f"logs/refs/heads/{old}") in ctx.state.cursors)
     if ctx.lean and not ctx.settings.reflog and file.ref == "HEAD":
         _end_attempts(ctx.state, entries)  # the commits are not recorded, but they did end their attempts
     return ReflogRead(file, name, _recorded(ctx, entries), cursor)
@@ -347,13 +348,23 @@ def _recorded(ctx: _Context, entries: list[ReflogEntry]) -> list[ReflogEntry]:
     return entries
 
 
-def since_rename(entries: list[ReflogEntry]) -> list[ReflogEntry]:
+def since_rename(entries: list[ReflogEntry], read_before: Callable[[str], bool] | None = None) -> list[ReflogEntry]:
     """A renamed or copied branch's reflog (`branch -m`, `branch -c`) starts with the old branch's
-    lines, already read under the old name: keep what follows git's own "Branch: renamed" line."""
-    for index in range(len(entries) - 1, -1, -1):
-        if entries[index].message.startswith(("Branch: renamed", "Branch: copied")):
-            return entries[index:]
-    return entries
+    lines, already read under the old name: keep what follows git's own "Branch: renamed" line. With
+    `read_before` (was the reflog of this old name read?), a rename whose old reflog never was (renamed
+    before the first scan) keeps them, under the old name: they are the only copy left, and the twins of
+    HEAD's lines."""
+    ref = None  # the branch the lines before a rename were logged under
+    kept: list[ReflogEntry] = []
+    for entry in reversed(entries):
+        kind = classify(entry.message)
+        if entry.message.startswith("Branch: copied") or (
+                kind.op == "branch-renamed" and (read_before is None or read_before(kind.source))):
+            return [entry, *reversed(kept)]
+        kept.append(replace(entry, ref=ref) if ref else entry)
+        if kind.op == "branch-renamed":
+            ref = f"refs/heads/{kind.source}"
+    return kept[::-1]
 
 
 def _read_stash_reflog(obs: ObsPaths, state: ScanState, stash: StashEvents, now_ns: int) -> None:
