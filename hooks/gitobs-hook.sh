@@ -3,7 +3,8 @@
 #
 # Records one raw line-based record per hook run under <common git dir>/obs/spool/, then runs the
 # hook it replaced (<hook>.gitobs-chained) with the same arguments, stdin and exit status.
-# Only shell builtins run here (no date, no git, no interpreter) and nothing it does on its own
+# Only shell builtins run here (no date, no git but for the hint about a chained hook that is not
+# executable, no interpreter) and nothing it does on its own
 # account can fail the git command: every write is allowed to fail silently.
 
 # reference-transaction runs for every phase of every ref update and only "committed" is recorded:
