@@ -192,3 +192,42 @@ def test_gc_leaves_a_damaged_log_to_doctor_repair(watched):
     gitobs("doctor", "--repair", cwd=watched, ok=False)
     assert any(EventLog(obs.log).damaged_dir.iterdir())
     assert "rolled up" in gitobs("gc", cwd=watched).stdout
+
+
+def _read_only(directory: Path):
+    """`directory` made read-only for real: a read-only bind mount as root (chmod does not stop root)."""
+    import contextlib
+    import subprocess
+
+    @contextlib.contextmanager
+    def held():
+        if os.geteuid() != 0:
+            directory.chmod(0o555)
+            try:
+                yield
+            finally:
+                directory.chmod(0o755)
+            return
+        mounted = subprocess.run(["mount", "--bind", str(directory), str(directory)], capture_output=True)
+        if mounted.returncode != 0:
+            pytest.skip("root without mount: no way to make a directory read-only")
+        try:
+            subprocess.run(["mount", "-o", "remount,bind,ro", str(directory)], check=True)
+            yield
+        finally:
+            subprocess.run(["umount", str(directory)], check=True)
+
+    return held()
+
+
+def test_a_purge_that_cannot_delete_the_log_says_so(watched):
+    commit_file(watched, "a.txt", "a\n")
+    gitobs("scan", cwd=watched)
+    obs = ObsPaths(watched / ".git")
+    lines = list(EventLog(obs.log).iter_lines())
+    with _read_only(obs.log):
+        done = gitobs("purge", "--yes", cwd=watched, ok=False)  # it said "purged", the events all there
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1 and "purged" not in done.stdout
+    assert list(EventLog(obs.log).iter_lines()) == lines
+    assert "purged" in gitobs("purge", "--yes", cwd=watched).stdout
+    assert list(EventLog(obs.log).iter_lines()) == []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from gitobs.capture.state import ScanState, load_state, save_state
 from gitobs.core.lock import exclusive
@@ -40,9 +41,9 @@ def purge(obs: ObsPaths, wait_s: float = 30.0) -> Purged:
         log = EventLog(obs.log)
         segments = log.segments()
         purged = Purged(len(segments), log.size_bytes(), _clear(obs.spool))
-        shutil.rmtree(obs.log, ignore_errors=True)
-        shutil.rmtree(log.damaged_dir, ignore_errors=True)  # what repairs took out of the log goes too
-        replay_cache.drop(obs.log)  # and the analyzers' states made of it
+        _remove(obs.log)
+        _remove(log.damaged_dir)  # what repairs took out of the log goes too
+        _remove(obs.root / replay_cache.DIRECTORY)  # and the analyzers' states made of it
         metrics.forget(obs)  # the Prometheus counts go with the events
         delivery.forget(obs)  # and so do requests still waiting for a collector
         obs.log.mkdir(parents=True, exist_ok=True)
@@ -52,6 +53,14 @@ def purge(obs: ObsPaths, wait_s: float = 30.0) -> Purged:
         kept.log_end = EventLog(obs.log).end_mark()
         save_state(obs.state, kept)
     return purged
+
+
+def _remove(directory: Path) -> None:
+    """Deleted whole, or OSError: a purge that leaves events behind must not say it purged them."""
+    try:
+        shutil.rmtree(directory)
+    except FileNotFoundError:
+        pass
 
 
 def _clear(directory) -> int:
