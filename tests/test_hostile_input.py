@@ -236,3 +236,42 @@ def test_a_symlink_at_a_temporary_name_in_obs_is_never_written_through(watched, 
     assert precious.read_text() == "the user's own file\n"
     written = obs / planted[1:-len(".tmp")]
     assert written.is_file() and not written.is_symlink()
+
+
+# --- a copied repository's .git/obs, or a directory in it, that is a symlink ---
+
+def _victim(tmp_path: Path) -> Path:
+    """A directory of the user's own, laid out like gitobs's, with files gitobs never wrote."""
+    victim = tmp_path / "victim"
+    for name in ("log", "spool"):
+        (victim / name).mkdir(parents=True)
+        (victim / name / "mine.txt").write_text("the user's own file\n")
+    return victim
+
+
+def _untouched(victim: Path) -> bool:
+    return sorted(str(p.relative_to(victim)) for p in victim.rglob("*")) == [
+        "log", "log/mine.txt", "spool", "spool/mine.txt"]
+
+
+def test_a_symlinked_obs_is_never_installed_into_nor_purged(repo, tmp_path):
+    victim = _victim(tmp_path)
+    (repo / ".git" / "obs").symlink_to(victim)
+    for argv in (["install"], ["purge", "--yes"], ["status"]):
+        done = gitobs(*argv, cwd=repo, ok=False)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert "is a symbolic link" in done.stderr and "obs" in done.stderr
+    assert _untouched(victim)
+
+
+@pytest.mark.parametrize("linked", ["spool", "log"])
+def test_a_symlinked_directory_in_obs_is_never_emptied(watched, tmp_path, linked):
+    """Installed, then `.git/obs/spool` (or log) made a link: purge emptied the link's target, a scan took
+    its files for spool records."""
+    victim = _victim(tmp_path)
+    obs = locate(watched).obs.root
+    os.rename(obs / linked, tmp_path / "moved")
+    (obs / linked).symlink_to(victim / linked)
+    gitobs("scan", cwd=watched, ok=False)
+    assert "is a symbolic link" in gitobs("purge", "--yes", cwd=watched, ok=False).stderr
+    assert _untouched(victim)

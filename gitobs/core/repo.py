@@ -71,8 +71,21 @@ class ObsPaths:
         return self.root / "paused"
 
     def is_enabled(self) -> bool:
-        """Installed here (uninstall removes the manifest and keeps the data)."""
-        return self.manifest.is_file()
+        """Installed here (uninstall removes the manifest and keeps the data), in directories of its own."""
+        return self.manifest.is_file() and self.symlinked() is None
+
+    def symlinked(self) -> Path | None:
+        """`.git/obs`, or a directory in it that gitobs empties, when it is a symbolic link. gitobs writes and
+        deletes only in directories of its own: a repository copied whole brings its `.git`, which could point
+        them at any of the user's."""
+        return next((path for path in (self.root, self.spool, self.log) if path.is_symlink()), None)
+
+    def check_own(self) -> None:
+        """A one-line error when `symlinked`."""
+        link = self.symlinked()
+        if link is not None:
+            raise GitobsError(f"{link} is a symbolic link; gitobs keeps its data only in a directory of its "
+                              "own there (replace the link by a directory)")
 
 
 @dataclass(frozen=True)

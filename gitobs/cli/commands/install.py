@@ -19,6 +19,7 @@ from gitobs.core.safe_text import inert
 def install(repo_dir: Path = RepoOption) -> None:
     """Put the recorder hooks in place (chaining any hooks already there) and start recording."""
     repo = open_repo(repo_dir)
+    repo.obs.check_own()
     report = install_hooks(repo)
     registered = _registered(lambda registry: registry.add(repo))
     state = "installed" if report.changed or registered else "already installed, nothing changed"

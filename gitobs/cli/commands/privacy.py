@@ -67,6 +67,7 @@ def purge(
 ) -> None:
     """Delete every event and remembered detail gitobs recorded here. The hooks stay unless --uninstall."""
     repo = open_repo(repo_dir)
+    repo.obs.check_own()
     if not (repo.obs.root).is_dir():
         say("nothing recorded here")
         return

@@ -41,6 +41,7 @@ LOCK_WAIT_S = 30.0
 def status(repo_dir: Path = RepoOption, no_scan: bool = NoScanOption) -> None:
     """Show whether the hooks are installed and healthy, what the log holds, and the last scan."""
     repo = open_repo(repo_dir)
+    repo.obs.check_own()
     if not repo.obs.is_enabled():
         say("gitobs is not installed in this repository (run gitobs install)")
         return
