@@ -272,7 +272,11 @@ gitobs_run_chained() {
             "$gitobs_interp" $gitobs_opt -c 'gitobs_chained_file=$1; shift; . "$gitobs_chained_file"' "$0" "$gitobs_chained" "$@"
             ;;
         *)
-            "$gitobs_chained" "$@"
+            # by a path ending in the hook's own name, as git runs it (install links it from .gitobs-chained/):
+            # a program that tells the hook by its name (overcommit) sees what it would see without gitobs
+            gitobs_named=$gitobs_dir/.gitobs-chained/$gitobs_hook
+            [ -x "$gitobs_named" ] || gitobs_named=$gitobs_chained
+            "$gitobs_named" "$@"
             ;;
     esac
 }

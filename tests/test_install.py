@@ -25,7 +25,10 @@ def snapshot(directory: Path) -> dict[str, tuple]:
     result = {}
     for entry in sorted(directory.iterdir()):
         info = entry.lstat()
-        content = os.readlink(entry) if entry.is_symlink() else entry.read_bytes()
+        if entry.is_symlink():
+            content = os.readlink(entry)
+        else:
+            content = snapshot(entry) if entry.is_dir() else entry.read_bytes()
         result[entry.name] = (content, stat.S_IMODE(info.st_mode), stat.S_IFMT(info.st_mode))
     return result
 
@@ -447,3 +450,25 @@ def test_a_hook_that_is_not_executable_gets_gits_hint_as_without_gitobs(repo, ad
     assert ("hint: The '.git/hooks/pre-commit' hook was ignored" in plain[0][2]) == (advice == "true")
     install(locate(repo))
     assert session() == plain
+
+
+def test_a_chained_program_sees_its_own_hook_name(repo, tmp_path):
+    """A hook run as a program (not sourced) that tells which hook it is by the name it was run as, as
+    overcommit's does (File.basename($0)), still sees the hook's name; a symlinked one too."""
+    hooks = repo / ".git" / "hooks"
+    seen = tmp_path / "seen"
+    (hooks / "dispatch").write_text(
+        "#!/usr/bin/env python3\nimport os, sys\n"
+        f"open({str(seen)!r}, 'a').write(os.path.basename(sys.argv[0]) + '\\n')\n"
+        "sys.exit(0 if os.path.basename(sys.argv[0]) in ('pre-commit', 'commit-msg') else 69)\n")
+    (hooks / "dispatch").chmod(0o755)
+    os.symlink("dispatch", hooks / "pre-commit")
+    (hooks / "commit-msg").write_bytes((hooks / "dispatch").read_bytes())
+    (hooks / "commit-msg").chmod(0o755)
+    before = snapshot(hooks)
+    install(locate(repo))
+    commit_file(repo, "a.txt", "a\n")  # fails if the hook saw another name
+    assert seen.read_text() == "pre-commit\ncommit-msg\n"
+    install(locate(repo))
+    uninstall(locate(repo))
+    assert snapshot(hooks) == before

@@ -36,6 +36,9 @@ LEAN_HOOKS = ("post-checkout", "pre-commit", "commit-msg", "post-merge", "post-r
 ALL_HOOKS_KEY = "capture.all_hooks"  # user scope: true installs RECORDED_HOOKS
 SHIM_MARKER = b"# gitobs-shim "
 CHAINED_SUFFIX = ".gitobs-chained"
+# <hooks>/.gitobs-chained/<hook> links to ../<hook>.gitobs-chained: a hook the shim runs as a program (not
+# sourced) gets a path ending in its own name, as without gitobs (overcommit tells the hook by basename($0))
+NAMED_DIR = ".gitobs-chained"
 GITBUTLER_MARKER = b"# GITBUTLER_MANAGED_HOOK_V1"
 GITBUTLER_MANAGED = ("pre-commit", "post-checkout")
 # pre-commit (the framework) marks the hook it writes so, runs <hook>.legacy first, and on its uninstall puts
@@ -201,6 +204,7 @@ def _shown_by_git_status(repo: Repo, hooks: tuple[str, ...]) -> list[str]:
         return []
     relative = hooks_dir.relative_to(top).as_posix()
     paths = [f"{relative}/{name}{suffix}" for name in hooks for suffix in ("", CHAINED_SUFFIX)]
+    paths += [f"{relative}/{NAMED_DIR}/{name}" for name in hooks]
     try:
         done = subprocess.run(["git", "check-ignore", "-z", "--stdin"], cwd=top, input="\0".join(paths) + "\0",
                               capture_output=True, text=True, errors="surrogateescape", env=untraced_env())
@@ -208,7 +212,8 @@ def _shown_by_git_status(repo: Repo, hooks: tuple[str, ...]) -> list[str]:
         raise GitobsError(f"cannot run git check-ignore: {exc.strerror}") from exc
     ignored = set(done.stdout.split("\0"))
     return [name for name in hooks
-            if not {f"{relative}/{name}", f"{relative}/{name}{CHAINED_SUFFIX}"} <= ignored]
+            if not {f"{relative}/{name}", f"{relative}/{name}{CHAINED_SUFFIX}", f"{relative}/{NAMED_DIR}/{name}"}
+            <= ignored]
 
 
 class _HookConflict(Exception):
@@ -216,6 +221,12 @@ class _HookConflict(Exception):
 
 
 def _install_one(hooks_dir: Path, name: str, shim: bytes) -> str:
+    outcome = _place_shim(hooks_dir, name, shim)
+    _link_by_name(hooks_dir, name)
+    return outcome
+
+
+def _place_shim(hooks_dir: Path, name: str, shim: bytes) -> str:
     existing = find_shim(hooks_dir, name)
     if existing is not None:
         if existing.read_bytes() == shim and os.access(existing, os.X_OK):
@@ -242,6 +253,23 @@ def _install_one(hooks_dir: Path, name: str, shim: bytes) -> str:
         return f"installed, chaining the existing {target.name}"
     _write_executable(target, shim)
     return "installed" if target.name == name else f"installed as {target.name}"
+
+
+def _link_by_name(hooks_dir: Path, name: str) -> None:
+    link = hooks_dir / NAMED_DIR / name
+    if os.path.lexists(hooks_dir / f"{name}{CHAINED_SUFFIX}") and not os.path.lexists(link):
+        link.parent.mkdir(exist_ok=True)
+        os.symlink(f"../{name}{CHAINED_SUFFIX}", link)
+
+
+def _unlink_by_name(hooks_dir: Path, name: str) -> None:
+    link = hooks_dir / NAMED_DIR / name
+    if link.is_symlink():
+        os.unlink(link)
+    try:
+        link.parent.rmdir()
+    except OSError:
+        pass  # not there, or links of other hooks still in it
 
 
 def _same_bytes(a: Path, b: Path) -> bool:
@@ -311,6 +339,7 @@ def uninstall(repo: Repo) -> InstallReport:
 
 
 def _uninstall_one(hooks_dir: Path, name: str) -> str:
+    _unlink_by_name(hooks_dir, name)
     shim = find_shim(hooks_dir, name)
     chained = hooks_dir / f"{name}{CHAINED_SUFFIX}"
     has_chained = os.path.lexists(chained)
