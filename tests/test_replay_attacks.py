@@ -531,3 +531,19 @@ def test_an_imported_hook_run_just_past_the_cut_is_left_out_in_one_process_and_t
     [per_commit] = [block for block in hooks["blocks"] if block["id"] == "per_commit"]
     assert per_commit["items"][-1][:2] == ["runs seen both ways (counted once)", 0]  # the imported run left out
     assert reports[1] == reports[0]
+
+
+@pytest.mark.parametrize("absurd", [
+    {"type": "git.command", "data": {"command": "commit", "duration_s": 1e308, "exit": 0, "actor": "terminal"}},
+    {"type": "hook.ran", "data": {"hook": "pre-commit", "seconds": -1e300}},
+    {"type": "rollup.day", "data": {"day": "2026-13-45", "events": 3}},
+    {"type": "rollup.day", "data": {"day": "2026-02-30", "events": 3}},
+])
+def test_a_line_with_a_number_or_day_no_analyzer_can_use_is_malformed_not_a_failed_section(absurd):
+    """A hostile log or bundle: 1e308 seconds overflowed once rounded, a day that is none failed to parse,
+    and each took a whole section down; the line is skipped and counted instead."""
+    line = json.dumps({"v": 1, "seq": 9999, "ts": "2024-05-31T10:00:00Z", "src": "hook", "wt": ".", **absurd})
+    log = MemoryLog([*LINES[:500], line.encode()])
+    report = json.loads(_json(log, use_cache=False))
+    assert report["warnings"] == ["1 malformed event line(s) in the log were skipped"]
+    assert [s["name"] for s in report["sections"] if s.get("error")] == []

@@ -10,8 +10,8 @@ import calendar
 import hashlib
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
-from typing import Any
+from datetime import date, datetime, timezone
+from typing import Annotated, Any
 
 import msgspec
 
@@ -21,6 +21,12 @@ SCHEMA_VERSION = 1
 IMPORTED = "import"  # the src of the events gitobs import makes: history backfilled, not work recorded live
 SOURCES = ("hook", "reflog", "worktree", "gitbutler", IMPORTED, "gitobs", "trace2")
 Emit = Callable[..., None]  # emit(type, payload, *, ts_ns, src, wt, provenance): how producers hand events on
+
+
+# A hostile log or bundle can hold any number: past these bounds a line is malformed (skipped and counted)
+# rather than a time no analyzer can work with (1e308 seconds overflows once rounded). About 317 years.
+MAX_SECONDS = 1e10
+Seconds = Annotated[float, msgspec.Meta(ge=-MAX_SECONDS, le=MAX_SECONDS)]
 
 
 class Payload(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -47,7 +53,7 @@ class BranchSwitch(Payload):
     to: str | None = None  # branch entered; None when detached
     from_sha: str = ""
     to_sha: str = ""
-    dwell_s: float | None = None  # seconds spent on the branch left, when its arrival was seen
+    dwell_s: Seconds | None = None  # seconds spent on the branch left, when its arrival was seen
 
 
 class CommitCreated(Payload):
@@ -62,7 +68,7 @@ class CommitCreated(Payload):
     revert: bool = False
     reverts: str | None = None  # the sha named by "This reverts commit <sha>"
     via: str = "commit"  # commit | am | merge
-    staged_s: float | None = None  # seconds from the first staging after the previous commit to this one
+    staged_s: Seconds | None = None  # seconds from the first staging after the previous commit to this one
     renames: list[Rename] = []  # gitobs import: [old, new] renamed here; `files` holds newest paths
 
 
@@ -70,7 +76,7 @@ class CommitAmended(Payload):
     old: str
     new: str
     branch: str | None = None
-    since_s: float | None = None  # seconds between the amended commit and its amendment
+    since_s: Seconds | None = None  # seconds between the amended commit and its amendment
 
 
 class CommitAttempt(Payload):
@@ -86,7 +92,7 @@ class CommitAborted(Payload):
 class CommitBlocked(Payload):
     hook: str  # pre-commit | commit-msg
     exit: int
-    duration_s: float | None = None
+    duration_s: Seconds | None = None
     branch: str | None = None
 
 
@@ -96,14 +102,14 @@ class CommitUndone(Payload):
     sha: str  # the tip that was undone
     to_sha: str = ""  # where the branch went
     commits: int = 1  # commits taken off the branch
-    age_s: float = 0.0  # seconds between the undone tip's commit time and the reset
+    age_s: Seconds = 0.0  # seconds between the undone tip's commit time and the reset
     branch: str | None = None
 
 
 class CommitReverted(Payload):
     sha: str  # the reverting commit
     reverted: str  # the commit it reverts
-    age_s: float | None = None  # seconds between the reverted commit and its revert; None when not here
+    age_s: Seconds | None = None  # seconds between the reverted commit and its revert; None when not here
     branch: str | None = None
 
 
@@ -117,7 +123,7 @@ class CommitAbandoned(Payload):
 
 
 class CommitMessageEdit(Payload):
-    seconds: float
+    seconds: Seconds
     branch: str | None = None
 
 
@@ -210,16 +216,16 @@ class HookRan(Payload):
     """One run of the user's own hook that gitobs chains to (<hook>.gitobs-chained): what it cost them."""
 
     hook: str
-    seconds: float = 0.0  # with runs > 1, their total
+    seconds: Seconds = 0.0  # with runs > 1, their total
     exit: int = 0  # with runs > 1, the last non-zero exit (0 if none)
     runs: int = 1  # the weight: runs of a noisy hook in one git process, coalesced into this one event
     failures: int = 0  # with runs > 1: how many exited non-zero
-    max_s: float | None = None  # with runs > 1: the longest of them
+    max_s: Seconds | None = None  # with runs > 1: the longest of them
 
 
 class IndexStage(Payload):
     count: int = 1  # index writes in the burst
-    seconds: float = 0.0  # from the burst's first write to its last
+    seconds: Seconds = 0.0  # from the burst's first write to its last
     branch: str | None = None
 
 
@@ -250,7 +256,7 @@ class VBranchArchived(Payload):
     stack: str
     branch: str
     tip: str = ""
-    lifetime_s: float | None = None  # seconds since gitobs saw it created; None when it predates gitobs
+    lifetime_s: Seconds | None = None  # seconds since gitobs saw it created; None when it predates gitobs
 
 
 class VBranchReview(Payload):
@@ -259,7 +265,7 @@ class VBranchReview(Payload):
     stack: str
     branch: str
     number: int
-    after_s: float | None = None  # seconds since gitobs saw the branch created; None when it predates gitobs
+    after_s: Seconds | None = None  # seconds since gitobs saw the branch created; None when it predates gitobs
 
 
 class VBranchCi(Payload):
@@ -310,7 +316,7 @@ class HookRun(msgspec.Struct, array_like=True):
     runs prepare-commit-msg once per pick, so its runs are one entry (seconds summed, the first failure's exit)."""
 
     hook: str
-    seconds: float
+    seconds: Seconds
     exit: int
     runs: int = 1
 
@@ -322,9 +328,9 @@ class GitCommand(Payload):
     command: str  # git's command name (checkout, commit, status, ...), "other" beyond git's own list
     mode: str = ""  # git's cmd_mode where it gives one: checkout "branch" | "path", ...
     exit: int = 0
-    duration_s: float = 0.0
+    duration_s: Seconds = 0.0
     hooks: list[HookRun] = []  # the hooks git ran in it, in order of first run (a gitobs shim's time included)
-    editor_s: float | None = None  # seconds in the editor, when git ran one
+    editor_s: Seconds | None = None  # seconds in the editor, when git ran one
     no_verify: bool = False  # --no-verify / -n on commit, --no-verify on push and merge
     actor: str = "terminal"  # terminal | ide | agent | gitbutler | ci | script | git (docs/events.md)
     weight: int = 1  # a sampled reading command stands for this many; every other command is kept with 1
@@ -340,7 +346,7 @@ class GitobsScan(Payload):
     records: int  # spool records consumed
     reflog_entries: int
     events: int
-    seconds: float
+    seconds: Seconds
 
 
 class GitobsPaused(Payload):
@@ -351,7 +357,7 @@ class GitobsPaused(Payload):
 
 class GitobsResumed(Payload):
     by: str = "command"  # command (gitobs resume) | expiry (the pause's --for ran out)
-    paused_s: float | None = None  # how long recording was paused
+    paused_s: Seconds | None = None  # how long recording was paused
 
 
 class Sketch(msgspec.Struct, omit_defaults=True):
@@ -360,7 +366,7 @@ class Sketch(msgspec.Struct, omit_defaults=True):
     bins: dict[int, int] = {}
     zeros: int = 0
     count: int = 0
-    max: float | None = None
+    max: Seconds | None = None
 
 
 ROLLUP = "rollup.day"
@@ -395,6 +401,9 @@ class RollupDay(Payload):
     by_hour: list[list[int]] = []  # UTC hour -> counts by HESITATION_COUNTS
     aborted_by_stage: dict[str, int] = {}
     blocked_by_hook: dict[str, int] = {}
+
+    def __post_init__(self) -> None:
+        date.fromisoformat(self.day)  # a day that is none (2026-13-45) makes the line malformed: ValueError
 
 
 class InternalError(Payload):
