@@ -25,6 +25,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from gitobs.capture.install import install
+from gitobs.core.homes import data_home
+from gitobs.core.redact import Redactor, export_salt
 from gitobs.core.repo import locate
 from gitobs.export.otlp import delivery
 from gitobs.export.otlp.delivery import OtlpSettings, export
@@ -171,6 +173,12 @@ def settings(receiver: Receiver, **changes) -> OtlpSettings:
     return OtlpSettings(endpoint=receiver.url, **changes)
 
 
+def sent(event_id: str) -> str:
+    """An event's id as a redacted export sends it: keyed with the exporters' salt (the log's would let a
+    collector check a guessed branch name)."""
+    return Redactor(export_salt(data_home())).event_id(event_id)
+
+
 def export_scanned(common: Path, endpoint: OtlpSettings, *args, **kwargs):
     """What `gitobs export otlp` does: scan, then export."""
     scan(common)
@@ -205,7 +213,7 @@ def test_every_event_once_and_commits_as_traces_of_their_hook_phases(session, re
     events = logged(session)
     result = export_scanned(locate(session).common_dir, settings(receiver, encoding=encoding), NO_RETRY, now_ns=LATER)
     assert result.queued == 0 and result.error == ""
-    assert sorted(receiver.event_ids()) == sorted(event.id for event in events)
+    assert sorted(receiver.event_ids()) == sorted(sent(event.id) for event in events)
     assert {content for _, content, _ in receiver.requests} == {
         "application/x-protobuf" if encoding == "protobuf" else "application/json"}
     resource = receiver.logs[0][0].resource
@@ -214,9 +222,9 @@ def test_every_event_once_and_commits_as_traces_of_their_hook_phases(session, re
 
     by_id = {attribute(record, "gitobs.event.id"): record for _, record in receiver.logs}
     created = [event for event in events if event.type == "commit.created"]
-    assert by_id[created[0].id].event_name == "commit.created"
-    assert attribute(by_id[created[0].id], "gitobs.added") == created[0].data["added"]
-    assert attribute(by_id[created[0].id], "gitobs.event.seq") == created[0].seq
+    assert by_id[sent(created[0].id)].event_name == "commit.created"
+    assert attribute(by_id[sent(created[0].id)], "gitobs.added") == created[0].data["added"]
+    assert attribute(by_id[sent(created[0].id)], "gitobs.event.seq") == created[0].seq
 
     traces = receiver.traces()
     roots = {trace: next(span for span in spans if not span.parent_span_id) for trace, spans in traces.items()}
@@ -246,7 +254,7 @@ def test_every_event_once_and_commits_as_traces_of_their_hook_phases(session, re
     refused = next(span for span in traces[blocked] if span.parent_span_id)
     assert refused.name == "pre-commit" and refused.status.code == 2
     # each event of a commit's trace links to it
-    assert by_id[edit.id].trace_id == edited
+    assert by_id[sent(edit.id)].trace_id == edited
 
 
 def test_a_collector_outage_loses_nothing_and_duplicates_nothing(session, receiver):
@@ -262,7 +270,7 @@ def test_a_collector_outage_loses_nothing_and_duplicates_nothing(session, receiv
     revived = Receiver(port=receiver.port)  # back, at the same address
     try:
         export_scanned(common, endpoint, NO_RETRY, now_ns=LATER)
-        assert sorted(revived.event_ids()) == sorted(event.id for event in logged(session))
+        assert sorted(revived.event_ids()) == sorted(sent(event.id) for event in logged(session))
         assert len(revived.traces()) == len({span.trace_id for span in revived.spans})
     finally:
         revived.close()
@@ -279,7 +287,7 @@ def test_retries_until_the_collector_answers_and_sends_each_request_once(session
     commit_file(session, "src/next.py", "y\n")
     receiver.fail = [(503, {})] * 10
     stuck = export_scanned(common, settings(receiver), NO_RETRY, now_ns=LATER)
-    assert stuck.queued and receiver.event_ids().count(events[0].id) == 1
+    assert stuck.queued and receiver.event_ids().count(sent(events[0].id)) == 1
     receiver.fail = []
     export_scanned(common, settings(receiver), NO_RETRY, now_ns=LATER)
     ids = receiver.event_ids()
@@ -306,7 +314,7 @@ def test_a_killed_export_resumes_without_loss_or_duplicates(session, receiver, m
     monkeypatch.setattr(delivery.Sender, "send", real_send)
     export_scanned(common, settings(receiver), NO_RETRY, now_ns=LATER)
     ids = receiver.event_ids()
-    assert len(ids) == len(set(ids)) and sorted(ids) == sorted(event.id for event in logged(session))
+    assert len(ids) == len(set(ids)) and sorted(ids) == sorted(sent(event.id) for event in logged(session))
     spans = [span.span_id for span in receiver.spans]
     assert len(spans) == len(set(spans))
 
@@ -364,7 +372,7 @@ def test_scans_export_continuously_when_the_user_configures_it(session, receiver
     assert first == len(logged(session))
     commit_file(session, "src/after.py", "z\n")
     gitobs("scan", cwd=session)
-    assert sorted(receiver.event_ids()) == sorted(event.id for event in logged(session))
+    assert sorted(receiver.event_ids()) == sorted(sent(event.id) for event in logged(session))
     status = gitobs("status", cwd=session).stdout
     assert "otlp" in status and receiver.url in status
 
@@ -409,10 +417,10 @@ def test_imported_history_is_sent_once_each_commit_a_one_span_trace(repo, receiv
     traces = receiver.traces()
     by_event = {attribute(record, "gitobs.event.id"): record for _, record in receiver.logs}
     for event in imported:
-        spans = traces[by_event[event.id].trace_id]
+        spans = traces[by_event[sent(event.id)].trace_id]
         assert [span.name for span in spans] == ["git commit"]
         assert spans[0].start_time_unix_nano == spans[0].end_time_unix_nano
-    assert sorted(receiver.event_ids()) == sorted(event.id for event in logged(repo))
+    assert sorted(receiver.event_ids()) == sorted(sent(event.id) for event in logged(repo))
 
 
 def test_traces_that_settle_later_are_sent_and_nothing_queued_is_overwritten(session, receiver):

@@ -159,6 +159,9 @@ class _Run:
         chunk also finishes the traces that can no longer grow."""
         if self.redactor is not None:
             for event in chunk:
+                # a keyed id (the log's is an unkeyed hash of its origin, a guessed name checkable against it),
+                # before the traces, whose ids are made of it
+                event.id = self.redactor.event_id(event.id)
                 event.wt = self.redactor.worktree(event.wt)  # before the traces, whose saved state is by worktree
                 if isinstance(event.data, dict):
                     event.data = self.redactor.payload(event.data)
