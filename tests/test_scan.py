@@ -721,3 +721,17 @@ def test_renaming_the_current_branch_before_the_first_scan_keeps_heads_earlier_l
     assert [(e.type, e.data.get("branch") or e.data.get("to")) for e in events] == [
         ("commit.created", "main"), ("branch.switch", "feat"), ("commit.created", "feat"),
         ("branch.switch", "main"), ("branch.renamed", "trunk")]
+
+
+def test_with_every_hook_a_commit_line_does_not_take_an_aborted_attempt(watched):
+    """post-commit closes the attempt that made the commit before its reflog line is read: the line must not
+    then take the empty-message attempt before it, which is aborted."""
+    install(locate(watched), hooks=RECORDED_HOOKS)
+    (watched / "x.txt").write_text("x\n")
+    git(watched, "add", "x.txt")
+    start = last_seq(watched)
+    assert git(watched, "commit", "-q", "-m", "", ok=False).returncode != 0
+    git(watched, "commit", "-q", "-m", "made")
+    events = new_events(watched, start, types=("commit.attempt", "commit.aborted", "commit.created"))
+    assert types_of(events) == ["commit.attempt", "commit.aborted", "commit.attempt", "commit.created"]
+    assert events[1].data["stage"] == "empty-message"

@@ -314,7 +314,8 @@ def _read_reflogs(ctx: _Context, records: list[SpoolRecord], staging: Staging,
     if ctx.lean:
         def on_reset(entry: ReflogEntry, branch: str | None, ts_ns: int) -> None:
             discards.reset_line(entry.wt, ts_ns, branch, entry.key)
-    events = ReflogEvents(state, ctx.enricher, ctx.collector.emit, rework, staging, ctx.logged_commits, on_reset)
+    events = ReflogEvents(state, ctx.enricher, ctx.collector.emit, rework, staging, ctx.logged_commits, on_reset,
+                          ends_attempts=ctx.lean)
     events.feed(heads, branches, stash.is_stash_reset, stand_ins)
     return len(heads) + len(branches), held
 

@@ -35,8 +35,12 @@ def short_branch(ref: str | None) -> str | None:
 class ReflogEvents:
     def __init__(self, state: ScanState, enricher: Enricher | None, emit: Emit, rework: Rework,
                  staging: Staging, logged_commits: set[str] | None = None,
-                 on_reset: Callable[[ReflogEntry, str | None, int], None] | None = None) -> None:
+                 on_reset: Callable[[ReflogEntry, str | None, int], None] | None = None,
+                 ends_attempts: bool = True) -> None:
         self.state = state
+        # The lean hook set has no post-commit: a commit's line ends its attempt. With every hook, post-commit
+        # has, and an attempt still open is one that made no commit.
+        self.ends_attempts = ends_attempts
         # Without post-index-change and reference-transaction (the lean hook set), HEAD's reset lines are the
         # `reset --hard` discard candidates: called with the line, its branch and its moment.
         self.on_reset = on_reset
@@ -203,7 +207,7 @@ class ReflogEvents:
     def _attempt_of(self, entry: ReflogEntry, branch: str | None) -> Attempt | None:
         """The `git commit` attempt this HEAD line (on `branch`) ends (lean hook set: no post-commit did). Its
         commit-msg's end is the commit's moment, to the millisecond, where no reference-transaction gave one."""
-        if entry.ref != "HEAD":
+        if entry.ref != "HEAD" or not self.ends_attempts:
             return None
         key = (entry.wt, entry.old, branch)
         left = self.commits_from.get(key, 1)
