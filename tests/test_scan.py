@@ -661,8 +661,11 @@ def test_a_rebases_own_checkout_does_not_lend_its_hook_record_to_a_later_switch(
     assert switch.ts > rebase.ts
 
 
-def test_an_amend_that_makes_the_same_commit_on_a_detached_head_is_an_amend_not_an_abort(watched):
+@pytest.mark.parametrize("hooks", ["lean", "every hook"])
+def test_an_amend_that_makes_the_same_commit_on_a_detached_head_is_an_amend_not_an_abort(watched, hooks):
     """git logs no line at all for a detached HEAD that did not move: post-rewrite's pair is all of it."""
+    if hooks == "every hook":
+        install(locate(watched), hooks=RECORDED_HOOKS)  # post-commit closes the attempt first
     git(watched, "switch", "-q", "--detach")
     start = last_seq(watched)
     same_commit_again(watched)

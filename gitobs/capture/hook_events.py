@@ -239,19 +239,18 @@ class HookEvents:
 
     def _amended_in_place(self, record: SpoolRecord) -> None:
         """An amend that made the very same commit on a detached HEAD: git logs no line for a ref that did
-        not move, so this pair is all there is of it (on a branch, HEAD's reflog has its `commit (amend)`)."""
+        not move, so this pair is all there is of it (on a branch, HEAD's reflog has its `commit (amend)`).
+        It ends its attempt (lean hook set; with every hook, post-commit has)."""
         pairs = [line.split(" ") for line in (record.stdin or "").splitlines() if line]
         if record.branch is not None or len(pairs) != 1 or len(pairs[0]) != 2 or pairs[0][0] != pairs[0][1]:
             return
-        attempt = self.state.attempts.get(self._key(record))
-        if attempt is None or not attempt.msg_ns:
-            return
-        del self.state.attempts[self._key(record)]
+        attempt = self.state.attempts.pop(self._key(record), None)
+        ts_ns = attempt.msg_end_ns if attempt is not None and attempt.msg_end_ns else record.ts_ns
         sha = pairs[0][0]
         facts = self.enricher.commit(sha) if self.enricher else None
-        since = float(attempt.msg_end_ns // 10**9 - facts.commit_time) if facts is not None else None
+        since = float(ts_ns // 10**9 - facts.commit_time) if facts is not None else None
         self.emit("commit.amended", schema.CommitAmended(old=sha, new=sha, since_s=since),
-                  ts_ns=attempt.msg_end_ns, src="hook", wt=attempt.wt, provenance=provenance(record))
+                  ts_ns=ts_ns, src="hook", wt=record.wt, provenance=provenance(record))
 
     # -- pushes and gitobs's own notes -----------------------------------------------------------
 
