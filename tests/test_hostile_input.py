@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,41 @@ def test_a_symlinked_directory_in_obs_is_never_emptied(watched, tmp_path, linked
     gitobs("scan", cwd=watched, ok=False)
     assert "is a symbolic link" in gitobs("purge", "--yes", cwd=watched, ok=False).stderr
     assert _untouched(victim)
+
+
+def test_a_symlink_planted_at_the_scan_lock_never_makes_a_file_elsewhere(watched, tmp_path):
+    """A copied repository's `.git/obs/scan.lock` -> a path of the user's: the lock was created there (an
+    empty file anywhere the user may write: /etc/nologin as root)."""
+    target = tmp_path / "made-elsewhere"
+    lock = locate(watched).obs.lock
+    lock.unlink(missing_ok=True)
+    lock.symlink_to(target)
+    done = gitobs("scan", cwd=watched, ok=False)
+    assert done.returncode == 2 and "is a symbolic link" in done.stderr and done.stderr.count("\n") == 1
+    assert not target.exists()
+
+
+def test_a_symlink_planted_at_a_report_caches_temporary_name_is_never_written_through(tmp_path):
+    """The report cache's temporary file is named by its writer's pid: a copied repository can plant a link
+    at every such name."""
+    from logfactory import eventgen
+
+    from gitobs.log import schema
+    from gitobs.log.eventlog import EventLog
+    from gitobs.replay import cache, plugins
+    from gitobs.replay.analysis import Context
+    from gitobs.replay.report import build_report
+
+    log = EventLog(tmp_path / "obs" / "log", seal_bytes=32 << 10)
+    lines = [schema.encode(event) for event in eventgen().events(3000, seed=3, files=300)]
+    for start in range(0, len(lines), 200):
+        log.append(lines[start:start + 200])
+    report = lambda: build_report(log, plugins.load(), [], Context(now=time.time()), lambda _: None)  # noqa: E731
+    report()
+    [checkpoint, *_] = sorted((tmp_path / "obs" / cache.DIRECTORY).iterdir())
+    checkpoint.unlink()
+    target = tmp_path / "the-users-file"
+    target.write_text("the user's own file\n")
+    checkpoint.with_name(f"{checkpoint.name}.{os.getpid()}.tmp").symlink_to(target)
+    report()
+    assert target.read_text() == "the user's own file\n" and checkpoint.is_file()

@@ -17,7 +17,7 @@ def replace_with(path: Path, temp: Path, pieces: Iterable[bytes],
                  sync_dir: Callable[[Path], None] | None = None) -> None:
     """`pieces` as the new content of `path`, written to `temp`, synced, renamed over `path`; then the
     directory synced (by `sync_dir` where the caller wants its failure raised, as the event log does)."""
-    with open(_fresh(temp), "wb") as handle:
+    with open(open_fresh(temp), "wb") as handle:
         handle.writelines(pieces)
         handle.flush()
         os.fsync(handle.fileno())
@@ -25,7 +25,7 @@ def replace_with(path: Path, temp: Path, pieces: Iterable[bytes],
     (sync_dir or fsync_dir)(path.parent)
 
 
-def _fresh(temp: Path) -> int:
+def open_fresh(temp: Path) -> int:
     """`temp` made anew, whatever was at that name removed first: a copied repository's `.git/obs/` may hold a
     symlink there to a file of the user's, which opening the name would write through."""
     try:

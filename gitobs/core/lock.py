@@ -9,11 +9,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from gitobs.core.repo import GitobsError
+
 
 @contextmanager
 def exclusive(path: Path, wait_s: float) -> Iterator[bool]:
     """Yields True while holding the lock, False if another process kept it for `wait_s` seconds."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:  # never through a link: a copied repository's .git could point it at a file to create anywhere
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as exc:
+        if not path.is_symlink():
+            raise
+        raise GitobsError(f"{path} is a symbolic link; gitobs takes its locks only in files of its own") from exc
     try:
         deadline = time.monotonic() + wait_s
         while True:

@@ -38,7 +38,7 @@ import msgspec
 import zstandard
 
 import gitobs
-from gitobs.core.files import open_regular, read_at_most
+from gitobs.core.files import open_fresh, open_regular, read_at_most
 from gitobs.core.homes import cache_home
 from gitobs.log.eventlog import EventLog
 from gitobs.log.memory import MemoryLog
@@ -230,7 +230,8 @@ class Store:
         temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            temp.write_bytes(data)
+            with open(open_fresh(temp), "wb") as handle:  # never through a link planted at its name
+                handle.write(data)
             os.replace(temp, path)
         except OSError:
             try:  # under a file (a cache home that is one), unlink fails as mkdir did
