@@ -259,6 +259,16 @@ gitobs_run_chained() {
     gitobs_first=${gitobs_first#\#!}
     gitobs_first=${gitobs_first# }
     gitobs_interp=${gitobs_first%% *}
+    # A #! line naming a program that is not there (a CRLF line end makes it "/bin/sh\r"): git cannot start
+    # the hook, says so in these words and the hook fails; the shell would name the chained file instead.
+    case $gitobs_l1 in
+        '#!'?*)
+            if [ -n "${gitobs_interp%%	*}" ] && [ ! -e "${gitobs_interp%%	*}" ]; then
+                printf 'fatal: cannot run %s: No such file or directory\n' "$0" >&2
+                return 1
+            fi
+            ;;
+    esac
     gitobs_opt=
     case $gitobs_first in *' '*) gitobs_opt=${gitobs_first#* } ;; esac
     if [ "$gitobs_interp" = /usr/bin/env ]; then

@@ -472,3 +472,24 @@ def test_a_chained_program_sees_its_own_hook_name(repo, tmp_path):
     install(locate(repo))
     uninstall(locate(repo))
     assert snapshot(hooks) == before
+
+
+def test_a_hook_git_cannot_start_fails_in_gits_words(repo):
+    """A #! line naming a program that is not there (CRLF line ends: "/bin/sh\\r") fails the hook, and git
+    says so naming the hook; with the shim in front, the same words and exit status, not the chained file's."""
+    hooks = repo / ".git" / "hooks"
+    for name in ("pre-commit", "post-checkout"):
+        (hooks / name).write_bytes(b"#!/bin/sh\r\nexit 0\r\n")
+        (hooks / name).chmod(0o755)
+
+    def session() -> list[tuple[int, str, str]]:
+        done = [git(repo, "commit", "-q", "--allow-empty", "-m", "x", ok=False),
+                git(repo, "checkout", "-q", "-b", "b", ok=False)]
+        git(repo, "-c", "core.hooksPath=/dev/null", "checkout", "-q", "main")
+        git(repo, "branch", "-q", "-D", "b")
+        return [(d.returncode, d.stdout, d.stderr) for d in done]
+
+    plain = session()
+    assert plain[0] == (1, "", "fatal: cannot run .git/hooks/pre-commit: No such file or directory\n")
+    install(locate(repo))
+    assert session() == plain
