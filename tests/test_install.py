@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 from conftest import commit_file, git, new_events, user_hook
 
-from gitobs.capture.install import LEAN_HOOKS, RECORDED_HOOKS, inspect, install, uninstall
+from gitobs.capture.install import (
+    LEAN_HOOKS,
+    RECORDED_HOOKS,
+    inspect,
+    install,
+    uninstall,
+)
 from gitobs.capture.spool import read_spool
 from gitobs.core.repo import locate
 
