@@ -58,10 +58,12 @@ fi
 gitobs_obs=$gitobs_common/obs
 gitobs_spool=$gitobs_obs/spool
 
-# Record only where `gitobs install` made a spool, and not while paused. reference-transaction
-# fires for every phase of every ref update: only "committed" carries information.
+# Record only where `gitobs install` made a spool, not through a link (a copied .git could point it at a
+# folder of the user's), and not while paused. reference-transaction fires for every phase of every ref
+# update: only "committed" carries information.
 gitobs_on=
-if [ -n "$gitobs_gd" ] && [ -d "$gitobs_spool" ] && [ ! -e "$gitobs_obs/paused" ]; then
+if [ -n "$gitobs_gd" ] && [ -d "$gitobs_spool" ] && [ ! -L "$gitobs_obs" ] && [ ! -L "$gitobs_spool" ] \
+        && [ ! -e "$gitobs_obs/paused" ]; then
     gitobs_on=1
     case $gitobs_hook in
         reference-transaction) [ "${1:-}" = committed ] || gitobs_on= ;;

@@ -268,11 +268,12 @@ def test_a_symlinked_obs_is_never_installed_into_nor_purged(repo, tmp_path):
 @pytest.mark.parametrize("linked", ["spool", "log"])
 def test_a_symlinked_directory_in_obs_is_never_emptied(watched, tmp_path, linked):
     """Installed, then `.git/obs/spool` (or log) made a link: purge emptied the link's target, a scan took
-    its files for spool records."""
+    its files for spool records, the hooks wrote their records there."""
     victim = _victim(tmp_path)
     obs = locate(watched).obs.root
     os.rename(obs / linked, tmp_path / "moved")
     (obs / linked).symlink_to(victim / linked)
+    commit_file(watched, "f.txt", "x\n", "a commit while it is a link")
     gitobs("scan", cwd=watched, ok=False)
     assert "is a symbolic link" in gitobs("purge", "--yes", cwd=watched, ok=False).stderr
     assert _untouched(victim)
