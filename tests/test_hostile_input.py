@@ -315,3 +315,22 @@ def test_a_symlink_planted_at_a_report_caches_temporary_name_is_never_written_th
     checkpoint.with_name(f"{checkpoint.name}.{os.getpid()}.tmp").symlink_to(target)
     report()
     assert target.read_text() == "the user's own file\n" and checkpoint.is_file()
+
+
+def _commits(repo: Path) -> int:
+    return len(gitobs("events", "--no-scan", "--type", "commit.created", "--format", "jsonl", cwd=repo).stdout.splitlines())
+
+
+@pytest.mark.parametrize("content", [b"", b"the user's own file\n"])
+def test_a_log_segment_that_is_a_link_is_never_appended_to(watched, tmp_path, content):
+    """A copied repository's newest segment, a link to a file of the user's: an empty one passed for a clean
+    live segment and took the next scan's frames."""
+    target = tmp_path / "the-users-file"
+    target.write_bytes(content)
+    log = locate(watched).obs.log
+    newest = max(log.glob("*.jsonl.zst"))
+    newest.with_name(f"{int(newest.name[:8]) + 1:08d}.jsonl.zst").symlink_to(target)
+    before = _commits(watched)
+    commit_file(watched, "f.txt", "x\n", "after the link")
+    gitobs("scan", cwd=watched)
+    assert target.read_bytes() == content and _commits(watched) == before + 1  # recorded in a segment of its own
