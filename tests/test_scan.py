@@ -738,3 +738,15 @@ def test_with_every_hook_a_commit_line_does_not_take_an_aborted_attempt(watched)
     events = new_events(watched, start, types=("commit.attempt", "commit.aborted", "commit.created"))
     assert types_of(events) == ["commit.attempt", "commit.aborted", "commit.attempt", "commit.created"]
     assert events[1].data["stage"] == "empty-message"
+
+
+def test_a_lost_state_reports_a_renamed_branchs_earlier_lines_once(watched):
+    git(watched, "branch", "old")
+    scan(locate(watched).common_dir)
+    git(watched, "branch", "-m", "old", "new")
+    scan(locate(watched).common_dir)
+    locate(watched).obs.state.unlink()
+    scan(locate(watched).common_dir)  # every reflog read again, from the start: old's lines were read
+    events = list(read_events(locate(watched).obs, lambda m: None))
+    assert Counter(e.type for e in events if e.type.startswith("branch.")) == {"branch.created": 1,
+                                                                               "branch.renamed": 1}

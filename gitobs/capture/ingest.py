@@ -111,6 +111,7 @@ class _Context:
     logged_commits: set[str]  # commits the log reports made beyond what the state knows
     lean: bool = False  # the lean hook set: no prepare-commit-msg, post-commit, post-index-change, ...
     stuck: frozenset[str] = frozenset()  # consumed records the spool would not let go: never read again
+    reread: bool = False  # the state was lost, the log was not: every reflog is read again from its start
 
 
 def ingest_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
@@ -130,7 +131,8 @@ def ingest_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
     stuck = frozenset(_delete(obs.spool, state.consumed))
     salt = None if settings.paths else repository_salt(obs.root)
     ctx = _Context(obs, state, settings, _enricher(obs.common_dir), Collector(salt), now_ns,
-                   worktree_git_dirs(obs.common_dir), pause, recovered.commits, _lean(obs), stuck)
+                   worktree_git_dirs(obs.common_dir), pause, recovered.commits, _lean(obs), stuck,
+                   not state.cursors and recovered.last_seq > max(state.seq, 0))
 
     discards = Discards(ctx.collector.emit)
     blob_times = None
@@ -325,7 +327,8 @@ def _read_reflog(ctx: _Context, file: ReflogFile) -> ReflogRead:
     known = name in ctx.state.cursors
     entries, cursor, _ = read_new(file, Cursor.from_json(ctx.state.cursors.get(name)))
     if not known and file.ref != "HEAD":  # HEAD's reflog holds the rename of its branch, but is never moved
-        entries = since_rename(entries, lambda old: recorded(f"logs/refs/heads/{old}") in ctx.state.cursors)
+        entries = since_rename(entries, lambda old: ctx.reread
+                               or recorded(f"logs/refs/heads/{old}") in ctx.state.cursors)
     if ctx.lean and not ctx.settings.reflog and file.ref == "HEAD":
         _end_attempts(ctx.state, entries)  # the commits are not recorded, but they did end their attempts
     return ReflogRead(file, name, _recorded(ctx, entries), cursor)
