@@ -750,3 +750,15 @@ def test_a_lost_state_reports_a_renamed_branchs_earlier_lines_once(watched):
     events = list(read_events(locate(watched).obs, lambda m: None))
     assert Counter(e.type for e in events if e.type.startswith("branch.")) == {"branch.created": 1,
                                                                                "branch.renamed": 1}
+
+
+def test_a_commit_of_a_worktree_removed_before_the_scan_ends_its_attempt(watched, tmp_path):
+    """The worktree's HEAD reflog went with it: its commit is its branch's line alone, which ends the attempt."""
+    linked, _, _ = side_worktree(watched, tmp_path)
+    start = last_seq(watched)
+    commit_file(linked, "s.txt", "s\n", "on side")
+    git(watched, "worktree", "remove", str(linked))
+    events = new_events(watched, start, types=("commit.attempt", "commit.created", "commit.aborted"))
+    assert [(e.type, e.data.get("branch")) for e in events] == [("commit.attempt", "side"),
+                                                                 ("commit.created", "side")]
+    assert events[1].src == "hook"  # commit-msg's end, the attempt's

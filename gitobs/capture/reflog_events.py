@@ -207,16 +207,26 @@ class ReflogEvents:
     def _attempt_of(self, entry: ReflogEntry, branch: str | None) -> Attempt | None:
         """The `git commit` attempt this HEAD line (on `branch`) ends (lean hook set: no post-commit did). Its
         commit-msg's end is the commit's moment, to the millisecond, where no reference-transaction gave one."""
-        if entry.ref != "HEAD" or not self.ends_attempts:
+        if not self.ends_attempts:
             return None
-        key = (entry.wt, entry.old, branch)
+        wt = entry.wt if entry.ref == "HEAD" else self._worktree_gone(entry, branch)
+        if wt is None:
+            return None
+        key = (wt, entry.old, branch)
         left = self.commits_from.get(key, 1)
         self.commits_from[key] = left - 1
-        attempt = take_attempt(self.state, entry.wt, entry.old, entry.ts, left, branch)
+        attempt = take_attempt(self.state, wt, entry.old, entry.ts, left, branch)
         if attempt is not None and self.moment[1] != "hook" and attempt.msg_end_ns:
             self.moment = (attempt.msg_end_ns, "hook")
             self.last_ns[(entry.wt, entry.ref)] = attempt.msg_end_ns
         return attempt
+
+    def _worktree_gone(self, entry: ReflogEntry, branch: str | None) -> str | None:
+        """A branch's commit line with no HEAD twin: its worktree was removed (`git worktree remove`) with its
+        HEAD reflog. The one worktree with open attempts on that branch at that commit is where it was made."""
+        found = {attempt.wt for attempt in self.state.attempts.values()
+                 if attempt.branch == branch and attempt.head_sha == entry.old}
+        return found.pop() if len(found) == 1 else None
 
     def _reset(self, entry: ReflogEntry, branch: str | None) -> None:
         self._emit(entry, "history.reset", schema.HistoryReset(branch=branch, from_sha=entry.old, to_sha=entry.new))
