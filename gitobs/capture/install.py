@@ -206,7 +206,9 @@ def _shown_by_git_status(repo: Repo, hooks: tuple[str, ...]) -> list[str]:
     paths = [f"{relative}/{name}{suffix}" for name in hooks for suffix in ("", CHAINED_SUFFIX)]
     paths += [f"{relative}/{NAMED_DIR}/{name}" for name in hooks]
     try:
-        done = subprocess.run(["git", "check-ignore", "-z", "--stdin"], cwd=top, input="\0".join(paths) + "\0",
+        # core.fsmonitor off: the index is read, and a copied .git's config could name a program to run then
+        done = subprocess.run(["git", "-c", "core.fsmonitor=false", "check-ignore", "-z", "--stdin"], cwd=top,
+                              input="\0".join(paths) + "\0",
                               capture_output=True, text=True, errors="surrogateescape", env=untraced_env())
     except OSError as exc:
         raise GitobsError(f"cannot run git check-ignore: {exc.strerror}") from exc
