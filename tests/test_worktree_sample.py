@@ -280,3 +280,27 @@ def test_an_edit_committed_on_another_branch_then_left_is_not_lost(watched):
     git(watched, "commit", "-q", "-am", "on feat")
     git(watched, "switch", "-q", "main")
     assert new_events(watched, start, types=("edit.discarded",)) == []
+
+
+def test_an_edit_committed_elsewhere_is_not_lost_after_a_scan_died_before_its_state(watched, monkeypatch):
+    """The scan that read the commit died after writing its events, before saving its state: the next one
+    reads the commit's line again, finds it reported in the log, and must still not call the edit lost."""
+    from gitobs.capture import ingest
+
+    (watched / "README.md").write_text("hello\nworld\n")
+    start = last_seq(watched)  # its sample sees the edit
+    git(watched, "switch", "-q", "-c", "feat")
+    git(watched, "commit", "-q", "-am", "on feat")
+    git(watched, "switch", "-q", "main")
+
+    class Died(Exception):
+        pass
+
+    def die(*args, **kwargs):
+        raise Died
+
+    monkeypatch.setattr(ingest, "save_state", die)
+    with pytest.raises(Died):
+        new_events(watched, start)
+    monkeypatch.undo()
+    assert new_events(watched, start, types=("edit.discarded",)) == []

@@ -112,6 +112,7 @@ class _Context:
     lean: bool = False  # the lean hook set: no prepare-commit-msg, post-commit, post-index-change, ...
     stuck: frozenset[str] = frozenset()  # consumed records the spool would not let go: never read again
     reread: bool = False  # the state was lost, the log was not: every reflog is read again from its start
+    logged_paths: dict[str, set[str]] = field(default_factory=dict)  # the paths those logged commits changed
 
 
 def ingest_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
@@ -132,7 +133,7 @@ def ingest_locked(obs: ObsPaths, discard: bool = False) -> ScanResult:
     salt = None if settings.paths else repository_salt(obs.root)
     ctx = _Context(obs, state, settings, _enricher(obs.common_dir), Collector(salt), now_ns,
                    worktree_git_dirs(obs.common_dir), pause, recovered.commits, _lean(obs), stuck,
-                   not state.cursors and recovered.last_seq > max(state.seq, 0))
+                   not state.cursors and recovered.last_seq > max(state.seq, 0), recovered.paths)
 
     discards = Discards(ctx.collector.emit)
     blob_times = None
@@ -190,6 +191,8 @@ class _Recovered:
     # Commits those events report made. A line read again may give another id (git rewrote the reflog
     # and it moved, or it was reported without its twin): its sha still says it is recorded.
     commits: set[str] = field(default_factory=set)
+    # Worktree -> the paths those commit.created events changed: not lost, though no event of this scan says so.
+    paths: dict[str, set[str]] = field(default_factory=dict)
 
 
 # Event types that report a commit made, and the field naming it (as the state's recent_commits holds).
@@ -215,6 +218,9 @@ def _recover(state: ScanState, log: EventLog) -> _Recovered:
             made = event.data.get(_MADE.get(event.type, "")) if isinstance(event.data, dict) else None
             if isinstance(made, str):
                 found.commits.add(made)
+            if event.type == "commit.created" and isinstance(event.data, dict):
+                found.paths.setdefault(event.wt, set()).update(
+                    file[0] for file in event.data.get("files", []) if file and isinstance(file[0], str))
     return found
 
 
@@ -390,7 +396,7 @@ def _read_stash_reflog(obs: ObsPaths, state: ScanState, stash: StashEvents, now_
 def _sample_worktrees(ctx: _Context, discards: Discards) -> None:
     """Sample every worktree; what vanished from its dirty files since the last sample, and no commit of
     this scan in that worktree changed, was discarded."""
-    committed = _committed_paths(ctx.collector)
+    committed = _committed_paths(ctx.collector, ctx.logged_paths)
     for wt, git_dir in ctx.worktrees.items():
         previous = ctx.state.worktrees.get(wt)
         result = sample_worktree(git_dir, previous)
@@ -411,11 +417,11 @@ def _sample_worktrees(ctx: _Context, discards: Discards) -> None:
     discards.settle_rest()
 
 
-def _committed_paths(collector: Collector) -> dict[str, set[str]]:
-    """Worktree -> the paths its commits of this scan changed, as stored (hashed with capture.paths off). An
-    edit committed on a branch HEAD then left (`switch -c`, commit, switch back) is clean, its HEAD's
-    version unchanged, and not lost."""
-    paths: dict[str, set[str]] = {}
+def _committed_paths(collector: Collector, logged: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Worktree -> the paths its commits of this scan changed (with those a scan that died before its state
+    reported), as stored (hashed with capture.paths off). An edit committed on a branch HEAD then left
+    (`switch -c`, commit, switch back) is clean, its HEAD's version unchanged, and not lost."""
+    paths: dict[str, set[str]] = {wt: set(changed) for wt, changed in logged.items()}
     for _, event in collector.events:
         if event.type == "commit.created":
             paths.setdefault(event.wt, set()).update(file.path for file in event.data.files)
