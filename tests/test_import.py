@@ -1027,3 +1027,21 @@ def test_the_last_batches_of_the_walk_are_shares_of_what_is_left():
     sizes = [batch.count(b"\n") for batch in batches]
     assert sizes == [5000, 3505, 1753, 876, 438, 250, 188]  # both processes end about together
     assert [batch.count(b"\n") for batch in gitlog._batches(iter(lines[:3]), 2)] == [3]
+
+
+def test_a_branch_renamed_before_the_first_scan_keeps_its_first_commits_branch_after_a_purge(tmp_path):
+    """`git branch -M main` before gitobs (as GitHub's setup says): the scan gives the first commit its
+    branch of then, master, from the renamed reflog's earlier lines; an import after a purge cut those lines
+    at the rename and gave it no branch."""
+    repo = tmp_path / "renamed"
+    git(tmp_path, "init", "-q", "-b", "master", str(repo))
+    commit_file(repo, "a.txt", "a\n", "first")
+    git(repo, "branch", "-M", "main")
+    commit_file(repo, "b.txt", "b\n", "second")
+    install(locate(repo))
+    scan(locate(repo).common_dir)
+    scanned = sorted((e.data["sha"], e.data["branch"]) for e in created(repo))
+    gitobs("purge", "--yes", cwd=repo)
+    gitobs("import", cwd=repo)
+    assert sorted((e.data["sha"], e.data["branch"]) for e in created(repo)) == scanned
+    assert [branch for _, branch in scanned].count("master") == 1

@@ -30,6 +30,7 @@ from gitobs.capture.rework import Rework
 from gitobs.capture.staging import Staging
 from gitobs.capture.stash_events import STASH_REF, StashEvents
 from gitobs.capture.state import ScanState
+from gitobs.core.names import recorded
 from gitobs.core.repo import MAIN_WORKTREE, worktree_git_dirs
 from gitobs.log.schema import Emit
 
@@ -52,13 +53,14 @@ class SplitReflogs:
 def split(common_dir: Path, state: ScanState) -> SplitReflogs:
     found = SplitReflogs()
     for file in reflog_files(common_dir, worktree_git_dirs(common_dir)):
-        name = file.path.relative_to(common_dir).as_posix()
+        name = recorded(file.path.relative_to(common_dir).as_posix())  # as the state keeps it
         everything = read_new(file, Cursor())[0]
         unread = read_new(file, Cursor.from_json(state.cursors[name]))[0] if name in state.cursors else everything
         unread_keys = {entry.key for entry in unread}
         read = [entry for entry in everything if entry.key not in unread_keys]
-        if file.ref != "HEAD":
-            read = since_rename(read)  # as the scanner read it: a renamed branch's old lines are the old name's
+        if file.ref != "HEAD":  # as the scanner read it: a renamed branch's old lines are the old name's, if
+            # the scanner read that name's reflog; if not (renamed before the first scan), they stay, under it
+            read = since_rename(read, lambda old: recorded(f"logs/refs/heads/{old}") in state.cursors)
         (found.heads if file.ref == "HEAD" else found.branches).extend(read)
         found.unread_commits.update(entry.new for entry in unread if _makes_commit(entry))
         found.rebased_commits.update(entry.new for entry in everything if _rebase_wrote(entry))
