@@ -762,3 +762,20 @@ def test_a_commit_of_a_worktree_removed_before_the_scan_ends_its_attempt(watched
     assert [(e.type, e.data.get("branch")) for e in events] == [("commit.attempt", "side"),
                                                                  ("commit.created", "side")]
     assert events[1].src == "hook"  # commit-msg's end, the attempt's
+
+
+def test_a_note_killed_before_its_rename_does_not_stay_in_the_spool_for_ever(watched):
+    """write_note writes `.<name>` then renames it: killed in between, the dot file was skipped by every scan
+    and deleted by none."""
+    from gitobs.capture.spool import GARBAGE_AFTER_NS, write_note
+
+    spool = locate(watched).obs.spool
+    stale, fresh = spool / ".gitobs-note-killed", spool / ".gitobs-note-being-written"
+    for path in (stale, fresh):
+        path.write_text("gitobs-spool 1\nhook gitobs-error\n")
+    old = (time.time_ns() - 2 * GARBAGE_AFTER_NS) / 1e9
+    os.utime(stale, (old, old))
+    write_note(spool, "gitobs-error", ["a note written whole"])
+    scan(locate(watched).common_dir)
+    scan(locate(watched).common_dir)  # consumed files are deleted by the scan after the one that read them
+    assert not stale.exists() and fresh.exists()

@@ -116,6 +116,8 @@ def read_spool(spool_dir: Path, now_ns: int | None = None, skip: set[str] = froz
         return batch
     _drop_odd_names(entries, batch)
     for name, entry in entries.items():
+        if name.startswith(".") and now_ns - _mtime(entry) > GARBAGE_AFTER_NS:
+            batch.consumed.append(Path(entry.path))  # a note's write (write_note), killed before its rename
         if name.endswith(END_SUFFIX) or name.startswith("."):
             continue
         _take(spool_dir, entry, entries.get(name + END_SUFFIX), now_ns, batch)
