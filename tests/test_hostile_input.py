@@ -262,6 +262,10 @@ def test_a_symlinked_obs_is_never_installed_into_nor_purged(repo, tmp_path):
         done = gitobs(*argv, cwd=repo, ok=False)
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
         assert "is a symbolic link" in done.stderr and "obs" in done.stderr
+    (victim / "install.json").write_text("{}\n")  # a file of that name there is the user's too
+    gitobs("uninstall", cwd=repo)
+    assert (victim / "install.json").read_text() == "{}\n"
+    (victim / "install.json").unlink()
     assert _untouched(victim)
 
 

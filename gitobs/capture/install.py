@@ -312,7 +312,8 @@ def _write_new(tmp: Path, content: bytes, mode: int) -> None:
 
 def uninstall(repo: Repo) -> InstallReport:
     dirs = [repo.hooks_dir]
-    manifest = _read_manifest(repo)
+    own = repo.obs.symlinked() is None  # a linked .git/obs (a copied .git's) is neither read nor deleted in
+    manifest = _read_manifest(repo) if own else {}
     recorded = Path(manifest["hooks_dir"]) if manifest.get("hooks_dir") else None
     if recorded is not None and recorded != repo.hooks_dir:
         dirs.append(recorded)  # core.hooksPath changed since install: clean where we wrote
@@ -334,7 +335,8 @@ def uninstall(repo: Repo) -> InstallReport:
             except OSError:
                 pass  # not empty: something else lives there now
     try:
-        repo.obs.manifest.unlink()
+        if own:
+            repo.obs.manifest.unlink()
     except FileNotFoundError:
         pass
     return report
