@@ -642,13 +642,16 @@ class EventLog:
     def check(self) -> list[Corruption]:
         return [item for _, _, items in self._scan_for_damage() for item in items if isinstance(item, Corruption)]
 
-    def repair(self, select: Selector = json_objects) -> list[Repaired]:
+    def repair(self, select: Selector = json_objects, before: Callable[[], None] | None = None) -> list[Repaired]:
         """Take all damage out of the log and report it: a torn tail is cut off (the writer that was cut
         short writes its events again); any other damaged region is replaced by the lines that still decode
         from it and `select` keeps. The segment is rewritten atomically, after its damaged bytes are kept in
-        damaged_dir. The caller holds the writers' lock."""
+        damaged_dir. `before` is called once, when damage is found, before anything is changed. The caller
+        holds the writers' lock."""
         repaired: list[Repaired] = []
-        for segment, data, items in self._scan_for_damage():
+        for index, (segment, data, items) in enumerate(self._scan_for_damage()):
+            if index == 0 and before is not None:
+                before()
             repaired += self._repair_segment(segment, data, items, select)
             _abandoned_mark(segment).unlink(missing_ok=True)  # clean now: later damage is not a torn append
         return repaired

@@ -118,9 +118,8 @@ def _repair(obs: ObsPaths, log: EventLog) -> list[Repaired]:
         with exclusive(obs.lock, LOCK_WAIT_S) as held:
             if not held:
                 raise GitobsError("a scan kept the lock for 30 s; try again in a moment")
-            if log.check():  # first: a repair killed after its rename would leave a cursor counting what it took
-                forget_cursor(obs.root)
-            repaired = log.repair(_events_in_place)
+            # the cursor first: a repair killed after its rename would leave it counting what it took
+            repaired = log.repair(_events_in_place, before=lambda: forget_cursor(obs.root))
     for item in repaired:
         say(Text(f"log: {_repair_text(item)}"))
     if repaired:
