@@ -130,8 +130,12 @@ def directory_of(log: Any) -> Path | None:
 
 
 def drop(log_directory: Path) -> None:
-    """Forget every checkpoint of the log in `log_directory` (gitobs gc and purge)."""
-    shutil.rmtree(log_directory.parent / DIRECTORY, ignore_errors=True)
+    """Forget every checkpoint of the log in `log_directory` (gitobs purge): deleted whole, or OSError (a purge
+    that leaves something behind must not say it purged it)."""
+    try:
+        shutil.rmtree(log_directory.parent / DIRECTORY)
+    except FileNotFoundError:
+        pass
 
 
 def cacheable(cls: type) -> bool:

@@ -43,7 +43,7 @@ def purge(obs: ObsPaths, wait_s: float = 30.0) -> Purged:
         purged = Purged(len(segments), log.size_bytes(), _clear(obs.spool))
         _remove(obs.log)
         _remove(log.damaged_dir)  # what repairs took out of the log goes too
-        _remove(obs.root / replay_cache.DIRECTORY)  # and the analyzers' states made of it
+        replay_cache.drop(obs.log)  # and the analyzers' states made of it
         metrics.forget(obs)  # the Prometheus counts go with the events
         delivery.forget(obs)  # and so do requests still waiting for a collector
         obs.log.mkdir(parents=True, exist_ok=True)
