@@ -8,6 +8,8 @@ import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # an open() that refuses a symlink at the name (0 where the OS has none)
+
 
 def write_atomic(path: Path, data: bytes) -> None:
     replace_with(path, path.with_name(f".{path.name}.tmp"), [data])
@@ -32,7 +34,7 @@ def open_fresh(temp: Path) -> int:
         os.unlink(temp)
     except FileNotFoundError:
         pass
-    return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_FOLLOW, 0o666)
 
 
 def fsync_dir(directory: Path) -> None:
@@ -67,7 +69,7 @@ def open_regular(path: Path, follow_links: bool = True) -> tuple[int, os.stat_re
     if not stat.S_ISREG(os.stat(path, follow_symlinks=follow_links).st_mode):
         raise ValueError("not a regular file")
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    fd = os.open(path, flags if follow_links else flags | getattr(os, "O_NOFOLLOW", 0))
+    fd = os.open(path, flags if follow_links else flags | NO_FOLLOW)
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from gitobs.core.files import NO_FOLLOW
 from gitobs.core.repo import GitobsError
 
 
@@ -16,7 +17,7 @@ from gitobs.core.repo import GitobsError
 def exclusive(path: Path, wait_s: float) -> Iterator[bool]:
     """Yields True while holding the lock, False if another process kept it for `wait_s` seconds."""
     try:  # never through a link: a copied repository's .git could point it at a file to create anywhere
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | NO_FOLLOW, 0o644)
     except OSError as exc:
         if not path.is_symlink():
             raise

@@ -37,7 +37,7 @@ from pathlib import Path
 import msgspec
 import zstandard
 
-from gitobs.core.files import replace_with
+from gitobs.core.files import NO_FOLLOW, replace_with
 
 __all__ = ["Corruption", "EventLog", "Repaired", "Selector", "json_objects"]
 
@@ -56,7 +56,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 MAX_FRAME_CONTENT = 256 << 20  # refuse to inflate more than this per frame (garbage or bombs)
 _SEGMENT_NAME = re.compile(r"^(\d{8})\.jsonl\.zst$")
-_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a log file is never opened for writing through a link
 _SEAL_TMP_SUFFIX = ".seal-tmp"  # a seal's or a repair's rewrite before its rename
 _ABANDONED_SUFFIX = ".abandoned"  # next to a segment a writer left because it was damaged while live
 _SALVAGE_PIECE = 4096
@@ -473,7 +472,7 @@ class EventLog:
         content = b"".join(line + b"\n" for line in lines)
         frame = indexed_frame(self._compressor(self.level).compress(content), content)
         created = not live.exists()
-        fd = os.open(live, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NO_FOLLOW, 0o644)
+        fd = os.open(live, os.O_WRONLY | os.O_APPEND | os.O_CREAT | NO_FOLLOW, 0o644)
         try:
             start = os.fstat(fd).st_size
             try:
@@ -710,5 +709,5 @@ def _abandoned_mark(segment: Path) -> Path:
 
 def _mark_abandoned(segment: Path) -> None:
     """Remember that `segment` was live when a writer moved on from its damage: its tail may be torn."""
-    os.close(os.open(_abandoned_mark(segment), os.O_WRONLY | os.O_CREAT | _NO_FOLLOW, 0o644))
+    os.close(os.open(_abandoned_mark(segment), os.O_WRONLY | os.O_CREAT | NO_FOLLOW, 0o644))
     _fsync_directory(segment.parent)

@@ -37,6 +37,7 @@ import zstandard
 from gitobs import __version__
 from gitobs.capture.install import inspect
 from gitobs.core import config
+from gitobs.core.files import open_fresh
 from gitobs.core.redact import Redactor
 from gitobs.core.repo import GitobsError, Repo
 from gitobs.log.memory import MemoryLog
@@ -160,8 +161,7 @@ def write(contents: Contents, path: Path) -> None:
             archive.writestr(info, blob)
     temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
-        with os.fdopen(fd, "wb") as handle:
+        with open(open_fresh(temp), "wb") as handle:
             handle.write(buffer.getvalue())
         _link_new(temp, path)
     except FileExistsError:
