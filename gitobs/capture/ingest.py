@@ -41,7 +41,7 @@ from gitobs.capture.reflog import (
 from gitobs.capture.reflog_events import COMMITTING, ReflogEvents
 from gitobs.capture.reflog_twins import PAIR_WAIT_S, ReflogRead, hold_unpaired
 from gitobs.capture.rework import Rework
-from gitobs.capture.spool import SpoolBatch, SpoolRecord, process_alive, read_spool
+from gitobs.capture.spool import SpoolBatch, SpoolRecord, read_spool
 from gitobs.capture.staging import Staging, loose_blob_times
 from gitobs.capture.stash_events import STASH_REF, StashEvents
 from gitobs.capture.state import (
@@ -56,6 +56,7 @@ from gitobs.capture.trace2_setup import actor_rules
 from gitobs.capture.trace2_spool import home_of, read_routed
 from gitobs.capture.worktree_sample import sample_worktree
 from gitobs.core.config import ScanSettings
+from gitobs.core.liveness import process_alive
 from gitobs.core.names import recorded
 from gitobs.core.redact import hash_path, repository_salt
 from gitobs.core.repo import MAIN_WORKTREE, ObsPaths, worktree_git_dirs

@@ -25,10 +25,10 @@ from pathlib import Path
 import msgspec
 
 from gitobs.capture.install import recording_since_ns
-from gitobs.capture.spool import process_alive
 from gitobs.capture.trace2_events import repo_of
 from gitobs.capture.trace2_setup import SENTINEL, private_dir, trace2_dir
 from gitobs.core.homes import state_home
+from gitobs.core.liveness import process_alive
 from gitobs.core.lock import exclusive
 from gitobs.core.names import recorded
 from gitobs.core.repo import MAIN_WORKTREE, GitobsError, ObsPaths

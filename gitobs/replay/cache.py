@@ -40,6 +40,7 @@ import zstandard
 import gitobs
 from gitobs.core.files import open_fresh, open_regular, read_at_most
 from gitobs.core.homes import cache_home
+from gitobs.core.liveness import process_alive
 from gitobs.log.eventlog import EventLog
 from gitobs.log.memory import MemoryLog
 from gitobs.log.read import EventFilter
@@ -251,11 +252,11 @@ class Store:
         """Temporary checkpoints whose writer is gone (killed before its rename) would stay for ever."""
         for temp in self.directory.glob(f"*{SUFFIX}.*.tmp"):
             pid = temp.name[: -len(".tmp")].rpartition(".")[2]
-            if pid.isdigit() and not _running(int(pid)):
-                try:
+            try:
+                if pid.isdigit() and not process_alive(int(pid), temp.stat().st_mtime_ns):
                     temp.unlink(missing_ok=True)
-                except OSError:
-                    continue
+            except OSError:
+                continue
 
     def _bound(self, kept: Path) -> None:
         """At most MAX_ENTRIES files and `budget` bytes: the least recently used go first (never `kept`)."""
@@ -276,16 +277,6 @@ class Store:
                 except OSError:  # not a file (a directory planted under the name): left, and no traceback
                     continue
                 total -= size
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (OSError, OverflowError):  # another user's (PermissionError), or no pid at all
-        return True
-    return True
 
 
 class _Part:
