@@ -82,8 +82,8 @@ REDACTED_TEXT = "(redacted)"
 class Redactor:
     """Replaces the names an event holds with salted tokens: file paths (depth and extension kept),
     branch, lane and remote names, linked worktree names, ref names, GitButler trailer values, the hooks
-    directory, and the event's id (made from names); free text is dropped. One salt for one bundle: a name is the same token everywhere in it,
-    and in no other bundle."""
+    directory, and the event's id (made from names); free text is dropped. One salt for one bundle: a
+    name is the same token everywhere in it, and in no other bundle."""
 
     def __init__(self, salt: bytes | None = None) -> None:
         self.salt = salt if salt is not None else secrets.token_bytes(32)

@@ -4,13 +4,12 @@ Layout (in production ``.git/obs/log/``): ``00000001.jsonl.zst``, ``00000002.jso
 Each segment is a concatenation of zstd frames, each frame holding whole ``\\n``-terminated lines.
 The highest-numbered segment is the live one; lower ones are sealed and immutable.
 
-Durability model: one append writes one checksummed frame and fsyncs it, so a crash can only
-leave a torn frame at the very end of the live segment (a write that fails, on a full disk, is cut
-back). Readers skip damage and resynchronise on the next frame magic, so one bad frame never hides the
-good ones after it. Repair cuts only a
-live segment's torn tail off; other damage (a flipped bit in a sealed frame) is taken out of its
-segment alone, with the lines that still decode from it written back. Every byte repair removes is
-kept first, in ``log.damaged/`` next to the log.
+Durability model: one append writes one checksummed frame and fsyncs it, so a crash can only leave a torn
+frame at the very end of the live segment (a write that fails, on a full disk, is cut back). Readers skip
+damage and resynchronise on the next frame magic, so one bad frame never hides the good ones after it. Repair
+cuts only a live segment's torn tail off; other damage (a flipped bit in a sealed frame) is taken out of its
+segment alone, with the lines that still decode from it written back. Every byte repair removes is kept first,
+in ``log.damaged/`` next to the log.
 
 Time index: each frame is written behind a small zstd skippable frame (zstd's own readers pass over it)
 holding the true [min, max] of its lines' times and the data frame's length, under a CRC. A reader given a

@@ -9,11 +9,12 @@ there and scanning reads those from the reflogs: the same event types in the sam
 stacks are written as the bundle leaves them (`virtual_branches.toml` in the current format, a branch ref
 for each): their final state, not every step. Everything else is left out and counted.
 
-A bundle is untrusted: a path that is absolute, has `..` or `.git` in it (in any case or form a case-insensitive
-disk takes for it), goes down more than MAX_PATH_PARTS directories, or cannot be written as a file is skipped, so nothing is ever written outside DIR; git runs
-without hooks and without the user's or the system's git config. A few kB can ask for files of 99,999 lines, commit after commit, so what the commits
-write is capped (MAX_FILES, MAX_LINES, MAX_BYTES; a commit's files are checked before any is written): past
-a cap the replay is refused and what it built is removed.
+A bundle is untrusted: a path that is absolute, has `..` or `.git` in it (in any case or form a
+case-insensitive disk takes for it), goes down more than MAX_PATH_PARTS directories, or cannot be written as a
+file is skipped, so nothing is ever written outside DIR; git runs without hooks and without the user's or the
+system's git config. A few kB can ask for files of 99,999 lines, commit after commit, so what the commits
+write is capped (MAX_FILES, MAX_LINES, MAX_BYTES; a commit's files are checked before any is written): past a
+cap the replay is refused and what it built is removed.
 """
 
 from __future__ import annotations
